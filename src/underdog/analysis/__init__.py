@@ -1,0 +1,139 @@
+"""The one analysis pipeline: decode once, then every descriptor from the same arrays.
+
+The CLI, the scanner, the benchmarks and any executor call ``analyze(path)``. Each step
+is a pure function on arrays in its own module; this file only wires them together.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Iterable
+
+import numpy as np
+
+from ..audio import ANALYSIS_SR, decode
+from ..errors import AnalysisError
+
+# Bump when any step's output changes: the library re-analyzes tracks stored with an older one.
+ANALYSIS_VERSION = 1
+MIN_DURATION_S = 2.0
+
+ALL_STEPS = frozenset({"tempo", "loudness", "energy", "key", "sections", "style"})
+
+
+@dataclass
+class TrackAnalysis:
+    path: str
+    duration_s: float
+    bpm: float | None = None
+    bpm_confidence: float | None = None
+    bpm_candidates: list[tuple[float, float]] = field(default_factory=list)
+    beats: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    loudness_lufs: float | None = None
+    loudness_range_lu: float | None = None
+    peak_dbfs: float | None = None
+    energy: float | None = None
+    energy_level: int | None = None
+    energy_curve: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    energy_curve_hop_s: float | None = None
+    key: str | None = None
+    camelot: str | None = None
+    key_confidence: float | None = None
+    drops: list[dict] = field(default_factory=list)
+    buildups: list[dict] = field(default_factory=list)
+    intro_end_s: float | None = None
+    outro_start_s: float | None = None
+    style: dict[str, float] = field(default_factory=dict)
+    style_label: str | None = None
+    analysis_version: int = ANALYSIS_VERSION
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict: arrays become lists, floats are rounded sensibly."""
+        out = {}
+        for k, v in asdict(self).items():
+            out[k] = _jsonable(v)
+        return out
+
+
+def _jsonable(v):
+    if isinstance(v, np.ndarray):
+        return [round(float(x), 3) for x in v]
+    if isinstance(v, (np.floating, float)):
+        f = float(v)
+        return None if not math.isfinite(f) else round(f, 4)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def analyze(path: str | os.PathLike, steps: Iterable[str] = ALL_STEPS) -> TrackAnalysis:
+    """Decode ``path`` once and run the requested steps. Raises DecodeError/AnalysisError."""
+    from . import loudness as loudness_mod
+
+    steps = frozenset(steps)
+    path = os.fspath(path)
+    meter = loudness_mod.LoudnessMeter() if "loudness" in steps or "energy" in steps else None
+    audio = decode(path, ANALYSIS_SR, channel_sink=meter.push if meter else None)
+    return analyze_signal(audio.samples, audio.sr, path=path, steps=steps, meter=meter)
+
+
+def analyze_signal(y: np.ndarray, sr: int, path: str = "<signal>",
+                   steps: Iterable[str] = ALL_STEPS, meter=None) -> TrackAnalysis:
+    """Run the pipeline on a mono float32 signal. ``meter`` carries channel loudness."""
+    from . import onset, spectral
+
+    steps = frozenset(steps)
+    duration_s = len(y) / float(sr)
+    if duration_s < MIN_DURATION_S:
+        raise AnalysisError(path, f"too short to analyze ({duration_s:.2f} s; need at least "
+                                  f"{MIN_DURATION_S:.0f} s)")
+    if not np.any(np.abs(y) > 1e-5):
+        raise AnalysisError(path, "digital silence: no signal to analyze")
+    res = TrackAnalysis(path=path, duration_s=duration_s)
+    spec = spectral.compute(y, sr)
+    env = onset.onset_strength(spec)
+    if "tempo" in steps or steps & {"energy", "sections", "style"}:
+        from . import beats, tempo
+
+        est = tempo.estimate_tempo(env, spec.fps)
+        res.bpm, res.bpm_confidence, res.bpm_candidates = est.bpm, est.confidence, est.candidates
+        res.beats = beats.track_beats(env, spec.fps, est.bpm)
+    loud = None
+    if "loudness" in steps or "energy" in steps:
+        from . import loudness
+
+        if meter is None:
+            meter = loudness.LoudnessMeter()
+            meter.push(y[None, :], sr)
+        loud = meter.result()
+        res.loudness_lufs, res.loudness_range_lu, res.peak_dbfs = (
+            loud.integrated_lufs, loud.range_lu, loud.peak_dbfs)
+    if "energy" in steps:
+        from . import energy
+
+        en = energy.describe_energy(spec, env, loud, res.beats, res.bpm)
+        res.energy, res.energy_level = en.energy, en.level
+        res.energy_curve, res.energy_curve_hop_s = en.curve, en.curve_hop_s
+    if "key" in steps:
+        from . import key
+
+        k = key.estimate_key(spec.chroma)
+        res.key, res.camelot, res.key_confidence = k.name, k.camelot, k.confidence
+    if "sections" in steps:
+        from . import sections
+
+        sec = sections.find_sections(spec, env, res.beats, res.bpm)
+        res.drops, res.buildups = sec.drops, sec.buildups
+        res.intro_end_s, res.outro_start_s = sec.intro_end_s, sec.outro_start_s
+    if "style" in steps:
+        from . import style
+
+        st = style.classify_style(spec, env, res.bpm)
+        res.style, res.style_label = st.probs, st.label
+    return res

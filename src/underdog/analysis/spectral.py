@@ -1,0 +1,114 @@
+"""The shared time-frequency front end: one STFT pass, reduced to mel and chroma.
+
+Every descriptor reads from one ``Spectral``; the magnitude spectrogram itself is
+never kept whole, so memory grows with ``n_mels + 12`` floats per frame only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import scipy.fft as sfft
+
+N_FFT = 2048
+HOP = 512
+N_MELS = 64
+_BLOCK_FRAMES = 2048
+
+
+@dataclass
+class Spectral:
+    """Per-frame reductions of the magnitude STFT (frame t centred at t * hop / sr)."""
+
+    sr: int
+    hop: int
+    n_fft: int
+    mel: np.ndarray  # (n_mels, T) float32 magnitude per mel band
+    mel_hz: np.ndarray  # (n_mels,) centre frequency of each band
+    chroma: np.ndarray  # (12, T) float32, pitch class C=0 .. B=11
+    rms: np.ndarray  # (T,) float32 frame RMS of the signal
+
+    @property
+    def fps(self) -> float:
+        return self.sr / self.hop
+
+    @property
+    def n_frames(self) -> int:
+        return self.mel.shape[1]
+
+    def times(self) -> np.ndarray:
+        return np.arange(self.n_frames) * (self.hop / self.sr)
+
+
+def hz_to_mel(f):
+    return 2595.0 * np.log10(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
+
+
+def mel_to_hz(m):
+    return 700.0 * (10.0 ** (np.asarray(m, dtype=np.float64) / 2595.0) - 1.0)
+
+
+@lru_cache(maxsize=8)
+def mel_filterbank(sr: int, n_fft: int, n_mels: int = N_MELS, fmin: float = 30.0,
+                   fmax: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Triangular mel filters, area-normalised: ``(n_mels, 1 + n_fft // 2)``, centres in Hz."""
+    fmax = fmax or sr / 2.0
+    freqs = np.linspace(0, sr / 2.0, 1 + n_fft // 2)
+    edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    fb = np.zeros((n_mels, len(freqs)))
+    for i in range(n_mels):
+        lo, c, hi = edges[i], edges[i + 1], edges[i + 2]
+        up = (freqs - lo) / max(c - lo, 1e-9)
+        down = (hi - freqs) / max(hi - c, 1e-9)
+        fb[i] = np.maximum(0.0, np.minimum(up, down))
+        s = fb[i].sum()
+        if s > 0:
+            fb[i] /= s
+    return fb.astype(np.float32), edges[1:-1]
+
+
+@lru_cache(maxsize=8)
+def chroma_filterbank(sr: int, n_fft: int, fmin: float = 55.0, fmax: float = 4200.0,
+                      width_semitones: float = 0.5) -> np.ndarray:
+    """Map STFT bins to the 12 pitch classes with a Gaussian in semitone distance."""
+    freqs = np.linspace(0, sr / 2.0, 1 + n_fft // 2)
+    fb = np.zeros((12, len(freqs)))
+    ok = (freqs >= fmin) & (freqs <= fmax)
+    midi = 69.0 + 12.0 * np.log2(np.maximum(freqs[ok], 1e-9) / 440.0)
+    nearest = np.round(midi)
+    w = np.exp(-0.5 * ((midi - nearest) / (width_semitones * 0.5)) ** 2)
+    pc = nearest.astype(int) % 12
+    cols = np.nonzero(ok)[0]
+    fb[pc, cols] = w
+    # bins get wider in pitch at low frequencies: weight by 1/bins-per-semitone
+    return fb.astype(np.float32)
+
+
+def compute(y: np.ndarray, sr: int, n_fft: int = N_FFT, hop: int = HOP,
+            n_mels: int = N_MELS) -> Spectral:
+    """One Hann-windowed STFT pass over mono ``y``, reduced to mel, chroma and RMS."""
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    pad = n_fft // 2
+    yp = np.pad(y, (pad, pad))
+    n_frames = 1 + max(0, (len(yp) - n_fft) // hop)
+    frames = np.lib.stride_tricks.as_strided(
+        yp, shape=(n_frames, n_fft), strides=(yp.strides[0] * hop, yp.strides[0]), writeable=False
+    )
+    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
+    melfb, mel_hz = mel_filterbank(sr, n_fft, n_mels)
+    chfb = chroma_filterbank(sr, n_fft)
+    both = np.concatenate([melfb, chfb]).T.copy()  # (bins, n_mels + 12)
+    mel = np.empty((n_frames, n_mels), dtype=np.float32)
+    chroma = np.empty((n_frames, 12), dtype=np.float32)
+    rms = np.empty(n_frames, dtype=np.float32)
+    for i in range(0, n_frames, _BLOCK_FRAMES):
+        blk = frames[i:i + _BLOCK_FRAMES]
+        rms[i:i + len(blk)] = np.sqrt(np.mean(np.square(blk[:, pad - hop // 2: pad + hop // 2]), axis=1))
+        mag = np.abs(sfft.rfft(blk * window, axis=1)).astype(np.float32, copy=False)
+        red = mag @ both
+        mel[i:i + len(blk)] = red[:, :n_mels]
+        chroma[i:i + len(blk)] = red[:, n_mels:]
+    return Spectral(sr=sr, hop=hop, n_fft=n_fft, mel=np.ascontiguousarray(mel.T),
+                    mel_hz=mel_hz, chroma=np.ascontiguousarray(chroma.T), rms=rms)

@@ -1,0 +1,10 @@
+"""The command line: thin Typer commands; each parses, calls one function, prints."""
+
+from __future__ import annotations
+
+from .app import app
+from . import analyze as _analyze  # noqa: F401  (registers commands)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,25 @@
+"""Exception families. Each carries one clear line for the user."""
+
+from __future__ import annotations
+
+
+class UnderdogError(Exception):
+    """Base class for every error underdog reports to the user."""
+
+
+class DecodeError(UnderdogError):
+    """A file could not be decoded as audio."""
+
+    def __init__(self, path: str, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: cannot decode: {reason}")
+
+
+class AnalysisError(UnderdogError):
+    """Decoded audio could not be analyzed (e.g. too short, silent)."""
+
+    def __init__(self, path: str, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: cannot analyze: {reason}")

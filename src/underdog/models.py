@@ -1,0 +1,48 @@
+"""Plain records passed between the library, the planner and the exporters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Track:
+    """One library row: tags plus the analysis the planner needs (no beats)."""
+
+    id: int | None
+    path: str
+    artist: str | None = None
+    title: str | None = None
+    album: str | None = None
+    albumartist: str | None = None
+    genre: str | None = None
+    year: int | None = None
+    track_no: int | None = None
+    duration_s: float | None = None
+    bpm: float | None = None
+    bpm_confidence: float | None = None
+    loudness_lufs: float | None = None
+    energy: float | None = None
+    energy_level: int | None = None
+    key: str | None = None
+    camelot: str | None = None
+    key_confidence: float | None = None
+    style: dict[str, float] = field(default_factory=dict)
+    style_label: str | None = None
+    drops: list[dict] = field(default_factory=list)
+    intro_end_s: float | None = None
+    outro_start_s: float | None = None
+    energy_curve: np.ndarray | None = None
+    energy_curve_hop_s: float | None = None
+    status: str = "ok"  # ok | failed | missing
+
+    @property
+    def display(self) -> str:
+        """"Artist - Title", falling back to the file name."""
+        if self.artist and self.title:
+            return f"{self.artist} - {self.title}"
+        import os
+
+        return self.title or os.path.splitext(os.path.basename(self.path))[0]

@@ -1,0 +1,29 @@
+"""Shared fixtures: the bundled demo library and the shared real-data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_LIBRARY = ROOT / "examples" / "library"
+SHARED_DATA = Path(os.environ.get("UNDERDOG_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def demo_tracks() -> list[Path]:
+    return sorted(p for p in DEMO_LIBRARY.iterdir() if p.suffix != ".md")
+
+
+@pytest.fixture(scope="session")
+def demo_library() -> Path:
+    return DEMO_LIBRARY
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data, or skip with a reason (a user's clone does not have it)."""
+    if not (SHARED_DATA / "gtzan-dev" / "tempo.csv").exists():
+        pytest.skip(f"shared data not found at {SHARED_DATA} (only CI and developers have it)")
+    return SHARED_DATA
