@@ -1,0 +1,139 @@
+"""Decoding: every library format, bad files, and the memory bound on a long file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from underdog.audio import ANALYSIS_SR, decode
+from underdog.errors import DecodeError
+
+from .conftest import demo_tracks
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_demo_library_covers_every_format():
+    exts = {p.suffix.lower() for p in demo_tracks()}
+    assert {".mp3", ".m4a", ".flac", ".ogg", ".opus"} <= exts
+
+
+@pytest.mark.parametrize("path", demo_tracks(), ids=lambda p: p.suffix + ":" + p.stem[:20])
+def test_decode_each_demo_track(path):
+    a = decode(path)
+    assert a.sr == ANALYSIS_SR
+    assert a.samples.dtype == np.float32 and a.samples.ndim == 1
+    # the container's duration and what we decoded agree to within 0.2 s
+    import av
+
+    with av.open(str(path)) as c:
+        expected = c.duration / 1e6
+    assert abs(a.duration_s - expected) < 0.2
+    rms = float(np.sqrt(np.mean(a.samples ** 2)))
+    assert 0.005 < rms < 1.0
+    # float scale, not integer counts (lossy codecs may overshoot full scale a little)
+    assert np.abs(a.samples).max() < 4.0
+
+
+def test_wav_round_trip_matches_soundfile(tmp_path, demo_library):
+    # a real clip written as 22.05 kHz mono wav must come back sample-exact
+    src = decode(demo_library / "Muldjord - Chaos God.ogg")
+    clip = src.samples[: ANALYSIS_SR * 5]
+    p = tmp_path / "clip.wav"
+    sf.write(p, clip, ANALYSIS_SR, subtype="FLOAT")
+    back = decode(p)
+    np.testing.assert_allclose(back.samples, clip, atol=1e-7)
+
+
+def test_resampling_keeps_pitch(tmp_path, demo_library):
+    # the same real audio at 44.1 kHz stereo and 22.05 kHz mono decodes to the same signal
+    src = decode(demo_library / "Muldjord - Chaos God.ogg", sr=44100)
+    clip = src.samples[44100 * 20: 44100 * 30]
+    p = tmp_path / "stereo44.wav"
+    sf.write(p, np.stack([clip, clip], axis=1), 44100)
+    ref = decode(demo_library / "Muldjord - Chaos God.ogg").samples[22050 * 20: 22050 * 30]
+    got = decode(p).samples
+    n = min(len(ref), len(got)) - 200
+    corr = np.corrcoef(ref[100:n], got[100:n])[0, 1]
+    assert corr > 0.95
+
+
+def test_empty_file(tmp_path):
+    p = tmp_path / "empty.mp3"
+    p.write_bytes(b"")
+    with pytest.raises(DecodeError, match="empty file") as ei:
+        decode(p)
+    assert str(p) in str(ei.value)
+
+
+def test_random_bytes_named_mp3(tmp_path):
+    p = tmp_path / "noise.mp3"
+    p.write_bytes(np.random.default_rng(0).integers(0, 256, 50_000, dtype=np.uint8).tobytes())
+    with pytest.raises(DecodeError) as ei:
+        decode(p)
+    assert "noise.mp3" in str(ei.value)
+
+
+def test_text_named_ogg(tmp_path):
+    p = tmp_path / "notes.ogg"
+    p.write_text("this is not audio\n" * 100)
+    with pytest.raises(DecodeError):
+        decode(p)
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(DecodeError, match="No such file"):
+        decode(tmp_path / "nope.flac")
+    d = tmp_path / "x.mp3"
+    d.mkdir()
+    with pytest.raises(DecodeError, match="directory"):
+        decode(d)
+
+
+def test_truncated_flac(tmp_path, demo_library):
+    data = (demo_library / "Shawn Parrotte - Caves.flac").read_bytes()
+    p = tmp_path / "cut.flac"
+    p.write_bytes(data[: len(data) // 3])
+    with pytest.raises(DecodeError, match="truncated|corrupt"):
+        decode(p)
+
+
+def test_header_only_wav(tmp_path):
+    p = tmp_path / "header.wav"
+    sf.write(p, np.zeros((0, 2), np.float32), 44100)
+    with pytest.raises(DecodeError, match="no audio samples"):
+        decode(p)
+
+
+def test_thirty_minute_file_memory_bound(tmp_path, demo_library):
+    """A 30-minute 44.1 kHz stereo file, built from real audio, analyzes under 500 MB RSS."""
+    a = decode(demo_library / "Nexuiz - Stairs.mp3", sr=44100)
+    block = np.stack([a.samples, a.samples[::-1]], axis=1)
+    p = tmp_path / "long.wav"
+    total = 30 * 60 * 44100
+    with sf.SoundFile(p, "w", 44100, 2, subtype="PCM_16") as f:
+        written = 0
+        while written < total:
+            n = min(len(block), total - written)
+            f.write(block[:n])
+            written += n
+    code = textwrap.dedent(f"""
+        import json, resource
+        from underdog.analysis import analyze
+        r = analyze({str(p)!r})
+        print(json.dumps({{"duration_s": r.duration_s, "bpm": r.bpm,
+                          "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert abs(res["duration_s"] - 1800) < 1
+    assert res["bpm"] is not None
+    assert res["rss_mb"] <= 500, res
