@@ -1,0 +1,54 @@
+"""`underdog analyze`: the table, the JSON lines, and failures that don't stop the run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import DEMO_LIBRARY
+
+REQUIRED = {"path", "duration_s", "bpm", "bpm_confidence", "bpm_candidates", "beats"}
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "underdog.cli", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def jsonl_run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("lib")
+    bad = d / "broken.mp3"
+    bad.write_bytes(b"\x00not audio" * 500)
+    good = DEMO_LIBRARY / "Sectoid - War of Freedom.m4a"
+    return run_cli("analyze", "--format", "jsonl", str(good), str(bad))
+
+
+def test_jsonl_has_one_object_per_file_and_exit_code_1(jsonl_run):
+    assert jsonl_run.returncode == 1, jsonl_run.stderr
+    objs = [json.loads(line) for line in jsonl_run.stdout.splitlines() if line.strip()]
+    assert len(objs) == 2
+    good, bad = objs
+    assert REQUIRED <= set(good)
+    assert "error" not in good
+    assert good["duration_s"] > 100
+    assert 40 <= good["bpm"] <= 250
+    assert all(len(c) == 2 for c in good["bpm_candidates"])
+    assert len(good["beats"]) > good["duration_s"] * good["bpm"] / 60 * 0.5
+    assert set(bad) == {"path", "error"}
+    assert "broken.mp3" in bad["error"]
+    assert "Traceback" not in jsonl_run.stderr
+
+
+def test_table_lists_every_file(tmp_path):
+    src = DEMO_LIBRARY / "Shawn Parrotte - Caves.flac"
+    link = tmp_path / "Caves copy.flac"
+    os.symlink(src, link)
+    out = run_cli("analyze", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert "Caves copy.flac" in out.stdout
+    assert "BPM" in out.stdout
