@@ -1,0 +1,641 @@
+"""The library database: the ONE module that writes SQL (schema, migrations, queries).
+
+SQLite in WAL mode. Every finished track is its own transaction, so a scan killed at any
+moment leaves every earlier track intact and nothing half-written. Beats and energy curves
+are little-endian float32 blobs; style probabilities, drops and BPM candidates are small
+JSON objects. ``PRAGMA user_version`` holds the schema version; ``MIGRATIONS[i]`` takes a
+database from version ``i`` to ``i + 1``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from ..models import Track
+
+SCHEMA_VERSION = 1
+
+MIGRATIONS: list[str] = [
+    # 0 -> 1: the first schema.
+    """
+    CREATE TABLE tracks (
+        id                 INTEGER PRIMARY KEY,
+        path               TEXT NOT NULL UNIQUE,   -- absolute; BLOB when not valid UTF-8
+        status             TEXT NOT NULL DEFAULT 'ok' CHECK (status IN ('ok','failed','missing')),
+        size               INTEGER,
+        mtime_ns           INTEGER,
+        fingerprint        TEXT,
+        artist             TEXT COLLATE NOCASE,
+        title              TEXT,
+        album              TEXT,
+        albumartist        TEXT,
+        genre              TEXT,
+        year               INTEGER,
+        track_no           INTEGER,
+        tag_bpm            REAL,
+        tag_key            TEXT,
+        duration_s         REAL,
+        bpm                REAL,
+        bpm_confidence     REAL,
+        bpm_candidates     TEXT,   -- JSON [[bpm, weight], ...]
+        loudness_lufs      REAL,
+        loudness_range_lu  REAL,
+        peak_dbfs          REAL,
+        energy             REAL,
+        energy_level       INTEGER,
+        key                TEXT,
+        camelot            TEXT,
+        key_confidence     REAL,
+        style_label        TEXT,
+        style              TEXT,   -- JSON {"label": prob}
+        drops              TEXT,   -- JSON [{...}]
+        buildups           TEXT,   -- JSON [{...}]
+        intro_end_s        REAL,
+        outro_start_s      REAL,
+        energy_curve_hop_s REAL,
+        analysis_version   INTEGER,
+        added_at           REAL NOT NULL,
+        updated_at         REAL NOT NULL,
+        energy_curve       BLOB    -- float32 little-endian; last, so row scans skip it
+    );
+    CREATE INDEX tracks_bpm ON tracks(bpm);
+    CREATE INDEX tracks_energy ON tracks(energy);
+    CREATE INDEX tracks_style_bpm ON tracks(style_label, bpm);
+    CREATE INDEX tracks_camelot ON tracks(camelot);
+    CREATE INDEX tracks_artist ON tracks(artist);
+    CREATE INDEX tracks_fingerprint ON tracks(fingerprint);
+
+    CREATE TABLE beats (
+        track_id INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+        beats    BLOB NOT NULL       -- float32 little-endian beat times in seconds
+    );
+
+    CREATE TABLE errors (
+        path     TEXT PRIMARY KEY,
+        reason   TEXT NOT NULL,
+        size     INTEGER,
+        mtime_ns INTEGER,
+        at       REAL NOT NULL
+    );
+
+    CREATE TABLE plans (
+        id         INTEGER PRIMARY KEY,
+        arc_name   TEXT NOT NULL,
+        seed       INTEGER,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE plan_tracks (
+        plan_id  INTEGER NOT NULL REFERENCES plans(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        track_id INTEGER NOT NULL,
+        PRIMARY KEY (plan_id, position)
+    );
+    CREATE INDEX plan_tracks_track ON plan_tracks(track_id);
+    """,
+]
+
+# Columns a Track row is read from, in order (energy_curve last).
+_TRACK_COLS = (
+    "id", "path", "status", "artist", "title", "album", "albumartist", "genre", "year",
+    "track_no", "duration_s", "bpm", "bpm_confidence", "loudness_lufs", "energy",
+    "energy_level", "key", "camelot", "key_confidence", "style", "style_label", "drops",
+    "intro_end_s", "outro_start_s", "energy_curve_hop_s", "energy_curve",
+)
+_SELECT_TRACK = "SELECT " + ", ".join(_TRACK_COLS) + " FROM tracks"
+
+# Columns written from an analysis (everything but tags, file state and bookkeeping).
+_ANALYSIS_COLS = (
+    "duration_s", "bpm", "bpm_confidence", "bpm_candidates", "loudness_lufs",
+    "loudness_range_lu", "peak_dbfs", "energy", "energy_level", "key", "camelot",
+    "key_confidence", "style_label", "style", "drops", "buildups", "intro_end_s",
+    "outro_start_s", "energy_curve_hop_s", "analysis_version", "energy_curve",
+)
+TAG_FIELDS = ("artist", "title", "album", "albumartist", "genre", "year", "track_no",
+              "tag_bpm", "tag_key")
+
+SORT_KEYS = {
+    "id": "id", "path": "path", "artist": "artist", "title": "title COLLATE NOCASE",
+    "album": "album COLLATE NOCASE", "year": "year", "duration": "duration_s",
+    "bpm": "bpm", "energy": "energy", "loudness": "loudness_lufs", "key": "camelot",
+    "camelot": "camelot", "style": "style_label", "added": "added_at",
+}
+
+
+class LibraryError(Exception):
+    """The database cannot be opened or used (one clear line)."""
+
+
+@dataclass
+class FileState:
+    """What the scanner needs to know about a stored path to decide whether to decode it."""
+
+    id: int
+    path: str
+    status: str
+    size: int | None
+    mtime_ns: int | None
+    fingerprint: str | None
+    analysis_version: int | None
+
+
+@dataclass
+class ErrorRow:
+    path: str
+    reason: str
+    at: float
+
+
+def default_db_path() -> str:
+    """$UNDERDOG_DB, else $XDG_DATA_HOME/underdog/library.db (~/.local/share by default)."""
+    env = os.environ.get("UNDERDOG_DB")
+    if env:
+        return os.path.expanduser(env)
+    data_home = os.environ.get("XDG_DATA_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "share")
+    return os.path.join(data_home, "underdog", "library.db")
+
+
+def open_library(path: str | os.PathLike | None = None) -> "Library":
+    """Open (creating parent folders and schema as needed) the library at ``path``."""
+    return Library(os.fspath(path) if path is not None else default_db_path())
+
+
+# ---------------------------------------------------------------- value conversion
+
+def path_to_db(path: str) -> str | bytes:
+    """Paths are TEXT; a name that is not valid UTF-8 is kept exactly as a BLOB of its bytes."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+
+
+def path_from_db(v: str | bytes) -> str:
+    return os.fsdecode(v) if isinstance(v, bytes) else v
+
+
+def _blob(a: Any) -> bytes | None:
+    if a is None:
+        return None
+    arr = np.asarray(a, dtype="<f4")
+    return arr.tobytes() if arr.size else None
+
+
+def _unblob(b: bytes | None) -> np.ndarray:
+    if not b:
+        return np.zeros(0, np.float32)
+    return np.frombuffer(b, dtype="<f4").astype(np.float32)
+
+
+def _num(v: Any) -> Any:
+    """numpy scalars → Python; NaN/inf → None."""
+    if v is None:
+        return None
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        return f if math.isfinite(f) else None
+    return v
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        return [_jsonable(x) for x in v.tolist()]
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return _num(v)
+
+
+def _dumps(v: Any) -> str | None:
+    if v is None:
+        return None
+    return json.dumps(_jsonable(v), separators=(",", ":"), ensure_ascii=False)
+
+
+def _loads(s: str | None, default: Any) -> Any:
+    if not s:
+        return default
+    try:
+        return json.loads(s)
+    except ValueError:
+        return default
+
+
+def _analysis_values(a: Any) -> list:
+    """Values for _ANALYSIS_COLS from a TrackAnalysis (duck-typed, fields may be absent)."""
+    g = lambda name: getattr(a, name, None)  # noqa: E731
+    cands = g("bpm_candidates") or []
+    return [
+        _num(g("duration_s")), _num(g("bpm")), _num(g("bpm_confidence")),
+        _dumps([list(c) for c in cands]) if cands else None,
+        _num(g("loudness_lufs")), _num(g("loudness_range_lu")), _num(g("peak_dbfs")),
+        _num(g("energy")), _num(g("energy_level")), g("key"), g("camelot"),
+        _num(g("key_confidence")), g("style_label"), _dumps(g("style") or {}),
+        _dumps(g("drops") or []), _dumps(g("buildups") or []), _num(g("intro_end_s")),
+        _num(g("outro_start_s")), _num(g("energy_curve_hop_s")),
+        _num(g("analysis_version")), _blob(g("energy_curve")),
+    ]
+
+
+def _row_to_track(r: Sequence) -> Track:
+    (id_, path, status, artist, title, album, albumartist, genre, year, track_no, duration_s,
+     bpm, bpm_conf, lufs, energy, energy_level, key, camelot, key_conf, style, style_label,
+     drops, intro_end_s, outro_start_s, hop_s, curve) = r
+    return Track(
+        id=id_, path=path_from_db(path), artist=artist, title=title, album=album,
+        albumartist=albumartist, genre=genre, year=year, track_no=track_no,
+        duration_s=duration_s, bpm=bpm, bpm_confidence=bpm_conf, loudness_lufs=lufs,
+        energy=energy, energy_level=energy_level, key=key, camelot=camelot,
+        key_confidence=key_conf, style=_loads(style, {}), style_label=style_label,
+        drops=_loads(drops, []), intro_end_s=intro_end_s, outro_start_s=outro_start_s,
+        energy_curve=_unblob(curve), energy_curve_hop_s=hop_s, status=status,
+    )
+
+
+def _norm_key(key: str) -> tuple[str, str]:
+    """('camelot', '8A') for a Camelot code, else ('key', name) matched case-insensitively."""
+    k = key.strip()
+    if len(k) in (2, 3) and k[:-1].isdigit() and k[-1].upper() in "AB":
+        return "camelot", f"{int(k[:-1])}{k[-1].upper()}"
+    return "key", k
+
+
+# ---------------------------------------------------------------- the library
+
+class Library:
+    """A connection to one library database. Use as a context manager or call close()."""
+
+    def __init__(self, path: str):
+        self.path = path
+        if path != ":memory:":
+            parent = os.path.dirname(os.path.abspath(path))
+            try:
+                os.makedirs(parent, exist_ok=True)
+            except OSError as exc:
+                raise LibraryError(f"cannot create {parent}: {exc.strerror or exc}") from None
+        try:
+            self._conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across process kills
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise LibraryError(f"{path}: not a usable library database ({exc})") from None
+
+    # -- lifecycle
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.execute("PRAGMA optimize")
+            except sqlite3.Error:
+                pass
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> "Library":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return self._conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > SCHEMA_VERSION:
+            raise LibraryError(f"{self.path}: schema version {version} is newer than this "
+                               f"underdog ({SCHEMA_VERSION}); upgrade underdog")
+        for v in range(version, SCHEMA_VERSION):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                # executescript would commit; run the statements one by one inside BEGIN.
+                for stmt in _split_sql(MIGRATIONS[v]):
+                    self._conn.execute(stmt)
+                self._conn.execute(f"PRAGMA user_version = {v + 1}")
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def _tx(self) -> "_Transaction":
+        return _Transaction(self._conn)
+
+    # -- reading
+    def tracks(self, *, bpm: tuple[float, float] | None = None,
+               energy: tuple[float, float] | None = None, style: str | None = None,
+               key: str | None = None, artist: str | None = None, sort: str | None = None,
+               include_failed: bool = False, include_missing: bool = False,
+               limit: int | None = None) -> list[Track]:
+        """Tracks matching every given filter.
+
+        ``bpm``/``energy`` are inclusive (lo, hi) ranges (either end may be None);
+        ``style`` is a style label; ``key`` a Camelot code ("8A") or key name ("A minor");
+        ``artist`` a case-insensitive substring; ``sort`` one of SORT_KEYS, "-" prefix for
+        descending (default: artist, album, track number, path).
+        """
+        where, args = self._where(bpm, energy, style, key, artist, include_failed,
+                                  include_missing)
+        sql = _SELECT_TRACK + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY " + _order_by(sort)
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        return [_row_to_track(r) for r in self._conn.execute(sql, args)]
+
+    def explain_tracks(self, **filters: Any) -> list[str]:
+        """EXPLAIN QUERY PLAN lines for the query ``tracks(**filters)`` would run."""
+        sort = filters.pop("sort", None)
+        limit = filters.pop("limit", None)
+        where, args = self._where(filters.get("bpm"), filters.get("energy"),
+                                  filters.get("style"), filters.get("key"),
+                                  filters.get("artist"), filters.get("include_failed", False),
+                                  filters.get("include_missing", False))
+        sql = _SELECT_TRACK + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY " + _order_by(sort) + (f" LIMIT {int(limit)}" if limit else "")
+        return [r[3] for r in self._conn.execute("EXPLAIN QUERY PLAN " + sql, args)]
+
+    @staticmethod
+    def _where(bpm, energy, style, key, artist, include_failed, include_missing):
+        where: list[str] = []
+        args: list[Any] = []
+        statuses = ["ok"] + (["failed"] if include_failed else []) + (
+            ["missing"] if include_missing else [])
+        if len(statuses) < 3:
+            where.append("status IN (" + ",".join("?" * len(statuses)) + ")")
+            args += statuses
+        for col, rng in (("bpm", bpm), ("energy", energy)):
+            if rng is None:
+                continue
+            lo, hi = rng
+            if lo is not None:
+                where.append(f"{col} >= ?")
+                args.append(float(lo))
+            if hi is not None:
+                where.append(f"{col} <= ?")
+                args.append(float(hi))
+        if style:
+            where.append("style_label = ?")
+            args.append(style)
+        if key:
+            col, val = _norm_key(key)
+            where.append("camelot = ?" if col == "camelot" else "key = ? COLLATE NOCASE")
+            args.append(val)
+        if artist:
+            where.append("artist LIKE ? ESCAPE '\\'")
+            esc = artist.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            args.append(f"%{esc}%")
+        return where, args
+
+    def get_track(self, id_or_path: int | str | os.PathLike) -> Track | None:
+        """A track by id (int or all-digit string that is not an existing file) or by path."""
+        if isinstance(id_or_path, int) or (
+                isinstance(id_or_path, str) and id_or_path.isdigit()
+                and not os.path.exists(id_or_path)):
+            r = self._conn.execute(_SELECT_TRACK + " WHERE id = ?", (int(id_or_path),)).fetchone()
+        else:
+            p = os.path.abspath(os.fspath(id_or_path))
+            r = self._conn.execute(_SELECT_TRACK + " WHERE path = ?", (path_to_db(p),)).fetchone()
+        return _row_to_track(r) if r else None
+
+    def track_details(self, track_id: int) -> dict[str, Any]:
+        """Every stored column of one track (for ``underdog show``), blobs summarized."""
+        cur = self._conn.execute("SELECT * FROM tracks WHERE id = ?", (track_id,))
+        r = cur.fetchone()
+        if r is None:
+            return {}
+        out = dict(zip([d[0] for d in cur.description], r))
+        out["path"] = path_from_db(out["path"])
+        for k in ("style", "drops", "buildups", "bpm_candidates"):
+            out[k] = _loads(out.get(k), None)
+        out["energy_curve"] = _unblob(out.get("energy_curve"))
+        out["beats"] = self.beats(track_id)
+        err = self._conn.execute("SELECT reason FROM errors WHERE path = ?",
+                                 (path_to_db(out["path"]),)).fetchone()
+        out["error"] = err[0] if err else None
+        return out
+
+    def beats(self, track_id: int) -> np.ndarray:
+        """Beat times (seconds, float32) of one track; empty when unknown."""
+        r = self._conn.execute("SELECT beats FROM beats WHERE track_id = ?",
+                               (track_id,)).fetchone()
+        return _unblob(r[0] if r else None)
+
+    def count(self, status: str | None = "ok") -> int:
+        if status is None:
+            return self._conn.execute("SELECT count(*) FROM tracks").fetchone()[0]
+        return self._conn.execute("SELECT count(*) FROM tracks WHERE status = ?",
+                                  (status,)).fetchone()[0]
+
+    def errors(self) -> list[ErrorRow]:
+        return [ErrorRow(path_from_db(p), reason, at) for p, reason, at in self._conn.execute(
+            "SELECT path, reason, at FROM errors ORDER BY path")]
+
+    def file_states(self) -> dict[str, FileState]:
+        """Every stored path with its file state: one query, for the scanner."""
+        out = {}
+        for r in self._conn.execute(
+                "SELECT id, path, status, size, mtime_ns, fingerprint, analysis_version "
+                "FROM tracks"):
+            st = FileState(r[0], path_from_db(r[1]), *r[2:])
+            out[st.path] = st
+        return out
+
+    def integrity_check(self) -> str:
+        return self._conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+    # -- writing (each public writer is one transaction)
+    def save_analysis(self, path: str, tags: dict, stat: tuple[int, int] | None,
+                      fingerprint: str | None, analysis: Any) -> int:
+        """Insert or replace the analysis of ``path`` (one commit); returns the track id."""
+        now = time.time()
+        size, mtime_ns = stat if stat else (None, None)
+        tag_vals = [_num(tags.get(f)) for f in TAG_FIELDS]
+        a_vals = _analysis_values(analysis)
+        cols = ("path", "status", "size", "mtime_ns", "fingerprint") + TAG_FIELDS + \
+            _ANALYSIS_COLS + ("added_at", "updated_at")
+        vals = [path_to_db(path), "ok", size, mtime_ns, fingerprint] + tag_vals + a_vals + \
+            [now, now]
+        update = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in ("path", "added_at"))
+        sql = (f"INSERT INTO tracks ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+               f"ON CONFLICT(path) DO UPDATE SET {update} RETURNING id")
+        with self._tx() as c:
+            track_id = c.execute(sql, vals).fetchone()[0]
+            beats = _blob(getattr(analysis, "beats", None))
+            if beats:
+                c.execute("INSERT OR REPLACE INTO beats (track_id, beats) VALUES (?, ?)",
+                          (track_id, beats))
+            else:
+                c.execute("DELETE FROM beats WHERE track_id = ?", (track_id,))
+            c.execute("DELETE FROM errors WHERE path = ?", (path_to_db(path),))
+        return track_id
+
+    def save_error(self, path: str, stat: tuple[int, int] | None, reason: str,
+                   tags: dict | None = None) -> int:
+        """Record that ``path`` failed (one commit): an errors row and a 'failed' track row."""
+        now = time.time()
+        size, mtime_ns = stat if stat else (None, None)
+        p = path_to_db(path)
+        tags = tags or {}
+        with self._tx() as c:
+            c.execute("INSERT OR REPLACE INTO errors (path, reason, size, mtime_ns, at) "
+                      "VALUES (?, ?, ?, ?, ?)", (p, reason, size, mtime_ns, now))
+            cols = ("path", "status", "size", "mtime_ns") + TAG_FIELDS + ("added_at", "updated_at")
+            vals = [p, "failed", size, mtime_ns] + [_num(tags.get(f)) for f in TAG_FIELDS] + \
+                [now, now]
+            sql = (f"INSERT INTO tracks ({', '.join(cols)}) VALUES "
+                   f"({', '.join('?' * len(cols))}) ON CONFLICT(path) DO UPDATE SET "
+                   "status = 'failed', size = excluded.size, mtime_ns = excluded.mtime_ns, "
+                   "updated_at = excluded.updated_at RETURNING id")
+            return c.execute(sql, vals).fetchone()[0]
+
+    def move_track(self, track_id: int, new_path: str, stat: tuple[int, int],
+                   tags: dict | None = None) -> None:
+        """A file moved/renamed with unchanged content: keep the analysis, update path."""
+        p = path_to_db(new_path)
+        with self._tx() as c:
+            # A failed/missing row already at the new path gives way to the moved track.
+            c.execute("DELETE FROM tracks WHERE path = ? AND id != ?", (p, track_id))
+            sets = ["path = ?", "status = 'ok'", "size = ?", "mtime_ns = ?", "updated_at = ?"]
+            vals: list[Any] = [p, stat[0], stat[1], time.time()]
+            if tags:
+                for f in TAG_FIELDS:
+                    sets.append(f"{f} = ?")
+                    vals.append(_num(tags.get(f)))
+            c.execute(f"UPDATE tracks SET {', '.join(sets)} WHERE id = ?", vals + [track_id])
+            c.execute("DELETE FROM errors WHERE path = ?", (p,))
+
+    def mark_missing(self, track_ids: Iterable[int]) -> int:
+        ids = [(int(i),) for i in track_ids]
+        if not ids:
+            return 0
+        with self._tx() as c:
+            c.executemany("UPDATE tracks SET status = 'missing', updated_at = "
+                          f"{time.time()!r} WHERE id = ? AND status = 'ok'", ids)
+        return len(ids)
+
+    def forget(self, paths: Iterable[str]) -> int:
+        """Delete the rows (and error records) of ``paths``, e.g. failed files now gone."""
+        ps = [(path_to_db(p),) for p in paths]
+        with self._tx() as c:
+            c.executemany("DELETE FROM tracks WHERE path = ?", ps)
+            c.executemany("DELETE FROM errors WHERE path = ?", ps)
+        return len(ps)
+
+    def prune(self) -> int:
+        """Delete every track marked missing (with its beats); returns how many."""
+        with self._tx() as c:
+            n = c.execute("DELETE FROM tracks WHERE status = 'missing'").rowcount
+            c.execute("DELETE FROM beats WHERE track_id NOT IN (SELECT id FROM tracks)")
+        return n
+
+    def add_tracks(self, tracks: list[Track], analyses: list[Any] | None = None) -> list[int]:
+        """Bulk insert ``tracks`` (one transaction, executemany); returns their ids.
+
+        ``analyses`` (same length), when given, supplies beats and the analysis-only
+        fields. A path already in the library raises sqlite3.IntegrityError.
+        """
+        if analyses is not None and len(analyses) != len(tracks):
+            raise ValueError("analyses must match tracks one to one")
+        now = time.time()
+        cols = ("id", "path", "status") + TAG_FIELDS + _ANALYSIS_COLS + ("added_at", "updated_at")
+        sql = f"INSERT INTO tracks ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+        with self._tx() as c:
+            next_id = (c.execute("SELECT max(id) FROM tracks").fetchone()[0] or 0) + 1
+            ids: list[int] = []
+            rows = []
+            beat_rows = []
+            for i, t in enumerate(tracks):
+                tid = t.id if t.id is not None else next_id
+                next_id = max(next_id, tid + 1)
+                ids.append(tid)
+                a = analyses[i] if analyses is not None else None
+                src = _Merged(t, a)
+                tag_vals = [_num(getattr(t, f, None)) for f in TAG_FIELDS]
+                rows.append([tid, path_to_db(t.path), t.status] + tag_vals +
+                            _analysis_values(src) + [now, now])
+                if a is not None and _blob(getattr(a, "beats", None)):
+                    beat_rows.append((tid, _blob(a.beats)))
+            c.executemany(sql, rows)
+            if beat_rows:
+                c.executemany("INSERT INTO beats (track_id, beats) VALUES (?, ?)", beat_rows)
+        return ids
+
+    # -- plan history (planner's --avoid-recent)
+    def record_plan(self, track_ids: list[int], arc_name: str, seed: int | None) -> int:
+        with self._tx() as c:
+            pid = c.execute("INSERT INTO plans (arc_name, seed, created_at) VALUES (?, ?, ?) "
+                            "RETURNING id", (arc_name, seed, time.time())).fetchone()[0]
+            c.executemany("INSERT INTO plan_tracks (plan_id, position, track_id) "
+                          "VALUES (?, ?, ?)", [(pid, i, int(t)) for i, t in enumerate(track_ids)])
+        return pid
+
+    def recent_plan_track_ids(self, n_plans: int) -> set[int]:
+        """Track ids used by the ``n_plans`` most recent plans."""
+        if n_plans <= 0:
+            return set()
+        return {r[0] for r in self._conn.execute(
+            "SELECT DISTINCT track_id FROM plan_tracks WHERE plan_id IN "
+            "(SELECT id FROM plans ORDER BY id DESC LIMIT ?)", (int(n_plans),))}
+
+
+class _Merged:
+    """Attribute lookup: the analysis first (if any), then the Track."""
+
+    def __init__(self, track: Track, analysis: Any):
+        self._t, self._a = track, analysis
+
+    def __getattr__(self, name: str) -> Any:
+        if self._a is not None and hasattr(self._a, name):
+            return getattr(self._a, name)
+        if name == "analysis_version":
+            return getattr(self._t, name, None)
+        return getattr(self._t, name, None)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT, ROLLBACK on any exception (also KeyboardInterrupt)."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")
+
+
+def _order_by(sort: str | None) -> str:
+    if not sort:
+        return "artist, album COLLATE NOCASE, track_no, path"
+    desc = sort.startswith("-")
+    name = sort.lstrip("-+")
+    if name not in SORT_KEYS:
+        raise ValueError(f"unknown sort key {name!r}; choose from {', '.join(SORT_KEYS)}")
+    return f"{SORT_KEYS[name]} {'DESC' if desc else 'ASC'}, id"
+
+
+def _split_sql(script: str) -> Iterator[str]:
+    """Statements of a migration script (no ';' inside literals in our schema)."""
+    lines = [ln.split("--", 1)[0] for ln in script.splitlines()]
+    for stmt in "\n".join(lines).split(";"):
+        if stmt.strip():
+            yield stmt.strip()

@@ -1,0 +1,119 @@
+"""Read the tags the library keeps, with mutagen, from mp3/m4a/flac/ogg/opus/wav.
+
+``read_tags(path)`` never raises for a bad file: tags are a nice-to-have, the decoder
+decides whether a file is usable. Keys: artist, title, album, albumartist, genre, year,
+track_no, duration_s, tag_bpm, tag_key (missing ones are absent).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# mutagen "easy" keys and the raw frames/atoms we fall back to, per field.
+_TEXT_KEYS = {
+    "artist": ("artist", "TPE1", "\xa9ART", "ARTIST"),
+    "title": ("title", "TIT2", "\xa9nam", "TITLE"),
+    "album": ("album", "TALB", "\xa9alb", "ALBUM"),
+    "albumartist": ("albumartist", "album artist", "TPE2", "aART", "ALBUMARTIST"),
+    "genre": ("genre", "TCON", "\xa9gen", "GENRE"),
+    "year": ("date", "year", "originaldate", "TDRC", "TYER", "\xa9day", "DATE"),
+    "track_no": ("tracknumber", "TRCK", "trkn", "TRACKNUMBER"),
+    "tag_bpm": ("bpm", "TBPM", "tmpo", "BPM", "TEMPO"),
+    "tag_key": ("initialkey", "TKEY", "initial key", "key", "----:com.apple.iTunes:initialkey",
+                "INITIALKEY"),
+}
+
+
+def _first(tags: Any, keys: tuple[str, ...]) -> Any:
+    if tags is None:
+        return None
+    for k in keys:
+        for cand in (k, k.lower(), k.upper()):
+            try:
+                v = tags[cand]
+            except (KeyError, ValueError, TypeError, IndexError):
+                continue
+            except Exception:
+                continue
+            if v is None:
+                continue
+            if hasattr(v, "text"):  # ID3 frame
+                v = v.text
+            if isinstance(v, (list, tuple)):
+                if not v:
+                    continue
+                v = v[0]
+            if isinstance(v, bytes):  # MP4 freeform atoms
+                v = v.decode("utf-8", "replace")
+            if v is None:
+                continue
+            return v
+    return None
+
+
+def _int(v: Any) -> int | None:
+    if v is None:
+        return None
+    if isinstance(v, tuple):  # MP4 trkn (n, total)
+        v = v[0]
+    m = re.match(r"\s*(\d{1,4})", str(v))
+    return int(m.group(1)) if m else None
+
+
+def _float(v: Any) -> float | None:
+    if v is None:
+        return None
+    try:
+        f = float(str(v).strip().replace(",", "."))
+    except ValueError:
+        return None
+    return f if 0 < f < 1000 else None
+
+
+def _text(v: Any) -> str | None:
+    if v is None:
+        return None
+    s = str(v).replace("\x00", " ").strip()
+    return s or None
+
+
+def read_tags(path: str) -> dict[str, Any]:
+    """The library's tag fields for ``path``; {} when the file has none or is unreadable."""
+    try:
+        import mutagen
+
+        f = mutagen.File(path, easy=False)
+    except Exception:
+        return {}
+    if f is None:
+        return {}
+    out: dict[str, Any] = {}
+    tags = getattr(f, "tags", None)
+    easy = None
+    try:
+        easy = mutagen.File(path, easy=True)
+    except Exception:
+        easy = None
+    sources = [getattr(easy, "tags", None), tags]
+    for field, keys in _TEXT_KEYS.items():
+        v = None
+        for src in sources:
+            v = _first(src, keys)
+            if v is not None:
+                break
+        if field in ("year", "track_no"):
+            v = _int(v)
+        elif field == "tag_bpm":
+            v = _float(v)
+        else:
+            v = _text(v)
+        if v is not None:
+            out[field] = v
+    try:
+        length = float(f.info.length)
+        if length > 0:
+            out["duration_s"] = length
+    except Exception:
+        pass
+    return out
