@@ -484,7 +484,7 @@ class Library:
         return track_id
 
     def save_error(self, path: str, stat: tuple[int, int] | None, reason: str,
-                   tags: dict | None = None) -> int:
+                   tags: dict | None = None, analysis_version: int | None = None) -> int:
         """Record that ``path`` failed (one commit): an errors row and a 'failed' track row."""
         now = time.time()
         size, mtime_ns = stat if stat else (None, None)
@@ -493,12 +493,14 @@ class Library:
         with self._tx() as c:
             c.execute("INSERT OR REPLACE INTO errors (path, reason, size, mtime_ns, at) "
                       "VALUES (?, ?, ?, ?, ?)", (p, reason, size, mtime_ns, now))
-            cols = ("path", "status", "size", "mtime_ns") + TAG_FIELDS + ("added_at", "updated_at")
+            cols = ("path", "status", "size", "mtime_ns") + TAG_FIELDS + (
+                "analysis_version", "added_at", "updated_at")
             vals = [p, "failed", size, mtime_ns] + [_num(tags.get(f)) for f in TAG_FIELDS] + \
-                [now, now]
+                [analysis_version, now, now]
             sql = (f"INSERT INTO tracks ({', '.join(cols)}) VALUES "
                    f"({', '.join('?' * len(cols))}) ON CONFLICT(path) DO UPDATE SET "
                    "status = 'failed', size = excluded.size, mtime_ns = excluded.mtime_ns, "
+                   "analysis_version = excluded.analysis_version, "
                    "updated_at = excluded.updated_at RETURNING id")
             return c.execute(sql, vals).fetchone()[0]
 

@@ -1,0 +1,368 @@
+"""Scan folders into the library: walk, decide what to decode, analyze in workers, store.
+
+Decisions, per audio file found:
+- same path, size and mtime as stored, current analysis version → *unchanged*, not read;
+- same path, new mtime but the same content fingerprint → *unchanged* (stat refreshed);
+- a stored track whose path is gone and whose fingerprint matches → *moved*: path updated,
+  analysis kept;
+- anything else (or ``force``) → analyzed by a worker; the parent alone writes SQLite, one
+  commit per finished file, so a killed scan loses at most the files in flight.
+Stored tracks under the scanned folders whose files are gone are marked *missing*.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import stat as stat_mod
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Protocol
+
+from ..analysis import ANALYSIS_VERSION
+from ..audio import is_audio_path
+from ..errors import UnderdogError
+from .db import FileState, Library
+from .executors import Executor, WorkerCrashed, make_executor
+from .tags import read_tags
+
+FINGERPRINT_CHUNK = 64 * 1024
+
+
+# ---------------------------------------------------------------- records
+
+@dataclass
+class Job:
+    """One file for a worker to analyze."""
+
+    path: str
+    stat: tuple[int, int] | None
+    fingerprint: str | None
+
+
+@dataclass
+class FileResult:
+    """What a worker sends back: tags plus an analysis or an error reason."""
+
+    path: str
+    stat: tuple[int, int] | None
+    fingerprint: str | None
+    tags: dict
+    analysis: Any = None
+    error: str | None = None
+    decoded: bool = False
+    seconds: float = 0.0
+
+
+@dataclass
+class ScanStats:
+    found: int = 0
+    analyzed: int = 0
+    unchanged: int = 0
+    moved: int = 0
+    missing: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    decoded: int = 0  # files handed to the decoder in this scan
+    audio_s: float = 0.0  # audio analyzed in this scan
+    wall_s: float = 0.0
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+    def failure_reasons(self) -> list[tuple[str, int]]:
+        """(reason, count), most common first; numbers in reasons are generalized."""
+        c = Counter(_reason_kind(r) for _, r in self.failures)
+        return c.most_common()
+
+
+class ScanObserver(Protocol):
+    """Progress hooks (the CLI draws a progress bar with them)."""
+
+    def start(self, total_files: int, to_analyze: int) -> None: ...
+
+    def advance(self, path: str, outcome: str, audio_s: float = 0.0,
+                reason: str | None = None, decoded: bool = False) -> None:
+        """``outcome``: unchanged | moved | analyzed | failed; ``decoded``: a worker ran."""
+
+
+class _NullObserver:
+    def start(self, total_files: int, to_analyze: int) -> None:
+        pass
+
+    def advance(self, path: str, outcome: str, audio_s: float = 0.0,
+                reason: str | None = None, decoded: bool = False) -> None:
+        pass
+
+
+def _reason_kind(reason: str) -> str:
+    return re.sub(r"\d+(\.\d+)?", "N", reason)
+
+
+# ---------------------------------------------------------------- file helpers
+
+def fingerprint(path: str, size: int | None = None) -> str | None:
+    """Content fingerprint: BLAKE2b of the size and the first, middle and last 64 KiB.
+
+    Reads at most 192 KiB whatever the file size; None if the file cannot be read.
+    """
+    try:
+        with open(path, "rb") as f:
+            if size is None:
+                size = os.fstat(f.fileno()).st_size
+            h = hashlib.blake2b(str(size).encode(), digest_size=16)
+            offsets = [0]
+            if size > FINGERPRINT_CHUNK:
+                offsets += [size // 2 - FINGERPRINT_CHUNK // 2, max(0, size - FINGERPRINT_CHUNK)]
+            for off in offsets:
+                f.seek(off)
+                h.update(f.read(FINGERPRINT_CHUNK))
+            return h.hexdigest()
+    except OSError:
+        return None
+
+
+def file_stat(path: str) -> tuple[int, int]:
+    """(size, mtime_ns), following symlinks. Raises OSError."""
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
+
+
+def _oserror_reason(exc: OSError) -> str:
+    import errno
+
+    if exc.errno == errno.ELOOP:
+        return "symlink loop (too many levels of symbolic links)"
+    if exc.errno == errno.ENOENT:
+        return "no such file (broken symlink?)"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    return exc.strerror or str(exc)
+
+
+@dataclass
+class WalkEntry:
+    path: str
+    problem: str | None = None  # set for things that look like audio but cannot be one
+
+
+def walk_audio(roots: Iterable[str]) -> Iterator[WalkEntry]:
+    """Audio-named paths under ``roots`` (sorted, symlinks followed, loops visited once).
+
+    A folder named like audio ("x.mp3") or an unreadable folder is yielded with a problem.
+    """
+    seen_dirs: set[tuple[int, int]] = set()
+
+    def walk(d: str) -> Iterator[WalkEntry]:
+        try:
+            st = os.stat(d)
+        except OSError as exc:
+            yield WalkEntry(d, f"cannot read folder: {_oserror_reason(exc)}")
+            return
+        ident = (st.st_dev, st.st_ino)
+        if ident in seen_dirs:
+            return
+        seen_dirs.add(ident)
+        try:
+            with os.scandir(d) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            yield WalkEntry(d, f"cannot read folder: {_oserror_reason(exc)}")
+            return
+        for e in entries:
+            try:
+                is_dir = e.is_dir()  # follows symlinks; False for a symlink loop
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if is_audio_path(e.name):
+                    yield WalkEntry(e.path, "is a folder, not an audio file")
+                yield from walk(e.path)
+            elif is_audio_path(e.name):
+                yield WalkEntry(e.path)
+
+    for root in roots:
+        root = os.path.abspath(os.fspath(root))
+        if os.path.isdir(root):
+            yield from walk(root)
+        else:
+            yield WalkEntry(root)
+
+
+# ---------------------------------------------------------------- the worker
+
+def analyze_job(job: Job, analyze_fn: Callable | None = None) -> FileResult:
+    """Read tags and run the analysis pipeline on one file (runs in a worker process).
+
+    Never raises: every failure becomes ``FileResult.error`` (one line, no traceback).
+    """
+    t0 = time.perf_counter()
+    tags = read_tags(job.path)
+    res = FileResult(job.path, job.stat, job.fingerprint, tags)
+    if analyze_fn is None:
+        from ..analysis import analyze as analyze_fn
+    res.decoded = True
+    try:
+        res.analysis = analyze_fn(job.path)
+    except UnderdogError as exc:
+        res.error = _short_reason(exc, job.path)
+    except MemoryError:
+        res.error = "out of memory while analyzing"
+    except Exception as exc:  # a bug or a library error: still one line
+        res.error = f"internal error: {exc.__class__.__name__}: {exc}"
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def _short_reason(exc: Exception, path: str) -> str:
+    msg = str(exc)
+    for prefix in (f"{path}: ", f"{os.fspath(path)}: "):
+        if msg.startswith(prefix):
+            return msg[len(prefix):]
+    return msg
+
+
+class _JobRunner:
+    """Picklable callable binding an optional analyze function to analyze_job."""
+
+    def __init__(self, analyze_fn: Callable | None):
+        self.analyze_fn = analyze_fn
+
+    def __call__(self, job: Job) -> FileResult:
+        return analyze_job(job, self.analyze_fn)
+
+
+# ---------------------------------------------------------------- the scan
+
+def _under(path: str, roots: list[str]) -> bool:
+    for r in roots:
+        if path == r or path.startswith(r.rstrip(os.sep) + os.sep):
+            return True
+    return False
+
+
+def scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executor | None = None,
+         jobs: int | None = None, force: bool = False, observer: ScanObserver | None = None,
+         analyze_fn: Callable | None = None) -> ScanStats:
+    """Bring ``lib`` up to date with the audio files under ``roots``; returns the counts.
+
+    ``executor`` defaults to a local process pool of ``jobs`` workers (0 = in-process).
+    ``analyze_fn`` (picklable) replaces the pipeline, for benchmarks of the scanner itself.
+    """
+    t0 = time.perf_counter()
+    obs = observer or _NullObserver()
+    roots = [os.path.abspath(os.fspath(r)) for r in roots]
+    stats = ScanStats()
+    states = lib.file_states()
+    stored_errors = {e.path: e.reason for e in lib.errors()}
+
+    entries = list(walk_audio(roots))
+    on_disk = {e.path for e in entries}
+    stats.found = len(entries)
+
+    # Stored tracks under these roots whose files are gone: move sources, else missing.
+    gone = [s for p, s in states.items() if _under(p, roots) and p not in on_disk]
+    by_fp: dict[str, list[FileState]] = {}
+    for s in gone:
+        if s.fingerprint and s.status in ("ok", "missing") and not os.path.lexists(s.path):
+            by_fp.setdefault(s.fingerprint, []).append(s)
+
+    jobs_todo: list[Job] = []
+    consumed: set[int] = set()  # move sources that found their file
+    pending_outcomes: list[tuple[str, str, str | None]] = []  # advanced after start()
+
+    for e in entries:
+        path = e.path
+        if e.problem:
+            lib.save_error(path, None, e.problem, analysis_version=ANALYSIS_VERSION)
+            stats.failures.append((path, e.problem))
+            pending_outcomes.append((path, "failed", e.problem))
+            continue
+        try:
+            st = file_stat(path)
+            if not stat_mod.S_ISREG(os.stat(path).st_mode):
+                raise IsADirectoryError
+        except IsADirectoryError:
+            reason = "not a regular file"
+            lib.save_error(path, None, reason, analysis_version=ANALYSIS_VERSION)
+            stats.failures.append((path, reason))
+            pending_outcomes.append((path, "failed", reason))
+            continue
+        except OSError as exc:
+            reason = _oserror_reason(exc)
+            lib.save_error(path, None, reason, analysis_version=ANALYSIS_VERSION)
+            stats.failures.append((path, reason))
+            pending_outcomes.append((path, "failed", reason))
+            continue
+        old = states.get(path)
+        current = old is not None and old.analysis_version == ANALYSIS_VERSION
+        if old and not force and current and (old.size, old.mtime_ns) == st:
+            if old.status == "failed":
+                reason = stored_errors.get(path, "failed before")
+                stats.failures.append((path, reason))
+                pending_outcomes.append((path, "failed", reason))
+            else:
+                if old.status != "ok":  # was marked missing, back unchanged
+                    lib.move_track(old.id, path, st)
+                stats.unchanged += 1
+                pending_outcomes.append((path, "unchanged", None))
+            continue
+        fp = fingerprint(path, st[0])
+        if old and not force and current and old.status == "ok" and fp and fp == old.fingerprint:
+            lib.move_track(old.id, path, st)  # touched, same content: refresh stat only
+            stats.unchanged += 1
+            pending_outcomes.append((path, "unchanged", None))
+            continue
+        if fp and fp in by_fp and (old is None or old.status != "ok"):
+            src = by_fp[fp].pop(0)
+            if not by_fp[fp]:
+                del by_fp[fp]
+            lib.move_track(src.id, path, st, read_tags(path))
+            consumed.add(src.id)
+            if src.analysis_version == ANALYSIS_VERSION and not force:
+                stats.moved += 1
+                pending_outcomes.append((path, "moved", None))
+                continue
+        jobs_todo.append(Job(path, st, fp))
+
+    # Whatever is still gone is missing (failed rows of vanished files are just forgotten).
+    gone = [g for g in gone if g.id not in consumed]
+    lib.mark_missing([g.id for g in gone if g.status == "ok"])
+    stats.missing = sum(1 for g in gone if g.status in ("ok", "missing"))
+    lib.forget([g.path for g in gone if g.status == "failed"])
+
+    obs.start(len(entries), len(jobs_todo))
+    for path, outcome, reason in pending_outcomes:
+        obs.advance(path, outcome, 0.0, reason)
+
+    if jobs_todo:
+        ex = executor or make_executor(jobs)
+        runner = _JobRunner(analyze_fn)
+        for job, res in ex.map(runner, jobs_todo):
+            sticky = True  # a decode/analysis failure is kept until the file changes
+            if isinstance(res, BaseException):
+                reason = (str(res) if isinstance(res, WorkerCrashed)
+                          else f"internal error: {res.__class__.__name__}: {res}")
+                res = FileResult(job.path, job.stat, job.fingerprint, {}, error=reason,
+                                 decoded=True)
+                sticky = False  # crashes and bugs are retried by the next scan
+            elif res.error and res.error.startswith("internal error"):
+                sticky = False
+            if res.decoded:
+                stats.decoded += 1
+            if res.error is None and res.analysis is not None:
+                lib.save_analysis(res.path, res.tags, res.stat, res.fingerprint, res.analysis)
+                audio_s = float(getattr(res.analysis, "duration_s", 0.0) or 0.0)
+                stats.analyzed += 1
+                stats.audio_s += audio_s
+                obs.advance(res.path, "analyzed", audio_s, decoded=True)
+            else:
+                reason = res.error or "no analysis returned"
+                lib.save_error(res.path, res.stat, reason, res.tags,
+                               analysis_version=ANALYSIS_VERSION if sticky else None)
+                stats.failures.append((res.path, reason))
+                obs.advance(res.path, "failed", 0.0, reason, decoded=True)
+    stats.wall_s = time.perf_counter() - t0
+    return stats
