@@ -1,0 +1,267 @@
+"""Benchmark the library scan: rescans, throughput in parallel, and track queries.
+
+    python bench/scan.py [--parts rescan,throughput,query] [--music DIR] [--subset N]
+
+1. rescan: 1,000 short real-audio clips (cut from the demo library with PyAV into
+   --work); scan once, then time a rescan (target < 10 s, 0 decodes) and a scan after
+   renaming 10 files (target 0 re-analyses). Peer: a bare walk + stat of the same files.
+2. throughput: the free-music library (--music, default $UNDERDOG_FREE_MUSIC or
+   .cache/free-music; fetched with ../shared/data/get-free-music DIR when absent) scanned
+   into a fresh DB with --jobs 1 and --jobs 2: wall time, × realtime, speed-up (target
+   >= 1.7x). Peer: librosa load + beat_track + chroma + RMS on --peer-subset files, 1 process.
+   --subset N measures a fixed subset (every k-th track of the sorted list).
+3. query: 100,000 synthetic rows inserted through Library.add_tracks; a BPM-range + style
+   query (target < 200 ms). Peer: load every row and filter in Python.
+Prints one table. Timings are wall clock on whatever machine runs it (note the load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from underdog.audio import decode  # noqa: E402
+from underdog.library.db import open_library  # noqa: E402
+from underdog.library.executors import LocalPoolExecutor, SerialExecutor  # noqa: E402
+from underdog.library.scan import scan, walk_audio  # noqa: E402
+from underdog.models import Track  # noqa: E402
+
+DEMO = ROOT / "examples" / "library"
+SR = 22050
+
+
+def write_mp3(y: np.ndarray, dst: Path, sr: int = SR) -> None:
+    import av
+
+    with av.open(str(dst), "w") as out:
+        st = out.add_stream("libmp3lame", rate=sr)
+        st.layout = "mono"
+        for i in range(0, len(y), 4096):
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(y[None, i:i + 4096]),
+                                               format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = sr, i
+            for pkt in st.encode(frame):
+                out.mux(pkt)
+        for pkt in st.encode(None):
+            out.mux(pkt)
+
+
+def build_clip_library(dst: Path, n: int, clip_s: float) -> list[Path]:
+    """``n`` mp3 clips of ``clip_s`` seconds cut from the demo tracks (reused if present)."""
+    files = sorted(dst.glob("*/*.mp3")) if dst.exists() else []
+    if len(files) == n:
+        return files
+    shutil.rmtree(dst, ignore_errors=True)
+    demo = sorted(p for p in DEMO.iterdir() if p.suffix != ".md")
+    signals = [decode(p).samples for p in demo]
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(n):
+        y = signals[i % len(signals)]
+        a = int(rng.integers(0, len(y) - int(clip_s * SR)))
+        d = dst / f"album{i // 50:02d}"
+        d.mkdir(parents=True, exist_ok=True)
+        p = d / f"clip {i:04d}.mp3"
+        write_mp3(y[a:a + int(clip_s * SR)], p)
+        out.append(p)
+    return out
+
+
+def bench_rescan(work: Path, jobs: int, rows: list) -> None:
+    lib_dir = work / "lib1000"
+    t = time.perf_counter()
+    files = build_clip_library(lib_dir, 1000, 3.0)
+    print(f"  clip library: {len(files)} files ({time.perf_counter() - t:.1f} s)", flush=True)
+    db = work / "lib1000.db"
+    with open_library(db) as lib:
+        first = scan([lib_dir], lib, executor=LocalPoolExecutor(jobs))
+        print(f"  first scan: {first.analyzed} analyzed, {first.failed} failed, "
+              f"{first.wall_s:.1f} s", flush=True)
+        t = time.perf_counter()
+        re = scan([lib_dir], lib, executor=SerialExecutor())
+        rescan_s = time.perf_counter() - t
+    t = time.perf_counter()
+    n_stat = sum(1 for e in walk_audio([lib_dir]) if os.stat(e.path))
+    walk_s = time.perf_counter() - t
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "underdog.cli", "scan", str(lib_dir), "--db",
+                        str(db)], capture_output=True, text=True)
+    cli_s = time.perf_counter() - t
+    assert r.returncode == 0, r.stderr
+    rows.append(("rescan 1,000 unchanged files: wall", f"{rescan_s:.2f} s",
+                 f"walk+stat {walk_s:.2f} s", f"{rescan_s / walk_s:.1f}x", "< 10 s",
+                 rescan_s < 10))
+    rows.append(("  same, `underdog scan` CLI process", f"{cli_s:.2f} s", "", "", "< 10 s",
+                 cli_s < 10))
+    rows.append(("  files decoded by the rescan", str(re.decoded), f"first scan {first.decoded}",
+                 "", "0", re.decoded == 0 and re.unchanged == n_stat - first.failed))
+    # rename 10 files (and put them in another folder) -> moved, none re-analyzed
+    renamed = files[:10]
+    (lib_dir / "renamed").mkdir(exist_ok=True)
+    for i, p in enumerate(renamed):
+        os.rename(p, lib_dir / "renamed" / f"renamed {i}.mp3")
+    with open_library(db) as lib:
+        mv = scan([lib_dir], lib, executor=LocalPoolExecutor(jobs))
+    for i, p in enumerate(renamed):  # put them back for the next run
+        os.rename(lib_dir / "renamed" / f"renamed {i}.mp3", p)
+    with open_library(db) as lib:
+        scan([lib_dir], lib, executor=SerialExecutor())
+    rows.append(("rename 10 files: re-analyzed", str(mv.decoded), f"moved {mv.moved}", "",
+                 "0", mv.decoded == 0 and mv.moved == 10))
+
+
+def _librosa_analyze(path: str) -> float:
+    import librosa
+
+    y, sr = librosa.load(path, sr=SR, mono=True)
+    librosa.beat.beat_track(y=y, sr=sr)
+    librosa.feature.chroma_stft(y=y, sr=sr)
+    librosa.feature.rms(y=y)
+    return len(y) / sr
+
+
+def bench_throughput(work: Path, music: Path, subset: int, peer_subset: int,
+                     rows: list) -> None:
+    files = sorted(e.path for e in walk_audio([music]) if not e.problem)
+    if subset and subset < len(files):
+        step = len(files) / subset
+        files = [files[int(i * step)] for i in range(subset)]
+    sub = work / "throughput-set"
+    shutil.rmtree(sub, ignore_errors=True)
+    sub.mkdir(parents=True)
+    for i, f in enumerate(files):  # symlinks: the scan sees exactly this set
+        os.symlink(f, sub / f"{i:04d}{os.path.splitext(f)[1]}")
+    label = f"{len(files)} tracks" + (" (subset)" if subset else " (all)")
+    res = {}
+    for jobs in (1, 2):
+        db = work / f"throughput-j{jobs}.db"
+        for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            p.unlink(missing_ok=True)
+        with open_library(db) as lib:
+            st = scan([sub], lib, executor=LocalPoolExecutor(jobs))
+        res[jobs] = st
+        print(f"  --jobs {jobs}: {st.analyzed} analyzed, {st.failed} failed, "
+              f"{st.audio_s / 3600:.2f} h in {st.wall_s:.1f} s", flush=True)
+    peer = "–"
+    try:
+        import librosa  # noqa: F401
+
+        pf = files[:: max(1, len(files) // peer_subset)][:peer_subset]
+        t = time.perf_counter()
+        audio = sum(_librosa_analyze(f) for f in pf)
+        peer_rt = audio / (time.perf_counter() - t)
+        peer = f"librosa ×{peer_rt:.0f} ({len(pf)} files)"
+    except ImportError:
+        peer_rt = None
+    for jobs in (1, 2):
+        st = res[jobs]
+        rt = st.audio_s / st.wall_s
+        rows.append((f"scan {label}, --jobs {jobs}: wall",
+                     f"{st.wall_s:.0f} s, ×{rt:.0f} realtime",
+                     peer if jobs == 1 else "", f"{rt / peer_rt:.1f}x" if peer_rt and jobs == 1
+                     else "", "", True))
+    sp = res[1].wall_s / res[2].wall_s
+    rows.append(("  speed-up --jobs 2 vs --jobs 1", f"{sp:.2f}x", "", "", ">= 1.7x", sp >= 1.7))
+
+
+def bench_query(work: Path, rows: list) -> None:
+    db = work / "query100k.db"
+    for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        p.unlink(missing_ok=True)
+    rng = np.random.default_rng(0)
+    styles = ["heavy", "electronic", "rock", "orchestral", "hiphop", "ambient"]
+    tracks = []
+    for i in range(100_000):
+        probs = rng.dirichlet(np.ones(len(styles)))
+        tracks.append(Track(
+            id=None, path=f"/music/artist {i % 997}/album {i % 31}/{i:06d}.mp3",
+            artist=f"Artist {i % 997}", title=f"Track {i}", bpm=float(rng.uniform(60, 190)),
+            energy=float(rng.uniform(1, 10)), energy_level=int(rng.integers(1, 11)),
+            camelot=f"{int(rng.integers(1, 13))}{'AB'[int(rng.integers(2))]}",
+            style=dict(zip(styles, probs.round(3).tolist())),
+            style_label=styles[int(np.argmax(probs))], duration_s=float(rng.uniform(90, 420)),
+            energy_curve=rng.random(120).astype(np.float32), energy_curve_hop_s=2.0))
+    with open_library(db) as lib:
+        t = time.perf_counter()
+        lib.add_tracks(tracks)
+        insert_s = time.perf_counter() - t
+    with open_library(db) as lib:
+        times = []
+        for _ in range(5):
+            t = time.perf_counter()
+            got = lib.tracks(bpm=(120, 140), style="heavy")
+            times.append(time.perf_counter() - t)
+        q_ms = statistics.median(times) * 1000
+        t = time.perf_counter()
+        everything = lib.tracks()
+        brute = [x for x in everything if 120 <= x.bpm <= 140 and x.style_label == "heavy"]
+        brute_ms = (time.perf_counter() - t) * 1000
+        assert len(brute) == len(got)
+        plan = "; ".join(lib.explain_tracks(bpm=(120, 140), style="heavy"))
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "underdog.cli", "tracks", "--bpm", "120-140",
+                        "--style", "heavy", "--format", "json", "--db", str(db)],
+                       capture_output=True, text=True)
+    cli_ms = (time.perf_counter() - t) * 1000
+    assert r.returncode == 0, r.stderr
+    rows.append(("insert 100,000 rows (add_tracks)", f"{insert_s:.1f} s", "", "", "", True))
+    rows.append((f"query BPM 120-140 + style heavy ({len(got)} rows)", f"{q_ms:.0f} ms",
+                 f"load all + filter {brute_ms:.0f} ms", f"{brute_ms / q_ms:.0f}x faster",
+                 "< 200 ms", q_ms < 200))
+    rows.append(("  same, `underdog tracks --format json` process", f"{cli_ms:.0f} ms",
+                 "", "", "(incl. Python start)", True))
+    print(f"  query plan: {plan}", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--parts", default="rescan,throughput,query")
+    ap.add_argument("--music", default=os.environ.get("UNDERDOG_FREE_MUSIC",
+                                                      str(ROOT / ".cache" / "free-music")))
+    ap.add_argument("--subset", type=int, default=0, help="tracks of the free-music set (0=all)")
+    ap.add_argument("--peer-subset", type=int, default=6)
+    ap.add_argument("--jobs", type=int, default=2, help="workers for the rescan part's first scan")
+    ap.add_argument("--work", default="/tmp/underdog-bench-scan")
+    args = ap.parse_args()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    parts = set(args.parts.split(","))
+    rows: list = []
+    if "rescan" in parts:
+        print("rescan:", flush=True)
+        bench_rescan(work, args.jobs, rows)
+    if "throughput" in parts:
+        music = Path(args.music)
+        if not music.exists():
+            print(f"  fetching the free-music library into {music}", flush=True)
+            subprocess.run([str(ROOT.parent / "shared" / "data" / "get-free-music"), str(music)],
+                           check=True)
+        print("throughput:", flush=True)
+        bench_throughput(work, music, args.subset, args.peer_subset, rows)
+    if "query" in parts:
+        print("query:", flush=True)
+        bench_query(work, rows)
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"underdog library scan benchmark ({os.cpu_count()} cores, shared machine)")
+    for c in ("measurement", "underdog", "peer", "ratio", "target", "met"):
+        table.add_column(c)
+    for name, ours, peer, ratio, target, ok in rows:
+        table.add_row(name, ours, peer, ratio, target, "yes" if ok else "NO")
+    Console(width=160).print(table)
+
+
+if __name__ == "__main__":
+    main()
