@@ -1,0 +1,106 @@
+"""`underdog soundtrack match TRACKLIST`: what the library has of a film's tracklist."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..errors import UnderdogError
+from ..library.db import LibraryError, default_db_path, open_library
+from ..soundtrack.match import FOUND, MISSING, match_tracklist
+from ..soundtrack.report import film_order, summarize, write_m3u8
+from ..soundtrack.tracklist import read_tracklist
+from .app import app
+
+soundtrack_app = typer.Typer(no_args_is_help=True,
+                             help="Complete a film soundtrack from a tracklist.")
+app.add_typer(soundtrack_app, name="soundtrack")
+
+
+class MatchFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class TracklistFormat(str, Enum):
+    text = "text"
+    csv = "csv"
+    json = "json"
+
+
+def _fail(msg: str) -> None:
+    Console(stderr=True).print(f"[red]error[/red] {msg}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+@soundtrack_app.command("match")
+def match(
+    tracklist: Path = typer.Argument(..., help="Tracklist: text 'Artist - Title [tags] "
+                                     "hh:mm:ss' lines, CSV artist,title,tags,time, or JSON."),
+    db: Optional[Path] = typer.Option(None, "--db", help="Library database (default: "
+                                      "$UNDERDOG_DB or ~/.local/share/underdog/library.db)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the film-order "
+                                          "M3U8 (found tracks; '# missing:' comments)."),
+    format: MatchFormat = typer.Option(MatchFormat.table, "--format", "-f",
+                                       help="table, or json: one object per entry per line."),
+    missing_only: bool = typer.Option(False, "--missing-only",
+                                      help="Print only entries not found (missing, ambiguous)."),
+    input_format: Optional[TracklistFormat] = typer.Option(
+        None, "--input-format", help="Tracklist format (default: from the extension)."),
+) -> None:
+    """Match a film's tracklist against the library: found, missing, ambiguous, in film order."""
+    db_path = os.fspath(db) if db is not None else default_db_path()
+    if not os.path.exists(db_path):
+        _fail(f"{db_path}: no library database; run 'underdog scan DIR' first (or pass --db)")
+    try:
+        entries = read_tracklist(tracklist, input_format.value if input_format else None)
+        with open_library(db_path) as lib:
+            tracks = lib.tracks()
+        results = match_tracklist(entries, tracks)
+        if output is not None:
+            write_m3u8(results, output, title=tracklist.stem)
+    except (UnderdogError, LibraryError) as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{exc.filename or output}: {exc.strerror or exc}")
+    shown = [r for r in results if not (missing_only and r.status == FOUND)]
+    if format == MatchFormat.json:
+        for r in shown:  # input order
+            sys.stdout.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")
+        return
+    _print_table(shown, results, output)
+
+
+def _print_table(shown, results, output) -> None:
+    console = Console()
+    table = Table(header_style="bold")
+    for col, just in [("#", "right"), ("time", "left"), ("entry [tags]", "left"),
+                      ("status", "left"), ("conf", "right"), ("library file / candidates",
+                                                              "left")]:
+        table.add_column(col, justify=just)
+    order = {id(r): i for i, r in enumerate(results, start=1)}
+    colour = {FOUND: "green", MISSING: "red"}
+    for r in film_order(shown):
+        e = r.entry
+        if r.status == FOUND:
+            where = r.match.path
+        else:
+            where = "\n".join(f"{c.item.artist} - {c.item.title} ({c.confidence:.2f})"
+                              for c in r.candidates)
+        st = colour.get(r.status, "yellow")
+        table.add_row(str(order[id(r)]), e.time or "", Text(e.display),
+                      f"[{st}]{r.status}[/{st}]",
+                      f"{r.confidence:.2f}" if r.candidates else "", Text(where))
+    console.print(table)
+    s = summarize(results)
+    console.print(s.line() + (f"; playlist written to {output}" if output else ""),
+                  highlight=False)
