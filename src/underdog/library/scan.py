@@ -75,7 +75,11 @@ class ScanStats:
     def failure_reasons(self) -> list[tuple[str, int]]:
         """(reason, count), most common first; numbers in reasons are generalized."""
         c = Counter(_reason_kind(r) for _, r in self.failures)
-        return c.most_common()
+        exact: dict[str, set[str]] = {}
+        for _, r in self.failures:
+            exact.setdefault(_reason_kind(r), set()).add(r)
+        return [(next(iter(exact[k])) if len(exact[k]) == 1 else k, n)
+                for k, n in c.most_common()]
 
 
 class ScanObserver(Protocol):
