@@ -262,16 +262,28 @@ def scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executor
     states = lib.file_states()
     stored_errors = {e.path: e.reason for e in lib.errors()}
 
-    entries = list(walk_audio(roots))
-    on_disk = {e.path for e in entries}
+    entries = []
+    on_disk: set[str] = set()
+    for e in walk_audio(roots):
+        if e.path not in on_disk:  # overlapping roots or a file given twice
+            on_disk.add(e.path)
+            entries.append(e)
     stats.found = len(entries)
 
-    # Stored tracks under these roots whose files are gone: move sources, else missing.
+    # Stored tracks under these roots whose files are gone: missing unless they moved.
     gone = [s for p, s in states.items() if _under(p, roots) and p not in on_disk]
+    # Move sources: any stored track (under these roots or not) by content fingerprint;
+    # whether its old file is really gone is checked only when a fingerprint matches.
     by_fp: dict[str, list[FileState]] = {}
-    for s in gone:
-        if s.fingerprint and s.status in ("ok", "missing") and not os.path.lexists(s.path):
+    for s in states.values():
+        if s.fingerprint and s.status in ("ok", "missing"):
             by_fp.setdefault(s.fingerprint, []).append(s)
+
+    def take_move_source(fp: str, size: int) -> FileState | None:
+        for i, s in enumerate(by_fp.get(fp, ())):
+            if s.path not in on_disk and s.size == size and not os.path.lexists(s.path):
+                return by_fp[fp].pop(i)
+        return None
 
     jobs_todo: list[Job] = []
     consumed: set[int] = set()  # move sources that found their file
@@ -285,8 +297,9 @@ def scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executor
             pending_outcomes.append((path, "failed", e.problem))
             continue
         try:
-            st = file_stat(path)
-            if not stat_mod.S_ISREG(os.stat(path).st_mode):
+            sr = os.stat(path)
+            st = (sr.st_size, sr.st_mtime_ns)
+            if not stat_mod.S_ISREG(sr.st_mode):
                 raise IsADirectoryError
         except IsADirectoryError:
             reason = "not a regular file"
@@ -319,10 +332,9 @@ def scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executor
             stats.unchanged += 1
             pending_outcomes.append((path, "unchanged", None))
             continue
-        if fp and fp in by_fp and (old is None or old.status != "ok"):
-            src = by_fp[fp].pop(0)
-            if not by_fp[fp]:
-                del by_fp[fp]
+        src = take_move_source(fp, st[0]) if fp and (old is None or old.status != "ok") \
+            else None
+        if src is not None:
             lib.move_track(src.id, path, st, read_tags(path))
             consumed.add(src.id)
             if src.analysis_version == ANALYSIS_VERSION and not force:
