@@ -23,3 +23,14 @@ class AnalysisError(UnderdogError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: cannot analyze: {reason}")
+
+
+class PlaylistError(UnderdogError):
+    """A playlist file could not be read (bad syntax, unknown format) or written."""
+
+    def __init__(self, path: str, reason: str, line: int | None = None):
+        self.path = str(path)
+        self.reason = reason
+        self.line = line
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {reason}")
