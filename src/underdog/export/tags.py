@@ -1,0 +1,204 @@
+"""Opt-in: write the analysed BPM and key into a file's own tags, for DJ software and players.
+
+Only tag blocks change (mutagen rewrites the ID3 tag, the Vorbis comment header, the FLAC
+metadata blocks or the MP4 ``ilst`` atom); audio frames and packets stay byte-identical.
+
+| format              | BPM                        | key                                  |
+|---------------------|----------------------------|--------------------------------------|
+| mp3, wav, aiff (ID3) | ``TBPM`` (integer string)  | ``TKEY`` (``Am``, ``F#``, ``Bb``)    |
+| flac, ogg, opus     | ``BPM``                    | ``INITIALKEY``                       |
+| m4a/mp4             | ``tmpo`` (integer)         | ``----:com.apple.iTunes:initialkey`` |
+
+The key is written in musical notation by default (what ID3's TKEY defines); pass
+``key_notation="camelot"`` to write the Camelot code (``8A``) there instead, as some DJ
+tools prefer. Either one is derived from the other when only one is given, and a key
+that contradicts its Camelot code is refused.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from typing import Any
+
+from ..errors import UnderdogError
+
+# Pitch classes; Camelot numbers step by fifths: 8B = C major, 8A = A minor.
+_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_MAJOR_NAMES = ["C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
+_MINOR_NAMES = ["Cm", "C#m", "Dm", "Ebm", "Em", "Fm", "F#m", "Gm", "G#m", "Am", "Bbm", "Bm"]
+_KEY_RE = re.compile(
+    r"^\s*([A-Ga-g])\s*([#♯b♭]?)[\s:]*(m|min|minor|maj|major|M)?\s*$")  # also "A:min"
+_CAMELOT_RE = re.compile(r"^\s*(1[0-2]|0?[1-9])\s*([ABab])\s*$")
+
+MP4_KEY = "----:com.apple.iTunes:initialkey"
+
+
+class TagWriteError(UnderdogError):
+    """Tags could not be written to a file (unsupported format, unreadable, read-only)."""
+
+    def __init__(self, path: str, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: cannot write tags: {reason}")
+
+
+# ---------------------------------------------------------------- key notation
+
+
+def parse_key(name: str) -> tuple[int, bool]:
+    """(pitch class 0..11, is_minor) of "A minor", "Am", "F# major", "Bb", "ebm", "C♯ min"."""
+    m = _KEY_RE.match(name or "")
+    if not m:
+        raise ValueError(f"not a key: {name!r}")
+    letter, acc, mode = m.groups()
+    pc = _PC[letter.upper()] + {"#": 1, "♯": 1, "b": -1, "♭": -1, "": 0}[acc]
+    minor = mode in ("m", "min", "minor") or (mode is None and letter.islower())
+    return pc % 12, minor
+
+
+def parse_camelot(code: str) -> tuple[int, bool]:
+    """(pitch class, is_minor) of a Camelot code such as ``8A`` (A minor) or ``8B`` (C)."""
+    m = _CAMELOT_RE.match(code or "")
+    if not m:
+        raise ValueError(f"not a Camelot code: {code!r}")
+    n, letter = int(m.group(1)), m.group(2).upper()
+    major_pc = (7 * (n - 8)) % 12  # 8B is C, each step a fifth up
+    return ((major_pc + 9) % 12, True) if letter == "A" else (major_pc, False)
+
+
+def key_name(pc: int, minor: bool) -> str:
+    """Short musical notation, as ID3's TKEY defines it: ``Am``, ``F#``, ``Bb``, ``Ebm``."""
+    return (_MINOR_NAMES if minor else _MAJOR_NAMES)[pc % 12]
+
+
+def camelot_code(pc: int, minor: bool) -> str:
+    major_pc = (pc + 3) % 12 if minor else pc % 12  # a minor key's relative major
+    n = (8 + 7 * major_pc) % 12 or 12  # inverse of parse_camelot: 7 is its own inverse mod 12
+    return f"{n}{'A' if minor else 'B'}"
+
+
+def _resolve_key(key: str | None, camelot: str | None, path: str) -> tuple[int, bool] | None:
+    k = c = None
+    try:
+        if key:
+            k = parse_key(key)
+        if camelot:
+            c = parse_camelot(camelot)
+    except ValueError as e:
+        raise TagWriteError(path, str(e)) from None
+    if k and c and k != c:
+        raise TagWriteError(path, f"key {key!r} contradicts Camelot {camelot!r} "
+                                  f"({key_name(*c)})")
+    return k or c
+
+
+def _bpm_value(bpm: float | None, path: str) -> float | None:
+    if bpm is None:
+        return None
+    try:
+        b = float(bpm)
+    except (TypeError, ValueError):
+        raise TagWriteError(path, f"not a BPM: {bpm!r}") from None
+    if not (math.isfinite(b) and 1 <= b < 1000):
+        raise TagWriteError(path, f"BPM out of range: {bpm!r}")
+    return b
+
+
+def _bpm_text(b: float) -> str:
+    return f"{b:.2f}".rstrip("0").rstrip(".")
+
+
+# ---------------------------------------------------------------- writing
+
+
+def write_bpm_key_tags(path: str | os.PathLike, bpm: float | None, key: str | None,
+                       camelot: str | None, dry_run: bool = False,
+                       key_notation: str = "musical") -> dict[str, tuple[Any, Any]]:
+    """Write BPM and key into ``path``'s tags; ``None`` leaves that field alone.
+
+    Returns the changes as ``{tag: (old, new)}`` (empty when the tags already hold these
+    values, in which case the file is not rewritten). ``dry_run`` computes the same
+    changes without touching the file."""
+    path = os.fspath(path)
+    if key_notation not in ("musical", "camelot"):
+        raise ValueError(f"key_notation must be 'musical' or 'camelot', not {key_notation!r}")
+    b = _bpm_value(bpm, path)
+    k = _resolve_key(key, camelot, path)
+    key_text = None
+    if k is not None:
+        key_text = key_name(*k) if key_notation == "musical" else camelot_code(*k)
+
+    import mutagen
+    from mutagen.flac import FLAC
+    from mutagen.id3 import ID3, TBPM, TKEY
+    from mutagen.mp4 import MP4, MP4FreeForm
+    from mutagen.oggopus import OggOpus
+    from mutagen.oggvorbis import OggVorbis
+
+    try:
+        f = mutagen.File(path)
+    except Exception as e:  # mutagen raises many kinds for a broken file
+        raise TagWriteError(path, f"unreadable: {e}") from None
+    if f is None:
+        raise TagWriteError(path, "unsupported format (expected mp3, flac, ogg, opus, m4a, "
+                                  "wav or aiff)")
+    changes: dict[str, tuple[Any, Any]] = {}
+    if f.tags is None:
+        f.add_tags()
+    tags = f.tags
+
+    if isinstance(tags, ID3):
+        if b is not None:
+            _set(changes, "TBPM", _id3_text(tags, "TBPM"), str(int(round(b))),
+                 lambda v: tags.setall("TBPM", [TBPM(encoding=3, text=[v])]))
+        if key_text is not None:
+            _set(changes, "TKEY", _id3_text(tags, "TKEY"), key_text,
+                 lambda v: tags.setall("TKEY", [TKEY(encoding=3, text=[v])]))
+    elif isinstance(f, (FLAC, OggVorbis, OggOpus)):
+        if b is not None:
+            _set(changes, "BPM", _vc_text(tags, "BPM"), _bpm_text(b),
+                 lambda v: tags.__setitem__("BPM", [v]))
+        if key_text is not None:
+            _set(changes, "INITIALKEY", _vc_text(tags, "INITIALKEY"), key_text,
+                 lambda v: tags.__setitem__("INITIALKEY", [v]))
+    elif isinstance(f, MP4):
+        if b is not None:
+            old = tags.get("tmpo")
+            _set(changes, "tmpo", old[0] if old else None, int(round(b)),
+                 lambda v: tags.__setitem__("tmpo", [v]))
+        if key_text is not None:
+            old = tags.get(MP4_KEY)
+            old_text = bytes(old[0]).decode("utf-8", "replace") if old else None
+            _set(changes, MP4_KEY, old_text, key_text,
+                 lambda v: tags.__setitem__(MP4_KEY, [MP4FreeForm(v.encode("utf-8"))]))
+    else:
+        raise TagWriteError(path, f"no BPM/key tag mapping for {type(f).__name__}")
+
+    if changes and not dry_run:
+        try:
+            if isinstance(tags, ID3) and getattr(tags, "version", (2, 4))[1] == 3:
+                f.save(v2_version=3)  # keep an ID3v2.3 file at 2.3 for older players
+            else:
+                f.save()
+        except Exception as e:
+            raise TagWriteError(path, str(e)) from None
+    return changes
+
+
+def _set(changes: dict, name: str, old: Any, new: Any, apply) -> None:
+    if old is not None and str(old).strip() == str(new):
+        return
+    changes[name] = (old, new)
+    apply(new)
+
+
+def _id3_text(tags: Any, frame: str) -> str | None:
+    fr = tags.get(frame)
+    return str(fr.text[0]) if fr is not None and fr.text else None
+
+
+def _vc_text(tags: Any, name: str) -> str | None:
+    v = tags.get(name)
+    return str(v[0]) if v else None
