@@ -121,8 +121,7 @@ def plot_plan(segments: Sequence[Mapping[str, Any]], entries: Sequence[Mapping[s
     for ax in (ax_bpm, ax_e):
         ax.grid(True, which="major", color=GRID, linewidth=0.6)
         ax.set_axisbelow(True)
-        for side in ("right",):
-            ax.spines[side].set_visible(False)
+        ax.spines["right"].set_visible(False)
 
     _track_labels(fig, ax_bpm, entries, total)
     _legends(ax_bpm, ax_e, segments, entries)
