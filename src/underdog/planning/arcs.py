@@ -1,0 +1,432 @@
+"""Session arcs: what a playlist should do over time, and how it maps onto minutes.
+
+An :class:`Arc` is a list of :class:`Segment` s. Each segment lasts a number of minutes or a
+share of the session, asks for a BPM (flat or a ramp), says whether half/double time counts,
+asks for an energy level (1–10, flat or a ramp), may prefer styles (weights) or bound them
+(shares), and may be a ``peak`` (its start is where a drop should land). Built-in arcs and
+user TOML files (see ``docs/arcs.md``) produce the same model; :meth:`Arc.timeline` lays an
+arc onto a session length.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import UnderdogError
+
+KNOWN_STYLES = ("heavy", "indie_synth", "hiphop", "atmospheric")
+BPM_RANGE = (30.0, 300.0)   # a target outside this is impossible
+ENERGY_RANGE = (1.0, 10.0)  # energy levels, as DJs know them
+DEFAULT_TOLERANCE_PCT = 6.0
+DEFAULT_MINUTES = 45.0
+
+
+class ArcError(UnderdogError):
+    """An arc cannot be built or loaded (one line: file:line: what and where)."""
+
+
+@dataclass
+class Segment:
+    """One stretch of an arc."""
+
+    name: str
+    bpm: tuple[float, float]            # (start, end): equal for a flat target
+    energy: tuple[float, float]         # levels 1–10, (start, end)
+    minutes: float | None = None        # absolute length, or …
+    share: float | None = None          # … a share of what absolute segments leave
+    tolerance_pct: float = DEFAULT_TOLERANCE_PCT  # tempo within this counts as a fit
+    half_double: bool = True            # a track at half or double the target fits too
+    style: dict[str, float] = field(default_factory=dict)      # preference weights
+    style_min: dict[str, float] = field(default_factory=dict)  # share bounds in the segment
+    style_max: dict[str, float] = field(default_factory=dict)
+    peak: bool = False
+
+
+@dataclass
+class Arc:
+    name: str
+    segments: list[Segment]
+    description: str = ""
+    minutes: float = DEFAULT_MINUTES    # default session length
+    style_min: dict[str, float] = field(default_factory=dict)  # share bounds, whole session
+    style_max: dict[str, float] = field(default_factory=dict)
+
+    def timeline(self, minutes: float | None = None) -> "Timeline":
+        return Timeline.build(self, self.minutes if minutes is None else float(minutes))
+
+
+@dataclass
+class Span:
+    """A segment placed in time (seconds from the session start)."""
+
+    index: int
+    segment: Segment
+    start_s: float
+    end_s: float
+
+
+class Timeline:
+    """An arc laid onto a session length; targets are looked up per second, vectorized."""
+
+    def __init__(self, arc: Arc, total_s: float, spans: list[Span]):
+        self.arc = arc
+        self.total_s = total_s
+        self.spans = spans
+        n = int(math.ceil(total_s)) + 1
+        t = np.arange(n, dtype=np.float64) + 0.5
+        self._seg = np.zeros(n, np.int32)
+        for sp in spans:
+            self._seg[(t >= sp.start_s) & (t < sp.end_s)] = sp.index
+        self._seg[t >= total_s] = spans[-1].index
+        self._bpm = np.empty(n)
+        self._level = np.empty(n)
+        for sp in spans:
+            m = self._seg == sp.index
+            frac = np.clip((t[m] - sp.start_s) / max(sp.end_s - sp.start_s, 1e-9), 0.0, 1.0)
+            b0, b1 = sp.segment.bpm
+            e0, e1 = sp.segment.energy
+            self._bpm[m] = b0 + (b1 - b0) * frac
+            self._level[m] = e0 + (e1 - e0) * frac
+        segs = [sp.segment for sp in spans]
+        self.tol = np.array([s.tolerance_pct for s in segs])
+        self.half_double = np.array([s.half_double for s in segs])
+        self.peak_starts_s = [sp.start_s for sp in spans if sp.segment.peak]
+
+    @classmethod
+    def build(cls, arc: Arc, minutes: float) -> "Timeline":
+        if not (minutes > 0) or not math.isfinite(minutes):
+            raise ArcError(f"session length must be positive (got {minutes} minutes)")
+        fixed = sum(s.minutes for s in arc.segments if s.minutes is not None)
+        shares = sum(s.share for s in arc.segments if s.share is not None)
+        if shares > 0:
+            left = minutes - fixed
+            if left <= 1e-9:
+                raise ArcError(f"arc {arc.name!r} needs more than {fixed:g} minutes for its "
+                               f"fixed segments (asked for {minutes:g})")
+            lengths = [s.minutes if s.minutes is not None else left * s.share / shares
+                       for s in arc.segments]
+        else:  # only absolute lengths: stretch or squeeze them to the session
+            lengths = [s.minutes * minutes / fixed for s in arc.segments]
+        spans, t = [], 0.0
+        for i, (s, m) in enumerate(zip(arc.segments, lengths)):
+            spans.append(Span(i, s, t * 60.0, (t + m) * 60.0))
+            t += m
+        return cls(arc, minutes * 60.0, spans)
+
+    def _idx(self, t_s) -> np.ndarray:
+        return np.clip(np.asarray(t_s, dtype=np.float64), 0, len(self._seg) - 1).astype(np.int64)
+
+    def targets(self, t_s):
+        """(bpm, level, segment index) at times ``t_s`` (array or scalar, seconds)."""
+        i = self._idx(t_s)
+        return self._bpm[i], self._level[i], self._seg[i]
+
+    def span_at(self, t_s: float) -> Span:
+        return self.spans[int(self._seg[self._idx(t_s)])]
+
+
+# ---------------------------------------------------------------- built-in arcs
+
+def _seg(name, share, bpm, energy, **kw) -> Segment:
+    b = (float(bpm), float(bpm)) if not isinstance(bpm, tuple) else bpm
+    e = (float(energy), float(energy)) if not isinstance(energy, tuple) else energy
+    return Segment(name=name, share=share, bpm=b, energy=e, **kw)
+
+
+ATMOS = {"atmospheric": 1.0, "indie_synth": 0.5}
+BUILD = {"indie_synth": 1.0, "hiphop": 0.6, "heavy": 0.6}
+ANTHEM = {"heavy": 1.0, "hiphop": 0.8, "indie_synth": 0.6}
+
+
+def montage() -> Arc:
+    """The essay's logic: open atmospheric, build, three peaks near 140 with valleys
+    between them (energy valleys, tempo held in the same family), cool down."""
+    return Arc("montage", [
+        _seg("open", 0.12, (118.0, 124.0), (3.0, 4.0), style=ATMOS),
+        _seg("build", 0.13, (126.0, 136.0), (5.0, 7.0), style=BUILD),
+        _seg("peak 1", 0.14, 140.0, 8.5, style=ANTHEM, peak=True),
+        _seg("valley 1", 0.09, 134.0, 5.5, style=ATMOS),
+        _seg("peak 2", 0.14, (140.0, 144.0), 9.0, style=ANTHEM, peak=True),
+        _seg("valley 2", 0.09, 136.0, 6.0, style=ATMOS),
+        _seg("peak 3", 0.14, 142.0, 9.5, style=ANTHEM, peak=True),
+        _seg("cool down", 0.15, (132.0, 112.0), (6.0, 3.0), style=ATMOS),
+    ], description="start atmospheric and build; peaks near 140 BPM with valleys between; "
+                   "cool down", style_max={"heavy": 0.4})
+
+
+def hiit(work: float = 4.0, rest: float = 3.0, rounds: int = 4) -> Arc:
+    """Warm-up, ``rounds`` × (work, rest) intervals in minutes, cool-down. Work intervals
+    are peaks (a drop should hit as each starts); rest holds the tempo family, low energy."""
+    if work <= 0 or rest < 0 or rounds < 1:
+        raise ArcError("hiit needs --work > 0, --rest >= 0 and --rounds >= 1")
+    segs = [_seg("warm-up", 0.5, (126.0, 140.0), (4.0, 6.5), style=BUILD)]
+    for r in range(1, rounds + 1):
+        segs.append(Segment(f"work {r}", bpm=(150.0, 150.0), energy=(9.0, 9.0),
+                            minutes=float(work), style=ANTHEM, peak=True))
+        if rest > 0:
+            segs.append(Segment(f"rest {r}", bpm=(144.0, 144.0), energy=(4.5, 4.5),
+                                minutes=float(rest), style=ATMOS))
+    segs.append(_seg("cool-down", 0.5, (136.0, 112.0), (5.0, 3.0), style=ATMOS))
+    return Arc("hiit", segs, description=f"{rounds} rounds of {work:g} min work / {rest:g} "
+               "min rest between a warm-up and a cool-down",
+               minutes=10.0 + rounds * (work + rest), style_max={"heavy": 0.5})
+
+
+def run(cadence: float = 160.0) -> Arc:
+    """Steady at ``cadence`` steps per minute; a track fits at the cadence or half of it."""
+    if not BPM_RANGE[0] <= cadence <= BPM_RANGE[1]:
+        raise ArcError(f"--cadence {cadence:g} is outside {BPM_RANGE[0]:g}–{BPM_RANGE[1]:g}")
+    c = float(cadence)
+    return Arc("run", [
+        _seg("settle in", 0.1, c, (5.5, 7.0), tolerance_pct=4.0),
+        _seg("steady", 0.9, c, 7.0, tolerance_pct=4.0),
+    ], description=f"steady at {c:g} steps per minute (tracks at {c:g} or {c / 2:g} BPM)")
+
+
+def lift() -> Arc:
+    """Strength work: heavy, driving, mid-tempo; tempo matters less than weight."""
+    return Arc("lift", [
+        _seg("warm-up sets", 0.15, (100.0, 112.0), (5.0, 7.0), tolerance_pct=10.0,
+             style=BUILD),
+        _seg("working sets", 0.7, 120.0, 8.5, tolerance_pct=12.0, style=ANTHEM, peak=True),
+        _seg("back-off", 0.15, (116.0, 100.0), (7.0, 5.0), tolerance_pct=10.0, style=BUILD),
+    ], description="heavy, driving tracks at a mid tempo", style_min={"heavy": 0.3})
+
+
+def warmup() -> Arc:
+    return Arc("warmup", [
+        _seg("warm-up", 1.0, (100.0, 130.0), (3.0, 7.0), style=BUILD),
+    ], description="a steady ramp from 100 to 130 BPM and from calm to lively", minutes=10.0)
+
+
+def cooldown() -> Arc:
+    return Arc("cooldown", [
+        _seg("cool-down", 1.0, (120.0, 80.0), (6.0, 2.0), style=ATMOS),
+    ], description="down from 120 to 80 BPM, energy fading, atmospheric", minutes=10.0)
+
+
+BUILTIN = {"montage": montage, "hiit": hiit, "run": run, "lift": lift, "warmup": warmup,
+           "cooldown": cooldown}
+
+
+def load_arc(spec: str, *, cadence: float | None = None, work: float | None = None,
+             rest: float | None = None, rounds: int | None = None) -> Arc:
+    """A built-in arc by name (with its parameters) or a user arc from a TOML file."""
+    if spec.endswith(".toml") or os.sep in spec or os.path.isfile(spec):
+        return load_toml(spec)
+    if spec not in BUILTIN:
+        near = difflib.get_close_matches(spec, BUILTIN, n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise ArcError(f"unknown arc {spec!r}{hint}; built-in arcs: {', '.join(BUILTIN)}, "
+                       "or a .toml file")
+    if spec == "run":
+        return run(cadence if cadence is not None else 160.0)
+    if spec == "hiit":
+        kw = {k: v for k, v in (("work", work), ("rest", rest), ("rounds", rounds))
+              if v is not None}
+        return hiit(**kw)
+    return BUILTIN[spec]()
+
+
+# ---------------------------------------------------------------- TOML
+
+_TOP_KEYS = {"name", "description", "minutes", "style_min", "style_max", "segment"}
+_SEG_KEYS = {"name", "minutes", "share", "bpm", "tolerance", "half_double", "energy", "style",
+             "style_min", "style_max", "peak"}
+
+
+class _Where:
+    """Finds the line of a key in the TOML text (tomllib keeps no positions)."""
+
+    def __init__(self, path: str, text: str):
+        self.path = path
+        self.lines = text.splitlines()
+        self.seg_lines = [i for i, ln in enumerate(self.lines)
+                          if re.match(r"\s*\[\[\s*segment\s*\]\]", ln)]
+
+    def line(self, key: str, seg: int | None = None) -> int | None:
+        lo, hi = 0, len(self.lines)
+        if seg is not None and seg < len(self.seg_lines):
+            lo = self.seg_lines[seg]
+            hi = self.seg_lines[seg + 1] if seg + 1 < len(self.seg_lines) else hi
+        elif seg is None and self.seg_lines:
+            hi = self.seg_lines[0]
+        leaf = key.split(".")[-1]
+        pat = re.compile(rf"^\s*(\[\s*{re.escape(leaf)}\s*\]|\"?{re.escape(leaf)}\"?\s*=)|"
+                         rf"[{{,]\s*\"?{re.escape(leaf)}\"?\s*=")
+        ranges = [range(lo, hi)] + ([range(hi, len(self.lines))] if seg is None else [])
+        for rng in ranges:
+            for i in rng:
+                if pat.search(self.lines[i].split("#", 1)[0]):
+                    return i + 1
+        return lo + 1 if seg is not None else None
+
+    def fail(self, msg: str, key: str, seg: int | None = None) -> ArcError:
+        ln = self.line(key, seg)
+        where = f"{self.path}:{ln}" if ln else self.path
+        ctx = f"segment {seg + 1}: " if seg is not None else ""
+        return ArcError(f"{where}: {ctx}{msg}")
+
+
+def _hint(key: str, allowed) -> str:
+    near = difflib.get_close_matches(key, sorted(allowed), n=1)
+    return f" (did you mean {near[0]!r}?)" if near else ""
+
+
+def _number(w: _Where, v, key: str, seg: int | None) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise w.fail(f"'{key}' must be a number (got {v!r})", key, seg)
+    return float(v)
+
+
+def _pair(w: _Where, v, key: str, seg: int, lo: float, hi: float, unit: str):
+    vals = v if isinstance(v, list) else [v]
+    if len(vals) not in (1, 2):
+        raise w.fail(f"'{key}' must be a number or [start, end] (got {v!r})", key, seg)
+    nums = [_number(w, x, key, seg) for x in vals]
+    for x in nums:
+        if not lo <= x <= hi:
+            raise w.fail(f"'{key}' = {x:g} is impossible: {unit} must be within "
+                         f"{lo:g}–{hi:g}", key, seg)
+    return (nums[0], nums[-1])
+
+
+def _styles(w: _Where, v, key: str, seg: int | None, bounds: bool) -> dict[str, float]:
+    if not isinstance(v, dict):
+        raise w.fail(f"'{key}' must be a table like {{ heavy = 0.4 }}", key, seg)
+    out = {}
+    for name, x in v.items():
+        if name not in KNOWN_STYLES:
+            raise w.fail(f"unknown style {name!r} in '{key}'{_hint(name, KNOWN_STYLES)}; "
+                         f"styles: {', '.join(KNOWN_STYLES)}", name, seg)
+        x = _number(w, x, f"{key}.{name}", seg)
+        if x < 0 or (bounds and x > 1):
+            raise w.fail(f"'{key}.{name}' = {x:g} must be "
+                         f"{'a share within 0–1' if bounds else '>= 0'}", name, seg)
+        out[name] = x
+    return out
+
+
+def parse_toml(text: str, path: str = "<arc>") -> Arc:
+    """Build an Arc from TOML text; errors name the file, the line and the key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ArcError(f"{path}: not valid TOML: {exc}") from None
+    w = _Where(path, text)
+    for k in data:
+        if k not in _TOP_KEYS:
+            raise w.fail(f"unknown key {k!r}{_hint(k, _TOP_KEYS)}", k)
+    segs_raw = data.get("segment")
+    if not isinstance(segs_raw, list) or not segs_raw:
+        raise ArcError(f"{path}: an arc needs at least one [[segment]]")
+    segments = []
+    for i, s in enumerate(segs_raw):
+        for k in s:
+            if k not in _SEG_KEYS:
+                raise w.fail(f"unknown key {k!r}{_hint(k, _SEG_KEYS)}", k, i)
+        name = str(s.get("name", f"segment {i + 1}"))
+        minutes = share = None
+        if "minutes" in s and "share" in s:
+            raise w.fail("give 'minutes' or 'share', not both", "share", i)
+        if "minutes" in s:
+            minutes = _number(w, s["minutes"], "minutes", i)
+            if minutes <= 0:
+                raise w.fail(f"'minutes' = {minutes:g}: a duration must be positive",
+                             "minutes", i)
+        elif "share" in s:
+            share = _number(w, s["share"], "share", i)
+            if share <= 0:
+                raise w.fail(f"'share' = {share:g}: a duration must be positive", "share", i)
+        else:
+            raise w.fail("needs 'minutes' or 'share'", "name", i)
+        if "bpm" not in s:
+            raise w.fail("needs 'bpm' (a number or [start, end])", "name", i)
+        bpm = _pair(w, s["bpm"], "bpm", i, *BPM_RANGE, "BPM")
+        energy = _pair(w, s.get("energy", 5.0), "energy", i, *ENERGY_RANGE, "energy level")
+        tol = _number(w, s.get("tolerance", DEFAULT_TOLERANCE_PCT), "tolerance", i)
+        if not 0.5 <= tol <= 50:
+            raise w.fail(f"'tolerance' = {tol:g} %: must be within 0.5–50", "tolerance", i)
+        for k in ("half_double", "peak"):
+            if k in s and not isinstance(s[k], bool):
+                raise w.fail(f"'{k}' must be true or false (got {s[k]!r})", k, i)
+        segments.append(Segment(
+            name=name, bpm=bpm, energy=energy, minutes=minutes, share=share,
+            tolerance_pct=tol, half_double=s.get("half_double", True),
+            style=_styles(w, s.get("style", {}), "style", i, False),
+            style_min=_styles(w, s.get("style_min", {}), "style_min", i, True),
+            style_max=_styles(w, s.get("style_max", {}), "style_max", i, True),
+            peak=s.get("peak", False)))
+    total_min = data.get("minutes")
+    if total_min is not None:
+        total_min = _number(w, total_min, "minutes", None)
+        if total_min <= 0:
+            raise w.fail(f"'minutes' = {total_min:g}: a duration must be positive", "minutes")
+    else:
+        fixed = sum(s.minutes or 0 for s in segments)
+        total_min = fixed if all(s.minutes for s in segments) else max(DEFAULT_MINUTES,
+                                                                          fixed + 10)
+    arc = Arc(name=str(data.get("name", os.path.splitext(os.path.basename(path))[0])),
+              segments=segments, description=str(data.get("description", "")),
+              minutes=total_min,
+              style_min=_styles(w, data.get("style_min", {}), "style_min", None, True),
+              style_max=_styles(w, data.get("style_max", {}), "style_max", None, True))
+    for bounds_lo, bounds_hi, where in [(arc.style_min, arc.style_max, None)] + [
+            (s.style_min, s.style_max, i) for i, s in enumerate(segments)]:
+        for k, lo in bounds_lo.items():
+            if k in bounds_hi and lo > bounds_hi[k]:
+                raise w.fail(f"style_min.{k} = {lo:g} is above style_max.{k} = "
+                             f"{bounds_hi[k]:g}", k, where)
+    return arc
+
+
+def load_toml(path: str | os.PathLike) -> Arc:
+    p = os.fspath(path)
+    try:
+        with open(p, "rb") as f:
+            text = f.read().decode("utf-8")
+    except OSError as exc:
+        raise ArcError(f"{p}: cannot read arc: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ArcError(f"{p}: not UTF-8 text") from None
+    return parse_toml(text, p)
+
+
+def arc_to_toml(arc: Arc) -> str:
+    """The TOML text of ``arc`` (loads back to the same arc)."""
+    def val(v) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, float):
+            return repr(round(v, 4))
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, tuple):
+            return val(v[0]) if v[0] == v[1] else f"[{val(v[0])}, {val(v[1])}]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{k} = {val(float(x))}" for k, x in v.items()) + " }"
+        return repr(v)
+
+    out = [f"name = {val(arc.name)}", f"description = {val(arc.description)}",
+           f"minutes = {val(float(arc.minutes))}"]
+    for k in ("style_min", "style_max"):
+        if getattr(arc, k):
+            out.append(f"{k} = {val(getattr(arc, k))}")
+    for s in arc.segments:
+        out += ["", "[[segment]]", f"name = {val(s.name)}"]
+        out.append(f"minutes = {val(float(s.minutes))}" if s.minutes is not None
+                   else f"share = {val(float(s.share))}")
+        out += [f"bpm = {val(s.bpm)}", f"energy = {val(s.energy)}",
+                f"tolerance = {val(float(s.tolerance_pct))}",
+                f"half_double = {val(s.half_double)}", f"peak = {val(s.peak)}"]
+        for k in ("style", "style_min", "style_max"):
+            if getattr(s, k):
+                out.append(f"{k} = {val(getattr(s, k))}")
+    return "\n".join(out) + "\n"

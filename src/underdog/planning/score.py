@@ -1,0 +1,426 @@
+"""The planner's objective, term by term, and the quality report for any playlist.
+
+Every term is a vectorized numpy function, so the sequencer (many candidates at once), the
+exact solver in ``bench/`` and the report (one playlist) share one definition. Costs are
+"points"; lower is better. The weights and shapes are documented in ``docs/arcs.md``.
+
+A playlist is laid out back to back from t = 0. Track k starts at the sum of the earlier
+durations; its *target* (BPM, energy level, segment) is the arc at its midpoint.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from ..models import Track
+from .arcs import KNOWN_STYLES, Timeline
+
+LN2 = math.log(2.0)
+TRANSITION_OK_PCT = 6.0     # a transition within ±6 % BPM (half/double counted) is smooth
+DROP_WINDOW_S = 60.0        # a drop this close to a peak start counts as "on the peak"
+ARTIST_GAP = 3              # the same artist may not recur within 3 tracks
+NO_ARTIST = {"", "unknown", "unknown artist", "various", "various artists", "[unknown]"}
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Weights of the objective (see docs/arcs.md for each term's shape)."""
+
+    tempo: float = 1.0        # per minute of track, × tempo miss (1 at the tolerance)
+    energy: float = 0.6       # per minute, × |level − target| / 2
+    style: float = 0.5        # per minute, × (1 − preferred-style probability)
+    novelty: float = 3.0      # per minute of a track used in the last --avoid-recent plans
+    bpm_jump: float = 1.0     # per transition: 0–0.5 within ±6 %, 3 + (pct − 6)/2 beyond
+    key: float = 1.0          # per transition: 0 same key, 0.3 neighbour, 1.2 clash
+    drop: float = 3.0         # per peak start, × (1 − drop quality)
+    style_bound: float = 4.0  # per track beyond a style share bound
+    unfilled: float = 10.0    # per minute the playlist falls short of the session
+
+
+# ---------------------------------------------------------------- features
+
+def _camelot(code: str | None) -> tuple[int, int]:
+    """'8A' → (7, 0); unknown → (-1, -1)."""
+    if not code:
+        return -1, -1
+    c = code.strip().upper()
+    if len(c) in (2, 3) and c[:-1].isdigit() and c[-1] in "AB" and 1 <= int(c[:-1]) <= 12:
+        return int(c[:-1]) - 1, "AB".index(c[-1])
+    return -1, -1
+
+
+def camelot_distance(num_a, let_a, num_b, let_b):
+    """Steps on the Camelot wheel: 0 same key, 1 a neighbour (±1 or relative major/minor),
+    more otherwise; -1 where a key is unknown. Vectorized."""
+    num_a, let_a, num_b, let_b = map(np.asarray, (num_a, let_a, num_b, let_b))
+    d = np.abs(num_a - num_b) % 12
+    d = np.minimum(d, 12 - d) + (let_a != let_b)
+    return np.where((num_a < 0) | (num_b < 0), -1, d)
+
+
+def track_level(t: Track) -> float:
+    """Energy level 1–10: from the continuous energy (0..1) when known, else the stored level."""
+    if t.energy is not None and math.isfinite(t.energy):
+        return 1.0 + 9.0 * min(max(float(t.energy), 0.0), 1.0)
+    if t.energy_level is not None:
+        return float(t.energy_level)
+    return math.nan
+
+
+class Pool:
+    """The planner's view of a list of tracks: one numpy array per feature."""
+
+    MAX_DROPS = 6
+
+    def __init__(self, tracks: Sequence[Track], styles: Sequence[str] = KNOWN_STYLES,
+                 recent_ids: set[int] | frozenset = frozenset()):
+        self.tracks = list(tracks)
+        self.styles = list(styles)
+        n = len(self.tracks)
+        f = lambda v: math.nan if v is None else float(v)  # noqa: E731
+        self.ids = np.array([t.id if t.id is not None else -1 for t in self.tracks], np.int64)
+        self.dur_s = np.array([f(t.duration_s) for t in self.tracks])
+        self.bpm = np.array([f(t.bpm) if (t.bpm or 0) > 0 else math.nan for t in self.tracks])
+        self.level = np.array([track_level(t) for t in self.tracks])
+        cam = [_camelot(t.camelot) for t in self.tracks]
+        self.cam_num = np.array([c[0] for c in cam], np.int64)
+        self.cam_let = np.array([c[1] for c in cam], np.int64)
+        s_idx = {s: i for i, s in enumerate(self.styles)}
+        self.style_p = np.full((n, len(self.styles)), np.nan)
+        self.label = np.full(n, -1, np.int64)
+        for i, t in enumerate(self.tracks):
+            if t.style:
+                row = np.zeros(len(self.styles))
+                for k, p in t.style.items():
+                    if k in s_idx and p is not None:
+                        row[s_idx[k]] = float(p)
+                self.style_p[i] = row
+            lab = t.style_label or (max(t.style, key=lambda k: t.style[k]) if t.style else None)
+            if lab in s_idx:
+                self.label[i] = s_idx[lab]
+                if not t.style:
+                    self.style_p[i] = np.eye(len(self.styles))[s_idx[lab]]
+        names: dict[str, int] = {}
+        art = np.empty(n, np.int64)
+        for i, t in enumerate(self.tracks):
+            a = (t.artist or "").strip().casefold()
+            art[i] = -(i + 1) if a in NO_ARTIST else names.setdefault(a, len(names))
+        self.artist = art
+        self.drop_t = np.full((n, self.MAX_DROPS), np.nan)
+        self.drop_q = np.zeros((n, self.MAX_DROPS))
+        for i, t in enumerate(self.tracks):
+            ds = [d for d in (t.drops or []) if isinstance(d, dict) and d.get("time_s") is not None]
+            ds = sorted(ds, key=lambda d: -float(d.get("strength") or 0.0))[:self.MAX_DROPS]
+            for j, d in enumerate(ds):
+                self.drop_t[i, j] = float(d["time_s"])
+                self.drop_q[i, j] = min(max(float(d.get("strength") or 0.0), 0.0), 1.0)
+        self.recent = np.array([t.id in recent_ids for t in self.tracks], bool)
+        self.bias = np.zeros(n)  # per-minute seeded variety (the planner sets it)
+
+    def __len__(self) -> int:
+        return len(self.tracks)
+
+
+# ---------------------------------------------------------------- terms
+
+def tempo_fit(bpm, target, tol_pct, half_double):
+    """(played BPM, |deviation| in %, cost) of tracks at ``bpm`` against ``target``.
+
+    Where half/double time counts, the track plays at bpm × 2 or bpm / 2 if that is
+    closer. Cost: deviation / tolerance up to 1, then rising twice as fast, capped at 8;
+    an unknown tempo costs the cap.
+    """
+    bpm, target, tol, hd = np.broadcast_arrays(*map(np.asarray, (bpm, target, tol_pct,
+                                                                  half_double)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.log(bpm / target)
+        alt = np.where(r > 0, r - LN2, r + LN2)
+        r_eff = np.where(hd & (np.abs(alt) < np.abs(r)), alt, r)
+        played = target * np.exp(r_eff)
+        dev = np.abs(np.exp(r_eff) - 1.0) * 100.0
+        x = dev / tol
+        cost = np.minimum(np.where(x <= 1.0, x, 1.0 + 2.0 * (x - 1.0)), 8.0)
+    cost = np.where(np.isfinite(cost), cost, 8.0)
+    return played, dev, cost
+
+
+def energy_cost(level, target):
+    """|level − target| / 2, capped at 3; unknown energy costs 1.5 (a weaker fit)."""
+    d = np.abs(np.asarray(level) - np.asarray(target))
+    return np.where(np.isfinite(d), np.minimum(d, 6.0) / 2.0, 1.5)
+
+
+def style_cost(style_p, prefs: np.ndarray | None):
+    """1 − the probability mass on the segment's preferred styles (weights scaled to a max
+    of 1); 0 where the segment prefers nothing, 0.5 where the style is unknown."""
+    if prefs is None or not np.any(prefs > 0):
+        return np.zeros(style_p.shape[0])
+    w = prefs / prefs.max()
+    c = 1.0 - np.clip(style_p @ w, 0.0, 1.0)
+    return np.where(np.isfinite(c), c, 0.5)
+
+
+def transition_pct(bpm_a, bpm_b, half_double):
+    """BPM change (%) from a to b; with half/double, the octave that is closest counts."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.abs(np.log(np.asarray(bpm_b) / np.asarray(bpm_a)))
+        r = np.where(np.asarray(half_double), np.minimum(r, np.abs(r - LN2)), r)
+        return (np.exp(r) - 1.0) * 100.0
+
+
+def transition_cost(pool: Pool, a, b, half_double, w: Weights):
+    """Cost of playing b right after a (vectorized over a and/or b)."""
+    j = transition_pct(pool.bpm[a], pool.bpm[b], half_double)
+    c_bpm = np.where(j <= TRANSITION_OK_PCT, 0.5 * j / TRANSITION_OK_PCT,
+                     3.0 + (j - TRANSITION_OK_PCT) / 2.0)
+    c_bpm = np.where(np.isfinite(c_bpm), np.minimum(c_bpm, 10.0), 3.0)
+    d = camelot_distance(pool.cam_num[a], pool.cam_let[a], pool.cam_num[b], pool.cam_let[b])
+    c_key = np.select([d < 0, d == 0, d == 1], [0.6, 0.0, 0.3], 1.2)
+    return w.bpm_jump * c_bpm + w.key * c_key
+
+
+def drop_quality(pool: Pool, idx, start_s, peak_s: float):
+    """How well a drop of track ``idx`` (starting at ``start_s``) lands on ``peak_s``:
+    strength × closeness (1 at the peak start, 0 at ±DROP_WINDOW_S); 0 without drops."""
+    t = np.asarray(start_s)[..., None] + pool.drop_t[idx]
+    close = np.clip(1.0 - np.abs(t - peak_s) / DROP_WINDOW_S, 0.0, 1.0)
+    q = np.where(np.isfinite(t), close * pool.drop_q[idx], 0.0)
+    return q.max(axis=-1)
+
+
+def segment_prefs(tl: Timeline, styles: Sequence[str]) -> list[np.ndarray | None]:
+    out = []
+    for sp in tl.spans:
+        if sp.segment.style:
+            out.append(np.array([sp.segment.style.get(s, 0.0) for s in styles]))
+        else:
+            out.append(None)
+    return out
+
+
+def unary_cost(pool: Pool, idx, start_s, tl: Timeline, w: Weights,
+               prefs: list | None = None, bias: bool = False):
+    """Per-track cost of placing tracks ``idx`` starting at ``start_s`` (vectorized):
+    (tempo + energy + style + novelty) per minute × minutes, plus the drop term for every
+    peak start the track spans. Returns (total, parts dict)."""
+    idx = np.asarray(idx)
+    start_s = np.broadcast_to(np.asarray(start_s, dtype=np.float64), idx.shape)
+    dur = pool.dur_s[idx]
+    mid = start_s + dur / 2.0
+    t_bpm, t_lvl, seg = tl.targets(mid)
+    played, dev, c_tempo = tempo_fit(pool.bpm[idx], t_bpm, tl.tol[seg], tl.half_double[seg])
+    c_energy = energy_cost(pool.level[idx], t_lvl)
+    prefs = prefs if prefs is not None else segment_prefs(tl, pool.styles)
+    c_style = np.zeros(idx.shape)
+    sp = pool.style_p[idx]
+    for g in np.unique(seg):
+        m = seg == g
+        if prefs[g] is not None:
+            c_style[m] = style_cost(sp[m], prefs[g])
+    minutes = dur / 60.0
+    rate = (w.tempo * c_tempo + w.energy * c_energy + w.style * c_style +
+            w.novelty * pool.recent[idx])
+    if bias:
+        rate = rate + pool.bias[idx]
+    total = rate * minutes
+    c_drop = np.zeros(idx.shape)
+    end = start_s + dur
+    for p in tl.peak_starts_s:
+        on = (start_s <= p) & (p < end)
+        if np.any(on):
+            q = drop_quality(pool, idx, start_s, p)
+            c_drop = c_drop + np.where(on, w.drop * (1.0 - q), 0.0)
+    total = total + c_drop
+    return total, {"tempo": c_tempo, "energy": c_energy, "style": c_style, "played": played,
+                   "dev": dev, "target_bpm": t_bpm, "target_level": t_lvl, "seg": seg,
+                   "drop": c_drop, "minutes": minutes}
+
+
+def bound_penalty(pool: Pool, order: Sequence[int], seg_of: np.ndarray, tl: Timeline,
+                  w: Weights) -> tuple[float, list[str]]:
+    """Style shares outside the arc's and the segments' bounds: w × excess tracks."""
+    labels = pool.label[np.asarray(order, dtype=np.int64)] if len(order) else np.zeros(0, int)
+    pen, notes = 0.0, []
+    groups = [("session", tl.arc.style_min, tl.arc.style_max, np.ones(len(labels), bool))]
+    groups += [(f"'{sp.segment.name}'", sp.segment.style_min, sp.segment.style_max,
+                seg_of == sp.index) for sp in tl.spans]
+    for where, lo, hi, m in groups:
+        n = int(m.sum())
+        if n == 0 or not (lo or hi):
+            continue
+        for s, share in hi.items():
+            if s in pool.styles:
+                c = int((labels[m] == pool.styles.index(s)).sum())
+                ex = max(0.0, c - share * n)
+                if ex > 1e-9:
+                    pen += w.style_bound * ex
+                    notes.append(f"{where}: {s} {c}/{n} above its {share:.0%} bound")
+        for s, share in lo.items():
+            if s in pool.styles:
+                c = int((labels[m] == pool.styles.index(s)).sum())
+                de = max(0.0, share * n - c)
+                if de > 1e-9:
+                    pen += w.style_bound * de
+                    notes.append(f"{where}: {s} {c}/{n} below its {share:.0%} bound")
+    return pen, notes
+
+
+@dataclass
+class PlanCost:
+    """The objective of one ordered playlist and everything the report needs."""
+
+    total: float
+    terms: dict[str, float]
+    start_s: np.ndarray
+    unary: np.ndarray
+    parts: dict[str, np.ndarray]
+    transitions: np.ndarray          # cost into track k (k >= 1)
+    transition_pct: np.ndarray       # BPM change into track k, half/double counted
+    camelot_dist: np.ndarray
+    bound_notes: list[str]
+    end_s: float
+
+
+def plan_cost(pool: Pool, order: Sequence[int], tl: Timeline, w: Weights = Weights(),
+              prefs: list | None = None, bias: bool = False) -> PlanCost:
+    """The full objective of playing ``order`` (pool indices) back to back. ``bias`` adds
+    the seeded variety the planner optimizes with (never in reports)."""
+    order = np.asarray(order, dtype=np.int64)
+    dur = pool.dur_s[order]
+    start = np.concatenate([[0.0], np.cumsum(dur)[:-1]]) if len(order) else np.zeros(0)
+    unary, parts = unary_cost(pool, order, start, tl, w, prefs, bias)
+    seg = parts["seg"]
+    hd = tl.half_double[seg]
+    if len(order) > 1:
+        trans = transition_cost(pool, order[:-1], order[1:], hd[1:], w)
+        tpct = transition_pct(pool.bpm[order[:-1]], pool.bpm[order[1:]], hd[1:])
+        cdist = camelot_distance(pool.cam_num[order[:-1]], pool.cam_let[order[:-1]],
+                                 pool.cam_num[order[1:]], pool.cam_let[order[1:]])
+    else:
+        trans, tpct, cdist = np.zeros(0), np.zeros(0), np.zeros(0, int)
+    pen, notes = bound_penalty(pool, order, seg, tl, w)
+    end = float(start[-1] + dur[-1]) if len(order) else 0.0
+    short_min = max(0.0, tl.total_s - end) / 60.0
+    m = parts["minutes"]
+    terms = {
+        "tempo": float(np.sum(w.tempo * parts["tempo"] * m)),
+        "energy": float(np.sum(w.energy * parts["energy"] * m)),
+        "style": float(np.sum(w.style * parts["style"] * m)),
+        "novelty": float(np.sum(w.novelty * pool.recent[order] * m)),
+        "transitions": float(np.sum(trans)),
+        "drops": float(np.sum(parts["drop"])),
+        "style_bounds": pen,
+        "unfilled": w.unfilled * short_min,
+    }
+    total = float(np.sum(unary) + np.sum(trans) + pen + w.unfilled * short_min)
+    return PlanCost(total, terms, start, unary, parts, trans, tpct, cdist, notes, end)
+
+
+# ---------------------------------------------------------------- the report
+
+@dataclass
+class ScoreReport:
+    """The quality report of one playlist against an arc (``underdog score``)."""
+
+    arc: str
+    tracks: int
+    minutes: float
+    session_minutes: float
+    bpm_mae: float | None            # mean |played BPM − target| (half/double where allowed)
+    energy_mae: float | None         # mean |level − target| (levels 1–10)
+    within_6pct: float | None        # share of transitions within ±6 % BPM
+    camelot_ok: float | None         # share of transitions with compatible keys (known keys)
+    artist_min_gap: int | None       # fewest tracks between two by one artist (None: no repeat)
+    artist_violations: int           # repeats within ARTIST_GAP tracks
+    style_shares: dict[str, float]
+    drops_on_peaks: str              # "k/n" peak starts with a drop within ±60 s
+    objective: float                 # the combined objective (lower is better)
+    objective_per_min: float
+    terms: dict[str, float]
+    notes: list[str] = field(default_factory=list)
+    unknown_paths: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def artist_spacing(pool: Pool, order: Sequence[int]) -> tuple[int | None, int]:
+    """(smallest gap in tracks between two by the same artist, repeats within ARTIST_GAP)."""
+    last: dict[int, int] = {}
+    gap, bad = None, 0
+    for pos, i in enumerate(order):
+        a = int(pool.artist[i])
+        if a >= 0 and a in last:
+            g = pos - last[a] - 1
+            gap = g if gap is None else min(gap, g)
+            bad += g < ARTIST_GAP
+        last[a] = pos
+    return gap, bad
+
+
+def peak_drops(pool: Pool, order: Sequence[int], start_s: np.ndarray, tl: Timeline) -> list:
+    """Per peak start within the playlist: (peak_s, track position or None, quality)."""
+    out = []
+    order = np.asarray(order, dtype=np.int64)
+    end = start_s + pool.dur_s[order]
+    for p in tl.peak_starts_s:
+        k = np.nonzero((start_s <= p) & (p < end))[0]
+        if len(k) == 0:
+            continue
+        k = int(k[0])
+        q = float(drop_quality(pool, order[k:k + 1], start_s[k:k + 1], p)[0])
+        out.append((p, k, q))
+    return out
+
+
+def score_order(pool: Pool, order: Sequence[int], tl: Timeline, w: Weights = Weights(),
+                unknown_paths: Sequence[str] = ()) -> ScoreReport:
+    pc = plan_cost(pool, order, tl, w)
+    order = np.asarray(order, dtype=np.int64)
+    n = len(order)
+    parts = pc.parts
+    have_bpm = np.isfinite(pool.bpm[order])
+    bpm_mae = (float(np.mean(np.abs(parts["played"] - parts["target_bpm"])[have_bpm]))
+               if have_bpm.any() else None)
+    lv = np.isfinite(pool.level[order])
+    energy_mae = (float(np.mean(np.abs(pool.level[order] - parts["target_level"])[lv]))
+                  if lv.any() else None)
+    tp = pc.transition_pct
+    tp_ok = np.isfinite(tp)
+    within = float(np.mean(tp[tp_ok] <= TRANSITION_OK_PCT + 1e-9)) if n > 1 else None
+    known = pc.camelot_dist >= 0
+    cam = float(np.mean(pc.camelot_dist[known] <= 1)) if known.any() else None
+    gap, bad = artist_spacing(pool, order)
+    shares: dict[str, float] = {}
+    if n:
+        for s_i, s in enumerate(pool.styles):
+            shares[s] = float(np.mean(pool.label[order] == s_i))
+        unl = float(np.mean(pool.label[order] < 0))
+        if unl:
+            shares["unknown"] = unl
+    pk = peak_drops(pool, order, pc.start_s, tl)
+    hits = sum(q > 0 for _, _, q in pk)
+    notes = list(pc.bound_notes)
+    if pc.end_s < tl.total_s - 1:
+        notes.append(f"{(tl.total_s - pc.end_s) / 60:.1f} min short of the "
+                     f"{tl.total_s / 60:.0f}-minute session")
+    minutes = pc.end_s / 60.0
+    return ScoreReport(
+        arc=tl.arc.name, tracks=n, minutes=round(minutes, 2),
+        session_minutes=round(tl.total_s / 60.0, 2), bpm_mae=bpm_mae, energy_mae=energy_mae,
+        within_6pct=within, camelot_ok=cam, artist_min_gap=gap, artist_violations=bad,
+        style_shares=shares, drops_on_peaks=f"{hits}/{len(pk)}", objective=pc.total,
+        objective_per_min=pc.total / max(minutes, 1e-9), terms=pc.terms, notes=notes,
+        unknown_paths=list(unknown_paths))
+
+
+def score_tracks(tracks: Sequence[Track], tl: Timeline, w: Weights = Weights(),
+                 unknown_paths: Sequence[str] = ()) -> ScoreReport:
+    """The report for an ordered list of library tracks (a plan or a hand-made playlist)."""
+    tracks = [t for t in tracks if t.duration_s]
+    pool = Pool(tracks)
+    return score_order(pool, list(range(len(tracks))), tl, w, unknown_paths)

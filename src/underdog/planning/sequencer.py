@@ -1,0 +1,689 @@
+"""Select and order library tracks to fit an arc.
+
+1. **Candidates.** For each segment, BPM windows around its targets (and at half/double
+   where that counts) and an energy band are read through the library's indexed queries.
+   A segment with too few tracks widens the way a user would: any energy, then ±15 % BPM
+   (or 2.5× the tolerance), then the whole library; the report says so.
+2. **Pre-selection.** Each segment keeps the tracks with the lowest per-minute fit cost
+   anywhere in it (at most ``per_segment``, more for libraries of short tracks).
+3. **Beam search** over positions: each state is a partial playlist laid from t = 0; an
+   expansion adds one track (hard rules: no track twice, no artist within 3 tracks) and
+   pays its fit cost at its own midpoint, its transition from the previous track and the
+   drop term on any peak start it spans. States are ranked by cost so far plus a lower
+   bound of the remaining minutes. A state is complete once it reaches the session
+   length, so every playlist ends within one track of ``--minutes``.
+4. **Local search** on the best complete playlist: replace one track or swap two, keep
+   the change when the full objective (``score.plan_cost``) drops, until no move helps
+   or a fixed number of evaluations is spent (fixed, so the result is deterministic).
+
+The seed adds a small per-track variety cost (``variety`` points per minute at most), so
+different seeds give different near-equal playlists and the same seed the same one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from ..library.db import Library
+from ..models import Track
+from .arcs import Arc, Timeline
+from .score import (ARTIST_GAP, TRANSITION_OK_PCT, PlanCost, Pool, ScoreReport, Weights,
+                    camelot_distance, plan_cost, score_order, segment_prefs, tempo_fit,
+                    transition_cost, unary_cost)
+
+ENERGY_BAND = 1.5          # levels either side of the target that still count as a fit
+TYPICAL_TRACK_MIN = 3.5    # for sizing candidate sets before the tracks are known
+
+
+@dataclass
+class PlanOptions:
+    seed: int = 0
+    avoid_recent: int = 0          # skip tracks used in the last N recorded plans
+    weights: Weights = field(default_factory=Weights)
+    beam_width: int = 16
+    per_segment: int = 200         # candidates kept per segment (before widening)
+    min_track_s: float = 20.0      # shorter files (jingles, stingers) are left out
+    variety: float = 0.03          # seeded per-minute variety cost, at most
+    local_evals: int = 1500        # evaluation budget of the local search
+    exclude_ids: frozenset = frozenset()  # never use these tracks (e.g. a reference's)
+
+
+@dataclass
+class PlanEntry:
+    """One planned track with its place, targets, fit and explanation."""
+
+    track: Track
+    position: int
+    start_s: float
+    end_s: float
+    segment: str
+    peak: bool
+    target_bpm: float
+    target_level: float
+    played_bpm: float | None
+    half_double: str | None        # "half" / "double" when it plays in the other octave
+    tempo_dev_pct: float | None
+    level: float | None
+    transition_pct: float | None   # BPM change from the previous track (half/double counted)
+    camelot_step: int | None       # wheel steps from the previous track's key
+    drop_on_peak_s: float | None   # a drop landing on a peak start (track time, seconds)
+    cost: float
+    costs: dict[str, float]
+    why: str
+
+    # Exporters read .path, .artist, .title, .duration_s
+    @property
+    def path(self) -> str:
+        return self.track.path
+
+    @property
+    def artist(self) -> str | None:
+        return self.track.artist
+
+    @property
+    def title(self) -> str | None:
+        return self.track.title
+
+    @property
+    def duration_s(self) -> float | None:
+        return self.track.duration_s
+
+    def as_dict(self) -> dict:
+        t = self.track
+        return {
+            "position": self.position, "path": t.path, "artist": t.artist, "title": t.title,
+            "id": t.id, "start_s": round(self.start_s, 2), "end_s": round(self.end_s, 2),
+            "duration_s": t.duration_s, "segment": self.segment, "peak": self.peak,
+            "target": {"bpm": round(self.target_bpm, 2), "energy": round(self.target_level, 2)},
+            "actual": {"bpm": t.bpm, "played_bpm": _r(self.played_bpm),
+                       "half_double": self.half_double, "energy": _r(self.level),
+                       "camelot": t.camelot, "style": t.style_label,
+                       "drops": t.drops},
+            "scores": {"tempo_dev_pct": _r(self.tempo_dev_pct),
+                       "transition_pct": _r(self.transition_pct),
+                       "camelot_step": self.camelot_step,
+                       "drop_on_peak_s": _r(self.drop_on_peak_s),
+                       "cost": round(self.cost, 4),
+                       **{k: round(v, 4) for k, v in self.costs.items()}},
+            "why": self.why,
+        }
+
+
+def _r(v, nd: int = 2):
+    return None if v is None or not math.isfinite(v) else round(float(v), nd)
+
+
+@dataclass
+class Plan:
+    arc: Arc
+    timeline: Timeline
+    entries: list[PlanEntry]
+    cost: PlanCost
+    report: ScoreReport
+    warnings: list[str]
+    seed: int
+    stats: dict
+
+    @property
+    def tracks(self) -> list[Track]:
+        return [e.track for e in self.entries]
+
+    def as_dict(self) -> dict:
+        return {"arc": self.arc.name, "description": self.arc.description, "seed": self.seed,
+                "session_minutes": self.timeline.total_s / 60.0,
+                "minutes": self.cost.end_s / 60.0,
+                "segments": [{"name": sp.segment.name, "start_s": sp.start_s,
+                              "end_s": sp.end_s, "bpm": list(sp.segment.bpm),
+                              "energy": list(sp.segment.energy),
+                              "half_double": sp.segment.half_double,
+                              "peak": sp.segment.peak} for sp in self.timeline.spans],
+                "report": self.report.as_dict(), "warnings": self.warnings,
+                "entries": [e.as_dict() for e in self.entries], "stats": self.stats}
+
+
+class PlanError(Exception):
+    """No playlist at all can be made (e.g. an empty library)."""
+
+
+# ---------------------------------------------------------------- candidates
+
+# Candidate reading, per sample point of a segment (its target every ~2 minutes):
+# the NEAREST_N tracks just above and just below the target BPM (and its half/double),
+# read in BPM order through the bpm index, first within ±0.5 energy levels, then within
+# the strict band (±ENERGY_BAND). Only a segment left with too few tracks widens:
+# any energy, then ±15 % BPM (or 2.5× its tolerance), then the whole library.
+NEAREST_N = 30
+SAMPLE_EVERY_S = 120.0
+WIDEN_NAMES = {1: "any energy", 2: "±15 % BPM or more, any energy", 3: "the whole library"}
+
+
+def _sample_targets(sp) -> list[tuple[float, float]]:
+    """(BPM, level) targets along a segment: its middle when flat, else every ~2 minutes."""
+    seg = sp.segment
+    if seg.bpm[0] == seg.bpm[1] and seg.energy[0] == seg.energy[1]:
+        return [(seg.bpm[0], seg.energy[0])]
+    n = max(2, int(math.ceil((sp.end_s - sp.start_s) / SAMPLE_EVERY_S)) + 1)
+    fr = [k / (n - 1) for k in range(n)]
+    return [(seg.bpm[0] + (seg.bpm[1] - seg.bpm[0]) * f,
+             seg.energy[0] + (seg.energy[1] - seg.energy[0]) * f) for f in fr]
+
+
+def _energy_range(level: float, band: float) -> tuple[float, float]:
+    return ((max(level - band, 1.0) - 1.0) / 9.0, (min(level + band, 10.0) - 1.0) / 9.0)
+
+
+def describe_window(sp) -> str:
+    """'150–160 BPM (or 75–80 / 300–320) with energy ≥ 8' for a segment's strict window."""
+    seg = sp.segment
+    tol = seg.tolerance_pct / 100.0
+    lo, hi = min(seg.bpm) * (1 - tol), max(seg.bpm) * (1 + tol)
+    txt = f"{lo:.0f}–{hi:.0f} BPM"
+    if seg.half_double:
+        txt += f" (or {lo / 2:.0f}–{hi / 2:.0f})"
+    e_lo = max(min(seg.energy) - ENERGY_BAND, 1.0)
+    e_hi = min(max(seg.energy) + ENERGY_BAND, 10.0)
+    if e_hi >= 10.0 and e_lo > 1.0:
+        txt += f" with energy ≥ {e_lo:g}"
+    elif e_lo <= 1.0 and e_hi < 10.0:
+        txt += f" with energy ≤ {e_hi:g}"
+    elif e_lo > 1.0:
+        txt += f" with energy {e_lo:g}–{e_hi:g}"
+    return txt
+
+
+class _Loader:
+    """Reads candidate tracks through Library.tracks, caching each query."""
+
+    def __init__(self, lib: Library, usable):
+        self.lib = lib
+        self.usable = usable
+        self.cache: dict = {}
+        self.queries = 0
+
+    def get(self, **kw) -> list[Track]:
+        key = tuple(sorted((k, tuple(round(x, 4) for x in v) if isinstance(v, tuple) else v)
+                           for k, v in kw.items()))
+        if key not in self.cache:
+            self.queries += 1
+            self.cache[key] = [t for t in self.lib.tracks(**kw) if self.usable(t)]
+        return self.cache[key]
+
+    def nearest(self, bpm: float, lo: float, hi: float, energy) -> list[Track]:
+        """The NEAREST_N tracks at or above ``bpm`` (up to hi) and at or below (down to lo)."""
+        return (self.get(bpm=(bpm, hi), energy=energy, sort="bpm", limit=NEAREST_N) +
+                self.get(bpm=(lo, bpm), energy=energy, sort="-bpm", limit=NEAREST_N))
+
+
+def load_candidates(lib: Library, tl: Timeline, opts: PlanOptions):
+    """Tracks for every segment, widening where a segment has too few.
+
+    Returns (tracks sorted by id, per-segment widening step, per-segment count of strict
+    fits found (a lower bound when it reached the read limit), number of queries).
+    """
+    def usable(t: Track) -> bool:
+        return (t.status == "ok" and t.duration_s is not None and
+                t.duration_s >= opts.min_track_s and t.id not in opts.exclude_ids)
+
+    ld = _Loader(lib, usable)
+    found: dict[int, Track] = {}
+    widen_used, strict_n = [], []
+    for sp in tl.spans:
+        seg = sp.segment
+        seg_min = (sp.end_s - sp.start_s) / 60.0
+        need = max(10, int(math.ceil(3 * seg_min / TYPICAL_TRACK_MIN)) + ARTIST_GAP)
+        mults = (1.0, 0.5, 2.0) if seg.half_double else (1.0,)
+        tol = seg.tolerance_pct / 100.0
+        got: dict[int, Track] = {}
+        for b, e in _sample_targets(sp):
+            for m in mults:
+                for band in (0.5, ENERGY_BAND):
+                    for t in ld.nearest(b * m, b * m * (1 - tol), b * m * (1 + tol),
+                                        _energy_range(e, band)):
+                        got[t.id] = t
+        strict_n.append(len(got))
+        step = 0
+        while len(got) < need and step < 3:
+            step += 1
+            if step == 3:
+                rows = ld.get()
+            else:
+                wt = tol if step == 1 else max(2.5 * tol, 0.15)
+                lo, hi = min(seg.bpm) * (1 - wt), max(seg.bpm) * (1 + wt)
+                rows = [t for m in mults for t in ld.get(bpm=(lo * m, hi * m))]
+            for t in rows:
+                got[t.id] = t
+        widen_used.append(step)
+        found.update(got)
+    tracks = [found[k] for k in sorted(found)]
+    return tracks, widen_used, strict_n, ld.queries
+
+
+def _preselect(pool: Pool, tl: Timeline, opts: PlanOptions, prefs) -> np.ndarray:
+    """Pool indices worth searching: per segment, the best per-minute fits."""
+    n = len(pool)
+    med = float(np.nanmedian(pool.dur_s)) if n else 210.0
+    keep = np.zeros(n, bool)
+    all_idx = np.arange(n)
+    for sp in tl.spans:
+        span = sp.end_s - sp.start_s
+        ramp = sp.segment.bpm[0] != sp.segment.bpm[1] or sp.segment.energy[0] != \
+            sp.segment.energy[1]
+        times = [sp.start_s + f * span for f in ((0.1, 0.5, 0.9) if ramp else (0.5,))]
+        best = np.full(n, np.inf)
+        for t in times:
+            c, parts = unary_cost(pool, all_idx, t - pool.dur_s / 2.0, tl, opts.weights,
+                                  prefs, bias=True)
+            best = np.minimum(best, (c - parts["drop"]) / parts["minutes"])
+        k = max(opts.per_segment, int(8 * span / max(med, 1.0)) + 4 * ARTIST_GAP)
+        if n <= k:
+            keep[:] = True
+            break
+        sel = np.argpartition(best, k)[:k]
+        keep[sel] = True
+        # Peak starts: also the tracks whose drops make the best entrance.
+        if sp.segment.peak and np.any(pool.drop_q > 0):
+            strength = pool.drop_q.max(axis=1)
+            keep[np.argsort(-strength, kind="stable")[:max(k // 4, 10)]] = True
+    return np.nonzero(keep)[0]
+
+
+# ---------------------------------------------------------------- search
+
+@dataclass
+class _State:
+    key: float
+    cost: float
+    order: tuple
+    end_s: float
+    labels: dict
+
+
+def _remaining_bound(pool: Pool, cand: np.ndarray, tl: Timeline, w: Weights, prefs,
+                     step_s: float = 30.0) -> np.ndarray:
+    """H[s]: a lower estimate of the fit cost from second s to the session end (per-second
+    grid, from the best per-minute rate at each 30 s point)."""
+    grid = np.arange(0.0, tl.total_s + step_s, step_s)
+    rates = np.empty(len(grid))
+    for i, t in enumerate(grid):
+        c, parts = unary_cost(pool, cand, t - pool.dur_s[cand] / 2.0, tl, w, prefs, bias=True)
+        rates[i] = np.min((c - parts["drop"]) / parts["minutes"])
+    per_s = np.repeat(rates / 60.0, int(step_s))[:int(math.ceil(tl.total_s)) + 1]
+    tail = np.concatenate([np.cumsum(per_s[::-1])[::-1], [0.0]])
+    return tail
+
+
+def _bound_targets(tl: Timeline, pool: Pool, n_expected: float):
+    """(label index, allowed count) for the arc's style maxima, for the beam's estimate."""
+    out = []
+    for s, share in tl.arc.style_max.items():
+        if s in pool.styles:
+            out.append((pool.styles.index(s), share * n_expected))
+    return out
+
+
+def beam_search(pool: Pool, cand: np.ndarray, tl: Timeline, opts: PlanOptions,
+                prefs) -> list[int]:
+    w = opts.weights
+    total = tl.total_s
+    H = _remaining_bound(pool, cand, tl, w, prefs)
+    med = float(np.median(pool.dur_s[cand]))
+    bounds = _bound_targets(tl, pool, total / med)
+    dur = pool.dur_s[cand]
+    artist = pool.artist[cand]
+    label = pool.label[cand]
+    pos_of = {int(p): i for i, p in enumerate(cand)}
+    beam = [_State(0.0, 0.0, (), 0.0, {})]
+    finished: list[tuple[float, tuple]] = []
+    best_partial: tuple = ()
+    B = opts.beam_width
+    while beam:
+        pool_keys, pool_cost, pool_from, pool_pick = [], [], [], []
+        for si, st in enumerate(beam):
+            inc, parts = unary_cost(pool, cand, st.end_s, tl, w, prefs, bias=True)
+            if st.order:
+                last = st.order[-1]
+                inc = inc + transition_cost(pool, last, cand,
+                                            tl.half_double[parts["seg"]], w)
+                used = np.fromiter((pos_of[o] for o in st.order), np.int64, len(st.order))
+                inc[used] = np.inf
+                for o in st.order[-ARTIST_GAP:]:
+                    a = pool.artist[o]
+                    if a >= 0:
+                        inc[artist == a] = np.inf
+            for li, allowed in bounds:
+                c = st.labels.get(li, 0)
+                extra = max(0.0, c + 1 - allowed) - max(0.0, c - allowed)
+                if extra > 0:
+                    inc[label == li] += w.style_bound * extra
+            new_end = st.end_s + dur
+            key = st.cost + inc + H[np.minimum(new_end, total).astype(np.int64)]
+            k = min(B, len(cand))
+            pick = np.argpartition(key, k - 1)[:k] if k < len(cand) else np.arange(len(cand))
+            pick = pick[np.isfinite(key[pick])]
+            pool_keys.append(key[pick])
+            pool_cost.append(st.cost + inc[pick])
+            pool_from.append(np.full(len(pick), si))
+            pool_pick.append(pick)
+        if not pool_keys or sum(len(p) for p in pool_pick) == 0:
+            break
+        keys = np.concatenate(pool_keys)
+        costs = np.concatenate(pool_cost)
+        frm = np.concatenate(pool_from)
+        picks = np.concatenate(pool_pick)
+        order = np.lexsort((picks, frm, keys))
+        nxt: list[_State] = []
+        seen = set()
+        for j in order:
+            st = beam[frm[j]]
+            p = int(picks[j])
+            new_order = st.order + (int(cand[p]),)
+            sig = (frozenset(new_order), new_order[-1])
+            if sig in seen:
+                continue
+            seen.add(sig)
+            end = st.end_s + dur[p]
+            if end >= total:
+                finished.append((float(costs[j]), new_order))
+                continue
+            if len(nxt) < B:
+                labels = dict(st.labels)
+                if label[p] >= 0:
+                    labels[int(label[p])] = labels.get(int(label[p]), 0) + 1
+                nxt.append(_State(float(keys[j]), float(costs[j]), new_order, end, labels))
+            if len(nxt) >= B and len(finished) >= B:
+                break
+        if nxt:
+            best_partial = nxt[0].order
+        beam = nxt
+    if not finished:
+        return list(best_partial)
+    # Rank complete playlists by the full objective (bounds included).
+    scored = [(plan_cost(pool, o, tl, w, prefs, bias=True).total, o) for c, o in
+              sorted(finished, key=lambda x: (x[0], x[1]))[:4 * B]]
+    scored.sort(key=lambda x: (x[0], x[1]))
+    return list(scored[0][1])
+
+
+def _valid(pool: Pool, order: Sequence[int]) -> bool:
+    if len(set(order)) != len(order):
+        return False
+    arts = pool.artist[np.asarray(order, dtype=np.int64)]
+    for k in range(1, ARTIST_GAP + 1):
+        a, b = arts[:-k], arts[k:]
+        if np.any((a == b) & (a >= 0)):
+            return False
+    return True
+
+
+def _fit_length(pool: Pool, order: list[int], total_s: float) -> list[int] | None:
+    """Cut tracks that would start after the session end; None if it falls short."""
+    t = 0.0
+    for i, o in enumerate(order):
+        t += pool.dur_s[o]
+        if t >= total_s:
+            return order[:i + 1]
+    return None
+
+
+def local_search(pool: Pool, cand: np.ndarray, order: list[int], tl: Timeline,
+                 opts: PlanOptions, prefs) -> tuple[list[int], int]:
+    w = opts.weights
+    evals = 0
+    cur = list(order)
+    cur_cost = plan_cost(pool, cur, tl, w, prefs, bias=True).total
+    R = 12
+    improved = True
+    while improved and evals < opts.local_evals:
+        improved = False
+        # Replace: for each position, the best few candidates by a quick local estimate.
+        pc = plan_cost(pool, cur, tl, w, prefs, bias=True)
+        for i in range(len(cur)):
+            if evals >= opts.local_evals:
+                break
+            start = pc.start_s[i] if i < len(pc.start_s) else 0.0
+            est, parts = unary_cost(pool, cand, start, tl, w, prefs, bias=True)
+            hd = tl.half_double[parts["seg"]]
+            if i > 0:
+                est = est + transition_cost(pool, cur[i - 1], cand, hd, w)
+            if i + 1 < len(cur):
+                est = est + transition_cost(pool, cand, cur[i + 1], hd, w)
+            used = set(cur)
+            mask = np.array([c in used for c in cand.tolist()])
+            est[mask] = np.inf
+            k = min(R, int(np.isfinite(est).sum()))
+            if k == 0:
+                continue
+            top = np.argpartition(est, k - 1)[:k]
+            top = top[np.argsort(est[top], kind="stable")]
+            best = (cur_cost, None)
+            for p in top:
+                trial = cur[:i] + [int(cand[p])] + cur[i + 1:]
+                trial = _fit_length(pool, trial, tl.total_s)
+                if trial is None or not _valid(pool, trial):
+                    continue
+                evals += 1
+                c = plan_cost(pool, trial, tl, w, prefs, bias=True).total
+                if c < best[0] - 1e-9:
+                    best = (c, trial)
+            if best[1] is not None:
+                cur, cur_cost = best[1], best[0]
+                pc = plan_cost(pool, cur, tl, w, prefs, bias=True)
+                improved = True
+        # Swap two positions.
+        n = len(cur)
+        for i in range(n):
+            for j in range(i + 1, n):
+                if evals >= opts.local_evals:
+                    break
+                trial = list(cur)
+                trial[i], trial[j] = trial[j], trial[i]
+                trial = _fit_length(pool, trial, tl.total_s)
+                if trial is None or not _valid(pool, trial):
+                    continue
+                evals += 1
+                c = plan_cost(pool, trial, tl, w, prefs, bias=True).total
+                if c < cur_cost - 1e-9:
+                    cur, cur_cost = trial, c
+                    improved = True
+                    n = len(cur)
+                    break
+        # Drop a track when the rest still fills the session.
+        for i in range(len(cur)):
+            trial = cur[:i] + cur[i + 1:]
+            if _fit_length(pool, trial, tl.total_s) != trial or not _valid(pool, trial):
+                continue
+            evals += 1
+            c = plan_cost(pool, trial, tl, w, prefs, bias=True).total
+            if c < cur_cost - 1e-9:
+                cur, cur_cost = trial, c
+                improved = True
+                break
+    return cur, evals
+
+
+def optimize(pool: Pool, cand: np.ndarray, tl: Timeline, opts: PlanOptions,
+             prefs=None) -> tuple[list[int], dict]:
+    """Beam search then local search over pool indices ``cand``; returns (order, stats)."""
+    prefs = prefs if prefs is not None else segment_prefs(tl, pool.styles)
+    rng = np.random.default_rng(opts.seed)
+    ids = pool.ids
+    # Variety: a seeded per-track cost, keyed by track id so it does not depend on order.
+    u = rng.random(int(ids.max()) + 2 if len(ids) and ids.max() >= 0 else 1)
+    pool.bias = opts.variety * u[np.clip(ids, 0, None)] if opts.variety > 0 else \
+        np.zeros(len(pool))
+    t0 = time.perf_counter()
+    order = beam_search(pool, cand, tl, opts, prefs)
+    t1 = time.perf_counter()
+    order, evals = local_search(pool, cand, order, tl, opts, prefs) if order else (order, 0)
+    t2 = time.perf_counter()
+    return order, {"beam_s": t1 - t0, "local_s": t2 - t1, "local_evals": evals}
+
+
+# ---------------------------------------------------------------- the planner
+
+def plan(lib: Library, arc: Arc, minutes: float | None = None,
+         opts: PlanOptions | None = None) -> Plan:
+    """Plan a playlist for ``arc`` over ``minutes`` from the library ``lib``."""
+    opts = opts or PlanOptions()
+    t0 = time.perf_counter()
+    tl = arc.timeline(minutes)
+    recent = lib.recent_plan_track_ids(opts.avoid_recent) if opts.avoid_recent > 0 else set()
+    tracks, widen, strict_n, n_queries = load_candidates(lib, tl, opts)
+    if not tracks:
+        raise PlanError("the library has no analyzed tracks to plan with (run "
+                        "`underdog scan DIR` first)")
+    t_load = time.perf_counter()
+    pool = Pool(tracks, recent_ids=recent)
+    prefs = segment_prefs(tl, pool.styles)
+    cand = _preselect(pool, tl, opts, prefs)
+    t_pre = time.perf_counter()
+    order, st = optimize(pool, cand, tl, opts, prefs)
+    pc = plan_cost(pool, order, tl, opts.weights, prefs)
+    report = score_order(pool, order, tl, opts.weights)
+    entries = _entries(pool, order, pc, tl, opts.weights)
+    warnings = _warnings(pool, order, pc, tl, widen, strict_n, opts)
+    stats = {"library_tracks_read": len(tracks), "candidates": int(len(cand)),
+             "queries": n_queries, "load_s": t_load - t0, "preselect_s": t_pre - t_load,
+             **st, "total_s": time.perf_counter() - t0}
+    return Plan(arc, tl, entries, pc, report, warnings, opts.seed, stats)
+
+
+# ---------------------------------------------------------------- explanations
+
+def _mmss(s: float) -> str:
+    s = max(0, int(round(s)))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def _entries(pool: Pool, order: list[int], pc: PlanCost, tl: Timeline,
+             w: Weights) -> list[PlanEntry]:
+    out = []
+    parts = pc.parts
+    for k, i in enumerate(order):
+        t = pool.tracks[i]
+        sp = tl.spans[int(parts["seg"][k])]
+        start = float(pc.start_s[k])
+        end = start + float(pool.dur_s[i])
+        bpm = pool.bpm[i]
+        played = float(parts["played"][k]) if math.isfinite(bpm) else None
+        hd = None
+        if played is not None and abs(played - bpm) > 1e-6:
+            hd = "double" if played > bpm else "half"
+        dev = float(parts["dev"][k]) if played is not None else None
+        lvl = pool.level[i] if math.isfinite(pool.level[i]) else None
+        tp = float(pc.transition_pct[k - 1]) if k > 0 else None
+        cs = int(pc.camelot_dist[k - 1]) if k > 0 and pc.camelot_dist[k - 1] >= 0 else None
+        drop_at = None
+        for p in tl.peak_starts_s:
+            if start <= p < end:
+                dt = pool.drop_t[i] + start - p
+                ok = np.isfinite(dt) & (np.abs(dt) <= 60.0) & (pool.drop_q[i] > 0)
+                if ok.any():
+                    drop_at = float(pool.drop_t[i][ok][np.argmin(np.abs(dt[ok]))])
+        m = float(parts["minutes"][k])
+        costs = {"tempo": w.tempo * float(parts["tempo"][k]) * m,
+                 "energy": w.energy * float(parts["energy"][k]) * m,
+                 "style": w.style * float(parts["style"][k]) * m,
+                 "novelty": w.novelty * float(pool.recent[i]) * m,
+                 "drop": float(parts["drop"][k]),
+                 "transition": float(pc.transitions[k - 1]) if k > 0 else 0.0}
+        why = _why(t, sp, dev, hd, played, lvl, float(parts["target_level"][k]), tp, cs,
+                   drop_at, float(parts["style"][k]), bool(pool.recent[i]))
+        out.append(PlanEntry(
+            track=t, position=k + 1, start_s=start, end_s=end, segment=sp.segment.name,
+            peak=sp.segment.peak, target_bpm=float(parts["target_bpm"][k]),
+            target_level=float(parts["target_level"][k]), played_bpm=played,
+            half_double=hd, tempo_dev_pct=dev, level=lvl, transition_pct=tp,
+            camelot_step=cs, drop_on_peak_s=drop_at, cost=float(pc.unary[k]) + costs[
+                "transition"], costs=costs, why=why))
+    return out
+
+
+def _why(t: Track, sp, dev, hd, played, lvl, target_lvl, tp, cs, drop_at, style_c,
+         recent) -> str:
+    seg = sp.segment
+    bits = []
+    if dev is None:
+        bits.append("tempo unknown")
+    elif dev <= seg.tolerance_pct:
+        bits.append(f"tempo on target ({dev:.1f} % off" + (f", {hd} time" if hd else "") + ")")
+    else:
+        bits.append(f"closest tempo available ({dev:.0f} % off)")
+    if lvl is None:
+        bits.append("energy unknown")
+    elif abs(lvl - target_lvl) <= 1.0:
+        bits.append(f"energy fits ({lvl:.1f})")
+    else:
+        bits.append(f"energy {'above' if lvl > target_lvl else 'below'} target ({lvl:.1f})")
+    if drop_at is not None:
+        bits.append(f"its drop at {_mmss(drop_at)} hits the peak")
+    if seg.style and style_c <= 0.35 and t.style_label:
+        bits.append(f"{t.style_label} suits '{seg.name}'")
+    if tp is not None:
+        if tp <= TRANSITION_OK_PCT:
+            bits.append(f"smooth from the last track ({tp:.1f} % BPM)")
+        else:
+            bits.append(f"tempo jump {tp:.0f} %")
+    if cs is not None:
+        bits.append({0: "same key", 1: "key compatible"}.get(cs, "key clash"))
+    if recent:
+        bits.append("used in a recent plan (nothing better left)")
+    return "; ".join(bits)
+
+
+def _warnings(pool: Pool, order: list[int], pc: PlanCost, tl: Timeline, widen: list[int],
+              strict_n: list[int], opts: PlanOptions) -> list[str]:
+    out = []
+    parts = pc.parts
+    order_a = np.asarray(order, dtype=np.int64)
+    for sp in tl.spans:
+        m = parts["seg"] == sp.index
+        if not m.any():
+            continue
+        seg = sp.segment
+        dev = parts["dev"][m]
+        lvl = pool.level[order_a[m]]
+        tgt = parts["target_level"][m]
+        bad_t = ~(dev <= seg.tolerance_pct)
+        bad_e = np.isfinite(lvl) & (np.abs(lvl - tgt) > ENERGY_BAND)
+        n0 = strict_n[sp.index]
+        if not (bad_t.any() or bad_e.any()) or n0 >= 2 * int(m.sum()) + ARTIST_GAP:
+            continue  # a trade-off (e.g. for a smooth transition), not a shortage
+        when = f"{_mmss(sp.start_s)}–{_mmss(min(sp.end_s, tl.total_s))}"
+        win = describe_window(sp)
+        if n0 == 0:
+            head = f"'{seg.name}' ({when}): no tracks at {win}"
+        else:
+            head = (f"'{seg.name}' ({when}): only {n0} track{'s' * (n0 != 1)} at {win}, "
+                    "not enough once the hard rules and the other segments take theirs")
+        # Nearest tracks outside the window, by fit at the segment's middle.
+        mid = (sp.start_s + sp.end_s) / 2.0
+        idx = np.arange(len(pool))
+        c, p = unary_cost(pool, idx, mid - pool.dur_s / 2.0, tl, opts.weights)
+        rate = (c - p["drop"]) / p["minutes"]
+        inside = (p["dev"] <= seg.tolerance_pct) & ~(np.abs(pool.level - p["target_level"])
+                                                    > ENERGY_BAND)
+        rate[inside] = np.inf
+        near = [i for i in np.argsort(rate, kind="stable")[:3] if np.isfinite(rate[i])]
+        desc = ", ".join(_short(pool, i) for i in near)
+        used = (f"; widened to {WIDEN_NAMES[widen[sp.index]]}" if widen[sp.index]
+                else "")
+        out.append(f"{head}; nearest: {desc}{used}; used the closest fits")
+    if pc.end_s < tl.total_s - 1:
+        out.append(f"the library ran out: {pc.end_s / 60:.1f} of {tl.total_s / 60:.0f} "
+                   "minutes planned (hard rules: no repeats, no artist within 3 tracks)")
+    if pc.bound_notes:
+        out.append("style mix: " + "; ".join(pc.bound_notes))
+    return out
+
+
+def _short(pool: Pool, i: int) -> str:
+    t = pool.tracks[i]
+    bpm = f"{pool.bpm[i]:.0f} BPM" if math.isfinite(pool.bpm[i]) else "BPM unknown"
+    en = f"energy {pool.level[i]:.1f}" if math.isfinite(pool.level[i]) else "energy unknown"
+    return f"{t.display} ({bpm}, {en})"
