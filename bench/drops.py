@@ -137,13 +137,28 @@ def underdog_drops(y: np.ndarray, bpm: float | None, beats: np.ndarray) -> list[
     return sections.find_sections(spec, env, beats, bpm).drops
 
 
-def pipeline_tempo(y: np.ndarray) -> tuple[float | None, np.ndarray]:
-    """The pipeline's own tempo (and beats, once analysis/beats.py exists)."""
+_TEMPO_FAILED: list = []
+
+
+def own_tempo(spec, env) -> float | None:
+    """The pipeline's tempo estimate (analysis/tempo.py is being written: None if it fails)."""
     from underdog.analysis import tempo
 
+    try:
+        bands = onset.onset_bands(spec)[1]
+        return tempo.estimate_tempo(env, spec.fps, bands).bpm
+    except Exception as exc:  # a work-in-progress tempo module must not stop the bench
+        if not _TEMPO_FAILED:
+            print(f"tempo estimate failed, running without a tempo: {exc.__class__.__name__}: {exc}")
+        _TEMPO_FAILED.append(exc)
+        return None
+
+
+def pipeline_tempo(y: np.ndarray) -> tuple[float | None, np.ndarray]:
+    """The pipeline's own tempo (and beats, once analysis/beats.py exists)."""
     spec = spectral.compute(y, SR)
     env = onset.onset_strength(spec)
-    bpm = tempo.estimate_tempo(env, spec.fps).bpm
+    bpm = own_tempo(spec, env)
     try:
         from underdog.analysis import beats as beats_mod
 
@@ -197,9 +212,7 @@ def main() -> None:
             continue
         spec = B.to_spectral(d)
         env = onset.onset_strength(spec)
-        from underdog.analysis import tempo
-
-        bpm = tempo.estimate_tempo(env, spec.fps).bpm
+        bpm = own_tempo(spec, env)
         ts = time.perf_counter()
         lib_drops += len(sections.find_sections(spec, env, np.zeros(0), bpm).drops)
         t_sec += time.perf_counter() - ts
@@ -220,6 +233,8 @@ def main() -> None:
           f"{song_drops / song_min:.2f}/min")
     print(f"free-music library ({lib_tracks} tracks, own tempo, no beats): {lib_drops} drops in "
           f"{lib_min:.1f} min = {lib_drops / lib_min:.2f}/min")
+    if _TEMPO_FAILED:
+        print(f"(the tempo estimate failed {len(_TEMPO_FAILED)} times: those runs had no tempo)")
     print(f"find_sections cost: {1000 * t_sec / lib_min:.1f} ms per minute of audio")
 
 

@@ -49,7 +49,7 @@ REFINE_S = 0.12
 BUILD_MIN_R = 0.6
 BUILD_MIN_BARS = 2.0
 BUILD_MAX_BARS = 16.0
-NOMINAL_BAR_S = 2.0
+NOMINAL_BAR_S = 1.6  # no tempo: assume ~150 BPM bars (a 3-bar stretch is 4.8 s)
 
 
 @dataclass
@@ -133,7 +133,7 @@ def find_sections(spec: Spectral, env: np.ndarray, beats: np.ndarray,
     rise = (np.clip((Lpost - Lpre) / 12.0, 0, 1) + np.clip((Bpost - Bpre) / 18.0, 0, 1)
             + np.clip(np.log2(Opost / np.maximum(Opre, 1e-6)) / 1.5, 0, 1)) / 3.0
     t = np.arange(T)
-    valid = (t >= n_pre) & (t + n_post <= T) & (Lpre > SILENCE_DB)
+    valid = (t >= n_pre) & (t + n_post <= T)
     valid &= (Lpost >= ref_L - FULL_DB) & (Bpost >= ref_B - FULL_DB - 2.0)
     # the whole pre stretch is sparse: its loudest half bar stays well under the post bar
     half = max(1, n_post // 2)
@@ -146,6 +146,8 @@ def find_sections(spec: Spectral, env: np.ndarray, beats: np.ndarray,
     okp = lo >= 0
     Lmax[okp] = _sliding_max(Lh, span)[lo[okp]]
     Bmax[okp] = _sliding_max(Bh, span)[lo[okp]]
+    # ... and something plays through most of it (music after silence is a start, not a drop)
+    valid &= _box_means((L > SILENCE_DB).astype(np.float64), n_pre)[0] >= 0.5
     valid &= (Lmax <= Lpost - SPARSE_DB) | (Bmax <= Bpost - SPARSE_DB - 3.0)
     valid &= (Lmax <= Lpost - 2.0) & (Bmax <= Bpost - 2.0)
     score = np.where(valid, rise, 0.0)
