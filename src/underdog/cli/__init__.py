@@ -6,6 +6,7 @@ from .app import app
 from . import analyze as _analyze  # noqa: F401  (registers commands)
 from . import library as _library  # noqa: F401
 from . import soundtrack as _soundtrack  # noqa: F401
+from . import plan as _plan  # noqa: F401
 
 
 def main() -> None:

@@ -93,6 +93,10 @@ class PlanEntry:
     def duration_s(self) -> float | None:
         return self.track.duration_s
 
+    @property
+    def annotation(self) -> str:  # XSPF carries the explanation
+        return self.why
+
     def as_dict(self) -> dict:
         t = self.track
         return {

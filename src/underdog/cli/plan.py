@@ -1,0 +1,256 @@
+"""`underdog plan` and `underdog score`: plan a session playlist, or grade any playlist."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import UnderdogError
+from ..library.db import LibraryError, open_library
+from ..planning.arcs import Arc, ArcError, load_arc
+from ..planning.score import ScoreReport, score_tracks
+from ..planning.sequencer import Plan, PlanError, PlanOptions, plan as make_plan
+from .app import app
+
+OUT_TYPES = (".m3u8", ".m3u", ".xspf", ".json")
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    Console(stderr=True).print(f"[red]error[/red] {msg}", highlight=False, soft_wrap=True,
+                               markup=True)
+    raise typer.Exit(code)
+
+
+def _mmss(s: float) -> str:
+    s = max(0, int(round(s)))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def _arc(name: str, cadence, work, rest, rounds) -> Arc:
+    try:
+        return load_arc(name, cadence=cadence, work=work, rest=rest, rounds=rounds)
+    except ArcError as exc:
+        _fail(str(exc).replace("[", "\\["))
+
+
+def _lib(db: Optional[Path]):
+    try:
+        return open_library(db)
+    except LibraryError as exc:
+        _fail(str(exc))
+
+
+def plot_rows(p: Plan) -> tuple[list[dict], list[dict]]:
+    """The plot's segments (ramps drawn as steps of ~2.5 min) and entries."""
+    segs = []
+    for sp in p.timeline.spans:
+        seg = sp.segment
+        length = sp.end_s - sp.start_s
+        ramp = seg.bpm[0] != seg.bpm[1] or seg.energy[0] != seg.energy[1]
+        n = max(1, round(length / 150.0)) if ramp else 1
+        for k in range(n):
+            a = sp.start_s + length * k / n
+            b = sp.start_s + length * (k + 1) / n
+            bpm, lvl, _ = p.timeline.targets((a + b) / 2.0)
+            tol = seg.tolerance_pct / 100.0
+            segs.append({"start_min": a / 60.0, "end_min": b / 60.0,
+                         "bpm_lo": float(bpm) * (1 - tol), "bpm_hi": float(bpm) * (1 + tol),
+                         "energy": (float(lvl) - 1.0) / 9.0, "peak": seg.peak,
+                         "label": seg.name if k == n // 2 else None})
+    ents = []
+    for e in p.entries:
+        t = e.track
+        ents.append({"start_min": e.start_s / 60.0, "end_min": e.end_s / 60.0,
+                     "bpm": t.bpm if t.bpm else math.nan,
+                     "energy": (e.level - 1.0) / 9.0 if e.level is not None else math.nan,
+                     "label": t.display,
+                     "drops_min": [(e.start_s + float(d["time_s"])) / 60.0 for d in t.drops
+                                   if isinstance(d, dict) and d.get("time_s") is not None],
+                     "half_double": e.half_double})
+    return segs, ents
+
+
+def _print_plan(console: Console, p: Plan, explain: bool) -> None:
+    title = (f"{p.arc.name}: {len(p.entries)} tracks, {p.cost.end_s / 60:.1f} min "
+             f"(asked {p.timeline.total_s / 60:.0f}), seed {p.seed}")
+    tab = Table(title=title, title_justify="left", show_lines=False)
+    tab.add_column("time", justify="right")
+    tab.add_column("segment")
+    if explain:
+        tab.add_column("target", no_wrap=True)
+        tab.add_column("actual", no_wrap=True)
+        tab.add_column("track", max_width=34)
+        tab.add_column("why", ratio=1)
+    else:
+        tab.add_column("track")
+        tab.add_column("BPM", justify="right")
+        tab.add_column("energy", justify="right")
+        tab.add_column("key")
+    for e in p.entries:
+        t = e.track
+        bpm = f"{t.bpm:.0f}" if t.bpm else "?"
+        if e.half_double and e.played_bpm:
+            bpm += f"→{e.played_bpm:.0f}"
+        lvl = f"{e.level:.1f}" if e.level is not None else "?"
+        seg = e.segment + (" ▲" if e.peak else "")
+        if explain:
+            tab.add_row(_mmss(e.start_s), seg,
+                        f"{e.target_bpm:.0f} BPM · E{e.target_level:.1f}",
+                        f"{bpm} BPM · E{lvl} · {t.camelot or '?'} · {t.style_label or '?'}",
+                        t.display, e.why)
+        else:
+            tab.add_row(_mmss(e.start_s), seg, t.display, bpm, lvl, t.camelot or "?")
+    console.print(tab)
+    _print_report(console, p.report)
+    for w in p.warnings:
+        console.print(f"[yellow]warning[/yellow] {w}", highlight=False, soft_wrap=True)
+
+
+def _fmt(v, pct: bool = False, nd: int = 1) -> str:
+    if v is None:
+        return "–"
+    return f"{v * 100:.0f} %" if pct else f"{v:.{nd}f}"
+
+
+def _print_report(console: Console, r: ScoreReport) -> None:
+    styles = ", ".join(f"{k} {v:.0%}" for k, v in r.style_shares.items() if v > 0) or "–"
+    gap = ("no artist repeats" if r.artist_min_gap is None else
+           f"closest repeat {r.artist_min_gap} tracks apart, {r.artist_violations} within 3")
+    console.print(
+        f"arc fit: mean |BPM − target| {_fmt(r.bpm_mae)}, energy error {_fmt(r.energy_mae)}; "
+        f"transitions within ±6 % BPM {_fmt(r.within_6pct, True)}; Camelot-compatible "
+        f"{_fmt(r.camelot_ok, True)}; {gap}; drops on peaks {r.drops_on_peaks}; "
+        f"styles {styles}; objective {r.objective:.1f} ({r.objective_per_min:.2f}/min)",
+        highlight=False, soft_wrap=True)
+    for n in r.notes:
+        console.print(f"note: {n}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def plan(
+    arc: str = typer.Option("montage", "--arc", help="montage, hiit, run, lift, warmup, "
+                            "cooldown, or an arc .toml file (see docs/arcs.md)."),
+    minutes: Optional[float] = typer.Option(None, "--minutes", "-m", help="Session length "
+                                            "(default: the arc's own, 45 for montage)."),
+    cadence: Optional[float] = typer.Option(None, "--cadence", help="run: steps per minute; "
+                                            "a track fits at the cadence or half of it."),
+    work: Optional[float] = typer.Option(None, "--work", help="hiit: work minutes."),
+    rest: Optional[float] = typer.Option(None, "--rest", help="hiit: rest minutes."),
+    rounds: Optional[int] = typer.Option(None, "--rounds", help="hiit: rounds."),
+    output: List[Path] = typer.Option([], "-o", "--output", help="Write the playlist: "
+                                      ".m3u8, .xspf or .json (repeatable)."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Write the arc plot (PNG)."),
+    explain: bool = typer.Option(False, "--explain", help="One row per track: time, target, "
+                                 "actual, and why it was chosen."),
+    seed: int = typer.Option(0, "--seed", help="Same library, arc and seed: same playlist."),
+    avoid_recent: int = typer.Option(0, "--avoid-recent", help="Skip tracks used in the last "
+                                     "N plans (used only if nothing else fits)."),
+    relative_to: Optional[Path] = typer.Option(None, "--relative-to", help="M3U8 paths "
+                                               "relative to this folder."),
+    record: bool = typer.Option(True, "--record/--no-record", help="Remember this plan for "
+                                "--avoid-recent."),
+    db: Optional[Path] = typer.Option(None, "--db", help="Library database (default: "
+                                      "$UNDERDOG_DB or ~/.local/share/underdog/library.db)."),
+) -> None:
+    """Plan a playlist that follows a session arc, from your library."""
+    for o in output:
+        if o.suffix.lower() not in OUT_TYPES:
+            _fail(f"{o}: unknown playlist type {o.suffix or '(none)'!r}; use "
+                  f"{', '.join(OUT_TYPES)}")
+    a = _arc(arc, cadence, work, rest, rounds)
+    lib = _lib(db)
+    console = Console()
+    if explain and not console.is_terminal:
+        console = Console(width=220)  # piped: keep one row per track
+    try:
+        p = make_plan(lib, a, minutes, PlanOptions(seed=seed, avoid_recent=avoid_recent))
+        if record and p.entries:
+            lib.record_plan([e.track.id for e in p.entries], a.name, seed)
+    except (PlanError, ArcError) as exc:
+        _fail(str(exc))
+    finally:
+        lib.close()
+    _print_plan(console, p, explain)
+    from ..export.playlists import write_json, write_m3u8, write_xspf
+
+    try:
+        for o in output:
+            ext = o.suffix.lower()
+            if ext in (".m3u8", ".m3u"):
+                write_m3u8(p.entries, o, relative_to=relative_to)
+            elif ext == ".xspf":
+                write_xspf(p.entries, o, title=f"underdog {a.name}")
+            else:
+                write_json(p.as_dict(), o)
+            console.print(f"wrote {o}", highlight=False)
+        if plot is not None:
+            from ..export.plot import plot_plan
+
+            segs, ents = plot_rows(p)
+            plot_plan(segs, ents, plot, title=f"underdog {a.name}: {a.description}")
+            console.print(f"wrote {plot}", highlight=False)
+    except (UnderdogError, OSError) as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def score(
+    playlist: Path = typer.Argument(..., help="An .m3u8/.m3u or .xspf playlist (any, "
+                                    "including hand-made ones)."),
+    arc: str = typer.Option("montage", "--arc", help="The arc to grade against."),
+    minutes: Optional[float] = typer.Option(None, "--minutes", "-m", help="Session length "
+                                            "(default: the playlist's own length)."),
+    cadence: Optional[float] = typer.Option(None, "--cadence"),
+    work: Optional[float] = typer.Option(None, "--work"),
+    rest: Optional[float] = typer.Option(None, "--rest"),
+    rounds: Optional[int] = typer.Option(None, "--rounds"),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    db: Optional[Path] = typer.Option(None, "--db", help="Library database."),
+) -> None:
+    """Grade a playlist against an arc: fit, transitions, keys, artists, styles, drops."""
+    from ..export.playlists import read_playlist
+
+    try:
+        paths = read_playlist(playlist)
+    except UnderdogError as exc:
+        _fail(str(exc))
+    a = _arc(arc, cadence, work, rest, rounds)
+    lib = _lib(db)
+    tracks, unknown = [], []
+    try:
+        for p in paths:
+            t = lib.get_track(p)
+            if t is None or t.status != "ok" or not t.duration_s:
+                unknown.append(p)
+            else:
+                tracks.append(t)
+    finally:
+        lib.close()
+    if not tracks:
+        _fail(f"{playlist}: none of its {len(paths)} tracks is an analyzed track of the "
+              "library (scan their folder first)")
+    total_min = minutes if minutes is not None else sum(t.duration_s for t in tracks) / 60.0
+    try:
+        r = score_tracks(tracks, a.timeline(total_min), unknown_paths=unknown)
+    except ArcError as exc:
+        _fail(str(exc))
+    console = Console()
+    if as_json:
+        import json
+
+        from ..export.playlists import jsonable
+
+        print(json.dumps(jsonable(r.as_dict()), ensure_ascii=False, indent=2))
+        return
+    console.print(f"{playlist}: {r.tracks} tracks, {r.minutes:.1f} min, against "
+                  f"'{r.arc}' over {r.session_minutes:.0f} min", highlight=False)
+    _print_report(console, r)
+    for p in unknown:
+        console.print(f"[yellow]not in the library[/yellow] {p}", highlight=False,
+                      soft_wrap=True)
