@@ -141,7 +141,7 @@ def test_cannot_fill_says_where_and_why(tmp_path):
                 half_double=False, peak=True),
     ])
     with open_library(tmp_path / "x.db") as lib:
-        # Nothing above 132 BPM, nothing hot above energy level 6.4.
+        # Nothing above 132 BPM.
         lib.add_tracks(make_tracks(150, 6, bpm=(110.0, 132.0)))
         p = plan(lib, arc, 30)
         _check_hard_rules(p, 30)  # it still does its best
