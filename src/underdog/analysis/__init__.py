@@ -74,11 +74,13 @@ def _jsonable(v):
 
 def analyze(path: str | os.PathLike, steps: Iterable[str] = ALL_STEPS) -> TrackAnalysis:
     """Decode ``path`` once and run the requested steps. Raises DecodeError/AnalysisError."""
-    from . import loudness as loudness_mod
-
     steps = frozenset(steps)
     path = os.fspath(path)
-    meter = loudness_mod.LoudnessMeter() if "loudness" in steps or "energy" in steps else None
+    meter = None
+    if "loudness" in steps or "energy" in steps:
+        from .loudness import LoudnessMeter
+
+        meter = LoudnessMeter()
     audio = decode(path, ANALYSIS_SR, channel_sink=meter.push if meter else None)
     return analyze_signal(audio.samples, audio.sr, path=path, steps=steps, meter=meter)
 
@@ -97,11 +99,11 @@ def analyze_signal(y: np.ndarray, sr: int, path: str = "<signal>",
         raise AnalysisError(path, "digital silence: no signal to analyze")
     res = TrackAnalysis(path=path, duration_s=duration_s)
     spec = spectral.compute(y, sr)
-    env = onset.onset_strength(spec)
+    env, bands = onset.onset_bands(spec)
     if "tempo" in steps or steps & {"energy", "sections", "style"}:
         from . import beats, tempo
 
-        est = tempo.estimate_tempo(env, spec.fps)
+        est = tempo.estimate_tempo(env, spec.fps, bands)
         res.bpm, res.bpm_confidence, res.bpm_candidates = est.bpm, est.confidence, est.candidates
         res.beats = beats.track_beats(env, spec.fps, est.bpm)
     loud = None

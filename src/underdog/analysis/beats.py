@@ -1,0 +1,77 @@
+"""Beat times: dynamic programming over the onset envelope at a known tempo.
+
+Each frame's score is its onset strength plus the best score of a previous beat, minus a
+penalty that grows with the squared log-ratio between the gap and the beat period, so the
+path follows the onsets while letting the tempo drift a little. Backtracking from the best
+frame of the last period gives the beats.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .tempo import normalize_envelope
+
+TIGHTNESS = 400.0  # weight of the tempo-deviation penalty
+OFFSET_S = 0.0  # shift applied to frame times (frame t is centred at t / fps)
+
+
+def track_beats(env: np.ndarray, fps: float, bpm: float | None,
+                tightness: float = TIGHTNESS) -> np.ndarray:
+    """Beat times in seconds (float32) for an onset envelope at ``fps`` and tempo ``bpm``."""
+    if bpm is None or not np.isfinite(bpm) or bpm <= 0 or len(env) == 0:
+        return np.zeros(0, np.float32)
+    e = normalize_envelope(env, fps, window_s=1.0)
+    if not np.any(e > 0):
+        return np.zeros(0, np.float32)
+    period = 60.0 * fps / bpm
+    frames = _dp(e, period, tightness)
+    frames = _trim(frames, e)
+    return (frames / fps + OFFSET_S).astype(np.float32)
+
+
+def _dp(e: np.ndarray, period: float, tightness: float) -> np.ndarray:
+    n = len(e)
+    lo, hi = max(1, int(round(period / 2))), int(round(period * 2))
+    gaps = np.arange(lo, hi + 1)
+    penalty = -tightness * np.log(gaps / period) ** 2  # indexed by gap - lo
+    # local score: the envelope smoothed by a Gaussian a tenth of a period wide
+    w = np.arange(-int(period), int(period) + 1)
+    g = np.exp(-0.5 * (w / (period / 32.0 + 1e-9)) ** 2)
+    local = np.convolve(e, g / g.sum(), mode="same")
+    score = local.copy()
+    back = np.full(n, -1, dtype=np.int64)
+    pen_rev = penalty[::-1]  # aligned with score[t - hi : t - lo + 1]
+    for t in range(lo, n):
+        a = t - hi
+        if a >= 0:
+            cand = score[a:t - lo + 1] + pen_rev
+            off = a
+        else:
+            cand = score[0:t - lo + 1] + pen_rev[-a:]
+            off = 0
+        j = int(np.argmax(cand))
+        if cand[j] > 0:
+            score[t] = local[t] + cand[j]
+            back[t] = off + j
+    # end on the best frame within the last period
+    tail = max(0, n - int(round(period)))
+    t = tail + int(np.argmax(score[tail:]))
+    path = [t]
+    while back[t] >= 0:
+        t = int(back[t])
+        path.append(t)
+    return np.array(path[::-1], dtype=np.float64)
+
+
+def _trim(frames: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """Drop leading and trailing beats that fall where the track has no onsets at all."""
+    if len(frames) < 3:
+        return frames
+    idx = frames.astype(int)
+    strength = np.convolve(e, np.ones(9) / 9.0, mode="same")[idx]
+    thr = 0.1 * np.sqrt(np.mean(strength ** 2))
+    keep = np.flatnonzero(strength > thr)
+    if len(keep) == 0:
+        return frames[:0]
+    return frames[keep[0]:keep[-1] + 1]
