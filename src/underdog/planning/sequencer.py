@@ -34,7 +34,7 @@ from ..models import Track
 from .arcs import Arc, Timeline
 from .score import (ARTIST_GAP, TRANSITION_OK_PCT, PlanCost, Pool, ScoreReport, Weights,
                     camelot_distance, plan_cost, score_order, segment_prefs, tempo_fit,
-                    transition_cost, unary_cost)
+                    track_level, transition_cost, unary_cost)
 
 ENERGY_BAND = 1.5          # levels either side of the target that still count as a fit
 TYPICAL_TRACK_MIN = 3.5    # for sizing candidate sets before the tracks are known
@@ -45,9 +45,11 @@ class PlanOptions:
     seed: int = 0
     avoid_recent: int = 0          # skip tracks used in the last N recorded plans
     weights: Weights = field(default_factory=Weights)
-    beam_width: int = 16
-    per_segment: int = 200         # candidates kept per segment (before widening)
+    beam_width: int = 32
+    per_segment: int = 40          # candidates kept per segment (more for short tracks)
     min_track_s: float = 20.0      # shorter files (jingles, stingers) are left out
+    read_all_below: int = 3000     # libraries this small are read whole
+    search_all_below: int = 250    # candidate pools this small are searched whole
     variety: float = 0.03          # seeded per-minute variety cost, at most
     local_evals: int = 1500        # evaluation budget of the local search
     exclude_ids: frozenset = frozenset()  # never use these tracks (e.g. a reference's)
@@ -164,6 +166,20 @@ class PlanError(Exception):
 NEAREST_N = 30
 SAMPLE_EVERY_S = 120.0
 WIDEN_NAMES = {1: "any energy", 2: "±15 % BPM or more, any energy", 3: "the whole library"}
+WHOLE_LIBRARY = 3
+
+
+def _fits(t: Track, sp) -> bool:
+    """Is ``t`` within a segment's strict window (tempo within tolerance, half/double where
+    allowed, and energy within ENERGY_BAND of the target) anywhere along it?"""
+    if not t.bpm:
+        return False
+    for b, e in _sample_targets(sp):
+        _, dev, _ = tempo_fit(t.bpm, b, sp.segment.tolerance_pct, sp.segment.half_double)
+        lvl = track_level(t)
+        if dev <= sp.segment.tolerance_pct and (math.isnan(lvl) or abs(lvl - e) <= ENERGY_BAND):
+            return True
+    return False
 
 
 def _sample_targets(sp) -> list[tuple[float, float]]:
@@ -236,6 +252,8 @@ def load_candidates(lib: Library, tl: Timeline, opts: PlanOptions):
     ld = _Loader(lib, usable)
     found: dict[int, Track] = {}
     widen_used, strict_n = [], []
+    if lib.count() <= opts.read_all_below:
+        found = {t.id: t for t in ld.get()}  # small library: read it whole, search it all
     for sp in tl.spans:
         seg = sp.segment
         seg_min = (sp.end_s - sp.start_s) / 60.0
@@ -243,6 +261,11 @@ def load_candidates(lib: Library, tl: Timeline, opts: PlanOptions):
         mults = (1.0, 0.5, 2.0) if seg.half_double else (1.0,)
         tol = seg.tolerance_pct / 100.0
         got: dict[int, Track] = {}
+        if found and len(found) == len(ld.get()):
+            got = {k: t for k, t in found.items() if _fits(t, sp)}
+            strict_n.append(len(got))
+            widen_used.append(0 if len(got) >= need else WHOLE_LIBRARY)
+            continue
         for b, e in _sample_targets(sp):
             for m in mults:
                 for band in (0.5, ENERGY_BAND):
@@ -270,6 +293,8 @@ def load_candidates(lib: Library, tl: Timeline, opts: PlanOptions):
 def _preselect(pool: Pool, tl: Timeline, opts: PlanOptions, prefs) -> np.ndarray:
     """Pool indices worth searching: per segment, the best per-minute fits."""
     n = len(pool)
+    if n <= opts.search_all_below:
+        return np.arange(n)
     med = float(np.nanmedian(pool.dur_s)) if n else 210.0
     keep = np.zeros(n, bool)
     all_idx = np.arange(n)
@@ -283,7 +308,7 @@ def _preselect(pool: Pool, tl: Timeline, opts: PlanOptions, prefs) -> np.ndarray
             c, parts = unary_cost(pool, all_idx, t - pool.dur_s / 2.0, tl, opts.weights,
                                   prefs, bias=True)
             best = np.minimum(best, (c - parts["drop"]) / parts["minutes"])
-        k = max(opts.per_segment, int(8 * span / max(med, 1.0)) + 4 * ARTIST_GAP)
+        k = max(opts.per_segment, int(4 * span / max(med, 1.0)) + 4 * ARTIST_GAP)
         if n <= k:
             keep[:] = True
             break
@@ -292,7 +317,7 @@ def _preselect(pool: Pool, tl: Timeline, opts: PlanOptions, prefs) -> np.ndarray
         # Peak starts: also the tracks whose drops make the best entrance.
         if sp.segment.peak and np.any(pool.drop_q > 0):
             strength = pool.drop_q.max(axis=1)
-            keep[np.argsort(-strength, kind="stable")[:max(k // 4, 10)]] = True
+            keep[np.argsort(-strength, kind="stable")[:max(k // 4, 8)]] = True
     return np.nonzero(keep)[0]
 
 
@@ -307,26 +332,46 @@ class _State:
     labels: dict
 
 
-def _remaining_bound(pool: Pool, cand: np.ndarray, tl: Timeline, w: Weights, prefs,
-                     step_s: float = 30.0) -> np.ndarray:
-    """H[s]: a lower estimate of the fit cost from second s to the session end (per-second
-    grid, from the best per-minute rate at each 30 s point)."""
-    grid = np.arange(0.0, tl.total_s + step_s, step_s)
-    rates = np.empty(len(grid))
-    for i, t in enumerate(grid):
-        c, parts = unary_cost(pool, cand, t - pool.dur_s[cand] / 2.0, tl, w, prefs, bias=True)
-        rates[i] = np.min((c - parts["drop"]) / parts["minutes"])
-    per_s = np.repeat(rates / 60.0, int(step_s))[:int(math.ceil(tl.total_s)) + 1]
-    tail = np.concatenate([np.cumsum(per_s[::-1])[::-1], [0.0]])
-    return tail
+def completion_table(pool: Pool, cand: np.ndarray, tl: Timeline, w: Weights, prefs,
+                     budget: float = 6e7) -> tuple[np.ndarray, float]:
+    """V[g, j]: the least cost to finish the session after candidate j ends at second
+    g × step, by dynamic programming over (time, last track) with the no-repeat and artist
+    rules and the style bounds relaxed (so it never overestimates at the grid points).
+    The step is 1 s when the table is small enough, coarser otherwise (``budget`` cells ×
+    candidates). Returns (V, step_s)."""
+    C = len(cand)
+    T = int(math.ceil(tl.total_s))
+    step = max(1, int(math.ceil(T * C * C / budget)))
+    G = T // step + 1
+    starts = np.arange(G, dtype=np.float64) * step
+    idx = np.broadcast_to(cand[:, None], (C, G))
+    U, parts = unary_cost(pool, idx, np.broadcast_to(starts, (C, G)), tl, w, prefs, bias=True)
+    HD = tl.half_double[parts["seg"]]
+    a, b = cand[:, None], cand[None, :]
+    TH = transition_cost(pool, a, b, True, w)
+    TN = transition_cost(pool, a, b, False, w)
+    art = pool.artist[cand]
+    same = np.eye(C, dtype=bool) | ((art[:, None] == art[None, :]) & (art[:, None] >= 0))
+    TH[same] = np.inf
+    TN[same] = np.inf
+    dur = pool.dur_s[cand]
+    V = np.zeros((G, C))
+    ar = np.arange(C)
+    for g in range(G - 1, -1, -1):
+        end = starts[g] + dur
+        nxt = np.minimum(np.rint(end / step).astype(np.int64), G - 1)
+        gain = U[:, g] + np.where(end >= tl.total_s, 0.0, V[nxt, ar])
+        V[g] = np.min(np.where(HD[:, g][None, :], TH, TN) + gain[None, :], axis=1)
+    return V, float(step)
 
 
-def _bound_targets(tl: Timeline, pool: Pool, n_expected: float):
-    """(label index, allowed count) for the arc's style maxima, for the beam's estimate."""
+def _bound_targets(tl: Timeline, pool: Pool):
+    """(label index, share, is_max) for the arc's style bounds (the beam projects them)."""
     out = []
-    for s, share in tl.arc.style_max.items():
-        if s in pool.styles:
-            out.append((pool.styles.index(s), share * n_expected))
+    for bounds, is_max in ((tl.arc.style_max, True), (tl.arc.style_min, False)):
+        for s, share in bounds.items():
+            if s in pool.styles:
+                out.append((pool.styles.index(s), share, is_max))
     return out
 
 
@@ -334,9 +379,11 @@ def beam_search(pool: Pool, cand: np.ndarray, tl: Timeline, opts: PlanOptions,
                 prefs) -> list[int]:
     w = opts.weights
     total = tl.total_s
-    H = _remaining_bound(pool, cand, tl, w, prefs)
+    V, step = completion_table(pool, cand, tl, w, prefs)
+    G = V.shape[0]
+    ar = np.arange(len(cand))
     med = float(np.median(pool.dur_s[cand]))
-    bounds = _bound_targets(tl, pool, total / med)
+    bounds = _bound_targets(tl, pool)
     dur = pool.dur_s[cand]
     artist = pool.artist[cand]
     label = pool.label[cand]
@@ -359,13 +406,19 @@ def beam_search(pool: Pool, cand: np.ndarray, tl: Timeline, opts: PlanOptions,
                     a = pool.artist[o]
                     if a >= 0:
                         inc[artist == a] = np.inf
-            for li, allowed in bounds:
-                c = st.labels.get(li, 0)
-                extra = max(0.0, c + 1 - allowed) - max(0.0, c - allowed)
-                if extra > 0:
-                    inc[label == li] += w.style_bound * extra
             new_end = st.end_s + dur
-            key = st.cost + inc + H[np.minimum(new_end, total).astype(np.int64)]
+            rest = V[np.minimum(np.rint(new_end / step).astype(np.int64), G - 1), ar]
+            key = st.cost + inc + np.where(new_end >= total, 0.0, rest)
+            # Style bounds: the part of a share penalty that no future track can undo
+            # (as if every remaining track, at the median length, helped), so states are
+            # not judged on a mix that is still in the making.
+            if bounds:
+                n0 = len(st.order) + 1
+                r = np.maximum(total - new_end, 0.0) / med
+                for li, share, is_max in bounds:
+                    c0 = st.labels.get(li, 0) + (label == li)
+                    gap = c0 - share * (n0 + r) if is_max else share * n0 - c0 - r * (1 - share)
+                    key = key + w.style_bound * np.maximum(gap, 0.0)
             k = min(B, len(cand))
             pick = np.argpartition(key, k - 1)[:k] if k < len(cand) else np.arange(len(cand))
             pick = pick[np.isfinite(key[pick])]
@@ -386,21 +439,19 @@ def beam_search(pool: Pool, cand: np.ndarray, tl: Timeline, opts: PlanOptions,
             st = beam[frm[j]]
             p = int(picks[j])
             new_order = st.order + (int(cand[p]),)
-            sig = (frozenset(new_order), new_order[-1])
+            sig = (frozenset(new_order), new_order[-ARTIST_GAP:])  # same future options
             if sig in seen:
                 continue
             seen.add(sig)
             end = st.end_s + dur[p]
             if end >= total:
-                finished.append((float(costs[j]), new_order))
+                finished.append((float(keys[j]), new_order))
                 continue
             if len(nxt) < B:
                 labels = dict(st.labels)
                 if label[p] >= 0:
                     labels[int(label[p])] = labels.get(int(label[p]), 0) + 1
                 nxt.append(_State(float(keys[j]), float(costs[j]), new_order, end, labels))
-            if len(nxt) >= B and len(finished) >= B:
-                break
         if nxt:
             best_partial = nxt[0].order
         beam = nxt
@@ -507,6 +558,36 @@ def local_search(pool: Pool, cand: np.ndarray, order: list[int], tl: Timeline,
                 cur, cur_cost = trial, c
                 improved = True
                 break
+        # Merge two neighbours into one track, or split one into two: changes the count.
+        for i in range(len(cur)):
+            if evals >= opts.local_evals:
+                break
+            start = float(np.sum(pool.dur_s[cur[:i]]))
+            est, parts = unary_cost(pool, cand, start, tl, w, prefs, bias=True)
+            used = set(cur)
+            est[np.array([c in used for c in cand.tolist()])] = np.inf
+            k = min(R // 2, int(np.isfinite(est).sum()))
+            if k == 0:
+                continue
+            top = np.argpartition(est, k - 1)[:k]
+            top = [int(cand[p]) for p in top[np.argsort(est[top], kind="stable")]]
+            trials = []
+            if i + 1 < len(cur):
+                trials += [cur[:i] + [p] + cur[i + 2:] for p in top]
+            trials += [cur[:i] + [p, q] + cur[i + 1:] for p in top[:3] for q in top[:6]
+                       if p != q]
+            best = (cur_cost, None)
+            for trial in trials:
+                trial = _fit_length(pool, trial, tl.total_s)
+                if trial is None or not _valid(pool, trial):
+                    continue
+                evals += 1
+                c = plan_cost(pool, trial, tl, w, prefs, bias=True).total
+                if c < best[0] - 1e-9:
+                    best = (c, trial)
+            if best[1] is not None:
+                cur, cur_cost = best[1], best[0]
+                improved = True
     return cur, evals
 
 
