@@ -148,7 +148,8 @@ def plan(
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write the arc plot (PNG)."),
     explain: bool = typer.Option(False, "--explain", help="One row per track: time, target, "
                                  "actual, and why it was chosen."),
-    seed: int = typer.Option(0, "--seed", help="Same library, arc and seed: same playlist."),
+    seed: int = typer.Option(0, "--seed", help="0: the best playlist; other seeds: near-best "
+                             "alternatives. Same library, arc and seed: same playlist."),
     avoid_recent: int = typer.Option(0, "--avoid-recent", help="Skip tracks used in the last "
                                      "N plans (used only if nothing else fits)."),
     relative_to: Optional[Path] = typer.Option(None, "--relative-to", help="M3U8 paths "

@@ -16,8 +16,9 @@
    the change when the full objective (``score.plan_cost``) drops, until no move helps
    or a fixed number of evaluations is spent (fixed, so the result is deterministic).
 
-The seed adds a small per-track variety cost (``variety`` points per minute at most), so
-different seeds give different near-equal playlists and the same seed the same one.
+Seed 0 (the default) plans the best playlist for the objective. Any other seed adds a
+seeded per-track variety cost (up to ``variety`` points per minute), so different seeds
+give different near-best playlists; the same seed always gives the same one.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class PlanOptions:
     min_track_s: float = 20.0      # shorter files (jingles, stingers) are left out
     read_all_below: int = 3000     # libraries this small are read whole
     search_all_below: int = 250    # candidate pools this small are searched whole
-    variety: float = 0.03          # seeded per-minute variety cost, at most
+    variety: float = 0.15          # seeded per-minute variety cost, at most (seed != 0)
     local_evals: int = 1500        # evaluation budget of the local search
     exclude_ids: frozenset = frozenset()  # never use these tracks (e.g. a reference's)
 
@@ -599,8 +600,8 @@ def optimize(pool: Pool, cand: np.ndarray, tl: Timeline, opts: PlanOptions,
     ids = pool.ids
     # Variety: a seeded per-track cost, keyed by track id so it does not depend on order.
     u = rng.random(int(ids.max()) + 2 if len(ids) and ids.max() >= 0 else 1)
-    pool.bias = opts.variety * u[np.clip(ids, 0, None)] if opts.variety > 0 else \
-        np.zeros(len(pool))
+    pool.bias = opts.variety * u[np.clip(ids, 0, None)] if opts.variety > 0 and opts.seed \
+        else np.zeros(len(pool))
     t0 = time.perf_counter()
     order = beam_search(pool, cand, tl, opts, prefs)
     t1 = time.perf_counter()
