@@ -54,6 +54,8 @@ def match(
                                        help="table, or json: one object per entry per line."),
     missing_only: bool = typer.Option(False, "--missing-only",
                                       help="Print only entries not found (missing, ambiguous)."),
+    relative_to: Optional[Path] = typer.Option(None, "--relative-to", help="M3U8 paths "
+                                               "relative to this folder (default: absolute)."),
     input_format: Optional[TracklistFormat] = typer.Option(
         None, "--input-format", help="Tracklist format (default: from the extension)."),
 ) -> None:
@@ -64,10 +66,12 @@ def match(
     try:
         entries = read_tracklist(tracklist, input_format.value if input_format else None)
         with open_library(db_path) as lib:
-            tracks = lib.tracks()
+            # A file whose analysis failed is still a file the user owns (tags are kept);
+            # files gone from disk are not.
+            tracks = lib.tracks(include_failed=True)
         results = match_tracklist(entries, tracks)
         if output is not None:
-            write_m3u8(results, output, title=tracklist.stem)
+            write_m3u8(results, output, title=tracklist.stem, relative_to=relative_to)
     except (UnderdogError, LibraryError) as exc:
         _fail(str(exc))
     except OSError as exc:

@@ -1,4 +1,9 @@
-"""The outputs of a soundtrack match: film order, the "complete" M3U8, a summary."""
+"""The outputs of a soundtrack match: film order, the "complete" M3U8, a summary.
+
+The playlist itself is written by ``underdog.export.playlists`` (atomic write, absolute or
+relative paths): found tracks are entries, every other tracklist entry is a
+``PlaylistComment`` in its place (``# missing: Artist - Title [tags]``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from .match import AMBIGUOUS, FOUND, MISSING, MatchResult, match_tracklist
+from ..export import playlists
+from ..export.playlists import PlaylistComment
+from .match import AMBIGUOUS, FOUND, MISSING, LibraryItem, MatchResult, match_tracklist
 from .tracklist import TracklistEntry, read_tracklist
 
 
@@ -22,40 +29,36 @@ def _tags(entry: TracklistEntry) -> str:
     return "".join(f" [{t}]" for t in entry.tags)
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-def m3u8_lines(results: Sequence[MatchResult], title: str | None = None) -> list[str]:
-    """M3U8 lines: found tracks in film order, each other entry as a ``# missing:`` (or
-    ``# ambiguous:``) comment in its place."""
-    lines = ["#EXTM3U"]
-    if title:
-        lines.append(f"#PLAYLIST:{_one_line(title)}")
+def playlist_entries(results: Sequence[MatchResult]) -> list[LibraryItem | PlaylistComment]:
+    """Film-order playlist entries: the found library item, else a comment in its place."""
+    out: list[LibraryItem | PlaylistComment] = []
     for r in film_order(results):
         e = r.entry
         when = f" @{e.time}" if e.time else ""
         if r.status == FOUND and r.match is not None:
-            it = r.match
-            dur = int(round(it.duration_s)) if it.duration_s else -1
-            name = f"{it.artist} - {it.title}" if it.artist and it.title else \
-                os.path.splitext(os.path.basename(it.path))[0]
-            lines.append(f"#EXTINF:{dur},{_one_line(name)}")
-            lines.append(it.path)
+            out.append(r.match)
         elif r.status == AMBIGUOUS:
             names = " | ".join(f"{c.item.path} ({c.confidence:.2f})" for c in r.candidates)
-            lines.append(_one_line(f"# ambiguous: {e.artist} - {e.title}{_tags(e)}{when}: "
-                                   f"{names}"))
+            out.append(PlaylistComment(f"ambiguous: {e.artist} - {e.title}{_tags(e)}{when}: "
+                                       f"{names}"))
         else:
-            lines.append(_one_line(f"# missing: {e.artist} - {e.title}{_tags(e)}{when}"))
-    return lines
+            out.append(PlaylistComment(f"missing: {e.artist} - {e.title}{_tags(e)}{when}"))
+    return out
+
+
+def m3u8_lines(results: Sequence[MatchResult], title: str | None = None,
+               relative_to: str | os.PathLike | None = None) -> list[str]:
+    """M3U8 lines: found tracks in film order, each other entry as a ``# missing:`` (or
+    ``# ambiguous:``) comment in its place."""
+    return playlists.m3u8_lines(playlist_entries(results), relative_to=relative_to,
+                                title=title)
 
 
 def write_m3u8(results: Sequence[MatchResult], path: str | os.PathLike,
-               title: str | None = None) -> None:
-    """Write the film-order playlist (UTF-8, LF line ends)."""
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
-        f.write("\n".join(m3u8_lines(results, title)) + "\n")
+               title: str | None = None, relative_to: str | os.PathLike | None = None) -> None:
+    """Write the film-order playlist (UTF-8, LF, atomically); paths absolute, or relative to
+    the folder ``relative_to``."""
+    playlists.write_m3u8(playlist_entries(results), path, relative_to=relative_to, title=title)
 
 
 @dataclass
@@ -79,3 +82,4 @@ def match_file(tracklist: str | os.PathLike, library: Iterable[Any],
                format: str | None = None) -> list[MatchResult]:
     """Read a tracklist file and match it against library items (Track objects or similar)."""
     return match_tracklist(read_tracklist(tracklist, format), list(library))
+
