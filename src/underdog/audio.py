@@ -1,15 +1,17 @@
 """Decode any supported audio file to mono float32 at the analysis rate.
 
 PyAV reads every format (mp3, m4a/aac, flac, ogg vorbis, opus, wav); soundfile is used
-for wav/flac where it is faster. Files are decoded in blocks into one growing buffer, so
-a long file never holds more than the mono signal plus one block in memory. An optional
-``channel_sink`` sees every block before the downmix (loudness needs the channels).
+for wav/flac where it is faster. Blocks are resampled by a streaming polyphase filter
+into one growing buffer, so a long file never holds more than the mono signal plus one
+block in memory. An optional ``channel_sink`` sees every block at the analysis rate
+before the downmix (loudness needs the channels); without it, the downmix comes first.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Iterator
 
 import numpy as np
@@ -81,36 +83,85 @@ def _check_file(path: str) -> int:
 
 
 class _Resampler:
-    """Stateful resample to ``sr`` keeping up to two channels (libswresample)."""
+    """Streaming polyphase resampler (scipy's resample_poly on overlapping chunks).
 
-    def __init__(self, native_sr: int, channels: int, sr: int):
-        import av
+    Chunks start on multiples of ``down`` input samples and carry ``pad`` samples of
+    context on each side, so the output equals resampling the whole signal at once.
+    """
 
-        self.layout = "stereo" if channels > 1 else "mono"
-        self.native_sr = native_sr
-        self._av = av
-        self._res = av.AudioResampler(format="fltp", layout=self.layout, rate=sr)
-        self._pts = 0
+    def __init__(self, native_sr: int, sr: int, channels: int):
+        from math import gcd
 
-    def push_frame(self, frame) -> Iterator[np.ndarray]:
-        for out in self._res.resample(frame):
-            yield out.to_ndarray()
+        g = gcd(native_sr, sr)
+        self.up, self.down = sr // g, native_sr // g
+        self.pad = self.down * -(-64 // self.down)  # >= the filter's half-length
+        self.buf = np.zeros((channels, self.pad), np.float32)  # left context: zeros
+        self.min_chunk = self.down * -(-_BLOCK // self.down)
+        self.fir = _fir(self.up, self.down)
 
-    def push_array(self, block: np.ndarray) -> Iterator[np.ndarray]:
-        frame = self._av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(block, dtype=np.float32), format="fltp", layout=self.layout
-        )
-        frame.sample_rate = self.native_sr
-        frame.pts = self._pts
-        self._pts += block.shape[1]
-        yield from self.push_frame(frame)
+    def push(self, block: np.ndarray) -> Iterator[np.ndarray]:
+        self.buf = np.concatenate([self.buf, block], axis=1)
+        yield from self._drain(final=False)
 
     def flush(self) -> Iterator[np.ndarray]:
-        for out in self._res.resample(None):
-            yield out.to_ndarray()
+        yield from self._drain(final=True)
+
+    def _drain(self, final: bool) -> Iterator[np.ndarray]:
+        from scipy.signal import resample_poly
+
+        n = self.buf.shape[1] - 2 * self.pad
+        if final:
+            tail = self.buf.shape[1] - self.pad  # no right context will come
+            if tail <= 0:
+                return
+            n = self.down * -(-tail // self.down)
+            self.buf = np.pad(self.buf, ((0, 0), (0, n + 2 * self.pad - self.buf.shape[1])))
+        else:
+            n = (n // self.down) * self.down
+            if n < self.min_chunk:
+                return
+        chunk = self.buf[:, : n + 2 * self.pad]
+        y = resample_poly(chunk, self.up, self.down, axis=1, window=self.fir)
+        y = y.astype(np.float32, copy=False)
+        a = self.pad * self.up // self.down
+        count = n * self.up // self.down if not final else -(-tail * self.up // self.down)
+        yield y[:, a:a + count]
+        self.buf = self.buf[:, n:]
 
 
-def _blocks_soundfile(path: str, sr: int):
+_PLANAR = {"fltp": np.float32, "dblp": np.float64, "s16p": np.int16, "s32p": np.int32}
+
+
+@lru_cache(maxsize=8)
+def _fir(up: int, down: int) -> np.ndarray:
+    """The anti-aliasing filter resample_poly would design (Kaiser, beta 5), made once."""
+    from scipy.signal import firwin
+
+    m = max(up, down)
+    return firwin(2 * 10 * m + 1, 1.0 / m, window=("kaiser", 5.0))
+
+
+def _frame_planes(frame, channels: int) -> list[np.ndarray]:
+    """A decoded frame as one float32 array per channel, whatever its sample format."""
+    dtype = _PLANAR.get(frame.format.name)
+    if dtype is np.float32:  # read the planes directly: much cheaper than to_ndarray
+        return [np.frombuffer(frame.planes[c], dtype=dtype, count=frame.samples)
+                for c in range(channels)]
+    if dtype is not None:
+        x = np.stack([np.frombuffer(frame.planes[c], dtype=dtype, count=frame.samples)
+                      for c in range(channels)])
+    else:
+        x = frame.to_ndarray()
+        if not frame.format.is_planar:
+            x = x.reshape(-1, len(frame.layout.channels)).T
+    if x.dtype.kind == "i":
+        x = x.astype(np.float32) / float(np.iinfo(x.dtype).max + 1)
+    elif x.dtype.kind == "u":
+        x = (x.astype(np.float32) - 128.0) / 128.0
+    return list(np.asarray(x[:channels], dtype=np.float32))
+
+
+def _blocks_soundfile(path: str):
     import soundfile as sf
 
     info = sf.info(path)
@@ -119,24 +170,17 @@ def _blocks_soundfile(path: str, sr: int):
     channels = min(info.channels, 2)
 
     def gen():
-        res = None if info.samplerate == sr else _Resampler(info.samplerate, channels, sr)
         with sf.SoundFile(path) as f:
             while True:
                 data = f.read(_BLOCK, dtype="float32", always_2d=True)
                 if not len(data):
                     break
-                block = data.T[:channels]
-                if res is None:
-                    yield block
-                else:
-                    yield from res.push_array(block)
-        if res is not None:
-            yield from res.flush()
+                yield data.T[:channels]
 
     return info.samplerate, channels, float(info.frames) / info.samplerate, gen()
 
 
-def _blocks_pyav(path: str, sr: int):
+def _blocks_pyav(path: str):
     import av
 
     try:
@@ -159,13 +203,22 @@ def _blocks_pyav(path: str, sr: int):
         dur = container.duration / 1_000_000.0
 
     def gen():
-        res = _Resampler(native_sr, channels, sr)
         decoded = 0
+        pending: list[list[np.ndarray]] = [[] for _ in range(channels)]
+        size = 0
         try:
             for frame in container.decode(stream):
+                if frame.sample_rate and frame.sample_rate != native_sr:
+                    raise DecodeError(path, "sample rate changes mid-stream")
                 decoded += frame.samples
-                yield from res.push_frame(frame)
-            yield from res.flush()
+                for c, plane in enumerate(_frame_planes(frame, channels)):
+                    pending[c].append(plane)
+                size += frame.samples
+                if size >= _BLOCK:  # hand on large blocks: per-frame work is costly
+                    yield np.stack([np.concatenate(p) for p in pending])
+                    pending, size = [[] for _ in range(channels)], 0
+            if size:
+                yield np.stack([np.concatenate(p) for p in pending])
         except av.error.FFmpegError as exc:
             at = decoded / native_sr
             raise DecodeError(path, f"corrupt data after {at:.1f} s: {_av_reason(exc)}") from None
@@ -173,6 +226,10 @@ def _blocks_pyav(path: str, sr: int):
             container.close()
 
     return native_sr, channels, dur, gen()
+
+
+def _downmix(block: np.ndarray) -> np.ndarray:
+    return block[:1] if block.shape[0] == 1 else 0.5 * (block[:1] + block[1:2])
 
 
 def _av_reason(exc: Exception) -> str:
@@ -196,20 +253,36 @@ def decode(path: str | os.PathLike, sr: int = ANALYSIS_SR,
     source = None
     if ext in _SOUNDFILE_EXTENSIONS:
         try:
-            source = _blocks_soundfile(path, sr)
+            source = _blocks_soundfile(path)
         except DecodeError:
             raise
         except Exception:
             source = None  # not a format libsndfile knows: PyAV decides
     if source is None:
-        source = _blocks_pyav(path, sr)
+        source = _blocks_pyav(path)
     native_sr, channels, dur_est, blocks = source
     buf = _Buffer(int((dur_est or 300.0) * sr * 1.02) + sr)
+    # Without a sink, downmix first and resample one channel; with one, resample both.
+    res = None if native_sr == sr else _Resampler(native_sr, sr, channels if channel_sink else 1)
+
+    def take(out: np.ndarray) -> None:
+        if channel_sink is not None:
+            channel_sink(out, sr)
+            out = _downmix(out)
+        buf.append(out[0])
+
     try:
         for block in blocks:
-            if channel_sink is not None:
-                channel_sink(block, sr)
-            buf.append(block[0] if block.shape[0] == 1 else 0.5 * (block[0] + block[1]))
+            if channel_sink is None:
+                block = _downmix(block)
+            if res is None:
+                take(block)
+            else:
+                for out in res.push(block):
+                    take(out)
+        if res is not None:
+            for out in res.flush():
+                take(out)
     except DecodeError:
         raise
     except Exception as exc:  # a library error deep in a block

