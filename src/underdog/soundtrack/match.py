@@ -14,7 +14,9 @@ How one entry is matched:
 2. Scoring. Artist score: the best of ``fuzz.ratio`` on the primary artist and
    ``token_sort_ratio`` on all credited artists. Title score: ``fuzz.ratio`` on the title with
    and without its optional parenthetical part, or a prefix score for a cut-off title. The
-   score is the weighted mean, minus penalties: a featured credit on one side only, a version
+   score is the weighted mean, minus penalties: a title word replaced by another word (not
+   a typo of it: "Above and Beyond" is not "Above and Below"), a featured credit on one
+   side only, a version
    the entry asks for ("Remix", "Acoustic", "Live") that the item lacks or the reverse, a file
    name instead of tags. Both part scores must pass ``min_part`` too.
 3. Verdict. Candidates with the same normalized artist, title and version are one recording
@@ -54,6 +56,8 @@ class MatchParams:
     version_penalty: float = 30.0  # remix/acoustic/... on one side only; live asked, not had
     unasked_live_penalty: float = 4.0  # a live recording when the list did not ask for live
     path_penalty: float = 3.0   # artist/title read from the file name, not tags
+    replaced_word_penalty: float = 8.0  # per title word replaced by another word (no typo)
+    word_similarity: float = 70.0  # fuzz.ratio of two words that are one word with a typo
     n_block: int = 300
     n_rescore: int = 25
 
@@ -126,6 +130,8 @@ def names_from_path(path: str) -> tuple[str | None, str | None, str | None]:
 def as_item(obj: Any) -> LibraryItem:
     """A Track (or any object/dict with path/artist/title) -> LibraryItem, names from the path
     when tags are missing."""
+    if isinstance(obj, LibraryItem) and obj.artist and obj.title:
+        return obj
     get = obj.get if isinstance(obj, dict) else (lambda k, d=None: getattr(obj, k, d))
     path = os.fspath(get("path"))
     artist, title, album = get("artist"), get("title"), get("album")
@@ -165,6 +171,28 @@ def _title_score(e: Normalized, c: Normalized) -> float:
     return min(s, 100.0)
 
 
+def _unmatched(words: list[str], other: list[str], sim: float, prefix_last: bool) -> int:
+    """How many of ``words`` have no counterpart in ``other`` (equal up to a typo)."""
+    n = 0
+    for k, w in enumerate(words):
+        if prefix_last and k == len(words) - 1 and any(o.startswith(w) for o in other):
+            continue  # a title cut off inside its last word
+        if not any(w == o or fuzz.ratio(w, o) >= sim for o in other):
+            n += 1
+    return n
+
+
+def _replaced_words(e: Normalized, c: Normalized, sim: float) -> int:
+    """Title words replaced by other words ("Above and Beyond" for "Above and Below"), as
+    opposed to typos, dropped words or a cut-off title: the fewest over the title forms."""
+    best = None
+    for et, ct in ((e.title, c.title), (e.title, c.title_core), (e.title_core, c.title_core)):
+        ew, cw = et.split(), ct.split()
+        n = min(_unmatched(ew, cw, sim, e.truncated), _unmatched(cw, ew, sim, False))
+        best = n if best is None else min(best, n)
+    return best or 0
+
+
 def _artist_score(e: Normalized, c: Normalized) -> float:
     s = max(fuzz.ratio(e.artist, c.artist), fuzz.token_sort_ratio(e.all_artists, c.all_artists))
     # "A & B" against "A feat. B" and the reverse.
@@ -186,6 +214,8 @@ def score_pair(e: Normalized, c: Normalized, entry_tags: Sequence[str] = (),
     a = _artist_score(e, c)
     t = _title_score(e, c)
     s = p.artist_weight * a + (1.0 - p.artist_weight) * t
+    if s >= p.threshold - 20.0:  # only where it can matter (word loops are slow)
+        s -= p.replaced_word_penalty * _replaced_words(e, c, p.word_similarity)
     if e.featured and c.featured:
         if not any(fuzz.ratio(x, y) >= 85 for x in e.featured for y in c.featured):
             s -= p.featured_conflict_penalty
@@ -213,8 +243,7 @@ class LibraryIndex:
 
     def __init__(self, items: Iterable[Any], params: MatchParams | None = None):
         self.params = params or MatchParams()
-        self.items: list[LibraryItem] = [x if isinstance(x, LibraryItem) else as_item(x)
-                                          for x in items]
+        self.items: list[LibraryItem] = [as_item(x) for x in items]
         self.norm: list[Normalized] = [normalize(x.artist, x.title) for x in self.items]
         self.quick: list[str] = [f"{n.artist} {n.title}" for n in self.norm]
         postings: dict[str, list[int]] = defaultdict(list)
