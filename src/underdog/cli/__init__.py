@@ -5,7 +5,7 @@ from __future__ import annotations
 from .app import app
 from . import analyze as _analyze  # noqa: F401  (registers commands)
 from . import library as _library  # noqa: F401
-from . import soundtrack as _soundtrack  # noqa: F401
+from . import soundtrack as _soundtrack, tag as _tag  # noqa: F401
 from . import plan as _plan  # noqa: F401
 
 
