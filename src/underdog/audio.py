@@ -3,8 +3,8 @@
 PyAV reads every format (mp3, m4a/aac, flac, ogg vorbis, opus, wav); soundfile is used
 for wav/flac where it is faster. Blocks are resampled by a streaming polyphase filter
 into one growing buffer, so a long file never holds more than the mono signal plus one
-block in memory. An optional ``channel_sink`` sees every block at the analysis rate
-before the downmix (loudness needs the channels); without it, the downmix comes first.
+block in memory. An optional ``channel_sink`` sees every block at the native rate
+before the downmix: loudness needs the channels and the full bandwidth.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ _SOUNDFILE_EXTENSIONS = frozenset({".wav", ".wave", ".flac"})
 _BLOCK = 65536
 
 ChannelSink = Callable[[np.ndarray, int], None]
-"""Called with each (channels, n) float32 block at the analysis rate, before downmix."""
+"""Called with each (channels, n) float32 block at the file's native rate, before downmix."""
 
 
 @dataclass
@@ -242,8 +242,8 @@ def decode(path: str | os.PathLike, sr: int = ANALYSIS_SR,
            channel_sink: ChannelSink | None = None) -> Audio:
     """Decode ``path`` to mono float32 at ``sr``.
 
-    ``channel_sink`` (optional) sees each (channels, n) block at ``sr`` before the
-    downmix. Raises DecodeError naming the file and the reason when the file is not
+    ``channel_sink`` (optional) sees each (channels, n) block at the file's native
+    rate, before the downmix. Raises DecodeError naming the file and the reason when the file is not
     readable audio: missing, empty, unknown format, corrupt, truncated or silent of
     samples.
     """
@@ -262,27 +262,21 @@ def decode(path: str | os.PathLike, sr: int = ANALYSIS_SR,
         source = _blocks_pyav(path)
     native_sr, channels, dur_est, blocks = source
     buf = _Buffer(int((dur_est or 300.0) * sr * 1.02) + sr)
-    # Without a sink, downmix first and resample one channel; with one, resample both.
-    res = None if native_sr == sr else _Resampler(native_sr, sr, channels if channel_sink else 1)
-
-    def take(out: np.ndarray) -> None:
-        if channel_sink is not None:
-            channel_sink(out, sr)
-            out = _downmix(out)
-        buf.append(out[0])
-
+    # The sink meters the channels at the native rate; the analysis needs mono only.
+    res = None if native_sr == sr else _Resampler(native_sr, sr, 1)
     try:
         for block in blocks:
-            if channel_sink is None:
-                block = _downmix(block)
+            if channel_sink is not None:
+                channel_sink(block, native_sr)
+            mono = _downmix(block)
             if res is None:
-                take(block)
+                buf.append(mono[0])
             else:
-                for out in res.push(block):
-                    take(out)
+                for out in res.push(mono):
+                    buf.append(out[0])
         if res is not None:
             for out in res.flush():
-                take(out)
+                buf.append(out[0])
     except DecodeError:
         raise
     except Exception as exc:  # a library error deep in a block
