@@ -16,7 +16,7 @@ from rich.text import Text
 
 from ..errors import UnderdogError
 from ..library.db import LibraryError, default_db_path, open_library
-from ..soundtrack.match import FOUND, MISSING, match_tracklist
+from ..soundtrack.match import AMBIGUOUS, FOUND, MISSING, match_tracklist
 from ..soundtrack.report import film_order, summarize, write_m3u8
 from ..soundtrack.tracklist import read_tracklist
 from .app import app
@@ -87,21 +87,25 @@ def match(
 def _print_table(shown, results, output) -> None:
     console = Console()
     table = Table(header_style="bold")
+    timed = any(r.entry.time for r in shown)  # no empty time column
     for col, just in [("#", "right"), ("time", "left"), ("entry [tags]", "left"),
                       ("status", "left"), ("conf", "right"), ("library file / candidates",
                                                               "left")]:
-        table.add_column(col, justify=just)
+        if col != "time" or timed:
+            table.add_column(col, justify=just)
     order = {id(r): i for i, r in enumerate(results, start=1)}
     colour = {FOUND: "green", MISSING: "red"}
     for r in film_order(shown):
         e = r.entry
         if r.status == FOUND:
             where = r.match.path
+        elif r.status == AMBIGUOUS:  # name every close candidate by its file
+            where = "\n".join(f"{c.item.path} ({c.confidence:.2f})" for c in r.candidates)
         else:
             where = "\n".join(f"{c.item.artist} - {c.item.title} ({c.confidence:.2f})"
                               for c in r.candidates)
         st = colour.get(r.status, "yellow")
-        table.add_row(str(order[id(r)]), e.time or "", Text(e.display),
+        table.add_row(str(order[id(r)]), *([e.time or ""] if timed else []), Text(e.display),
                       f"[{st}]{r.status}[/{st}]",
                       f"{r.confidence:.2f}" if r.candidates else "", Text(where))
     console.print(table)
