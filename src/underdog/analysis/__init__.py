@@ -125,7 +125,7 @@ def analyze_signal(y: np.ndarray, sr: int, path: str = "<signal>",
     if "key" in steps:
         from . import key
 
-        k = key.estimate_key(spec.chroma)
+        k = key.estimate_key(spec.key_chroma if spec.key_chroma is not None else spec.chroma)
         res.key, res.camelot, res.key_confidence = k.name, k.camelot, k.confidence
     if "sections" in steps:
         from . import sections

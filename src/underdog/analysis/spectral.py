@@ -29,6 +29,7 @@ class Spectral:
     mel_hz: np.ndarray  # (n_mels,) centre frequency of each band
     chroma: np.ndarray  # (12, T) float32, pitch class C=0 .. B=11
     rms: np.ndarray  # (T,) float32 frame RMS of the signal
+    key_chroma: np.ndarray | None = None  # (12, T / 4) from a finer 4096-point STFT, for key
 
     @property
     def fps(self) -> float:
@@ -70,7 +71,7 @@ def mel_filterbank(sr: int, n_fft: int, n_mels: int = N_MELS, fmin: float = 30.0
 
 
 @lru_cache(maxsize=8)
-def chroma_filterbank(sr: int, n_fft: int, fmin: float = 55.0, fmax: float = 4200.0,
+def chroma_filterbank(sr: int, n_fft: int, fmin: float = 100.0, fmax: float = 2000.0,
                       width_semitones: float = 0.5) -> np.ndarray:
     """Map STFT bins to the 12 pitch classes with a Gaussian in semitone distance."""
     freqs = np.linspace(0, sr / 2.0, 1 + n_fft // 2)
@@ -111,4 +112,26 @@ def compute(y: np.ndarray, sr: int, n_fft: int = N_FFT, hop: int = HOP,
         mel[i:i + len(blk)] = red[:, :n_mels]
         chroma[i:i + len(blk)] = red[:, n_mels:]
     return Spectral(sr=sr, hop=hop, n_fft=n_fft, mel=np.ascontiguousarray(mel.T),
-                    mel_hz=mel_hz, chroma=np.ascontiguousarray(chroma.T), rms=rms)
+                    mel_hz=mel_hz, chroma=np.ascontiguousarray(chroma.T), rms=rms,
+                    key_chroma=fine_chroma(y, sr))
+
+
+KEY_N_FFT = 4096
+
+
+def fine_chroma(y: np.ndarray, sr: int, n_fft: int = KEY_N_FFT) -> np.ndarray:
+    """Chroma from non-overlapping-by-half 4096-point frames: low notes need the resolution."""
+    hop = n_fft // 2
+    if len(y) < n_fft:
+        y = np.pad(y, (0, n_fft - len(y)))
+    n_frames = 1 + (len(y) - n_fft) // hop
+    frames = np.lib.stride_tricks.as_strided(
+        y, shape=(n_frames, n_fft), strides=(y.strides[0] * hop, y.strides[0]), writeable=False
+    )
+    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
+    fb = chroma_filterbank(sr, n_fft).T.copy()
+    out = np.empty((n_frames, 12), dtype=np.float32)
+    for i in range(0, n_frames, _BLOCK_FRAMES // 4):
+        blk = frames[i:i + _BLOCK_FRAMES // 4]
+        out[i:i + len(blk)] = np.abs(sfft.rfft(blk * window, axis=1)) @ fb
+    return np.ascontiguousarray(out.T)
