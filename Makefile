@@ -23,8 +23,16 @@ $(BENCHSTAMP): $(DEVSTAMP)
 
 install: $(STAMP)
 
+DEMO := demo-out
+
 demo: $(STAMP)
-	$(BIN)/underdog analyze examples/library
+	@mkdir -p $(DEMO)
+	$(BIN)/underdog scan --db $(DEMO)/library.db examples/library
+	$(BIN)/underdog tracks --db $(DEMO)/library.db
+	$(BIN)/underdog plan --db $(DEMO)/library.db --arc montage --minutes 30 --no-record --explain \
+	    -o $(DEMO)/montage.m3u8 -o $(DEMO)/montage.xspf -o $(DEMO)/montage.json --plot $(DEMO)/montage.png
+	$(BIN)/underdog soundtrack match examples/tracklists/never-back-down-2008.txt \
+	    --db $(DEMO)/library.db -o $(DEMO)/never-back-down.m3u8
 
 test: $(DEVSTAMP)
 	$(BIN)/python -m pytest -q

@@ -15,8 +15,9 @@ REQUIRED = {"path", "duration_s", "bpm", "bpm_confidence", "bpm_candidates", "be
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200"}  # a wide terminal: the table does not wrap names
     return subprocess.run([sys.executable, "-m", "underdog.cli", *args],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, env=env)
 
 
 @pytest.fixture(scope="module")
