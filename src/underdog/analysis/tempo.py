@@ -17,7 +17,7 @@ MIN_BPM = 40.0
 MAX_BPM = 250.0
 PRIOR_BPM = 120.0  # centre of the tapped-tempo prior
 PRIOR_OCTAVES = 0.9  # its standard deviation, in octaves
-MIN_SALIENCE = 0.05  # candidates weaker than this share of the strongest are not tempi
+MIN_SALIENCE = 0.01  # candidates weaker than this share of the strongest are not tempi
 RELATIONS = {"half": 0.5, "double": 2.0, "two_thirds": 2.0 / 3.0, "three_halves": 1.5}
 
 
