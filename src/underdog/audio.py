@@ -23,6 +23,7 @@ AUDIO_EXTENSIONS = frozenset(
     {".mp3", ".m4a", ".aac", ".mp4", ".flac", ".ogg", ".oga", ".opus", ".wav", ".wave"}
 )
 _SOUNDFILE_EXTENSIONS = frozenset({".wav", ".wave", ".flac"})
+_SOUNDFILE_FALLBACK = frozenset({".ogg", ".oga", ".opus", ".mp3"})
 _BLOCK = 65536
 
 ChannelSink = Callable[[np.ndarray, int], None]
@@ -259,7 +260,16 @@ def decode(path: str | os.PathLike, sr: int = ANALYSIS_SR,
         except Exception:
             source = None  # not a format libsndfile knows: PyAV decides
     if source is None:
-        source = _blocks_pyav(path)
+        try:
+            source = _blocks_pyav(path)
+        except DecodeError as first:
+            # libsndfile reads some Ogg files FFmpeg's demuxer rejects: a second opinion
+            if ext not in _SOUNDFILE_FALLBACK:
+                raise
+            try:
+                source = _blocks_soundfile(path)
+            except Exception:
+                raise first from None
     native_sr, channels, dur_est, blocks = source
     buf = _Buffer(int((dur_est or 300.0) * sr * 1.02) + sr)
     # The sink meters the channels at the native rate; the analysis needs mono only.
