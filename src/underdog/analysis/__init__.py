@@ -98,7 +98,7 @@ def analyze_signal(y: np.ndarray, sr: int, path: str = "<signal>",
     if not np.any(np.abs(y) > 1e-5):
         raise AnalysisError(path, "digital silence: no signal to analyze")
     res = TrackAnalysis(path=path, duration_s=duration_s)
-    spec = spectral.compute(y, sr)
+    spec = spectral.compute(y, sr, key_chroma="key" in steps)
     env, bands = onset.onset_bands(spec)
     if "tempo" in steps or steps & {"energy", "sections", "style"}:
         from . import beats, tempo

@@ -88,8 +88,10 @@ def chroma_filterbank(sr: int, n_fft: int, fmin: float = 100.0, fmax: float = 20
 
 
 def compute(y: np.ndarray, sr: int, n_fft: int = N_FFT, hop: int = HOP,
-            n_mels: int = N_MELS) -> Spectral:
-    """One Hann-windowed STFT pass over mono ``y``, reduced to mel, chroma and RMS."""
+            n_mels: int = N_MELS, key_chroma: bool = True) -> Spectral:
+    """One Hann-windowed STFT pass over mono ``y``, reduced to mel, chroma and RMS.
+
+    ``key_chroma=False`` skips the finer second STFT that only the key step reads."""
     y = np.ascontiguousarray(y, dtype=np.float32)
     pad = n_fft // 2
     yp = np.pad(y, (pad, pad))
@@ -113,7 +115,7 @@ def compute(y: np.ndarray, sr: int, n_fft: int = N_FFT, hop: int = HOP,
         chroma[i:i + len(blk)] = red[:, n_mels:]
     return Spectral(sr=sr, hop=hop, n_fft=n_fft, mel=np.ascontiguousarray(mel.T),
                     mel_hz=mel_hz, chroma=np.ascontiguousarray(chroma.T), rms=rms,
-                    key_chroma=fine_chroma(y, sr))
+                    key_chroma=fine_chroma(y, sr) if key_chroma else None)
 
 
 KEY_N_FFT = 4096
