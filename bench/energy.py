@@ -60,9 +60,19 @@ def lufs_of(chans: np.ndarray, sr: int) -> float:
 
 
 def decode_channels(path) -> tuple[np.ndarray, np.ndarray]:
-    blocks = []
-    a = decode(path, ANALYSIS_SR, channel_sink=lambda b, sr: blocks.append(b.copy()))
-    return a.samples, np.concatenate(blocks, axis=1)
+    """Mono at the analysis rate, and the channels brought to that rate too."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    blocks, rates = [], []
+    a = decode(path, ANALYSIS_SR,
+               channel_sink=lambda b, sr: (blocks.append(b.copy()), rates.append(sr)))
+    ch = np.concatenate(blocks, axis=1)
+    if rates and rates[0] != ANALYSIS_SR:
+        g = gcd(rates[0], ANALYSIS_SR)
+        ch = resample_poly(ch, ANALYSIS_SR // g, rates[0] // g, axis=1).astype(np.float32)
+    return a.samples, ch
 
 
 def cached(path, y: np.ndarray | None = None, chans: np.ndarray | None = None, tag: str = "") -> dict:
@@ -116,7 +126,9 @@ def stem_mix(song: Path, with_guitar: bool) -> tuple[np.ndarray, np.ndarray]:
         n = max(len(y), len(g))
         y = np.pad(y, (0, n - len(y))) + np.pad(g, (0, n - len(g)))
         c = min(ch.shape[0], gch.shape[0])
-        ch = np.pad(ch[:c], ((0, 0), (0, n - ch.shape[1]))) + np.pad(gch[:c], ((0, 0), (0, n - gch.shape[1])))
+        m = max(ch.shape[1], gch.shape[1])
+        ch = (np.pad(ch[:c], ((0, 0), (0, m - ch.shape[1])))
+              + np.pad(gch[:c], ((0, 0), (0, m - gch.shape[1]))))
     return y, ch
 
 
