@@ -22,7 +22,7 @@ import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "bench")]
 FREE = Path(os.environ.get("UNDERDOG_FREE_MUSIC", ROOT.parent / "free-music"))
 warnings.filterwarnings("ignore")
 
@@ -32,17 +32,9 @@ from underdog.audio import ANALYSIS_SR, decode  # noqa: E402
 
 
 def files(limit: int) -> list[str]:
-    import soundfile as sf
+    from _free_music import stereo_oggs
 
-    out = []
-    for p in sorted(FREE.rglob("*.ogg")):
-        try:
-            info = sf.info(str(p))
-        except Exception:
-            continue
-        if info.samplerate == 44100 and info.channels == 2 and info.duration > 60:
-            out.append(str(p))
-    return out[:limit]
+    return stereo_oggs(FREE, limit)
 
 
 def underdog_steps(path: str, cost: dict) -> float:

@@ -39,7 +39,7 @@ except ImportError:
     pass
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "src"), str(ROOT / "training")]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "training"), str(ROOT / "bench")]
 DATA = Path(os.environ.get("UNDERDOG_SHARED_DATA", ROOT.parent / "shared" / "data"))
 FREE = Path(os.environ.get("UNDERDOG_FREE_MUSIC", ROOT.parent / "free-music"))
 MADMOM_PY = ROOT / ".venv-madmom" / "bin" / "python"
@@ -144,9 +144,30 @@ def cross_validated_tempi(items: list[dict]) -> dict[str, float | None]:
 
 # ---- the tables --------------------------------------------------------------------------
 
+def score(tool: str, items: list[dict], outputs: dict) -> dict:
+    """Acc1/Acc2, beat F and speed of one tool; ``outputs[path] = (bpm, beats, s, dur)``."""
+    hits1 = hits2 = 0
+    fs, spent, audio = [], 0.0, 0.0
+    for it in items:
+        if it["path"] not in outputs:
+            continue
+        bpm, beats, el, dur = outputs[it["path"]]
+        a1, a2 = acc(bpm, it["bpm"])
+        hits1 += a1
+        hits2 += a2
+        f = beat_f(it.get("beats"), beats)
+        if f is not None:
+            fs.append(f)
+        spent += el
+        audio += dur
+    n = len(items)
+    return {"tool": tool, "acc1": hits1 / n, "acc2": hits2 / n, "hits1": hits1, "hits2": hits2,
+            "n": n, "beat_f": float(np.mean(fs)) if fs else None,
+            "xrt": audio / spent if spent else 0.0}
+
+
 def evaluate(name: str, items: list[dict], use_madmom: bool) -> list[dict]:
     from underdog.analysis import beats as beats_mod
-    from underdog.analysis import tempo as tempo_mod
     import train_tempo as tt
 
     trained = name in ("gtzan-dev", "midi-dev")
@@ -155,8 +176,7 @@ def evaluate(name: str, items: list[dict], use_madmom: bool) -> list[dict]:
              "librosa feature.tempo": run_librosa_tempo, "essentia Percival": run_essentia}
     results = []
     for tool, fn in tools.items():
-        hits1 = hits2 = 0
-        fs, spent, audio = [], 0.0, 0.0
+        outputs = {}
         for it in items:
             try:
                 bpm, beats, el, dur = fn(it["path"])
@@ -167,39 +187,12 @@ def evaluate(name: str, items: list[dict], use_madmom: bool) -> list[dict]:
                 bpm = cv[it["path"]]
                 env, bands, fps = tt.envelopes(it["path"])
                 beats = beats_mod.track_beats(env, fps, bpm)
-            a1, a2 = acc(bpm, it["bpm"])
-            hits1 += a1
-            hits2 += a2
-            f = beat_f(it.get("beats"), beats)
-            if f is not None:
-                fs.append(f)
-            spent += el
-            audio += dur
-        results.append({"tool": tool, "acc1": hits1 / len(items), "acc2": hits2 / len(items),
-                        "hits1": hits1, "hits2": hits2, "n": len(items),
-                        "beat_f": float(np.mean(fs)) if fs else None,
-                        "xrt": audio / spent if spent else 0.0})
+            outputs[it["path"]] = (bpm, beats, el, dur)
+        results.append(score(tool, items, outputs))
     if use_madmom and MADMOM_PY.exists():
         mm = run_madmom([it["path"] for it in items])
-        hits1 = hits2 = 0
-        fs, spent, audio = [], 0.0, 0.0
-        for it in items:
-            if it["path"] not in mm:
-                continue
-            bpm, beats, el = mm[it["path"]]
-            a1, a2 = acc(bpm, it["bpm"])
-            hits1 += a1
-            hits2 += a2
-            f = beat_f(it.get("beats"), beats)
-            if f is not None:
-                fs.append(f)
-            spent += el
-            audio += _duration(it["path"])
-        results.append({"tool": "madmom (RNN+DBN)", "acc1": hits1 / len(items),
-                        "acc2": hits2 / len(items), "hits1": hits1, "hits2": hits2,
-                        "n": len(items), "beat_f": float(np.mean(fs)) if fs else None,
-                        "xrt": audio / spent if spent else 0.0})
-    del tempo_mod
+        outputs = {p: (bpm, beats, el, _duration(p)) for p, (bpm, beats, el) in mm.items()}
+        results.append(score("madmom (RNN+DBN)", items, outputs))
     return results
 
 
@@ -228,17 +221,9 @@ def print_table(title: str, rows: list[dict]) -> None:
 
 def speed_table(limit: int) -> None:
     """Full-length 44.1 kHz stereo Ogg tracks: decode + tempo + beats, one core."""
-    import soundfile as sf
+    from _free_music import stereo_oggs
 
-    files = []
-    for p in sorted(FREE.rglob("*.ogg")):
-        try:
-            info = sf.info(str(p))
-        except Exception:
-            continue
-        if info.samplerate == 44100 and info.channels == 2 and info.duration > 60:
-            files.append(str(p))
-    files = files[:limit]
+    files = stereo_oggs(FREE, limit)
     rows = []
     for tool, fn in (("underdog", run_underdog), ("librosa load+beat_track", run_librosa_beat)):
         spent = audio = 0.0
