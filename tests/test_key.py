@@ -6,6 +6,7 @@ import csv
 
 import numpy as np
 import pytest
+from scipy.signal import resample_poly
 
 from underdog.analysis import key, spectral
 from underdog.audio import ANALYSIS_SR, decode
@@ -63,24 +64,34 @@ def test_camelot_codes_and_compatibility():
         key.parse_key("H minor")
 
 
-@pytest.mark.parametrize("index", [1, 4, 8], ids=["through-space", "beast", "feelings"])
+@pytest.mark.parametrize("index", [1, 7, 8, 11], ids=["through-space", "stairs", "feelings", "hell"])
 def test_transposing_audio_moves_the_key(index):
     """Resampling by two semitones moves the estimated tonic by two, keeping the mode
-    (on the demo's clearly tonal tracks; distorted riffs are often ambiguous)."""
+    (on the demo's clearly tonal tracks; distorted power-chord riffs are often ambiguous)."""
     y = decode(demo_tracks()[index], SR).samples[30 * SR: 90 * SR]
     base = key.estimate_key(spectral.compute(y, SR).key_chroma)
-    ratio = 2 ** (2 / 12)
-    n = int(len(y) / ratio)
-    up = np.interp(np.arange(n) * ratio, np.arange(len(y)), y).astype(np.float32)
+    up = resample_poly(y, 89, 100).astype(np.float32)  # 100/89: +2.02 semitones
     moved = key.estimate_key(spectral.compute(up, SR).key_chroma)
     t0, m0 = key.parse_key(base.name)
     t1, m1 = key.parse_key(moved.name)
     assert m0 == m1 and (t1 - t0) % 12 == 2, (base.name, moved.name)
 
 
-def test_silence_has_no_key():
+def test_silence_and_noise_have_no_key():
     est = key.estimate_key(np.zeros((12, 100), np.float32))
     assert est.name is None and est.confidence == 0.0
+    noise = np.random.default_rng(0).standard_normal(10 * SR).astype(np.float32)
+    est = key.estimate_key(spectral.compute(noise, SR).key_chroma)
+    assert est.confidence < 0.2, est
+
+
+@pytest.mark.parametrize("path", demo_tracks(), ids=lambda p: p.name)
+def test_demo_tracks_have_a_valid_key(path):
+    y = decode(path, SR).samples
+    est = key.estimate_key(spectral.compute(y, SR).key_chroma)
+    assert est.camelot == key.camelot_of(est.name)
+    assert key.key_of_camelot(est.camelot) == est.name
+    assert 0.0 <= est.confidence <= 1.0
 
 
 def test_midi_renders_agree_with_their_notes(shared_data):
@@ -94,4 +105,4 @@ def test_midi_renders_agree_with_their_notes(shared_data):
         est = key.estimate_key(spectral.compute(y, SR).key_chroma)
         ref = key.key_name(*key.parse_key(r["symbolic_key"]))
         scores.append(mir_eval.key.weighted_score(ref, est.name))
-    assert np.mean(scores) >= 0.7, np.mean(scores)
+    assert np.mean(scores) >= 0.80, np.mean(scores)
