@@ -52,6 +52,30 @@ def test_sine_anchor_and_channel_sum():
 
 
 @pytest.mark.parametrize("sr", [22050, 44100, 48000])
+def test_minus_20_dbfs_sine_at_every_rate(sr):
+    """-20 dBFS 1 kHz: -23.01 LUFS in one channel, -20.0 in both (filters designed per rate)."""
+    t = np.arange(8 * sr) / sr
+    s = (0.1 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    mono = measure(s[None, :], sr)
+    stereo = measure(np.stack([s, s]), sr)
+    assert mono.integrated_lufs == pytest.approx(-23.01, abs=0.05)
+    assert stereo.integrated_lufs == pytest.approx(-20.0, abs=0.05)
+    assert mono.peak_dbfs == pytest.approx(-20.0, abs=0.01)
+    assert mono.range_lu == pytest.approx(0.0, abs=0.1)
+
+
+def test_pipeline_meters_native_channels():
+    """analyze() meters the decoder's native-rate channels, not the 22,050 Hz mono mix."""
+    from underdog.analysis import analyze
+
+    path = demo_tracks()[8]
+    x, sr = native(path)
+    res = analyze(path, steps={"loudness"})
+    assert sr != 22050 and x.shape[0] == 2
+    assert res.loudness_lufs == pytest.approx(measure(x, sr).integrated_lufs, abs=1e-6)
+
+
+@pytest.mark.parametrize("sr", [22050, 44100, 48000])
 def test_k_weighting_response(sr):
     """The filters pass ~0 dB at 500 Hz, +4 dB well above 2 kHz, and cut 20 Hz hard."""
     from scipy.signal import sosfreqz
