@@ -29,6 +29,7 @@ from underdog.audio import ANALYSIS_SR, decode  # noqa: E402
 DATA = Path(os.environ.get("UNDERDOG_SHARED_DATA", ROOT.parent / "shared" / "data"))
 CACHE = ROOT / "bench" / "out" / "envelopes"
 L2 = 0.3
+GTZAN_WEIGHT = 1.0
 SEED = 0
 
 
@@ -73,27 +74,32 @@ def clip_examples(env, bands, fps, ref: float | None):
     return cands, X, y
 
 
-def fit(groups: list[tuple[np.ndarray, int]], l2: float | None = None) -> tempo.OctaveModel:
-    """Conditional logit over each group's rows; ``groups`` = [(X, correct_index)]."""
+def fit(groups: list[tuple], l2: float | None = None) -> tempo.OctaveModel:
+    """Conditional logit over each group's rows; ``groups`` = [(X, correct_index[, weight])]."""
     l2 = L2 if l2 is None else l2
-    allX = np.concatenate([X for X, _ in groups])
+    allX = np.concatenate([g[0] for g in groups])
     mean, std = allX.mean(0), allX.std(0) + 1e-6
-    Zs = [((X - mean) / std, y) for X, y in groups]
+    Zs = [((g[0] - mean) / std, g[1], g[2] if len(g) > 2 else 1.0) for g in groups]
     d = allX.shape[1]
 
     def loss(w):
         total, grad = 0.5 * l2 * w @ w, l2 * w
-        for Z, y in Zs:
+        for Z, y, wt in Zs:
             s = Z @ w
             s = s - s.max()
             p = np.exp(s)
             p /= p.sum()
-            total -= np.log(p[y] + 1e-12)
-            grad = grad + Z.T @ p - Z[y]
+            total -= wt * np.log(p[y] + 1e-12)
+            grad = grad + wt * (Z.T @ p - Z[y])
         return total, grad
 
     w = minimize(loss, np.zeros(d), jac=True, method="L-BFGS-B").x
     return tempo.OctaveModel(mean, std, w)
+
+
+def weight(dataset: str) -> float:
+    """Real recordings count as much in total as the (more numerous) MIDI renders."""
+    return GTZAN_WEIGHT if dataset == "gtzan-dev" else 1.0
 
 
 def examples(clips):
@@ -113,7 +119,8 @@ def cross_val_predict(rows, folds: int = 5) -> dict[str, float | None]:
     fold_of[order] = np.arange(len(rows)) % folds
     out: dict[str, float | None] = {}
     for k in range(folds):
-        train = [(r[4], r[5]) for i, r in enumerate(rows) if fold_of[i] != k and r[5] is not None]
+        train = [(r[4], r[5], weight(r[0])) for i, r in enumerate(rows)
+                 if fold_of[i] != k and r[5] is not None]
         model = fit(train)
         for i, r in enumerate(rows):
             if fold_of[i] == k:
@@ -123,7 +130,7 @@ def cross_val_predict(rows, folds: int = 5) -> dict[str, float | None]:
 
 def main() -> None:
     rows = examples(labelled_clips())
-    train = [(r[4], r[5]) for r in rows if r[5] is not None]
+    train = [(r[4], r[5], weight(r[0])) for r in rows if r[5] is not None]
     print(f"{len(rows)} clips, {len(train)} with the correct tempo among the candidates")
     model = fit(train)
     out = ROOT / "src" / "underdog" / "analysis" / "data" / tempo.MODEL_FILE
