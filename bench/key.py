@@ -58,7 +58,7 @@ def librosa_kk(path):
 
     y, sr = librosa.load(path, sr=22050)
     c = librosa.feature.chroma_cqt(y=y, sr=sr, tuning=0.0).mean(axis=1)  # see bench/pipeline.py
-    s = key.key_scores(c, "krumhansl")
+    s = key.key_scores(c, "krumhansl", partials=1)  # the textbook baseline: plain profile
     b = int(np.argmax(s))
     return key.key_name(b % 12, b >= 12), len(y) / sr
 
@@ -78,8 +78,8 @@ def main() -> None:
         rows = [r for r in csv.DictReader(f) if float(r["symbolic_key_margin"]) > 0.05]
     if args.limit:
         rows = rows[: args.limit]
-    tools = {"underdog (Temperley, shipped)": underdog("temperley"),
-             "underdog chroma + Krumhansl": underdog("krumhansl"),
+    tools = {"underdog (Krumhansl + overtones, shipped)": underdog("krumhansl"),
+             "underdog chroma, Temperley + overtones": underdog("temperley"),
              "librosa chroma_cqt + Krumhansl": librosa_kk}
     for prof in ("edma", "krumhansl", "temperley"):
         tools[f"essentia KeyExtractor ({prof})"] = essentia_key(prof)

@@ -73,9 +73,11 @@ def key_name(tonic: int, minor: bool) -> str:
     return f"{PITCHES[tonic % 12]} {'minor' if minor else 'major'}"
 
 
-def key_scores(chroma_profile: np.ndarray, profile: str = DEFAULT_PROFILE) -> np.ndarray:
-    """Pearson correlation of a 12-bin pitch-class profile with all 24 keys."""
-    major, minor = (audio_profile(p) for p in PROFILES[profile])
+def key_scores(chroma_profile: np.ndarray, profile: str = DEFAULT_PROFILE,
+               partials: int = PARTIALS) -> np.ndarray:
+    """Pearson correlation of a 12-bin pitch-class profile with all 24 keys
+    (``partials=1``: the plain note profiles)."""
+    major, minor = (audio_profile(p, partials) for p in PROFILES[profile])
     x = np.asarray(chroma_profile, dtype=np.float64)
     x = x - x.mean()
     out = np.empty(24)
