@@ -37,7 +37,14 @@ demo: $(STAMP)
 test: $(DEVSTAMP)
 	$(BIN)/python -m pytest -q
 
-bench-tempo: $(BENCHSTAMP)
+# madmom is a bench-only peer (non-commercial models) in its own venv; if it cannot be
+# built here, bench/tempo.py runs without it.
+.venv-madmom/.installed:
+	-$(PY) -m venv .venv-madmom && .venv-madmom/bin/pip install -q "numpy<2" scipy cython mido \
+	    soundfile wheel setuptools && .venv-madmom/bin/pip install -q --no-build-isolation \
+	    madmom==0.16.1 && touch $@
+
+bench-tempo: $(BENCHSTAMP) .venv-madmom/.installed
 	$(BIN)/python bench/tempo.py
 
 clean:
