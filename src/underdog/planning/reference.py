@@ -175,24 +175,29 @@ def load_reference(spec: str | os.PathLike, lib: Library,
 
 # ---------------------------------------------------------------- features
 
-def fold_octaves(log2_bpm: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """Effective tempo: every log2 BPM moved by whole octaves into the half-open octave
-    around the list's tempo class (the circular mean of log2 BPM mod 1), placed at the
-    octave of the list's median tempo. A 70-BPM track among 140s counts as 140 (half
-    time); a list of 70s stays at 70. NaN stays NaN."""
+def tempo_class(log2_bpm: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """The centre of a list's tempo family, in log2 BPM: the circular mean of log2 BPM
+    mod 1 (so half/double time agree), placed in the octave of the weighted median."""
     x = np.asarray(log2_bpm, dtype=np.float64)
     ok = np.isfinite(x)
     if not ok.any():
-        return x.copy()
+        return math.nan
     w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=np.float64)
     ang = 2 * np.pi * x[ok]
     phase = math.atan2(float(np.sum(w[ok] * np.sin(ang))),
                        float(np.sum(w[ok] * np.cos(ang)))) / (2 * np.pi)
     med = _wmedian(x[ok], w[ok])
-    c = phase + round(med - phase)               # the tempo class, in the median's octave
-    out = x.copy()
-    out[ok] = c + np.mod(x[ok] - c + 0.5, 1.0) - 0.5
-    return out
+    return phase + round(med - phase)
+
+
+def fold_octaves(log2_bpm: np.ndarray, center: float) -> np.ndarray:
+    """Effective tempo: every log2 BPM moved by whole octaves into the half-open octave
+    around ``center`` (a 70-BPM track in a 140 family counts as 140: half time). NaN
+    stays NaN."""
+    x = np.asarray(log2_bpm, dtype=np.float64)
+    if not math.isfinite(center):
+        return x.copy()
+    return center + np.mod(x - center + 0.5, 1.0) - 0.5
 
 
 def _wmedian(x: np.ndarray, w: np.ndarray) -> float:
@@ -213,20 +218,23 @@ class Profile:
     camelot: list[str | None]
     t0: np.ndarray             # start, share of the session
     t1: np.ndarray             # end
+    center: float              # the tempo family everything is folded around (log2 BPM)
 
     def __len__(self) -> int:
         return len(self.dur)
 
 
-def profile(tracks: Sequence[Track]) -> Profile:
+def profile(tracks: Sequence[Track], center: float | None = None) -> Profile:
+    """Features of ``tracks``; tempi fold around ``center`` (default: their own family)."""
     tracks = [t for t in tracks if t.duration_s and t.duration_s > 0]
     dur = np.array([float(t.duration_s) for t in tracks])
     raw = np.array([math.log2(t.bpm) if t.bpm and t.bpm > 0 else math.nan for t in tracks])
-    eff = fold_octaves(raw, dur)
+    c = tempo_class(raw, dur) if center is None else center
+    eff = fold_octaves(raw, c)
     lvl = np.array([track_level(t) for t in tracks])
     edges = np.concatenate([[0.0], np.cumsum(dur)]) / max(float(dur.sum()), 1e-9)
     return Profile(dur, raw, eff, lvl, [t.style_label for t in tracks],
-                   [t.camelot for t in tracks], edges[:-1], edges[1:])
+                   [t.camelot for t in tracks], edges[:-1], edges[1:], c)
 
 
 def step_curve(p: Profile, values: np.ndarray, n: int, sigma: float = CURVE_SIGMA
@@ -554,10 +562,11 @@ def _w1(a: np.ndarray, wa: np.ndarray, b: np.ndarray, wb: np.ndarray) -> float:
     return float(wasserstein_distance(a[ma], b[mb], wa[ma], wb[mb]))
 
 
-def distances(ref: Sequence[Track] | Profile, other: Sequence[Track] | Profile) -> Distances:
-    """How far ``other`` is from ``ref`` (both ordered lists; weights = play time)."""
+def distances(ref: Sequence[Track] | Profile, other: Sequence[Track]) -> Distances:
+    """How far ``other`` is from ``ref`` (both ordered lists; weights = play time).
+    Tempi of both fold around the reference's tempo family (half/double time counts)."""
     p = ref if isinstance(ref, Profile) else profile(ref)
-    q = other if isinstance(other, Profile) else profile(other)
+    q = profile(other, center=p.center)
     if len(q) == 0:
         return Distances(*(math.nan,) * 5)
     sp, sq = style_shares(p), style_shares(q)
