@@ -190,11 +190,13 @@ def tempo_class(log2_bpm: np.ndarray, weights: np.ndarray | None = None) -> floa
     return phase + round(med - phase)
 
 
-def fold_octaves(log2_bpm: np.ndarray, center: float) -> np.ndarray:
+def fold_octaves(log2_bpm: np.ndarray, center: float | None = None) -> np.ndarray:
     """Effective tempo: every log2 BPM moved by whole octaves into the half-open octave
-    around ``center`` (a 70-BPM track in a 140 family counts as 140: half time). NaN
-    stays NaN."""
+    around ``center`` (default: the list's own :func:`tempo_class`), so a 70-BPM track in
+    a 140 family counts as 140 (half time) while a list of 70s stays at 70. NaN stays NaN."""
     x = np.asarray(log2_bpm, dtype=np.float64)
+    if center is None:
+        center = tempo_class(x)
     if not math.isfinite(center):
         return x.copy()
     return center + np.mod(x - center + 0.5, 1.0) - 0.5
@@ -343,6 +345,22 @@ def fit_segments(curves: Sequence[np.ndarray], min_len: int, max_k: int = MAX_SE
     return out[::-1]
 
 
+def _split_at_highs(spans: list[tuple[int, int]], energy: np.ndarray, n: int, high: float,
+                    min_len: int) -> list[tuple[int, int]]:
+    """Split a segment whose fitted energy ramps across ``high`` where it crosses, so that
+    the high part can be a peak (a build's top, a cool-down's start)."""
+    out = []
+    for a, b in spans:
+        e0, e1 = _line(energy, a, b, n)
+        if (e0 < high <= e1 or e1 < high <= e0) and len(spans) + len(out) < 2 * MAX_SEGMENTS:
+            cut = a + int(round((b - a) * (high - e0) / (e1 - e0)))
+            if cut - a >= min_len and b - cut >= min_len:
+                out += [(a, cut), (cut, b)]
+                continue
+        out.append((a, b))
+    return out
+
+
 def _line(y: np.ndarray, a: int, b: int, n: int) -> tuple[float, float]:
     """The fitted line's values at the segment's edges (normalized times a/n and b/n)."""
     x = (np.arange(a, b) + 0.5) / n
@@ -399,6 +417,7 @@ def learn(ref: Reference, name: str | None = None) -> Learned:
     spans = fit_segments([tempo / TEMPO_SCALE, energy], min_len,
                          max_k=min(MAX_SEGMENTS, len(p)))
     e_mean = float(np.mean(energy))
+    spans = _split_at_highs(spans, energy, n, max(7.0, e_mean + 0.5), min_len)
     raw_segs, peaks = [], []
     for a, b in spans:
         e0, e1 = (min(max(v, 1.0), 10.0) for v in _line(energy, a, b, n))
