@@ -33,6 +33,12 @@ demo: $(STAMP)
 	    -o $(DEMO)/montage.m3u8 -o $(DEMO)/montage.xspf -o $(DEMO)/montage.json --plot $(DEMO)/montage.png
 	$(BIN)/underdog soundtrack match examples/tracklists/never-back-down-2008.txt \
 	    --db $(DEMO)/library.db -o $(DEMO)/never-back-down.m3u8
+	(echo '#EXTM3U'; printf '../examples/library/%s\n' "Sectoid - Feelings.opus" \
+	    "Nexuiz - Digital Pursuit.opus" "Nexuiz - Beast of Insanity.ogg" \
+	    "Muldjord - Chaos God.ogg") > $(DEMO)/reference.m3u8
+	$(BIN)/underdog like $(DEMO)/reference.m3u8 --db $(DEMO)/library.db --no-record \
+	    --save-arc $(DEMO)/like-reference.toml -o $(DEMO)/like.m3u8 -o $(DEMO)/like.json \
+	    --plot $(DEMO)/like.png
 
 test: $(DEVSTAMP)
 	$(BIN)/python -m pytest -q

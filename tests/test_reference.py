@@ -191,12 +191,16 @@ def _paths(js: Path) -> list[str]:
     return [e["path"] for e in json.loads(js.read_text())["entries"]]
 
 
-@pytest.mark.parametrize("kind", ["folder", "playlist"])
+@pytest.mark.parametrize("kind", ["folder", "playlist", "playlist-excluded"])
 def test_saved_arc_through_plan_reproduces_like(demo_db, tmp_path, kind):
+    plan_extra: list[str] = []
     if kind == "folder":   # not in the library: nothing to exclude
         spec, extra = _copies(tmp_path / "ref", REF[:3]), []
-    else:                  # library tracks: allowed back in, as `plan` would allow them
+    elif kind == "playlist":  # library tracks allowed back in
         spec, extra = _m3u8(tmp_path / "ref.m3u8", _pick(REF)), ["--include-reference"]
+    else:                  # the default: `like` leaves them out, `plan --exclude` does too
+        spec, extra = _m3u8(tmp_path / "ref.m3u8", _pick(REF)), []
+        plan_extra = ["--exclude", str(spec)]
     arc, a, b = tmp_path / "learned.toml", tmp_path / "like.json", tmp_path / "plan.json"
     r = runner.invoke(app, ["like", str(spec), "--db", str(demo_db), "--seed", "3",
                             "--no-record", "--save-arc", str(arc), "-o", str(a), *extra])
@@ -205,7 +209,7 @@ def test_saved_arc_through_plan_reproduces_like(demo_db, tmp_path, kind):
     text = arc.read_text()
     assert text.startswith("# Learned by `underdog like`") and "[[segment]]" in text
     r2 = runner.invoke(app, ["plan", "--arc", str(arc), "--db", str(demo_db), "--seed", "3",
-                             "--no-record", "-o", str(b)])
+                             "--no-record", "-o", str(b), *plan_extra])
     assert r2.exit_code == 0, r2.output
     assert _paths(a) and _paths(a) == _paths(b)
     assert json.loads(a.read_text())["distances"]["underdog"]["tempo W1"] >= 0

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import UnderdogError
+from ..export.playlists import read_playlist
 from ..library.db import LibraryError, open_library
 from ..planning.arcs import Arc, ArcError, load_arc
 from ..planning.score import ScoreReport, score_tracks
@@ -156,6 +157,9 @@ def plan(
                                                "relative to this folder."),
     record: bool = typer.Option(True, "--record/--no-record", help="Remember this plan for "
                                 "--avoid-recent."),
+    exclude: List[Path] = typer.Option([], "--exclude", help="Leave out the tracks of this "
+                                       "playlist (.m3u8/.xspf; repeatable), e.g. the "
+                                       "reference an arc was learned from."),
     db: Optional[Path] = typer.Option(None, "--db", help="Library database (default: "
                                       "$UNDERDOG_DB or ~/.local/share/underdog/library.db)."),
 ) -> None:
@@ -170,10 +174,13 @@ def plan(
     if explain and not console.is_terminal:
         console = Console(width=220)  # piped: keep one row per track
     try:
-        p = make_plan(lib, a, minutes, PlanOptions(seed=seed, avoid_recent=avoid_recent))
+        skip = frozenset(t.id for pl in exclude for path in read_playlist(pl)
+                         if (t := lib.get_track(path)) is not None)
+        p = make_plan(lib, a, minutes, PlanOptions(seed=seed, avoid_recent=avoid_recent,
+                                                   exclude_ids=skip))
         if record and p.entries:
             lib.record_plan([e.track.id for e in p.entries], a.name, seed)
-    except (PlanError, ArcError) as exc:
+    except (PlanError, ArcError, UnderdogError) as exc:
         _fail(str(exc))
     finally:
         lib.close()
