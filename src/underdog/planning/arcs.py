@@ -57,6 +57,7 @@ class Arc:
     minutes: float = DEFAULT_MINUTES    # default session length
     style_min: dict[str, float] = field(default_factory=dict)  # share bounds, whole session
     style_max: dict[str, float] = field(default_factory=dict)
+    track_minutes: tuple[float, float] | None = None  # only tracks this long (min, max)
 
     def timeline(self, minutes: float | None = None) -> "Timeline":
         return Timeline.build(self, self.minutes if minutes is None else float(minutes))
@@ -237,7 +238,8 @@ def load_arc(spec: str, *, cadence: float | None = None, work: float | None = No
 
 # ---------------------------------------------------------------- TOML
 
-_TOP_KEYS = {"name", "description", "minutes", "style_min", "style_max", "segment"}
+_TOP_KEYS = {"name", "description", "minutes", "style_min", "style_max", "segment",
+             "track_minutes"}
 _SEG_KEYS = {"name", "minutes", "share", "bpm", "tolerance", "half_double", "energy", "style",
              "style_min", "style_max", "peak"}
 
@@ -378,6 +380,12 @@ def parse_toml(text: str, path: str = "<arc>") -> Arc:
               minutes=total_min,
               style_min=_styles(w, data.get("style_min", {}), "style_min", None, True),
               style_max=_styles(w, data.get("style_max", {}), "style_max", None, True))
+    if "track_minutes" in data:
+        tm = _pair(w, data["track_minutes"], "track_minutes", None, 0.1, 120.0, "minutes")
+        if tm[0] > tm[1]:
+            raise w.fail(f"'track_minutes' = [{tm[0]:g}, {tm[1]:g}]: min above max",
+                         "track_minutes")
+        arc.track_minutes = tm
     for bounds_lo, bounds_hi, where in [(arc.style_min, arc.style_max, None)] + [
             (s.style_min, s.style_max, i) for i, s in enumerate(segments)]:
         for k, lo in bounds_lo.items():
@@ -419,6 +427,9 @@ def arc_to_toml(arc: Arc) -> str:
     for k in ("style_min", "style_max"):
         if getattr(arc, k):
             out.append(f"{k} = {val(getattr(arc, k))}")
+    if arc.track_minutes is not None:
+        out.append(f"track_minutes = [{val(float(arc.track_minutes[0]))}, "
+                   f"{val(float(arc.track_minutes[1]))}]")
     for s in arc.segments:
         out += ["", "[[segment]]", f"name = {val(s.name)}"]
         out.append(f"minutes = {val(float(s.minutes))}" if s.minutes is not None

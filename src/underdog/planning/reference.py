@@ -371,6 +371,15 @@ def _line(y: np.ndarray, a: int, b: int, n: int) -> tuple[float, float]:
     return float(icpt + slope * a / n), float(icpt + slope * b / n)
 
 
+TRACK_SPAN = 1.5   # learned track lengths: the reference's 10th–90th percentile, widened ×/÷ this
+
+
+def track_window(dur_s: np.ndarray) -> tuple[float, float]:
+    """The track lengths (minutes) a rebuild may use: like the reference's own."""
+    lo, hi = np.percentile(dur_s, [10, 90]) / 60.0
+    return (round(max(0.1, lo / TRACK_SPAN), 2), round(min(120.0, hi * TRACK_SPAN), 2))
+
+
 @dataclass
 class Learned:
     """What a reference teaches: an arc (plans with it) and the statistics behind it."""
@@ -487,7 +496,7 @@ def learn(ref: Reference, name: str | None = None) -> Learned:
     nm = name or f"like {ref.name}"
     arc = Arc(nm, segments, description=f"learned from {ref.name} ({len(p)} tracks, "
               f"{ref.minutes:.1f} min)", minutes=round(max(ref.minutes, 1.0), 2),
-              style_min=st_min, style_max=st_max)
+              style_min=st_min, style_max=st_max, track_minutes=track_window(p.dur))
     bpm_eff = np.power(2.0, p.eff_log2)
     ok = np.isfinite(bpm_eff)
     stats = {
@@ -542,6 +551,8 @@ def _commented(text: str, arc: Arc, st: dict, ref: Reference) -> str:
         f"# Transitions: median BPM step {tr['bpm_step_median_pct'] or 0:.1f} %, "
         f"{_pct(tr['within_6pct'])} within ±6 %;",
         f"# Camelot moves: {cam}. (The planner's own transition weights apply.)",
+        *([f"# track_minutes: the reference's 10th–90th percentile track length, widened "
+           f"{TRACK_SPAN:g}x"] if arc.track_minutes else []),
         "",
     ]
     out, k = [], 0

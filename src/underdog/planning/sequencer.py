@@ -38,6 +38,7 @@ from .score import (ARTIST_GAP, TRANSITION_OK_PCT, PlanCost, Pool, ScoreReport, 
                     track_level, transition_cost, unary_cost)
 
 ENERGY_BAND = 1.5          # levels either side of the target that still count as a fit
+LENGTH_FILL = 1.5          # an arc's track-length window must leave this × the session
 TYPICAL_TRACK_MIN = 3.5    # for sizing candidate sets before the tracks are known
 
 
@@ -240,15 +241,21 @@ class _Loader:
                 self.get(bpm=(lo, bpm), energy=energy, sort="-bpm", limit=NEAREST_N))
 
 
-def load_candidates(lib: Library, tl: Timeline, opts: PlanOptions):
-    """Tracks for every segment, widening where a segment has too few.
+def load_candidates(lib: Library, tl: Timeline, opts: PlanOptions,
+                    window: tuple[float, float] | None = None):
+    """Tracks for every segment, widening where a segment has too few; ``window`` (minutes)
+    keeps only tracks of that length.
 
     Returns (tracks sorted by id, per-segment widening step, per-segment count of strict
     fits found (a lower bound when it reached the read limit), number of queries).
     """
+    lo_s, hi_s = opts.min_track_s, math.inf
+    if window is not None:
+        lo_s, hi_s = max(lo_s, 60.0 * window[0]), 60.0 * window[1]
+
     def usable(t: Track) -> bool:
         return (t.status == "ok" and t.duration_s is not None and
-                t.duration_s >= opts.min_track_s and t.id not in opts.exclude_ids)
+                lo_s <= t.duration_s <= hi_s and t.id not in opts.exclude_ids)
 
     ld = _Loader(lib, usable)
     found: dict[int, Track] = {}
@@ -619,7 +626,15 @@ def plan(lib: Library, arc: Arc, minutes: float | None = None,
     t0 = time.perf_counter()
     tl = arc.timeline(minutes)
     recent = lib.recent_plan_track_ids(opts.avoid_recent) if opts.avoid_recent > 0 else set()
-    tracks, widen, strict_n, n_queries = load_candidates(lib, tl, opts)
+    window, length_note = arc.track_minutes, None
+    tracks, widen, strict_n, n_queries = load_candidates(lib, tl, opts, window)
+    have_s = sum(t.duration_s for t in tracks)
+    if window is not None and have_s < LENGTH_FILL * tl.total_s:
+        # Too little music of the arc's track lengths: use every length, and say so.
+        length_note = (f"track length {window[0]:g}–{window[1]:g} min: only "
+                       f"{have_s / 60:.0f} min of such tracks for a {tl.total_s / 60:.0f}-min "
+                       "session; used tracks of every length")
+        tracks, widen, strict_n, n_queries = load_candidates(lib, tl, opts)
     if not tracks:
         raise PlanError("the library has no analyzed tracks to plan with (run "
                         "`underdog scan DIR` first)")
@@ -633,6 +648,8 @@ def plan(lib: Library, arc: Arc, minutes: float | None = None,
     report = score_order(pool, order, tl, opts.weights)
     entries = _entries(pool, order, pc, tl, opts.weights)
     warnings = _warnings(pool, order, pc, tl, widen, strict_n, opts)
+    if length_note:
+        warnings.insert(0, length_note)
     stats = {"library_tracks_read": len(tracks), "candidates": int(len(cand)),
              "queries": n_queries, "load_s": t_load - t0, "preselect_s": t_pre - t_load,
              **st, "total_s": time.perf_counter() - t0}
