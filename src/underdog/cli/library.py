@@ -21,9 +21,8 @@ from rich.text import Text
 
 from ..library.db import Library, LibraryError, SORT_KEYS, open_library
 from .app import app
+from .options import DB_OPTION
 
-DB_OPTION = typer.Option(None, "--db", help="Library database (default: $UNDERDOG_DB or "
-                         "~/.local/share/underdog/library.db).")
 
 
 def shown_path(path: str) -> str:

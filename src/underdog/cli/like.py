@@ -17,6 +17,7 @@ from ..planning.arcs import ArcError
 from ..planning.reference import Distances, LikeResult, like as run_like, load_reference
 from ..planning.sequencer import PlanError
 from .app import app
+from .options import DB_OPTION, OUTPUT_OPTION, PLOT_OPTION, RELATIVE_TO_OPTION
 from .plan import OUT_TYPES, _fail, _lib, _print_plan, plot_rows
 
 
@@ -72,19 +73,16 @@ def like(
                                          "every track by the reference's artists."),
     save_arc: Optional[Path] = typer.Option(None, "--save-arc", help="Write the learned arc "
                                             "as TOML (reuse: underdog plan --arc FILE)."),
-    output: List[Path] = typer.Option([], "-o", "--output", help="Write the playlist: "
-                                      ".m3u8, .xspf or .json (repeatable)."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Write the arc plot (PNG)."),
+    output: List[Path] = OUTPUT_OPTION,
+    plot: Optional[Path] = PLOT_OPTION,
     explain: bool = typer.Option(False, "--explain", help="One row per track: target, "
                                  "actual, why."),
     seed: int = typer.Option(0, "--seed", help="Same reference, library and seed: same "
                              "playlist (and the same random baseline)."),
-    relative_to: Optional[Path] = typer.Option(None, "--relative-to", help="M3U8 paths "
-                                               "relative to this folder."),
+    relative_to: Optional[Path] = RELATIVE_TO_OPTION,
     record: bool = typer.Option(True, "--record/--no-record", help="Remember this plan for "
                                 "`underdog plan --avoid-recent`."),
-    db: Optional[Path] = typer.Option(None, "--db", help="Library database (default: "
-                                      "$UNDERDOG_DB or ~/.local/share/underdog/library.db)."),
+    db: Optional[Path] = DB_OPTION,
 ) -> None:
     """Learn a reference soundtrack's shape and rebuild it from your library."""
     for o in output:

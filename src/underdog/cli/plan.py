@@ -18,6 +18,7 @@ from ..planning.arcs import Arc, ArcError, load_arc
 from ..planning.score import ScoreReport, score_tracks
 from ..planning.sequencer import Plan, PlanError, PlanOptions, plan as make_plan
 from .app import app
+from .options import DB_OPTION, OUTPUT_OPTION, PLOT_OPTION, RELATIVE_TO_OPTION
 
 OUT_TYPES = (".m3u8", ".m3u", ".xspf", ".json")
 
@@ -144,24 +145,21 @@ def plan(
     work: Optional[float] = typer.Option(None, "--work", help="hiit: work minutes."),
     rest: Optional[float] = typer.Option(None, "--rest", help="hiit: rest minutes."),
     rounds: Optional[int] = typer.Option(None, "--rounds", help="hiit: rounds."),
-    output: List[Path] = typer.Option([], "-o", "--output", help="Write the playlist: "
-                                      ".m3u8, .xspf or .json (repeatable)."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Write the arc plot (PNG)."),
+    output: List[Path] = OUTPUT_OPTION,
+    plot: Optional[Path] = PLOT_OPTION,
     explain: bool = typer.Option(False, "--explain", help="One row per track: time, target, "
                                  "actual, and why it was chosen."),
     seed: int = typer.Option(0, "--seed", help="0: the best playlist; other seeds: near-best "
                              "alternatives. Same library, arc and seed: same playlist."),
     avoid_recent: int = typer.Option(0, "--avoid-recent", help="Skip tracks used in the last "
                                      "N plans (used only if nothing else fits)."),
-    relative_to: Optional[Path] = typer.Option(None, "--relative-to", help="M3U8 paths "
-                                               "relative to this folder."),
+    relative_to: Optional[Path] = RELATIVE_TO_OPTION,
     record: bool = typer.Option(True, "--record/--no-record", help="Remember this plan for "
                                 "--avoid-recent."),
     exclude: List[Path] = typer.Option([], "--exclude", help="Leave out the tracks of this "
                                        "playlist (.m3u8/.xspf; repeatable), e.g. the "
                                        "reference an arc was learned from."),
-    db: Optional[Path] = typer.Option(None, "--db", help="Library database (default: "
-                                      "$UNDERDOG_DB or ~/.local/share/underdog/library.db)."),
+    db: Optional[Path] = DB_OPTION,
 ) -> None:
     """Plan a playlist that follows a session arc, from your library."""
     for o in output:

@@ -20,6 +20,7 @@ from ..soundtrack.match import AMBIGUOUS, FOUND, MISSING, match_tracklist
 from ..soundtrack.report import film_order, summarize, write_m3u8
 from ..soundtrack.tracklist import read_tracklist
 from .app import app
+from .options import DB_OPTION
 
 soundtrack_app = typer.Typer(no_args_is_help=True,
                              help="Complete a film soundtrack from a tracklist.")
@@ -46,8 +47,7 @@ def _fail(msg: str) -> None:
 def match(
     tracklist: Path = typer.Argument(..., help="Tracklist: text 'Artist - Title [tags] "
                                      "hh:mm:ss' lines, CSV artist,title,tags,time, or JSON."),
-    db: Optional[Path] = typer.Option(None, "--db", help="Library database (default: "
-                                      "$UNDERDOG_DB or ~/.local/share/underdog/library.db)."),
+    db: Optional[Path] = DB_OPTION,
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the film-order "
                                           "M3U8 (found tracks; '# missing:' comments)."),
     format: MatchFormat = typer.Option(MatchFormat.table, "--format", "-f",

@@ -18,6 +18,7 @@ from rich.console import Console
 from ..errors import UnderdogError
 from ..library.db import LibraryError, default_db_path, open_library
 from .app import app
+from .options import DB_OPTION
 from .library import shown_path
 
 
@@ -38,8 +39,7 @@ def _show(v) -> str:
 def tag(
     targets: List[Path] = typer.Argument(..., metavar="TRACK_OR_DIR...", help="Audio files, or folders: every analysed "
                                          "library track under them."),
-    db: Optional[Path] = typer.Option(None, "--db", help="Library database (default: "
-                                      "$UNDERDOG_DB or ~/.local/share/underdog/library.db)."),
+    db: Optional[Path] = DB_OPTION,
     dry_run: bool = typer.Option(False, "--dry-run", help="Show old → new; write nothing."),
     key_notation: KeyNotation = typer.Option(KeyNotation.musical, "--key-notation",
                                              help="Key as musical (Am) or Camelot (8A)."),

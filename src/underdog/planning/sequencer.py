@@ -493,6 +493,21 @@ def _fit_length(pool: Pool, order: list[int], total_s: float) -> list[int] | Non
     return None
 
 
+def _best_trial(pool: Pool, trials, tl: Timeline, w, prefs, cur_cost: float):
+    """The cheapest valid order among ``trials`` if it beats ``cur_cost``:
+    ``(cost, order or None, orders evaluated)``."""
+    best_cost, best, n = cur_cost, None, 0
+    for trial in trials:
+        trial = _fit_length(pool, trial, tl.total_s)
+        if trial is None or not _valid(pool, trial):
+            continue
+        n += 1
+        c = plan_cost(pool, trial, tl, w, prefs, bias=True).total
+        if c < best_cost - 1e-9:
+            best_cost, best = c, trial
+    return best_cost, best, n
+
+
 def local_search(pool: Pool, cand: np.ndarray, order: list[int], tl: Timeline,
                  opts: PlanOptions, prefs) -> tuple[list[int], int]:
     w = opts.weights
@@ -523,16 +538,9 @@ def local_search(pool: Pool, cand: np.ndarray, order: list[int], tl: Timeline,
                 continue
             top = np.argpartition(est, k - 1)[:k]
             top = top[np.argsort(est[top], kind="stable")]
-            best = (cur_cost, None)
-            for p in top:
-                trial = cur[:i] + [int(cand[p])] + cur[i + 1:]
-                trial = _fit_length(pool, trial, tl.total_s)
-                if trial is None or not _valid(pool, trial):
-                    continue
-                evals += 1
-                c = plan_cost(pool, trial, tl, w, prefs, bias=True).total
-                if c < best[0] - 1e-9:
-                    best = (c, trial)
+            best = _best_trial(pool, (cur[:i] + [int(cand[p])] + cur[i + 1:] for p in top),
+                               tl, w, prefs, cur_cost)
+            evals += best[2]
             if best[1] is not None:
                 cur, cur_cost = best[1], best[0]
                 pc = plan_cost(pool, cur, tl, w, prefs, bias=True)
@@ -584,15 +592,8 @@ def local_search(pool: Pool, cand: np.ndarray, order: list[int], tl: Timeline,
                 trials += [cur[:i] + [p] + cur[i + 2:] for p in top]
             trials += [cur[:i] + [p, q] + cur[i + 1:] for p in top[:3] for q in top[:6]
                        if p != q]
-            best = (cur_cost, None)
-            for trial in trials:
-                trial = _fit_length(pool, trial, tl.total_s)
-                if trial is None or not _valid(pool, trial):
-                    continue
-                evals += 1
-                c = plan_cost(pool, trial, tl, w, prefs, bias=True).total
-                if c < best[0] - 1e-9:
-                    best = (c, trial)
+            best = _best_trial(pool, trials, tl, w, prefs, cur_cost)
+            evals += best[2]
             if best[1] is not None:
                 cur, cur_cost = best[1], best[0]
                 improved = True
