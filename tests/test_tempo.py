@@ -113,3 +113,34 @@ def test_labelled_gtzan_clips(shared_data):
                                           mir_eval.beat.trim_beats(est)))
     assert np.mean(acc2) >= 0.9
     assert np.mean(fs) >= 0.75
+
+
+def _drum_loop(bpm: float, seconds: float = 30.0, sr: int = ANALYSIS_SR) -> np.ndarray:
+    """Kick on beats 1 and 3, snare on 2 and 4, closed hi-hat on every eighth note."""
+    rng = np.random.default_rng(7)
+    t = np.arange(int(0.25 * sr)) / sr
+    kick = np.sin(2 * np.pi * (50 + 80 * np.exp(-t * 40)) * t) * np.exp(-t * 18)
+    body = np.sin(2 * np.pi * 200 * t) * np.exp(-t * 30)
+    snare = 0.6 * body + 0.5 * rng.standard_normal(len(t)) * np.exp(-t * 25)
+    hat = np.diff(rng.standard_normal(len(t) + 1)) * np.exp(-t * 90) * 0.15
+    y = np.zeros(int(seconds * sr) + len(t))
+    beat = 60.0 / bpm
+    for k in range(int(seconds / beat)):
+        i = int(k * beat * sr)
+        y[i:i + len(t)] += kick if k % 2 == 0 else snare
+        j = int((k + 0.5) * beat * sr)
+        y[i:i + len(t)] += hat
+        y[j:j + len(t)] += hat
+    return (0.5 * y / np.abs(y).max()).astype(np.float32)
+
+
+def test_backbeat_sets_the_octave():
+    """A backbeat at 100 BPM: kick and snare alternate in opposite parity at 100, in the
+    same parity at 200 (where every other beat is an off-beat hat), and 100 wins."""
+    env, bands, fps = envelopes(_drum_loop(100.0))
+    p = tempo.periodicity(env, fps, bands)
+    kick, snare = tempo._drum_alternation(p, 100.0)
+    assert kick > 0.1 and snare < -0.1
+    kick2, snare2 = tempo._drum_alternation(p, 200.0)
+    assert kick2 > 0.3 and snare2 > 0.3
+    assert abs(tempo.estimate_tempo(env, fps, bands).bpm - 100.0) < 2.0

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.ndimage import maximum_filter1d
 
 MIN_BPM = 40.0
 MAX_BPM = 250.0
@@ -19,6 +20,10 @@ PRIOR_BPM = 120.0  # centre of the tapped-tempo prior
 PRIOR_OCTAVES = 0.9  # its standard deviation, in octaves
 MIN_SALIENCE = 0.01  # candidates weaker than this share of the strongest are not tempi
 RELATIONS = {"half": 0.5, "double": 2.0, "two_thirds": 2.0 / 3.0, "three_halves": 1.5}
+# Rows of ``onset.onset_bands``: the first four get periodicity features; the snare is
+# read as the geometric mean of its body and its crack.
+KICK, SNARE_BODY, HIGHS, SNARE_CRACK = 0, 1, 3, 4
+PERIODICITY_BANDS = 4
 
 
 @dataclass
@@ -99,6 +104,7 @@ class Periodicity:
     env: np.ndarray | None = None  # the normalised full-band envelope
     fps: float = 0.0
     band_envs: tuple = ()  # the normalised per-band envelopes
+    snare: np.ndarray | None = None  # normalised snare envelope (body x crack), if given
 
     @property
     def product(self) -> np.ndarray:
@@ -115,11 +121,16 @@ def _views(env: np.ndarray, fps: float, grid: np.ndarray):
 def periodicity(env: np.ndarray, fps: float, bands: np.ndarray | None = None) -> Periodicity:
     grid = bpm_grid()
     a, d, e = _views(env, fps, grid)
-    bands = np.zeros((0, len(env))) if bands is None else bands
-    ba, bd, be = zip(*(_views(b, fps, grid) for b in bands)) if len(bands) else ((), (), ())
-    return Periodicity(grid, a, d, np.array(ba).reshape(len(bands), -1),
-                       np.array(bd).reshape(len(bands), -1), _globals(env, be, fps, a * d),
-                       e, fps, tuple(be))
+    bands = np.zeros((0, len(env))) if bands is None else np.asarray(bands)
+    per = bands[:PERIODICITY_BANDS]
+    ba, bd, be = zip(*(_views(b, fps, grid) for b in per)) if len(per) else ((), (), ())
+    snare = None
+    if len(bands) > SNARE_CRACK:
+        body = np.asarray(bands[SNARE_BODY], np.float64)
+        snare = normalize_envelope(np.sqrt(body * bands[SNARE_CRACK]), fps)
+    return Periodicity(grid, a, d, np.array(ba).reshape(len(per), -1),
+                       np.array(bd).reshape(len(per), -1), _globals(env, be, fps, a * d),
+                       e, fps, tuple(be), snare)
 
 
 def _globals(env: np.ndarray, band_envs, fps: float, product: np.ndarray) -> np.ndarray:
@@ -129,7 +140,7 @@ def _globals(env: np.ndarray, band_envs, fps: float, product: np.ndarray) -> np.
     peaks = (e[1:-1] > e[:-2]) & (e[1:-1] >= e[2:]) & (e[1:-1] > thr)
     rate = np.log2(1.0 + peaks.sum() * fps / max(len(e), 1))
     raw = [np.mean(np.asarray(b)) for b in band_envs] if band_envs else []
-    balance = np.log2((raw[-1] + 1e-6) / (raw[0] + 1e-6)) if len(raw) >= 2 else 0.0
+    balance = np.log2((raw[HIGHS] + 1e-6) / (raw[KICK] + 1e-6)) if len(raw) > HIGHS else 0.0
     clarity = np.log2(1e-6 + product.max() / (product.mean() + 1e-9))
     return np.array([rate, balance, clarity])
 
@@ -187,6 +198,7 @@ def candidate_features(p: Periodicity, bpm: float) -> np.ndarray:
             f.append(_read(p.band_dft[b], p.grid, bpm * r))
     f.extend(_pulse_shape(p.env, p.fps, bpm))
     f.extend(_backbeat(p.band_envs, p.fps, bpm))
+    f.extend(_drum_alternation(p, bpm))
     f.extend(x * p.globals)
     return np.array(f, dtype=np.float64)
 
@@ -213,6 +225,31 @@ def _backbeat(band_envs, fps: float, bpm: float, bins: int = 16) -> list[float]:
         c = np.array([low @ np.roll(up, -k) for k in range(bins)]) / norm
         out += [float(c[bins // 2]), float(c[0]), float(max(c[bins // 4], c[3 * bins // 4]))]
     return out
+
+
+def _drum_alternation(p: Periodicity, bpm: float) -> list[float]:
+    """Do kick and snare alternate from beat to beat at ``bpm``? Beats are placed at the
+    full-band pulse's phase; each drum's strength on even minus odd beats, over its mean,
+    with the parity chosen so that the kick's is positive. A rock backbeat (kick on 1 and
+    3, snare on 2 and 4) gives a positive kick and a negative snare value at the notated
+    tempo; at double tempo neither alternates that way."""
+    if p.snare is None or not p.band_envs or p.env is None or len(p.env) == 0:
+        return [0.0, 0.0]
+    period = 60.0 * p.fps / bpm
+    prof = _fold(p.env, p.fps, bpm, 24)
+    prof = np.convolve(np.r_[prof[-1], prof, prof[0]], [0.25, 0.5, 0.25], "valid")
+    phase = np.argmax(prof) / 24.0 * period
+    n = len(p.env)
+    on = np.round(phase + np.arange(int((n - 1 - phase) / period) + 1) * period).astype(int)
+    if len(on) < 2:
+        return [0.0, 0.0]
+    width = 2 * int(round(period / 8)) + 1
+    out = []
+    for e in (p.band_envs[KICK], p.snare):
+        v = maximum_filter1d(np.asarray(e), size=width)[on]
+        out.append((v[0::2].mean() - v[1::2].mean()) / (v.mean() + 1e-6))
+    sign = 1.0 if out[0] >= 0 else -1.0
+    return [sign * out[0], sign * out[1]]
 
 
 def _pulse_shape(e: np.ndarray | None, fps: float, bpm: float, bins: int = 12) -> list[float]:
