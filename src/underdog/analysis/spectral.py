@@ -83,7 +83,7 @@ def chroma_filterbank(sr: int, n_fft: int, fmin: float = 100.0, fmax: float = 20
     pc = nearest.astype(int) % 12
     cols = np.nonzero(ok)[0]
     fb[pc, cols] = w
-    # bins get wider in pitch at low frequencies: weight by 1/bins-per-semitone
+    # no 1/bins-per-semitone weighting: high notes span more bins; key.noise_shape evens it
     return fb.astype(np.float32)
 
 
