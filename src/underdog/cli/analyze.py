@@ -16,7 +16,7 @@ from rich.table import Table
 from ..analysis import analyze as analyze_file
 from ..audio import is_audio_path
 from ..errors import UnderdogError
-from .app import app
+from .root import app
 
 
 class OutFormat(str, Enum):

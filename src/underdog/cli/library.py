@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..library.db import Library, LibraryError, SORT_KEYS, open_library
-from .app import app
+from .root import app
 from .options import DB_OPTION
 
 

@@ -16,7 +16,7 @@ from ..library.db import LibraryError
 from ..planning.arcs import ArcError
 from ..planning.reference import Distances, LikeResult, like as run_like, load_reference
 from ..planning.sequencer import PlanError
-from .app import app
+from .root import app
 from .options import DB_OPTION, OUTPUT_OPTION, PLOT_OPTION, RELATIVE_TO_OPTION
 from .plan import OUT_TYPES, _fail, _lib, _print_plan, plot_rows
 

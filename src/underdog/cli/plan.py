@@ -17,7 +17,7 @@ from ..library.db import LibraryError, open_library
 from ..planning.arcs import Arc, ArcError, load_arc
 from ..planning.score import ScoreReport, score_tracks
 from ..planning.sequencer import Plan, PlanError, PlanOptions, plan as make_plan
-from .app import app
+from .root import app
 from .options import DB_OPTION, OUTPUT_OPTION, PLOT_OPTION, RELATIVE_TO_OPTION
 
 OUT_TYPES = (".m3u8", ".m3u", ".xspf", ".json")

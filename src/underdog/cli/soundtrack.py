@@ -19,7 +19,7 @@ from ..library.db import LibraryError, default_db_path, open_library
 from ..soundtrack.match import AMBIGUOUS, FOUND, MISSING, match_tracklist
 from ..soundtrack.report import film_order, summarize, write_m3u8
 from ..soundtrack.tracklist import read_tracklist
-from .app import app
+from .root import app
 from .options import DB_OPTION
 
 soundtrack_app = typer.Typer(no_args_is_help=True,

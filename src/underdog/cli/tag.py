@@ -17,7 +17,7 @@ from rich.console import Console
 
 from ..errors import UnderdogError
 from ..library.db import LibraryError, default_db_path, open_library
-from .app import app
+from .root import app
 from .options import DB_OPTION
 from .library import shown_path
 

@@ -7,3 +7,8 @@ app = typer.Typer(
     no_args_is_help=True,
     help="underdog: turn your own music library into training-montage soundtracks.",
 )
+
+
+@app.callback()
+def _group() -> None:
+    """underdog: turn your own music library into training-montage soundtracks."""
