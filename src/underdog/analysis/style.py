@@ -18,7 +18,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize
 
 from .spectral import Spectral
 
@@ -259,6 +258,8 @@ def fit_model(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = N
         g = w[:, None] * (pr - onehot)
         gw = z.T @ g + l2 * wm
         return ll + 0.5 * l2 * float((wm ** 2).sum()), np.concatenate([gw.ravel(), g.sum(axis=0)])
+
+    from scipy.optimize import minimize  # training only: keeps it off the analysis path
 
     res = minimize(loss, np.zeros(f * k + k), jac=True, method="L-BFGS-B",
                    options={"maxiter": 2000})
