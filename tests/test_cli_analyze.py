@@ -53,3 +53,16 @@ def test_table_lists_every_file(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "Caves copy.flac" in out.stdout
     assert "BPM" in out.stdout
+
+
+def test_analyze_does_not_import_the_planner():
+    """The first run's cost: `underdog analyze` loads only its own command module."""
+    code = ("import sys\n"
+            "sys.argv = ['underdog', 'analyze', '--help']\n"
+            "from underdog.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('underdog.')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120).stdout
+    assert "underdog.cli.analyze" in out
+    assert "underdog.planning" not in out and "underdog.cli.plan" not in out
