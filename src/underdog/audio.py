@@ -205,21 +205,23 @@ def _blocks_pyav(path: str):
 
     def gen():
         decoded = 0
-        pending: list[list[np.ndarray]] = [[] for _ in range(channels)]
-        size = 0
+        # Frames are small (Vorbis: ~700 samples); FFmpeg's FIFO joins them in C, and
+        # only large blocks become arrays: per-frame conversion costs more than decoding.
+        fifo = av.AudioFifo()
         try:
             for frame in container.decode(stream):
                 if frame.sample_rate and frame.sample_rate != native_sr:
                     raise DecodeError(path, "sample rate changes mid-stream")
                 decoded += frame.samples
-                for c, plane in enumerate(_frame_planes(frame, channels)):
-                    pending[c].append(plane)
-                size += frame.samples
-                if size >= _BLOCK:  # hand on large blocks: per-frame work is costly
-                    yield np.stack([np.concatenate(p) for p in pending])
-                    pending, size = [[] for _ in range(channels)], 0
-            if size:
-                yield np.stack([np.concatenate(p) for p in pending])
+                frame.pts = None  # the FIFO checks timestamps are contiguous; we don't
+                try:
+                    fifo.write(frame)
+                except ValueError as exc:  # format or layout changes mid-stream
+                    raise DecodeError(path, f"{exc} after {decoded / native_sr:.1f} s") from None
+                if fifo.samples >= _BLOCK:
+                    yield np.stack(_frame_planes(fifo.read(_BLOCK), channels))
+            while fifo.samples:
+                yield np.stack(_frame_planes(fifo.read(min(fifo.samples, _BLOCK)), channels))
         except av.error.FFmpegError as exc:
             at = decoded / native_sr
             raise DecodeError(path, f"corrupt data after {at:.1f} s: {_av_reason(exc)}") from None
