@@ -41,19 +41,23 @@ def _dp(e: np.ndarray, period: float, tightness: float) -> np.ndarray:
     local = np.convolve(e, g / g.sum(), mode="same")
     score = local.copy()
     back = np.full(n, -1, dtype=np.int64)
-    pen_rev = penalty[::-1]  # aligned with score[t - hi : t - lo + 1]
-    for t in range(lo, n):
-        a = t - hi
-        if a >= 0:
-            cand = score[a:t - lo + 1] + pen_rev
-            off = a
-        else:
-            cand = score[0:t - lo + 1] + pen_rev[-a:]
-            off = 0
-        j = int(np.argmax(cand))
-        if cand[j] > 0:
-            score[t] = local[t] + cand[j]
-            back[t] = off + j
+    # A frame's predecessors lie at least ``lo`` frames back, so ``lo`` frames at a time
+    # depend only on finished scores: one vectorised step per block. ``padded[t + i]`` is
+    # ``score[t - hi + i]`` (-inf before the start), read against ``penalty`` reversed.
+    width = hi - lo + 1
+    padded = np.concatenate([np.full(hi, -np.inf), score])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, width)
+    pen_rev = penalty[::-1]
+    for t0 in range(lo, n, lo):
+        t1 = min(t0 + lo, n)
+        cand = windows[t0:t1] + pen_rev
+        j = np.argmax(cand, axis=1)
+        best = cand[np.arange(t1 - t0), j]
+        upd = best > 0
+        t = np.arange(t0, t1)[upd]
+        score[t] = local[t] + best[upd]
+        padded[t + hi] = score[t]
+        back[t] = t - hi + j[upd]
     # end on the best frame within the last period
     tail = max(0, n - int(round(period)))
     t = tail + int(np.argmax(score[tail:]))
