@@ -154,11 +154,14 @@ def _halve(x: np.ndarray, fir: np.ndarray) -> np.ndarray:
     p = half - 1  # zeros on each side, odd, so the centre tap reads the odd samples
     xp = np.zeros((x.shape[0], n + 2 * p + 2), np.float32)
     xp[:, p:p + n] = x
-    even, odd = xp[:, 0::2], xp[:, 1::2]
+    even, odd = np.ascontiguousarray(xp[:, 0::2]), xp[:, 1::2]
     y = np.float32(fir[half]) * odd[:, p // 2:p // 2 + count]
-    for j in range(1, half, 2):
+    tmp = np.empty_like(y)
+    for j in range(1, half, 2):  # symmetric taps: add the pair, then scale once
         a, b = (p - j) // 2, (p + j) // 2
-        y += np.float32(fir[half + j]) * (even[:, a:a + count] + even[:, b:b + count])
+        np.add(even[:, a:a + count], even[:, b:b + count], out=tmp)
+        tmp *= np.float32(fir[half + j])
+        y += tmp
     return y
 
 
@@ -239,9 +242,9 @@ def _blocks_pyav(path: str):
                 except ValueError as exc:  # format or layout changes mid-stream
                     raise DecodeError(path, f"{exc} after {decoded / native_sr:.1f} s") from None
                 if fifo.samples >= _BLOCK:
-                    yield np.stack(_frame_planes(fifo.read(_BLOCK), channels))
+                    yield _frame_planes(fifo.read(_BLOCK), channels)
             while fifo.samples:
-                yield np.stack(_frame_planes(fifo.read(min(fifo.samples, _BLOCK)), channels))
+                yield _frame_planes(fifo.read(min(fifo.samples, _BLOCK)), channels)
         except av.error.FFmpegError as exc:
             at = decoded / native_sr
             raise DecodeError(path, f"corrupt data after {at:.1f} s: {_av_reason(exc)}") from None
@@ -251,8 +254,11 @@ def _blocks_pyav(path: str):
     return native_sr, channels, dur, gen()
 
 
-def _downmix(block: np.ndarray) -> np.ndarray:
-    return block[:1] if block.shape[0] == 1 else 0.5 * (block[:1] + block[1:2])
+def _downmix(block) -> np.ndarray:
+    """(1, n) mono from a (channels, n) array or a list of channel arrays."""
+    if len(block) == 1:
+        return np.asarray(block[0])[None]
+    return (0.5 * (np.asarray(block[0]) + block[1]))[None]
 
 
 def _av_reason(exc: Exception) -> str:
@@ -299,7 +305,8 @@ def decode(path: str | os.PathLike, sr: int = ANALYSIS_SR,
     try:
         for block in blocks:
             if channel_sink is not None:
-                channel_sink(block, native_sr)
+                channel_sink(block if isinstance(block, np.ndarray) else np.stack(block),
+                             native_sr)
             mono = _downmix(block)
             if res is None:
                 buf.append(mono[0])
