@@ -15,7 +15,7 @@ import scipy.fft as sfft
 N_FFT = 2048
 HOP = 512
 N_MELS = 64
-_BLOCK_FRAMES = 2048
+_BLOCK_FRAMES = 2048  # STFT frames per step
 
 
 @dataclass
@@ -102,19 +102,21 @@ def compute(y: np.ndarray, sr: int, n_fft: int = N_FFT, hop: int = HOP,
     window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
     melfb, mel_hz = mel_filterbank(sr, n_fft, n_mels)
     chfb = chroma_filterbank(sr, n_fft)
-    both = np.concatenate([melfb, chfb]).T.copy()  # (bins, n_mels + 12)
-    mel = np.empty((n_frames, n_mels), dtype=np.float32)
-    chroma = np.empty((n_frames, 12), dtype=np.float32)
+    both = np.concatenate([melfb, chfb]).T.astype(np.float32)  # (bins, n_mels + 12)
+    red = np.empty((n_frames, n_mels + 12), dtype=np.float32)
     rms = np.empty(n_frames, dtype=np.float32)
+    # reused buffers: nothing large is allocated (and page-faulted) per block
+    windowed = np.empty((_BLOCK_FRAMES, n_fft), dtype=np.float32)
+    mag = np.empty((_BLOCK_FRAMES, n_fft // 2 + 1), dtype=np.float32)
     for i in range(0, n_frames, _BLOCK_FRAMES):
         blk = frames[i:i + _BLOCK_FRAMES]
-        rms[i:i + len(blk)] = np.sqrt(np.mean(np.square(blk[:, pad - hop // 2: pad + hop // 2]), axis=1))
-        mag = np.abs(sfft.rfft(blk * window, axis=1)).astype(np.float32, copy=False)
-        red = mag @ both
-        mel[i:i + len(blk)] = red[:, :n_mels]
-        chroma[i:i + len(blk)] = red[:, n_mels:]
-    return Spectral(sr=sr, hop=hop, n_fft=n_fft, mel=np.ascontiguousarray(mel.T),
-                    mel_hz=mel_hz, chroma=np.ascontiguousarray(chroma.T), rms=rms,
+        k = len(blk)
+        rms[i:i + k] = np.sqrt(np.mean(np.square(blk[:, pad - hop // 2: pad + hop // 2]), axis=1))
+        np.multiply(blk, window, out=windowed[:k])
+        np.abs(sfft.rfft(windowed[:k], axis=1, overwrite_x=True), out=mag[:k])
+        np.matmul(mag[:k], both, out=red[i:i + k])
+    return Spectral(sr=sr, hop=hop, n_fft=n_fft, mel=np.ascontiguousarray(red[:, :n_mels].T),
+                    mel_hz=mel_hz, chroma=np.ascontiguousarray(red[:, n_mels:].T), rms=rms,
                     key_chroma=fine_chroma(y, sr) if key_chroma else None)
 
 
