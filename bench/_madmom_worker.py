@@ -30,9 +30,13 @@ for line in sys.stdin:
     if not path:
         continue
     t = time.perf_counter()
-    act = rnn(path)
-    bpm = float(tempo(act)[0][0])
-    beats = dbn(act)
+    try:
+        act = rnn(path)
+        bpm = float(tempo(act)[0][0])
+        beats = dbn(act)
+    except Exception as exc:  # one file must not end the run
+        print(json.dumps({"path": path, "error": f"{exc.__class__.__name__}: {exc}"}), flush=True)
+        continue
     out = {"path": path, "bpm": bpm, "beats": [float(b) for b in beats],
            "elapsed": time.perf_counter() - t}
     print(json.dumps(out), flush=True)

@@ -117,9 +117,15 @@ def run_madmom(paths: list[str]) -> dict[str, tuple]:
     out = {}
     for line in proc.stdout.splitlines():
         r = json.loads(line)
+        if "error" in r:
+            print(f"  madmom: {Path(r['path']).name}: {r['error']}", file=sys.stderr)
+            continue
         out[r["path"]] = (r["bpm"], np.array(r["beats"]), r["elapsed"])
-    if proc.returncode != 0 and not out:
-        raise RuntimeError(proc.stderr[-400:])
+    if proc.returncode != 0:
+        if not out:
+            raise RuntimeError(proc.stderr[-400:])
+        print(f"  madmom stopped after {len(out)} of {len(paths)} files: "
+              f"{proc.stderr.strip()[-300:]}", file=sys.stderr)
     return out
 
 
