@@ -94,11 +94,7 @@ def compute(y: np.ndarray, sr: int, n_fft: int = N_FFT, hop: int = HOP,
     ``key_chroma=False`` skips the finer second STFT that only the key step reads."""
     y = np.ascontiguousarray(y, dtype=np.float32)
     pad = n_fft // 2
-    yp = np.pad(y, (pad, pad))
-    n_frames = 1 + max(0, (len(yp) - n_fft) // hop)
-    frames = np.lib.stride_tricks.as_strided(
-        yp, shape=(n_frames, n_fft), strides=(yp.strides[0] * hop, yp.strides[0]), writeable=False
-    )
+    n_frames = 1 + max(0, (len(y) + 2 * pad - n_fft) // hop)
     window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
     melfb, mel_hz = mel_filterbank(sr, n_fft, n_mels)
     chfb = chroma_filterbank(sr, n_fft)
@@ -109,15 +105,28 @@ def compute(y: np.ndarray, sr: int, n_fft: int = N_FFT, hop: int = HOP,
     windowed = np.empty((_BLOCK_FRAMES, n_fft), dtype=np.float32)
     mag = np.empty((_BLOCK_FRAMES, n_fft // 2 + 1), dtype=np.float32)
     for i in range(0, n_frames, _BLOCK_FRAMES):
-        blk = frames[i:i + _BLOCK_FRAMES]
-        k = len(blk)
+        k = min(_BLOCK_FRAMES, n_frames - i)
+        # this block's frames, centred (zeros beyond the ends): no padded copy of the track
+        seg = _segment(y, i * hop - pad, (k - 1) * hop + n_fft)
+        blk = np.lib.stride_tricks.as_strided(seg, shape=(k, n_fft),
+                                              strides=(seg.strides[0] * hop, seg.strides[0]),
+                                              writeable=False)
         rms[i:i + k] = np.sqrt(np.mean(np.square(blk[:, pad - hop // 2: pad + hop // 2]), axis=1))
         np.multiply(blk, window, out=windowed[:k])
         np.abs(sfft.rfft(windowed[:k], axis=1, overwrite_x=True), out=mag[:k])
-        np.matmul(mag[:k], both, out=red[i:i + k])
+        red[i:i + k] = mag[:k] @ both
     return Spectral(sr=sr, hop=hop, n_fft=n_fft, mel=np.ascontiguousarray(red[:, :n_mels].T),
                     mel_hz=mel_hz, chroma=np.ascontiguousarray(red[:, n_mels:].T), rms=rms,
                     key_chroma=fine_chroma(y, sr) if key_chroma else None)
+
+
+def _segment(y: np.ndarray, start: int, length: int) -> np.ndarray:
+    """``y[start:start + length]`` with zeros where that runs past either end."""
+    out = np.zeros(length, dtype=np.float32)
+    a, b = max(start, 0), min(start + length, len(y))
+    if b > a:
+        out[a - start:b - start] = y[a:b]
+    return out
 
 
 KEY_N_FFT = 4096
