@@ -3,8 +3,10 @@
 The onset envelope's periodicity is measured twice: an autocorrelation (peaks at the beat
 period and its multiples, i.e. at tempo / k) and a Fourier tempogram (peaks at the beat
 rate and its harmonics, i.e. at tempo * k). Their product keeps the rate both agree on.
-The octave (which of tempo / 2, tempo, tempo * 2, ...) is then chosen by salience times a
-log-normal prior on tapped tempi.
+The octave (which of tempo / 2, tempo, tempo * 2, ...) is then chosen among the candidates
+by a small shipped conditional-logit model over their features (salience at related tempi,
+pulse shape, kick/snare timing); without band envelopes, by salience times a log-normal
+prior on tapped tempi.
 """
 
 from __future__ import annotations
