@@ -25,8 +25,9 @@ rnn = RNNBeatProcessor()
 tempo = TempoEstimationProcessor(fps=100)
 dbn = DBNBeatTrackingProcessor(fps=100)
 
-for line in sys.stdin:
-    path = line.rstrip("\n")
+# Read every path before the first file: madmom's ffmpeg loader inherits stdin and would
+# swallow the paths still waiting in the pipe.
+for path in sys.stdin.read().splitlines():
     if not path:
         continue
     t = time.perf_counter()
