@@ -199,7 +199,7 @@ def _blocks_soundfile(path: str):
                 data = f.read(_BLOCK, dtype="float32", always_2d=True)
                 if not len(data):
                     break
-                yield data.T[:channels]
+                yield list(data.T[:channels])
 
     return info.samplerate, channels, float(info.frames) / info.samplerate, gen()
 
@@ -254,11 +254,9 @@ def _blocks_pyav(path: str):
     return native_sr, channels, dur, gen()
 
 
-def _downmix(block) -> np.ndarray:
-    """(1, n) mono from a (channels, n) array or a list of channel arrays."""
-    if len(block) == 1:
-        return np.asarray(block[0])[None]
-    return (0.5 * (np.asarray(block[0]) + block[1]))[None]
+def _downmix(block: list[np.ndarray]) -> np.ndarray:
+    """(1, n) mono from a block's channel arrays."""
+    return (block[0] if len(block) == 1 else 0.5 * (block[0] + block[1]))[None]
 
 
 def _av_reason(exc: Exception) -> str:
@@ -305,8 +303,7 @@ def decode(path: str | os.PathLike, sr: int = ANALYSIS_SR,
     try:
         for block in blocks:
             if channel_sink is not None:
-                channel_sink(block if isinstance(block, np.ndarray) else np.stack(block),
-                             native_sr)
+                channel_sink(np.stack(block), native_sr)
             mono = _downmix(block)
             if res is None:
                 buf.append(mono[0])

@@ -212,6 +212,12 @@ def _fold(e: np.ndarray, fps: float, bpm: float, bins: int) -> np.ndarray:
     return prof / np.maximum(np.bincount(idx, minlength=bins), 1)
 
 
+def _smoothed_fold(e: np.ndarray, fps: float, bpm: float, bins: int) -> np.ndarray:
+    """``_fold`` smoothed by a circular [1/4, 1/2, 1/4] kernel."""
+    prof = _fold(e, fps, bpm, bins)
+    return np.convolve(np.r_[prof[-1], prof, prof[0]], [0.25, 0.5, 0.25], "valid")
+
+
 def _backbeat(band_envs, fps: float, bpm: float, bins: int = 16) -> list[float]:
     """Kick-versus-snare timing over a two-beat cycle: low-band and upper-band profiles
     correlated at offsets of half a cycle (backbeat), none (same beat) and a quarter."""
@@ -238,9 +244,7 @@ def _drum_alternation(p: Periodicity, bpm: float) -> list[float]:
     if p.snare is None or not p.band_envs or p.env is None or len(p.env) == 0:
         return [0.0, 0.0]
     period = 60.0 * p.fps / bpm
-    prof = _fold(p.env, p.fps, bpm, 24)
-    prof = np.convolve(np.r_[prof[-1], prof, prof[0]], [0.25, 0.5, 0.25], "valid")
-    phase = np.argmax(prof) / 24.0 * period
+    phase = np.argmax(_smoothed_fold(p.env, p.fps, bpm, 24)) / 24.0 * period
     n = len(p.env)
     on = np.round(phase + np.arange(int((n - 1 - phase) / period) + 1) * period).astype(int)
     if len(on) < 2:
@@ -259,11 +263,7 @@ def _pulse_shape(e: np.ndarray | None, fps: float, bpm: float, bins: int = 12) -
     its half- and third-period offbeats are relative to its beat."""
     if e is None or len(e) == 0:
         return [0.0, 0.0, 0.0]
-    period = 60.0 * fps / bpm
-    phase = (np.arange(len(e)) / period) % 1.0
-    prof = np.bincount((phase * bins).astype(int) % bins, weights=e, minlength=bins)
-    prof /= np.maximum(np.bincount((phase * bins).astype(int) % bins, minlength=bins), 1)
-    prof = np.convolve(np.r_[prof[-1], prof, prof[0]], [0.25, 0.5, 0.25], "valid")
+    prof = _smoothed_fold(e, fps, bpm, bins)
     k = int(np.argmax(prof))
     top = prof[k] + 1e-9
     half = prof[(k + bins // 2) % bins] / top
