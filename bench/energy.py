@@ -67,7 +67,7 @@ def decode_channels(path) -> tuple[np.ndarray, np.ndarray]:
 
     blocks, rates = [], []
     a = decode(path, ANALYSIS_SR,
-               channel_sink=lambda b, sr: (blocks.append(b.copy()), rates.append(sr)))
+               channel_sink=lambda b, sr: (blocks.append(np.stack(b)), rates.append(sr)))
     ch = np.concatenate(blocks, axis=1)
     if rates and rates[0] != ANALYSIS_SR:
         g = gcd(rates[0], ANALYSIS_SR)

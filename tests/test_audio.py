@@ -151,23 +151,48 @@ def test_pyav_blocks_match_libsndfile_sample_for_sample():
     assert np.abs(a - b).max() < 1e-5
 
 
-@pytest.mark.parametrize("native_sr", [44100, 48000])
-def test_streaming_resampler_equals_whole_signal_resample_poly(native_sr):
-    """Chunked resampling (the 2:1 half-band path and the general polyphase path) gives
-    what scipy's resample_poly gives on the whole signal, including both ends."""
-    from scipy.signal import resample_poly
-
-    from underdog.audio import _BLOCK, _fir, _Resampler
-
-    y = decode(DEMO_LIBRARY / "Nexuiz - Beast of Insanity.ogg", native_sr).samples[:5 * _BLOCK + 777]
-    res = _Resampler(native_sr, ANALYSIS_SR, 1)
+def _stream(res, y, step):
     parts = []
-    for i in range(0, len(y), 10_000):  # uneven pushes
-        parts += [b[0] for b in res.push(y[None, i:i + 10_000])]
+    for i in range(0, len(y), step):  # uneven pushes
+        parts += [b[0] for b in res.push(y[None, i:i + step])]
     parts += [b[0] for b in res.flush()]
-    got = np.concatenate(parts)
-    g = np.gcd(native_sr, ANALYSIS_SR)
-    up, down = ANALYSIS_SR // g, native_sr // g
-    want = resample_poly(y.astype(np.float64), up, down, window=_fir(up, down))
+    return np.concatenate(parts)
+
+
+def test_halfband_decimator_equals_whole_signal_resample_poly():
+    """The 2:1 path (44.1 kHz files), pushed in uneven chunks, gives what scipy's
+    resample_poly gives on the whole signal with its default filter, both ends included."""
+    from scipy.signal import firwin, resample_poly
+
+    from underdog.audio import _BLOCK, _halfband_fir, _Halver
+
+    assert np.abs(_halfband_fir() - firwin(41, 0.5, window=("kaiser", 5.0))).max() < 1e-12
+    y = decode(DEMO_LIBRARY / "Nexuiz - Beast of Insanity.ogg", 44100).samples[:5 * _BLOCK + 777]
+    got = _stream(_Halver(1), y, 10_000)
+    want = resample_poly(y.astype(np.float64), 1, 2)
     assert len(got) == len(want)
     assert np.abs(got - want).max() < 1e-5
+
+
+def test_other_ratios_resample_in_place_and_in_band():
+    """48 kHz (Opus) goes through FFmpeg's resampler: chunking changes nothing, no delay
+    against scipy's resample_poly, the same level everywhere below 10 kHz."""
+    from scipy.signal import resample_poly
+
+    from underdog.audio import _FFmpegResampler
+
+    y = decode(DEMO_LIBRARY / "Nexuiz - Digital Pursuit.opus", 48000).samples[:30 * 48000 + 777]
+    got = _stream(_FFmpegResampler(48000, ANALYSIS_SR, 1), y, 10_000)
+    whole = _stream(_FFmpegResampler(48000, ANALYSIS_SR, 1), y, len(y))
+    want = resample_poly(y.astype(np.float64), 147, 320)
+    assert abs(len(got) - len(want)) <= 1 and np.array_equal(got, whole[:len(got)])
+    n = min(len(got), len(want))
+    got, want = got[:n], want[:n]
+    mid = slice(n // 2 - 4000, n // 2 + 4000)
+    lags = [float(np.dot(got[mid], np.roll(want, k)[mid])) for k in range(-3, 4)]
+    assert int(np.argmax(lags)) - 3 == 0
+    f = np.fft.rfftfreq(n, 1 / ANALYSIS_SR)
+    G, W = np.abs(np.fft.rfft(got)) ** 2, np.abs(np.fft.rfft(want)) ** 2
+    for lo, hi in [(20, 1000), (1000, 5000), (5000, 10000)]:
+        band = (f >= lo) & (f < hi)
+        assert abs(10 * np.log10(G[band].sum() / W[band].sum())) < 0.05, (lo, hi)

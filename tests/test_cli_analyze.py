@@ -66,3 +66,23 @@ def test_analyze_does_not_import_the_planner():
                          timeout=120).stdout
     assert "underdog.cli.analyze" in out
     assert "underdog.planning" not in out and "underdog.cli.plan" not in out
+
+
+def test_analyze_keeps_heavy_imports_off_the_first_run():
+    """Analyzing a 44.1 kHz Ogg and a 48 kHz Opus file never imports scipy.signal (over a
+    second on a slow host), scipy.ndimage, scipy.stats or pydantic (typer >= 0.29)."""
+    files = [str(DEMO_LIBRARY / "Nexuiz - Beast of Insanity.ogg"),
+             str(DEMO_LIBRARY / "Nexuiz - Digital Pursuit.opus")]
+    code = ("import sys\n"
+            f"sys.argv = ['underdog', 'analyze', '--format', 'jsonl', *{files!r}]\n"
+            "from underdog.cli import main\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'pydantic')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 3 and all('"bpm"' in ln for ln in lines[:2])
+    loaded = lines[-1]
+    for heavy in ("scipy.signal", "scipy.ndimage", "scipy.stats", "pydantic"):
+        assert f"'{heavy}" not in loaded, (heavy, loaded)

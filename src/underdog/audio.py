@@ -26,8 +26,8 @@ _SOUNDFILE_EXTENSIONS = frozenset({".wav", ".wave", ".flac"})
 _SOUNDFILE_FALLBACK = frozenset({".ogg", ".oga", ".opus", ".mp3"})
 _BLOCK = 65536
 
-ChannelSink = Callable[[np.ndarray, int], None]
-"""Called with each (channels, n) float32 block at the file's native rate, before downmix."""
+ChannelSink = Callable[[list[np.ndarray], int], None]
+"""Called with each block (one float32 array per channel) at the native rate, before downmix."""
 
 
 @dataclass
@@ -83,22 +83,14 @@ def _check_file(path: str) -> int:
     return st.st_size
 
 
-class _Resampler:
-    """Streaming polyphase resampler (scipy's resample_poly on overlapping chunks).
+class _Halver:
+    """Streaming 2:1 decimation, equal to scipy's ``resample_poly(x, 1, 2)`` on the whole
+    signal: chunks start on even samples and carry ``pad`` samples of context each side."""
 
-    Chunks start on multiples of ``down`` input samples and carry ``pad`` samples of
-    context on each side, so the output equals resampling the whole signal at once.
-    """
-
-    def __init__(self, native_sr: int, sr: int, channels: int):
-        from math import gcd
-
-        g = gcd(native_sr, sr)
-        self.up, self.down = sr // g, native_sr // g
-        self.pad = self.down * -(-64 // self.down)  # >= the filter's half-length
+    def __init__(self, channels: int):
+        self.pad = 64  # even, and >= the filter's half-length
         self.buf = np.zeros((channels, self.pad), np.float32)  # left context: zeros
-        self.min_chunk = self.down * -(-_BLOCK // self.down)
-        self.fir = _fir(self.up, self.down)
+        self.fir = _halfband_fir()
 
     def push(self, block: np.ndarray) -> Iterator[np.ndarray]:
         self.buf = np.concatenate([self.buf, block], axis=1)
@@ -108,41 +100,54 @@ class _Resampler:
         yield from self._drain(final=True)
 
     def _drain(self, final: bool) -> Iterator[np.ndarray]:
-        from scipy.signal import resample_poly
-
-        n = self.buf.shape[1] - 2 * self.pad
         if final:
             tail = self.buf.shape[1] - self.pad  # no right context will come
             if tail <= 0:
                 return
-            n = self.down * -(-tail // self.down)
+            n = tail + tail % 2
             self.buf = np.pad(self.buf, ((0, 0), (0, n + 2 * self.pad - self.buf.shape[1])))
         else:
-            n = (n // self.down) * self.down
-            if n < self.min_chunk:
+            n = (self.buf.shape[1] - 2 * self.pad) // 2 * 2
+            if n < _BLOCK:
                 return
-        chunk = self.buf[:, : n + 2 * self.pad]
-        if (self.up, self.down) == (1, 2):
-            y = _halve(chunk, self.fir)
-        else:
-            y = resample_poly(chunk, self.up, self.down, axis=1, window=self.fir)
-            y = y.astype(np.float32, copy=False)
-        a = self.pad * self.up // self.down
-        count = n * self.up // self.down if not final else -(-tail * self.up // self.down)
-        yield y[:, a:a + count]
+        y = _halve(self.buf[:, : n + 2 * self.pad], self.fir)
+        count = n // 2 if not final else (tail + 1) // 2
+        yield y[:, self.pad // 2:self.pad // 2 + count]
         self.buf = self.buf[:, n:]
+
+
+class _FFmpegResampler:
+    """Any other ratio (48 kHz Opus, 32 kHz, 96 kHz...): FFmpeg's resampler (swr; a
+    Kaiser-windowed sinc, delay compensated), streaming."""
+
+    def __init__(self, native_sr: int, sr: int, channels: int):
+        from .filtergraph import FilterChain
+
+        self.chain = FilterChain([("aresample", str(sr))], native_sr, channels)
+
+    def push(self, block: np.ndarray) -> Iterator[np.ndarray]:
+        yield self.chain.push(block)
+
+    def flush(self) -> Iterator[np.ndarray]:
+        yield self.chain.flush()
+
+
+def _resampler(native_sr: int, sr: int, channels: int):
+    if native_sr == 2 * sr:
+        return _Halver(channels)
+    return _FFmpegResampler(native_sr, sr, channels)
 
 
 _PLANAR = {"fltp": np.float32, "dblp": np.float64, "s16p": np.int16, "s32p": np.int32}
 
 
-@lru_cache(maxsize=8)
-def _fir(up: int, down: int) -> np.ndarray:
-    """The anti-aliasing filter resample_poly would design (Kaiser, beta 5), made once."""
-    from scipy.signal import firwin
-
-    m = max(up, down)
-    return firwin(2 * 10 * m + 1, 1.0 / m, window=("kaiser", 5.0))
+@lru_cache(maxsize=1)
+def _halfband_fir(beta: float = 5.0, half_taps: int = 20) -> np.ndarray:
+    """The anti-aliasing filter resample_poly designs for 1:2 (scipy's firwin: a Kaiser
+    windowed sinc cut at a quarter of the input rate, unit gain at DC)."""
+    m = np.arange(2 * half_taps + 1) - half_taps
+    h = 0.5 * np.sinc(0.5 * m) * np.kaiser(len(m), beta)
+    return h / h.sum()
 
 
 def _halve(x: np.ndarray, fir: np.ndarray) -> np.ndarray:
@@ -269,8 +274,8 @@ def decode(path: str | os.PathLike, sr: int = ANALYSIS_SR,
            channel_sink: ChannelSink | None = None) -> Audio:
     """Decode ``path`` to mono float32 at ``sr``.
 
-    ``channel_sink`` (optional) sees each (channels, n) block at the file's native
-    rate, before the downmix. Raises DecodeError naming the file and the reason when the file is not
+    ``channel_sink`` (optional) sees each block (a list of channel arrays, valid during
+    the call) at the file's native rate, before the downmix. Raises DecodeError naming the file and the reason when the file is not
     readable audio: missing, empty, unknown format, corrupt, truncated or silent of
     samples.
     """
@@ -299,11 +304,11 @@ def decode(path: str | os.PathLike, sr: int = ANALYSIS_SR,
     native_sr, channels, dur_est, blocks = source
     buf = _Buffer(int((dur_est or 300.0) * sr * 1.02) + sr)
     # The sink meters the channels at the native rate; the analysis needs mono only.
-    res = None if native_sr == sr else _Resampler(native_sr, sr, 1)
+    res = None if native_sr == sr else _resampler(native_sr, sr, 1)
     try:
         for block in blocks:
             if channel_sink is not None:
-                channel_sink(np.stack(block), native_sr)
+                channel_sink(block, native_sr)
             mono = _downmix(block)
             if res is None:
                 buf.append(mono[0])

@@ -17,7 +17,7 @@ from ..audio import ANALYSIS_SR, decode
 from ..errors import AnalysisError
 
 # Bump when any step's output changes: the library re-analyzes tracks stored with an older one.
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 3
 MIN_DURATION_S = 2.0
 
 ALL_STEPS = frozenset({"tempo", "loudness", "energy", "key", "sections", "style"})

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .running import running_max, running_median
 from .spectral import Spectral
 
 FEATURES = ("loudness", "density", "flux", "brightness", "low")
@@ -75,15 +76,13 @@ class FrameFeatures:
 
 def onset_peaks(env: np.ndarray, fps: float) -> np.ndarray:
     """Boolean mask of onset peaks: local maxima above a running median plus a margin."""
-    from scipy.ndimage import maximum_filter1d, median_filter
-
     if len(env) < 3:
         return np.zeros(len(env), bool)
     w = max(3, int(round(2 * PEAK_WINDOW_S * fps)) | 1)
     m = max(3, int(round(PEAK_MEDIAN_S * fps)) | 1)
     e = env.astype(np.float32)
-    thr = median_filter(e, size=m, mode="nearest") + PEAK_DELTA * float(np.std(e))
-    return (e == maximum_filter1d(e, size=w, mode="nearest")) & (e > thr)
+    thr = running_median(e, m, mode="nearest") + PEAK_DELTA * float(np.std(e))
+    return (e == running_max(e, w, mode="nearest")) & (e > thr)
 
 
 def frame_features(spec: Spectral, env: np.ndarray) -> FrameFeatures:

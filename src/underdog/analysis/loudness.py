@@ -1,17 +1,19 @@
 """Loudness per ITU-R BS.1770-4 (integrated, gated) and EBU Tech 3342 (loudness range).
 
-The meter is streaming: ``push`` takes consecutive (channels, n) blocks, K-weights them
-with filters designed for the actual sample rate, and keeps only the mean square of each
-100 ms step per channel. Everything else is computed from those at the end, so memory
-stays tiny for any length.
+The meter is streaming: ``push`` takes consecutive blocks of channels, K-weights them
+with filters designed for the actual sample rate (run by FFmpeg's biquad filter), and
+keeps only the channel-summed mean square of each 100 ms step. Everything else is
+computed from those at the end, so memory stays tiny for any length.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
-from scipy.signal import sosfilt
+
+from ..filtergraph import FilterChain
 
 STEP_S = 0.1  # gating blocks are 4 steps (400 ms, 75 % overlap); short-term is 30 steps (3 s)
 ABSOLUTE_GATE = -70.0
@@ -44,50 +46,77 @@ def k_weighting(sr: int) -> list[tuple[np.ndarray, np.ndarray]]:
     return [shelf, highpass]
 
 
+def k_weighting_chain(sr: int) -> list[tuple[str, str]]:
+    """The K-weighting biquads as FFmpeg ``biquad`` filters, transposed direct form II
+    (in float32 its error stays under 0.001 dB per 100 ms step; tests check it against
+    scipy's double-precision ``sosfilt``)."""
+    chain = []
+    for b, a in k_weighting(sr):
+        coef = ":".join(f"{name}={float(v)!r}" for name, v in zip(
+            ("b0", "b1", "b2", "a0", "a1", "a2"), np.r_[b, a]))
+        chain.append(("biquad", f"{coef}:transform=tdii"))
+    return chain
+
+
 class LoudnessMeter:
     """Feed consecutive blocks with ``push``; read ``result`` once at the end."""
 
     def __init__(self) -> None:
         self.sr: int | None = None
-        self._sos: np.ndarray | None = None
-        self._state: np.ndarray | None = None
-        self._acc: np.ndarray | None = None  # sum of squares in the current step, per channel
+        self._channels = 0
+        self._filter: FilterChain | None = None
+        self._acc = 0.0  # sum of channel-summed squares in the current step
         self._fill = 0
-        self._steps: list[np.ndarray] = []  # mean square per completed step, per channel
+        self._steps: list[np.ndarray] = []  # mean square per completed step, channels summed
         self._peak = 0.0
 
-    def push(self, block: np.ndarray, sr: int) -> None:
-        block = np.atleast_2d(np.asarray(block, dtype=np.float32))
-        if block.shape[1] == 0:
+    def push(self, block: Sequence[np.ndarray], sr: int) -> None:
+        """One block: a (channels, n) array or a list of channel arrays, at rate ``sr``."""
+        block = [np.asarray(c, dtype=np.float32) for c in
+                 (block if isinstance(block, (list, tuple)) else np.atleast_2d(block))]
+        if len(block[0]) == 0:
             return
         if self.sr is None:
-            self.sr = sr
-            self._sos = np.array([np.r_[b, a] for b, a in k_weighting(sr)])
-            self._state = np.zeros((2, block.shape[0], 2))
-            self._acc = np.zeros(block.shape[0])
-        elif sr != self.sr or block.shape[0] != len(self._acc):
+            self.sr, self._channels = sr, len(block)
+            self._filter = FilterChain(k_weighting_chain(sr), sr, self._channels)
+        elif sr != self.sr or len(block) != self._channels:
             raise ValueError("LoudnessMeter: sample rate or channel count changed mid-stream")
-        self._peak = max(self._peak, float(np.max(np.abs(block))))
-        x, self._state = sosfilt(self._sos, block, axis=1, zi=self._state)
+        self._peak = max(self._peak, *(max(float(c.max()), -float(c.min())) for c in block))
+        self._add(self._filter.push(block))
+
+    def _add(self, channels: list[np.ndarray]) -> None:
+        """Sum squares (channel weights are 1 for L, R and mono) into 100 ms steps."""
+        if len(channels[0]) == 0:
+            return
+        p = np.square(channels[0])
+        for c in channels[1:]:
+            p += np.square(c)
         step = int(round(STEP_S * self.sr))
-        sq = x * x
         pos = 0
-        n = sq.shape[1]
-        while pos < n:
-            take = min(step - self._fill, n - pos)
-            self._acc += sq[:, pos:pos + take].sum(axis=1)
+        if self._fill:
+            take = min(step - self._fill, len(p))
+            self._acc += float(p[:take].sum(dtype=np.float64))
             self._fill += take
-            pos += take
+            pos = take
             if self._fill == step:
-                self._steps.append(self._acc / step)
-                self._acc = np.zeros_like(self._acc)
-                self._fill = 0
+                self._steps.append(np.array([self._acc / step]))
+                self._acc, self._fill = 0.0, 0
+        full = (len(p) - pos) // step
+        if full:
+            whole = p[pos:pos + full * step].reshape(full, step)
+            self._steps.append(whole.sum(axis=1, dtype=np.float64) / step)
+            pos += full * step
+        if pos < len(p):
+            self._acc += float(p[pos:].sum(dtype=np.float64))
+            self._fill += len(p) - pos
 
     def result(self) -> LoudnessResult:
         peak = float(20.0 * np.log10(self._peak)) if self._peak > 0 else float("-inf")
+        if self._filter is not None:
+            self._add(self._filter.flush())
         if not self._steps:
             return LoudnessResult(float("-inf"), 0.0, peak)
-        power = np.sum(np.array(self._steps), axis=1)  # channel weights are 1 for L, R, mono
+        power = np.concatenate(self._steps)
         return LoudnessResult(integrated_loudness(power), loudness_range(power), peak)
 
 

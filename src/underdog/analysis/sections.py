@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .energy import frame_features
+from .running import running_max
 from .spectral import Spectral
 
 PRE_BARS = 3.0
@@ -219,10 +220,8 @@ def find_sections(spec: Spectral, env: np.ndarray, beats: np.ndarray,
 
 def _sliding_max(x: np.ndarray, n: int) -> np.ndarray:
     """out[i] = max(x[i:i + n]) (shorter at the end)."""
-    from scipy.ndimage import maximum_filter1d
-
-    # a size-n filter at i + n // 2 covers exactly [i, i + n) (scipy centres at n // 2)
-    c = maximum_filter1d(x, size=n, mode="nearest")
+    # a size-n window at i + n // 2 covers exactly [i, i + n) (it centres at n // 2)
+    c = running_max(x, n, mode="nearest")
     return c[np.minimum(np.arange(len(x)) + n // 2, len(x) - 1)]
 
 

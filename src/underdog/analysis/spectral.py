@@ -15,7 +15,7 @@ import scipy.fft as sfft
 N_FFT = 2048
 HOP = 512
 N_MELS = 64
-_BLOCK_FRAMES = 2048  # STFT frames per step
+_BLOCK_FRAMES = 128  # STFT frames per step
 
 
 @dataclass

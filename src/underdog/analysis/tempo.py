@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d
+
+from .running import running_max
 
 MIN_BPM = 40.0
 MAX_BPM = 250.0
@@ -252,7 +253,7 @@ def _drum_alternation(p: Periodicity, bpm: float) -> list[float]:
     width = 2 * int(round(period / 8)) + 1
     out = []
     for e in (p.band_envs[KICK], p.snare):
-        v = maximum_filter1d(np.asarray(e), size=width)[on]
+        v = running_max(np.asarray(e), width)[on]
         out.append((v[0::2].mean() - v[1::2].mean()) / (v.mean() + 1e-6))
     sign = 1.0 if out[0] >= 0 else -1.0
     return [sign * out[0], sign * out[1]]

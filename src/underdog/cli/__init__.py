@@ -7,6 +7,7 @@ not pay for the planner's imports. ``underdog.cli.app`` has every command regist
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from .root import app as _app
@@ -38,5 +39,9 @@ def __getattr__(name: str):
 
 
 def main() -> None:
+    # One BLAS thread (before numpy loads): the analysis's matrix products are small and a
+    # second thread only spins; scans get their parallelism from worker processes.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
     load(command)()

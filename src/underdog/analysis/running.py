@@ -1,0 +1,52 @@
+"""Running maximum and median over a window sliding along a 1-D array.
+
+They give what scipy.ndimage's ``maximum_filter1d`` and ``median_filter`` give (window of
+``size`` centred at ``size // 2``; ``mode`` says how the ends are extended) without
+importing scipy.ndimage on the analysis path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_PAD = {"nearest": "edge", "reflect": "symmetric"}
+
+
+def _extend(x: np.ndarray, size: int, mode: str) -> np.ndarray:
+    if mode not in _PAD:
+        raise ValueError(f"mode must be one of {sorted(_PAD)}, not {mode!r}")
+    left = size // 2
+    return np.pad(x, (left, size - 1 - left), mode=_PAD[mode])
+
+
+def running_max(x: np.ndarray, size: int, mode: str = "reflect") -> np.ndarray:
+    """``out[i] = max(x[i - size // 2 : i - size // 2 + size])``, the ends extended by
+    ``mode``. O(n) for any size (van Herk / Gil-Werman: prefix and suffix maxima per
+    block of ``size``)."""
+    x = np.asarray(x)
+    if x.ndim != 1 or size < 1:
+        raise ValueError("running_max takes a 1-D array and size >= 1")
+    if len(x) == 0 or size == 1:
+        return x.copy()
+    xp = _extend(x, size, mode)
+    if not np.issubdtype(xp.dtype, np.floating):
+        xp = xp.astype(np.float64)
+    blocks = -(-len(xp) // size)
+    padded = np.full(blocks * size, -np.inf, dtype=xp.dtype)
+    padded[:len(xp)] = xp
+    grid = padded.reshape(blocks, size)
+    prefix = np.maximum.accumulate(grid, axis=1).ravel()
+    suffix = np.maximum.accumulate(grid[:, ::-1], axis=1)[:, ::-1].ravel()
+    n = len(x)
+    return np.maximum(suffix[:n], prefix[size - 1:size - 1 + n]).astype(x.dtype, copy=False)
+
+
+def running_median(x: np.ndarray, size: int, mode: str = "reflect") -> np.ndarray:
+    """The element of rank ``size // 2`` in each window (the median for odd ``size``)."""
+    x = np.asarray(x)
+    if x.ndim != 1 or size < 1:
+        raise ValueError("running_median takes a 1-D array and size >= 1")
+    if len(x) == 0 or size == 1:
+        return x.copy()
+    windows = np.lib.stride_tricks.sliding_window_view(_extend(x, size, mode), size)
+    return np.partition(windows, size // 2, axis=1)[:, size // 2]
