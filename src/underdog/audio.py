@@ -261,7 +261,11 @@ def _blocks_pyav(path: str):
 
 def _downmix(block: list[np.ndarray]) -> np.ndarray:
     """(1, n) mono from a block's channel arrays."""
-    return (block[0] if len(block) == 1 else 0.5 * (block[0] + block[1]))[None]
+    if len(block) == 1:
+        return block[0][None]
+    mono = np.add(block[0], block[1])
+    mono *= np.float32(0.5)
+    return mono[None]
 
 
 def _av_reason(exc: Exception) -> str:

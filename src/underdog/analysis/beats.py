@@ -48,16 +48,16 @@ def _dp(e: np.ndarray, period: float, tightness: float) -> np.ndarray:
     padded = np.concatenate([np.full(hi, -np.inf), score])
     windows = np.lib.stride_tricks.sliding_window_view(padded, width)
     pen_rev = penalty[::-1]
+    rows = np.arange(lo)
     for t0 in range(lo, n, lo):
         t1 = min(t0 + lo, n)
         cand = windows[t0:t1] + pen_rev
         j = np.argmax(cand, axis=1)
-        best = cand[np.arange(t1 - t0), j]
-        upd = best > 0
-        t = np.arange(t0, t1)[upd]
-        score[t] = local[t] + best[upd]
-        padded[t + hi] = score[t]
-        back[t] = t - hi + j[upd]
+        best = cand[rows[:t1 - t0], j]
+        upd = best > 0  # else the frame starts a path: its score stays local, no back link
+        score[t0:t1] = np.where(upd, local[t0:t1] + best, local[t0:t1])
+        padded[t0 + hi:t1 + hi] = score[t0:t1]
+        back[t0:t1] = np.where(upd, t0 - hi + rows[:t1 - t0] + j, -1)
     # end on the best frame within the last period
     tail = max(0, n - int(round(period)))
     t = tail + int(np.argmax(score[tail:]))

@@ -87,6 +87,22 @@ def chroma_filterbank(sr: int, n_fft: int, fmin: float = 100.0, fmax: float = 20
     return fb.astype(np.float32)
 
 
+@lru_cache(maxsize=8)
+def _reduction(sr: int, n_fft: int, n_mels: int):
+    """The mel and chroma filterbanks as ``(c0, c1, b0, b1, weights)`` blocks: output
+    columns ``c0:c1`` read only bins ``b0:b1``. Both banks are sparse (a mel band spans a
+    few bins, chroma stops at 2 kHz), so this is 7x fewer multiply-adds than one product."""
+    melfb, mel_hz = mel_filterbank(sr, n_fft, n_mels)
+    both = np.concatenate([melfb, chroma_filterbank(sr, n_fft)])  # (n_mels + 12, bins)
+    groups = [(c, min(c + 8, n_mels)) for c in range(0, n_mels, 8)] + [(n_mels, n_mels + 12)]
+    blocks = []
+    for c0, c1 in groups:
+        used = np.flatnonzero(np.any(both[c0:c1] != 0, axis=0))
+        b0, b1 = (int(used[0]), int(used[-1]) + 1) if len(used) else (0, 1)
+        blocks.append((c0, c1, b0, b1, np.ascontiguousarray(both[c0:c1, b0:b1].T, np.float32)))
+    return blocks, mel_hz
+
+
 def compute(y: np.ndarray, sr: int, n_fft: int = N_FFT, hop: int = HOP,
             n_mels: int = N_MELS, key_chroma: bool = True) -> Spectral:
     """One Hann-windowed STFT pass over mono ``y``, reduced to mel, chroma and RMS.
@@ -96,9 +112,7 @@ def compute(y: np.ndarray, sr: int, n_fft: int = N_FFT, hop: int = HOP,
     pad = n_fft // 2
     n_frames = 1 + max(0, (len(y) + 2 * pad - n_fft) // hop)
     window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
-    melfb, mel_hz = mel_filterbank(sr, n_fft, n_mels)
-    chfb = chroma_filterbank(sr, n_fft)
-    both = np.concatenate([melfb, chfb]).T.astype(np.float32)  # (bins, n_mels + 12)
+    blocks, mel_hz = _reduction(sr, n_fft, n_mels)
     red = np.empty((n_frames, n_mels + 12), dtype=np.float32)
     rms = np.empty(n_frames, dtype=np.float32)
     # reused buffers: nothing large is allocated (and page-faulted) per block
@@ -111,10 +125,12 @@ def compute(y: np.ndarray, sr: int, n_fft: int = N_FFT, hop: int = HOP,
         blk = np.lib.stride_tricks.as_strided(seg, shape=(k, n_fft),
                                               strides=(seg.strides[0] * hop, seg.strides[0]),
                                               writeable=False)
-        rms[i:i + k] = np.sqrt(np.mean(np.square(blk[:, pad - hop // 2: pad + hop // 2]), axis=1))
+        mid = seg[pad - hop // 2: pad - hop // 2 + k * hop].reshape(k, hop)  # hop around centre
+        rms[i:i + k] = np.sqrt(np.einsum("ij,ij->i", mid, mid) / hop)
         np.multiply(blk, window, out=windowed[:k])
         np.abs(sfft.rfft(windowed[:k], axis=1, overwrite_x=True), out=mag[:k])
-        red[i:i + k] = mag[:k] @ both
+        for c0, c1, b0, b1, w in blocks:
+            red[i:i + k, c0:c1] = mag[:k, b0:b1] @ w
     return Spectral(sr=sr, hop=hop, n_fft=n_fft, mel=np.ascontiguousarray(red[:, :n_mels].T),
                     mel_hz=mel_hz, chroma=np.ascontiguousarray(red[:, n_mels:].T), rms=rms,
                     key_chroma=fine_chroma(y, sr) if key_chroma else None)

@@ -12,6 +12,7 @@ prior on tapped tempi.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -207,10 +208,17 @@ def candidate_features(p: Periodicity, bpm: float) -> np.ndarray:
 
 
 def _fold(e: np.ndarray, fps: float, bpm: float, bins: int) -> np.ndarray:
+    """Mean of ``e`` per phase bin of the beat period at ``bpm``."""
+    idx, count = _phase_bins(len(e), fps, bpm, bins)
+    return np.bincount(idx, weights=e, minlength=bins) / count
+
+
+@lru_cache(maxsize=8)
+def _phase_bins(n: int, fps: float, bpm: float, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each frame's phase bin and the frames per bin (shared by the bands folded alike)."""
     period = 60.0 * fps / bpm
-    idx = ((np.arange(len(e)) / period) % 1.0 * bins).astype(int) % bins
-    prof = np.bincount(idx, weights=e, minlength=bins)
-    return prof / np.maximum(np.bincount(idx, minlength=bins), 1)
+    idx = ((np.arange(n) / period) % 1.0 * bins).astype(int) % bins
+    return idx, np.maximum(np.bincount(idx, minlength=bins), 1)
 
 
 def _smoothed_fold(e: np.ndarray, fps: float, bpm: float, bins: int) -> np.ndarray:
@@ -231,7 +239,7 @@ def _backbeat(band_envs, fps: float, bpm: float, bins: int = 16) -> list[float]:
         up = _fold(e, fps, bpm / 2.0, bins)
         up = up - up.mean()
         norm = np.sqrt((low @ low) * (up @ up)) + 1e-9
-        c = np.array([low @ np.roll(up, -k) for k in range(bins)]) / norm
+        c = {k: (low @ np.roll(up, -k)) / norm for k in (0, bins // 4, bins // 2, 3 * bins // 4)}
         out += [float(c[bins // 2]), float(c[0]), float(max(c[bins // 4], c[3 * bins // 4]))]
     return out
 
