@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import os
 
-for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_v, "1")
+import _one_core  # noqa: E402,F401  (before numpy: one thread, one CPU)
 
 import argparse  # noqa: E402
 import sys  # noqa: E402

@@ -196,3 +196,30 @@ def test_other_ratios_resample_in_place_and_in_band():
     for lo, hi in [(20, 1000), (1000, 5000), (5000, 10000)]:
         band = (f >= lo) & (f < hi)
         assert abs(10 * np.log10(G[band].sum() / W[band].sum())) < 0.05, (lo, hi)
+
+
+def test_read_ahead_stops_cleanly_when_the_consumer_fails():
+    """Decoding runs a block ahead in a thread; an error downstream (here the channel sink)
+    reaches the caller, and the thread and the file are gone afterwards."""
+    import threading
+
+    f = DEMO_LIBRARY / "Nexuiz - Beast of Insanity.ogg"
+    fds_before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    seen = []
+
+    def sink(block, sr):
+        seen.append(len(block[0]))
+        if len(seen) == 2:
+            raise RuntimeError("sink gave up")
+
+    for _ in range(3):
+        seen.clear()
+        with pytest.raises(DecodeError, match="sink gave up"):
+            decode(f, channel_sink=sink)
+    assert not [t for t in threading.enumerate() if t.name == "underdog-decode"]
+    if fds_before is not None:
+        assert len(os.listdir("/proc/self/fd")) <= fds_before
+    # and a full decode afterwards gives every sample, in order, as before
+    a = decode(f)
+    b = decode(f)
+    assert np.array_equal(a.samples, b.samples) and a.duration_s > 60

@@ -10,6 +10,8 @@ before the downmix: loudness needs the channels and the full bandwidth.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Iterator
@@ -259,6 +261,51 @@ def _blocks_pyav(path: str):
     return native_sr, channels, dur, gen()
 
 
+_END = object()
+
+
+def _read_ahead(blocks: Iterator, depth: int = 4) -> Iterator:
+    """Run the ``blocks`` generator in a thread, up to ``depth`` blocks ahead. FFmpeg and
+    libsndfile decode without holding the GIL, so on a second core decoding overlaps the
+    metering and resampling of the blocks before. Its errors are raised here, in order."""
+    q: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+
+    def offer(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def produce() -> None:
+        try:
+            for block in blocks:
+                if not offer(block):
+                    return
+            offer(_END)
+        except BaseException as exc:  # handed to the consumer, raised there
+            offer(exc)
+        finally:
+            blocks.close()  # the generator closes its file
+
+    worker = threading.Thread(target=produce, name="underdog-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
 def _downmix(block: list[np.ndarray]) -> np.ndarray:
     """(1, n) mono from a block's channel arrays."""
     if len(block) == 1:
@@ -306,6 +353,7 @@ def decode(path: str | os.PathLike, sr: int = ANALYSIS_SR,
             except Exception:
                 raise first from None
     native_sr, channels, dur_est, blocks = source
+    blocks = _read_ahead(blocks)
     buf = _Buffer(int((dur_est or 300.0) * sr * 1.02) + sr)
     # The sink meters the channels at the native rate; the analysis needs mono only.
     res = None if native_sr == sr else _resampler(native_sr, sr, 1)
