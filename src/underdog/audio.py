@@ -112,9 +112,8 @@ class _Halver:
             n = (self.buf.shape[1] - 2 * self.pad) // 2 * 2
             if n < _BLOCK:
                 return
-        y = _halve(self.buf[:, : n + 2 * self.pad], self.fir)
         count = n // 2 if not final else (tail + 1) // 2
-        yield y[:, self.pad // 2:self.pad // 2 + count]
+        yield _halve(self.buf[:, : n + 2 * self.pad], self.pad // 2, count, self.fir)
         self.buf = self.buf[:, n:]
 
 
@@ -152,22 +151,23 @@ def _halfband_fir(beta: float = 5.0, half_taps: int = 20) -> np.ndarray:
     return h / h.sum()
 
 
-def _halve(x: np.ndarray, fir: np.ndarray) -> np.ndarray:
-    """``resample_poly(x, 1, 2, axis=1, window=fir)`` for a half-band ``fir`` (every
-    other tap beside the centre is zero), in float32: 2.6x faster, equal within 1e-6."""
+def _halve(x: np.ndarray, first: int, count: int, fir: np.ndarray) -> np.ndarray:
+    """Outputs ``first .. first + count`` of 2:1 decimation by the half-band ``fir`` (every
+    other tap beside the centre is zero), output m centred on input 2m, as scipy's
+    ``resample_poly(x, 1, 2)`` aligns it. ``x`` holds the context those outputs read.
+
+    Only the odd-offset taps are non-zero, and they read the odd samples in symmetric
+    pairs: ``y[m] = c * x[2m] + sum_k c_k * (odd[m + k] + odd[m - k - 1])``."""
     half = (len(fir) - 1) // 2
-    n = x.shape[1]
-    count = (n + 1) // 2
-    p = half - 1  # zeros on each side, odd, so the centre tap reads the odd samples
-    xp = np.zeros((x.shape[0], n + 2 * p + 2), np.float32)
-    xp[:, p:p + n] = x
-    even, odd = np.ascontiguousarray(xp[:, 0::2]), xp[:, 1::2]
-    y = np.float32(fir[half]) * odd[:, p // 2:p // 2 + count]
+    if 2 * first < half or 2 * (first + count - 1) + half >= x.shape[1]:
+        raise ValueError("_halve: the chunk lacks context for the outputs asked")
+    odd = np.ascontiguousarray(x[:, 1::2])
+    y = np.float32(fir[half]) * x[:, 2 * first:2 * (first + count):2]
     tmp = np.empty_like(y)
-    for j in range(1, half, 2):  # symmetric taps: add the pair, then scale once
-        a, b = (p - j) // 2, (p + j) // 2
-        np.add(even[:, a:a + count], even[:, b:b + count], out=tmp)
-        tmp *= np.float32(fir[half + j])
+    for k in range(half // 2):  # tap offset j = 2k + 1
+        np.add(odd[:, first + k:first + k + count], odd[:, first - k - 1:first - k - 1 + count],
+               out=tmp)
+        tmp *= np.float32(fir[half + 2 * k + 1])
         y += tmp
     return y
 
