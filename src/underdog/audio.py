@@ -1,10 +1,11 @@
 """Decode any supported audio file to mono float32 at the analysis rate.
 
 PyAV reads every format (mp3, m4a/aac, flac, ogg vorbis, opus, wav); soundfile is used
-for wav/flac where it is faster. Blocks are resampled by a streaming polyphase filter
-into one growing buffer, so a long file never holds more than the mono signal plus one
-block in memory. An optional ``channel_sink`` sees every block at the native rate
-before the downmix: loudness needs the channels and the full bandwidth.
+for wav/flac where it is faster. A thread decodes a few blocks ahead; each block is
+downmixed and resampled as it streams (2:1 by a half-band filter, other ratios by
+FFmpeg's resampler) into one growing buffer, so a long file never holds more than the
+mono signal plus a few blocks in memory. An optional ``channel_sink`` sees every block at
+the native rate before the downmix: loudness needs the channels and the full bandwidth.
 """
 
 from __future__ import annotations
