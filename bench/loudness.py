@@ -33,10 +33,10 @@ warnings.filterwarnings("ignore")
 from scipy.signal import resample_poly  # noqa: E402
 
 from underdog.analysis.loudness import LoudnessMeter  # noqa: E402
+from underdog.audio import _BLOCK as BLOCK  # noqa: E402  (the decoder's block size)
 from underdog.audio import ANALYSIS_SR, decode  # noqa: E402
 
 AUDIO_EXT = {".flac", ".ogg", ".opus", ".mp3", ".m4a", ".wav", ".oga"}
-BLOCK = 8192  # the decoder hands over blocks of about this size
 
 
 def native(path: Path) -> tuple[np.ndarray, int]:
