@@ -326,10 +326,10 @@ def decode(path: str | os.PathLike, sr: int = ANALYSIS_SR,
            channel_sink: ChannelSink | None = None) -> Audio:
     """Decode ``path`` to mono float32 at ``sr``.
 
-    ``channel_sink`` (optional) sees each block (a list of channel arrays, valid during
-    the call) at the file's native rate, before the downmix. Raises DecodeError naming the file and the reason when the file is not
-    readable audio: missing, empty, unknown format, corrupt, truncated or silent of
-    samples.
+    ``channel_sink`` (optional) sees each block (a list of channel arrays) at the file's
+    native rate, before the downmix. Raises DecodeError naming the file and the reason
+    when the file is not readable audio: missing, empty, unknown format, corrupt,
+    truncated or silent of samples.
     """
     path = os.fspath(path)
     _check_file(path)
