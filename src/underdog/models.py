@@ -31,6 +31,9 @@ class Track:
     key_confidence: float | None = None
     style: dict[str, float] = field(default_factory=dict)
     style_label: str | None = None
+    style_source: str | None = None
+    tempo_segments: list[tuple[float, float, float]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     drops: list[dict] = field(default_factory=list)
     intro_end_s: float | None = None
     outro_start_s: float | None = None

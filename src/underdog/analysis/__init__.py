@@ -47,6 +47,15 @@ class TrackAnalysis:
     outro_start_s: float | None = None
     style: dict[str, float] = field(default_factory=dict)
     style_label: str | None = None
+    # "audio" (the audio model decided) or "tag" (a specific genre tag decided); set by the caller
+    # that knows the tags (the scanner), "audio" otherwise.
+    style_source: str | None = None
+    # Tempo map: [(start_s, end_s, bpm), ...]; one segment for a steady track. ``bpm`` stays
+    # the dominant tempo.
+    tempo_segments: list[tuple[float, float, float]] = field(default_factory=list)
+    # Things the user should know that did not stop the analysis (one line each), e.g. a
+    # file that decodes only partly.
+    warnings: list[str] = field(default_factory=list)
     analysis_version: int = ANALYSIS_VERSION
 
     def to_json(self) -> dict:
