@@ -34,3 +34,14 @@ class PlaylistError(UnderdogError):
         self.line = line
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {reason}")
+
+
+class OutputError(UnderdogError):
+    """A file could not be written or rewritten (disk full, permission denied, ...).
+
+    Raised only after the temporary copy is removed: the original, if any, is untouched."""
+
+    def __init__(self, path: str, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: cannot write: {reason}")
