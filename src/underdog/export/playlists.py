@@ -6,8 +6,16 @@ name, an unknown duration to -1 (M3U) or no ``<duration>`` (XSPF). An entry with
 but with a ``.comment`` is written to M3U8 as a ``# comment`` line in its place (the
 soundtrack report's ``# missing: ...`` lines) and left out of XSPF.
 
-Every writer writes UTF-8 with ``\\n`` line ends to a temporary file beside ``out`` and
-renames it into place, so a crash never leaves half a playlist.
+Every writer writes UTF-8 with ``\\n`` line ends to a temporary file beside ``out``, fsyncs
+it and renames it into place (``fileio.atomic_write``), so a crash or a full disk never
+leaves half a playlist, and an existing playlist stays as it was.
+
+File names whose bytes are not UTF-8 (``os.fsdecode`` gives them as surrogate escapes) go
+out exactly: an M3U8 path line holds the name's raw bytes (what players on Linux open), an
+XSPF ``<location>`` percent-encodes the bytes, and JSON holds ``"path"`` for display (bad
+bytes as U+FFFD) plus ``"path_bytes_b64"``, the exact bytes in base64
+(``fileio.path_json``). Titles and other text fields show such bytes as U+FFFD.
+:func:`read_playlist` turns each form back into the same name.
 """
 
 from __future__ import annotations
@@ -17,7 +25,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -29,10 +36,12 @@ from xml.parsers import expat
 import numpy as np
 
 from ..errors import PlaylistError
+from ..fileio import display_text, path_from_json, path_json, write_atomic
 
 XSPF_NS = "http://xspf.org/ns/0/"
 M3U_EXTENSIONS = (".m3u", ".m3u8")
 XSPF_EXTENSIONS = (".xspf",)
+JSON_EXTENSIONS = (".json",)
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")  # C:\ or C:/
 _REMOTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")  # http://, smb://, ...
 
@@ -55,7 +64,7 @@ def _get(entry: Any, name: str) -> Any:
 
 
 def _one_line(text: Any) -> str:
-    return " ".join(str(text).split())
+    return " ".join(display_text(str(text)).split())
 
 
 def _duration_s(entry: Any) -> float | None:
@@ -74,7 +83,7 @@ def _display(entry: Any) -> str:
     title = _one_line(title) if title else ""
     if artist and title:
         return f"{artist} - {title}"
-    return title or _stem(str(_get(entry, "path")))
+    return title or display_text(_stem(str(_get(entry, "path"))))
 
 
 def _stem(path: str) -> str:
@@ -130,16 +139,17 @@ def m3u8_lines(entries: Iterable[Any], relative_to: str | os.PathLike | None = N
 def write_m3u8(entries: Iterable[Any], out: str | os.PathLike,
                relative_to: str | os.PathLike | None = None, title: str | None = None) -> None:
     """Write an extended M3U (UTF-8, LF) with absolute paths, or paths relative to the
-    folder ``relative_to`` (normally the folder the playlist goes in)."""
+    folder ``relative_to`` (normally the folder the playlist goes in). A name that is not
+    UTF-8 is written as its raw bytes."""
     text = "\n".join(m3u8_lines(entries, relative_to, title, out)) + "\n"
-    _atomic_write(out, text)
+    write_atomic(out, text, errors="surrogateescape")
 
 
 # ---------------------------------------------------------------- XSPF
 
 
 def file_uri(path: str | os.PathLike) -> str:
-    """The ``file://`` URI of a local path, percent-encoded (UTF-8 bytes of the name)."""
+    """The ``file://`` URI of a local path, percent-encoded (the name's bytes, UTF-8 or not)."""
     return Path(os.path.abspath(os.fspath(path))).as_uri()
 
 
@@ -159,7 +169,7 @@ def write_xspf(entries: Iterable[Any], out: str | os.PathLike, title: str | None
     if creator:
         sub(root, "creator", creator)
     if annotation:
-        sub(root, "annotation", str(annotation))
+        sub(root, "annotation", display_text(str(annotation)))
     tracks = ET.SubElement(root, f"{{{XSPF_NS}}}trackList")
     for e in entries:
         path = _get(e, "path")
@@ -169,12 +179,12 @@ def write_xspf(entries: Iterable[Any], out: str | os.PathLike, title: str | None
         t = ET.SubElement(tracks, f"{{{XSPF_NS}}}track")
         sub(t, "location", file_uri(path))
         artist, ttl = _get(e, "artist"), _get(e, "title")
-        sub(t, "title", _one_line(ttl) if ttl else _stem(path))
+        sub(t, "title", _one_line(ttl) if ttl else display_text(_stem(path)))
         if artist:
             sub(t, "creator", _one_line(artist))
         note = _get(e, "annotation") or _get(e, "comment")
         if note:
-            sub(t, "annotation", str(note))
+            sub(t, "annotation", display_text(str(note)))
         album = _get(e, "album")
         if album:
             sub(t, "album", _one_line(album))
@@ -183,7 +193,7 @@ def write_xspf(entries: Iterable[Any], out: str | os.PathLike, title: str | None
             sub(t, "duration", str(int(round(d * 1000))))
     ET.indent(root, space="  ")
     text = ET.tostring(root, encoding="unicode", xml_declaration=False)
-    _atomic_write(out, '<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n")
+    write_atomic(out, '<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n")
 
 
 # ---------------------------------------------------------------- JSON
@@ -226,25 +236,50 @@ def _json_key(k: Any) -> str:
 
 
 def write_json(obj: Any, out: str | os.PathLike) -> None:
-    """Pretty UTF-8 JSON (2-space indent), numpy-safe, non-finite numbers as null."""
-    text = json.dumps(jsonable(obj), ensure_ascii=False, indent=2, allow_nan=False)
-    _atomic_write(out, text + "\n")
+    """Pretty UTF-8 JSON (2-space indent), numpy-safe, non-finite numbers as null.
+
+    Valid UTF-8 whatever the file names: see :func:`lossless_paths`."""
+    text = json.dumps(lossless_paths(jsonable(obj)), ensure_ascii=False, indent=2,
+                      allow_nan=False)
+    write_atomic(out, text + "\n")
+
+
+def lossless_paths(obj: Any) -> Any:
+    """JSON values made valid Unicode: in an object, a ``"path"`` whose name is not UTF-8
+    gains ``"path_bytes_b64"`` (see :func:`underdog.fileio.path_json`); any other string
+    shows such bytes as U+FFFD."""
+    if isinstance(obj, str):
+        return display_text(obj)
+    if isinstance(obj, list):
+        return [lossless_paths(v) for v in obj]
+    if isinstance(obj, dict):
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            if k == "path" and isinstance(v, str):
+                out.update(path_json(v))
+            else:
+                out[display_text(k)] = lossless_paths(v)
+        return out
+    return obj
 
 
 # ---------------------------------------------------------------- reading
 
 
 def read_playlist(path: str | os.PathLike) -> list[str]:
-    """The absolute paths in an M3U/M3U8 or XSPF playlist, in order.
+    """The absolute paths in an M3U/M3U8, XSPF or underdog JSON playlist, in order.
 
     Relative entries resolve against the playlist's folder; ``#`` lines are skipped;
-    Windows backslashes and ``file://`` URIs are understood. Malformed input raises
-    :class:`PlaylistError` naming the file and line."""
+    Windows backslashes and ``file://`` URIs are understood. An M3U path line that is not
+    UTF-8 is read as the raw bytes of a file name when such a file exists (what
+    :func:`write_m3u8` writes). A ``.json`` file is read from its ``"entries"`` list only
+    (``"path_bytes_b64"`` before ``"path"``), as :func:`write_json` writes a plan.
+    Malformed input raises :class:`PlaylistError` naming the file and line."""
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
-    if ext not in M3U_EXTENSIONS + XSPF_EXTENSIONS:
+    if ext not in M3U_EXTENSIONS + XSPF_EXTENSIONS + JSON_EXTENSIONS:
         raise PlaylistError(path, f"unknown playlist type {ext or '(no extension)'!r}; "
-                                  "expected .m3u, .m3u8 or .xspf")
+                                  "expected .m3u, .m3u8, .xspf or .json")
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -253,24 +288,57 @@ def read_playlist(path: str | os.PathLike) -> list[str]:
     base = os.path.dirname(os.path.abspath(path))
     if ext in XSPF_EXTENSIONS:
         return _read_xspf(data, path, base)
+    if ext in JSON_EXTENSIONS:
+        return _read_json(data, path, base)
     return _read_m3u(data, path, base, strict_utf8=(ext == ".m3u8"))
 
 
-def _decode(data: bytes, path: str, strict_utf8: bool) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+def _read_json(data: bytes, path: str, base: str) -> list[str]:
     try:
-        return data.decode("utf-8")
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise PlaylistError(path, f"not JSON: {e}") from None
+    entries = doc.get("entries") if isinstance(doc, dict) else None
+    if not isinstance(entries, list):
+        raise PlaylistError(path, 'no "entries" list (an underdog plan JSON has one)')
+    out = []
+    for i, e in enumerate(entries):
+        p = path_from_json(e) if isinstance(e, dict) else None
+        if not p:
+            raise PlaylistError(path, f"entry {i} has no \"path\"")
+        out.append(os.path.normpath(os.path.join(base, p)))
+    return out
+
+
+def _has_escapes(text: str) -> bool:
+    """Whether ``text`` holds undecodable bytes (surrogate escapes)."""
+    try:
+        text.encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
+
+
+def _not_utf8(raw: bytes, path: str, line: int) -> PlaylistError:
+    bad = next((b for b in raw if b >= 0x80), 0)
+    try:
+        raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        if strict_utf8:
-            line = data[:e.start].count(b"\n") + 1
-            raise PlaylistError(path, f"not UTF-8 (byte 0x{data[e.start]:02x}); "
-                                      "an .m3u8 must be UTF-8", line) from None
-        return data.decode("cp1252", errors="replace")  # the classic .m3u encoding
+        bad = raw[e.start]
+    return PlaylistError(path, f"not UTF-8 (byte 0x{bad:02x}) and no file has that exact "
+                               "name; an .m3u8 must be UTF-8", line)
 
 
 def _read_m3u(data: bytes, path: str, base: str, strict_utf8: bool) -> list[str]:
-    text = _decode(data, path, strict_utf8)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    # Undecodable bytes stay as surrogate escapes (the way the OS names files); a path
+    # line holding some is the exact name of a file when one exists, else (.m3u only)
+    # the line is read as cp1252, the classic .m3u encoding.
+    try:
+        text, utf8 = data.decode("utf-8"), True
+    except UnicodeDecodeError:
+        text, utf8 = data.decode("utf-8", "surrogateescape"), False
     out: list[str] = []
     pending_extinf: int | None = None  # line of an #EXTINF still waiting for its path
     # Split on LF only: str.splitlines() would also split inside names (U+2028, \x1c, ...).
@@ -290,7 +358,19 @@ def _read_m3u(data: bytes, path: str, base: str, strict_utf8: bool) -> list[str]
                                               f"'#EXTINF:<seconds>,<title>'): {line!r}", no)
                 pending_extinf = no
             continue
-        out.append(_entry_to_path(line, base, path, no))
+        if not utf8 and _has_escapes(line):
+            p = _entry_to_path(line, base, path, no)
+            if not os.path.lexists(p):
+                raw = line.encode("utf-8", "surrogateescape")
+                if strict_utf8:
+                    raise _not_utf8(raw, path, no)
+                p = _entry_to_path(raw.decode("cp1252", "replace"), base, path, no)
+            out.append(p)
+        elif not utf8 and not strict_utf8:  # a classic .m3u: the whole file is cp1252
+            raw = line.encode("utf-8", "surrogateescape")
+            out.append(_entry_to_path(raw.decode("cp1252", "replace"), base, path, no))
+        else:
+            out.append(_entry_to_path(line, base, path, no))
         pending_extinf = None
     if pending_extinf is not None:
         raise PlaylistError(path, "#EXTINF without a path after it", pending_extinf)
@@ -385,39 +465,3 @@ def _xspf_location(uri: str, base: str, path: str, line: int) -> str:
     # A relative URI reference: percent-decoded, resolved against the playlist's folder.
     rel = os.fsdecode(urllib.parse.unquote_to_bytes(uri))
     return os.path.normpath(os.path.join(base, rel))
-
-
-# ---------------------------------------------------------------- I/O
-
-
-def _new_file_mode() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-_NEW_FILE_MODE = _new_file_mode()
-
-
-def _atomic_write(out: str | os.PathLike, text: str) -> None:
-    out = os.fspath(out)
-    folder = os.path.dirname(os.path.abspath(out))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".underdog-", suffix=".tmp", dir=folder)
-    except OSError as e:
-        raise PlaylistError(out, f"cannot write: {e.strerror or e}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        try:  # mkstemp makes 0600 files: give the playlist the mode a plain open() would
-            mode = os.stat(out).st_mode & 0o7777 if os.path.exists(out) else _NEW_FILE_MODE
-            os.chmod(tmp, mode)
-        except OSError:
-            pass
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

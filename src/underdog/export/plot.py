@@ -20,6 +20,8 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MultipleLocator
 from matplotlib.transforms import offset_copy
 
+from ..fileio import atomic_write
+
 SEGMENT_KEYS = ("start_min", "end_min", "bpm_lo", "bpm_hi", "energy")
 ENTRY_KEYS = ("start_min", "end_min", "bpm", "energy")
 
@@ -80,7 +82,8 @@ def _minute_step(total: float) -> tuple[float, float]:
 
 def plot_plan(segments: Sequence[Mapping[str, Any]], entries: Sequence[Mapping[str, Any]],
               out_png: str | os.PathLike | None, title: str | None = None) -> Figure:
-    """Draw the arc plot and save it as a PNG at ``out_png`` (skip saving when None).
+    """Draw the arc plot and save it as a PNG at ``out_png`` (skip saving when None),
+    through a temporary file renamed into place (an OS error: ``OutputError``).
 
     ``segments``: dicts with ``start_min, end_min, bpm_lo, bpm_hi, energy`` (0..1) and
     optionally ``peak`` (bool) and ``label``.
@@ -127,8 +130,9 @@ def plot_plan(segments: Sequence[Mapping[str, Any]], entries: Sequence[Mapping[s
     _legends(ax_bpm, ax_e, segments, entries)
     if title:
         fig.suptitle(title, fontsize=13, fontweight="bold")
-    if out_png is not None:
-        fig.savefig(os.fspath(out_png), dpi=DPI, format="png")
+    if out_png is not None:  # all at once: a failed save leaves an older plot intact
+        with atomic_write(out_png, "wb") as f:
+            fig.savefig(f, dpi=DPI, format="png")
     return fig
 
 

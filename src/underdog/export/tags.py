@@ -2,6 +2,10 @@
 
 Only tag blocks change (mutagen rewrites the ID3 tag, the Vorbis comment header, the FLAC
 metadata blocks or the MP4 ``ilst`` atom); audio frames and packets stay byte-identical.
+The file is never edited in place: the tags go into a copy beside it, which is fsynced,
+read back (new values, same length, and for MP3/FLAC the same audio bytes) and renamed
+over the original with its mode and owner (``fileio.rewrite_atomic``). A kill, a full disk
+or an error leaves the original byte-identical; a kill -9 may leave a ``.underdog-*.tmp``.
 
 | format              | BPM                        | key                                  |
 |---------------------|----------------------------|--------------------------------------|
@@ -22,7 +26,8 @@ import os
 import re
 from typing import Any
 
-from ..errors import UnderdogError
+from ..errors import OutputError, UnderdogError
+from ..fileio import rewrite_atomic
 
 # Pitch classes; Camelot numbers step by fifths: 8B = C major, 8A = A minor.
 _PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
@@ -177,14 +182,127 @@ def write_bpm_key_tags(path: str | os.PathLike, bpm: float | None, key: str | No
         raise TagWriteError(path, f"no BPM/key tag mapping for {type(f).__name__}")
 
     if changes and not dry_run:
-        try:
-            if isinstance(tags, ID3) and getattr(tags, "version", (2, 4))[1] == 3:
-                f.save(v2_version=3)  # keep an ID3v2.3 file at 2.3 for older players
-            else:
-                f.save()
-        except Exception as e:
-            raise TagWriteError(path, str(e)) from None
+        kwargs = {}
+        if isinstance(tags, ID3) and getattr(tags, "version", (2, 4))[1] == 3:
+            kwargs["v2_version"] = 3  # keep an ID3v2.3 file at 2.3 for older players
+        _save_through_copy(path, f, kwargs, changes)
     return changes
+
+
+def _save_through_copy(path: str, f: Any, kwargs: dict, changes: dict) -> None:
+    """Save ``f``'s tags into a copy of ``path`` beside it, check the copy, rename it over
+    ``path``: a kill, a full disk or a mutagen error never leaves a damaged original."""
+
+    def edit(copy: str) -> None:
+        try:
+            f.save(copy, **kwargs)  # the copy holds the same bytes ``f`` was read from
+        except Exception as e:
+            os_err = _os_error(e)
+            if os_err is not None:
+                raise os_err from None  # rewrite_atomic words it (e.g. disk full)
+            raise TagWriteError(path, f"{e}; the file is unchanged") from None
+
+    try:
+        rewrite_atomic(path, edit, lambda orig, copy: _verify(path, orig, copy, f, changes))
+    except OutputError as e:
+        raise TagWriteError(path, f"{e.reason}; the file is unchanged") from None
+
+
+def _os_error(e: BaseException) -> OSError | None:
+    """The OS error under a mutagen error (mutagen wraps them as ``MutagenError(oserror)``)."""
+    seen = 0
+    while e is not None and seen < 5:
+        if isinstance(e, OSError):
+            return e
+        nxt = e.args[0] if e.args and isinstance(e.args[0], BaseException) else None
+        e = nxt or e.__cause__ or e.__context__
+        seen += 1
+    return None
+
+
+def _verify(path: str, orig: str, copy: str, f: Any, changes: dict) -> None:
+    """Refuse the rewritten copy unless mutagen reads it back with the new values and the
+    same stream length, and (MP3, FLAC) its audio bytes equal the original's."""
+    import mutagen
+
+    def refuse(why: str) -> TagWriteError:
+        return TagWriteError(path, f"the rewritten copy failed its check ({why}); "
+                                   "the file is unchanged")
+    try:
+        g = mutagen.File(copy)
+    except Exception as e:
+        raise refuse(f"unreadable: {e}") from None
+    if g is None or g.tags is None:
+        raise refuse("no tags")
+    for name, (_, new) in changes.items():
+        got = _tag_value(g.tags, name)
+        if got is None or str(got).strip() != str(new):
+            raise refuse(f"{name} reads back as {got!r}, not {new!r}")
+    a, b = getattr(f.info, "length", None), getattr(g.info, "length", None)
+    if a is not None and (b is None or abs(a - b) > 0.01):
+        raise refuse(f"length {b!r} s, was {a!r} s")
+    from mutagen.mp3 import MP3
+
+    mp3 = isinstance(f, MP3)
+    span_a, span_b = audio_span(orig, mp3), audio_span(copy, mp3)
+    if span_a is not None and (span_b is None or not _same_bytes(orig, span_a, copy, span_b)):
+        raise refuse("audio data differ")
+
+
+def _tag_value(tags: Any, name: str) -> Any:
+    if name in ("TBPM", "TKEY"):
+        return _id3_text(tags, name)
+    if name == MP4_KEY:
+        v = tags.get(MP4_KEY)
+        return bytes(v[0]).decode("utf-8", "replace") if v else None
+    if name == "tmpo":
+        v = tags.get("tmpo")
+        return v[0] if v else None
+    return _vc_text(tags, name)
+
+
+def audio_span(path: str, mp3: bool) -> tuple[int, int] | None:
+    """(start, end) byte offsets of the audio data that a tag rewrite must not change: an
+    MP3 (``mp3`` true) after its ID3v2 tag (before an ID3v1 tag), a FLAC after its metadata
+    blocks. None for other formats (their containers renumber pages or move atoms)."""
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        head = fh.read(10)
+        start = 0
+        if head[:3] == b"ID3" and len(head) == 10:
+            n = (head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9]
+            start = 10 + n + (10 if head[5] & 0x10 else 0)
+        fh.seek(start)
+        if fh.read(4) == b"fLaC":
+            pos = start + 4
+            while True:
+                fh.seek(pos)
+                h = fh.read(4)
+                if len(h) < 4:
+                    return None
+                pos += 4 + int.from_bytes(h[1:4], "big")
+                if h[0] & 0x80:
+                    return pos, size
+        if not mp3:
+            return None
+        fh.seek(max(size - 128, 0))
+        end = size - 128 if size - start >= 128 and fh.read(3) == b"TAG" else size
+        return start, end
+
+
+def _same_bytes(a: str, span_a: tuple[int, int], b: str, span_b: tuple[int, int]) -> bool:
+    if span_a[1] - span_a[0] != span_b[1] - span_b[0]:
+        return False
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        fa.seek(span_a[0])
+        fb.seek(span_b[0])
+        left = span_a[1] - span_a[0]
+        while left > 0:
+            n = min(left, 1 << 20)
+            if fa.read(n) != fb.read(n):
+                return False
+            left -= n
+    return True
 
 
 def _set(changes: dict, name: str, old: Any, new: Any, apply) -> None:
