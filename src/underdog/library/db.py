@@ -9,6 +9,8 @@ database from version ``i`` to ``i + 1``.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import math
 import os
@@ -16,12 +18,14 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
+from urllib.parse import quote
 
 import numpy as np
 
+from ..errors import UnderdogError
 from ..models import Track
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS: list[str] = [
     # 0 -> 1: the first schema.
@@ -100,14 +104,23 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX plan_tracks_track ON plan_tracks(track_id);
     """,
+    # 1 -> 2: where the style came from, tempo maps, and decode/analysis warnings.
+    """
+    ALTER TABLE tracks ADD COLUMN style_source TEXT;
+    ALTER TABLE tracks ADD COLUMN tempo_segments TEXT;   -- JSON [[start_s, end_s, bpm], ...]
+    ALTER TABLE tracks ADD COLUMN warnings TEXT;         -- JSON ["one line", ...]
+    """,
 ]
+# Tables every schema version has; a library missing one is damaged.
+_TABLES = ("tracks", "beats", "errors", "plans", "plan_tracks")
 
 # Columns a Track row is read from, in order (energy_curve last).
 _TRACK_COLS = (
     "id", "path", "status", "artist", "title", "album", "albumartist", "genre", "year",
     "track_no", "duration_s", "bpm", "bpm_confidence", "loudness_lufs", "energy",
     "energy_level", "key", "camelot", "key_confidence", "style", "style_label", "drops",
-    "intro_end_s", "outro_start_s", "energy_curve_hop_s", "energy_curve",
+    "intro_end_s", "outro_start_s", "energy_curve_hop_s", "style_source", "tempo_segments",
+    "warnings", "energy_curve",
 )
 _SELECT_TRACK = "SELECT " + ", ".join(_TRACK_COLS) + " FROM tracks"
 
@@ -116,7 +129,8 @@ _ANALYSIS_COLS = (
     "duration_s", "bpm", "bpm_confidence", "bpm_candidates", "loudness_lufs",
     "loudness_range_lu", "peak_dbfs", "energy", "energy_level", "key", "camelot",
     "key_confidence", "style_label", "style", "drops", "buildups", "intro_end_s",
-    "outro_start_s", "energy_curve_hop_s", "analysis_version", "energy_curve",
+    "outro_start_s", "energy_curve_hop_s", "analysis_version", "style_source",
+    "tempo_segments", "warnings", "energy_curve",
 )
 TAG_FIELDS = ("artist", "title", "album", "albumartist", "genre", "year", "track_no",
               "tag_bpm", "tag_key")
@@ -129,7 +143,7 @@ SORT_KEYS = {
 }
 
 
-class LibraryError(Exception):
+class LibraryError(UnderdogError):
     """The database cannot be opened or used (one clear line)."""
 
 
@@ -151,6 +165,7 @@ class ErrorRow:
     path: str
     reason: str
     at: float
+    kind: str = "error"  # "error": not analyzed; "warning": analyzed, with this caveat
 
 
 def default_db_path() -> str:
@@ -190,10 +205,15 @@ def _blob(a: Any) -> bytes | None:
     return arr.tobytes() if arr.size else None
 
 
-def _unblob(b: bytes | None) -> np.ndarray:
-    if not b:
+def _unblob(b: Any) -> np.ndarray:
+    """float32 array of a stored blob; empty when absent or damaged (see _blob_ok)."""
+    if not _blob_ok(b):
         return np.zeros(0, np.float32)
     return np.frombuffer(b, dtype="<f4").astype(np.float32)
+
+
+def _blob_ok(b: Any) -> bool:
+    return isinstance(b, bytes) and len(b) > 0 and len(b) % 4 == 0
 
 
 def _num(v: Any) -> Any:
@@ -245,14 +265,20 @@ def _analysis_values(a: Any) -> list:
         _num(g("key_confidence")), g("style_label"), _dumps(g("style") or {}),
         _dumps(g("drops") or []), _dumps(g("buildups") or []), _num(g("intro_end_s")),
         _num(g("outro_start_s")), _num(g("energy_curve_hop_s")),
-        _num(g("analysis_version")), _blob(g("energy_curve")),
+        _num(g("analysis_version")), g("style_source"),
+        _dumps([list(s) for s in g("tempo_segments") or []]) if g("tempo_segments") else None,
+        _dumps([str(w) for w in g("warnings") or []]) if g("warnings") else None,
+        _blob(g("energy_curve")),
     ]
 
 
 def _row_to_track(r: Sequence) -> Track:
     (id_, path, status, artist, title, album, albumartist, genre, year, track_no, duration_s,
      bpm, bpm_conf, lufs, energy, energy_level, key, camelot, key_conf, style, style_label,
-     drops, intro_end_s, outro_start_s, hop_s, curve) = r
+     drops, intro_end_s, outro_start_s, hop_s, style_source, segments, warns, curve) = r
+    warnings = [str(w) for w in _loads(warns, []) if w] if warns else []
+    if curve and not _blob_ok(curve):
+        warnings.append("stored energy curve is damaged; ignored (scan --force to redo)")
     return Track(
         id=id_, path=path_from_db(path), artist=artist, title=title, album=album,
         albumartist=albumartist, genre=genre, year=year, track_no=track_no,
@@ -261,7 +287,19 @@ def _row_to_track(r: Sequence) -> Track:
         key_confidence=key_conf, style=_loads(style, {}), style_label=style_label,
         drops=_loads(drops, []), intro_end_s=intro_end_s, outro_start_s=outro_start_s,
         energy_curve=_unblob(curve), energy_curve_hop_s=hop_s, status=status,
+        style_source=style_source,
+        tempo_segments=_segments(_loads(segments, [])), warnings=warnings,
     )
+
+
+def _segments(v: Any) -> list[tuple[float, float, float]]:
+    """[(start_s, end_s, bpm), ...] from stored JSON; malformed entries are dropped."""
+    out = []
+    for s in v if isinstance(v, list) else []:
+        if isinstance(s, list) and len(s) == 3 and all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) for x in s):
+            out.append((float(s[0]), float(s[1]), float(s[2])))
+    return out
 
 
 def _norm_key(key: str) -> tuple[str, str]:
@@ -274,31 +312,87 @@ def _norm_key(key: str) -> tuple[str, str]:
 
 # ---------------------------------------------------------------- the library
 
+def _guarded(method):
+    """Turn a SQLite failure inside a Library method into one clear LibraryError line.
+
+    IntegrityError is a caller's mistake (a duplicate path), so it passes unchanged.
+    """
+    @functools.wraps(method)
+    def wrapper(self: "Library", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+    return wrapper
+
+
 class Library:
     """A connection to one library database. Use as a context manager or call close()."""
 
     def __init__(self, path: str):
         self.path = path
+        self.read_only = False
         if path != ":memory:":
             parent = os.path.dirname(os.path.abspath(path))
             try:
                 os.makedirs(parent, exist_ok=True)
             except OSError as exc:
                 raise LibraryError(f"cannot create {parent}: {exc.strerror or exc}") from None
+        self._conn: sqlite3.Connection | None = None
         try:
-            self._conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across process kills
-            self._conn.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
+            try:
+                self._connect(path)
+            except sqlite3.OperationalError:
+                # A read-only folder (or file): WAL cannot create its -shm file. Reading
+                # still works, opened read-only (immutable when nothing can change it).
+                if path == ":memory:" or not os.path.isfile(path):
+                    raise
+                self._connect_read_only(path)
+            self._check_schema()
         except sqlite3.DatabaseError as exc:
-            raise LibraryError(f"{path}: not a usable library database ({exc})") from None
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            raise self._error(exc, opening=True) from None
+        except BaseException:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            raise
+
+    def _connect(self, path: str) -> None:
+        self._conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across process kills
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        if path != ":memory:" and not os.access(path, os.W_OK):
+            self.read_only = True
+
+    def _connect_read_only(self, path: str) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        uri = "file:" + quote(os.path.abspath(path))
+        writable_dir = os.access(os.path.dirname(os.path.abspath(path)), os.W_OK)
+        for mode in (("mode=ro",) if writable_dir else ("mode=ro", "immutable=1")):
+            try:
+                self._conn = sqlite3.connect(f"{uri}?{mode}", uri=True, timeout=30.0,
+                                             isolation_level=None)
+                self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                break
+            except sqlite3.OperationalError:
+                self._conn = None
+                if mode == "immutable=1" or writable_dir:
+                    raise
+        self.read_only = True
 
     # -- lifecycle
     def close(self) -> None:
         if self._conn is not None:
             try:
-                self._conn.execute("PRAGMA optimize")
+                if not self.read_only:
+                    self._conn.execute("PRAGMA optimize")
             except sqlite3.Error:
                 pass
             self._conn.close()
@@ -314,11 +408,67 @@ class Library:
     def schema_version(self) -> int:
         return self._conn.execute("PRAGMA user_version").fetchone()[0]
 
-    def _migrate(self) -> None:
+    def _error(self, exc: sqlite3.Error, opening: bool = False) -> LibraryError:
+        """One clear line for a SQLite failure on this library."""
+        msg = str(exc)
+        low = msg.lower()
+        where = f"library database {self.path}"
+        if "readonly" in low or "read-only" in low:
+            return LibraryError(f"{where} is read-only: cannot save changes (check the "
+                                "permissions of the file and its folder)")
+        if "disk is full" in low or "database or disk is full" in low:
+            return LibraryError(f"disk full while writing the {where}; nothing half-written "
+                                "was kept: free some space and run the command again")
+        if "malformed" in low or "not a database" in low or "file is encrypted" in low:
+            what = "is not a usable library database" if opening else "is damaged"
+            return LibraryError(f"{where} {what} ({msg}); remove it and scan again, or "
+                                f"recover it with: sqlite3 {self.path} .recover")
+        if "no such table" in low or "no such column" in low:
+            return LibraryError(f"{where} is damaged ({msg}); remove the file and scan again")
+        if "locked" in low or "busy" in low:
+            return LibraryError(f"{where} is busy (another underdog is writing it); "
+                                "try again when it has finished")
+        if opening:
+            return LibraryError(f"{self.path}: not a usable library database ({msg})")
+        return LibraryError(f"{where}: {msg}")
+
+    def _check_schema(self) -> None:
+        """Migrate to SCHEMA_VERSION, or explain why the file cannot be used."""
         version = self.schema_version
         if version > SCHEMA_VERSION:
             raise LibraryError(f"{self.path}: schema version {version} is newer than this "
                                f"underdog ({SCHEMA_VERSION}); upgrade underdog")
+        tables = {r[0] for r in self._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version <= 0 and tables & set(_TABLES):
+            version = self._recover_version(version, tables)
+        if version > 0:
+            missing = [t for t in _TABLES if t not in tables]
+            if missing:
+                raise LibraryError(
+                    f"library database {self.path} is damaged: table {', '.join(missing)} "
+                    "missing; remove the file and scan again (or restore a backup)")
+        if version < SCHEMA_VERSION:
+            if self.read_only:
+                raise LibraryError(f"library database {self.path} is read-only and needs an "
+                                   f"upgrade (schema {version} → {SCHEMA_VERSION}); open it "
+                                   "once where it can be written")
+            self._migrate(version)
+
+    def _recover_version(self, version: int, tables: set[str]) -> int:
+        """user_version says 'empty' (0) or garbage (< 0) but tables exist: if they match
+        a known schema exactly, that is the version (and it is written back)."""
+        cols = [r[1] for r in self._conn.execute("PRAGMA table_info(tracks)")]
+        for v in range(SCHEMA_VERSION, 0, -1):
+            if cols == _schema_columns(v) and set(_TABLES) <= tables:
+                if not self.read_only:
+                    self._conn.execute(f"PRAGMA user_version = {v}")
+                return v
+        raise LibraryError(f"{self.path}: tables of an unknown schema (user_version "
+                           f"{version}); not an underdog library, or a damaged one: move it "
+                           "away and scan again")
+
+    def _migrate(self, version: int) -> None:
         for v in range(version, SCHEMA_VERSION):
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -331,10 +481,48 @@ class Library:
                 self._conn.execute("ROLLBACK")
                 raise
 
+    def check_writable(self) -> None:
+        """Raise LibraryError now, before any work, when changes could not be saved."""
+        if self.read_only:
+            raise LibraryError(f"library database {self.path} is read-only: cannot save "
+                               "changes (check the permissions of the file and its folder)")
+
+    @contextlib.contextmanager
+    def scan_lock(self) -> Iterator[None]:
+        """Hold the library's scan lock (``<db>.lock``, an exclusive flock) for the block.
+
+        A second scan of the same library refuses at once with the holder's pid, instead
+        of analyzing every file twice. The lock dies with its process (even kill -9).
+        """
+        if self.path == ":memory:":
+            yield
+            return
+        import fcntl
+
+        lock_path = self.path + ".lock"
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise LibraryError(f"cannot create the scan lock {lock_path}: "
+                               f"{exc.strerror or exc}") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+                raise LibraryError(f"another scan is running on this library (pid {holder}); "
+                                   "wait for it to finish, or stop it") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # releases the flock
+
     def _tx(self) -> "_Transaction":
         return _Transaction(self._conn)
 
     # -- reading
+    @_guarded
     def tracks(self, *, bpm: tuple[float, float] | None = None,
                energy: tuple[float, float] | None = None, style: str | None = None,
                key: str | None = None, artist: str | None = None, sort: str | None = None,
@@ -356,6 +544,7 @@ class Library:
             args.append(int(limit))
         return [_row_to_track(r) for r in self._conn.execute(sql, args)]
 
+    @_guarded
     def explain_tracks(self, **filters: Any) -> list[str]:
         """EXPLAIN QUERY PLAN lines for the query ``tracks(**filters)`` would run."""
         sort = filters.pop("sort", None)
@@ -400,6 +589,7 @@ class Library:
             args.append(f"%{esc}%")
         return where, args
 
+    @_guarded
     def get_track(self, id_or_path: int | str | os.PathLike) -> Track | None:
         """A track by id (int or all-digit string that is not an existing file) or by path."""
         if isinstance(id_or_path, int) or (
@@ -411,6 +601,7 @@ class Library:
             r = self._conn.execute(_SELECT_TRACK + " WHERE path = ?", (path_to_db(p),)).fetchone()
         return _row_to_track(r) if r else None
 
+    @_guarded
     def track_details(self, track_id: int) -> dict[str, Any]:
         """Every stored column of one track (for ``underdog show``), blobs summarized."""
         cur = self._conn.execute("SELECT * FROM tracks WHERE id = ?", (track_id,))
@@ -419,31 +610,51 @@ class Library:
             return {}
         out = dict(zip([d[0] for d in cur.description], r))
         out["path"] = path_from_db(out["path"])
-        for k in ("style", "drops", "buildups", "bpm_candidates"):
+        for k in ("style", "drops", "buildups", "bpm_candidates", "tempo_segments", "warnings"):
             out[k] = _loads(out.get(k), None)
-        out["energy_curve"] = _unblob(out.get("energy_curve"))
+        curve = out.get("energy_curve")
+        out["energy_curve"] = _unblob(curve)
+        if curve and not _blob_ok(curve):
+            out["warnings"] = list(out.get("warnings") or []) + [
+                "stored energy curve is damaged; ignored (scan --force to redo)"]
         out["beats"] = self.beats(track_id)
         err = self._conn.execute("SELECT reason FROM errors WHERE path = ?",
                                  (path_to_db(out["path"]),)).fetchone()
         out["error"] = err[0] if err else None
         return out
 
+    @_guarded
     def beats(self, track_id: int) -> np.ndarray:
         """Beat times (seconds, float32) of one track; empty when unknown."""
         r = self._conn.execute("SELECT beats FROM beats WHERE track_id = ?",
                                (track_id,)).fetchone()
         return _unblob(r[0] if r else None)
 
+    @_guarded
     def count(self, status: str | None = "ok") -> int:
         if status is None:
             return self._conn.execute("SELECT count(*) FROM tracks").fetchone()[0]
         return self._conn.execute("SELECT count(*) FROM tracks WHERE status = ?",
                                   (status,)).fetchone()[0]
 
+    @_guarded
     def errors(self) -> list[ErrorRow]:
+        """Files that could not be analyzed, by path."""
         return [ErrorRow(path_from_db(p), reason, at) for p, reason, at in self._conn.execute(
             "SELECT path, reason, at FROM errors ORDER BY path")]
 
+    @_guarded
+    def warnings(self) -> list[ErrorRow]:
+        """Analyzed tracks that carry warnings (e.g. a truncated file), one row per warning."""
+        out = []
+        for p, warns, at in self._conn.execute(
+                "SELECT path, warnings, updated_at FROM tracks WHERE status = 'ok' AND "
+                "warnings IS NOT NULL AND warnings NOT IN ('', '[]') ORDER BY path"):
+            for w in _loads(warns, []) if isinstance(_loads(warns, []), list) else []:
+                out.append(ErrorRow(path_from_db(p), str(w), at, "warning"))
+        return out
+
+    @_guarded
     def file_states(self) -> dict[str, FileState]:
         """Every stored path with its file state: one query, for the scanner."""
         out = {}
@@ -454,10 +665,47 @@ class Library:
             out[st.path] = st
         return out
 
+    @_guarded
+    def refresh_file_state(self, path: str) -> bool:
+        """Store ``path``'s current size, mtime, fingerprint and tags (after a tag write).
+
+        The analysis is kept: tag writers change tags, never the audio. Returns False when
+        the path is not a track of the library.
+        """
+        from .fingerprint import fingerprint
+        from .tags import read_tags
+
+        p = os.path.abspath(os.fspath(path))
+        try:
+            st = os.stat(p)
+        except OSError:
+            return False
+        fp = fingerprint(p)
+        tags = read_tags(p)
+        sets = ", ".join(f"{f} = ?" for f in TAG_FIELDS)
+        with self._tx() as c:
+            n = c.execute(f"UPDATE tracks SET size = ?, mtime_ns = ?, fingerprint = ?, {sets}, "
+                          "updated_at = ? WHERE path = ?",
+                          [st.st_size, st.st_mtime_ns, fp] +
+                          [_num(tags.get(f)) for f in TAG_FIELDS] +
+                          [time.time(), path_to_db(p)]).rowcount
+        return n > 0
+
+    @_guarded
+    def set_fingerprints(self, pairs: Iterable[tuple[int, str]]) -> int:
+        """Store new fingerprints ``(track_id, fingerprint)`` in one transaction."""
+        rows = [(fp, int(i)) for i, fp in pairs]
+        if rows:
+            with self._tx() as c:
+                c.executemany("UPDATE tracks SET fingerprint = ? WHERE id = ?", rows)
+        return len(rows)
+
+    @_guarded
     def integrity_check(self) -> str:
         return self._conn.execute("PRAGMA integrity_check").fetchone()[0]
 
     # -- writing (each public writer is one transaction)
+    @_guarded
     def save_analysis(self, path: str, tags: dict, stat: tuple[int, int] | None,
                       fingerprint: str | None, analysis: Any) -> int:
         """Insert or replace the analysis of ``path`` (one commit); returns the track id."""
@@ -483,6 +731,7 @@ class Library:
             c.execute("DELETE FROM errors WHERE path = ?", (path_to_db(path),))
         return track_id
 
+    @_guarded
     def save_error(self, path: str, stat: tuple[int, int] | None, reason: str,
                    tags: dict | None = None, analysis_version: int | None = None) -> int:
         """Record that ``path`` failed (one commit): an errors row and a 'failed' track row."""
@@ -504,6 +753,7 @@ class Library:
                    "updated_at = excluded.updated_at RETURNING id")
             return c.execute(sql, vals).fetchone()[0]
 
+    @_guarded
     def move_track(self, track_id: int, new_path: str, stat: tuple[int, int],
                    tags: dict | None = None) -> None:
         """A file moved/renamed with unchanged content: keep the analysis, update path."""
@@ -520,6 +770,7 @@ class Library:
             c.execute(f"UPDATE tracks SET {', '.join(sets)} WHERE id = ?", vals + [track_id])
             c.execute("DELETE FROM errors WHERE path = ?", (p,))
 
+    @_guarded
     def mark_missing(self, track_ids: Iterable[int]) -> int:
         ids = [(int(i),) for i in track_ids]
         if not ids:
@@ -529,6 +780,7 @@ class Library:
                           f"{time.time()!r} WHERE id = ? AND status = 'ok'", ids)
         return len(ids)
 
+    @_guarded
     def forget(self, paths: Iterable[str]) -> int:
         """Delete the rows (and error records) of ``paths``, e.g. failed files now gone."""
         ps = [(path_to_db(p),) for p in paths]
@@ -537,6 +789,7 @@ class Library:
             c.executemany("DELETE FROM errors WHERE path = ?", ps)
         return len(ps)
 
+    @_guarded
     def prune(self) -> int:
         """Delete every track marked missing (with its beats); returns how many."""
         with self._tx() as c:
@@ -544,6 +797,7 @@ class Library:
             c.execute("DELETE FROM beats WHERE track_id NOT IN (SELECT id FROM tracks)")
         return n
 
+    @_guarded
     def add_tracks(self, tracks: list[Track], analyses: list[Any] | None = None) -> list[int]:
         """Bulk insert ``tracks`` (one transaction, executemany); returns their ids.
 
@@ -577,6 +831,7 @@ class Library:
         return ids
 
     # -- plan history (planner's --avoid-recent)
+    @_guarded
     def record_plan(self, track_ids: list[int], arc_name: str, seed: int | None) -> int:
         with self._tx() as c:
             pid = c.execute("INSERT INTO plans (arc_name, seed, created_at) VALUES (?, ?, ?) "
@@ -585,6 +840,7 @@ class Library:
                           "VALUES (?, ?, ?)", [(pid, i, int(t)) for i, t in enumerate(track_ids)])
         return pid
 
+    @_guarded
     def recent_plan_track_ids(self, n_plans: int) -> set[int]:
         """Track ids used by the ``n_plans`` most recent plans."""
         if n_plans <= 0:
@@ -633,6 +889,18 @@ def _order_by(sort: str | None) -> str:
     if name not in SORT_KEYS:
         raise ValueError(f"unknown sort key {name!r}; choose from {', '.join(SORT_KEYS)}")
     return f"{SORT_KEYS[name]} {'DESC' if desc else 'ASC'}, id"
+
+
+def _schema_columns(version: int) -> list[str]:
+    """The tracks columns of schema ``version``, built by running the migrations in memory."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        for v in range(version):
+            for stmt in _split_sql(MIGRATIONS[v]):
+                conn.execute(stmt)
+        return [r[1] for r in conn.execute("PRAGMA table_info(tracks)")]
+    finally:
+        conn.close()
 
 
 def _split_sql(script: str) -> Iterator[str]:

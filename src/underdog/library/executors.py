@@ -4,13 +4,20 @@ The scanner only sees ``Executor.map``, so a distributed engine can be added lat
 touching it. ``fn`` should return its own error values; an exception escaping ``fn`` is
 yielded as the result, and a worker process that dies (segfault, OOM kill) yields a
 ``WorkerCrashed`` for the file it was working on, while the rest go on in a fresh pool.
+
+No worker outlives the scan: leaving ``map`` early (an exception, an interrupt, the caller
+stopping) terminates the workers at once, and on Linux a worker whose parent dies (even by
+kill -9) is killed by the kernel (``PR_SET_PDEATHSIG``). ``stop_on_signals`` turns SIGTERM
+and SIGHUP into an ``Interrupted`` exception, so they unwind like Ctrl-C.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -22,6 +29,37 @@ R = TypeVar("R")
 
 class WorkerCrashed(Exception):
     """The worker process died while running ``fn`` on this item."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived (SIGINT stays a plain KeyboardInterrupt)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stop_on_signals(signums: tuple[int, ...] = (signal.SIGTERM, signal.SIGHUP)):
+    """Raise ``Interrupted`` in the main thread on these signals, for the block's duration.
+
+    Cleanup then runs as for Ctrl-C (workers stopped, the open transaction rolled back).
+    A no-op outside the main thread, where Python cannot install handlers.
+    """
+    def handler(signum, frame):
+        raise Interrupted(signum)
+
+    old = {}
+    try:
+        for s in signums:
+            try:
+                old[s] = signal.signal(s, handler)
+            except ValueError:  # not the main thread
+                break
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 class Executor(Protocol):
@@ -55,8 +93,40 @@ def default_jobs() -> int:
 def _worker_init() -> None:
     # Ctrl-C is the parent's business; one BLAS thread per worker (the pool is the parallelism).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this process when its parent dies (no orphaned workers)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        ppid = os.getppid()
+        libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != ppid:  # the parent died before prctl took effect
+            os._exit(1)
+    except (OSError, AttributeError):
+        pass
+
+
+def _terminate_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool's worker processes now (SIGTERM, then SIGKILL after 2 s)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.terminate()
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.join(2.0)
+            if p.is_alive():
+                p.kill()
+                p.join(2.0)
 
 
 class LocalPoolExecutor:
@@ -123,7 +193,9 @@ class LocalPoolExecutor:
                         suspects.extend(broken)
                     return
         finally:
-            pool.shutdown(wait=not running, cancel_futures=True)
+            if running:  # leaving early (interrupt, error, caller stopped): stop workers now
+                _terminate_workers(pool)
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def make_executor(jobs: int | None) -> Executor:

@@ -3,16 +3,20 @@
 Decisions, per audio file found:
 - same path, size and mtime as stored, current analysis version → *unchanged*, not read;
 - same path, new mtime but the same content fingerprint → *unchanged* (stat refreshed);
+  the fingerprint hashes the audio payload only (see ``fingerprint``), so a tag edit
+  never causes a decode;
 - a stored track whose path is gone and whose fingerprint matches → *moved*: path updated,
   analysis kept;
 - anything else (or ``force``) → analyzed by a worker; the parent alone writes SQLite, one
   commit per finished file, so a killed scan loses at most the files in flight.
 Stored tracks under the scanned folders whose files are gone are marked *missing*.
+A file that failed for an OS reason (permission, I/O) is retried by every scan; a decode
+failure is kept until the file changes. One scan at a time per library (``scan_lock``).
 """
 
 from __future__ import annotations
 
-import hashlib
+import errno
 import os
 import re
 import stat as stat_mod
@@ -26,9 +30,11 @@ from ..audio import is_audio_path
 from ..errors import UnderdogError
 from .db import FileState, Library
 from .executors import Executor, WorkerCrashed, make_executor
+from .fingerprint import fingerprint, is_current, legacy_fingerprint
 from .tags import read_tags
 
-FINGERPRINT_CHUNK = 64 * 1024
+__all__ = ["scan", "walk_audio", "fingerprint", "analyze_job", "Job", "FileResult",
+           "ScanStats", "ScanObserver"]
 
 
 # ---------------------------------------------------------------- records
@@ -54,6 +60,7 @@ class FileResult:
     error: str | None = None
     decoded: bool = False
     seconds: float = 0.0
+    retry: bool = False  # an OS error (permission, I/O): try again on the next scan
 
 
 @dataclass
@@ -107,36 +114,22 @@ def _reason_kind(reason: str) -> str:
 
 # ---------------------------------------------------------------- file helpers
 
-def fingerprint(path: str, size: int | None = None) -> str | None:
-    """Content fingerprint: BLAKE2b of the size and the first, middle and last 64 KiB.
-
-    Reads at most 192 KiB whatever the file size; None if the file cannot be read.
-    """
-    try:
-        with open(path, "rb") as f:
-            if size is None:
-                size = os.fstat(f.fileno()).st_size
-            h = hashlib.blake2b(str(size).encode(), digest_size=16)
-            offsets = [0]
-            if size > FINGERPRINT_CHUNK:
-                offsets += [size // 2 - FINGERPRINT_CHUNK // 2, max(0, size - FINGERPRINT_CHUNK)]
-            for off in offsets:
-                f.seek(off)
-                h.update(f.read(FINGERPRINT_CHUNK))
-            return h.hexdigest()
-    except OSError:
-        return None
-
-
 def file_stat(path: str) -> tuple[int, int]:
     """(size, mtime_ns), following symlinks. Raises OSError."""
     st = os.stat(path)
     return st.st_size, st.st_mtime_ns
 
 
-def _oserror_reason(exc: OSError) -> str:
-    import errno
+# One-line reasons of OS errors: conditions of the machine, not of the file's content.
+_OS_REASONS = ("permission denied", "input/output error", "no such file", "cannot read")
 
+
+def _is_os_reason(reason: str | None) -> bool:
+    low = (reason or "").lower()
+    return any(r in low for r in _OS_REASONS)
+
+
+def _oserror_reason(exc: OSError) -> str:
     if exc.errno == errno.ELOOP:
         return "symlink loop (too many levels of symbolic links)"
     if exc.errno == errno.ENOENT:
@@ -203,6 +196,12 @@ def analyze_job(job: Job, analyze_fn: Callable | None = None) -> FileResult:
     Never raises: every failure becomes ``FileResult.error`` (one line, no traceback).
     """
     t0 = time.perf_counter()
+    try:
+        with open(job.path, "rb") as f:
+            f.read(1)
+    except OSError as exc:
+        return FileResult(job.path, job.stat, job.fingerprint, {},
+                          error=f"cannot read: {_oserror_reason(exc)}", retry=True)
     tags = read_tags(job.path)
     res = FileResult(job.path, job.stat, job.fingerprint, tags)
     if analyze_fn is None:
@@ -210,8 +209,13 @@ def analyze_job(job: Job, analyze_fn: Callable | None = None) -> FileResult:
     res.decoded = True
     try:
         res.analysis = analyze_fn(job.path)
+        a = res.analysis
+        if hasattr(a, "style_source"):  # a specific genre tag decides the style
+            from ..analysis.style import resolve_style
+            a.style_label, a.style, a.style_source = resolve_style(a.style, tags.get("genres"))
     except UnderdogError as exc:
         res.error = _short_reason(exc, job.path)
+        res.retry = _is_os_reason(res.error)
     except MemoryError:
         res.error = "out of memory while analyzing"
     except Exception as exc:  # a bug or a library error: still one line
@@ -254,7 +258,19 @@ def scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executor
 
     ``executor`` defaults to a local process pool of ``jobs`` workers (0 = in-process).
     ``analyze_fn`` (picklable) replaces the pipeline, for benchmarks of the scanner itself.
+
+    Raises LibraryError (one line) when the library is read-only, already being scanned by
+    another process, or cannot be written (disk full); every finished file stays saved.
     """
+    lib.check_writable()
+    with lib.scan_lock():
+        return _scan(roots, lib, executor=executor, jobs=jobs, force=force,
+                     observer=observer, analyze_fn=analyze_fn)
+
+
+def _scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executor | None,
+          jobs: int | None, force: bool, observer: ScanObserver | None,
+          analyze_fn: Callable | None) -> ScanStats:
     t0 = time.perf_counter()
     obs = observer or _NullObserver()
     roots = [os.path.abspath(os.fspath(r)) for r in roots]
@@ -278,6 +294,8 @@ def scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executor
     for s in states.values():
         if s.fingerprint and s.status in ("ok", "missing"):
             by_fp.setdefault(s.fingerprint, []).append(s)
+    any_legacy = any(not is_current(fp) for fp in by_fp)
+    upgraded: list[tuple[int, str]] = []  # (track id, new fingerprint) of legacy rows
 
     def take_move_source(fp: str, size: int) -> FileState | None:
         for i, s in enumerate(by_fp.get(fp, ())):
@@ -315,7 +333,9 @@ def scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executor
             continue
         old = states.get(path)
         current = old is not None and old.analysis_version == ANALYSIS_VERSION
-        if old and not force and current and (old.size, old.mtime_ns) == st:
+        retry = old is not None and old.status == "failed" and _is_os_reason(
+            stored_errors.get(path))
+        if old and not force and current and not retry and (old.size, old.mtime_ns) == st:
             if old.status == "failed":
                 reason = stored_errors.get(path, "failed before")
                 stats.failures.append((path, reason))
@@ -323,17 +343,31 @@ def scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executor
             else:
                 if old.status != "ok":  # was marked missing, back unchanged
                     lib.move_track(old.id, path, st)
+                if old.status != "failed" and not is_current(old.fingerprint):
+                    fp = fingerprint(path)  # an older release's kind: upgrade, no decode
+                    if fp:
+                        upgraded.append((old.id, fp))
                 stats.unchanged += 1
                 pending_outcomes.append((path, "unchanged", None))
             continue
-        fp = fingerprint(path, st[0])
-        if old and not force and current and old.status == "ok" and fp and fp == old.fingerprint:
-            lib.move_track(old.id, path, st)  # touched, same content: refresh stat only
+        fp = fingerprint(path)
+        if old and not force and current and old.status == "ok" and fp and (
+                fp == old.fingerprint or (not is_current(old.fingerprint) and
+                                          legacy_fingerprint(path) == old.fingerprint)):
+            # touched, same audio: refresh stat and tags (a tag editor may have run)
+            lib.move_track(old.id, path, st, read_tags(path))
+            if fp != old.fingerprint:
+                upgraded.append((old.id, fp))
             stats.unchanged += 1
             pending_outcomes.append((path, "unchanged", None))
             continue
-        src = take_move_source(fp, st[0]) if fp and (old is None or old.status != "ok") \
-            else None
+        src = None
+        if fp and (old is None or old.status != "ok"):
+            src = take_move_source(fp, st[0])
+            if src is None and any_legacy:
+                src = take_move_source(legacy_fingerprint(path) or "", st[0])
+                if src is not None:
+                    upgraded.append((src.id, fp))
         if src is not None:
             lib.move_track(src.id, path, st, read_tags(path))
             consumed.add(src.id)
@@ -343,6 +377,7 @@ def scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executor
                 continue
         jobs_todo.append(Job(path, st, fp))
 
+    lib.set_fingerprints(upgraded)
     # Whatever is still gone is missing (failed rows of vanished files are just forgotten).
     gone = [g for g in gone if g.id not in consumed]
     lib.mark_missing([g.id for g in gone if g.status == "ok"])
@@ -356,29 +391,41 @@ def scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executor
     if jobs_todo:
         ex = executor or make_executor(jobs)
         runner = _JobRunner(analyze_fn)
-        for job, res in ex.map(runner, jobs_todo):
-            sticky = True  # a decode/analysis failure is kept until the file changes
-            if isinstance(res, BaseException):
-                reason = (str(res) if isinstance(res, WorkerCrashed)
-                          else f"internal error: {res.__class__.__name__}: {res}")
-                res = FileResult(job.path, job.stat, job.fingerprint, {}, error=reason,
-                                 decoded=True)
-                sticky = False  # crashes and bugs are retried by the next scan
-            elif res.error and res.error.startswith("internal error"):
-                sticky = False
-            if res.decoded:
-                stats.decoded += 1
-            if res.error is None and res.analysis is not None:
-                lib.save_analysis(res.path, res.tags, res.stat, res.fingerprint, res.analysis)
-                audio_s = float(getattr(res.analysis, "duration_s", 0.0) or 0.0)
-                stats.analyzed += 1
-                stats.audio_s += audio_s
-                obs.advance(res.path, "analyzed", audio_s, decoded=True)
-            else:
-                reason = res.error or "no analysis returned"
-                lib.save_error(res.path, res.stat, reason, res.tags,
-                               analysis_version=ANALYSIS_VERSION if sticky else None)
-                stats.failures.append((res.path, reason))
-                obs.advance(res.path, "failed", 0.0, reason, decoded=True)
+        results = ex.map(runner, jobs_todo)
+        try:
+            _store_results(lib, results, stats, obs)
+        finally:
+            close = getattr(results, "close", None)
+            if close is not None:
+                close()  # an error or interrupt here stops the workers at once
     stats.wall_s = time.perf_counter() - t0
     return stats
+
+
+def _store_results(lib: Library, results: Iterable, stats: ScanStats,
+                   obs: ScanObserver) -> None:
+    """Save each worker result as it arrives (one commit per file)."""
+    for job, res in results:
+        sticky = True  # a decode/analysis failure is kept until the file changes
+        if isinstance(res, BaseException):
+            reason = (str(res) if isinstance(res, WorkerCrashed)
+                      else f"internal error: {res.__class__.__name__}: {res}")
+            res = FileResult(job.path, job.stat, job.fingerprint, {}, error=reason,
+                             decoded=True)
+            sticky = False  # crashes and bugs are retried by the next scan
+        elif res.error and (res.retry or res.error.startswith("internal error")):
+            sticky = False
+        if res.decoded:
+            stats.decoded += 1
+        if res.error is None and res.analysis is not None:
+            lib.save_analysis(res.path, res.tags, res.stat, res.fingerprint, res.analysis)
+            audio_s = float(getattr(res.analysis, "duration_s", 0.0) or 0.0)
+            stats.analyzed += 1
+            stats.audio_s += audio_s
+            obs.advance(res.path, "analyzed", audio_s, decoded=True)
+        else:
+            reason = res.error or "no analysis returned"
+            lib.save_error(res.path, res.stat, reason, res.tags,
+                           analysis_version=ANALYSIS_VERSION if sticky else None)
+            stats.failures.append((res.path, reason))
+            obs.advance(res.path, "failed", 0.0, reason, decoded=True)
