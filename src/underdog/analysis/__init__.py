@@ -17,7 +17,7 @@ from ..audio import ANALYSIS_SR, decode
 from ..errors import AnalysisError
 
 # Bump when any step's output changes: the library re-analyzes tracks stored with an older one.
-ANALYSIS_VERSION = 3
+ANALYSIS_VERSION = 4
 MIN_DURATION_S = 2.0
 
 ALL_STEPS = frozenset({"tempo", "loudness", "energy", "key", "sections", "style"})
@@ -114,7 +114,8 @@ def analyze_signal(y: np.ndarray, sr: int, path: str = "<signal>",
 
         est = tempo.estimate_tempo(env, spec.fps, bands)
         res.bpm, res.bpm_confidence, res.bpm_candidates = est.bpm, est.confidence, est.candidates
-        res.beats = beats.track_beats(env, spec.fps, est.bpm)
+        res.tempo_segments = est.segments
+        res.beats = beats.track_beats_segments(env, spec.fps, est.segments)
     loud = None
     if "loudness" in steps or "energy" in steps:
         from . import loudness

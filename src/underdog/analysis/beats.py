@@ -30,6 +30,21 @@ def track_beats(env: np.ndarray, fps: float, bpm: float | None,
     return (frames / fps + OFFSET_S).astype(np.float32)
 
 
+def track_beats_segments(env: np.ndarray, fps: float,
+                         segments: list[tuple[float, float, float]],
+                         tightness: float = TIGHTNESS) -> np.ndarray:
+    """Beat times in seconds (float32) following a tempo map ``[(start_s, end_s, bpm)]``:
+    each segment is tracked at its own tempo. One segment is ``track_beats`` itself."""
+    if len(segments) <= 1:
+        return track_beats(env, fps, segments[0][2] if segments else None, tightness)
+    parts = []
+    for start_s, end_s, bpm in segments:
+        a, b = int(round(start_s * fps)), min(len(env), int(round(end_s * fps)))
+        if b - a > 2:
+            parts.append(track_beats(env[a:b], fps, bpm, tightness) + np.float32(a / fps))
+    return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+
+
 def _dp(e: np.ndarray, period: float, tightness: float) -> np.ndarray:
     n = len(e)
     lo, hi = max(1, int(round(period / 2))), int(round(period * 2))

@@ -28,6 +28,21 @@ RELATIONS = {"half": 0.5, "double": 2.0, "two_thirds": 2.0 / 3.0, "three_halves"
 # read as the geometric mean of its body and its crack.
 KICK, SNARE_BODY, HIGHS, SNARE_CRACK = 0, 1, 3, 4
 PERIODICITY_BANDS = 4
+# The octave model was trained on 30-s clips and several of its features (the DFT's
+# resolution, folds and beat parity at a fixed period) sharpen or smear with the length
+# read, so every estimate reads windows of this length and pools them.
+WINDOW_S = 30.0
+HOP_S = 15.0
+SINGLE_WINDOW_S = 37.5  # up to this length the whole track is one window
+KERNEL_OCTAVES = 0.01  # width of a candidate in the pooled histogram (0.7 %)
+MIN_WINDOW_WEIGHT = 0.05  # a window with no clear pulse still counts this much
+# tempo map: a change costs SWITCH_COST; a window against a tempo costs up to
+# -log(EMISSION_FLOOR) = 3, so a change needs about three windows (45 s) that disagree
+SWITCH_COST = 8.0
+EMISSION_FLOOR = 0.05
+OCTAVE_SAME = 0.8  # a window's belief in 2x or x/2 counts this much for the tempo itself
+QUIET_SHARE = 0.15  # pulse activity (1-s mean) below this share of its median: a gap
+SAME_TEMPO_OCTAVES = 0.04  # neighbouring runs closer than this (2.8 %) are one segment
 
 
 @dataclass
@@ -35,6 +50,7 @@ class TempoEstimate:
     bpm: float | None
     confidence: float
     candidates: list[tuple[float, float]] = field(default_factory=list)
+    segments: list[tuple[float, float, float]] = field(default_factory=list)
 
 
 def bpm_grid(lo: float = MIN_BPM / 1.5, hi: float = MAX_BPM * 2.0, per_octave: int = 240):
@@ -84,10 +100,11 @@ def dft_salience(env: np.ndarray, fps: float, grid: np.ndarray) -> np.ndarray:
 
 def _peak_near(grid: np.ndarray, sal: np.ndarray, bpm: float, tol: float = 0.03):
     """Best (bpm, salience) within ``tol`` (relative) of ``bpm`` on the grid."""
-    m = (grid >= bpm * (1 - tol)) & (grid <= bpm * (1 + tol))
-    if not m.any():
+    a = int(np.searchsorted(grid, bpm * (1 - tol), "left"))  # grid is ascending
+    b = int(np.searchsorted(grid, bpm * (1 + tol), "right"))
+    if b <= a:
         return bpm, 0.0
-    i = np.flatnonzero(m)[np.argmax(sal[m])]
+    i = a + int(np.argmax(sal[a:b]))
     return float(grid[i]), float(sal[i])
 
 
@@ -330,42 +347,218 @@ def default_model() -> OctaveModel:
     return _MODEL
 
 
-def estimate_tempo(env: np.ndarray, fps: float, bands: np.ndarray | None = None,
-                   model: OctaveModel | None = None) -> TempoEstimate:
-    """Tapped tempo of an onset envelope sampled at ``fps`` frames per second.
-
-    ``bands`` are per-band envelopes (``onset.onset_bands``); the shipped octave model
-    expects them. Without them the salience peak nearest the prior wins.
-    """
+def _window_estimate(env: np.ndarray, fps: float, bands: np.ndarray | None,
+                     model: OctaveModel | None):
+    """One window's periodicity, candidates and their probabilities (None if no pulse)."""
     if len(env) < 4 * fps or not np.any(env > 0):
-        return TempoEstimate(None, 0.0, [])
+        return None
     p = periodicity(env, fps, bands)
     cands = candidate_tempi(p)
     if not cands:
-        return TempoEstimate(None, 0.0, [])
+        return None
     if bands is not None:
         model = model or default_model()
         probs = model.scores(np.stack([candidate_features(p, b) for b in cands]))
     else:
         w = np.array([_read(p.product, p.grid, b) for b in cands]) * tempo_prior(cands)
         probs = w / w.sum() if w.sum() > 0 else np.full(len(cands), 1.0 / len(cands))
-    i = int(np.argmax(probs))
-    best = cands[i]
-    rel = [(best, float(probs[i]))]
+    return p, cands, probs
+
+
+def analysis_windows(n: int, fps: float, window_s: float = WINDOW_S,
+                     hop_s: float = HOP_S) -> list[tuple[int, int]]:
+    """Frame ranges ``[a, b)`` of the fixed-length windows the tempo is read over.
+
+    Up to ``SINGLE_WINDOW_S`` the whole track is one window; beyond, windows of
+    ``window_s`` every ``hop_s`` from the start, the last one flush with the end."""
+    w, h = int(round(window_s * fps)), int(round(hop_s * fps))
+    if n <= int(round(SINGLE_WINDOW_S * fps)):
+        return [(0, n)]
+    starts = list(range(0, n - w + 1, h))
+    if starts[-1] + w < n:
+        starts.append(n - w)
+    return [(a, a + w) for a in starts]
+
+
+def _kernel_rows(grid: np.ndarray, cands, probs) -> np.ndarray:
+    """A window's candidates as a soft histogram on ``grid``: each a Gaussian in log-tempo
+    (``KERNEL_OCTAVES`` wide) of height its probability."""
+    d = np.log2(grid[None, :] / np.asarray(cands, np.float64)[:, None]) / KERNEL_OCTAVES
+    return np.asarray(probs, np.float64) @ np.exp(-0.5 * d * d)
+
+
+def estimate_tempo(env: np.ndarray, fps: float, bands: np.ndarray | None = None,
+                   model: OctaveModel | None = None) -> TempoEstimate:
+    """Tapped tempo of an onset envelope sampled at ``fps`` frames per second.
+
+    The tempo is read over fixed-length windows (``WINDOW_S`` s every ``HOP_S`` s; a
+    track up to ``SINGLE_WINDOW_S`` s is one window), so no feature depends on how long
+    the track is. Each window's candidate probabilities are pooled into a soft histogram
+    over log-tempo, weighted by how clearly the window's pulse stands out; the segments
+    of the tempo map come from a change-point search over the windows.
+
+    ``bands`` are per-band envelopes (``onset.onset_bands``); the shipped octave model
+    expects them. Without them the salience peak nearest the prior wins.
+
+    Returns
+    -------
+    TempoEstimate
+        ``bpm`` (dominant tempo, BPM, or None), ``confidence`` in [0, 1], the octave
+        relatives with their shares, and ``segments`` ``[(start_s, end_s, bpm), ...]``.
+    """
+    env = np.asarray(env)
+    if len(env) < 4 * fps or not np.any(env > 0):
+        return TempoEstimate(None, 0.0, [])
+    grid = bpm_grid()
+    spans, rows, weights, clar = [], [], [], []
+    for a, b in analysis_windows(len(env), fps):
+        got = _window_estimate(env[a:b], fps, None if bands is None else bands[:, a:b], model)
+        if got is None:
+            continue
+        p, cands, probs = got
+        best = cands[int(np.argmax(probs))]
+        c = _clarity(p, best)
+        spans.append((a, b))
+        rows.append(_kernel_rows(grid, cands, probs))
+        clar.append(c)
+        weights.append(max(c, MIN_WINDOW_WEIGHT))
+    if not rows:
+        return TempoEstimate(None, 0.0, [])
+    H = np.stack(rows)
+    w = np.asarray(weights)
+    pooled = w @ H
+    i = int(np.argmax(pooled))
+    best = _refine(grid, pooled, i)
+    segments = tempo_map(env, fps, grid, spans, H, w)
+    if len(segments) > 1:  # the dominant tempo is the one that plays longest
+        held: dict[float, float] = {}
+        for a, b, bpm in segments:
+            key = next((k for k in held if abs(np.log2(bpm / k)) < SAME_TEMPO_OCTAVES), bpm)
+            held[key] = held.get(key, 0.0) + b - a
+        best = max(held, key=held.get)
+        i = int(np.argmin(np.abs(np.log2(grid / best))))
+    else:
+        segments = [(0.0, round((len(env) - 1) / fps, 2), round(best, 2))]  # last frame
+    total = float(w.sum())
+    share = float(pooled[i] / total)
+    rel = [(best, share)]
     for ratio in RELATIONS.values():
         target = best * ratio
         if MIN_BPM <= target <= MAX_BPM:
-            j = min(range(len(cands)), key=lambda k: abs(np.log2(cands[k] / target)))
-            if abs(np.log2(cands[j] / target)) < 0.03:
-                rel.append((cands[j], float(probs[j])))
-            else:
-                rel.append((float(_peak_near(p.grid, p.product, target)[0]), 0.0))
-    rel = [(round(b, 2), round(s, 4)) for b, s in rel]
-    return TempoEstimate(round(best, 2), _confidence(p, best, float(probs[i])), rel)
+            near, v = _peak_near(grid, pooled, target, tol=0.03)
+            rel.append((near, v / total))
+    rel = [(round(float(b), 2), round(float(s), 4)) for b, s in rel]
+    conf = round(float(np.sqrt(min(share, 1.0) * float(w @ np.asarray(clar)) / total)), 4)
+    return TempoEstimate(round(best, 2), conf, rel, segments)
 
 
-def _confidence(p: Periodicity, best: float, prob: float) -> float:
-    """The octave model's belief times how clearly the pulse stands above unrelated tempi."""
+def _refine(grid: np.ndarray, curve: np.ndarray, i: int) -> float:
+    """The peak at grid index ``i``, refined by a parabola through its neighbours."""
+    if 0 < i < len(grid) - 1:
+        y0, y1, y2 = curve[i - 1], curve[i], curve[i + 1]
+        den = y0 - 2 * y1 + y2
+        off = 0.5 * (y0 - y2) / den if den < 0 else 0.0
+        return float(grid[i] * (grid[1] / grid[0]) ** float(np.clip(off, -0.5, 0.5)))
+    return float(grid[i])
+
+
+def tempo_map(env: np.ndarray, fps: float, grid: np.ndarray, spans, H: np.ndarray,
+              w: np.ndarray) -> list[tuple[float, float, float]]:
+    """Segments ``[(start_s, end_s, bpm)]`` of constant tempo from the window histograms
+    (empty when the whole track is one tempo).
+
+    A Viterbi path over (window, tempo) keeps one tempo unless several windows in a row
+    prefer another (``SWITCH_COST``); octave relatives count as the same tempo, so a
+    half-time bridge does not split a song. Each change is then placed to the frame by
+    comparing the envelope's self-similarity at the two beat periods around it."""
+    n = len(env)
+    if len(spans) < 3:
+        return []
+    per_oct = int(round(1.0 / np.log2(grid[1] / grid[0])))
+    folded = H.copy()
+    folded[:, :-per_oct] = np.maximum(folded[:, :-per_oct], OCTAVE_SAME * H[:, per_oct:])
+    folded[:, per_oct:] = np.maximum(folded[:, per_oct:], OCTAVE_SAME * H[:, :-per_oct])
+    E = np.log(EMISSION_FLOOR + folded)
+    inside = (grid >= MIN_BPM) & (grid <= MAX_BPM)
+    E[:, ~inside] = -np.inf
+    score = E[0].copy()
+    back = np.zeros(E.shape, dtype=np.int64)
+    for t in range(1, len(E)):
+        j = int(np.argmax(score))
+        switch = score[j] - SWITCH_COST
+        stay = score >= switch
+        back[t] = np.where(stay, np.arange(len(grid)), j)
+        score = np.where(stay, score, switch) + E[t]
+    states = np.empty(len(E), dtype=np.int64)
+    states[-1] = int(np.argmax(score))
+    for t in range(len(E) - 1, 0, -1):
+        states[t - 1] = back[t, states[t]]
+    # runs of windows in one state; each run's tempo from its own pooled histogram
+    cuts = [0] + [t for t in range(1, len(states)) if states[t] != states[t - 1]] + [len(states)]
+    runs = []
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        pooled = w[a:b] @ H[a:b]
+        bpm = _refine(grid, pooled, int(np.argmax(np.where(inside, pooled, -1.0))))
+        if runs and abs(np.log2(bpm / runs[-1][2])) < SAME_TEMPO_OCTAVES:
+            runs[-1][1] = b
+        else:
+            runs.append([a, b, bpm])
+    if len(runs) == 1:
+        return []
+    e = normalize_envelope(env, fps)
+    bounds = [0]
+    for k in range(1, len(runs)):
+        first, prev_last = runs[k][0], runs[k - 1][1] - 1
+        lo = spans[max(runs[k - 1][0], prev_last - 1)][0]
+        hi = spans[min(runs[k][1] - 1, first + 1)][1]
+        lo = max(lo, bounds[-1] + 1)
+        bounds.append(_place_change(e, fps, lo, hi, runs[k - 1][2], runs[k][2]))
+    bounds.append(n - 1)  # the last frame's time: the track's end
+    out = []
+    for k, r in enumerate(runs):
+        out.append((round(bounds[k] / fps, 2), round(bounds[k + 1] / fps, 2), round(r[2], 2)))
+    return out
+
+
+def _place_change(e: np.ndarray, fps: float, lo: int, hi: int, bpm_a: float,
+                  bpm_b: float) -> int:
+    """The frame in ``[lo, hi)`` where tempo ``bpm_a`` most likely gives way to ``bpm_b``:
+    the split that maximises the envelope's self-similarity at period A before and at
+    period B after (lags of one and two beats, both directions)."""
+    if hi - lo < 3:
+        return lo
+    seg = e[lo:hi]
+
+    def comb(bpm: float) -> np.ndarray:
+        period = 60.0 * fps / bpm
+        acc = np.zeros(len(seg))
+        t = np.arange(lo, hi, dtype=np.float64)
+        for k in (-2, -1, 1, 2):
+            acc += np.interp(t + k * period, np.arange(len(e)), e, left=0.0, right=0.0)
+        return seg * acc
+
+    ca, cb = comb(bpm_a), comb(bpm_b)
+    gain = np.r_[0.0, np.cumsum(ca - cb)[:-1]]
+    split = int(np.argmax(gain))
+    # A fade-out or a silent gap has no pulse either way: the best split lands where the
+    # first tempo's pulse stops. The change is where the next one starts, so a split at
+    # (or just before) a stretch without pulse moves to that stretch's end.
+    w = max(1, int(round(fps)))
+    activity = np.convolve(ca + cb, np.ones(w) / w, "same")
+    quiet = activity < QUIET_SHARE * np.median(activity)
+    a = max(0, split - w)
+    near = np.flatnonzero(quiet[a:split + 2 * w + 1])
+    if len(near):
+        k = a + int(near[0])
+        # the pulse is back where a whole second is free of gap frames
+        run = np.convolve((~quiet[k:]).astype(np.float64), np.ones(w), "full")[w - 1:]
+        pulse = np.flatnonzero(run >= w - 0.5)
+        split = k + int(pulse[0]) if len(pulse) else split
+    return lo + split
+
+
+def _clarity(p: Periodicity, best: float) -> float:
+    """How clearly the pulse at ``best`` (and its relatives) stands above unrelated tempi."""
     g, w = p.grid, p.product
     related = np.zeros(len(g), bool)
     for r in (1.0, *RELATIONS.values(), 3.0, 1.0 / 3.0):
@@ -373,5 +566,4 @@ def _confidence(p: Periodicity, best: float, prob: float) -> float:
     inside = (g >= MIN_BPM) & (g <= MAX_BPM)
     top = w[related & inside].max() if (related & inside).any() else 0.0
     rival = w[~related & inside].max() if (~related & inside).any() else 0.0
-    clarity = 0.0 if top <= 0 else float(np.clip(1.0 - rival / top, 0.0, 1.0))
-    return round(float(np.sqrt(clarity * prob)), 4)
+    return 0.0 if top <= 0 else float(np.clip(1.0 - rival / top, 0.0, 1.0))
