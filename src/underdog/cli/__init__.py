@@ -44,4 +44,76 @@ def main() -> None:
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
-    load(command)()
+    sys.exit(run(lambda: load(command), sys.argv[1:]))
+
+
+# exit codes besides a command's own (0 done, 1 some inputs failed, 2 bad input/usage)
+EXIT_INTERNAL = 70     # a bug: an unexpected exception (EX_SOFTWARE)
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+
+
+def run(get_app, args: list[str]) -> int:
+    """Run the CLI on ``args``; the one place that turns exceptions into a message and an
+    exit code, so no input prints a traceback.
+
+    A usage error (bad option value, unknown option) prints one ``error`` line and gives 2;
+    an :class:`~underdog.errors.UnderdogError` its one line and its ``exit_code`` (default
+    2); Ctrl-C gives 130 quietly; a closed pipe (``underdog tracks | head``) ends quietly;
+    an OS error (disk full, permission denied) one line and 1; out of memory one line and
+    1; anything else ``internal error: ...; please report it`` and 70. ``UNDERDOG_DEBUG=1``
+    lets unexpected exceptions through with their traceback.
+    """
+    import typer
+
+    from ..errors import UnderdogError
+    from .output import error
+
+    debug = os.environ.get("UNDERDOG_DEBUG", "") not in ("", "0")
+    # click's base exception (typer 0.28 vendors click; older typers use click itself)
+    click_exception = next(c for c in typer.BadParameter.__mro__
+                           if c.__name__ == "ClickException")
+    try:
+        rc = get_app()(args=args, prog_name="underdog", standalone_mode=False)
+        return rc if isinstance(rc, int) else 0
+    except click_exception as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # the help is already printed
+            return exc.exit_code
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        error(exc.format_message() + hint)
+        return exc.exit_code
+    except UnderdogError as exc:
+        error(exc)
+        return getattr(exc, "exit_code", 2)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 1
+    except Exception as exc:
+        if type(exc).__name__ == "Abort":
+            error("aborted")
+            return 1
+        if debug:
+            raise
+        if isinstance(exc, MemoryError):
+            error("out of memory")
+            return 1
+        if isinstance(exc, OSError):
+            from ..fileio import os_reason
+
+            where = f"{exc.filename}: " if exc.filename else ""
+            error(f"{where}{os_reason(exc)}")
+            return 1
+        error(f"{exc.__class__.__name__}: {exc}; please report it (UNDERDOG_DEBUG=1 shows "
+              "the traceback)", what="internal error:")
+        return EXIT_INTERNAL
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe: point stdout at /dev/null so the exit flush cannot fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from enum import Enum
@@ -12,10 +11,12 @@ from typing import Iterator, List
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ..analysis import analyze as analyze_file
 from ..audio import is_audio_path
 from ..errors import UnderdogError
+from .output import json_text, line, make_console, plain
 from .root import app
 
 
@@ -41,7 +42,11 @@ def iter_audio_paths(paths: List[Path]) -> Iterator[str]:
 def analyze_one(path: str) -> dict:
     """The JSON object for one file: its analysis, or ``{"path", "error"}``."""
     try:
-        return analyze_file(path).to_json()
+        a = analyze_file(path)
+        from ..analysis.style import resolve_style  # a specific genre tag decides the style
+        from ..library.tags import read_tags
+        a.style_label, a.style, a.style_source = resolve_style(a.style, read_tags(path).get("genres"))
+        return a.to_json()
     except UnderdogError as exc:
         return {"path": path, "error": str(exc)}
     except MemoryError:
@@ -60,7 +65,7 @@ def analyze(
     format: OutFormat = typer.Option(OutFormat.table, "--format", "-f", help="table or jsonl."),
 ) -> None:
     """Analyze audio files: tempo, beats, loudness, energy, key, drops and style."""
-    console = Console()
+    console = make_console()
     failed = 0
     rows = []
     with console.status("analyzing…", spinner="dots") if format == OutFormat.table else _null():
@@ -69,7 +74,7 @@ def analyze(
             if "error" in obj:
                 failed += 1
             if format == OutFormat.jsonl:
-                sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+                sys.stdout.write(json_text(obj) + "\n")
                 sys.stdout.flush()
             else:
                 rows.append(obj)
@@ -94,10 +99,10 @@ def _print_table(console: Console, rows: list[dict]) -> None:
         table.add_column(col, justify=just)
     errors = []
     for r in rows:
-        name = os.path.basename(r["path"])
+        name = plain(os.path.basename(r["path"]))
         if "error" in r:
             errors.append(r["error"])
-            table.add_row(name, "", "", "", "", "", "", "", "[red]failed[/red]")
+            table.add_row(name, "", "", "", "", "", "", "", Text("failed", style="red"))
             continue
         d = r.get("duration_s") or 0.0
         key = r.get("key")
@@ -110,4 +115,4 @@ def _print_table(console: Console, rows: list[dict]) -> None:
         )
     console.print(table)
     for e in errors:
-        console.print(f"[red]error[/red] {e}", highlight=False, soft_wrap=True)
+        console.print(line(("error", "red"), " ", e), soft_wrap=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import sys
 import time
@@ -13,7 +14,6 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn,
                            TextColumn, TimeElapsedColumn)
 from rich.table import Table
@@ -21,22 +21,15 @@ from rich.text import Text
 
 from ..library.db import Library, LibraryError, SORT_KEYS, open_library
 from .root import app
-from .options import DB_OPTION
-
-
-
-def shown_path(path: str) -> str:
-    """A path printable on any terminal: undecodable bytes and control characters escaped."""
-    s = os.fsencode(path).decode("utf-8", "backslashreplace")
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in s)
+from .options import DB_OPTION, JOBS, LIMIT, TRACK_ID, within
+from .output import fail, json_text, line, make_console, plain, shown_path
 
 
 def _open(db: Optional[Path]) -> Library:
     try:
         return open_library(db)
     except LibraryError as exc:
-        Console(stderr=True).print(f"[red]error[/red] {exc}", highlight=False)
-        raise typer.Exit(2)
+        fail(exc)
 
 
 # ---------------------------------------------------------------- scan
@@ -80,8 +73,7 @@ class _RichObserver:
         if decoded:
             upd["analyzed"] = f.get("analyzed", 0) + 1
         if outcome == "failed":
-            self.p.console.print(Text.assemble(("failed ", "red"), shown_path(path),
-                                               f": {reason}"), soft_wrap=True)
+            self.p.console.print(line(("failed ", "red"), path, f": {reason}"), soft_wrap=True)
         self.p.update(self.task, advance=1, **upd)
 
 
@@ -89,45 +81,56 @@ class _RichObserver:
 def scan(
     dirs: List[Path] = typer.Argument(..., help="Music folders (or files) to scan."),
     db: Optional[Path] = DB_OPTION,
-    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Worker processes "
-                                       "(default: all cores; 0 = in this process)."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", callback=within(JOBS),
+                                       help="Worker processes (default: all cores; 0 = in "
+                                       "this process). 0–256."),
     force: bool = typer.Option(False, "--force", help="Re-analyze every file."),
 ) -> None:
-    """Scan folders into the library: new and changed files are analyzed, the rest kept."""
+    """Scan folders into the library: new and changed files are analyzed, the rest kept.
+
+    Exit status: 0 when every file was analyzed, 1 when some failed (listed, and kept in
+    'underdog errors'), 2 when the library cannot be used, 128 + N on signal N.
+    """
+    from ..library.executors import stop_on_signals
     from ..library.scan import scan as run_scan
 
-    console = Console()
+    console = make_console()
     for d in dirs:
         if not os.path.exists(d):
-            console.print(f"[red]error[/red] {shown_path(os.fspath(d))}: no such file or folder",
-                          highlight=False)
-            raise typer.Exit(2)
+            fail(f"{os.fspath(d)}: no such file or folder")
     lib = _open(db)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                         MofNCompleteColumn(), TextColumn("files"), _AudioRateColumn(),
                         _EtaColumn(), TimeElapsedColumn(), console=console, transient=False)
     try:
-        with progress:
+        with stop_on_signals(), progress:
             stats = run_scan([os.fspath(d) for d in dirs], lib, jobs=jobs, force=force,
                              observer=_RichObserver(progress))
-    except KeyboardInterrupt:
-        n = lib.count()
-        lib.close()
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (executors.Interrupted)
+        try:
+            n = lib.count()
+        finally:
+            lib.close()
         console.print(f"interrupted: {n} tracks are saved; run the same scan again to resume")
-        raise typer.Exit(130)
+        raise typer.Exit(128 + getattr(exc, "signum", 2))
+    except LibraryError as exc:  # read-only, disk full, another scan running
+        lib.close()
+        fail(exc)
     n_total = lib.count()
     db_path = lib.path
     lib.close()
     rt = stats.audio_s / stats.wall_s if stats.wall_s > 0 else 0.0
-    console.print(
-        f"[bold]{stats.found}[/bold] files in {stats.wall_s:.1f} s: "
-        f"[green]{stats.analyzed} analyzed[/green] ({stats.audio_s / 3600:.2f} h of audio, "
+    console.print(line(
+        (str(stats.found), "bold"), f" files in {stats.wall_s:.1f} s: ",
+        (f"{stats.analyzed} analyzed", "green"), f" ({stats.audio_s / 3600:.2f} h of audio, "
         f"×{rt:.0f} realtime), {stats.unchanged} unchanged, {stats.moved} moved, "
-        f"{stats.missing} missing, [red]{stats.failed} failed[/red]; "
-        f"{stats.decoded} decoded", highlight=False)
+        f"{stats.missing} missing, ", (f"{stats.failed} failed", "red"),
+        f"; {stats.decoded} decoded"))
     for reason, n in stats.failure_reasons():
-        console.print(f"  {n:>4} × {reason}", highlight=False, markup=False)
-    console.print(f"library: {n_total} tracks in {db_path}", highlight=False, markup=False)
+        console.print(f"  {n:>4} × {reason}")
+    console.print(f"library: {n_total} tracks in {db_path}")
+    if stats.failed:
+        raise typer.Exit(1)
 
 
 # ---------------------------------------------------------------- tracks
@@ -152,6 +155,8 @@ def parse_range(text: Optional[str], what: str) -> Optional[tuple]:
             rng = (float(t), float(t))
     except ValueError:
         raise typer.BadParameter(f"{what} range must look like 120-140, 120- or -140") from None
+    if not all(v is None or math.isfinite(v) for v in rng):
+        raise typer.BadParameter(f"{what} range {text}: the ends must be finite numbers")
     if rng[0] is not None and rng[1] is not None and rng[0] > rng[1]:
         raise typer.BadParameter(f"{what} range {text}: low end is above high end")
     return rng
@@ -179,9 +184,11 @@ def tracks(
     artist: Optional[str] = typer.Option(None, "--artist", help="Artist (substring, any case)."),
     sort: Optional[str] = typer.Option(None, "--sort", help="Sort by " + ", ".join(SORT_KEYS)
                                        + " ('-' prefix: descending)."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="At most this many rows."),
+    limit: Optional[int] = typer.Option(None, "--limit", callback=within(LIMIT),
+                                        help="At most this many rows. 1–1000000."),
     all_: bool = typer.Option(False, "--all", help="Include failed and missing files."),
-    format: TracksFormat = typer.Option(TracksFormat.table, "--format", "-f"),
+    format: TracksFormat = typer.Option(TracksFormat.table, "--format", "-f",
+                                        help="table, json or csv."),
     db: Optional[Path] = DB_OPTION,
 ) -> None:
     """List library tracks, filtered and sorted."""
@@ -193,8 +200,7 @@ def tracks(
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
     if format == TracksFormat.json:
-        sys.stdout.write(json.dumps([track_dict(t) for t in rows], ensure_ascii=False,
-                                    indent=1, default=str) + "\n")
+        sys.stdout.write(json_text([track_dict(t) for t in rows], indent=1) + "\n")
         return
     if format == TracksFormat.csv:
         buf = io.StringIO()
@@ -206,7 +212,7 @@ def tracks(
             w.writerow(d)
         sys.stdout.write(buf.getvalue())
         return
-    console = Console()
+    console = make_console()
     table = Table(header_style="bold")
     for col, just in [("id", "right"), ("track", "left"), ("time", "right"), ("BPM", "right"),
                       ("key", "left"), ("energy", "right"), ("LUFS", "right"),
@@ -215,12 +221,12 @@ def tracks(
     for t in rows:
         d = t.duration_s or 0.0
         name = t.display if t.status == "ok" else f"{t.display} [{t.status}]"
-        table.add_row(str(t.id), Text(shown_path(name)),
+        table.add_row(str(t.id), plain(name),
                       f"{int(d // 60)}:{int(d % 60):02d}" if t.duration_s else "–",
                       _f(t.bpm, ".1f"), t.camelot or "–", _f(t.energy, ".1f"),
                       _f(t.loudness_lufs, ".1f"), t.style_label or "–", str(len(t.drops)))
     console.print(table)
-    console.print(f"{len(rows)} tracks", highlight=False)
+    console.print(f"{len(rows)} tracks")
 
 
 def _f(v, spec: str) -> str:
@@ -237,21 +243,27 @@ def show(
                                         help="table or json (csv: same as json)."),
 ) -> None:
     """Print everything the library knows about one track."""
+    if track.isdigit() and not os.path.exists(track):  # an id: within SQLite's integers
+        try:
+            within(TRACK_ID)(int(track))
+        except ValueError:  # digits int() does not read (e.g. superscripts), or too long
+            raise typer.BadParameter(f"{track!r} is neither a track id nor a file",
+                                     param_hint="'TRACK'") from None
+        except typer.BadParameter as exc:
+            raise typer.BadParameter(f"track id {exc.message}", param_hint="'TRACK'") from None
     with _open(db) as lib:
         t = lib.get_track(track)
         if t is None:
-            Console(stderr=True).print(f"[red]error[/red] no track {shown_path(track)!s} in "
-                                       f"the library", highlight=False)
-            raise typer.Exit(1)
+            fail(f"no track {track} in the library", 1)
         d = lib.track_details(t.id)
     beats = d.pop("beats")
     curve = d.pop("energy_curve")
     if format != TracksFormat.table:
         d["beats"] = [round(float(x), 3) for x in beats]
         d["energy_curve"] = [round(float(x), 4) for x in curve]
-        sys.stdout.write(json.dumps(d, ensure_ascii=False, indent=1, default=str) + "\n")
+        sys.stdout.write(json_text(d, indent=1) + "\n")
         return
-    console = Console()
+    console = make_console()
     table = Table(show_header=False, box=None)
     table.add_column(style="bold")
     table.add_column()
@@ -264,11 +276,13 @@ def show(
             v = shown_path(v)
         elif k == "style" and isinstance(v, dict):
             v = ", ".join(f"{s} {p:.2f}" for s, p in sorted(v.items(), key=lambda x: -x[1]))
+        elif k == "warnings" and isinstance(v, list):
+            v = "\n".join(str(w) for w in v)
         elif isinstance(v, float):
             v = f"{v:.3f}"
         elif isinstance(v, (list, dict)):
             v = json.dumps(v, ensure_ascii=False)
-        table.add_row(k, Text(str(v)))
+        table.add_row(k, plain(v))
     if len(beats):
         head = ", ".join(f"{b:.2f}" for b in beats[:8])
         table.add_row("beats", Text(f"{len(beats)} beats: {head}{', …' if len(beats) > 8 else ''}"))
@@ -280,14 +294,19 @@ def show(
 
 @app.command()
 def errors(db: Optional[Path] = DB_OPTION) -> None:
-    """List the files the scan could not analyze, with the reason."""
+    """List the files the scan could not analyze, then analyzed files with warnings."""
     with _open(db) as lib:
         rows = lib.errors()
-    console = Console()
+        warns = lib.warnings()
+    console = make_console()
     for e in rows:
-        console.print(Text.assemble((shown_path(e.path), "bold"), f": {e.reason}"),
+        console.print(line((e.path, "bold"), f": {e.reason}"), soft_wrap=True)
+    for w in warns:
+        console.print(line(("warning ", "yellow"), (w.path, "bold"), f": {w.reason}"),
                       soft_wrap=True)
-    console.print(f"{len(rows)} files failed", highlight=False)
+    n_warned = len({w.path for w in warns})
+    console.print(f"{len(rows)} files failed" +
+                  (f", {n_warned} analyzed with warnings" if warns else ""))
 
 
 @app.command()
@@ -295,4 +314,4 @@ def prune(db: Optional[Path] = DB_OPTION) -> None:
     """Delete the tracks whose files are gone (marked missing by the last scans)."""
     with _open(db) as lib:
         n = lib.prune()
-    Console().print(f"pruned {n} missing tracks", highlight=False)
+    make_console().print(f"pruned {n} missing tracks")

@@ -10,6 +10,7 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ..errors import UnderdogError
 from ..library.db import LibraryError
@@ -17,7 +18,9 @@ from ..planning.arcs import ArcError
 from ..planning.reference import Distances, LikeResult, like as run_like, load_reference
 from ..planning.sequencer import PlanError
 from .root import app
-from .options import DB_OPTION, OUTPUT_OPTION, PLOT_OPTION, RELATIVE_TO_OPTION
+from .options import (DB_OPTION, OUTPUT_OPTION, PLOT_OPTION, RELATIVE_TO_OPTION,
+                      minutes_option, seed_option)
+from .output import line, make_console
 from .plan import OUT_TYPES, _fail, _lib, _print_plan, plot_rows
 
 
@@ -52,7 +55,7 @@ def print_report(console: Console, r: LikeResult) -> None:
     best = [min(d.values()[i] for d in r.rows.values()) for i in range(len(Distances.NAMES))]
     for name, d in r.rows.items():
         e = ex[name]
-        cells = [(f"[bold]{_f(v)}[/bold]" if v == best[i] else _f(v))
+        cells = [(Text(_f(v), style="bold") if v == best[i] else _f(v))
                  for i, v in enumerate(d.values())]
         tab.add_row(name, *cells, str(e["tracks"]), f"{e['minutes']:.1f}",
                     _f(e["minor"], pct=True), _f(e["bpm_step"], 1))
@@ -64,8 +67,8 @@ def like(
     reference: Path = typer.Argument(..., help="A playlist (.m3u8/.m3u/.xspf), a folder of "
                                      "audio files, or a tracklist (Artist - Title lines, "
                                      ".csv, .json) matched against the library."),
-    minutes: Optional[float] = typer.Option(None, "--minutes", "-m", help="Session length "
-                                            "(default: the reference's)."),
+    minutes: Optional[float] = minutes_option("Session length in minutes (default: the "
+                                              "reference's)."),
     exclude_reference: bool = typer.Option(True, "--exclude-reference/--include-reference",
                                            help="Leave the reference's own tracks out "
                                            "(default) or allow them."),
@@ -77,8 +80,8 @@ def like(
     plot: Optional[Path] = PLOT_OPTION,
     explain: bool = typer.Option(False, "--explain", help="One row per track: target, "
                                  "actual, why."),
-    seed: int = typer.Option(0, "--seed", help="Same reference, library and seed: same "
-                             "playlist (and the same random baseline)."),
+    seed: int = seed_option("Same reference, library and seed: same playlist (and the "
+                            "same random baseline)."),
     relative_to: Optional[Path] = RELATIVE_TO_OPTION,
     record: bool = typer.Option(True, "--record/--no-record", help="Remember this plan for "
                                 "`underdog plan --avoid-recent`."),
@@ -90,35 +93,37 @@ def like(
             _fail(f"{o}: unknown playlist type {o.suffix or '(none)'!r}; use "
                   f"{', '.join(OUT_TYPES)}")
     lib = _lib(db)
-    console = Console()
+    console = make_console()
     if not console.is_terminal:
-        console = Console(width=220 if explain else 120)  # piped: keep rows on one line
+        console = make_console(width=220 if explain else 120)  # piped: keep rows on one line
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # skipped files are listed below instead
             ref = load_reference(reference, lib)
         for p, why in ref.skipped:
-            console.print(f"[yellow]warning[/yellow] reference: skipped {p}: {why}",
-                          highlight=False, soft_wrap=True)
-        for m in ref.missing:
-            console.print(f"[yellow]not in the library[/yellow] {m}", highlight=False,
+            console.print(line(("warning", "yellow"), f" reference: skipped {p}: {why}"),
                           soft_wrap=True)
+        for m in ref.missing:
+            console.print(line(("not in the library", "yellow"), " ", m), soft_wrap=True)
         r = run_like(lib, ref, minutes, exclude_reference=exclude_reference,
                      exclude_artists=exclude_artists, seed=seed)
         if record and r.plan.entries:
             lib.record_plan([e.track.id for e in r.plan.entries], r.plan.arc.name, seed)
     except (UnderdogError, LibraryError, PlanError, ArcError) as exc:
-        _fail(str(exc).replace("[", "\\["))
+        _fail(str(exc))
     finally:
         lib.close()
     from ..export.playlists import write_json, write_m3u8, write_xspf
+    from ..fileio import write_atomic
 
     try:
         if save_arc is not None:
             save_arc.parent.mkdir(parents=True, exist_ok=True)
-            save_arc.write_text(r.learned.toml, encoding="utf-8")
+            write_atomic(save_arc, r.learned.toml)
     except OSError as exc:
         _fail(f"{save_arc}: {exc.strerror or exc}")
+    except UnderdogError as exc:  # fileio.OutputError: disk full, ...; no file touched
+        _fail(str(exc))
     _print_plan(console, r.plan, explain)
     print_report(console, r)
     if save_arc is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -18,15 +19,12 @@ from ..planning.arcs import Arc, ArcError, load_arc
 from ..planning.score import ScoreReport, score_tracks
 from ..planning.sequencer import Plan, PlanError, PlanOptions, plan as make_plan
 from .root import app
-from .options import DB_OPTION, OUTPUT_OPTION, PLOT_OPTION, RELATIVE_TO_OPTION
+from .options import (AVOID_RECENT, CADENCE_OPTION, DB_OPTION, MINUTES, OUTPUT_OPTION,
+                      PLOT_OPTION, RELATIVE_TO_OPTION, REST_OPTION, ROUNDS_OPTION, WORK_OPTION,
+                      minutes_option, seed_option, within)
+from .output import fail as _fail, json_text, line, make_console
 
 OUT_TYPES = (".m3u8", ".m3u", ".xspf", ".json")
-
-
-def _fail(msg: str, code: int = 2) -> None:
-    Console(stderr=True).print(f"[red]error[/red] {msg}", highlight=False, soft_wrap=True,
-                               markup=True)
-    raise typer.Exit(code)
 
 
 def _mmss(s: float) -> str:
@@ -36,9 +34,12 @@ def _mmss(s: float) -> str:
 
 def _arc(name: str, cadence, work, rest, rounds) -> Arc:
     try:
-        return load_arc(name, cadence=cadence, work=work, rest=rest, rounds=rounds)
+        a = load_arc(name, cadence=cadence, work=work, rest=rest, rounds=rounds)
     except ArcError as exc:
-        _fail(str(exc).replace("[", "\\["))
+        _fail(str(exc))
+    if not a.minutes <= MINUTES[1]:  # e.g. hiit's 100 rounds of 60 + 60 minutes
+        _fail(f"arc {a.name!r} lasts {a.minutes:g} minutes; at most {MINUTES[1]:g}")
+    return a
 
 
 def _lib(db: Optional[Path]):
@@ -111,7 +112,7 @@ def _print_plan(console: Console, p: Plan, explain: bool) -> None:
     console.print(tab)
     _print_report(console, p.report)
     for w in p.warnings:
-        console.print(f"[yellow]warning[/yellow] {w}", highlight=False, soft_wrap=True)
+        console.print(line(("warning", "yellow"), " ", w), soft_wrap=True)
 
 
 def _fmt(v, pct: bool = False, nd: int = 1) -> str:
@@ -138,21 +139,21 @@ def _print_report(console: Console, r: ScoreReport) -> None:
 def plan(
     arc: str = typer.Option("montage", "--arc", help="montage, hiit, run, lift, warmup, "
                             "cooldown, or an arc .toml file (see docs/arcs.md)."),
-    minutes: Optional[float] = typer.Option(None, "--minutes", "-m", help="Session length "
-                                            "(default: the arc's own, 45 for montage)."),
-    cadence: Optional[float] = typer.Option(None, "--cadence", help="run: steps per minute; "
-                                            "a track fits at the cadence or half of it."),
-    work: Optional[float] = typer.Option(None, "--work", help="hiit: work minutes."),
-    rest: Optional[float] = typer.Option(None, "--rest", help="hiit: rest minutes."),
-    rounds: Optional[int] = typer.Option(None, "--rounds", help="hiit: rounds."),
+    minutes: Optional[float] = minutes_option("Session length in minutes (default: the "
+                                              "arc's own, 45 for montage)."),
+    cadence: Optional[float] = CADENCE_OPTION,
+    work: Optional[float] = WORK_OPTION,
+    rest: Optional[float] = REST_OPTION,
+    rounds: Optional[int] = ROUNDS_OPTION,
     output: List[Path] = OUTPUT_OPTION,
     plot: Optional[Path] = PLOT_OPTION,
     explain: bool = typer.Option(False, "--explain", help="One row per track: time, target, "
                                  "actual, and why it was chosen."),
-    seed: int = typer.Option(0, "--seed", help="0: the best playlist; other seeds: near-best "
-                             "alternatives. Same library, arc and seed: same playlist."),
-    avoid_recent: int = typer.Option(0, "--avoid-recent", help="Skip tracks used in the last "
-                                     "N plans (used only if nothing else fits)."),
+    seed: int = seed_option("0: the best playlist; other seeds: near-best alternatives. "
+                            "Same library, arc and seed: same playlist."),
+    avoid_recent: int = typer.Option(0, "--avoid-recent", callback=within(AVOID_RECENT),
+                                     help="Skip tracks used in the last N plans (used only "
+                                     "if nothing else fits). 0–100000."),
     relative_to: Optional[Path] = RELATIVE_TO_OPTION,
     record: bool = typer.Option(True, "--record/--no-record", help="Remember this plan for "
                                 "--avoid-recent."),
@@ -168,9 +169,9 @@ def plan(
                   f"{', '.join(OUT_TYPES)}")
     a = _arc(arc, cadence, work, rest, rounds)
     lib = _lib(db)
-    console = Console()
+    console = make_console()
     if explain and not console.is_terminal:
-        console = Console(width=220)  # piped: keep one row per track
+        console = make_console(width=220)  # piped: keep one row per track
     try:
         skip = frozenset(t.id for pl in exclude for path in read_playlist(pl)
                          if (t := lib.get_track(path)) is not None)
@@ -210,12 +211,12 @@ def score(
     playlist: Path = typer.Argument(..., help="An .m3u8/.m3u or .xspf playlist (any, "
                                     "including hand-made ones)."),
     arc: str = typer.Option("montage", "--arc", help="The arc to grade against."),
-    minutes: Optional[float] = typer.Option(None, "--minutes", "-m", help="Session length "
-                                            "(default: the playlist's own length)."),
-    cadence: Optional[float] = typer.Option(None, "--cadence"),
-    work: Optional[float] = typer.Option(None, "--work"),
-    rest: Optional[float] = typer.Option(None, "--rest"),
-    rounds: Optional[int] = typer.Option(None, "--rounds"),
+    minutes: Optional[float] = minutes_option("Session length in minutes (default: the "
+                                              "playlist's own length)."),
+    cadence: Optional[float] = CADENCE_OPTION,
+    work: Optional[float] = WORK_OPTION,
+    rest: Optional[float] = REST_OPTION,
+    rounds: Optional[int] = ROUNDS_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     db: Optional[Path] = typer.Option(None, "--db", help="Library database."),
 ) -> None:
@@ -246,17 +247,14 @@ def score(
         r = score_tracks(tracks, a.timeline(total_min), unknown_paths=unknown)
     except ArcError as exc:
         _fail(str(exc))
-    console = Console()
+    console = make_console()
     if as_json:
-        import json
-
         from ..export.playlists import jsonable
 
-        print(json.dumps(jsonable(r.as_dict()), ensure_ascii=False, indent=2))
+        sys.stdout.write(json_text(jsonable(r.as_dict()), indent=2) + "\n")
         return
     console.print(f"{playlist}: {r.tracks} tracks, {r.minutes:.1f} min, against "
                   f"'{r.arc}' over {r.session_minutes:.0f} min", highlight=False)
     _print_report(console, r)
     for p in unknown:
-        console.print(f"[yellow]not in the library[/yellow] {p}", highlight=False,
-                      soft_wrap=True)
+        console.print(line(("not in the library", "yellow"), " ", p), soft_wrap=True)

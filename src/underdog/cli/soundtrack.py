@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from enum import Enum
@@ -10,7 +9,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -21,6 +19,7 @@ from ..soundtrack.report import film_order, summarize, write_m3u8
 from ..soundtrack.tracklist import read_tracklist
 from .root import app
 from .options import DB_OPTION
+from .output import fail as _fail, json_text, make_console, plain
 
 soundtrack_app = typer.Typer(no_args_is_help=True,
                              help="Complete a film soundtrack from a tracklist.")
@@ -36,11 +35,6 @@ class TracklistFormat(str, Enum):
     text = "text"
     csv = "csv"
     json = "json"
-
-
-def _fail(msg: str) -> None:
-    Console(stderr=True).print(f"[red]error[/red] {msg}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
 
 
 @soundtrack_app.command("match")
@@ -79,13 +73,13 @@ def match(
     shown = [r for r in results if not (missing_only and r.status == FOUND)]
     if format == MatchFormat.json:
         for r in shown:  # input order
-            sys.stdout.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")
+            sys.stdout.write(json_text(r.to_json()) + "\n")
         return
     _print_table(shown, results, output)
 
 
 def _print_table(shown, results, output) -> None:
-    console = Console()
+    console = make_console()
     table = Table(header_style="bold")
     timed = any(r.entry.time for r in shown)  # no empty time column
     for col, just in [("#", "right"), ("time", "left"), ("entry [tags]", "left"),
@@ -98,17 +92,17 @@ def _print_table(shown, results, output) -> None:
     for r in film_order(shown):
         e = r.entry
         if r.status == FOUND:
-            where = r.match.path
+            where = plain(r.match.path)
         elif r.status == AMBIGUOUS:  # name every close candidate by its file
-            where = "\n".join(f"{c.item.path} ({c.confidence:.2f})" for c in r.candidates)
+            where = Text("\n").join(plain(f"{c.item.path} ({c.confidence:.2f})")
+                                    for c in r.candidates)
         else:
-            where = "\n".join(f"{c.item.artist} - {c.item.title} ({c.confidence:.2f})"
-                              for c in r.candidates)
+            where = Text("\n").join(plain(f"{c.item.artist} - {c.item.title} "
+                                          f"({c.confidence:.2f})") for c in r.candidates)
         st = colour.get(r.status, "yellow")
-        table.add_row(str(order[id(r)]), *([e.time or ""] if timed else []), Text(e.display),
-                      f"[{st}]{r.status}[/{st}]",
-                      f"{r.confidence:.2f}" if r.candidates else "", Text(where))
+        table.add_row(str(order[id(r)]), *([plain(e.time or "")] if timed else []),
+                      plain(e.display), Text(r.status, style=st),
+                      f"{r.confidence:.2f}" if r.candidates else "", where)
     console.print(table)
     s = summarize(results)
-    console.print(s.line() + (f"; playlist written to {output}" if output else ""),
-                  highlight=False)
+    console.print(s.line() + (f"; playlist written to {output}" if output else ""))

@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
 
 from ..errors import UnderdogError
 from ..library.db import LibraryError, default_db_path, open_library
 from .root import app
 from .options import DB_OPTION
-from .library import shown_path
+from .output import error, fail, make_console, shown_path
 
 
 class KeyNotation(str, Enum):
@@ -47,12 +46,10 @@ def tag(
     """Write the analysed BPM and key from the library into the named files' tags."""
     from ..export.tags import write_bpm_key_tags
 
-    out, err = Console(highlight=False), Console(stderr=True, highlight=False)
+    out = make_console()
     db_path = os.fspath(db) if db is not None else default_db_path()
     if not os.path.exists(db_path):
-        err.print(f"[red]error[/red] {db_path}: no library database; run 'underdog scan DIR' "
-                  "first (or pass --db)")
-        raise typer.Exit(2)
+        fail(f"{db_path}: no library database; run 'underdog scan DIR' first (or pass --db)")
     try:
         with open_library(db_path) as lib:
             tracks, problems = [], []
@@ -73,11 +70,11 @@ def tag(
                     else:
                         tracks.append(tr)
     except LibraryError as exc:
-        err.print(f"[red]error[/red] {exc}")
-        raise typer.Exit(2)
+        fail(exc)
 
     seen: set[str] = set()
-    n_changed = n_same = 0
+    written: list[str] = []
+    n_changed = n_same = n_failed = 0
     if dry_run:
         out.print("dry run: nothing is written")
     for t in tracks:
@@ -92,17 +89,29 @@ def tag(
                                          key_notation=key_notation.value)
         except UnderdogError as exc:
             problems.append(str(exc))
+            n_failed += 1
             continue
         if not changes:
             n_same += 1
             out.print(f"{shown_path(t.path)}: already tagged")
             continue
         n_changed += 1
+        if not dry_run:
+            written.append(t.path)
         what = ", ".join(f"{k} {_show(old)} → {_show(new)}" for k, (old, new) in changes.items())
         out.print(f"{shown_path(t.path)}: {what}")
+    if written:  # new size/mtime/tags stored, so the next scan decodes none of these files
+        try:
+            with open_library(db_path) as lib:
+                for p in written:
+                    lib.refresh_file_state(p)
+        except LibraryError as exc:
+            problems.append(f"tags written, but the library could not record it: {exc}")
     for msg in problems:
-        err.print(f"[red]error[/red] {msg}")
+        error(msg)
     verb = "would change" if dry_run else "changed"
-    out.print(f"{verb} {n_changed} file(s), {n_same} already tagged, {len(problems)} problem(s)")
+    failed = f"{n_failed} failed (left unchanged), " if n_failed else ""
+    out.print(f"{verb} {n_changed} file(s), {n_same} already tagged, {failed}"
+              f"{len(problems)} problem(s)")
     if problems:
         raise typer.Exit(1)

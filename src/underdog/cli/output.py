@@ -1,0 +1,144 @@
+"""What the CLI prints: user text made safe for a terminal, consoles, error lines, JSON.
+
+Every string that reaches a terminal may hold text we do not control (file names, tags,
+arc and segment names, tracklist lines, playlist entries, error messages quoting them).
+Three rules keep that text inert:
+
+- consoles from :func:`make_console` never read Rich markup or emoji codes (``[/x]``,
+  ``Song [feat. Drake]`` and ``:fire:`` print literally) and never re-colour text;
+- every string they render passes :func:`visible`: control and format characters (an ESC
+  starting a terminal sequence, a bell, a right-to-left override) and the undecodable bytes
+  of a file name are printed as ``\\x1b``-style escapes, never sent raw;
+- JSON goes out through :func:`json_line`: valid UTF-8 whatever the file names hold, each
+  ``path`` lossless (see :func:`underdog.fileio.path_json`).
+
+Styled pieces are built with :func:`line` (``Text`` objects), not markup strings.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from ..fileio import display_text, path_json
+
+_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def visible(text: object, keep_newlines: bool = False) -> str:
+    """``text`` with every character a terminal would act on written as an escape.
+
+    Control characters (ESC, BEL, ...), format characters (bidi overrides, zero-width
+    marks) and other non-printable ones become ``\\xNN``/``\\uNNNN``/``\\UNNNNNNNN`` (``\\n``,
+    ``\\t``, ``\\r`` by name); an undecodable file-name byte (a lone surrogate from
+    ``os.fsdecode``) becomes ``\\xNN`` of that byte. The result is printable, valid UTF-8,
+    and unchanged by a second call.
+    """
+    s = str(text)
+    if s.isprintable():
+        return s
+    out = []
+    for c in s:
+        if c.isprintable() or (keep_newlines and c == "\n"):
+            out.append(c)
+        elif c in _NAMED:
+            out.append(_NAMED[c])
+        else:
+            o = ord(c)
+            if 0xDC80 <= o <= 0xDCFF:  # os.fsdecode's escape for the byte o - 0xDC00
+                out.append(f"\\x{o - 0xDC00:02x}")
+            elif o < 0x100:
+                out.append(f"\\x{o:02x}")
+            elif o < 0x10000:
+                out.append(f"\\u{o:04x}")
+            else:
+                out.append(f"\\U{o:08x}")
+    return "".join(out)
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """A path printable on any terminal (see :func:`visible`)."""
+    return visible(os.fspath(path) if not isinstance(path, bytes) else os.fsdecode(path))
+
+
+def plain(text: object, style: str = "") -> Text:
+    """User text as a ``Text`` (never parsed as markup), made :func:`visible`."""
+    return Text(visible(text), style=style)
+
+
+def line(*parts: str | tuple[str, str]) -> Text:
+    """One printed line from pieces: ``"text"`` or ``("text", "style")``; all made visible."""
+    out = Text()
+    for p in parts:
+        if isinstance(p, tuple):
+            out.append(visible(p[0]), style=p[1])
+        else:
+            out.append(visible(p))
+    return out
+
+
+class _SafeConsole(Console):
+    """A Console whose plain strings (print arguments, table cells, titles) pass
+    :func:`visible` before rendering; markup, emoji and highlighting are off."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        kwargs["markup"] = False  # even where a caller asks for it
+        kwargs["emoji"] = False
+        return super().render_str(visible(text, keep_newlines=True), **kwargs)
+
+
+def make_console(stderr: bool = False, **kwargs: Any) -> Console:
+    """A console for the CLI (stdout, or stderr): user text shows literally and visibly."""
+    return _SafeConsole(stderr=stderr, markup=False, emoji=False, highlight=False, **kwargs)
+
+
+def error(msg: object, what: str = "error", style: str = "red") -> None:
+    """Print ``error <msg>`` (one line, visible) on stderr."""
+    make_console(stderr=True, soft_wrap=True).print(line((what, style), " ", str(msg)))
+
+
+def fail(msg: object, code: int = 2) -> NoReturn:
+    """Print ``error <msg>`` on stderr and exit with ``code``."""
+    error(msg)
+    raise typer.Exit(code)
+
+
+# ---------------------------------------------------------------- JSON
+
+def _clean(obj: Any) -> Any:
+    """``obj`` with every ``"path"`` lossless (:func:`path_json`) and every other string
+    valid Unicode (:func:`display_text`), NaN and infinities None; numpy scalars and
+    arrays as Python values."""
+    if isinstance(obj, str):
+        return display_text(obj)
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            k = display_text(str(k))
+            if k == "path" and isinstance(v, (str, os.PathLike)):
+                out.update(path_json(v))
+            else:
+                out[k] = _clean(v)
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, os.PathLike):
+        return display_text(os.fspath(obj))
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if hasattr(obj, "tolist"):  # numpy scalar or array
+        return _clean(obj.tolist())
+    return obj
+
+
+def json_text(obj: Any, indent: int | None = None) -> str:
+    """``obj`` as JSON text that is valid UTF-8 and strict JSON whatever it quotes: a
+    ``path`` that is not UTF-8 gets ``path_bytes_b64`` beside it (exact bytes, base64),
+    other strings are made valid Unicode, NaN and infinities become null."""
+    return json.dumps(_clean(obj), ensure_ascii=False, indent=indent, default=str)
