@@ -28,6 +28,7 @@ def test_demo_library_covers_every_format():
 @pytest.mark.parametrize("path", demo_tracks(), ids=lambda p: p.suffix + ":" + p.stem[:20])
 def test_decode_each_demo_track(path):
     a = decode(path)
+    assert a.warnings == []  # a sound file gets no warning
     assert a.sr == ANALYSIS_SR
     assert a.samples.dtype == np.float32 and a.samples.ndim == 1
     # the container's duration and what we decoded agree to within 0.2 s
@@ -101,8 +102,9 @@ def test_truncated_flac(tmp_path, demo_library):
     data = (demo_library / "Shawn Parrotte - Caves.flac").read_bytes()
     p = tmp_path / "cut.flac"
     p.write_bytes(data[: len(data) // 3])
-    with pytest.raises(DecodeError, match="truncated|corrupt"):
-        decode(p)
+    a = decode(p)  # tolerant: what decodes is kept, and the loss is a warning
+    assert 0.2 < a.duration_s / sf.info(demo_library / "Shawn Parrotte - Caves.flac").duration < 0.4
+    assert len(a.warnings) == 1 and "truncated" in a.warnings[0]
 
 
 def test_header_only_wav(tmp_path):

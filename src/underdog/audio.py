@@ -6,6 +6,13 @@ downmixed and resampled as it streams (2:1 by a half-band filter, other ratios b
 FFmpeg's resampler) into one growing buffer, so a long file never holds more than the
 mono signal plus a few blocks in memory. An optional ``channel_sink`` sees every block at
 the native rate before the downmix: loudness needs the channels and the full bandwidth.
+
+Decoding is tolerant: a packet the codec rejects is skipped, a decoder or demuxer that
+stops early ends the stream there, and whatever decoded is analyzed, with one-line
+warnings (``Audio.warnings``) saying what was lost. Only a file from which less than
+``MIN_DURATION_S`` decodes is refused (see ``decode``). Every block is screened before
+anyone sees it: NaN and inf become silence, samples far outside [-1, 1] are levelled,
+both with a warning; an absurd sample rate is refused.
 """
 
 from __future__ import annotations
@@ -13,9 +20,11 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from dataclasses import dataclass
+import math
+import struct
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Iterator
+from typing import Callable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -28,6 +37,15 @@ AUDIO_EXTENSIONS = frozenset(
 _SOUNDFILE_EXTENSIONS = frozenset({".wav", ".wave", ".flac"})
 _SOUNDFILE_FALLBACK = frozenset({".ogg", ".oga", ".opus", ".mp3"})
 _BLOCK = 65536
+# Shorter than this is too little to analyze (no tempo, no loudness gate): the analysis
+# refuses it, and so does a damaged file from which no more than this decodes.
+MIN_DURATION_S = 2.0
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8000, 768000
+# |sample| above this (+60 dBFS) is no level a real float file has (float mixes overshoot
+# by a few dB): the block is levelled, before its squares overflow float32 (at ~1.8e19).
+LEVEL_LIMIT = 1000.0
+_MAX_BAD_PACKETS = 100  # undecodable packets in a row before the rest is given up
+_MAX_PREALLOC_S = 4 * 3600.0  # a header's length is not trusted beyond this for allocation
 
 ChannelSink = Callable[[list[np.ndarray], int], None]
 """Called with each block (one float32 array per channel) at the native rate, before downmix."""
@@ -39,6 +57,8 @@ class Audio:
     sr: int
     native_sr: int
     channels: int
+    # One line each: what decoding lost or repaired (truncation, skipped packets, NaN...)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float:
@@ -47,6 +67,81 @@ class Audio:
 
 def is_audio_path(path: str | os.PathLike) -> bool:
     return os.path.splitext(str(path))[1].lower() in AUDIO_EXTENSIONS
+
+
+@dataclass
+class _Report:
+    """What the decoding thread saw, read once the last block is consumed."""
+
+    stopped: str | None = None  # why decoding ended before the end of the file
+    skipped_at: list[float] = field(default_factory=list)  # s: packets the codec rejected
+
+
+class _Source(NamedTuple):
+    native_sr: int
+    channels: int
+    stated_s: float | None  # the length the header states (or FFmpeg's estimate of it)
+    blocks: Iterator[list[np.ndarray]]
+    # The header states the length exactly (WAV, FLAC, MP4, MP3 with a Xing/Info/VBRI
+    # frame), so a shorter decode means lost audio; otherwise it may be an estimate.
+    exact_length: bool
+    report: _Report
+
+
+class _Screen:
+    """Per-block numeric screening: finite samples within ``LEVEL_LIMIT`` pass untouched
+    (two reductions per channel); NaN/inf become 0, and a block beyond the limit sets a
+    gain, the power of ten nearest to 1/peak, that brings it (and every later block) to a
+    peak in [0.32, 3.2): a float file written ×1e20 is read as the signal it was."""
+
+    def __init__(self) -> None:
+        self.samples = 0
+        self.nonfinite = 0
+        self.gain = 1.0
+        self.peak = 0.0  # largest finite |sample| seen since levelling began
+
+    def block(self, block: list[np.ndarray]) -> list[np.ndarray]:
+        self.samples += sum(len(c) for c in block)
+        # numpy's min/max propagate NaN, and every comparison with NaN is False
+        if self.gain == 1.0 and all(-LEVEL_LIMIT <= float(c.min()) and float(c.max()) <= LEVEL_LIMIT
+                                    for c in block):
+            return block
+        out = []
+        for c in block:
+            ok = np.isfinite(c)
+            if not ok.all():
+                self.nonfinite += int(len(c) - np.count_nonzero(ok))
+                c = np.where(ok, c, np.float32(0.0))
+            out.append(c)
+        peak = max(float(np.abs(c).max()) for c in out)
+        if peak * self.gain > LEVEL_LIMIT:
+            self.gain = 10.0 ** -round(math.log10(peak))
+        if self.gain != 1.0:
+            self.peak = max(self.peak, peak)
+            out = [(c * np.float32(self.gain)).astype(np.float32, copy=False) for c in out]
+        return out
+
+    def warnings(self) -> list[str]:
+        out = []
+        if self.nonfinite:
+            n = self.nonfinite
+            out.append(f"{n} non-finite sample{'s' if n > 1 else ''} (NaN or inf) replaced by "
+                       "silence")
+        if self.gain != 1.0:
+            out.append(f"samples far outside [-1, 1]: peak {self.peak:.3g}; levelled by "
+                       f"{20 * math.log10(self.gain):.0f} dB (loudness is of the levelled signal)")
+        return out
+
+
+def screen_signal(y: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """``y`` (mono float32) screened as ``decode`` screens blocks: NaN/inf become 0, a
+    signal beyond ``LEVEL_LIMIT`` is levelled. Returns it (unchanged and uncopied when
+    clean) and the warnings; a signal with no finite sample raises ValueError."""
+    s = _Screen()
+    out = s.block([np.asarray(y, dtype=np.float32)])[0]
+    if s.samples and s.nonfinite == s.samples:
+        raise ValueError("no finite samples: not audio")
+    return out, s.warnings()
 
 
 class _Buffer:
@@ -193,23 +288,47 @@ def _frame_planes(frame, channels: int) -> list[np.ndarray]:
     return list(np.asarray(x[:channels], dtype=np.float32))
 
 
-def _blocks_soundfile(path: str):
+def _check_rate(path: str, sr: int) -> None:
+    if not MIN_SAMPLE_RATE <= sr <= MAX_SAMPLE_RATE:
+        raise DecodeError(path, f"unsupported sample rate {sr} Hz (underdog reads "
+                                f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz)")
+
+
+def _blocks_soundfile(path: str) -> _Source:
     import soundfile as sf
 
     info = sf.info(path)
+    _check_rate(path, int(info.samplerate))
     if info.frames <= 0:
         raise DecodeError(path, "no audio samples (header only)")
     channels = min(info.channels, 2)
+    report = _Report()
 
     def gen():
+        step, pos = _BLOCK, 0
         with sf.SoundFile(path) as f:
             while True:
-                data = f.read(_BLOCK, dtype="float32", always_2d=True)
+                try:
+                    data = f.read(step, dtype="float32", always_2d=True)
+                except (RuntimeError, sf.LibsndfileError) as exc:  # e.g. a cut FLAC: lost sync
+                    report.stopped = report.stopped or str(exc).replace("Error : ", "").strip(" .")
+                    if step == _BLOCK:  # the failed read lost its whole block: re-read it in
+                        step = 1024  # small steps, up to the damage
+                        try:
+                            f.seek(pos)
+                            continue
+                        except (RuntimeError, sf.LibsndfileError):
+                            pass
+                    break
                 if not len(data):
                     break
+                pos += len(data)
                 yield list(data.T[:channels])
 
-    return info.samplerate, channels, float(info.frames) / info.samplerate, gen()
+    # WAV's data size and FLAC's STREAMINFO count the samples; an Ogg's is its last granule
+    exact = info.format not in ("OGG", "MPEG")
+    return _Source(info.samplerate, channels, float(info.frames) / info.samplerate, gen(),
+                   exact, report)
 
 
 def _blocks_pyav(path: str):
@@ -218,6 +337,9 @@ def _blocks_pyav(path: str):
     try:
         container = av.open(path)
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        if _mp4_lacks_moov(path):
+            raise DecodeError(path, "no moov atom (the index an MP4/M4A needs before anything "
+                                    "decodes): the file looks cut before its end") from None
         raise DecodeError(path, _av_reason(exc)) from None
     if not container.streams.audio:
         container.close()
@@ -228,47 +350,139 @@ def _blocks_pyav(path: str):
     if native_sr <= 0:
         container.close()
         raise DecodeError(path, "unknown sample rate")
+    try:
+        _check_rate(path, native_sr)
+    except DecodeError:
+        container.close()
+        raise
     dur = None
     if stream.duration is not None and stream.time_base is not None:
         dur = float(stream.duration * stream.time_base)
     elif container.duration:
         dur = container.duration / 1_000_000.0
+    fmt = container.format.name
+    exact = (any(f in fmt.split(",") for f in ("mp4", "flac", "wav"))
+             or (fmt == "mp3" and _mp3_has_toc(path)))
+    report = _Report()
 
     def gen():
         decoded = 0
+        bad_run = 0
         # Frames are small (Vorbis: ~700 samples); FFmpeg's FIFO joins them in C, and
         # only large blocks become arrays: per-frame conversion costs more than decoding.
         fifo = av.AudioFifo()
+        packets = container.demux(stream)
         try:
-            for frame in container.decode(stream):
-                if frame.sample_rate and frame.sample_rate != native_sr:
-                    raise DecodeError(path, "sample rate changes mid-stream")
-                decoded += frame.samples
-                frame.pts = None  # the FIFO checks timestamps are contiguous; we don't
+            while True:
                 try:
-                    fifo.write(frame)
-                except ValueError as exc:  # format or layout changes mid-stream
-                    raise DecodeError(path, f"{exc} after {decoded / native_sr:.1f} s") from None
-                if fifo.samples >= _BLOCK:
-                    yield _frame_planes(fifo.read(_BLOCK), channels)
+                    packet = next(packets)
+                except StopIteration:
+                    break
+                except av.error.FFmpegError as exc:  # the demuxer cannot go on
+                    report.stopped = _av_reason(exc)
+                    break
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError as exc:  # the codec rejects this packet: skip it
+                    report.skipped_at.append(decoded / native_sr)
+                    bad_run += 1
+                    if bad_run >= _MAX_BAD_PACKETS:
+                        report.stopped = f"{bad_run} undecodable packets in a row: {_av_reason(exc)}"
+                        break
+                    continue
+                bad_run = 0
+                for frame in frames:
+                    if frame.sample_rate and frame.sample_rate != native_sr:
+                        raise DecodeError(path, "sample rate changes mid-stream")
+                    decoded += frame.samples
+                    frame.pts = None  # the FIFO checks timestamps are contiguous; we don't
+                    try:
+                        fifo.write(frame)
+                    except ValueError as exc:  # format or layout changes mid-stream
+                        raise DecodeError(path, f"{exc} after {decoded / native_sr:.1f} s") from None
+                    if fifo.samples >= _BLOCK:
+                        yield _frame_planes(fifo.read(_BLOCK), channels)
             while fifo.samples:
                 yield _frame_planes(fifo.read(min(fifo.samples, _BLOCK)), channels)
-        except av.error.FFmpegError as exc:
-            at = decoded / native_sr
-            raise DecodeError(path, f"corrupt data after {at:.1f} s: {_av_reason(exc)}") from None
         finally:
+            packets.close()
             container.close()
 
-    return native_sr, channels, dur, gen()
+    return _Source(native_sr, channels, dur, gen(), exact, report)
+
+
+def _mp3_has_toc(path: str) -> bool:
+    """Whether the MP3's first frame is a Xing/Info/VBRI frame, which states the frame count
+    (without one, FFmpeg estimates the length from the first bitrate: a VBR file's
+    estimate can be off by any factor)."""
+    with open(path, "rb") as f:
+        head = f.read(10)
+        start = 0
+        if len(head) == 10 and head[:3] == b"ID3":  # skip an ID3v2 tag (syncsafe size)
+            size = (head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7 | (head[9] & 0x7F)
+            start = 10 + size + (10 if head[5] & 0x10 else 0)
+        f.seek(start)
+        data = f.read(8192)
+    for i in range(len(data) - 1):  # the first frame sync
+        if data[i] == 0xFF and data[i + 1] & 0xE0 == 0xE0:
+            frame = data[i:i + 200]
+            return any(tag in frame for tag in (b"Xing", b"Info", b"VBRI"))
+    return False
+
+
+def _mp4_lacks_moov(path: str) -> bool:
+    """An MP4 whose top-level boxes hold media data (mdat) but no moov: a download cut
+    before its index (written last unless the file was made "fast start")."""
+    seen = set()
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        pos = 0
+        while pos + 8 <= size and len(seen) < 64:
+            f.seek(pos)
+            head = f.read(16)
+            n, kind = struct.unpack(">I4s", head[:8])
+            if n == 1 and len(head) == 16:
+                n = struct.unpack(">Q", head[8:16])[0]
+            elif n == 0:
+                n = size - pos
+            if n < 8:
+                break
+            seen.add(kind)
+            pos += n
+    return b"ftyp" in seen and b"mdat" in seen and b"moov" not in seen
+
+
+def _ogg_cut(path: str) -> str | None:
+    """Why the Ogg file's end looks cut (its last page incomplete, or without the
+    end-of-stream flag), or None when it ends cleanly. A cut Ogg decodes without an
+    error, and its length comes from its last page, so only its end can tell."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        f.seek(max(0, size - 65536 - 282))  # a page is at most 27 + 255 + 255 * 255 bytes
+        data = f.read()
+    i = data.rfind(b"OggS")
+    while i >= 0:
+        head = data[i:i + 27]
+        if len(head) == 27 and head[4] == 0:  # version 0: a page header
+            lacing = data[i + 27:i + 27 + head[26]]
+            if len(lacing) < head[26] or i + 27 + head[26] + sum(lacing) > len(data):
+                return "its last Ogg page is cut short"
+            if not head[5] & 0x04:
+                return "its last Ogg page lacks the end-of-stream mark"
+            return None
+        i = data.rfind(b"OggS", 0, i)
+    return None
 
 
 _END = object()
 
 
-def _read_ahead(blocks: Iterator, depth: int = 4) -> Iterator:
-    """Run the ``blocks`` generator in a thread, up to ``depth`` blocks ahead. FFmpeg and
+def _read_ahead(blocks: Iterator, depth: int = 4, close: Callable[[], None] | None = None
+                ) -> Iterator:
+    """Run the ``blocks`` iterator in a thread, up to ``depth`` blocks ahead. FFmpeg and
     libsndfile decode without holding the GIL, so on a second core decoding overlaps the
-    metering and resampling of the blocks before. Its errors are raised here, in order."""
+    metering and resampling of the blocks before. Its errors are raised here, in order.
+    ``close`` (default: ``blocks.close``) runs in the thread when it stops."""
     q: queue.Queue = queue.Queue(depth)
     stop = threading.Event()
 
@@ -290,7 +504,7 @@ def _read_ahead(blocks: Iterator, depth: int = 4) -> Iterator:
         except BaseException as exc:  # handed to the consumer, raised there
             offer(exc)
         finally:
-            blocks.close()  # the generator closes its file
+            (close or blocks.close)()  # the generator closes its file
 
     worker = threading.Thread(target=produce, name="underdog-decode", daemon=True)
     worker.start()
@@ -327,9 +541,23 @@ def decode(path: str | os.PathLike, sr: int = ANALYSIS_SR,
     """Decode ``path`` to mono float32 at ``sr``.
 
     ``channel_sink`` (optional) sees each block (a list of channel arrays) at the file's
-    native rate, before the downmix. Raises DecodeError naming the file and the reason
-    when the file is not readable audio: missing, empty, unknown format, corrupt,
-    truncated or silent of samples.
+    native rate, before the downmix.
+
+    Damage is tolerated and reported in ``Audio.warnings``: undecodable packets are
+    skipped; a decoder that stops early, a header length (only where it is exact: WAV,
+    FLAC, MP4, MP3 with a Xing/Info/VBRI frame) longer than what decodes, and an Ogg whose
+    last page is cut short each say "the file looks truncated" with the decoded length. A
+    header length that is only an estimate (an MP3 without a Xing frame, an Ogg's last
+    granule) is never called truncation when the file decodes cleanly to its end: its
+    warning gives the decoded length. NaN/inf samples become silence and samples beyond
+    ``LEVEL_LIMIT`` are levelled, with a warning.
+
+    Raises DecodeError naming the file and the reason when it is not readable audio:
+    missing, empty, unknown format, an unsupported sample rate (outside 8-768 kHz), no
+    samples, no finite sample, or damaged with less than ``MIN_DURATION_S`` (2 s) decoded.
+    That is the whole line: what analyzes (2 s) is kept, however much was lost, because
+    the warning carries the decoded length and a fraction rule would refuse a half that
+    analyzes perfectly well.
     """
     path = os.fspath(path)
     _check_file(path)
@@ -353,9 +581,12 @@ def decode(path: str | os.PathLike, sr: int = ANALYSIS_SR,
                 source = _blocks_soundfile(path)
             except Exception:
                 raise first from None
-    native_sr, channels, dur_est, blocks = source
-    blocks = _read_ahead(blocks)
-    buf = _Buffer(int((dur_est or 300.0) * sr * 1.02) + sr)
+    native_sr, channels, dur_est, raw, exact, report = source
+    if dur_est is not None and not (math.isfinite(dur_est) and dur_est > 0):
+        dur_est = None
+    screen = _Screen()
+    blocks = _read_ahead(map(screen.block, raw), close=raw.close)
+    buf = _Buffer(int(min(dur_est or 300.0, _MAX_PREALLOC_S) * sr * 1.02) + sr)
     # The sink meters the channels at the native rate; the analysis needs mono only.
     res = None if native_sr == sr else _resampler(native_sr, sr, 1)
     try:
@@ -376,14 +607,44 @@ def decode(path: str | os.PathLike, sr: int = ANALYSIS_SR,
     except Exception as exc:  # a library error deep in a block
         raise DecodeError(path, f"{exc.__class__.__name__}: {exc}") from None
     if buf.n == 0:
-        raise DecodeError(path, "no audio samples decoded")
+        raise DecodeError(path, "no audio samples decoded"
+                          + (f" ({report.stopped})" if report.stopped else ""))
+    if screen.nonfinite == screen.samples:
+        raise DecodeError(path, f"no finite samples (all {screen.samples} are NaN or inf): "
+                                "not audio")
     got_s = buf.n / sr
-    if dur_est and dur_est - got_s > max(2.0, 0.05 * dur_est):
-        raise DecodeError(path, f"truncated: header says {dur_est:.1f} s, decoded {got_s:.1f} s")
+    cut = _ogg_cut(path) if ext in (".ogg", ".oga", ".opus") else None
+    warnings, damaged = _decode_warnings(got_s, dur_est, exact, report, cut)
+    if damaged and got_s < MIN_DURATION_S:
+        raise DecodeError(path, f"only {got_s:.1f} s decodes: too little to analyze ({warnings[0]})")
     samples = buf.result()
-    if not np.isfinite(samples).all():
-        samples = np.nan_to_num(samples, copy=False)
-    return Audio(samples=samples, sr=sr, native_sr=native_sr, channels=channels)
+    return Audio(samples=samples, sr=sr, native_sr=native_sr, channels=channels,
+                 warnings=warnings + screen.warnings())
+
+
+def _decode_warnings(got_s: float, stated_s: float | None, exact: bool, report: _Report,
+                     cut: str | None) -> tuple[list[str], bool]:
+    """One line per thing decoding lost, and whether audio was lost (not just misstated)."""
+    out = []
+    of = f" of {stated_s:.1f} s stated by the header" if stated_s and exact else ""
+    short = bool(stated_s) and stated_s - got_s > (
+        max(1.0, 0.01 * stated_s) if exact else max(2.0, 0.05 * stated_s))
+    if report.stopped:
+        out.append(f"decoding stopped at {got_s:.1f} s{of} ({report.stopped}): "
+                   "the file looks truncated or damaged")
+    elif cut:
+        out.append(f"decoded {got_s:.1f} s; {cut}: the file looks truncated")
+    elif short and exact:
+        out.append(f"decoded {got_s:.1f} s{of}: the file looks truncated")
+    elif short:
+        out.append(f"the header's length ({stated_s:.1f} s) is an estimate that does not hold: "
+                   f"decoded {got_s:.1f} s, to the end of the file")
+    damaged = bool(out) and not (short and not exact and not report.stopped and not cut)
+    if report.skipped_at:
+        n, at = len(report.skipped_at), report.skipped_at
+        where = (f"at {at[0]:.1f} s" if n == 1 else f"between {at[0]:.1f} and {at[-1]:.1f} s")
+        out.append(f"skipped {n} undecodable packet{'s' if n > 1 else ''} {where}")
+    return out, damaged
 
 
 def load(path: str | os.PathLike, sr: int = ANALYSIS_SR) -> tuple[np.ndarray, int]:

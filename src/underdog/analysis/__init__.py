@@ -13,12 +13,11 @@ from typing import Iterable
 
 import numpy as np
 
-from ..audio import ANALYSIS_SR, decode
+from ..audio import ANALYSIS_SR, MIN_DURATION_S, decode, screen_signal
 from ..errors import AnalysisError
 
 # Bump when any step's output changes: the library re-analyzes tracks stored with an older one.
 ANALYSIS_VERSION = 4
-MIN_DURATION_S = 2.0
 
 ALL_STEPS = frozenset({"tempo", "loudness", "energy", "key", "sections", "style"})
 
@@ -91,7 +90,9 @@ def analyze(path: str | os.PathLike, steps: Iterable[str] = ALL_STEPS) -> TrackA
 
         meter = LoudnessMeter()
     audio = decode(path, ANALYSIS_SR, channel_sink=meter.push if meter else None)
-    return analyze_signal(audio.samples, audio.sr, path=path, steps=steps, meter=meter)
+    res = analyze_signal(audio.samples, audio.sr, path=path, steps=steps, meter=meter)
+    res.warnings[:0] = audio.warnings  # decoding's first: what was lost or repaired
+    return res
 
 
 def analyze_signal(y: np.ndarray, sr: int, path: str = "<signal>",
@@ -104,9 +105,13 @@ def analyze_signal(y: np.ndarray, sr: int, path: str = "<signal>",
     if duration_s < MIN_DURATION_S:
         raise AnalysisError(path, f"too short to analyze ({duration_s:.2f} s; need at least "
                                   f"{MIN_DURATION_S:.0f} s)")
+    try:  # decode screened its blocks already: this is one cheap pass for other callers
+        y, screened = screen_signal(y)
+    except ValueError as exc:
+        raise AnalysisError(path, str(exc)) from None
     if not np.any(np.abs(y) > 1e-5):
         raise AnalysisError(path, "digital silence: no signal to analyze")
-    res = TrackAnalysis(path=path, duration_s=duration_s)
+    res = TrackAnalysis(path=path, duration_s=duration_s, warnings=screened)
     spec = spectral.compute(y, sr, key_chroma="key" in steps)
     env, bands = onset.onset_bands(spec)
     if "tempo" in steps or steps & {"energy", "sections", "style"}:

@@ -69,6 +69,7 @@ class LoudnessMeter:
         self._fill = 0
         self._steps: list[np.ndarray] = []  # mean square per completed step, channels summed
         self._peak = 0.0
+        self.nonfinite = 0  # NaN/inf samples metered as silence (one would poison the filter)
 
     def push(self, block: Sequence[np.ndarray], sr: int) -> None:
         """One block: a (channels, n) array or a list of channel arrays, at rate ``sr``."""
@@ -77,11 +78,19 @@ class LoudnessMeter:
         if len(block[0]) == 0:
             return
         if self.sr is None:
+            if sr < 8000:  # the 100 ms step and the K-weighting's 1.7 kHz shelf need more
+                raise ValueError(f"LoudnessMeter: sample rate {sr} Hz is below 8000 Hz")
             self.sr, self._channels = sr, len(block)
             self._filter = FilterChain(k_weighting_chain(sr), sr, self._channels)
         elif sr != self.sr or len(block) != self._channels:
             raise ValueError("LoudnessMeter: sample rate or channel count changed mid-stream")
-        self._peak = max(self._peak, *(max(float(c.max()), -float(c.min())) for c in block))
+        peaks = [max(float(c.max()), -float(c.min())) for c in block]
+        if not all(np.isfinite(peaks)):  # NaN/inf: silence, or the IIR state turns NaN for good
+            finite = [np.isfinite(c) for c in block]
+            self.nonfinite += sum(len(c) - int(np.count_nonzero(f)) for c, f in zip(block, finite))
+            block = [np.where(f, c, np.float32(0.0)) for c, f in zip(block, finite)]
+            peaks = [float(np.abs(c).max()) for c in block]
+        self._peak = max(self._peak, *peaks)
         self._add(self._filter.push(block))
 
     def _add(self, channels: list[np.ndarray]) -> None:
