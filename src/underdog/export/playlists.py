@@ -332,9 +332,8 @@ def _not_utf8(raw: bytes, path: str, line: int) -> PlaylistError:
 def _read_m3u(data: bytes, path: str, base: str, strict_utf8: bool) -> list[str]:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    # Undecodable bytes stay as surrogate escapes (the way the OS names files); a path
-    # line holding some is the exact name of a file when one exists, else (.m3u only)
-    # the line is read as cp1252, the classic .m3u encoding.
+    # Undecodable bytes stay as surrogate escapes (the way the OS names files): a path
+    # line is the exact name of a file when one exists.
     try:
         text, utf8 = data.decode("utf-8"), True
     except UnicodeDecodeError:
@@ -358,19 +357,16 @@ def _read_m3u(data: bytes, path: str, base: str, strict_utf8: bool) -> list[str]
                                               f"'#EXTINF:<seconds>,<title>'): {line!r}", no)
                 pending_extinf = no
             continue
-        if not utf8 and _has_escapes(line):
-            p = _entry_to_path(line, base, path, no)
-            if not os.path.lexists(p):
-                raw = line.encode("utf-8", "surrogateescape")
-                if strict_utf8:
-                    raise _not_utf8(raw, path, no)
-                p = _entry_to_path(raw.decode("cp1252", "replace"), base, path, no)
-            out.append(p)
-        elif not utf8 and not strict_utf8:  # a classic .m3u: the whole file is cp1252
+        p = _entry_to_path(line, base, path, no)
+        if not utf8 and not line.isascii() and not os.path.lexists(p):
+            # No file has this exact name: a .m3u8 line must be UTF-8; a classic .m3u
+            # that is not all UTF-8 is cp1252.
             raw = line.encode("utf-8", "surrogateescape")
-            out.append(_entry_to_path(raw.decode("cp1252", "replace"), base, path, no))
-        else:
-            out.append(_entry_to_path(line, base, path, no))
+            if not strict_utf8:
+                p = _entry_to_path(raw.decode("cp1252", "replace"), base, path, no)
+            elif _has_escapes(line):
+                raise _not_utf8(raw, path, no)
+        out.append(p)
         pending_extinf = None
     if pending_extinf is not None:
         raise PlaylistError(path, "#EXTINF without a path after it", pending_extinf)
