@@ -6,9 +6,10 @@ yielded as the result, and a worker process that dies (segfault, OOM kill) yield
 ``WorkerCrashed`` for the file it was working on, while the rest go on in a fresh pool.
 
 No worker outlives the scan: leaving ``map`` early (an exception, an interrupt, the caller
-stopping) terminates the workers at once, and on Linux a worker whose parent dies (even by
-kill -9) is killed by the kernel (``PR_SET_PDEATHSIG``). ``stop_on_signals`` turns SIGTERM
-and SIGHUP into an ``Interrupted`` exception, so they unwind like Ctrl-C.
+stopping) terminates the workers at once, and each worker watches the scan process and exits
+within a second of its death (even by kill -9); the forkserver and the resource tracker
+then exit too. ``stop_on_signals`` turns SIGTERM and SIGHUP into an ``Interrupted``
+exception, so they unwind like Ctrl-C.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import contextlib
 import multiprocessing
 import os
 import signal
-import sys
+import threading
+import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -90,29 +92,39 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _worker_init() -> None:
+def _worker_init(owner_pid: int) -> None:
     # Ctrl-C is the parent's business; one BLAS thread per worker (the pool is the parallelism).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent()
+    threading.Thread(target=_exit_when_gone, args=(owner_pid,), daemon=True,
+                     name="underdog-owner-watch").start()
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
 
 
-def _die_with_parent() -> None:
-    """Linux: the kernel kills this process when its parent dies (no orphaned workers)."""
-    if not sys.platform.startswith("linux"):
-        return
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
     try:
-        import ctypes
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True  # no /proc: os.kill said it exists
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        ppid = os.getppid()
-        libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
-        if os.getppid() != ppid:  # the parent died before prctl took effect
-            os._exit(1)
-    except (OSError, AttributeError):
-        pass
+
+def _exit_when_gone(owner_pid: int, period_s: float = 0.5) -> None:
+    """Worker thread: end this worker when the process that owns the pool is gone.
+
+    A worker's parent is the forkserver, which lives as long as its workers do, so the
+    kernel's parent-death signal cannot help; polling the owner can (even after kill -9).
+    """
+    while _alive(owner_pid):
+        time.sleep(period_s)
+    os._exit(1)
 
 
 def _terminate_workers(pool: ProcessPoolExecutor) -> None:
@@ -152,7 +164,7 @@ class LocalPoolExecutor:
 
     def _drain(self, fn, queue: deque, workers: int, suspects: deque | None):
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=self._ctx,
-                                   initializer=_worker_init)
+                                   initializer=_worker_init, initargs=(os.getpid(),))
         running: dict[Future, Any] = {}
         try:
             while queue or running:
