@@ -17,6 +17,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import soundfile as sf
 
 from underdog.analysis import analyze
 from underdog.audio import decode
@@ -214,11 +215,16 @@ def _faststart(src: Path, dst: Path) -> None:
             out.mux(pkt)
 
 
-@pytest.mark.parametrize("src", [OGG, OPUS, MP3, FLAC, M4A], ids=lambda p: p.suffix)
+@pytest.mark.parametrize("src", [OGG, OPUS, MP3, FLAC, M4A, FLAC.with_suffix(".wav")],
+                         ids=lambda p: p.suffix)
 def test_download_cut_at_half_is_analyzed_with_its_decoded_length(tmp_path, src):
     if src.suffix == ".m4a":
         full = tmp_path / "faststart.m4a"
         _faststart(src, full)
+    elif src.suffix == ".wav":  # libsndfile counts a cut WAV's frames from its size
+        full = tmp_path / "full.wav"
+        y, sr = sf.read(FLAC, dtype="int16")
+        sf.write(full, y, sr, subtype="PCM_16")
     else:
         full = src
     with av.open(str(full)) as c:
@@ -264,3 +270,30 @@ def test_empty_and_text_files_are_still_errors(tmp_path, ext):
     text.write_text("this is not audio, only a text file\n" * 200)
     with pytest.raises(DecodeError):
         analyze(text)
+
+
+# --- through the library -----------------------------------------------------------------
+
+def test_scan_stores_damaged_files_and_errors_lists_their_warnings(tmp_path):
+    import subprocess
+    import sys
+
+    music = tmp_path / "music"
+    music.mkdir()
+    data = OGG.read_bytes()
+    (music / "cut.ogg").write_bytes(data[: len(data) // 2])
+    (music / "christmas-like.ogg").write_bytes(_zero_length_final_packet(data))
+    (music / "text.mp3").write_text("not audio\n" * 100)
+    exe = [str(Path(sys.executable).parent / "underdog")]
+    db = ["--db", str(tmp_path / "lib.db")]
+    scan = subprocess.run(exe + ["scan", str(music), "-j", "0"] + db, capture_output=True,
+                          text=True, timeout=300)
+    assert scan.returncode == 1, scan.stdout + scan.stderr  # the text file failed
+    out = subprocess.run(exe + ["errors"] + db, capture_output=True, text=True, timeout=60)
+    lines = out.stdout.splitlines()
+    assert any("text.mp3" in s and "warning" not in s for s in lines), out.stdout
+    cut = [s for s in lines if s.startswith("warning ") and "cut.ogg" in s]
+    assert len(cut) == 1 and "truncated" in cut[0] and re.search(r"decoded 7\d\.\d s", cut[0])
+    assert any(s.startswith("warning ") and "christmas-like.ogg" in s
+               and "skipped 1 undecodable packet" in s for s in lines), out.stdout
+    assert "1 files failed, 2 analyzed with warnings" in out.stdout

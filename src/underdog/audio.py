@@ -327,8 +327,34 @@ def _blocks_soundfile(path: str) -> _Source:
 
     # WAV's data size and FLAC's STREAMINFO count the samples; an Ogg's is its last granule
     exact = info.format not in ("OGG", "MPEG")
-    return _Source(info.samplerate, channels, float(info.frames) / info.samplerate, gen(),
+    frames = info.frames
+    if info.format == "WAV":  # libsndfile counts a cut WAV's frames from the file's size
+        frames = max(frames, _wav_declared_frames(path))
+    return _Source(info.samplerate, channels, float(frames) / info.samplerate, gen(),
                    exact, report)
+
+
+def _wav_declared_frames(path: str) -> int:
+    """The frame count a RIFF/WAVE header declares (its data chunk's size over the block
+    size), 0 when it declares none (streamed WAVs write 0 or 0xFFFFFFFF)."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return 0
+        align = 0
+        for _ in range(64):  # chunks before the data: fmt, LIST, fact...
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return 0
+            kind, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if kind == b"fmt ":
+                fmt = f.read(size + size % 2)
+                align = struct.unpack("<H", fmt[12:14])[0] if len(fmt) >= 14 else 0
+            elif kind == b"data":
+                return size // align if align and size != 0xFFFFFFFF else 0
+            else:
+                f.seek(size + size % 2, os.SEEK_CUR)
+    return 0
 
 
 def _blocks_pyav(path: str):
