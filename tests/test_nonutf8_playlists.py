@@ -1,7 +1,7 @@
-"""A file whose name is not UTF-8 (``caf\\xe9.ogg``, Latin-1) goes through scan → plan/like →
-M3U8, XSPF and JSON and comes back as the same name: the M3U8 holds the raw bytes, the XSPF
-percent-encodes them, the JSON adds ``path_bytes_b64``. Under C.UTF-8, UTF-8 mode and a strict
-ASCII locale (the CLI runs as a subprocess with that environment)."""
+"""A file whose name is not UTF-8 (``caf\\xe9.ogg``, Latin-1) goes from the library through
+plan, like and soundtrack to M3U8, XSPF and JSON and comes back as the same name: the M3U8
+holds the raw bytes, the XSPF percent-encodes them, the JSON adds ``path_bytes_b64``. Under
+C.UTF-8, UTF-8 mode and a strict ASCII locale (the CLI runs as a subprocess with each)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ import pytest
 
 from underdog.export.playlists import read_playlist, write_json, write_m3u8, write_xspf
 from underdog.fileio import path_from_json, path_json
+from underdog.analysis import TrackAnalysis
 from underdog.library.db import open_library
-from underdog.library.executors import SerialExecutor
-from underdog.library.scan import scan
+from underdog.library.scan import walk_audio
+from underdog.library.tags import read_tags
 
 from .conftest import DEMO_LIBRARY
 
@@ -39,7 +40,7 @@ LOCALES = {
 @pytest.fixture(scope="module")
 def scanned(tmp_path_factory) -> tuple[Path, str, Path]:
     """(library db, the track's path as underdog holds it, the folder): one demo track
-    copied to a non-UTF-8 name, its tags removed (so titles fall back to the name), scanned."""
+    copied to a non-UTF-8 name, its tags removed (so titles fall back to the name), stored."""
     root = tmp_path_factory.mktemp("nonutf8")
     music = root / "music"
     music.mkdir()
@@ -48,7 +49,14 @@ def scanned(tmp_path_factory) -> tuple[Path, str, Path]:
     mutagen.File(raw).delete()
     db = root / "lib.db"
     with open_library(db) as lib:
-        scan([str(music)], lib, executor=SerialExecutor())
+        # Found by the scanner's walk, its tags read from the file; the analysis is given
+        # (these tests are about names, and must not hang on the analysers' state).
+        (entry,) = [e for e in walk_audio([str(music)]) if e.problem is None]
+        tags = read_tags(entry.path)
+        st = os.stat(entry.path)
+        lib.save_analysis(entry.path, tags, (st.st_size, st.st_mtime_ns), None, TrackAnalysis(
+            entry.path, duration_s=tags["duration_s"], bpm=120.0, energy=0.6, energy_level=6,
+            key="A minor", camelot="8A", style={"heavy": 1.0}, style_label="heavy"))
         tracks = lib.tracks()
     assert len(tracks) == 1 and tracks[0].status == "ok"
     path = tracks[0].path
@@ -137,3 +145,23 @@ def test_writers_and_path_json_round_trip(tmp_path):
         d = path_json(p)
         assert path_from_json(json.loads(json.dumps(d))) == p
         assert ("path_bytes_b64" in d) == (p != os.fsencode(p).decode("utf-8", "replace"))
+
+
+def test_soundtrack_match_playlist_keeps_the_name(scanned, tmp_path):
+    """`soundtrack match -o`'s writer, on the scanned track (tags given back in memory)."""
+    import dataclasses
+
+    from underdog.soundtrack.match import match_tracklist
+    from underdog.soundtrack.report import write_m3u8 as write_report
+    from underdog.soundtrack.tracklist import read_tracklist
+
+    db, path, _ = scanned
+    with open_library(db) as lib:
+        t = dataclasses.replace(lib.tracks()[0], artist="Max McCracken", title="Through Space")
+    film = tmp_path / "film.txt"
+    film.write_text("Max McCracken - Through Space\nNobody - Nothing\n", encoding="utf-8")
+    out = tmp_path / "film.m3u8"
+    write_report(match_tracklist(read_tracklist(film), [t]), out, title="film")
+    body = out.read_bytes()
+    assert b"\n" + os.fsencode(path) + b"\n" in body and b"# missing: Nobody - Nothing" in body
+    assert read_playlist(out) == [path]
