@@ -101,3 +101,35 @@ def test_midi_songs_looped_read_the_same_tempo(shared_data):
     for path in songs:
         got = _loop_tempi(path)
         assert _same_within(list(got.values())), (Path(path).name, got)
+
+
+def test_sixty_minute_file_same_tempo_bounded_memory(tmp_path):
+    """A demo track looped to 60 minutes, written to a file and analyzed in a fresh
+    process: the same tempo as the track itself, one segment, and a peak RSS under
+    600 MB (the decoded signal alone is 318 MB; 740 MB before the onset envelopes were
+    computed block by block and the silence check stopped copying the signal)."""
+    import soundfile as sf
+
+    y = decode(DEMO_LIBRARY / "Nexuiz - Stairs.mp3", ANALYSIS_SR).samples
+    one = analyze_signal(y, ANALYSIS_SR, steps={"tempo"}).bpm
+    path = tmp_path / "sixty.wav"
+    total = 60 * 60 * ANALYSIS_SR
+    with sf.SoundFile(path, "w", ANALYSIS_SR, 1, subtype="PCM_16") as f:
+        for start in range(0, total, len(y)):
+            f.write(y[:min(len(y), total - start)])
+    del y
+    code = ("import json, resource, sys; from underdog.analysis import analyze; "
+            "a = analyze(sys.argv[1], steps={'tempo'}); "
+            "print(json.dumps([a.bpm, a.duration_s, a.tempo_segments, "
+            "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]))")
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                         text=True, check=True).stdout
+    bpm, duration, segments, rss_mb = json.loads(out.strip().splitlines()[-1])
+    assert abs(duration - 3600) < 1
+    assert abs(bpm - one) <= 0.01 * one, (bpm, one)
+    assert len(segments) == 1, segments
+    assert rss_mb < 600, rss_mb

@@ -15,13 +15,21 @@ TOP_DB = 80.0
 # Band edges in mel-band indices (64 bands): kick <170 Hz, snare body 170-420 Hz, mids,
 # highs >2 kHz, and the snare's crack at 3-5 kHz (overlaps the highs on purpose).
 BANDS = ((0, 3), (3, 9), (9, 30), (30, 64), (37, 48))
+_BLOCK = 8192  # frames per step (3 minutes)
 
 
 def log_mel(spec: Spectral) -> np.ndarray:
     """Mel power in dB, floored ``TOP_DB`` below the track's peak: (n_mels, T) float32."""
-    p = np.square(spec.mel, dtype=np.float32)
-    db = 10.0 * np.log10(np.maximum(p, 1e-10))
-    return np.maximum(db, db.max() - TOP_DB).astype(np.float32)
+    return _db(spec.mel, _peak_db(spec.mel))
+
+
+def _peak_db(mel: np.ndarray) -> np.float32:
+    return 10.0 * np.log10(np.maximum(np.square(mel.max(initial=0.0), dtype=np.float32), 1e-10))
+
+
+def _db(mel: np.ndarray, peak_db) -> np.ndarray:
+    db = 10.0 * np.log10(np.maximum(np.square(mel, dtype=np.float32), 1e-10))
+    return np.maximum(db, peak_db - TOP_DB).astype(np.float32)
 
 
 def _flux(db: np.ndarray) -> np.ndarray:
@@ -32,15 +40,25 @@ def _flux(db: np.ndarray) -> np.ndarray:
 
 def onset_strength(spec: Spectral) -> np.ndarray:
     """Mean rectified flux over all mel bands: (T,) float32, frame t at ``t / spec.fps`` s."""
-    if spec.n_frames == 0:
-        return np.zeros(0, np.float32)
-    return _flux(log_mel(spec)).mean(axis=0).astype(np.float32)
+    return onset_bands(spec, ())[0]
 
 
 def onset_bands(spec: Spectral, bands=BANDS) -> tuple[np.ndarray, np.ndarray]:
-    """The full-band envelope and the per-band ones, ``(T,)`` and ``(len(bands), T)``."""
-    if spec.n_frames == 0:
-        return np.zeros(0, np.float32), np.zeros((len(bands), 0), np.float32)
-    d = _flux(log_mel(spec))
-    per_band = np.stack([d[a:b].mean(axis=0) for a, b in bands]).astype(np.float32)
-    return d.mean(axis=0).astype(np.float32), per_band
+    """The full-band envelope and the per-band ones, ``(T,)`` and ``(len(bands), T)``.
+
+    Computed ``_BLOCK`` frames at a time, so nothing of the mel spectrogram's size is
+    allocated beside it (a 3-hour track's is 120 MB)."""
+    n = spec.n_frames
+    env = np.zeros(n, np.float32)
+    per_band = np.zeros((len(bands), n), np.float32)
+    if n == 0:
+        return env, per_band
+    peak = _peak_db(spec.mel)
+    for i in range(0, n, _BLOCK):
+        j = min(n, i + _BLOCK)
+        d = _flux(_db(spec.mel[:, max(0, i - 1):j], peak))  # one frame back: flux at i
+        d = d[:, 1:] if i > 0 else d
+        env[i:j] = d.mean(axis=0)
+        for k, (a, b) in enumerate(bands):
+            per_band[k, i:j] = d[a:b].mean(axis=0)
+    return env, per_band

@@ -113,7 +113,8 @@ def compute(y: np.ndarray, sr: int, n_fft: int = N_FFT, hop: int = HOP,
     n_frames = 1 + max(0, (len(y) + 2 * pad - n_fft) // hop)
     window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
     blocks, mel_hz = _reduction(sr, n_fft, n_mels)
-    red = np.empty((n_frames, n_mels + 12), dtype=np.float32)
+    # written straight into the (bands, frames) layout the descriptors read: no second copy
+    red = np.empty((n_mels + 12, n_frames), dtype=np.float32)
     rms = np.empty(n_frames, dtype=np.float32)
     # reused buffers: nothing large is allocated (and page-faulted) per block
     windowed = np.empty((_BLOCK_FRAMES, n_fft), dtype=np.float32)
@@ -130,9 +131,9 @@ def compute(y: np.ndarray, sr: int, n_fft: int = N_FFT, hop: int = HOP,
         np.multiply(blk, window, out=windowed[:k])
         np.abs(sfft.rfft(windowed[:k], axis=1, overwrite_x=True), out=mag[:k])
         for c0, c1, b0, b1, w in blocks:
-            red[i:i + k, c0:c1] = mag[:k, b0:b1] @ w
-    return Spectral(sr=sr, hop=hop, n_fft=n_fft, mel=np.ascontiguousarray(red[:, :n_mels].T),
-                    mel_hz=mel_hz, chroma=np.ascontiguousarray(red[:, n_mels:].T), rms=rms,
+            np.matmul(w.T, mag[:k, b0:b1].T, out=red[c0:c1, i:i + k])
+    return Spectral(sr=sr, hop=hop, n_fft=n_fft, mel=red[:n_mels], mel_hz=mel_hz,
+                    chroma=red[n_mels:], rms=rms,
                     key_chroma=fine_chroma(y, sr) if key_chroma else None)
 
 
