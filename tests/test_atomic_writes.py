@@ -176,6 +176,23 @@ def test_atomic_write_keeps_mode_follows_links_and_creates(tmp_path):
     assert debris(tmp_path) == []
 
 
+def test_a_stream_target_is_written_in_place_never_renamed_over(tmp_path):
+    """``-o /dev/stdout`` or a FIFO: renaming a file over it would replace the device."""
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+    reader.start()
+    write_atomic(fifo, "#EXTM3U\n")
+    reader.join(10)
+    assert got == [b"#EXTM3U\n"] and stat.S_ISFIFO(fifo.stat().st_mode)
+    with pytest.raises(OutputError, match="not a regular file"):
+        rewrite_atomic(fifo, lambda copy: None)
+    assert debris(tmp_path) == []
+
+
 def test_rewrite_atomic_edits_a_copy_and_refuses_a_bad_result(tmp_path):
     f = tmp_path / "a.bin"
     f.write_bytes(b"0123456789")

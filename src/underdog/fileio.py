@@ -15,6 +15,7 @@ cut can leave a ``.underdog-*.tmp`` file behind, never a damaged target.
   bytes are not UTF-8; :func:`display_text`: any string as valid Unicode for showing.
 
 A symbolic link as target is followed: the file it points to is replaced, the link stays.
+A target that is no regular file (``/dev/stdout``, a FIFO) is written in place, as a stream.
 A target with other hard links is replaced under this name only (the other names keep the
 old content), as with any editor that saves by rename.
 """
@@ -26,6 +27,7 @@ import contextlib
 import errno
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any
@@ -62,6 +64,14 @@ def _target(path: str | os.PathLike) -> str:
     """The absolute file to replace: a symbolic link is followed, so the link survives."""
     p = os.path.abspath(os.fspath(path))
     return os.path.realpath(p) if os.path.islink(p) else p
+
+
+def _is_stream(path: str | os.PathLike) -> bool:
+    """An existing target that is no regular file (a terminal, a pipe, a device)."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _temp_beside(target: str) -> tuple[int, str]:
@@ -119,6 +129,14 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None
     removes the temporary file and leaves the target as it was."""
     if mode not in ("wb", "w"):
         raise ValueError(f"mode must be 'wb' or 'w', not {mode!r}")
+    if _is_stream(path):  # /dev/stdout, a FIFO: written in place, never renamed over
+        try:
+            with open(path, mode, encoding=encoding or "utf-8" if mode == "w" else None,
+                      errors=errors, newline=newline) as f:
+                yield f
+        except OSError as e:
+            raise OutputError(os.fspath(path), os_reason(e)) from None
+        return
     target = _target(path)
     try:
         fd, tmp = _temp_beside(target)
@@ -177,6 +195,8 @@ def rewrite_atomic(path: str | os.PathLike, edit: Callable[[str], Any],
     target = _target(path)
     try:
         st = os.stat(target)
+        if not stat.S_ISREG(st.st_mode):
+            raise OutputError(os.fspath(path), "not a regular file")
         fd, tmp = _temp_beside(target)
     except OSError as e:
         raise OutputError(os.fspath(path), os_reason(e)) from None
