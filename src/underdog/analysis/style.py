@@ -9,6 +9,10 @@ bands, flatness, contrast, low-end share, onset-envelope statistics, periodicity
 entropy), a multinomial logistic regression turns it into probabilities, and the windows'
 probabilities are averaged. The model's weights ship in ``data/style_model.npz``; they are
 trained by ``training/train_style.py`` with :func:`fit_model` (numpy + scipy only).
+
+:func:`resolve_style` lets a file's genre tags overrule the audio model: a specific tag
+("Country", "Hip-Hop/Rap") decides, a missing or vague one ("Other", "Soundtrack") leaves it
+to the audio (mapping in ``genre.py``; both documented in docs/style.md).
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterable, Mapping
 
 import numpy as np
 
+from .genre import tag_styles
 from .spectral import Spectral
 
 STYLES: tuple[str, ...] = ("heavy", "indie_synth", "hiphop", "atmospheric")
@@ -30,6 +36,9 @@ _N_GROUPS = 8  # the 64 mel bands averaged in groups of 8 for the band profile
 _FLOOR_DB = -80.0  # log-mel floor relative to the window's loudest cell
 _CONTRAST_EDGES_HZ = (0.0, 200.0, 800.0, 3200.0, 1e9)
 _LAG_S = (0.25, 2.0)  # periodicity search range: 30..240 BPM
+# When a tag decides, this much of the probability mass goes to its style; the rest keeps the
+# audio model's mix, so the planner still sees e.g. a country song's second character.
+TAG_WEIGHT = 0.8
 
 
 @dataclass
@@ -284,3 +293,36 @@ def classify_style(spec: Spectral, env: np.ndarray, bpm: float | None = None,
     pr = pr / pr.sum()
     probs = {s: float(p) for s, p in zip(model.classes, pr)}
     return StyleResult(probs=probs, label=model.classes[int(np.argmax(pr))])
+
+
+def resolve_style(audio_probs: Mapping[str, float] | None,
+                  genres: Iterable[str] | None) -> tuple[str | None, dict[str, float], str]:
+    """Combine the audio model's style probabilities with the file's genre tags.
+
+    Parameters
+    ----------
+    audio_probs : probabilities over STYLES from :func:`classify_style` (may be empty when
+        the style step did not run).
+    genres : genre names from the tags (``read_tags(...)["genres"]``), in tag order; None
+        or empty when the file has none.
+
+    Returns
+    -------
+    (label, probs, source). ``source`` is ``"tag"`` when a genre maps to a specific style
+    (genre.py's table): ``label`` is that style and ``probs`` puts ``TAG_WEIGHT`` on it plus
+    ``1 - TAG_WEIGHT`` times the audio probabilities. Tags naming several styles ("Rock;
+    Hip-Hop") leave the choice among those styles to the audio model (the first one in tag
+    order without audio). Otherwise (no tag, or only vague/unknown genres) ``source`` is
+    ``"audio"`` and the audio result is returned unchanged.
+    """
+    audio = {s: float(audio_probs.get(s, 0.0)) for s in STYLES} if audio_probs else {}
+    cands = tag_styles(genres or ())
+    if not cands:
+        label = max(audio, key=lambda s: audio[s]) if audio else None
+        return label, audio, "audio"
+    label = max(cands, key=lambda s: audio.get(s, 0.0)) if audio else cands[0]
+    probs = {s: TAG_WEIGHT * (s == label) + (1.0 - TAG_WEIGHT) * audio.get(s, 0.0)
+             for s in STYLES}
+    if not audio:
+        probs = {s: float(s == label) for s in STYLES}
+    return label, probs, "tag"

@@ -1,14 +1,18 @@
 """Read the tags the library keeps, with mutagen, from mp3/m4a/flac/ogg/opus/wav.
 
 ``read_tags(path)`` never raises for a bad file: tags are a nice-to-have, the decoder
-decides whether a file is usable. Keys: artist, title, album, albumartist, genre, year,
-track_no, duration_s, tag_bpm, tag_key (missing ones are absent).
+decides whether a file is usable. Keys: artist, title, album, albumartist, genre, genres,
+year, track_no, duration_s, tag_bpm, tag_key (missing ones are absent). ``genres`` lists
+every genre value (several frames or values, "Rock; Pop" split, ID3v1 numbers such as
+"(17)" named; see analysis/genre.py); ``genre`` is them joined with "; " for display.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
+
+from ..analysis.genre import split_genres
 
 # mutagen "easy" keys and the raw frames/atoms we fall back to, per field.
 _TEXT_KEYS = {
@@ -50,6 +54,29 @@ def _first(tags: Any, keys: tuple[str, ...]) -> Any:
                 continue
             return v
     return None
+
+
+# Raw genre keys: ID3 TCON (also in WAV/AIFF), Vorbis/Opus/FLAC GENRE, MP4 \xa9gen (mutagen
+# turns the numeric gnre atom into \xa9gen), ASF WM/Genre.
+_GENRE_KEYS = ("TCON", "GENRE", "genre", "\xa9gen", "WM/Genre")
+
+
+def _genres(tags: Any) -> list[str]:
+    """Every genre value of the raw (not "easy") tags, split and with ID3v1 numbers named."""
+    if tags is None:
+        return []
+    for k in _GENRE_KEYS:
+        try:
+            v = tags[k]
+        except Exception:
+            continue
+        v = getattr(v, "text", v)  # ID3 frame: its text values
+        vals = v if isinstance(v, (list, tuple)) else [v]
+        vals = [x.decode("utf-8", "replace") if isinstance(x, bytes) else str(x) for x in vals]
+        found = split_genres(vals)
+        if found:
+            return found
+    return []
 
 
 def _int(v: Any) -> int | None:
@@ -110,6 +137,10 @@ def read_tags(path: str) -> dict[str, Any]:
             v = _text(v)
         if v is not None:
             out[field] = v
+    genres = _genres(tags)
+    if genres:
+        out["genres"] = genres
+        out["genre"] = "; ".join(genres)
     try:
         length = float(f.info.length)
         if length > 0:
