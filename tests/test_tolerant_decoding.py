@@ -154,6 +154,21 @@ def test_bad_final_packet_is_skipped_with_a_warning(tmp_path):
     assert a.bpm == pytest.approx(140.0, rel=0.02) and -14.0 < a.loudness_lufs < -12.0
 
 
+def test_undecodable_packets_mid_stream_are_skipped_and_decoding_goes_on(tmp_path):
+    pages = read_pages(OGG.read_bytes())
+    mid = len(pages) // 2
+    for j in (mid, mid + 10, mid + 20):
+        assert pages[j]["head"][5] == 0  # the page starts a packet: one may go before it
+        pages[j]["lacing"] = [0] + pages[j]["lacing"]
+    p = tmp_path / "three-bad.ogg"
+    p.write_bytes(write_pages(pages))
+    a = decode(p)
+    assert 152.0 < a.duration_s < 153.0
+    assert len(a.warnings) == 1
+    assert re.fullmatch(r"skipped 3 undecodable packets between 7\d\.\d and 9\d\.\d s",
+                        a.warnings[0])
+
+
 def test_supertux_christmas_theme():
     if not CHRISTMAS.exists():
         pytest.skip(f"{CHRISTMAS} not here (the free library is fetched by developers only)")

@@ -74,7 +74,15 @@ class _Report:
     """What the decoding thread saw, read once the last block is consumed."""
 
     stopped: str | None = None  # why decoding ended before the end of the file
-    skipped_at: list[float] = field(default_factory=list)  # s: packets the codec rejected
+    skipped: int = 0  # packets the codec rejected
+    skipped_first_s: float = 0.0
+    skipped_last_s: float = 0.0
+
+    def skip(self, at_s: float) -> None:
+        if not self.skipped:
+            self.skipped_first_s = at_s
+        self.skipped += 1
+        self.skipped_last_s = at_s
 
 
 class _Source(NamedTuple):
@@ -410,7 +418,7 @@ def _blocks_pyav(path: str):
                 try:
                     frames = packet.decode()
                 except av.error.FFmpegError as exc:  # the codec rejects this packet: skip it
-                    report.skipped_at.append(decoded / native_sr)
+                    report.skip(decoded / native_sr)
                     bad_run += 1
                     if bad_run >= _MAX_BAD_PACKETS:
                         report.stopped = f"{bad_run} undecodable packets in a row: {_av_reason(exc)}"
@@ -666,9 +674,9 @@ def _decode_warnings(got_s: float, stated_s: float | None, exact: bool, report: 
         out.append(f"the header's length ({stated_s:.1f} s) is an estimate that does not hold: "
                    f"decoded {got_s:.1f} s, to the end of the file")
     damaged = bool(out) and not (short and not exact and not report.stopped and not cut)
-    if report.skipped_at:
-        n, at = len(report.skipped_at), report.skipped_at
-        where = (f"at {at[0]:.1f} s" if n == 1 else f"between {at[0]:.1f} and {at[-1]:.1f} s")
+    if report.skipped:
+        n, first, last = report.skipped, report.skipped_first_s, report.skipped_last_s
+        where = f"at {first:.1f} s" if n == 1 else f"between {first:.1f} and {last:.1f} s"
         out.append(f"skipped {n} undecodable packet{'s' if n > 1 else ''} {where}")
     return out, damaged
 
