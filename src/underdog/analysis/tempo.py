@@ -32,13 +32,13 @@ PERIODICITY_BANDS = 4
 # resolution, folds and beat parity at a fixed period) sharpen or smear with the length
 # read, so every estimate reads windows of this length and pools them.
 WINDOW_S = 30.0
-HOP_S = 15.0
+HOP_S = 30.0  # back to back: half the cost of a 15-s hop, as accurate on midi-full-dev
 SINGLE_WINDOW_S = 37.5  # up to this length the whole track is one window
 KERNEL_OCTAVES = 0.01  # width of a candidate in the pooled histogram (0.7 %)
 MIN_WINDOW_WEIGHT = 0.05  # a window with no clear pulse still counts this much
 # tempo map: a change costs SWITCH_COST; a window against a tempo costs up to
-# -log(EMISSION_FLOOR) = 3, so a change needs about three windows (45 s) that disagree
-SWITCH_COST = 8.0
+# -log(EMISSION_FLOOR) = 3, so a change needs two or more windows (60 s) that disagree
+SWITCH_COST = 6.0
 EMISSION_FLOOR = 0.05
 OCTAVE_SAME = 0.8  # a window's belief in 2x or x/2 counts this much for the tempo itself
 QUIET_SHARE = 0.15  # pulse activity (1-s mean) below this share of its median: a gap
