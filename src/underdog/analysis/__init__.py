@@ -30,6 +30,9 @@ class TrackAnalysis:
     bpm_confidence: float | None = None
     bpm_candidates: list[tuple[float, float]] = field(default_factory=list)
     beats: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    # Bar starts (s, a subset of beats) and phrase starts (s, a subset of downbeats).
+    downbeats: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    phrases: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     loudness_lufs: float | None = None
     loudness_range_lu: float | None = None
     peak_dbfs: float | None = None
@@ -115,12 +118,13 @@ def analyze_signal(y: np.ndarray, sr: int, path: str = "<signal>",
     spec = spectral.compute(y, sr, key_chroma="key" in steps)
     env, bands = onset.onset_bands(spec)
     if "tempo" in steps or steps & {"energy", "sections", "style"}:
-        from . import beats, tempo
+        from . import beats, downbeats, tempo
 
         est = tempo.estimate_tempo(env, spec.fps, bands)
         res.bpm, res.bpm_confidence, res.bpm_candidates = est.bpm, est.confidence, est.candidates
         res.tempo_segments = est.segments
         res.beats = beats.track_beats_segments(env, spec.fps, est.segments)
+        res.downbeats, res.phrases = downbeats.bars_and_phrases(spec, env, bands, res.beats)
     loud = None
     if "loudness" in steps or "energy" in steps:
         from . import loudness
@@ -152,5 +156,5 @@ def analyze_signal(y: np.ndarray, sr: int, path: str = "<signal>",
         from . import style
 
         st = style.classify_style(spec, env, res.bpm)
-        res.style, res.style_label = st.probs, st.label
+        res.style, res.style_label, res.style_source = st.probs, st.label, "audio"
     return res
