@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import os
 import re
@@ -42,6 +43,8 @@ XSPF_NS = "http://xspf.org/ns/0/"
 M3U_EXTENSIONS = (".m3u", ".m3u8")
 XSPF_EXTENSIONS = (".xspf",)
 JSON_EXTENSIONS = (".json",)
+MAX_PLAYLIST_BYTES = 64_000_000    # a playlist file read back
+MAX_PLAYLIST_ENTRIES = 50_000      # entries in a playlist read back
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")  # C:\ or C:/
 _REMOTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")  # http://, smb://, ...
 
@@ -266,7 +269,7 @@ def lossless_paths(obj: Any) -> Any:
 # ---------------------------------------------------------------- reading
 
 
-def read_playlist(path: str | os.PathLike) -> list[str]:
+def read_playlist(path: str | os.PathLike, notes: list[str] | None = None) -> list[str]:
     """The absolute paths in an M3U/M3U8, XSPF or underdog JSON playlist, in order.
 
     Relative entries resolve against the playlist's folder; ``#`` lines are skipped;
@@ -274,23 +277,63 @@ def read_playlist(path: str | os.PathLike) -> list[str]:
     UTF-8 is read as the raw bytes of a file name when such a file exists (what
     :func:`write_m3u8` writes). A ``.json`` file is read from its ``"entries"`` list only
     (``"path_bytes_b64"`` before ``"path"``), as :func:`write_json` writes a plan.
-    Malformed input raises :class:`PlaylistError` naming the file and line."""
+    An M3U or XSPF entry that names no local file (``http://...``, a file URI on another
+    host) is skipped with a note ("FILE:LINE: skipped ...") appended to ``notes``, or logged
+    as a warning when ``notes`` is None. Malformed input raises :class:`PlaylistError`
+    naming the file and line; so does a file over ``MAX_PLAYLIST_BYTES`` or
+    ``MAX_PLAYLIST_ENTRIES`` entries. XSPF entity declarations are refused (no external
+    entities, no entity expansion)."""
     path = os.fspath(path)
+    if notes is None:
+        notes = _LoggedNotes()
     ext = os.path.splitext(path)[1].lower()
     if ext not in M3U_EXTENSIONS + XSPF_EXTENSIONS + JSON_EXTENSIONS:
         raise PlaylistError(path, f"unknown playlist type {ext or '(no extension)'!r}; "
                                   "expected .m3u, .m3u8, .xspf or .json")
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            data = f.read(MAX_PLAYLIST_BYTES + 1)
     except OSError as e:
         raise PlaylistError(path, f"cannot read: {e.strerror or e}") from None
+    if len(data) > MAX_PLAYLIST_BYTES:
+        raise PlaylistError(path, f"larger than {MAX_PLAYLIST_BYTES // 1_000_000} MB; a "
+                                  "playlist is at most that")
     base = os.path.dirname(os.path.abspath(path))
     if ext in XSPF_EXTENSIONS:
-        return _read_xspf(data, path, base)
+        return _read_xspf(data, path, base, notes)
     if ext in JSON_EXTENSIONS:
         return _read_json(data, path, base)
-    return _read_m3u(data, path, base, strict_utf8=(ext == ".m3u8"))
+    return _read_m3u(data, path, base, strict_utf8=(ext == ".m3u8"), notes=notes)
+
+
+class _LoggedNotes(list):
+    """A notes list that logs each note as a warning (read_playlist without ``notes``)."""
+
+    def append(self, note: str) -> None:
+        logging.getLogger(__name__).warning("%s", note)
+        super().append(note)
+
+
+def _too_many(path: str, line: int | None) -> PlaylistError:
+    return PlaylistError(path, f"more than {MAX_PLAYLIST_ENTRIES:,} entries; a playlist holds "
+                               f"at most {MAX_PLAYLIST_ENTRIES:,}", line)
+
+
+def _local_or_note(entry: str, path: str, line: int, notes: list[str]) -> bool:
+    """False (and a note) for an entry that names no local file: a remote URL or a file URI
+    on another host."""
+    low = entry[:5].lower()
+    remote = (low != "file:" and _REMOTE.match(entry)) or (
+        low == "file:" and urllib.parse.urlsplit(entry).netloc not in ("", "localhost"))
+    if remote:
+        notes.append(f"{path}:{line}: skipped {_shown(entry)}: not a local file")
+    return not remote
+
+
+def _shown(text: object, n: int = 80) -> str:
+    """repr() of a playlist's text, cut for a one-line message."""
+    r = repr(text)
+    return r if len(r) <= n else r[:n] + f"… ({len(r):,} characters)"
 
 
 def _read_json(data: bytes, path: str, base: str) -> list[str]:
@@ -329,7 +372,8 @@ def _not_utf8(raw: bytes, path: str, line: int) -> PlaylistError:
                                "name; an .m3u8 must be UTF-8", line)
 
 
-def _read_m3u(data: bytes, path: str, base: str, strict_utf8: bool) -> list[str]:
+def _read_m3u(data: bytes, path: str, base: str, strict_utf8: bool,
+              notes: list[str]) -> list[str]:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     # Undecodable bytes stay as surrogate escapes (the way the OS names files): a path
@@ -354,9 +398,15 @@ def _read_m3u(data: bytes, path: str, base: str, strict_utf8: bool) -> list[str]
                 m = re.match(r"#EXTINF:\s*(-?\d+(?:\.\d+)?)\b[^,]*,?", line, re.IGNORECASE)
                 if not m:
                     raise PlaylistError(path, f"malformed #EXTINF (expected "
-                                              f"'#EXTINF:<seconds>,<title>'): {line!r}", no)
+                                              f"'#EXTINF:<seconds>,<title>'): {_shown(line)}",
+                                    no)
                 pending_extinf = no
             continue
+        pending_extinf = None
+        if not _local_or_note(line, path, no, notes):
+            continue
+        if len(out) == MAX_PLAYLIST_ENTRIES:
+            raise _too_many(path, no)
         p = _entry_to_path(line, base, path, no)
         if not utf8 and not line.isascii() and not os.path.lexists(p):
             # No file has this exact name: a .m3u8 line must be UTF-8; a classic .m3u
@@ -367,7 +417,6 @@ def _read_m3u(data: bytes, path: str, base: str, strict_utf8: bool) -> list[str]
             elif _has_escapes(line):
                 raise _not_utf8(raw, path, no)
         out.append(p)
-        pending_extinf = None
     if pending_extinf is not None:
         raise PlaylistError(path, "#EXTINF without a path after it", pending_extinf)
     return out
@@ -378,7 +427,7 @@ def _entry_to_path(entry: str, base: str, path: str, line: int | None) -> str:
     if entry[:5].lower() == "file:":
         return _file_uri_to_path(entry, path, line)
     if _REMOTE.match(entry):
-        raise PlaylistError(path, f"not a local file: {entry!r}", line)
+        raise PlaylistError(path, f"not a local file: {_shown(entry)}", line)
     if _DRIVE.match(entry):  # a Windows absolute path: keep it, with one kind of slash
         return os.path.normpath(entry.replace("\\", os.sep).replace("/", os.sep))
     p = entry
@@ -390,19 +439,28 @@ def _entry_to_path(entry: str, base: str, path: str, line: int | None) -> str:
 def _file_uri_to_path(uri: str, path: str, line: int | None) -> str:
     parts = urllib.parse.urlsplit(uri)
     if parts.netloc not in ("", "localhost"):
-        raise PlaylistError(path, f"file URI on another host: {uri!r}", line)
+        raise PlaylistError(path, f"file URI on another host: {_shown(uri)}", line)
     if os.name == "nt":
         return os.path.normpath(urllib.request.url2pathname(parts.path))
     # Percent-decode to bytes, then to a str the way the OS names files (non-UTF-8 safe).
     p = os.fsdecode(urllib.parse.unquote_to_bytes(parts.path))
     if not p.startswith("/"):
-        raise PlaylistError(path, f"file URI without an absolute path: {uri!r}", line)
+        raise PlaylistError(path, f"file URI without an absolute path: {_shown(uri)}",
+                            line)
     return os.path.normpath(p)
 
 
-def _read_xspf(data: bytes, path: str, base: str) -> list[str]:
+def _read_xspf(data: bytes, path: str, base: str, notes: list[str]) -> list[str]:
     """Stream the XML with expat, so every problem can name its line."""
     parser = expat.ParserCreate(namespace_separator=" ")
+
+    def no_entities(name: str, *_: Any) -> None:
+        # XSPF needs no DTD: refusing every entity declaration stops both external
+        # entities and exponential expansion ("billion laughs") before any expansion.
+        raise PlaylistError(path, f"entity declaration {name[:40]!r} refused (an XSPF "
+                                  "playlist needs none)", parser.CurrentLineNumber)
+
+    parser.EntityDeclHandler = no_entities
     stack: list[str] = []
     out: list[str] = []
     state: dict[str, Any] = {"text": None, "loc_line": 0, "track_loc": None}
@@ -418,7 +476,8 @@ def _read_xspf(data: bytes, path: str, base: str) -> list[str]:
                 raise PlaylistError(path, f"root element is <{local}> in {ns}, expected "
                                           f"<playlist> in {XSPF_NS}", parser.CurrentLineNumber)
             if attrs.get("version") not in ("0", "1"):
-                raise PlaylistError(path, f"unsupported XSPF version {attrs.get('version')!r}",
+                raise PlaylistError(path, "unsupported XSPF version "
+                                          f"{_shown(attrs.get('version'))}",
                                     parser.CurrentLineNumber)
         if name == track:
             state["track_loc"] = None
@@ -438,7 +497,10 @@ def _read_xspf(data: bytes, path: str, base: str) -> list[str]:
             uri, line = state["track_loc"]
             if not uri:
                 raise PlaylistError(path, "empty <location>", line)
-            out.append(_xspf_location(uri, base, path, line))
+            if _local_or_note(uri, path, line, notes):
+                if len(out) == MAX_PLAYLIST_ENTRIES:
+                    raise _too_many(path, line)
+                out.append(_xspf_location(uri, base, path, line))
 
     def chars(text: str) -> None:
         if state["text"] is not None:

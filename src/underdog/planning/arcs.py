@@ -26,6 +26,14 @@ BPM_RANGE = (30.0, 300.0)   # a target outside this is impossible
 ENERGY_RANGE = (1.0, 10.0)  # energy levels, as DJs know them
 DEFAULT_TOLERANCE_PCT = 6.0
 DEFAULT_MINUTES = 45.0
+# Size limits: far beyond any real session, low enough that nothing takes long or much memory.
+MAX_MINUTES = 600.0         # a session (and any one segment), minutes
+MAX_SEGMENTS = 200
+MAX_ROUNDS = 100            # hiit rounds
+MAX_INTERVAL_MIN = 60.0     # hiit work or rest interval, minutes
+SHARE_RANGE = (1e-3, 1e3)   # a segment's share (relative to the other shares)
+MAX_ARC_BYTES = 256_000     # an arc file
+MAX_NESTING = 32            # brackets/braces inside each other in an arc file
 
 
 class ArcError(UnderdogError):
@@ -104,17 +112,28 @@ class Timeline:
     def build(cls, arc: Arc, minutes: float) -> "Timeline":
         if not (minutes > 0) or not math.isfinite(minutes):
             raise ArcError(f"session length must be positive (got {minutes} minutes)")
-        fixed = sum(s.minutes for s in arc.segments if s.minutes is not None)
-        shares = sum(s.share for s in arc.segments if s.share is not None)
+        if minutes > MAX_MINUTES:
+            raise ArcError(f"a session of {minutes:g} minutes is too long; at most "
+                           f"{MAX_MINUTES:g}")
+        if not arc.segments:
+            raise ArcError(f"arc {arc.name!r} has no segments")
+        if len(arc.segments) > MAX_SEGMENTS:
+            raise ArcError(f"arc {arc.name!r} has {len(arc.segments)} segments; at most "
+                           f"{MAX_SEGMENTS}")
+        fixed = math.fsum(s.minutes for s in arc.segments if s.minutes is not None)
+        # Shares relative to the largest: their sum cannot overflow, whatever their scale.
+        top = max((s.share for s in arc.segments if s.share is not None), default=0.0)
+        shares = math.fsum(s.share / top for s in arc.segments if s.share is not None) \
+            if top > 0 else 0.0
         if shares > 0:
             left = minutes - fixed
             if left <= 1e-9:
                 raise ArcError(f"arc {arc.name!r} needs more than {fixed:g} minutes for its "
                                f"fixed segments (asked for {minutes:g})")
-            lengths = [s.minutes if s.minutes is not None else left * s.share / shares
+            lengths = [s.minutes if s.minutes is not None else left * (s.share / top / shares)
                        for s in arc.segments]
         else:  # only absolute lengths: stretch or squeeze them to the session
-            lengths = [s.minutes * minutes / fixed for s in arc.segments]
+            lengths = [s.minutes * (minutes / fixed) for s in arc.segments]
         spans, t = [], 0.0
         for i, (s, m) in enumerate(zip(arc.segments, lengths)):
             spans.append(Span(i, s, t * 60.0, (t + m) * 60.0))
@@ -165,8 +184,14 @@ def montage() -> Arc:
 def hiit(work: float = 4.0, rest: float = 3.0, rounds: int = 4) -> Arc:
     """Warm-up, ``rounds`` × (work, rest) intervals in minutes, cool-down. Work intervals
     are peaks (a drop should hit as each starts); rest holds the tempo family, low energy."""
-    if work <= 0 or rest < 0 or rounds < 1:
-        raise ArcError("hiit needs --work > 0, --rest >= 0 and --rounds >= 1")
+    if not (0 < work <= MAX_INTERVAL_MIN and 0 <= rest <= MAX_INTERVAL_MIN
+            and 1 <= rounds <= MAX_ROUNDS):
+        raise ArcError(f"hiit needs --work within 0–{MAX_INTERVAL_MIN:g} min (not 0), --rest "
+                       f"within 0–{MAX_INTERVAL_MIN:g} min and --rounds within 1–{MAX_ROUNDS}")
+    rounds = int(rounds)
+    if 10.0 + rounds * (work + rest) > MAX_MINUTES:
+        raise ArcError(f"hiit of {rounds} rounds × ({work:g} + {rest:g}) min lasts "
+                       f"{10.0 + rounds * (work + rest):g} min; at most {MAX_MINUTES:g}")
     segs = [_seg("warm-up", 0.5, (126.0, 140.0), (4.0, 6.5), style=BUILD)]
     for r in range(1, rounds + 1):
         segs.append(Segment(f"work {r}", bpm=(150.0, 150.0), energy=(9.0, 9.0),
@@ -182,7 +207,7 @@ def hiit(work: float = 4.0, rest: float = 3.0, rounds: int = 4) -> Arc:
 
 def run(cadence: float = 160.0) -> Arc:
     """Steady at ``cadence`` steps per minute; a track fits at the cadence or half of it."""
-    if not BPM_RANGE[0] <= cadence <= BPM_RANGE[1]:
+    if not BPM_RANGE[0] <= cadence <= BPM_RANGE[1]:  # NaN fails too
         raise ArcError(f"--cadence {cadence:g} is outside {BPM_RANGE[0]:g}–{BPM_RANGE[1]:g}")
     c = float(cadence)
     return Arc("run", [
@@ -277,21 +302,64 @@ class _Where:
         return ArcError(f"{where}: {ctx}{msg}")
 
 
+def _q(v, n: int = 60) -> str:
+    """repr() of a user's value, cut for a one-line message."""
+    r = repr(v)
+    return r if len(r) <= n else r[:n] + "…"
+
+
+def _nesting(text: str) -> int:
+    """The deepest nesting of [ and { outside strings and comments, by one linear scan
+    (tomllib recurses once per level: this keeps a hostile file from exhausting the stack)."""
+    depth = deepest = 0
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "#":
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        if c in "\"'":
+            if text.startswith(c * 3, i):
+                j = text.find(c * 3, i + 3)
+                i = n if j < 0 else j + 3
+                continue
+            j = i + 1
+            while j < n and text[j] != c and text[j] != "\n":
+                j += 2 if c == '"' and text[j] == "\\" else 1
+            i = j + 1
+            continue
+        if c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth -= 1
+        i += 1
+    return deepest
+
+
 def _hint(key: str, allowed) -> str:
     near = difflib.get_close_matches(key, sorted(allowed), n=1)
     return f" (did you mean {near[0]!r}?)" if near else ""
 
 
 def _number(w: _Where, v, key: str, seg: int | None) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise w.fail(f"'{key}' must be a number (got {v!r})", key, seg)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or \
+            (isinstance(v, int) and abs(v) > 10**15) or not math.isfinite(v):
+        raise w.fail(f"'{key}' must be a number (got {_q(v)})", key, seg)
     return float(v)
+
+
+def _string(w: _Where, v, key: str, seg: int | None) -> str:
+    if not isinstance(v, str):
+        raise w.fail(f"'{key}' must be a string (got {_q(v)})", key, seg)
+    return v
 
 
 def _pair(w: _Where, v, key: str, seg: int, lo: float, hi: float, unit: str):
     vals = v if isinstance(v, list) else [v]
     if len(vals) not in (1, 2):
-        raise w.fail(f"'{key}' must be a number or [start, end] (got {v!r})", key, seg)
+        raise w.fail(f"'{key}' must be a number or [start, end] (got {_q(v)})", key, seg)
     nums = [_number(w, x, key, seg) for x in vals]
     for x in nums:
         if not lo <= x <= hi:
@@ -306,7 +374,7 @@ def _styles(w: _Where, v, key: str, seg: int | None, bounds: bool) -> dict[str, 
     out = {}
     for name, x in v.items():
         if name not in KNOWN_STYLES:
-            raise w.fail(f"unknown style {name!r} in '{key}'{_hint(name, KNOWN_STYLES)}; "
+            raise w.fail(f"unknown style {_q(name)} in '{key}'{_hint(name, KNOWN_STYLES)}; "
                          f"styles: {', '.join(KNOWN_STYLES)}", name, seg)
         x = _number(w, x, f"{key}.{name}", seg)
         if x < 0 or (bounds and x > 1):
@@ -318,35 +386,50 @@ def _styles(w: _Where, v, key: str, seg: int | None, bounds: bool) -> dict[str, 
 
 def parse_toml(text: str, path: str = "<arc>") -> Arc:
     """Build an Arc from TOML text; errors name the file, the line and the key."""
+    if len(text) > MAX_ARC_BYTES:
+        raise ArcError(f"{path}: {len(text):,} characters; an arc file is at most "
+                       f"{MAX_ARC_BYTES:,}")
+    if _nesting(text) > MAX_NESTING:
+        raise ArcError(f"{path}: brackets nested more than {MAX_NESTING} deep")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ArcError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ArcError(f"{path}: not valid TOML: nested too deeply") from None
     w = _Where(path, text)
     for k in data:
         if k not in _TOP_KEYS:
-            raise w.fail(f"unknown key {k!r}{_hint(k, _TOP_KEYS)}", k)
+            raise w.fail(f"unknown key {_q(k)}{_hint(k, _TOP_KEYS)}", k)
     segs_raw = data.get("segment")
     if not isinstance(segs_raw, list) or not segs_raw:
         raise ArcError(f"{path}: an arc needs at least one [[segment]]")
+    if len(segs_raw) > MAX_SEGMENTS:
+        raise w.fail(f"{len(segs_raw):,} segments; an arc has at most {MAX_SEGMENTS}",
+                     "segment")
     segments = []
     for i, s in enumerate(segs_raw):
+        if not isinstance(s, dict):
+            raise w.fail(f"'segment' must be tables ([[segment]] with keys), got {_q(s)}",
+                         "segment", i)
         for k in s:
             if k not in _SEG_KEYS:
-                raise w.fail(f"unknown key {k!r}{_hint(k, _SEG_KEYS)}", k, i)
-        name = str(s.get("name", f"segment {i + 1}"))
+                raise w.fail(f"unknown key {_q(k)}{_hint(k, _SEG_KEYS)}", k, i)
+        name = _string(w, s.get("name", f"segment {i + 1}"), "name", i)
         minutes = share = None
         if "minutes" in s and "share" in s:
             raise w.fail("give 'minutes' or 'share', not both", "share", i)
         if "minutes" in s:
             minutes = _number(w, s["minutes"], "minutes", i)
-            if minutes <= 0:
-                raise w.fail(f"'minutes' = {minutes:g}: a duration must be positive",
-                             "minutes", i)
+            if not 0 < minutes <= MAX_MINUTES:
+                raise w.fail(f"'minutes' = {minutes:g}: a duration must be positive and at "
+                             f"most {MAX_MINUTES:g}", "minutes", i)
         elif "share" in s:
             share = _number(w, s["share"], "share", i)
-            if share <= 0:
-                raise w.fail(f"'share' = {share:g}: a duration must be positive", "share", i)
+            if not SHARE_RANGE[0] <= share <= SHARE_RANGE[1]:
+                raise w.fail(f"'share' = {share:g}: must be within {SHARE_RANGE[0]:g}–"
+                             f"{SHARE_RANGE[1]:g} (shares are relative to each other)",
+                             "share", i)
         else:
             raise w.fail("needs 'minutes' or 'share'", "name", i)
         if "bpm" not in s:
@@ -369,14 +452,20 @@ def parse_toml(text: str, path: str = "<arc>") -> Arc:
     total_min = data.get("minutes")
     if total_min is not None:
         total_min = _number(w, total_min, "minutes", None)
-        if total_min <= 0:
-            raise w.fail(f"'minutes' = {total_min:g}: a duration must be positive", "minutes")
+        if not 0 < total_min <= MAX_MINUTES:
+            raise w.fail(f"'minutes' = {total_min:g}: a session must be positive and at most "
+                         f"{MAX_MINUTES:g}", "minutes")
     else:
         fixed = sum(s.minutes or 0 for s in segments)
         total_min = fixed if all(s.minutes for s in segments) else max(DEFAULT_MINUTES,
                                                                           fixed + 10)
-    arc = Arc(name=str(data.get("name", os.path.splitext(os.path.basename(path))[0])),
-              segments=segments, description=str(data.get("description", "")),
+    if total_min > MAX_MINUTES:
+        raise w.fail(f"the fixed segments last {total_min:g} minutes; a session is at most "
+                     f"{MAX_MINUTES:g}", "minutes")
+    arc_name = data.get("name", os.path.splitext(os.path.basename(path))[0])
+    arc = Arc(name=_string(w, arc_name, "name", None),
+              segments=segments,
+              description=_string(w, data.get("description", ""), "description", None),
               minutes=total_min,
               style_min=_styles(w, data.get("style_min", {}), "style_min", None, True),
               style_max=_styles(w, data.get("style_max", {}), "style_max", None, True))
@@ -399,9 +488,14 @@ def load_toml(path: str | os.PathLike) -> Arc:
     p = os.fspath(path)
     try:
         with open(p, "rb") as f:
-            text = f.read().decode("utf-8")
+            data = f.read(MAX_ARC_BYTES + 1)
     except OSError as exc:
         raise ArcError(f"{p}: cannot read arc: {exc.strerror or exc}") from None
+    if len(data) > MAX_ARC_BYTES:
+        raise ArcError(f"{p}: larger than {MAX_ARC_BYTES // 1000} KB; an arc file is at most "
+                       "that")
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ArcError(f"{p}: not UTF-8 text") from None
     return parse_toml(text, p)

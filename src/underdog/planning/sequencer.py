@@ -30,6 +30,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..errors import UnderdogError
 from ..library.db import Library
 from ..models import Track
 from .arcs import Arc, Timeline
@@ -154,7 +155,7 @@ class Plan:
                 "entries": [e.as_dict() for e in self.entries], "stats": self.stats}
 
 
-class PlanError(Exception):
+class PlanError(UnderdogError):
     """No playlist at all can be made (e.g. an empty library)."""
 
 
@@ -416,6 +417,10 @@ def beam_search(pool: Pool, cand: np.ndarray, tl: Timeline, opts: PlanOptions,
                         inc[artist == a] = np.inf
             new_end = st.end_s + dur
             rest = V[np.minimum(np.rint(new_end / step).astype(np.int64), G - 1), ar]
+            # No continuation at all (one track, or one artist only): the rest of the
+            # session stays unfilled, which costs what plan_cost charges for it.
+            rest = np.where(np.isfinite(rest), rest,
+                            w.unfilled * np.maximum(total - new_end, 0.0) / 60.0)
             key = st.cost + inc + np.where(new_end >= total, 0.0, rest)
             # Style bounds: the part of a share penalty that no future track can undo
             # (as if every remaining track, at the median length, helped), so states are
@@ -520,8 +525,10 @@ def local_search(pool: Pool, cand: np.ndarray, order: list[int], tl: Timeline,
         improved = False
         # Replace: for each position, the best few candidates by a quick local estimate.
         pc = plan_cost(pool, cur, tl, w, prefs, bias=True)
+        # An accepted move may shorten ``cur`` (the new track ends the session sooner), so
+        # every loop below re-checks its index against the current length.
         for i in range(len(cur)):
-            if evals >= opts.local_evals:
+            if evals >= opts.local_evals or i >= len(cur):
                 break
             start = pc.start_s[i] if i < len(pc.start_s) else 0.0
             est, parts = unary_cost(pool, cand, start, tl, w, prefs, bias=True)
@@ -549,7 +556,7 @@ def local_search(pool: Pool, cand: np.ndarray, order: list[int], tl: Timeline,
         n = len(cur)
         for i in range(n):
             for j in range(i + 1, n):
-                if evals >= opts.local_evals:
+                if evals >= opts.local_evals or j >= len(cur):
                     break
                 trial = list(cur)
                 trial[i], trial[j] = trial[j], trial[i]
@@ -576,7 +583,7 @@ def local_search(pool: Pool, cand: np.ndarray, order: list[int], tl: Timeline,
                 break
         # Merge two neighbours into one track, or split one into two: changes the count.
         for i in range(len(cur)):
-            if evals >= opts.local_evals:
+            if evals >= opts.local_evals or i >= len(cur):
                 break
             start = float(np.sum(pool.dur_s[cur[:i]]))
             est, parts = unary_cost(pool, cand, start, tl, w, prefs, bias=True)
@@ -645,6 +652,9 @@ def plan(lib: Library, arc: Arc, minutes: float | None = None,
     cand = _preselect(pool, tl, opts, prefs)
     t_pre = time.perf_counter()
     order, st = optimize(pool, cand, tl, opts, prefs)
+    if not order:
+        raise PlanError(f"no playlist could be made for arc {arc.name!r} from the "
+                        f"{len(tracks)} usable track(s)")
     pc = plan_cost(pool, order, tl, opts.weights, prefs)
     report = score_order(pool, order, tl, opts.weights)
     entries = _entries(pool, order, pc, tl, opts.weights)

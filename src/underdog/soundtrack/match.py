@@ -27,6 +27,7 @@ How one entry is matched:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -317,4 +318,11 @@ def match_tracklist(entries: Sequence[TracklistEntry], library: Iterable[Any] | 
                     params: MatchParams | None = None) -> list[MatchResult]:
     """Match every entry (input order kept) against library items or a built index."""
     index = library if isinstance(library, LibraryIndex) else LibraryIndex(library, params)
-    return [index.match(e) for e in entries]
+    done: dict[tuple, MatchResult] = {}  # a repeated entry is matched once
+    out = []
+    for e in entries:
+        key = (e.artist, e.title, tuple(e.tags))
+        if key not in done:
+            done[key] = index.match(e)
+        out.append(dataclasses.replace(done[key], entry=e))
+    return out

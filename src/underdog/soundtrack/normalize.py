@@ -23,6 +23,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+MAX_CHARS = 500  # longer artist or title text is cut (no real name comes near it)
+
 # Markers: "changing" ones make a different song; the rest name the same recording.
 # "live" is neither: a live recording of a song is the same song unless the list asks for
 # "live", and then only a live recording will do (see match.py).
@@ -134,10 +136,16 @@ class Normalized:
         return " ".join([self.artist, *sorted(self.featured)])
 
 
+def _squeeze(text: str | None) -> str:
+    """Whitespace runs as one space, cut to MAX_CHARS: every pattern here then runs in
+    time linear in the (bounded) text, whatever a tag or a tracklist holds."""
+    return " ".join((text or "").split())[:MAX_CHARS]
+
+
 def normalize(artist: str | None, title: str | None) -> Normalized:
     """Normalize one (artist, title) pair; the rules are in the module docstring."""
-    artist = (artist or "").strip()
-    title = (title or "").strip()
+    artist = _squeeze(artist)
+    title = _squeeze(title)
     featured: set[str] = set()
     markers: set[str] = set()
 

@@ -19,6 +19,11 @@ or an object whose ``tracks`` key holds that list.
 
 Nothing is guessed: a line that is not one of these forms raises ``TracklistError`` naming the
 file, the line number and what was expected.
+
+Bounds: every step is a linear scan of its line (no backtracking pattern runs on user text),
+a file holds at most ``MAX_FILE_BYTES`` and ``MAX_ENTRIES`` entries, a text line at most
+``MAX_LINE_CHARS``, an artist or title at most ``MAX_NAME_CHARS``, JSON nests at most as deep
+as Python's parser allows, and a scene time is under 24 hours.
 """
 
 from __future__ import annotations
@@ -35,14 +40,22 @@ from ..errors import UnderdogError
 TAGS = ("album", "film", "film-only", "trailer", "marketing", "live")
 FORMATS = ("text", "csv", "json")
 
+# Limits: far above any real tracklist, low enough that nothing hostile takes long.
+MAX_FILE_BYTES = 5_000_000
+MAX_ENTRIES = 10_000
+MAX_LINE_CHARS = 2_000
+MAX_NAME_CHARS = 500
+MAX_TIME_S = 24 * 3600.0
+
+# Every pattern below runs on a line whose whitespace runs are already one space each, so
+# none of them can backtrack over a long run (each is anchored or fixed-width).
 _TIME = r"(?:\d{1,2}:)?\d{1,2}:\d{2}"
-_TIME_RE = re.compile(rf"^{_TIME}$")
-_LEAD_TIME = re.compile(rf"^\s*\(?({_TIME})\)?\s+")
-_TAIL_TIME = re.compile(rf"\s+\(?({_TIME})\)?\s*$")
-_TAIL_TAG = re.compile(r"\s*\[([^\[\]]*)\]\s*$")
-_DASH = re.compile(r"\s+[-–—]\s+")
-_BY = re.compile(r"\s+by\s+", re.IGNORECASE)
-_COMMENT = re.compile(r"\s#(?:\s|$)")
+_TIME_RE = re.compile(rf"{_TIME}\Z")
+_LEAD_TIME = re.compile(rf"\(?({_TIME})\)? ")
+_DASH = re.compile(r" [-–—] ")
+_BY = re.compile(r" by ", re.IGNORECASE)
+_COMMENT = re.compile(r" #(?: |\Z)")
+_TAG_SEP = re.compile(r"[\s,;\[\]]+")
 
 
 class TracklistError(UnderdogError):
@@ -85,36 +98,84 @@ class TracklistEntry:
 
 
 def parse_time(text: str) -> float:
-    """"hh:mm:ss" or "mm:ss" -> seconds; ValueError otherwise."""
+    """"hh:mm:ss" or "mm:ss" (under 24 h) -> seconds; ValueError otherwise."""
     text = text.strip()
-    if not _TIME_RE.match(text):
-        raise ValueError(f"not a time: {text!r}")
+    if len(text) > 8 or not _TIME_RE.match(text):
+        raise ValueError(f"not a time: {_quote(text)}")
     parts = [int(p) for p in text.split(":")]
     if any(p >= 60 for p in parts[1:]):
         raise ValueError(f"minutes and seconds must be below 60: {text!r}")
     s = 0
     for p in parts:
         s = s * 60 + p
+    if s >= MAX_TIME_S:
+        raise ValueError(f"a scene time must be under 24:00:00: {text!r}")
     return float(s)
+
+
+def _quote(text: str, n: int = 80) -> str:
+    """repr() of ``text``, cut to about ``n`` characters for a one-line message."""
+    return repr(text) if len(text) <= n else repr(text[:n]) + f"... ({len(text):,} characters)"
+
+
+def _check_names(artist: str, title: str) -> None:
+    for what, v in (("artist", artist), ("title", title)):
+        if len(v) > MAX_NAME_CHARS:
+            raise ValueError(f"{what} is {len(v):,} characters long; at most "
+                             f"{MAX_NAME_CHARS:,}")
 
 
 def _parse_tags(raw: str) -> list[str]:
     """"film-only; marketing" / "[film] [marketing]" -> ["film-only", "marketing"]."""
     out: list[str] = []
-    for t in re.split(r"[\s,;\[\]]+", raw.strip().lower()):
+    if raw in TAGS:  # the common "[film]": no split needed
+        return [raw]
+    for t in _TAG_SEP.split(raw.strip().lower()):
         if not t:
             continue
         if t not in TAGS:
-            raise ValueError(f"unknown tag [{t}]; expected one of " +
+            raise ValueError(f"unknown tag [{t[:40]}]; expected one of " +
                              " ".join(f"[{x}]" for x in TAGS))
         if t not in out:
             out.append(t)
     return out
 
 
+def _split_tail(s: str) -> tuple[str, list[str], float | None]:
+    """Tags and a scene time at the end of a line (in any order: "... [film] 01:02:03
+    [album]") -> (the rest, tags, time or None). Scans from the right, each character once."""
+    tags: list[str] = []
+    time_s = None
+    end = len(s)
+    while True:
+        while end and s[end - 1] == " ":
+            end -= 1
+        if end and s[end - 1] == "]":
+            lb = s.rfind("[", 0, end - 1)
+            if lb < 0 or s.find("]", lb, end - 1) >= 0:
+                break
+            new = _parse_tags(s[lb + 1:end - 1])
+            tags = new + [t for t in tags if t not in new]
+            end = lb
+            continue
+        sp = s.rfind(" ", 0, end) if time_s is None else -1
+        if sp < 0:
+            break
+        tok = s[sp + 1:end]
+        tok = tok[1:] if tok.startswith("(") else tok
+        tok = tok[:-1] if tok.endswith(")") else tok
+        if len(tok) > 8 or not _TIME_RE.match(tok):
+            break
+        time_s = parse_time(tok)
+        end = sp
+    return s[:end], tags, time_s
+
+
 def parse_line(line: str) -> TracklistEntry | None:
-    """One plain-text line -> entry, None for a blank or comment line; ValueError if malformed."""
-    s = line.strip().lstrip("\ufeff")
+    """One plain-text line -> entry, None for a blank or comment line; ValueError if malformed.
+
+    Linear in the line's length."""
+    s = " ".join(line.split()).lstrip("\ufeff").strip()
     if not s or s.startswith("#"):
         return None
     m = _COMMENT.search(s)
@@ -125,21 +186,8 @@ def parse_line(line: str) -> TracklistEntry | None:
     if m:
         time_s = parse_time(m.group(1))
         s = s[m.end():]
-    tags: list[str] = []
-    # Tags and a scene time may be interleaved at the end: "... [film] 01:02:03 [album]".
-    while True:
-        m = _TAIL_TAG.search(s)
-        if m:
-            new = _parse_tags(m.group(1))
-            tags = new + [t for t in tags if t not in new]
-            s = s[:m.start()]
-            continue
-        m = _TAIL_TIME.search(s)
-        if m and time_s is None:
-            time_s = parse_time(m.group(1))
-            s = s[:m.start()]
-            continue
-        break
+    s, tags, tail_time = _split_tail(s)
+    time_s = time_s if time_s is not None else tail_time
     s = s.strip()
     parts = _DASH.split(s, maxsplit=1)
     if len(parts) == 2:
@@ -153,17 +201,28 @@ def parse_line(line: str) -> TracklistEntry | None:
     artist, title = artist.strip(), title.strip()
     if not artist or not title:
         raise ValueError("empty artist or title; expected 'Artist - Title'")
+    _check_names(artist, title)
     return TracklistEntry(artist=artist, title=title, tags=tags, time_s=time_s)
+
+
+def _too_many(path: str, line: int | None) -> TracklistError:
+    return TracklistError(path, line, f"more than {MAX_ENTRIES:,} entries; a tracklist holds "
+                                      f"at most {MAX_ENTRIES:,}")
 
 
 def parse_text(text: str, path: str = "<text>") -> list[TracklistEntry]:
     entries = []
     for n, line in enumerate(text.splitlines(), start=1):
+        if len(line) > MAX_LINE_CHARS:
+            raise TracklistError(path, n, f"line is {len(line):,} characters long; at most "
+                                          f"{MAX_LINE_CHARS:,}")
         try:
             e = parse_line(line)
         except ValueError as exc:
-            raise TracklistError(path, n, f"{exc}: {line.strip()!r}") from None
+            raise TracklistError(path, n, f"{exc}: {_quote(line.strip())}") from None
         if e is not None:
+            if len(entries) == MAX_ENTRIES:
+                raise _too_many(path, n)
             e.line = n
             entries.append(e)
     return entries
@@ -173,7 +232,13 @@ def parse_csv(text: str, path: str = "<csv>") -> list[TracklistEntry]:
     entries = []
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     first = True
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. a field over the csv module's 128 KB limit
+            raise TracklistError(path, reader.line_num, f"malformed CSV: {exc}") from None
         n = reader.line_num
         if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
             continue
@@ -182,19 +247,22 @@ def parse_csv(text: str, path: str = "<csv>") -> list[TracklistEntry]:
             first = False
             if [c.lower() for c in cells] not in (["artist", "title"], ["artist", "title", "tags"],
                                                   ["artist", "title", "tags", "time"]):
-                raise TracklistError(path, n, f"header {cells} does not match "
-                                              "'artist,title,tags,time'")
+                raise TracklistError(path, n, f"header {_quote(','.join(cells))} does not "
+                                              "match 'artist,title,tags,time'")
             continue
         first = False
         if not 2 <= len(cells) <= 4:
             raise TracklistError(path, n, f"expected 2 to 4 columns 'artist,title,tags,time', "
-                                          f"got {len(cells)}: {','.join(row)!r}")
+                                          f"got {len(cells)}: {_quote(','.join(row))}")
         cells += [""] * (4 - len(cells))
         artist, title, tags, time = cells
         if not artist or not title:
             raise TracklistError(path, n, "empty artist or title; expected "
                                           "'artist,title,tags,time'")
+        if len(entries) == MAX_ENTRIES:
+            raise _too_many(path, n)
         try:
+            _check_names(artist, title)
             entries.append(TracklistEntry(artist, title, _parse_tags(tags),
                                           parse_time(time) if time else None, n))
         except ValueError as exc:
@@ -202,32 +270,86 @@ def parse_csv(text: str, path: str = "<csv>") -> list[TracklistEntry]:
     return entries
 
 
+_JSON_WS = re.compile(r"[ \t\r\n]*")
+
+
+def _json_value_at(text: str, key: str) -> int | None:
+    """Where the value of the top-level object's ``key`` starts (the last one, as
+    json.loads keeps), walking the object's members once; ``text`` is valid JSON."""
+    dec = json.JSONDecoder()
+    pos = _JSON_WS.match(text, 0).end() + 1  # past "{"
+    found = None
+    while True:
+        pos = _JSON_WS.match(text, pos).end()
+        if text[pos] == "}":
+            return found
+        name, pos = dec.raw_decode(text, pos)
+        pos = _JSON_WS.match(text, pos).end() + 1  # past ":"
+        pos = _JSON_WS.match(text, pos).end()
+        if name == key:
+            found = pos
+        _, pos = dec.raw_decode(text, pos)
+        pos = _JSON_WS.match(text, pos).end()
+        if text[pos] == ",":
+            pos += 1
+
+
 def _json_items(text: str, path: str) -> list[tuple[object, int]]:
-    """Top-level items with the line each starts on."""
+    """The entries (the top-level list, or the list under the top-level key "tracks") with
+    the line each starts on. Linear in the text's length."""
     dec = json.JSONDecoder()
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise TracklistError(path, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") \
             from None
+    except RecursionError:
+        raise TracklistError(path, None, "invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        raise TracklistError(path, None, f"invalid JSON: {str(exc).splitlines()[0]}") from None
     if isinstance(doc, dict) and isinstance(doc.get("tracks"), list):
-        start = text.find("[", text.find('"tracks"'))
+        try:
+            start = _json_value_at(text, "tracks")
+        except RecursionError:
+            raise TracklistError(path, None, "invalid JSON: nested too deeply") from None
+        items_doc = doc["tracks"]
     elif isinstance(doc, list):
-        start = text.find("[")
+        start = _JSON_WS.match(text, 0).end()
+        items_doc = doc
     else:
         raise TracklistError(path, 1, "expected a JSON list of {artist, title, tags, time} "
                                       "objects or an object with a 'tracks' list")
+    if len(items_doc) > MAX_ENTRIES:
+        raise _too_many(path, None)
     items = []
     pos = start + 1
+    line, counted = 1, 0
     while True:
-        while pos < len(text) and text[pos] in " \t\r\n,":
-            pos += 1
-        if pos >= len(text) or text[pos] == "]":
+        pos = _JSON_WS.match(text, pos).end()
+        if text[pos] == "]":
             break
         obj, end = dec.raw_decode(text, pos)
-        items.append((obj, text.count("\n", 0, pos) + 1))
-        pos = end
+        line += text.count("\n", counted, pos)
+        counted = pos
+        items.append((obj, line))
+        pos = _JSON_WS.match(text, end).end()
+        if text[pos] == ",":
+            pos += 1
     return items
+
+
+def _json_time(v: object) -> float | None:
+    """A JSON 'time': "hh:mm:ss", or seconds (finite, 0 to under 24 h), or null/""."""
+    if v is None or v == "":
+        return None
+    if isinstance(v, str):
+        return parse_time(v)
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        if not 0 <= v < MAX_TIME_S:  # False for NaN too; no float() of a huge int first
+            raise ValueError("'time' in seconds must be a number from 0 to under 86400 "
+                             "(24 h)")
+        return float(v)
+    raise ValueError("'time' must be 'hh:mm:ss' or seconds")
 
 
 def parse_json(text: str, path: str = "<json>") -> list[TracklistEntry]:
@@ -237,30 +359,23 @@ def parse_json(text: str, path: str = "<json>") -> list[TracklistEntry]:
             raise TracklistError(path, n, "expected an object {artist, title, tags, time}")
         unknown = set(obj) - {"artist", "title", "tags", "time"}
         if unknown:
-            raise TracklistError(path, n, f"unknown keys {sorted(unknown)}; expected "
+            names = sorted(_quote(k, 40) for k in unknown)[:5]
+            raise TracklistError(path, n, f"unknown keys [{', '.join(names)}]; expected "
                                           "artist, title, tags, time")
         artist, title = obj.get("artist"), obj.get("title")
         if not isinstance(artist, str) or not isinstance(title, str) or not artist.strip() \
                 or not title.strip():
             raise TracklistError(path, n, "expected non-empty string 'artist' and 'title'")
         tags_v = obj.get("tags") or []
-        time_v = obj.get("time")
         try:
+            _check_names(artist.strip(), title.strip())
             if isinstance(tags_v, str):
                 tags = _parse_tags(tags_v)
             elif isinstance(tags_v, list) and all(isinstance(t, str) for t in tags_v):
                 tags = _parse_tags(" ".join(tags_v))
             else:
                 raise ValueError("'tags' must be a list of strings or a string")
-            if time_v is None or time_v == "":
-                time_s = None
-            elif isinstance(time_v, (int, float)) and not isinstance(time_v, bool) \
-                    and time_v >= 0:
-                time_s = float(time_v)
-            elif isinstance(time_v, str):
-                time_s = parse_time(time_v)
-            else:
-                raise ValueError("'time' must be 'hh:mm:ss' or seconds")
+            time_s = _json_time(obj.get("time"))
         except ValueError as exc:
             raise TracklistError(path, n, str(exc)) from None
         entries.append(TracklistEntry(artist.strip(), title.strip(), tags, time_s, n))
@@ -279,12 +394,19 @@ def read_tracklist(path: str | os.PathLike, format: str | None = None) -> list[T
     if fmt not in FORMATS:
         raise TracklistError(path, None, f"unknown format {fmt!r}; expected one of {FORMATS}")
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except UnicodeDecodeError as exc:
-        raise TracklistError(path, None, f"not UTF-8 text ({exc.reason})") from None
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise TracklistError(path, None, f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise TracklistError(path, None, f"larger than {MAX_FILE_BYTES // 1_000_000} MB; a "
+                                         "tracklist is at most that")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TracklistError(path, None, f"not UTF-8 text ({exc.reason})") from None
+    # Universal newlines, as open() in text mode reads them.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     entries = {"text": parse_text, "csv": parse_csv, "json": parse_json}[fmt](text, path)
     if not entries:
         raise TracklistError(path, None, "no entries; expected 'Artist - Title' lines")
