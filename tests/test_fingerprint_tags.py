@@ -19,8 +19,7 @@ import pytest
 
 from underdog.library.db import open_library
 from underdog.library.executors import SerialExecutor
-from underdog.library.fingerprint import fingerprint, is_current, legacy_fingerprint, payload_span
-from underdog.library.scan import scan
+from underdog.library.scan import fingerprint, scan
 
 from .conftest import DEMO_LIBRARY
 
@@ -87,6 +86,8 @@ def _grow_tags(path: Path, n: int = 300_000) -> None:
 
 
 def test_fingerprint_ignores_tags_and_sees_audio(tmp_path):
+    from underdog.library.fingerprint import is_current, legacy_fingerprint, payload_span
+
     files = _copies(tmp_path) + _pcm(tmp_path)
     for p in files:
         before_fp, before_size = fingerprint(str(p)), p.stat().st_size
@@ -171,10 +172,15 @@ def test_other_tag_editor_then_scan_reanalyzes_nothing(scanned):
 def test_old_fingerprints_upgrade_without_decoding(tmp_path):
     """A library written by the previous release (head-of-file fingerprints) is upgraded in
     place by the next scan: nothing decoded, whether the files were touched or not."""
+    from underdog.library.fingerprint import legacy_fingerprint
+
+    from .test_scan import write_clip
+
     music = tmp_path / "music"
-    files = _copies(music)[:3]
-    for p in _copies(music)[3:]:
-        p.unlink()
+    music.mkdir()
+    files = [music / f"c{ext}" for ext in (".mp3", ".flac", ".ogg")]
+    for i, p in enumerate(files):
+        write_clip(p, 0, start_s=20.0 + 5 * i, dur_s=4.0)
     db = str(tmp_path / "lib.db")
     with open_library(db) as lib:
         assert scan([music], lib, executor=SerialExecutor()).analyzed == 3
@@ -191,4 +197,4 @@ def test_old_fingerprints_upgrade_without_decoding(tmp_path):
     with open_library(db) as lib:
         stats = scan([music], lib, executor=SerialExecutor())
         assert stats.decoded == 0 and (stats.unchanged, stats.moved) == (2, 1)
-    assert all(is_current(s[2]) for s in _state(db).values())
+    assert all(s[2].startswith("p1:") for s in _state(db).values())

@@ -258,12 +258,8 @@ def _cli_as_nobody(*args: str) -> subprocess.CompletedProcess:
     """
     if os.geteuid() != 0:
         return _cli(*args)
-    from underdog.cli import load, run
-
-    cmd = args[0]
     with tempfile.TemporaryDirectory() as scratch:  # warm every import the command makes
-        run(lambda: load(cmd), [a if a != _db_arg(args) else os.path.join(scratch, "w.db")
-                                for a in args])
+        _main([a if a != _db_arg(args) else os.path.join(scratch, "w.db") for a in args])
     outs = [tempfile.TemporaryFile(mode="w+") for _ in range(2)]
     pid = os.fork()
     if pid == 0:  # child
@@ -276,7 +272,7 @@ def _cli_as_nobody(*args: str) -> subprocess.CompletedProcess:
             os.setgid(65534)
             os.setuid(65534)
             os.environ["COLUMNS"] = "200"
-            code = run(lambda: load(cmd), list(args))
+            code = _main(list(args))
         except BaseException:
             import traceback
 
@@ -292,6 +288,21 @@ def _cli_as_nobody(*args: str) -> subprocess.CompletedProcess:
         texts.append(f.read())
         f.close()
     return subprocess.CompletedProcess(args, os.waitstatus_to_exitcode(status), *texts)
+
+
+def _main(args: list[str]) -> int:
+    """``underdog ARGS`` in this process; its exit status."""
+    from underdog.cli import main
+
+    argv = sys.argv
+    sys.argv = ["underdog", *args]
+    try:
+        main()
+        return 0
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = argv
 
 
 def _db_arg(args: tuple[str, ...]) -> str:
@@ -360,7 +371,7 @@ def test_disk_full_during_scan(tmp_path):
     music = tmp_path / "music"
     music.mkdir()
     for i in range(3):
-        write_clip(music / f"c{i}.wav", i, dur_s=15.0)
+        write_clip(music / f"c{i}.wav", i % 2, start_s=20.0 + 9 * i, dur_s=8.0)
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mnt)],
@@ -382,7 +393,7 @@ def test_disk_full_during_scan(tmp_path):
             assert lib.count() >= 20
             assert len({t.path for t in lib.tracks()}) == lib.count()
         r = _cli("scan", str(music), "--db", db, "--jobs", "0")
-        assert r.returncode == 0, r.stdout + r.stderr
+        assert r.returncode == 0, r.stdout + r.stderr  # 0: every file analyzed
         with open_library(db) as lib:
             assert lib.count() == 23
     finally:
@@ -390,20 +401,6 @@ def test_disk_full_during_scan(tmp_path):
 
 
 # ---------------------------------------------------------------- scan rows
-
-def test_scan_exit_status_is_1_when_a_file_failed(tmp_path):
-    from .test_scan import write_clip
-
-    music = tmp_path / "music"
-    music.mkdir()
-    write_clip(music / "good.flac", 1, dur_s=4.0)
-    db = str(tmp_path / "lib.db")
-    r = _cli("scan", str(music), "--db", db, "--jobs", "0")
-    assert r.returncode == 0, r.stdout + r.stderr
-    (music / "zero.mp3").write_bytes(b"")
-    r = _cli("scan", str(music), "--db", db, "--jobs", "0")
-    assert r.returncode == 1 and "1 failed" in r.stdout and "Traceback" not in r.stderr
-
 
 def test_unreadable_file_is_retried_after_chmod(shared_dir):
     from .test_scan import write_clip
