@@ -142,11 +142,11 @@ class _Screen:
 
 
 def screen_signal(y: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """``y`` (mono float32) screened as ``decode`` screens blocks: NaN/inf become 0, a
-    signal beyond ``LEVEL_LIMIT`` is levelled. Returns it (unchanged and uncopied when
-    clean) and the warnings; a signal with no finite sample raises ValueError."""
+    """``y`` (mono) screened as ``decode`` screens blocks: NaN/inf become 0, a signal
+    beyond ``LEVEL_LIMIT`` is levelled. Returns it (the same array when clean) and the
+    warnings; a signal with no finite sample raises ValueError."""
     s = _Screen()
-    out = s.block([np.asarray(y, dtype=np.float32)])[0]
+    out = s.block([np.asarray(y)])[0]
     if s.samples and s.nonfinite == s.samples:
         raise ValueError("no finite samples: not audio")
     return out, s.warnings()
