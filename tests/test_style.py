@@ -113,7 +113,7 @@ def test_fit_model_learns_separable_classes():
 
 def test_shipped_model_matches_features(tmp_path):
     m = style.StyleModel.load(style.MODEL_PATH)
-    assert m.weights.shape == (len(style.FEATURE_NAMES), len(style.STYLES))
+    assert m.weights.shape == (len(style.FEATURE_NAMES), len(style.MODEL_CLASSES))
     m.save(tmp_path / "m.npz")
     m2 = style.StyleModel.load(tmp_path / "m.npz")
     assert np.array_equal(m.weights, m2.weights)

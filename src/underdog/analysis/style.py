@@ -28,6 +28,11 @@ from .genre import tag_styles
 from .spectral import Spectral
 
 STYLES: tuple[str, ...] = ("heavy", "indie_synth", "hiphop", "atmospheric")
+# Training classes that are not styles of their own: the model learns them apart (a linear
+# model cannot put country next to both classical and ambient in one class) and their
+# probability is added to the style named here. "roots": country and blues.
+SUBCLASSES: dict[str, str] = {"roots": "atmospheric"}
+MODEL_CLASSES: tuple[str, ...] = STYLES + tuple(SUBCLASSES)
 WINDOW_S = 15.0
 MAX_WINDOWS = 8
 MODEL_PATH = Path(__file__).resolve().parent / "data" / "style_model.npz"
@@ -60,6 +65,7 @@ def _feature_names() -> tuple[str, ...]:
     names += ["pulse_max", "pulse_mean", "pulse_lag_log2", "pulse_half_ratio"]
     names += ["chroma_entropy", "chroma_mean_entropy", "chroma_flux"]
     names += ["mid_mod_syllabic", "mid_mod_slow", "low_high_flux_corr", "mid_floor_db"]
+    names += ["mid_ripple"]
     return tuple(names)
 
 
@@ -180,6 +186,10 @@ def _window_features(mel: np.ndarray, mel_hz: np.ndarray, chroma: np.ndarray, rm
     cc = np.corrcoef(fl, fh)[0, 1] if fl.std() > 1e-9 and fh.std() > 1e-9 else 0.0
     # sustained mid level: how far the quiet moments of the voice band drop below its peaks
     feats += [float(cc), float(np.percentile(lv, 10) - np.percentile(lv, 90))]
+    # ripple across adjacent bands at 150 Hz..2 kHz: clean voices and guitars leave peaks
+    # and valleys between partials; distortion and dense walls of sound fill them in
+    rip = (mel_hz >= 150.0) & (mel_hz < 2000.0)
+    feats.append(float(np.abs(np.diff(db[rip], axis=0)).mean()))
     return np.asarray(feats, dtype=np.float64)
 
 
@@ -196,22 +206,26 @@ def style_features(spec: Spectral, env: np.ndarray) -> np.ndarray:
 
 @dataclass
 class StyleModel:
-    """Standardisation + multinomial logistic regression over STYLES."""
+    """Standardisation + multinomial logistic regression over MODEL_CLASSES."""
 
     mean: np.ndarray  # (F,)
     scale: np.ndarray  # (F,)
-    weights: np.ndarray  # (F, K)
+    weights: np.ndarray  # (F, K) with K = len(MODEL_CLASSES)
     bias: np.ndarray  # (K,)
-    classes: tuple[str, ...] = STYLES
+    classes: tuple[str, ...] = MODEL_CLASSES
     feature_names: tuple[str, ...] = FEATURE_NAMES
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         z = (np.atleast_2d(x) - self.mean) / self.scale
         return z @ self.weights + self.bias
 
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """Rows of class probabilities ``(n, K)``."""
+    def predict_class_proba(self, x: np.ndarray) -> np.ndarray:
+        """Rows of probabilities over the model's classes ``(n, len(MODEL_CLASSES))``."""
         return _softmax(self.logits(x))
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Rows of style probabilities ``(n, len(STYLES))``: sub-classes added to their style."""
+        return self.predict_class_proba(x) @ _fold_matrix(self.classes)
 
     def save(self, path: str | Path) -> None:
         np.savez(path, mean=self.mean, scale=self.scale, weights=self.weights, bias=self.bias,
@@ -223,9 +237,14 @@ class StyleModel:
             m = cls(mean=z["mean"], scale=z["scale"], weights=z["weights"], bias=z["bias"],
                     classes=tuple(str(c) for c in z["classes"]),
                     feature_names=tuple(str(c) for c in z["feature_names"]))
-        if m.feature_names != FEATURE_NAMES or m.classes != STYLES:
+        if m.feature_names != FEATURE_NAMES or m.classes != MODEL_CLASSES:
             raise ValueError(f"{path}: style model does not match this version's features")
         return m
+
+
+def _fold_matrix(classes: tuple[str, ...]) -> np.ndarray:
+    """(len(classes), len(STYLES)) 0/1 matrix sending each class to its style."""
+    return np.array([[float(SUBCLASSES.get(c, c) == s) for s in STYLES] for c in classes])
 
 
 def _softmax(a: np.ndarray) -> np.ndarray:
@@ -238,13 +257,16 @@ def fit_model(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = N
               l2: float = 1.0, class_balance: bool = True) -> StyleModel:
     """Fit a standardised multinomial logistic regression with L2 (L-BFGS, deterministic).
 
-    ``y`` holds indices into STYLES. With ``class_balance`` every class carries the same
-    total weight, so a small class (hiphop) is not drowned by a big one. ``l2`` is the
-    penalty on the weights (not the bias) relative to the mean weighted log-loss.
+    ``y`` holds indices into MODEL_CLASSES. With ``class_balance`` every class carries the
+    same total weight, so a small class (hiphop) is not drowned by a big one. ``l2`` is the
+    penalty on the weights (not the bias) relative to the mean weighted log-loss. A class
+    without examples gets zero weights and a bias of -30 (probability ~0).
     """
     x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=int)
-    k = len(STYLES)
+    y_all = np.asarray(y, dtype=int)
+    present = np.unique(y_all)
+    y = np.searchsorted(present, y_all)  # fit over the classes that occur
+    k = len(present)
     w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     if class_balance:
         tot = np.bincount(y, weights=w, minlength=k)
@@ -272,7 +294,9 @@ def fit_model(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = N
 
     res = minimize(loss, np.zeros(f * k + k), jac=True, method="L-BFGS-B",
                    options={"maxiter": 2000})
-    wm, b = res.x[: f * k].reshape(f, k), res.x[f * k:]
+    wm = np.zeros((f, len(MODEL_CLASSES)))
+    b = np.full(len(MODEL_CLASSES), -30.0)
+    wm[:, present], b[present] = res.x[: f * k].reshape(f, k), res.x[f * k:]
     return StyleModel(mean=mean, scale=scale, weights=wm, bias=b)
 
 
@@ -291,8 +315,8 @@ def classify_style(spec: Spectral, env: np.ndarray, bpm: float | None = None,
     model = model or load_model()
     pr = model.predict_proba(style_features(spec, env)).mean(axis=0)
     pr = pr / pr.sum()
-    probs = {s: float(p) for s, p in zip(model.classes, pr)}
-    return StyleResult(probs=probs, label=model.classes[int(np.argmax(pr))])
+    probs = {s: float(p) for s, p in zip(STYLES, pr)}
+    return StyleResult(probs=probs, label=STYLES[int(np.argmax(pr))])
 
 
 def resolve_style(audio_probs: Mapping[str, float] | None,
