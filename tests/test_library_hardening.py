@@ -171,17 +171,22 @@ def test_new_fields_stored_read_and_listed(tmp_path):
 def test_corrupt_energy_curve_is_a_missing_curve_with_a_warning(db):
     con = sqlite3.connect(db)
     con.execute("UPDATE tracks SET energy_curve = x'0102030405' WHERE id = 3")
+    # SQLite keeps any type in any column: text where numbers belong (another tool wrote it)
+    con.execute("UPDATE tracks SET bpm = 'fast', energy = 'high', year = 'x' WHERE id = 4")
     con.commit()
     con.close()
     with open_library(db) as lib:
         t = lib.get_track(3)
         assert len(t.energy_curve) == 0
         assert any("energy curve is damaged" in w for w in t.warnings)
+        assert (lib.get_track(4).bpm, lib.get_track(4).energy, lib.get_track(4).year) == \
+            (None, None, None)
         assert len(lib.tracks()) == 40
         assert len(lib.track_details(3)["energy_curve"]) == 0
-    r = _cli("plan", "--db", db, "--minutes", "20", "--no-record")
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "Traceback" not in r.stdout + r.stderr
+    for args in (("plan", "--minutes", "20", "--no-record"), ("tracks",)):
+        r = _cli(*args, "--db", db)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "Traceback" not in r.stdout + r.stderr
 
 
 @pytest.mark.parametrize("table", ["tracks", "beats", "errors"])

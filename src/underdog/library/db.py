@@ -276,6 +276,11 @@ def _row_to_track(r: Sequence) -> Track:
     (id_, path, status, artist, title, album, albumartist, genre, year, track_no, duration_s,
      bpm, bpm_conf, lufs, energy, energy_level, key, camelot, key_conf, style, style_label,
      drops, intro_end_s, outro_start_s, hop_s, style_source, segments, warns, curve) = r
+    # SQLite stores any type in any column: a value another tool wrote as text is unknown.
+    duration_s, bpm, bpm_conf, lufs, energy, key_conf, intro_end_s, outro_start_s, hop_s = (
+        _real(v) for v in (duration_s, bpm, bpm_conf, lufs, energy, key_conf, intro_end_s,
+                           outro_start_s, hop_s))
+    year, track_no, energy_level = (_int(v) for v in (year, track_no, energy_level))
     warnings = [str(w) for w in _loads(warns, []) if w] if warns else []
     if curve and not _blob_ok(curve):
         warnings.append("stored energy curve is damaged; ignored (scan --force to redo)")
@@ -290,6 +295,16 @@ def _row_to_track(r: Sequence) -> Track:
         style_source=style_source,
         tempo_segments=_segments(_loads(segments, [])), warnings=warnings,
     )
+
+
+def _real(v: Any) -> float | None:
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+        return float(v)
+    return None
+
+
+def _int(v: Any) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
 def _segments(v: Any) -> list[tuple[float, float, float]]:
@@ -344,10 +359,12 @@ class Library:
         try:
             try:
                 self._connect(path)
-            except sqlite3.OperationalError:
+            except sqlite3.OperationalError as exc:
                 # A read-only folder (or file): WAL cannot create its -shm file. Reading
                 # still works, opened read-only (immutable when nothing can change it).
-                if path == ":memory:" or not os.path.isfile(path):
+                low = str(exc).lower()
+                if path == ":memory:" or not os.path.isfile(path) or "locked" in low or \
+                        "busy" in low:
                     raise
                 self._connect_read_only(path)
             self._check_schema()
