@@ -1,7 +1,7 @@
 """Tags are not content: `underdog tag` (or any tag editor) then `scan` decodes nothing.
 
 Issue 12 item 8. Real demo files of every format `underdog tag` writes (MP3/ID3, FLAC,
-Ogg Vorbis, Opus, M4A) plus WAV and AIFF made with PyAV; tags grown with mutagen well past
+Ogg Vorbis, Opus, M4A) plus WAV (and AIFF, which the scanner does not list) made with PyAV; tags grown with mutagen well past
 any padding, so every later byte moves and every later Ogg page is renumbered.
 """
 
@@ -119,8 +119,12 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def scanned(tmp_path_factory):
     root = tmp_path_factory.mktemp("tagscan")
+    from .test_scan import write_clip
+
     music = root / "music"
     files = _copies(music)
+    files.append(music / "t.wav")  # `underdog tag` writes WAV too (an ID3 chunk)
+    write_clip(files[-1], 3, dur_s=10.0)
     db = str(root / "lib.db")
     with open_library(db) as lib:
         stats = scan([music], lib, jobs=2)
