@@ -172,15 +172,17 @@ def test_corrupt_energy_curve_is_a_missing_curve_with_a_warning(db):
     con = sqlite3.connect(db)
     con.execute("UPDATE tracks SET energy_curve = x'0102030405' WHERE id = 3")
     # SQLite keeps any type in any column: text where numbers belong (another tool wrote it)
-    con.execute("UPDATE tracks SET bpm = 'fast', energy = 'high', year = 'x' WHERE id = 4")
+    con.execute("UPDATE tracks SET bpm = 'fast', energy = 'high', year = 'x', style = '7', "
+                "drops = '{\"a\": 1}', warnings = '3' WHERE id = 4")
     con.commit()
     con.close()
     with open_library(db) as lib:
         t = lib.get_track(3)
         assert len(t.energy_curve) == 0
         assert any("energy curve is damaged" in w for w in t.warnings)
-        assert (lib.get_track(4).bpm, lib.get_track(4).energy, lib.get_track(4).year) == \
-            (None, None, None)
+        t = lib.get_track(4)
+        assert (t.bpm, t.energy, t.year, t.style, t.drops, t.warnings) == \
+            (None, None, None, {}, [], [])
         assert len(lib.tracks()) == 40
         assert len(lib.track_details(3)["energy_curve"]) == 0
     for args in (("plan", "--minutes", "20", "--no-record"), ("tracks",)):

@@ -281,7 +281,7 @@ def _row_to_track(r: Sequence) -> Track:
         _real(v) for v in (duration_s, bpm, bpm_conf, lufs, energy, key_conf, intro_end_s,
                            outro_start_s, hop_s))
     year, track_no, energy_level = (_int(v) for v in (year, track_no, energy_level))
-    warnings = [str(w) for w in _loads(warns, []) if w] if warns else []
+    warnings = [str(w) for w in _typed(_loads(warns, []), list) if w]
     if curve and not _blob_ok(curve):
         warnings.append("stored energy curve is damaged; ignored (scan --force to redo)")
     return Track(
@@ -289,12 +289,19 @@ def _row_to_track(r: Sequence) -> Track:
         albumartist=albumartist, genre=genre, year=year, track_no=track_no,
         duration_s=duration_s, bpm=bpm, bpm_confidence=bpm_conf, loudness_lufs=lufs,
         energy=energy, energy_level=energy_level, key=key, camelot=camelot,
-        key_confidence=key_conf, style=_loads(style, {}), style_label=style_label,
-        drops=_loads(drops, []), intro_end_s=intro_end_s, outro_start_s=outro_start_s,
+        key_confidence=key_conf, style_label=style_label,
+        style={str(k): float(p) for k, p in _typed(_loads(style, {}), dict).items()
+               if _real(p) is not None},
+        drops=[d for d in _typed(_loads(drops, []), list) if isinstance(d, dict)], intro_end_s=intro_end_s, outro_start_s=outro_start_s,
         energy_curve=_unblob(curve), energy_curve_hop_s=hop_s, status=status,
         style_source=style_source,
         tempo_segments=_segments(_loads(segments, [])), warnings=warnings,
     )
+
+
+def _typed(v: Any, kind: type) -> Any:
+    """``v`` if it is a ``kind`` (JSON read back from a column), else an empty one."""
+    return v if isinstance(v, kind) else kind()
 
 
 def _real(v: Any) -> float | None:
