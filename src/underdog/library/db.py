@@ -443,9 +443,11 @@ class Library:
         if "disk is full" in low or "database or disk is full" in low:
             return LibraryError(f"disk full while writing the {where}; nothing half-written "
                                 "was kept: free some space and run the command again")
-        if "malformed" in low or "not a database" in low or "file is encrypted" in low:
-            what = "is not a usable library database" if opening else "is damaged"
-            return LibraryError(f"{where} {what} ({msg}); remove it and scan again, or "
+        if "not a database" in low or "file is encrypted" in low:  # maybe a user's file
+            return LibraryError(f"{self.path}: not a usable library database ({msg}); "
+                                "check the --db path or $UNDERDOG_DB")
+        if "malformed" in low:
+            return LibraryError(f"{where} is damaged ({msg}); remove it and scan again, or "
                                 f"recover it with: sqlite3 {self.path} .recover")
         if "no such table" in low or "no such column" in low:
             return LibraryError(f"{where} is damaged ({msg}); remove the file and scan again")
