@@ -45,7 +45,8 @@ def analyze_one(path: str) -> dict:
         a = analyze_file(path)
         from ..analysis.style import resolve_style  # a specific genre tag decides the style
         from ..library.tags import read_tags
-        a.style_label, a.style, a.style_source = resolve_style(a.style, read_tags(path).get("genres"))
+        genres = read_tags(path).get("genres")
+        a.style_label, a.style, a.style_source = resolve_style(a.style, genres)
         return a.to_json()
     except UnderdogError as exc:
         return {"path": path, "error": str(exc)}
