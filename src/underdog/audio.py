@@ -45,7 +45,7 @@ MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8000, 768000
 # by a few dB): the block is levelled, before its squares overflow float32 (at ~1.8e19).
 LEVEL_LIMIT = 1000.0
 _MAX_BAD_PACKETS = 100  # undecodable packets in a row before the rest is given up
-_MAX_PREALLOC_S = 4 * 3600.0  # a header's length is not trusted beyond this for allocation
+_MAX_PREALLOC_S = 3600.0  # a header's length is not trusted beyond this for allocation
 
 ChannelSink = Callable[[list[np.ndarray], int], None]
 """Called with each block (one float32 array per channel) at the native rate, before downmix."""
