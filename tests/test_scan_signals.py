@@ -101,13 +101,6 @@ def test_signal_stops_workers(tmp_path, clips, sig):
     proc = _start_scan(music, db)
     try:
         _wait_for_workers(proc)
-        if sig == signal.SIGHUP:  # meanwhile, a second scan of the same library refuses
-            r = subprocess.run([sys.executable, "-m", "underdog.cli", "scan", str(music),
-                                "--db", db, "--jobs", "0"], capture_output=True, text=True,
-                               timeout=60, env=dict(os.environ, COLUMNS="200"))
-            assert r.returncode == 2 and "Traceback" not in r.stderr, r.stdout + r.stderr
-            assert f"another scan is running on this library (pid {proc.pid})" in \
-                r.stdout + r.stderr
         os.kill(proc.pid, sig)
         out, _ = proc.communicate(timeout=30)
     finally:
@@ -135,16 +128,25 @@ def test_signal_stops_workers(tmp_path, clips, sig):
             assert sorted(paths) == sorted(str(music / f"c{i}.ogg") for i in range(N_FILES))
 
 
-def test_scan_lock_is_released(tmp_path):
-    """After a scan (or a refused one) the lock is free again: the next scan runs."""
+def test_second_scan_is_refused_then_the_lock_is_free(tmp_path):
+    """While a scan holds the library (here: this process), `underdog scan` refuses at once
+    with the holder's pid; afterwards the lock is free and the next scan runs."""
+    from underdog.library.db import LibraryError
+
     music = tmp_path / "music"
     music.mkdir()
     write_clip(music / "a.flac", 1, dur_s=3.0)
     db = str(tmp_path / "lib.db")
     with open_library(db) as lib:
-        assert scan([music], lib, executor=SerialExecutor()).analyzed == 1
         with lib.scan_lock():
+            r = subprocess.run([sys.executable, "-m", "underdog.cli", "scan", str(music),
+                                "--db", db, "--jobs", "0"], capture_output=True, text=True,
+                               timeout=60, env=dict(os.environ, COLUMNS="200"))
+            assert r.returncode == 2 and "Traceback" not in r.stdout + r.stderr
+            assert f"another scan is running on this library (pid {os.getpid()})" in \
+                r.stdout + r.stderr
             with open_library(db) as other:
-                with pytest.raises(Exception, match=f"pid {os.getpid()}"):
+                with pytest.raises(LibraryError, match=f"pid {os.getpid()}"):
                     scan([music], other, executor=SerialExecutor())
-        assert scan([music], lib, executor=SerialExecutor()).unchanged == 1
+                assert other.count() == 0, "the refused scan analyzed nothing"
+        assert scan([music], lib, executor=SerialExecutor()).analyzed == 1
