@@ -1,0 +1,169 @@
+"""Levels for the mix: each excerpt gained to a target loudness, then a true-peak limiter.
+
+Loudness is the analysis's own BS.1770 meter (``underdog.analysis.loudness``). The limiter
+holds a ceiling in dBTP (true peak, 4× oversampled as BS.1770-4 Annex 2 measures it):
+
+1. required gain per sample: ceiling over the 4× oversampled peak (a small neighbourhood
+   max covers the interpolation filter's delay), the least of it per 32-sample control block;
+2. look-ahead: each control block takes the least required gain of the block before it
+   through ``lookahead_s`` after it, then a one-pole release lets the gain recover;
+3. attack smoothing: a moving average over the look-ahead of those gains. Every value in
+   the average is at most the gain a block needs, so the average is too: the ceiling holds
+   with a smooth gain and no clipping, at the cost of ``lookahead_s`` of latency;
+4. per sample, the gain is interpolated linearly between control points.
+
+It streams: ``push`` blocks, ``flush`` at the end; output is the input delayed by the
+latency, given back sample for sample (``flush`` returns the rest).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from ..analysis.loudness import LoudnessMeter
+
+TARGET_LUFS = -14.0
+CEILING_DBTP = -1.0
+_BLOCK = 65536
+
+
+def integrated_lufs(x: np.ndarray, sr: int) -> float:
+    """Integrated loudness (LUFS, BS.1770-4) of ``x`` ((channels, n) float32 at ``sr``);
+    -inf for silence."""
+    m = LoudnessMeter()
+    x = np.atleast_2d(x)
+    for i in range(0, x.shape[1], _BLOCK):
+        m.push(x[:, i:i + _BLOCK], sr)
+    return m.result().integrated_lufs
+
+
+def gain_db_to(x: np.ndarray, sr: int, target_lufs: float = TARGET_LUFS,
+               max_gain_db: float = 24.0) -> float:
+    """The gain (dB) that brings ``x`` to ``target_lufs`` integrated; 0 for silence, at
+    most ``max_gain_db`` up (a near-silent excerpt is not blown up into noise)."""
+    lufs = integrated_lufs(x, sr)
+    if not math.isfinite(lufs):
+        return 0.0
+    return float(min(target_lufs - lufs, max_gain_db))
+
+
+def _oversampling_fir(factor: int = 4, taps_per_phase: int = 16) -> np.ndarray:
+    """A windowed-sinc interpolator for ``factor``× oversampling (phases are ``h[p::factor]``)."""
+    n = factor * taps_per_phase
+    t = (np.arange(n) - (n - 1) / 2.0) / factor
+    h = np.sinc(t) * np.kaiser(n, 8.0)
+    return h / h.sum() * factor
+
+
+def true_peak_envelope(x: np.ndarray, fir: np.ndarray | None = None,
+                       factor: int = 4) -> np.ndarray:
+    """Per input sample, the largest |value| of the 4×-oversampled signal near it, over
+    channels. ``x`` is (channels, n) and should carry ``len(fir)//factor`` samples of
+    context at its start (the first ones are less exact)."""
+    fir = _oversampling_fir(factor) if fir is None else fir
+    x = np.atleast_2d(x)
+    peak = np.abs(x).max(axis=0)
+    for p in range(factor):
+        h = fir[p::factor]
+        for c in x:
+            np.maximum(peak, np.abs(np.convolve(c, h, mode="same")), out=peak)
+    return peak
+
+
+class TruePeakLimiter:
+    """Streaming look-ahead limiter holding ``ceiling_db`` dBTP (see the module doc)."""
+
+    def __init__(self, sr: int, channels: int = 2, ceiling_db: float = CEILING_DBTP,
+                 lookahead_s: float = 0.005, release_s: float = 0.2, block: int = 32):
+        self.sr, self.channels, self.k = sr, channels, block
+        self.lc = max(1, math.ceil(lookahead_s * sr / block))
+        # a hair under: the interpolator and the gain's own modulation differ from a meter's
+        self.ceiling = 10.0 ** ((ceiling_db - 0.15) / 20.0)
+        self.rel = math.exp(-block / (release_s * sr))
+        self._fir = _oversampling_fir()
+        self._ctx_n = len(self._fir) // 4 + 2
+        self._ctx = np.zeros((channels, self._ctx_n), np.float32)  # emitted samples before pending
+        self._pending = np.zeros((channels, 0), np.float32)
+        self._r_prev = 1.0  # required gain of the last emitted control block
+        self._e_last = 1.0  # release state after it
+        self._e_hist = np.ones(self.lc, np.float64)  # the look-ahead's last released gains
+        self._n_in = 0
+        self._n_out = 0
+        self.min_gain = 1.0  # the deepest gain reduction applied (linear)
+
+    @property
+    def latency(self) -> int:
+        """Samples of look-ahead held back (``flush`` returns them)."""
+        return (self.lc + 3) * self.k
+
+    def push(self, block: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+        x = np.atleast_2d(np.asarray(block, np.float32))
+        self._n_in += x.shape[1]
+        self._pending = np.concatenate([self._pending, x], axis=1)
+        return self._run(final=False)
+
+    def flush(self) -> np.ndarray:
+        pad = np.zeros((self.channels, self.latency + self.k), np.float32)
+        self._pending = np.concatenate([self._pending, pad], axis=1)
+        y = self._run(final=True)
+        left = self._n_in - self._n_out
+        self._n_out += min(left, y.shape[1])
+        return y[:, :max(0, left)]
+
+    def _run(self, final: bool) -> np.ndarray:
+        k, lc = self.k, self.lc
+        n_ctrl = self._pending.shape[1] // k
+        n_emit = n_ctrl - lc - 3
+        if n_emit <= 0:
+            return np.zeros((self.channels, 0), np.float32)
+        body = self._pending[:, :n_ctrl * k]
+        env = true_peak_envelope(np.concatenate([self._ctx, body], axis=1), self._fir)
+        d = self._ctx_n // 2  # the filter's reach: a peak counts for samples around it
+        env = _running_max(env, 2 * d + 1)[self._ctx_n:]
+        with np.errstate(divide="ignore"):
+            need = np.minimum(1.0, self.ceiling / np.maximum(env, 1e-12))
+        r = need.reshape(n_ctrl, k).min(axis=1)
+        # h[c]: least required gain of blocks c-1 .. c+lc
+        rr = np.concatenate([[self._r_prev], r])
+        h = _forward_min(rr, lc + 2)[: n_ctrl - lc - 1]  # h[c] for c in 0 .. n_emit+1
+        e = np.empty(len(h))
+        last = self._e_last
+        rel = self.rel
+        for i, v in enumerate(h):  # attack at once (h looks ahead), release one-pole
+            last = v if v < last else v + (last - v) * rel
+            e[i] = last
+        ee = np.concatenate([self._e_hist, e])
+        cs = np.concatenate([[0.0], np.cumsum(ee)])
+        s = (cs[lc + 1:] - cs[:-lc - 1]) / (lc + 1)  # s[c] = mean e[c-lc .. c]
+        g = np.empty(n_emit * k, np.float64)
+        ramp = np.arange(k) / k
+        g = (s[:n_emit, None] + (s[1:n_emit + 1, None] - s[:n_emit, None]) * ramp).ravel()
+        g = np.minimum(g, need[: n_emit * k])  # the interpolation never overshoots a need
+        self.min_gain = min(self.min_gain, float(g.min()))
+        out = (body[:, :n_emit * k] * g.astype(np.float32))
+        # state after block n_emit-1
+        self._r_prev = float(r[n_emit - 1])
+        self._e_last = float(e[n_emit - 1])
+        self._e_hist = ee[n_emit: n_emit + lc]
+        emitted = self._pending[:, :n_emit * k]
+        self._ctx = np.concatenate([self._ctx, emitted], axis=1)[:, -self._ctx_n:]
+        self._pending = self._pending[:, n_emit * k:]
+        if not final:
+            self._n_out += out.shape[1]
+        return out
+
+
+def _running_max(x: np.ndarray, width: int) -> np.ndarray:
+    from scipy.ndimage import maximum_filter1d
+
+    return maximum_filter1d(x, size=width, mode="nearest")
+
+
+def _forward_min(x: np.ndarray, width: int) -> np.ndarray:
+    """out[i] = min(x[i : i + width]) (shorter at the end)."""
+    from scipy.ndimage import minimum_filter1d
+
+    return minimum_filter1d(x, size=width, origin=-(width // 2), mode="nearest")

@@ -1,0 +1,214 @@
+"""Time-stretching with the pitch kept: change tempo, not key.
+
+Three stretchers, all driven by a :class:`TimeMap` (output sample -> input sample), so a
+tempo ramp is the same call as a constant ratio:
+
+- ``"wsola"``: waveform-similarity overlap-add. 46 ms Hann frames at half overlap; each
+  frame is taken within ±12 ms of where the time map puts it, at the offset whose waveform
+  best continues the previous frame (normalized cross-correlation by FFT). The offset is
+  chosen on the channel sum and applied to every channel, so the stereo image holds.
+- ``"pv"``: phase vocoder with identity phase locking (Laroche & Dolson 1999). 93 ms
+  frames at 4× overlap; each spectral peak's phase advances by its instantaneous frequency,
+  the bins around it keep their phase relation to it. Phases come from the channel sum and
+  every channel is rotated by the same amount, so the stereo image holds.
+- ``"atempo"``: FFmpeg's atempo filter (through PyAV), constant ratio only.
+
+Frames are computed a chunk at a time, so the working memory besides input and output is
+a few megabytes whatever the length. ``bench/render.py`` measures them; docs/render.md has
+the table and why ``DEFAULT`` is the default.
+
+Rubber Band (pyrubberband, pedalboard, FFmpeg's ``rubberband`` filter) is GPL and cannot
+ship in an MIT project; the bench measures it only from a throwaway environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+DEFAULT = "wsola"
+METHODS = ("wsola", "pv", "atempo")
+MAX_RATE_STEP = 0.08  # the most a track is sped up or slowed down (±8 %), half/double aside
+
+
+@dataclass(frozen=True)
+class TimeMap:
+    """A piecewise-linear map from output samples to input samples.
+
+    ``out_pos`` and ``in_pos`` are increasing knots (samples); between knots the input
+    advances at a constant rate (input samples per output sample = tempo ratio: 1.05 plays
+    5 % faster). Before the first and after the last knot the end slopes continue."""
+
+    out_pos: np.ndarray
+    in_pos: np.ndarray
+
+    @classmethod
+    def constant(cls, n_in: int, rate: float) -> "TimeMap":
+        """Play ``n_in`` input samples at ``rate`` (>1 faster and shorter)."""
+        if rate <= 0:
+            raise ValueError(f"stretch rate must be positive, not {rate}")
+        return cls(np.array([0.0, n_in / rate]), np.array([0.0, float(n_in)]))
+
+    @classmethod
+    def ramp(cls, n_in: int, rate0: float, rate1: float) -> "TimeMap":
+        """Play ``n_in`` input samples with the rate moving linearly (in output time) from
+        ``rate0`` to ``rate1``: the output lasts ``2 n_in / (rate0 + rate1)``."""
+        n_out = 2.0 * n_in / (rate0 + rate1)
+        t = np.linspace(0.0, 1.0, 65)
+        return cls(t * n_out, n_out * (rate0 * t + 0.5 * (rate1 - rate0) * t * t))
+
+    @property
+    def n_out(self) -> int:
+        return int(round(float(self.out_pos[-1])))
+
+    def __call__(self, out: np.ndarray) -> np.ndarray:
+        o, i = self.out_pos, self.in_pos
+        y = np.interp(out, o, i)
+        if len(o) > 1:  # extend the end slopes (np.interp holds the end values)
+            lo, hi = out < o[0], out > o[-1]
+            y[lo] = i[0] + (out[lo] - o[0]) * (i[1] - i[0]) / (o[1] - o[0])
+            y[hi] = i[-1] + (out[hi] - o[-1]) * (i[-1] - i[-2]) / (o[-1] - o[-2])
+        return y
+
+
+def stretch(x: np.ndarray, sr: int, rate: float | TimeMap, method: str = DEFAULT) -> np.ndarray:
+    """``x`` ((channels, n) or (n,), float32 at ``sr`` Hz) played at ``rate`` (a constant
+    tempo ratio, >1 faster) or along a :class:`TimeMap`, pitch kept.
+
+    Returns float32 of the same layout, ``n / rate`` samples long (the map's ``n_out``)."""
+    mono = x.ndim == 1
+    x2 = np.atleast_2d(np.asarray(x, np.float32))
+    tmap = rate if isinstance(rate, TimeMap) else TimeMap.constant(x2.shape[1], float(rate))
+    if method == "wsola":
+        y = _wsola(x2, sr, tmap)
+    elif method == "pv":
+        y = _pv(x2, sr, tmap)
+    elif method == "atempo":
+        if isinstance(rate, TimeMap):
+            raise ValueError("atempo stretches at a constant rate only")
+        y = _atempo(x2, sr, float(rate))
+    else:
+        raise ValueError(f"unknown stretch method {method!r} (one of {', '.join(METHODS)})")
+    return y[0] if mono else y
+
+
+def _frame_positions(tmap: TimeMap, hop: int, n_frames: int, half: int) -> np.ndarray:
+    """Input start sample of each frame whose centre is at output sample ``m * hop``."""
+    return np.round(tmap(np.arange(n_frames) * float(hop))).astype(np.int64) - half
+
+
+def _wsola(x: np.ndarray, sr: int, tmap: TimeMap) -> np.ndarray:
+    n_win = 1 << int(round(np.log2(0.046 * sr)))  # 2048 at 44.1 kHz
+    hop, half = n_win // 2, n_win // 2
+    tol = n_win // 4  # ±12 ms at 44.1 kHz: more than a 100 Hz period
+    n_out = tmap.n_out
+    n_frames = n_out // hop + 2
+    starts = _frame_positions(tmap, hop, n_frames, half)
+    pad = tol + n_win + hop
+    lo = min(0, int(starts.min()) - tol)
+    hi = max(x.shape[1], int(starts.max()) + n_win + tol + hop)
+    off = pad - lo
+    xp = np.zeros((x.shape[0], hi - lo + 2 * pad), np.float32)
+    xp[:, off:off + x.shape[1]] = x
+    mono = xp.sum(axis=0)
+    sq = np.concatenate([[0.0], np.cumsum(mono.astype(np.float64) ** 2)])
+    win = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_win) / n_win)).astype(np.float32)
+    nfft = 1 << int(np.ceil(np.log2(n_win + 2 * tol)))
+    lags = np.arange(2 * tol + 1)
+    out = np.zeros((x.shape[0], n_frames * hop + n_win), np.float32)
+    rfft, irfft = np.fft.rfft, np.fft.irfft
+    prev = None
+    for m in range(n_frames):
+        s = int(starts[m]) + off
+        if prev is not None:
+            nat = mono[prev + hop:prev + hop + n_win]
+            seg = mono[s - tol:s + tol + n_win]
+            corr = irfft(rfft(seg, nfft) * np.conj(rfft(nat, nfft)), nfft)[:2 * tol + 1]
+            a = s - tol + lags
+            energy = sq[a + n_win] - sq[a]
+            s = int(a[np.argmax(corr / np.sqrt(energy + 1e-9))])
+        out[:, m * hop:m * hop + n_win] += xp[:, s:s + n_win] * win
+        prev = s
+    return out[:, half:half + n_out]
+
+
+def _pv(x: np.ndarray, sr: int, tmap: TimeMap, chunk: int = 64) -> np.ndarray:
+    n_win = 1 << int(round(np.log2(0.093 * sr)))  # 4096 at 44.1 kHz
+    hop, half = n_win // 4, n_win // 2
+    n_out = tmap.n_out
+    n_frames = n_out // hop + 4
+    starts = _frame_positions(tmap, hop, n_frames, half)
+    lo = min(0, int(starts.min()))
+    hi = max(x.shape[1], int(starts.max()) + n_win)
+    xp = np.zeros((x.shape[0], hi - lo), np.float32)
+    xp[:, -lo:-lo + x.shape[1]] = x
+    starts = starts - lo
+    mono = xp.sum(axis=0)
+    win = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_win) / n_win)).astype(np.float32)
+    n_bins = n_win // 2 + 1
+    omega = 2 * np.pi * np.arange(n_bins) / n_win
+    bins = np.arange(n_bins)
+    out = np.zeros((x.shape[0], n_frames * hop + n_win), np.float32)
+    idx0 = np.arange(n_win)
+    prev_ang = None
+    prev_start = 0
+    phase = None
+    for c0 in range(0, n_frames, chunk):
+        st = starts[c0:c0 + chunk]
+        idx = st[:, None] + idx0
+        spec_m = np.fft.rfft(mono[idx] * win, axis=1)
+        ang = np.angle(spec_m)
+        mag = np.abs(spec_m)
+        # identity phase locking: each bin follows its nearest spectral peak
+        peak = np.zeros(mag.shape, bool)
+        peak[:, 2:-2] = ((mag[:, 2:-2] > mag[:, 1:-3]) & (mag[:, 2:-2] >= mag[:, 3:-1])
+                         & (mag[:, 2:-2] > mag[:, :-4]) & (mag[:, 2:-2] >= mag[:, 4:]))
+        left = np.maximum.accumulate(np.where(peak, bins, -10 * n_bins), axis=1)
+        right = np.minimum.accumulate(np.where(peak, bins, 10 * n_bins)[:, ::-1], axis=1)[:, ::-1]
+        near = np.where(bins - left <= right - bins, left, right)
+        near = np.clip(near, 0, n_bins - 1)
+        syn = np.empty_like(ang)
+        for j in range(len(st)):
+            if phase is None:
+                phase = ang[j].copy()
+            else:
+                ha = max(1, int(st[j]) - prev_start)
+                d = ang[j] - prev_ang - omega * ha
+                d -= 2 * np.pi * np.round(d / (2 * np.pi))
+                cand = phase + (omega + d / ha) * hop
+                nj = near[j]
+                phase = cand[nj] + ang[j] - ang[j][nj]
+            syn[j] = phase
+            prev_ang, prev_start = ang[j], int(st[j])
+        rot = np.exp(1j * (syn - ang))
+        for c in range(x.shape[0]):
+            frames = np.fft.irfft(np.fft.rfft(xp[c][idx] * win, axis=1) * rot, n_win, axis=1)
+            frames *= win
+            for j in range(len(st)):
+                p = (c0 + j) * hop
+                out[c, p:p + n_win] += frames[j]
+    norm = float(np.sum(win ** 2) / hop)  # Hann² at 4× overlap sums to this constant
+    return out[:, half:half + n_out] / np.float32(norm)
+
+
+def _atempo(x: np.ndarray, sr: int, rate: float) -> np.ndarray:
+    from ..filtergraph import FilterChain
+
+    chain = []
+    r = rate  # one atempo instance takes 0.5-100
+    while r < 0.5:
+        chain.append(("atempo", "0.5"))
+        r /= 0.5
+    chain.append(("atempo", repr(r)))
+    fc = FilterChain(chain, sr, x.shape[0])
+    parts = []
+    block = 65536
+    for i in range(0, x.shape[1], block):
+        parts.append(np.stack(fc.push(x[:, i:i + block])))
+    parts.append(np.stack(fc.flush()))
+    y = np.concatenate(parts, axis=1)
+    n_out = int(round(x.shape[1] / rate))
+    if y.shape[1] < n_out:
+        y = np.pad(y, ((0, 0), (0, n_out - y.shape[1])))
+    return np.ascontiguousarray(y[:, :n_out])

@@ -1,0 +1,86 @@
+"""Time-stretching on real audio: ±8 % keeps the pitch and hits the tempo; a ramp follows
+its time map; every stretcher keeps the length it promises."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.signal import resample_poly
+
+from underdog.analysis import analyze_signal
+from underdog.analysis.spectral import fine_chroma
+from underdog.render.source import MIX_SR, read_span
+from underdog.render.stretch import METHODS, TimeMap, stretch
+
+from .conftest import DEMO_LIBRARY
+
+TONAL = DEMO_LIBRARY / "Sectoid - Feelings.opus"  # steady beat, clear harmony
+
+
+def mono_analysis_rate(y: np.ndarray) -> np.ndarray:
+    return resample_poly(np.atleast_2d(y).mean(axis=0), 1, 2).astype(np.float32)
+
+
+def track_beats(y: np.ndarray) -> np.ndarray:
+    """underdog's beat tracker on a (channels, n) signal at the mix rate (s)."""
+    return analyze_signal(mono_analysis_rate(y), MIX_SR // 2, steps={"tempo"}).beats
+
+
+def beat_period(beats: np.ndarray) -> float:
+    return float(np.polyfit(np.arange(len(beats)), beats, 1)[0])
+
+
+def mean_chroma(y: np.ndarray) -> np.ndarray:
+    c = fine_chroma(mono_analysis_rate(y), MIX_SR // 2).mean(axis=1)
+    return c / np.linalg.norm(c)
+
+
+@pytest.fixture(scope="module")
+def excerpt() -> np.ndarray:
+    return read_span(TONAL, 30.0, 50.0)
+
+
+@pytest.mark.parametrize("rate", [1.08, 0.92])
+def test_stretch_keeps_pitch_and_hits_tempo(excerpt, rate):
+    y = stretch(excerpt, MIX_SR, rate)
+    assert y.shape == (2, int(round(excerpt.shape[1] / rate)))
+    # pitch: the chroma does not move (varispeed, which moves it 1.3 semitones, fails this)
+    c0 = mean_chroma(excerpt)
+    assert float(c0 @ mean_chroma(y)) > 0.97
+    vari = resample_poly(excerpt, 25, 27 if rate > 1 else 23, axis=1)
+    assert float(c0 @ mean_chroma(vari)) < 0.9
+    # tempo: the beat period is the input's over the rate, within 0.5 %
+    ratio = beat_period(track_beats(excerpt)) / beat_period(track_beats(y))
+    assert ratio == pytest.approx(rate, rel=0.005)
+
+
+def test_ramp_follows_its_time_map(excerpt):
+    """A ramp 0.94 -> 1.06: each input beat comes out where the map says (±15 ms)."""
+    tmap = TimeMap.ramp(excerpt.shape[1], 0.94, 1.06)
+    y = stretch(excerpt, MIX_SR, tmap)
+    assert y.shape[1] == tmap.n_out
+    b_in = track_beats(excerpt)
+    b_out = track_beats(y)
+    # where each output beat was in the input
+    back = np.interp(b_out * MIX_SR, tmap.out_pos, tmap.in_pos) / MIX_SR
+    inner = back[(back > 1.0) & (back < excerpt.shape[1] / MIX_SR - 1.0)]
+    err = np.array([np.min(np.abs(b_in - t)) for t in inner])
+    assert len(inner) > 20
+    assert np.median(err) < 0.015
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_keeps_length_and_level(excerpt, method):
+    x = excerpt[:, : 5 * MIX_SR]
+    y = stretch(x, MIX_SR, 1.05, method)
+    assert y.shape == (2, int(round(x.shape[1] / 1.05)))
+    assert y.dtype == np.float32
+    rms_in, rms_out = np.sqrt(np.mean(x ** 2)), np.sqrt(np.mean(y[:, 4096:-4096] ** 2))
+    assert rms_out == pytest.approx(rms_in, rel=0.15)
+
+
+def test_unknown_method_and_bad_rate_are_refused(excerpt):
+    with pytest.raises(ValueError):
+        stretch(excerpt[:, :1000], MIX_SR, 1.0, "nope")
+    with pytest.raises(ValueError):
+        TimeMap.constant(1000, 0.0)
