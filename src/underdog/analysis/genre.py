@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Iterable
+from types import MappingProxyType
+from typing import Iterable, Mapping
 
 VAGUE = "vague"
 
@@ -147,15 +148,15 @@ def genre_key(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", s)
 
 
-def _lookup() -> dict[str, str]:
+def _lookup() -> Mapping[str, str]:
     out: dict[str, str] = {}
     for style, names in STYLE_GENRES.items():
         for n in names:
             out.setdefault(genre_key(n), style)
-    return out
+    return MappingProxyType(out)
 
 
-_LOOKUP = _lookup()  # built once from the constant table above; never mutated
+_LOOKUP = _lookup()  # folded name -> style, built once from the table above (read-only)
 
 
 def genre_style(name: str) -> str | None:
