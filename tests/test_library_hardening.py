@@ -164,6 +164,13 @@ def test_new_fields_stored_read_and_listed(tmp_path):
     r = _cli("show", str(tid), "--db", path)
     assert r.returncode == 0 and "truncated: decoded 90.0 s" in r.stdout
     assert "style_source" in r.stdout and "tag" in r.stdout
+    import json
+
+    r = _cli("tracks", "--db", path, "--format", "json")
+    rows = {d["path"]: d for d in json.loads(r.stdout)}
+    assert rows["/m/a.ogg"]["warnings"] == ["truncated: decoded 90.0 s of 180.0 s"]
+    assert rows["/m/a.ogg"]["tempo_segments"] == [[0.0, 90.0, 128.0], [90.0, 180.0, 100.0]]
+    assert rows["/m/a.ogg"]["style_source"] == "tag"
 
 
 # ---------------------------------------------------------------- damaged databases

@@ -172,6 +172,9 @@ def track_dict(t) -> dict:
     d = {k: getattr(t, k) for k in _CSV_FIELDS}
     d["style"] = t.style
     d["drops"] = t.drops
+    d["style_source"] = t.style_source
+    d["tempo_segments"] = [list(s) for s in t.tempo_segments]
+    d["warnings"] = t.warnings
     return d
 
 
