@@ -8,6 +8,7 @@ current release's first migration, and the three fields it adds.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -342,12 +343,11 @@ def test_read_only_db_file(shared_dir):
         assert lib.count() == 38 and lib.count("missing") == 2
 
 
-@pytest.fixture
-def ro_mount(tmp_path):
-    """A tmpfs holding a library, remounted read-only (root only; skipped elsewhere)."""
-    mnt = tmp_path / "mnt"
+@contextlib.contextmanager
+def tmpfs(mnt: Path, size: str):
+    """A tmpfs of ``size`` mounted at ``mnt`` for the block (root only; skips elsewhere)."""
     mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)],
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
                        capture_output=True)
     if r.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
@@ -355,6 +355,13 @@ def ro_mount(tmp_path):
         yield mnt
     finally:
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+@pytest.fixture
+def ro_mount(tmp_path):
+    """A tmpfs for a library, to be remounted read-only by the test."""
+    with tmpfs(tmp_path / "mnt", "8m") as mnt:
+        yield mnt
 
 
 def test_db_in_read_only_folder_reads_work(ro_mount, tmp_path):
@@ -386,13 +393,7 @@ def test_disk_full_during_scan(tmp_path):
     music.mkdir()
     for i in range(3):
         write_clip(music / f"c{i}.wav", i % 2, start_s=20.0 + 9 * i, dur_s=8.0)
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mnt)],
-                       capture_output=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
-    try:
+    with tmpfs(tmp_path / "mnt", "400k") as mnt:
         db = str(mnt / "lib.db")
         with open_library(db) as lib:
             lib.add_tracks(_tracks(20))
@@ -410,8 +411,6 @@ def test_disk_full_during_scan(tmp_path):
         assert r.returncode == 0, r.stdout + r.stderr  # 0: every file analyzed
         with open_library(db) as lib:
             assert lib.count() == 23
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
 # ---------------------------------------------------------------- scan rows
