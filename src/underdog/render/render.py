@@ -1,0 +1,437 @@
+"""The render driver: a plan in, one encoded mix out (with chapters and a cue sheet).
+
+Excerpt by excerpt: read its span (``source``), level it to the target loudness
+(``levels``), stretch it along its place on the session timeline (``mix.layout``), fade it
+(``mix.apply_envelopes``) and add it into a session buffer. Everything before the next
+excerpt's entry is final: it gets its round cues, goes through the true-peak limiter and
+into the encoder. So memory holds about one excerpt, whatever the length of the mix.
+
+The output is written through ``fileio.atomic_write``: a temporary file beside the target,
+renamed over it only when the whole mix, its chapters included, is written. A failure or
+Ctrl-C removes the temporary file; the target is never left half-written.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import UnderdogError
+from ..fileio import atomic_write, write_atomic
+from . import levels, mix
+from .source import MIX_SR, read_span
+from .stretch import DEFAULT as DEFAULT_STRETCH
+from .stretch import stretch
+
+
+class PlanError(UnderdogError):
+    """A render plan that cannot be read or rendered."""
+
+    def __init__(self, where: str, reason: str):
+        self.where, self.reason = where, reason
+        super().__init__(f"{where}: {reason}")
+
+
+# extension -> (FFmpeg muxer, codec, sample rate, cue-sheet file type)
+FORMATS = {
+    ".flac": ("flac", "flac", 44100, "WAVE"),
+    ".wav": ("wav", "pcm_s16le", 44100, "WAVE"),
+    ".mp3": ("mp3", "libmp3lame", 44100, "MP3"),
+    ".m4a": ("ipod", "aac", 44100, "MP4"),
+    ".opus": ("ogg", "libopus", 48000, "OGG"),
+}
+BITRATES = {"libmp3lame": 256_000, "aac": 256_000, "libopus": 160_000}
+
+
+@dataclass
+class PlanEntry:
+    """One excerpt of a plan (issue 14's JSON); optional fields may be missing."""
+
+    path: str
+    in_s: float = 0.0
+    out_s: float | None = None
+    start_s: float | None = None  # session time where it enters
+    artist: str = ""
+    title: str = ""
+    tempo_bpm: float | None = None  # the tempo it should play at
+    drop_at_s: float | None = None  # session time where its drop lands
+    downbeat_s: float | None = None  # the downbeat it enters on (track time)
+    transition: mix.Transition = field(default_factory=mix.Transition)  # how it comes in
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any], where: str) -> "PlanEntry":
+        from ..fileio import path_from_json
+
+        path = path_from_json(d, "path") or d.get("file")
+        if not isinstance(path, str) or not path:
+            raise PlanError(where, "no path")
+
+        def num(*keys):
+            for k in keys:
+                v = d.get(k)
+                if v is not None:
+                    try:
+                        f = float(v)
+                    except (TypeError, ValueError):
+                        raise PlanError(where, f"{k} is not a number: {v!r}") from None
+                    if not math.isfinite(f):
+                        raise PlanError(where, f"{k} is not finite")
+                    return f
+            return None
+
+        tr = d.get("transition")
+        shape, bars = "equal_power", 8
+        if isinstance(tr, str):
+            shape = tr
+        elif isinstance(tr, dict):
+            shape = tr.get("shape") or tr.get("type") or shape
+            bars = tr.get("bars", tr.get("overlap_bars", bars))
+        if d.get("overlap_bars") is not None:
+            bars = d["overlap_bars"]
+        shape = {"overlap": "equal_power", "crossfade": "equal_power", "drop": "cut",
+                 "cut_on_drop": "cut", "bass-swap": "bass_swap"}.get(str(shape), str(shape))
+        if shape not in mix.SHAPES:
+            raise PlanError(where, f"unknown transition {shape!r} (one of {', '.join(mix.SHAPES)})")
+        try:
+            bars = int(bars)
+        except (TypeError, ValueError):
+            raise PlanError(where, f"overlap bars is not a whole number: {bars!r}") from None
+        if shape != "cut" and not 1 <= bars <= 64:
+            raise PlanError(where, f"overlap of {bars} bars (1-64)")
+        in_s = num("in_s") or 0.0
+        out_s = num("out_s")
+        if out_s is not None and out_s <= in_s:
+            raise PlanError(where, f"out_s {out_s} is not after in_s {in_s}")
+        return cls(path=path, in_s=in_s, out_s=out_s, start_s=num("start_s"),
+                   artist=str(d.get("artist") or ""), title=str(d.get("title") or ""),
+                   tempo_bpm=num("tempo_bpm", "target_bpm", "tempo", "bpm_target"),
+                   drop_at_s=num("drop_at_s"), downbeat_s=num("downbeat_s", "enter_downbeat_s"),
+                   transition=mix.Transition(shape=shape, bars=bars))
+
+
+@dataclass
+class Plan:
+    entries: list[PlanEntry]
+    cues_s: list[float] = field(default_factory=list)  # session times of round cues
+
+
+def read_plan(path: str | os.PathLike) -> Plan:
+    """Read a plan JSON: a list of entries, or an object with ``entries`` (or ``excerpts``/
+    ``segments``/``tracks``) and optional ``cues`` (seconds, or objects with ``at_s``)."""
+    where = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read().decode("utf-8"))
+    except OSError as e:
+        raise PlanError(where, e.strerror or str(e)) from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise PlanError(where, f"not JSON: {e}") from None
+    return plan_from_json(data, where)
+
+
+def plan_from_json(data: Any, where: str = "plan") -> Plan:
+    raw = data
+    cues_raw: Any = []
+    if isinstance(data, dict):
+        raw = next((data[k] for k in ("entries", "excerpts", "segments", "tracks", "plan")
+                    if isinstance(data.get(k), list)), None)
+        cues_raw = data.get("cues") or data.get("round_cues") or []
+    if not isinstance(raw, list) or not raw:
+        raise PlanError(where, "no entries")
+    entries = []
+    for i, d in enumerate(raw):
+        if not isinstance(d, dict):
+            raise PlanError(f"{where}: entry {i + 1}", "not an object")
+        entries.append(PlanEntry.from_json(d, f"{where}: entry {i + 1}"))
+    cues = []
+    for c in cues_raw if isinstance(cues_raw, list) else []:
+        v = c.get("at_s", c.get("time_s", c.get("start_s"))) if isinstance(c, dict) else c
+        try:
+            cues.append(float(v))
+        except (TypeError, ValueError):
+            raise PlanError(where, f"cue time is not a number: {v!r}") from None
+    return Plan(entries, sorted(cues))
+
+
+@dataclass
+class RenderReport:
+    path: str
+    duration_s: float
+    chapters: list[tuple[float, str]]
+    seconds: dict[str, float]  # wall time per stage: read, level, stretch, mix, limit, encode
+    warnings: list[str]
+    placements: list[mix.Placement]
+    cue_samples: list[int]
+    sr: int
+
+
+Progress = Callable[[float, float, float | None], None]
+"""Called with (seconds rendered, total seconds, ETA in seconds or None)."""
+
+BeatsFor = Callable[[str], tuple[np.ndarray, np.ndarray]]
+
+
+def analysis_beats(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """(beats, downbeats) of ``path`` from underdog's analysis (tempo step only)."""
+    from ..analysis import analyze
+
+    a = analyze(path, steps={"tempo"})
+    return np.asarray(a.beats, np.float64), np.asarray(a.downbeats, np.float64)
+
+
+def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LUFS,
+           ceiling_db: float = levels.CEILING_DBTP, cues: str = "bell",
+           method: str = DEFAULT_STRETCH, beats_for: BeatsFor = analysis_beats,
+           progress: Progress | None = None, cue_sheet: bool = True) -> RenderReport:
+    """Render ``plan`` into ``out`` (format from its extension, see ``FORMATS``), with
+    chapters and, with ``cue_sheet``, a ``.cue`` file beside it."""
+    out = os.fspath(out)
+    ext = os.path.splitext(out)[1].lower()
+    if ext not in FORMATS:
+        raise PlanError(out, f"unknown output format {ext or '(none)'} "
+                             f"(one of {', '.join(sorted(FORMATS))})")
+    if cues not in mix.CUE_KINDS:
+        raise PlanError("cues", f"unknown cue {cues!r} (one of {', '.join(mix.CUE_KINDS)})")
+    muxer, codec, sr, _ = FORMATS[ext]
+    t_all = time.perf_counter()
+    secs = {k: 0.0 for k in ("analyze", "read", "level", "stretch", "mix", "limit", "encode")}
+    grids: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    excerpts = []
+    for i, e in enumerate(plan.entries):
+        t = time.perf_counter()
+        if e.path not in grids:
+            grids[e.path] = beats_for(e.path)
+        secs["analyze"] += time.perf_counter() - t
+        beats, downbeats = grids[e.path]
+        if len(beats) < 4:
+            raise PlanError(f"entry {i + 1}", f"{e.path}: too few beats to beat-match")
+        out_s = e.out_s if e.out_s is not None else float(beats[-1])
+        excerpts.append(mix.Excerpt(beats=beats, in_s=e.in_s, out_s=out_s,
+                                    target_bpm=e.tempo_bpm, downbeats=downbeats,
+                                    start_s=e.start_s))
+    transitions = [e.transition for e in plan.entries[1:]]
+    try:
+        places = mix.layout(excerpts, transitions,
+                            start_s=plan.entries[0].start_s or 0.0)
+    except ValueError as exc:
+        raise PlanError("plan", str(exc)) from None
+    warnings = [w for p in places for w in p.warnings]
+    origin = min(p.start_s for p in places)
+    total_s = max(p.end_s for p in places) - origin
+    n_total = int(round(total_s * sr))
+    chapters = [(p.start_s - origin, _chapter_name(e)) for p, e in zip(places, plan.entries)]
+    cue_samples = [int(round((c - origin) * sr)) for c in plan.cues_s] if cues != "none" else []
+    cue_wave = mix.cue_sound(cues, sr) if cue_samples else None
+
+    limiter = levels.TruePeakLimiter(sr, 2, ceiling_db=ceiling_db)
+    with atomic_write(out, "wb") as f:
+        import av
+
+        container = av.open(f, "w", format=muxer)
+        try:
+            stream = container.add_stream(codec, rate=sr, layout="stereo")
+            if codec in BITRATES:
+                stream.bit_rate = BITRATES[codec]
+            _set_chapters(container, chapters, total_s)
+            enc = _Encoder(container, stream, sr, secs)
+            buf = np.zeros((2, 0), np.float32)
+            buf_start = 0  # session sample of buf[:, 0]
+            emitted = 0
+            for i, (p, e) in enumerate(zip(places, plan.entries)):
+                y = contribution(e.path, p, sr, lufs, method, secs, where=f"entry {i + 1}")
+                t = time.perf_counter()
+                y = mix.apply_envelopes(y, sr, p.start_s, p.fade_in, p.fade_out)
+                s0 = int(round((p.start_s - origin) * sr))
+                end = s0 + y.shape[1]
+                if end > buf_start + buf.shape[1]:
+                    buf = np.concatenate(
+                        [buf, np.zeros((2, end - buf_start - buf.shape[1]), np.float32)], axis=1)
+                buf[:, s0 - buf_start:end - buf_start] += y
+                del y
+                final = (int(round((places[i + 1].start_s - origin) * sr))
+                         if i + 1 < len(places) else buf_start + buf.shape[1])
+                final = min(max(final, buf_start), buf_start + buf.shape[1])
+                block = buf[:, :final - buf_start]
+                if cue_wave is not None:
+                    mix.add_cues(block, sr, buf_start, cue_samples, cue_wave)
+                secs["mix"] += time.perf_counter() - t
+                t = time.perf_counter()
+                lim = _push_limited(limiter, block)
+                secs["limit"] += time.perf_counter() - t
+                enc.write(lim)
+                emitted += block.shape[1]
+                buf = buf[:, final - buf_start:].copy()
+                buf_start = final
+                if progress is not None:
+                    done = emitted / sr
+                    el = time.perf_counter() - t_all
+                    progress(done, total_s, el / done * (total_s - done) if done > 0 else None)
+            if buf.shape[1]:
+                if cue_wave is not None:
+                    mix.add_cues(buf, sr, buf_start, cue_samples, cue_wave)
+                enc.write(_push_limited(limiter, buf))
+            enc.write(limiter.flush())
+            enc.close()
+        finally:
+            container.close()
+        if ext in (".flac", ".opus", ".mp3"):
+            f.flush()
+            _tag_chapters(f, ext, chapters, total_s)
+    if cue_sheet:
+        write_atomic(os.path.splitext(out)[0] + ".cue", cue_sheet_text(out, chapters, ext))
+    if progress is not None:
+        progress(total_s, total_s, 0.0)
+    return RenderReport(out, n_total / sr, chapters, secs, warnings, places, cue_samples, sr)
+
+
+def contribution(path: str, p: mix.Placement, sr: int, lufs: float | None = levels.TARGET_LUFS,
+                 method: str = DEFAULT_STRETCH, secs: dict[str, float] | None = None,
+                 where: str = "excerpt") -> np.ndarray:
+    """One excerpt as it sounds in the mix before its fades: read, levelled to ``lufs``
+    (None: as it is), stretched along its placement; (2, n) float32 from session
+    ``p.start_s``."""
+    secs = {} if secs is None else secs
+    t = time.perf_counter()
+    t0 = max(0.0, float(p.knots_t.min()) - 0.2)
+    t1 = float(p.knots_t.max()) + 0.2
+    x = read_span(path, t0, t1, sr)
+    secs["read"] = secs.get("read", 0.0) + time.perf_counter() - t
+    if x.shape[1] < sr // 10:
+        raise PlanError(where, f"{path}: nothing to play between {t0:.1f} and {t1:.1f} s")
+    t = time.perf_counter()
+    if lufs is not None:
+        x *= np.float32(10.0 ** (levels.gain_db_to(x, sr, lufs) / 20.0))
+    secs["level"] = secs.get("level", 0.0) + time.perf_counter() - t
+    t = time.perf_counter()
+    y = stretch(x, sr, p.time_map(sr, t0), method)
+    secs["stretch"] = secs.get("stretch", 0.0) + time.perf_counter() - t
+    return y
+
+
+def _push_limited(limiter: levels.TruePeakLimiter, block: np.ndarray) -> np.ndarray:
+    outs = [limiter.push(block[:, i:i + 65536]) for i in range(0, block.shape[1], 65536)]
+    return np.concatenate(outs, axis=1) if outs else np.zeros((2, 0), np.float32)
+
+
+class _Encoder:
+    def __init__(self, container, stream, sr: int, secs: dict[str, float]):
+        self.c, self.s, self.sr, self.secs = container, stream, sr, secs
+        self.pts = 0
+
+    def write(self, y: np.ndarray) -> None:
+        import av
+
+        t = time.perf_counter()
+        for i in range(0, y.shape[1], 8192):
+            part = np.ascontiguousarray(y[:, i:i + 8192], np.float32)
+            frame = av.AudioFrame.from_ndarray(part, format="fltp", layout="stereo")
+            frame.sample_rate = self.sr
+            frame.pts = self.pts
+            self.pts += part.shape[1]
+            for packet in self.s.encode(frame):
+                self.c.mux(packet)
+        self.secs["encode"] += time.perf_counter() - t
+
+    def close(self) -> None:
+        t = time.perf_counter()
+        for packet in self.s.encode(None):
+            self.c.mux(packet)
+        self.secs["encode"] += time.perf_counter() - t
+
+
+def _chapter_name(e: PlanEntry) -> str:
+    if e.artist and e.title:
+        return f"{e.artist} - {e.title}"
+    return e.title or e.artist or os.path.splitext(os.path.basename(e.path))[0]
+
+
+def _set_chapters(container, chapters: list[tuple[float, str]], total_s: float) -> None:
+    """Chapters through FFmpeg's muxer (M4A writes them as a QuickTime chapter track and
+    Nero ``chpl``); FLAC, Opus and MP3 get theirs from mutagen after encoding."""
+    from fractions import Fraction
+
+    if container.format.name != "ipod":
+        return
+    ms = Fraction(1, 1000)
+    out = []
+    for k, (start, name) in enumerate(chapters):
+        end = chapters[k + 1][0] if k + 1 < len(chapters) else total_s
+        out.append({"id": k + 1, "start": int(round(start * 1000)), "end": int(round(end * 1000)),
+                    "time_base": ms, "metadata": {"title": name}})
+    container.set_chapters(out)
+
+
+def _timestamp(s: float) -> str:
+    ms = int(round(s * 1000))
+    return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
+
+
+def _tag_chapters(f, ext: str, chapters: list[tuple[float, str]], total_s: float) -> None:
+    """Chapters with mutagen on the finished temporary file (its descriptor is read-write):
+    FLAC and Opus as CHAPTERnnn / CHAPTERnnnNAME comments, MP3 as ID3 CHAP + CTOC."""
+    rw = io.open(f.fileno(), "rb+", closefd=False)
+    try:
+        rw.seek(0)
+        if ext == ".mp3":
+            from mutagen.id3 import CHAP, CTOC, ID3, TIT2, CTOCFlags, ID3NoHeaderError
+
+            try:
+                tags = ID3(rw)
+            except ID3NoHeaderError:
+                tags = ID3()
+            ids = []
+            for k, (start, name) in enumerate(chapters):
+                end = chapters[k + 1][0] if k + 1 < len(chapters) else total_s
+                cid = f"ch{k + 1}"
+                ids.append(cid)
+                tags.add(CHAP(element_id=cid, start_time=int(round(start * 1000)),
+                              end_time=int(round(end * 1000)),
+                              sub_frames=[TIT2(encoding=3, text=[name])]))
+            tags.add(CTOC(element_id="toc", flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
+                          child_element_ids=ids, sub_frames=[TIT2(encoding=3, text=["Chapters"])]))
+            rw.seek(0)
+            tags.save(rw)
+        else:
+            from mutagen.flac import FLAC
+            from mutagen.oggopus import OggOpus
+
+            audio = FLAC(rw) if ext == ".flac" else OggOpus(rw)
+            if audio.tags is None:
+                audio.add_tags()
+            for k, (start, name) in enumerate(chapters):
+                audio.tags[f"CHAPTER{k + 1:03d}"] = _timestamp(start)
+                audio.tags[f"CHAPTER{k + 1:03d}NAME"] = name
+            rw.seek(0)
+            audio.save(rw)
+        rw.flush()
+    finally:
+        rw.close()
+
+
+def cue_sheet_text(out: str, chapters: list[tuple[float, str]], ext: str) -> str:
+    """A CUE sheet for ``out``: one TRACK per chapter, INDEX 01 at its start (75 frames/s)."""
+    kind = FORMATS[ext][3]
+    lines = ['PERFORMER "underdog"', f'TITLE "{_cue_text(os.path.splitext(os.path.basename(out))[0])}"',
+             f'FILE "{_cue_text(os.path.basename(out))}" {kind}']
+    for k, (start, name) in enumerate(chapters):
+        frames = int(round(start * 75))
+        artist, _, title = name.partition(" - ")
+        lines.append(f"  TRACK {k + 1:02d} AUDIO")
+        lines.append(f'    TITLE "{_cue_text(title or artist)}"')
+        if title:
+            lines.append(f'    PERFORMER "{_cue_text(artist)}"')
+        lines.append(f"    INDEX 01 {frames // 4500:02d}:{frames // 75 % 60:02d}:{frames % 75:02d}")
+    return "\n".join(lines) + "\n"
+
+
+def _cue_text(s: str) -> str:
+    from ..fileio import display_text
+
+    return display_text(s).replace('"', "'")

@@ -1,0 +1,157 @@
+"""Transitions on real audio: in each shape's overlap the two excerpts' beats coincide
+(underdog's beat tracker on each stretched contribution), tempi ramp to meet, a cut lands on
+its planned beat; the shapes' gains; cues are synthesized and placed to the sample."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from underdog.render import mix
+from underdog.render.render import analysis_beats, contribution
+from underdog.render.source import MIX_SR
+
+from .conftest import DEMO_LIBRARY
+from .test_render_stretch import track_beats
+
+A = str(DEMO_LIBRARY / "Nexuiz - Stairs.mp3")  # ~117.5 BPM
+B = str(DEMO_LIBRARY / "Shawn Parrotte - Hell.mp3")  # ~129 BPM
+C = str(DEMO_LIBRARY / "Muldjord - Armygeddon.mp3")  # ~172 BPM
+
+
+@pytest.fixture(scope="session")
+def grids() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    return {p: analysis_beats(p) for p in (A, B, C)}
+
+
+def downbeat_near(grids, path: str, t: float) -> float:
+    d = grids[path][1]
+    return float(d[np.argmin(np.abs(d - t))])
+
+
+def excerpt(grids, path, near_in, near_out, bpm=None, start_s=None) -> mix.Excerpt:
+    beats, downbeats = grids[path]
+    return mix.Excerpt(beats=beats, in_s=downbeat_near(grids, path, near_in),
+                       out_s=downbeat_near(grids, path, near_out), target_bpm=bpm,
+                       downbeats=downbeats, start_s=start_s)
+
+
+def session_beats(path: str, p: mix.Placement) -> np.ndarray:
+    y = contribution(path, p, MIX_SR, lufs=None)
+    return p.start_s + track_beats(y)
+
+
+def offsets(a: np.ndarray, b: np.ndarray, t0: float, t1: float) -> np.ndarray:
+    """|a beat - the nearest b beat| (s) for the a beats inside [t0, t1]."""
+    inside = a[(a >= t0) & (a <= t1)]
+    return np.array([np.min(np.abs(b - t)) for t in inside])
+
+
+@pytest.mark.parametrize("shape", ["equal_power", "bass_swap"])
+def test_overlap_beats_coincide_and_tempi_meet(grids, shape):
+    ea = excerpt(grids, A, 20.0, 60.0, bpm=122.0)
+    eb = excerpt(grids, B, 10.0, 40.0, bpm=126.0)
+    pa, pb = mix.layout([ea, eb], [mix.Transition(shape=shape, bars=8)])
+    ov0, ov1 = pa.fade_out.t0, pa.fade_out.t1
+    assert pb.fade_in.t0 == ov0 and ov1 - ov0 > 10.0  # 8 bars at ~124 BPM: ~15.5 s
+    assert pb.start_s <= ov0 + 1e-6 and pa.end_s == pytest.approx(ov1)
+    # the overlap starts on the outgoing downbeat K bars before out_s, ends on the incoming
+    # downbeat K bars after in_s (their fitted positions: within 30 ms of the tracked ones)
+    a_start_t = float(np.interp(ov0, pa.knots_s, pa.knots_t))
+    b_end_t = float(np.interp(ov1, pb.knots_s, pb.knots_t))
+    assert np.min(np.abs(grids[A][1] - a_start_t)) < 0.03
+    assert np.min(np.abs(grids[B][1] - b_end_t)) < 0.03
+    # the tempi ramp to meet: local rates stay within ±8 %, A ends where B's tempo is
+    for p, own in ((pa, 117.45), (pb, 129.2)):
+        rates = np.diff(p.knots_t) / np.diff(p.knots_s)
+        assert np.all(np.abs(rates - 1.0) <= 0.081)
+    sa, sb = session_beats(A, pa), session_beats(B, pb)
+    off = offsets(sa, sb, ov0 + 0.3, ov1 - 0.3)
+    assert len(off) >= 28
+    # the tracker's beats sit on 23 ms frames (and a steady track's are a whole number of
+    # frames apart), so one beat's reading can be off by up to a frame: the median holds
+    # 15 ms, the 95th percentile a frame and a half
+    assert np.median(off) <= 0.015 and np.percentile(off, 95) <= 0.040
+    # what a plain crossfade does (both at their own tempo, entering at the same moment):
+    # the beats drift apart, so the check above can fail
+    a_raw = ov0 + (grids[A][0] - a_start_t)
+    b_first = float(np.interp(ov0, pb.knots_s, pb.knots_t))
+    b_raw = ov0 + (grids[B][0] - b_first)
+    assert np.median(offsets(a_raw, b_raw, ov0 + 0.3, ov1 - 0.3)) > 0.04
+
+
+def test_shape_gains():
+    t = np.linspace(9.0, 21.0, 5001)
+    a = mix.Envelope("equal_power", 10.0, 20.0, incoming=False)
+    b = mix.Envelope("equal_power", 10.0, 20.0, incoming=True)
+    ga, gb = a.gains(t)[0], b.gains(t)[0]
+    assert np.allclose(ga ** 2 + gb ** 2, 1.0)  # equal power all through
+    assert (ga[0], gb[0], ga[-1], gb[-1]) == pytest.approx((1.0, 0.0, 0.0, 1.0), abs=1e-12)
+    a = mix.Envelope("bass_swap", 10.0, 20.0, incoming=False, swap_s=15.0, swap_len_s=0.06)
+    b = mix.Envelope("bass_swap", 10.0, 20.0, incoming=True, swap_s=15.0, swap_len_s=0.06)
+    (ha, la), (hb, lb) = a.gains(t), b.gains(t)
+    assert np.allclose(la + lb, 1.0)  # one low end at a time
+    assert np.all(la[t < 14.96] == 1.0) and np.all(la[t > 15.04] == 0.0)
+    assert np.allclose(ha ** 2 + hb ** 2, 1.0)
+
+
+def test_bass_swap_hands_the_low_end_over_on_the_swap(grids):
+    ea = excerpt(grids, A, 20.0, 50.0, bpm=122.0)
+    eb = excerpt(grids, B, 10.0, 30.0, bpm=126.0)
+    pa, pb = mix.layout([ea, eb], [mix.Transition(shape="bass_swap", bars=8)])
+    swap = pa.fade_out.swap_s
+    assert pa.fade_out.t0 + 5 < swap < pa.fade_out.t1 - 5
+
+    def low_db(path, p, env_in, env_out, t0, t1):
+        y = mix.apply_envelopes(contribution(path, p, MIX_SR, lufs=None), MIX_SR, p.start_s,
+                                env_in, env_out)
+        a, b = int((t0 - p.start_s) * MIX_SR), int((t1 - p.start_s) * MIX_SR)
+        low, _ = mix.split_bands(y[:, a:b], MIX_SR)
+        return 10 * np.log10(np.mean(low ** 2) + 1e-12)
+
+    a_before = low_db(A, pa, None, pa.fade_out, swap - 3.0, swap - 0.5)
+    a_after = low_db(A, pa, None, pa.fade_out, swap + 0.5, swap + 3.0)
+    b_before = low_db(B, pb, pb.fade_in, None, swap - 3.0, swap - 0.5)
+    b_after = low_db(B, pb, pb.fade_in, None, swap + 0.5, swap + 3.0)
+    # the outgoing low end goes, the incoming one comes (what is left below 150 Hz is the
+    # high band's share of the crossover's transition band, faded equal-power)
+    assert a_before - a_after > 20 and b_after - b_before > 20
+
+
+def test_cut_lands_on_the_planned_beat(grids):
+    """Stairs cuts out; after the gap Armygeddon slams in on its downbeat at the planned
+    second, on the outgoing beat grid."""
+    ea = excerpt(grids, A, 20.0, 40.0, bpm=120.0, start_s=0.0)
+    eb = excerpt(grids, C, 60.0, 80.0)  # the "drop": a downbeat of C
+    planned = 20.0 * 117.45 / 120.0 + 0.5  # about where A's out_s lands, plus about a beat
+    eb.start_s = planned
+    pa, pb = mix.layout([ea, eb], [mix.Transition(shape="cut")])
+    beat = 60.0 / 120.0
+    assert pb.start_s == pytest.approx(planned, abs=beat / 2 + 0.02)
+    gap = pb.start_s - pa.end_s
+    assert gap == pytest.approx(round(gap / beat) * beat, abs=0.01)  # whole beats of silence
+    sb = session_beats(C, pb)
+    assert np.min(np.abs(sb - pb.start_s)) <= 0.02  # C's downbeat is where it enters
+    sa = session_beats(A, pa)
+    last = sa[sa < pa.end_s - 0.1][-4:]
+    grid_next = last[-1] + beat * np.arange(1, 8)
+    assert np.min(np.abs(grid_next - pb.start_s)) <= 0.03  # on the outgoing grid (a frame)
+
+
+def test_half_and_double_time():
+    assert mix.beat_multiple(80.0, 160.0) == (2.0, 1.0)
+    m, r = mix.beat_multiple(172.0, 90.0)
+    assert m == 0.5 and r == pytest.approx(90 / 86)
+
+
+@pytest.mark.parametrize("kind", ["bell", "beep"])
+def test_cues_placed_to_the_sample(kind):
+    sound = mix.cue_sound(kind, MIX_SR)
+    assert 0.3 < np.abs(sound).max() <= 0.5 and sound.dtype == np.float32
+    block = np.zeros((2, MIX_SR * 4), np.float32)
+    at = [MIX_SR * 5 + 1234, MIX_SR * 7 + 17]  # session samples; the block starts at 5 s
+    mix.add_cues(block, MIX_SR, MIX_SR * 5, at, sound)
+    first = int(np.argmax(np.abs(block[0]) > 1e-4))
+    assert first - 1234 in (0, 1)  # the sound starts on its sample
+    second = MIX_SR * 2 + 17
+    assert np.abs(block[0, second - 10:second]).max() < np.abs(sound).max()
