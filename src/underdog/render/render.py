@@ -224,8 +224,8 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
         raise PlanError("plan", str(exc)) from None
     warnings = [w for p in places for w in p.warnings]
     origin = min(p.start_s for p in places)
-    total_s = max(p.end_s for p in places) - origin
-    n_total = int(round(total_s * sr))
+    n_total = int(round((max(p.end_s for p in places) - origin) * sr))
+    total_s = n_total / sr
     chapters = [(p.start_s - origin, _chapter_name(e)) for p, e in zip(places, plan.entries)]
     cue_samples = [int(round((c - origin) * sr)) for c in plan.cues_s] if cues != "none" else []
     cue_wave = mix.cue_sound(cues, sr) if cue_samples else None
@@ -270,7 +270,7 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
                 buf = buf[:, final - buf_start:].copy()
                 buf_start = final
                 if progress is not None:
-                    done = emitted / sr
+                    done = min(emitted, n_total) / sr
                     el = time.perf_counter() - t_all
                     progress(done, total_s, el / done * (total_s - done) if done > 0 else None)
             if buf.shape[1]:

@@ -1,0 +1,142 @@
+"""The render driver on real audio: a plan JSON to a mix in every format, chapters read back
+with mutagen, the cue sheet, round cues at their sample in the file, the mix's levels, and
+a failed render that leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+from scipy.signal import oaconvolve, resample_poly
+
+from underdog.errors import UnderdogError
+from underdog.render import mix
+from underdog.render.render import read_plan, render
+from underdog.render.source import read_span
+
+from .test_render_mix import A, B, downbeat_near, grids  # noqa: F401  (session fixture)
+
+mutagen = pytest.importorskip("mutagen")
+
+
+@pytest.fixture
+def plan_file(tmp_path, grids):  # noqa: F811
+    entries = [
+        {"path": A, "artist": "Nexuiz", "title": "Stairs", "in_s": downbeat_near(grids, A, 20.0),
+         "out_s": downbeat_near(grids, A, 34.0), "tempo_bpm": 122.0, "start_s": 0.0},
+        {"path": B, "artist": "Shawn Parrotte", "title": "Hell",
+         "in_s": downbeat_near(grids, B, 10.0), "out_s": downbeat_near(grids, B, 22.0),
+         "tempo_bpm": 126.0, "transition": {"type": "overlap", "bars": 2, "shape": "bass_swap"}},
+    ]
+    p = tmp_path / "plan.json"
+    p.write_text(json.dumps({"entries": entries, "cues": [3.0, 17.5]}))
+    return p
+
+
+def run(plan_file, out, grids, **kw):  # noqa: F811
+    return render(read_plan(plan_file), out, beats_for=lambda p: grids[p], **kw)
+
+
+def test_wav_mix_levels_cues_and_cue_sheet(plan_file, tmp_path, grids):  # noqa: F811
+    seen = []
+    out = tmp_path / "mix.wav"
+    rep = run(plan_file, out, grids, cues="beep",
+              progress=lambda done, total, eta: seen.append((done, total, eta)))
+    y, sr = sf.read(out, dtype="float32", always_2d=True)
+    y = y.T
+    assert sr == 44100 and abs(y.shape[1] / sr - rep.duration_s) < 0.05
+    # progress: rising, ends at the total with an ETA of 0
+    assert [d for d, _, _ in seen] == sorted(d for d, _, _ in seen)
+    assert seen[-1][0] == pytest.approx(seen[-1][1]) and seen[-1][2] == 0.0
+    # levels: -14 LUFS ±0.5 (pyloudnorm), true peak <= -1 dBTP, nothing clipped
+    pyloudnorm = pytest.importorskip("pyloudnorm")
+    lufs = pyloudnorm.Meter(sr).integrated_loudness(y.T.astype(np.float64))
+    assert lufs == pytest.approx(-14.0, abs=0.5)
+    assert 20 * np.log10(np.abs(resample_poly(y, 4, 1, axis=1)).max()) <= -1.0
+    assert int(np.count_nonzero(np.abs(y) >= 0.999)) == 0
+    # cues: each beep starts within 20 ms of its planned second (matched filter)
+    beep = mix.cue_sound("beep", sr)
+    corr = oaconvolve(y.mean(axis=0), beep[::-1], mode="valid")
+    for at in (3.0, 17.5):
+        lo, hi = int((at - 0.5) * sr), int((at + 0.5) * sr)
+        found = (lo + int(np.argmax(corr[lo:hi]))) / sr
+        assert abs(found - at) <= 0.020
+    # the cue sheet beside it: one track per excerpt, INDEX at each chapter
+    cue = (tmp_path / "mix.cue").read_text()
+    assert 'FILE "mix.wav" WAVE' in cue and cue.count("TRACK ") == 2
+    assert 'TITLE "Hell"' in cue and 'PERFORMER "Shawn Parrotte"' in cue
+    m, s = divmod(rep.chapters[1][0], 60)
+    assert f"INDEX 01 {int(m):02d}:{int(s):02d}:" in cue
+
+
+@pytest.mark.parametrize("ext", [".flac", ".opus", ".mp3", ".m4a"])
+def test_chapters_read_back(plan_file, tmp_path, grids, ext):  # noqa: F811
+    out = tmp_path / f"mix{ext}"
+    rep = run(plan_file, out, grids, cues="none")
+    f = mutagen.File(out)
+    assert f is not None and f.info.length == pytest.approx(rep.duration_s, abs=0.2)
+    (s0, n0), (s1, n1) = rep.chapters
+    assert (s0, n0) == (0.0, "Nexuiz - Stairs") and n1 == "Shawn Parrotte - Hell"
+    if ext in (".flac", ".opus"):
+        assert f.tags["CHAPTER001NAME"] == ["Nexuiz - Stairs"]
+        assert f.tags["CHAPTER002NAME"] == ["Shawn Parrotte - Hell"]
+        h, m, s = f.tags["CHAPTER002"][0].split(":")
+        assert int(h) * 3600 + int(m) * 60 + float(s) == pytest.approx(s1, abs=0.001)
+    elif ext == ".mp3":
+        chaps = sorted(f.tags.getall("CHAP"), key=lambda c: c.start_time)
+        assert [c.sub_frames["TIT2"].text[0] for c in chaps] == [n0, n1]
+        assert chaps[1].start_time == round(s1 * 1000)
+        assert f.tags.getall("CTOC")[0].child_element_ids == [c.element_id for c in chaps]
+    else:
+        assert [(round(c.start, 2), c.title) for c in f.chapters] == [
+            (0.0, n0), (round(s1, 2), n1)]
+    # the audio is the mix (the end of the incoming excerpt, not silence)
+    tail = read_span(out, rep.duration_s - 3.0, rep.duration_s - 1.0)
+    assert np.sqrt(np.mean(tail ** 2)) > 0.05
+
+
+def test_failed_render_leaves_no_partial_file(plan_file, tmp_path, grids):  # noqa: F811
+    # an exception mid-render (here from the progress callback, after the first excerpt)
+    out = tmp_path / "mix.flac"
+
+    def boom(done, total, eta):
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        run(plan_file, out, grids, progress=boom)
+    assert sorted(os.listdir(tmp_path)) == ["plan.json"]  # no mix, no temporary, no .cue
+    # an old mix under that name survives a failed render untouched
+    out.write_bytes(b"old mix")
+    with pytest.raises(RuntimeError):
+        run(plan_file, out, grids, progress=boom)
+    assert out.read_bytes() == b"old mix"
+    assert sorted(os.listdir(tmp_path)) == ["mix.flac", "plan.json"]
+    # an unwritable destination: one clear error, nothing written
+    with pytest.raises(UnderdogError, match="cannot write"):
+        run(plan_file, tmp_path / "missing" / "mix.flac", grids)
+    assert not (tmp_path / "missing").exists()
+
+
+def test_bad_plans_are_one_line_errors(tmp_path):
+    p = tmp_path / "plan.json"
+    for bad, msg in ((["x"], "not an object"), ([], "no entries"),
+                     ([{"path": A, "in_s": 20, "out_s": 10}], "not after"),
+                     ([{"path": A, "transition": "swirl"}], "unknown transition"),
+                     ([{"path": A, "in_s": "soon"}], "not a number")):
+        p.write_text(json.dumps(bad))
+        with pytest.raises(UnderdogError, match=msg):
+            read_plan(p)
+    p.write_text("{not json")
+    with pytest.raises(UnderdogError, match="not JSON"):
+        read_plan(p)
+    with pytest.raises(UnderdogError, match="unknown output format"):
+        render(read_plan_ok(tmp_path), tmp_path / "mix.xyz")
+
+
+def read_plan_ok(tmp_path):
+    p = tmp_path / "ok.json"
+    p.write_text(json.dumps([{"path": A, "in_s": 20.0, "out_s": 30.0}]))
+    return read_plan(p)
