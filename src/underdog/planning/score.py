@@ -391,7 +391,7 @@ def score_order(pool: Pool, order: Sequence[int], tl: Timeline, w: Weights = Wei
                   if lv.any() else None)
     tp = pc.transition_pct
     tp_ok = np.isfinite(tp)
-    within = float(np.mean(tp[tp_ok] <= TRANSITION_OK_PCT + 1e-9)) if n > 1 else None
+    within = float(np.mean(tp[tp_ok] <= TRANSITION_OK_PCT + 1e-9)) if tp_ok.any() else None
     known = pc.camelot_dist >= 0
     cam = float(np.mean(pc.camelot_dist[known] <= 1)) if known.any() else None
     gap, bad = artist_spacing(pool, order)

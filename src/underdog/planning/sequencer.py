@@ -631,6 +631,8 @@ def plan(lib: Library, arc: Arc, minutes: float | None = None,
          opts: PlanOptions | None = None) -> Plan:
     """Plan a playlist for ``arc`` over ``minutes`` from the library ``lib``."""
     opts = opts or PlanOptions()
+    if opts.seed < 0:
+        raise PlanError(f"seed {opts.seed} is negative; a seed is 0 or more")
     t0 = time.perf_counter()
     tl = arc.timeline(minutes)
     recent = lib.recent_plan_track_ids(opts.avoid_recent) if opts.avoid_recent > 0 else set()
