@@ -140,3 +140,23 @@ def read_plan_ok(tmp_path):
     p = tmp_path / "ok.json"
     p.write_text(json.dumps([{"path": A, "in_s": 20.0, "out_s": 30.0}]))
     return read_plan(p)
+
+
+def test_cli_render(tmp_path):
+    from underdog.cli import load, run
+
+    from .conftest import DEMO_LIBRARY
+
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps([{"path": str(DEMO_LIBRARY / "Shawn Parrotte - Caves.flac"),
+                                 "artist": "Shawn Parrotte", "title": "Caves",
+                                 "in_s": 10.0, "out_s": 20.0}]))
+    out = tmp_path / "mix.opus"
+    assert run(lambda: load("render"), ["render", str(plan), "-o", str(out), "--cues", "none"]) == 0
+    f = mutagen.File(out)
+    assert f.info.length == pytest.approx(10.0, abs=0.3)
+    assert f.tags["CHAPTER001NAME"] == ["Shawn Parrotte - Caves"]
+    assert (tmp_path / "mix.cue").exists()
+    assert run(lambda: load("render"), ["render", str(tmp_path / "none.json"), "-o",
+                                        str(tmp_path / "x.flac")]) == 2
+    assert not (tmp_path / "x.flac").exists()

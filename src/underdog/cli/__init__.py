@@ -21,6 +21,7 @@ COMMANDS = {
     "tag": "tag",
     "plan": "plan", "score": "plan",
     "like": "like",
+    "render": "render",
 }
 
 

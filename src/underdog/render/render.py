@@ -24,7 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import UnderdogError
-from ..fileio import atomic_write, write_atomic
+from ..fileio import atomic_write, os_reason, write_atomic
 from . import levels, mix
 from .source import MIX_SR, read_span
 from .stretch import DEFAULT as DEFAULT_STRETCH
@@ -130,7 +130,7 @@ def read_plan(path: str | os.PathLike) -> Plan:
         with open(path, "rb") as f:
             data = json.loads(f.read().decode("utf-8"))
     except OSError as e:
-        raise PlanError(where, e.strerror or str(e)) from None
+        raise PlanError(where, os_reason(e)) from None
     except (ValueError, UnicodeDecodeError) as e:
         raise PlanError(where, f"not JSON: {e}") from None
     return plan_from_json(data, where)
