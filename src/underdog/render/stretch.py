@@ -105,30 +105,33 @@ def _wsola(x: np.ndarray, sr: int, tmap: TimeMap) -> np.ndarray:
     n_out = tmap.n_out
     n_frames = n_out // hop + 2
     starts = _frame_positions(tmap, hop, n_frames, half)
-    pad = tol + n_win + hop
-    lo = min(0, int(starts.min()) - tol)
-    hi = max(x.shape[1], int(starts.max()) + n_win + tol + hop)
-    off = pad - lo
-    xp = np.zeros((x.shape[0], hi - lo + 2 * pad), np.float32)
-    xp[:, off:off + x.shape[1]] = x
-    mono = xp.sum(axis=0)
-    sq = np.concatenate([[0.0], np.cumsum(mono.astype(np.float64) ** 2)])
+    ch, n = x.shape
     win = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_win) / n_win)).astype(np.float32)
     nfft = 1 << int(np.ceil(np.log2(n_win + 2 * tol)))
-    lags = np.arange(2 * tol + 1)
-    out = np.zeros((x.shape[0], n_frames * hop + n_win), np.float32)
+    out = np.zeros((ch, n_frames * hop + n_win), np.float32)
     rfft, irfft = np.fft.rfft, np.fft.irfft
+
+    def grab(a: int, length: int) -> np.ndarray:
+        """x[:, a:a+length], zeros outside (no padded copy of the whole input)."""
+        if 0 <= a and a + length <= n:
+            return x[:, a:a + length]
+        seg = np.zeros((ch, length), np.float32)
+        lo, hi = max(a, 0), min(a + length, n)
+        if lo < hi:
+            seg[:, lo - a:hi - a] = x[:, lo:hi]
+        return seg
+
     prev = None
     for m in range(n_frames):
-        s = int(starts[m]) + off
+        s = int(starts[m])
         if prev is not None:
-            nat = mono[prev + hop:prev + hop + n_win]
-            seg = mono[s - tol:s + tol + n_win]
+            nat = grab(prev + hop, n_win).sum(axis=0)
+            seg = grab(s - tol, n_win + 2 * tol).sum(axis=0)
             corr = irfft(rfft(seg, nfft) * np.conj(rfft(nat, nfft)), nfft)[:2 * tol + 1]
-            a = s - tol + lags
-            energy = sq[a + n_win] - sq[a]
-            s = int(a[np.argmax(corr / np.sqrt(energy + 1e-9))])
-        out[:, m * hop:m * hop + n_win] += xp[:, s:s + n_win] * win
+            sq = np.concatenate([[0.0], np.cumsum(seg.astype(np.float64) ** 2)])
+            energy = sq[n_win:n_win + 2 * tol + 1] - sq[:2 * tol + 1]
+            s = s - tol + int(np.argmax(corr / np.sqrt(energy + 1e-9)))
+        out[:, m * hop:m * hop + n_win] += grab(s, n_win) * win
         prev = s
     return out[:, half:half + n_out]
 
