@@ -303,6 +303,8 @@ def test_every_option_and_argument_has_help():
 
     walk(typer.main.get_command(load()), "underdog")
     assert not missing
+    r = CliRunner().invoke(load(), ["soundtrack", "match", "--help"], env={"COLUMNS": "300"})
+    assert "'Artist - Title [tags] hh:mm:ss'" in r.output  # help is Rich markup: escaped
 
 
 # ---------------------------------------------------------------- hypothesis

@@ -39,7 +39,7 @@ class TracklistFormat(str, Enum):
 
 @soundtrack_app.command("match")
 def match(
-    tracklist: Path = typer.Argument(..., help="Tracklist: text 'Artist - Title [tags] "
+    tracklist: Path = typer.Argument(..., help="Tracklist: text 'Artist - Title \\[tags] "
                                      "hh:mm:ss' lines, CSV artist,title,tags,time, or JSON."),
     db: Optional[Path] = DB_OPTION,
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the film-order "
