@@ -110,14 +110,15 @@ def test_tracks_and_show_print_tags_and_paths_literally(hostile):
 
 def test_plan_with_an_arc_named_in_markup(hostile, tmp_path):
     arc = tmp_path / "a.toml"
-    arc.write_text('name = "[/x]"\n[[segment]]\nname = "[/x] \\u001b]0;PWNED\\u0007"\n'
+    arc.write_text('name = "[/x] $x^$"\n[[segment]]\nname = "[/x] \\u001b]0;PWNED\\u0007"\n'
                    'share = 1\nbpm = 120\n')
-    out_file = tmp_path / "out.xspf"
+    out_file, png = tmp_path / "out.xspf", tmp_path / "plot.png"
     r = cli("plan", "--arc", arc, "--db", hostile["db"], "--minutes", "5", "--no-record",
-            "--explain", "-o", out_file)
+            "--explain", "-o", out_file, "--plot", png)
     out = assert_clean(r)
     assert out_file.exists()  # the crash came before the playlist was written
-    assert "[/x]:" in out and "\\x1b]0;PWNED\\x07" in out and "Song [feat. Drake]" in out
+    assert png.stat().st_size > 10_000  # "$x^$" is no maths for matplotlib
+    assert "[/x] $x^$:" in out and "\\x1b]0;PWNED\\x07" in out and "Song [feat. Drake]" in out
 
 
 def test_score_and_like_with_hostile_playlist_entries(hostile, tmp_path):

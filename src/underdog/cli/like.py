@@ -21,7 +21,7 @@ from .root import app
 from .options import (DB_OPTION, OUTPUT_OPTION, PLOT_OPTION, RELATIVE_TO_OPTION,
                       minutes_option, seed_option)
 from .output import line, make_console
-from .plan import OUT_TYPES, _fail, _lib, _print_plan, plot_rows
+from .plan import OUT_TYPES, _fail, _lib, _print_plan, plot_rows, plot_text
 
 
 def _f(v, nd: int = 3, pct: bool = False) -> str:
@@ -147,7 +147,7 @@ def like(
             from ..export.plot import plot_plan
 
             segs, ents = plot_rows(r.plan)
-            plot_plan(segs, ents, plot, title=f"underdog {r.plan.arc.name}")
+            plot_plan(segs, ents, plot, title=plot_text(f"underdog {r.plan.arc.name}"))
             console.print(f"wrote {plot}", highlight=False)
     except (UnderdogError, OSError) as exc:
         _fail(str(exc))

@@ -22,7 +22,7 @@ from .root import app
 from .options import (AVOID_RECENT, CADENCE_OPTION, DB_OPTION, MINUTES, OUTPUT_OPTION,
                       PLOT_OPTION, RELATIVE_TO_OPTION, REST_OPTION, ROUNDS_OPTION, WORK_OPTION,
                       minutes_option, seed_option, within)
-from .output import fail as _fail, json_text, line, make_console
+from .output import fail as _fail, json_text, line, make_console, visible
 
 OUT_TYPES = (".m3u8", ".m3u", ".xspf", ".json")
 
@@ -49,6 +49,11 @@ def _lib(db: Optional[Path]):
         _fail(str(exc))
 
 
+def plot_text(s: str) -> str:
+    """A name for the plot: visible, and a '$' literal (matplotlib reads $...$ as maths)."""
+    return visible(s).replace("$", r"\$")
+
+
 def plot_rows(p: Plan) -> tuple[list[dict], list[dict]]:
     """The plot's segments (ramps drawn as steps of ~2.5 min) and entries."""
     segs = []
@@ -65,14 +70,14 @@ def plot_rows(p: Plan) -> tuple[list[dict], list[dict]]:
             segs.append({"start_min": a / 60.0, "end_min": b / 60.0,
                          "bpm_lo": float(bpm) * (1 - tol), "bpm_hi": float(bpm) * (1 + tol),
                          "energy": (float(lvl) - 1.0) / 9.0, "peak": seg.peak,
-                         "label": seg.name if k == n // 2 else None})
+                         "label": plot_text(seg.name) if k == n // 2 else None})
     ents = []
     for e in p.entries:
         t = e.track
         ents.append({"start_min": e.start_s / 60.0, "end_min": e.end_s / 60.0,
                      "bpm": t.bpm if t.bpm else math.nan,
                      "energy": (e.level - 1.0) / 9.0 if e.level is not None else math.nan,
-                     "label": t.display,
+                     "label": plot_text(t.display),
                      "drops_min": [(e.start_s + float(d["time_s"])) / 60.0 for d in t.drops
                                    if isinstance(d, dict) and d.get("time_s") is not None],
                      "half_double": e.half_double})
@@ -200,7 +205,7 @@ def plan(
             from ..export.plot import plot_plan
 
             segs, ents = plot_rows(p)
-            plot_plan(segs, ents, plot, title=f"underdog {a.name}: {a.description}")
+            plot_plan(segs, ents, plot, title=plot_text(f"underdog {a.name}: {a.description}"))
             console.print(f"wrote {plot}", highlight=False)
     except (UnderdogError, OSError) as exc:
         _fail(str(exc))
