@@ -183,3 +183,21 @@ def test_non_utf8_path_round_trips(lib):
     tid = lib.save_error(p, None, "cannot decode: x")
     assert lib.get_track(tid).path == p and lib.get_track(p).id == tid
     assert lib.errors()[0].path == p
+
+
+def test_downbeats_and_phrases_round_trip(tmp_path):
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    beats = np.arange(0.5, 60, 0.5, dtype=np.float32)
+    a = SimpleNamespace(duration_s=60.0, beats=beats, downbeats=beats[::4], phrases=beats[::32])
+    with open_library(tmp_path / "lib.db") as lib:
+        tid = lib.save_analysis("/m/a.ogg", {}, (1, 2), "p:x", a)
+        b, d, p = lib.rhythm(tid)
+        assert np.allclose(b, beats) and np.allclose(d, beats[::4]) and np.allclose(p, beats[::32])
+        assert np.allclose(lib.beats(tid), beats)
+        # an analysis without bars stores empty ones, not stale ones
+        lib.save_analysis("/m/a.ogg", {}, (1, 2), "p:x", SimpleNamespace(duration_s=60.0, beats=beats))
+        b, d, p = lib.rhythm(tid)
+        assert len(b) == len(beats) and len(d) == 0 and len(p) == 0

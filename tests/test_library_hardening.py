@@ -103,7 +103,7 @@ def _dump(path: str) -> dict[str, list]:
         v1 = [c for c in cols if c not in ("style_source", "tempo_segments", "warnings")]
         return {
             "tracks": con.execute(f"SELECT {', '.join(v1)} FROM tracks ORDER BY id").fetchall(),
-            "beats": con.execute("SELECT * FROM beats ORDER BY track_id").fetchall(),
+            "beats": con.execute("SELECT track_id, beats FROM beats ORDER BY track_id").fetchall(),
             "errors": con.execute("SELECT * FROM errors").fetchall(),
             "plans": con.execute("SELECT * FROM plans").fetchall(),
             "plan_tracks": con.execute("SELECT * FROM plan_tracks").fetchall(),

@@ -22,7 +22,7 @@ from rich.text import Text
 from ..library.db import Library, LibraryError, SORT_KEYS, open_library
 from .root import app
 from .options import DB_OPTION, JOBS, LIMIT, TRACK_ID, within
-from .output import fail, json_text, line, make_console, plain, shown_path
+from .output import fail, json_text, line, make_console, plain, shown_path, visible
 
 
 def _open(db: Optional[Path]) -> Library:
@@ -210,9 +210,8 @@ def tracks(
         w = csv.DictWriter(buf, fieldnames=_CSV_FIELDS, extrasaction="ignore")
         w.writeheader()
         for t in rows:
-            d = track_dict(t)
-            d["path"] = shown_path(d["path"])
-            w.writerow(d)
+            d = track_dict(t)  # text as shown in a table: no control characters
+            w.writerow({k: visible(v) if isinstance(v, str) else v for k, v in d.items()})
         sys.stdout.write(buf.getvalue())
         return
     console = make_console()
@@ -259,10 +258,12 @@ def show(
         if t is None:
             fail(f"no track {track} in the library", 1)
         d = lib.track_details(t.id)
-    beats = d.pop("beats")
+    beats, downbeats, phrases = d.pop("beats"), d.pop("downbeats"), d.pop("phrases")
     curve = d.pop("energy_curve")
     if format != TracksFormat.table:
         d["beats"] = [round(float(x), 3) for x in beats]
+        d["downbeats"] = [round(float(x), 3) for x in downbeats]
+        d["phrases"] = [round(float(x), 3) for x in phrases]
         d["energy_curve"] = [round(float(x), 4) for x in curve]
         sys.stdout.write(json_text(d, indent=1) + "\n")
         return
@@ -289,6 +290,8 @@ def show(
     if len(beats):
         head = ", ".join(f"{b:.2f}" for b in beats[:8])
         table.add_row("beats", Text(f"{len(beats)} beats: {head}{', …' if len(beats) > 8 else ''}"))
+    if len(downbeats):
+        table.add_row("bars", Text(f"{len(downbeats)} downbeats, {len(phrases)} phrases"))
     if len(curve):
         table.add_row("energy_curve", Text(f"{len(curve)} points, min {curve.min():.2f}, "
                                            f"mean {curve.mean():.2f}, max {curve.max():.2f}"))

@@ -109,6 +109,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE tracks ADD COLUMN style_source TEXT;
     ALTER TABLE tracks ADD COLUMN tempo_segments TEXT;   -- JSON [[start_s, end_s, bpm], ...]
     ALTER TABLE tracks ADD COLUMN warnings TEXT;         -- JSON ["one line", ...]
+    ALTER TABLE beats ADD COLUMN downbeats BLOB;         -- float32 bar starts (s)
+    ALTER TABLE beats ADD COLUMN phrases BLOB;           -- float32 phrase starts (s)
     """,
 ]
 # Tables every schema version has; a library missing one is damaged.
@@ -210,6 +212,19 @@ def _unblob(b: Any) -> np.ndarray:
     if not _blob_ok(b):
         return np.zeros(0, np.float32)
     return np.frombuffer(b, dtype="<f4").astype(np.float32)
+
+
+_INSERT_BEATS = ("INSERT OR REPLACE INTO beats (track_id, beats, downbeats, phrases) "
+                 "VALUES (?, ?, ?, ?)")
+
+
+def _beat_row(track_id: int, analysis: Any) -> tuple | None:
+    """The beats-table row of an analysis, or None when it has no beats."""
+    beats = _blob(getattr(analysis, "beats", None))
+    if not beats:
+        return None
+    return (track_id, beats, _blob(getattr(analysis, "downbeats", None)),
+            _blob(getattr(analysis, "phrases", None)))
 
 
 def _blob_ok(b: Any) -> bool:
@@ -643,7 +658,7 @@ class Library:
         if curve and not _blob_ok(curve):
             out["warnings"] = list(out.get("warnings") or []) + [
                 "stored energy curve is damaged; ignored (scan --force to redo)"]
-        out["beats"] = self.beats(track_id)
+        out["beats"], out["downbeats"], out["phrases"] = self.rhythm(track_id)
         err = self._conn.execute("SELECT reason FROM errors WHERE path = ?",
                                  (path_to_db(out["path"]),)).fetchone()
         out["error"] = err[0] if err else None
@@ -652,9 +667,14 @@ class Library:
     @_guarded
     def beats(self, track_id: int) -> np.ndarray:
         """Beat times (seconds, float32) of one track; empty when unknown."""
-        r = self._conn.execute("SELECT beats FROM beats WHERE track_id = ?",
+        return self.rhythm(track_id)[0]
+
+    @_guarded
+    def rhythm(self, track_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(beats, downbeats, phrase starts) of one track, seconds as float32; empty if unknown."""
+        r = self._conn.execute("SELECT beats, downbeats, phrases FROM beats WHERE track_id = ?",
                                (track_id,)).fetchone()
-        return _unblob(r[0] if r else None)
+        return tuple(_unblob(v) for v in (r or (None, None, None)))  # type: ignore[return-value]
 
     @_guarded
     def count(self, status: str | None = "ok") -> int:
@@ -748,10 +768,9 @@ class Library:
                f"ON CONFLICT(path) DO UPDATE SET {update} RETURNING id")
         with self._tx() as c:
             track_id = c.execute(sql, vals).fetchone()[0]
-            beats = _blob(getattr(analysis, "beats", None))
+            beats = _beat_row(track_id, analysis)
             if beats:
-                c.execute("INSERT OR REPLACE INTO beats (track_id, beats) VALUES (?, ?)",
-                          (track_id, beats))
+                c.execute(_INSERT_BEATS, beats)
             else:
                 c.execute("DELETE FROM beats WHERE track_id = ?", (track_id,))
             c.execute("DELETE FROM errors WHERE path = ?", (path_to_db(path),))
@@ -849,11 +868,11 @@ class Library:
                 tag_vals = [_num(getattr(t, f, None)) for f in TAG_FIELDS]
                 rows.append([tid, path_to_db(t.path), t.status] + tag_vals +
                             _analysis_values(src) + [now, now])
-                if a is not None and _blob(getattr(a, "beats", None)):
-                    beat_rows.append((tid, _blob(a.beats)))
+                if a is not None and (row := _beat_row(tid, a)):
+                    beat_rows.append(row)
             c.executemany(sql, rows)
             if beat_rows:
-                c.executemany("INSERT INTO beats (track_id, beats) VALUES (?, ?)", beat_rows)
+                c.executemany(_INSERT_BEATS, beat_rows)
         return ids
 
     # -- plan history (planner's --avoid-recent)
