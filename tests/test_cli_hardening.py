@@ -97,6 +97,8 @@ def test_scan_and_errors_show_hostile_names_literally(hostile):
 def test_tracks_and_show_print_tags_and_paths_literally(hostile):
     out = assert_clean(cli("tracks", "--db", hostile["db"]))
     assert "[/x] \\x1b]0;PWNED\\x07 - Song [feat. Drake]" in out
+    out = assert_clean(cli("tracks", "-f", "csv", "--db", hostile["db"]))
+    assert "[/x] \\x1b]0;PWNED\\x07,Song [feat. Drake]" in out and "caf\\xe9" in out
     with open_library(hostile["db"]) as lib:
         marked, raw = lib.get_track(hostile["marked"]), lib.get_track(hostile["raw"])
     out = assert_clean(cli("show", str(marked.id), "--db", hostile["db"]))
