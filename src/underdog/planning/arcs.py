@@ -309,12 +309,18 @@ def _q(v, n: int = 60) -> str:
 
 
 def _nesting(text: str) -> int:
-    """The deepest nesting of [ and { outside strings and comments, by one linear scan
-    (tomllib recurses once per level: this keeps a hostile file from exhausting the stack)."""
-    depth = deepest = 0
+    """The deepest nesting of [ and { outside strings and comments, or of a dotted key
+    (a.b.c), by one linear scan. tomllib recurses once per bracket level and takes time
+    and memory quadratic in a key's dots: this keeps a hostile file from either."""
+    depth = deepest = dots = 0
     i, n = 0, len(text)
     while i < n:
         c = text[i]
+        if c == ".":
+            dots += 1  # dots since the last structural character: a dotted key's depth
+            deepest = max(deepest, dots)
+        elif c in "=,\n[]{}":
+            dots = 0
         if c == "#":
             j = text.find("\n", i)
             i = n if j < 0 else j
@@ -390,7 +396,8 @@ def parse_toml(text: str, path: str = "<arc>") -> Arc:
         raise ArcError(f"{path}: {len(text):,} characters; an arc file is at most "
                        f"{MAX_ARC_BYTES:,}")
     if _nesting(text) > MAX_NESTING:
-        raise ArcError(f"{path}: brackets nested more than {MAX_NESTING} deep")
+        raise ArcError(f"{path}: brackets or dotted keys nested more than {MAX_NESTING} "
+                       "deep")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
