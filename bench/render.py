@@ -1,8 +1,20 @@
-"""The renderer's building blocks, measured: which time-stretcher, at what cost.
+"""The renderer, measured: a montage of the demo library, and which time-stretcher.
 
-    .venv/bin/python bench/render.py [--clips N] [--seconds S]
+    .venv/bin/python bench/render.py [--montage-only] [--demo N] [--gtzan N] [--seconds S]
 
-Stretchers: underdog's WSOLA and phase vocoder (src/underdog/render/stretch.py), FFmpeg's
+**Montage** (first): the 12 demo tracks ordered by tempo, 24-bar excerpts, 8-bar overlaps
+(equal-power and bass swap alternating) where tempi are within 12 %, cuts elsewhere, a beep
+every minute, rendered to WAV (bench/out/render_montage.wav). Reported: speed (audio seconds
+per CPU second, one core; beats come from a cached analysis, as they would from the library)
+with each stage's share, peak RSS; loudness (pyloudnorm), true peak, clipped samples, longest
+silence; each cue's distance from its second; per overlap, the median and 95th percentile
+offset between the two tracks' beats (underdog's tracker and librosa's, each on the track's
+stretched contribution) beside a baseline that crossfades the same two excerpts over a fixed
+10 s at their own tempo, as Mixxx's Auto DJ does by default. The first three transitions are
+written as audio and plotted (bench/out/render_transition_N.flac/.png).
+
+**Stretchers** (then):
+underdog's WSOLA and phase vocoder (src/underdog/render/stretch.py), FFmpeg's
 ``atempo`` (through PyAV), Rubber Band through pedalboard (GPL-3: measured only, from a
 throwaway venv given by $RUBBERBAND_PY, default /tmp/rbvenv/bin/python; skipped when absent)
 and, as a reference that does *not* keep the pitch, plain resampling (varispeed).
@@ -238,17 +250,238 @@ def bench_stretch(items) -> list[dict]:
     return rows
 
 
+# ---------------------------------------------------------------- a montage, rendered
+
+
+def demo_beats(out: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Beats and downbeats of every demo track (underdog's analysis), cached in bench/out."""
+    from underdog.render.render import analysis_beats
+
+    cache = out / "render_beats.json"
+    got = json.loads(cache.read_text()) if cache.exists() else {}
+    lib = sorted(p for p in (ROOT / "examples" / "library").glob("*.*") if p.suffix != ".md")
+    changed = False
+    for p in lib:
+        if str(p) not in got:
+            b, d = analysis_beats(str(p))
+            got[str(p)] = [b.tolist(), d.tolist()]
+            changed = True
+    if changed:
+        cache.write_text(json.dumps(got))
+    return {k: (np.array(v[0]), np.array(v[1])) for k, v in got.items()}
+
+
+def montage_plan(grids, bars: int = 24, overlap: int = 8, cue_every_s: float = 60.0):
+    """The demo library as a rising-tempo montage: tracks ordered by tempo (folded into
+    100-200 BPM), 24-bar excerpts from the downbeat nearest 40 s, 8-bar overlaps where the
+    two tempi are within 12 % (each plays within ±4 % of its own tempo, so the ramps stay
+    within ±8 %), a cut where they are further apart; a cue every minute."""
+    from underdog.render import mix
+    from underdog.render.render import Plan, PlanEntry
+
+    rows = []
+    for path, (b, d) in grids.items():
+        own = mix.own_tempo(b, 0.0, float(b[-1]))
+        folded = own * 2 if own < 100 else own
+        rows.append((folded, own, path, b, d))
+    rows.sort()
+    entries = []
+    for k, (folded, own, path, b, d) in enumerate(rows):
+        i0 = int(np.argmin(np.abs(d - 40.0)))
+        if i0 + bars >= len(d):
+            i0 = max(0, len(d) - bars - 1)
+        in_s, out_s = float(d[i0]), float(d[min(i0 + bars, len(d) - 1)])
+        nxt = rows[k + 1][0] if k + 1 < len(rows) else folded
+        prv = rows[k - 1][0] if k else folded
+        target = folded * float(np.clip(((prv + nxt) / 2) / folded, 0.96, 1.04))
+        close = k > 0 and abs(folded / prv - 1) <= 0.12
+        tr = mix.Transition("bass_swap" if k % 2 else "equal_power", overlap) if close \
+            else mix.Transition("cut")
+        artist, _, title = Path(path).stem.partition(" - ")
+        entries.append(PlanEntry(path=path, in_s=in_s, out_s=out_s, artist=artist, title=title,
+                                 tempo_bpm=target, transition=tr))
+    total = sum(e.out_s - e.in_s for e in entries)
+    return Plan(entries, [cue_every_s * (i + 1) for i in range(int(total // cue_every_s) - 1)])
+
+
+def _offsets(a: np.ndarray, b: np.ndarray, t0: float, t1: float) -> np.ndarray:
+    inside = a[(a >= t0) & (a <= t1)]
+    return np.array([np.min(np.abs(b - t)) for t in inside]) if len(b) else np.zeros(0)
+
+
+def _pair_offsets(a: np.ndarray, b: np.ndarray, ma: float, mb: float, t0: float,
+                  t1: float) -> np.ndarray:
+    """Offsets from the sparser track's beats (a track at half time has a beat on every
+    other session beat) to the nearest beat of the other."""
+    return _offsets(a, b, t0, t1) if ma >= mb else _offsets(b, a, t0, t1)
+
+
+def _stats(off: np.ndarray) -> tuple[float, float]:
+    if not len(off):
+        return (float("nan"), float("nan"))
+    return (float(np.median(off)) * 1000, float(np.percentile(off, 95)) * 1000)
+
+
+def _librosa_beats(y: np.ndarray) -> np.ndarray:
+    import librosa
+
+    m = resample_poly(y.mean(axis=0), 1, 2).astype(np.float32)
+    _, beats = librosa.beat.beat_track(y=m, sr=MIX_SR // 2, units="time")
+    return np.asarray(beats, np.float64)
+
+
+def bench_montage(out: Path) -> dict:
+    import resource
+
+    import pyloudnorm
+    import soundfile as sf
+    from scipy.signal import oaconvolve
+
+    from underdog.render import mix
+    from underdog.render.render import contribution, render
+
+    grids = demo_beats(out)
+    plan = montage_plan(grids)
+    wav = out / "render_montage.wav"
+    t_cpu, t_wall = time.process_time(), time.perf_counter()
+    rep = render(plan, wav, cues="beep", beats_for=lambda p: grids[p])
+    cpu, wall = time.process_time() - t_cpu, time.perf_counter() - t_wall
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    y, sr = sf.read(wav, dtype="float32", always_2d=True)
+    y = y.T
+    res = {"duration_s": rep.duration_s, "cpu_s": cpu, "wall_s": wall,
+           "speed_x": rep.duration_s / cpu, "shares": rep.seconds, "peak_rss_mb": rss_mb,
+           "warnings": rep.warnings}
+    # levels
+    res["lufs"] = pyloudnorm.Meter(sr).integrated_loudness(y.T.astype(np.float64))
+    res["true_peak_dbtp"] = float(20 * np.log10(np.abs(resample_poly(y, 4, 1, axis=1)).max()))
+    res["clipped"] = int(np.count_nonzero(np.abs(y) >= 0.999))
+    frames = y.mean(axis=0)[: y.shape[1] // 2205 * 2205].reshape(-1, 2205)
+    quiet = np.sqrt(np.mean(frames ** 2, axis=1)) < 10 ** (-60 / 20)
+    run, longest = 0, 0
+    for q in quiet:
+        run = run + 1 if q else 0
+        longest = max(longest, run)
+    res["longest_silence_s"] = longest * 0.05
+    # cues
+    beep = mix.cue_sound("beep", sr)
+    corr = oaconvolve(y.mean(axis=0), beep[::-1], mode="valid")
+    errs = []
+    for c in [c for c in plan.cues_s if c < rep.duration_s - 1.0]:
+        lo, hi = int((c - 0.5) * sr), int((c + 0.5) * sr)
+        errs.append(abs((lo + int(np.argmax(corr[lo:hi]))) / sr - c))
+    res["cue_err_ms_max"] = 1000 * max(errs) if errs else None
+    # beat alignment in every overlap, and the Mixxx-style baseline
+    trs = []
+    for k, (pa, pb) in enumerate(zip(rep.placements, rep.placements[1:])):
+        ea, eb = plan.entries[k], plan.entries[k + 1]
+        if eb.transition.shape == "cut":
+            continue
+        ov0, ov1 = pa.fade_out.t0, pa.fade_out.t1
+        ya = contribution(ea.path, pa, sr, lufs=None)
+        yb = contribution(eb.path, pb, sr, lufs=None)
+        row = {"from": Path(ea.path).stem, "to": Path(eb.path).stem, "shape": eb.transition.shape}
+        # what the layout does: each track's own (analysis) beats through its time map
+        ga, gb = grids[ea.path][0], grids[eb.path][0]
+        row["planned"] = _stats(_pair_offsets(pa.session_time(ga), pb.session_time(gb),
+                                              pa.multiple, pb.multiple, ov0 + 0.3, ov1 - 0.3))
+        period = (ov1 - ov0) / (eb.transition.bars * 4)  # mean session beat in the overlap
+        for name, tracker in (("underdog", lambda z: track(z)), ("librosa", _librosa_beats)):
+            ta, tb = pa.start_s + tracker(ya), pb.start_s + tracker(yb)
+            off = _pair_offsets(ta, tb, pa.multiple, pb.multiple, ov0 + 0.3, ov1 - 0.3)
+            row[name] = _stats(off)
+            # did the tracker read the session's beat level on both contributions?
+            levels_ok = all(
+                abs(np.median(np.diff(t[(t >= ov0) & (t <= ov1)])) / (period * m_) - 1) < 0.1
+                for t, m_ in ((ta, pa.multiple), (tb, pb.multiple))
+                if len(t[(t >= ov0) & (t <= ov1)]) > 2)
+            row[name + "_level_ok"] = bool(levels_ok)
+        # baseline: a fixed 10 s crossfade, both at their own tempo, no beat matching
+        ba, bb = grids[ea.path][0], grids[eb.path][0]
+        a_end = ea.out_s
+        off = _offsets(ba - (a_end - 10.0), bb - eb.in_s, 0.3, 9.7)
+        row["baseline"] = _stats(off)
+        trs.append(row)
+        if len(trs) <= 3:  # for ears and eyes
+            a, b = int((ov0 - 2.0) * sr), int((ov1 + 2.0) * sr)
+            sf.write(out / f"render_transition_{len(trs)}.flac", y[:, a:b].T, sr)
+            _plot_transition(out / f"render_transition_{len(trs)}.png", ya, yb, pa, pb, ov0, ov1, sr,
+                             row)
+    res["transitions"] = trs
+    return res
+
+
+def track(y: np.ndarray) -> np.ndarray:
+    m = resample_poly(y.mean(axis=0), 1, 2).astype(np.float32)
+    return np.asarray(analyze_signal(m, MIX_SR // 2, steps={"tempo"}).beats, np.float64)
+
+
+def _plot_transition(path: Path, ya, yb, pa, pb, ov0, ov1, sr, row) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(2, 1, figsize=(12, 5), sharex=True)
+    for axis, y, p, name in ((ax[0], ya, pa, row["from"]), (ax[1], yb, pb, row["to"])):
+        a = max(0, int((ov0 - 2.0 - p.start_s) * sr))
+        b = min(y.shape[1], int((ov1 + 2.0 - p.start_s) * sr))
+        t = p.start_s + np.arange(a, b) / sr
+        axis.plot(t[::20], y[0, a:b:20], lw=0.4)
+        beats = p.start_s + track(y)
+        for bt in beats[(beats >= t[0]) & (beats <= t[-1])]:
+            axis.axvline(bt, color="r", lw=0.6)
+        axis.axvspan(ov0, ov1, color="y", alpha=0.15)
+        axis.set_title(f"{name} (beats: underdog's tracker on its stretched contribution)",
+                       fontsize=9)
+    ax[1].set_xlabel(f"session time (s); {row['shape']}, median beat offset "
+                     f"{row['underdog'][0]:.1f} ms")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--demo", type=int, default=4)
     ap.add_argument("--gtzan", type=int, default=6)
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--montage-only", action="store_true", help="skip the stretcher table")
     args = ap.parse_args()
+    out = ROOT / "bench" / "out"
+    out.mkdir(exist_ok=True)
+    m = bench_montage(out)
+    (out / "render_montage.json").write_text(json.dumps(m, indent=1, default=float))
+    print(f"montage of the demo library: {m['duration_s'] / 60:.1f} min rendered in "
+          f"{m['cpu_s']:.1f} s CPU ({m['speed_x']:.0f}x realtime, one core; wall {m['wall_s']:.1f} s), "
+          f"peak RSS {m['peak_rss_mb']:.0f} MB")
+    tot = sum(m["shares"].values()) or 1.0
+    print("  shares: " + ", ".join(f"{k} {100 * v / tot:.0f} %" for k, v in m["shares"].items()))
+    print(f"  levels: {m['lufs']:.2f} LUFS, true peak {m['true_peak_dbtp']:.2f} dBTP, "
+          f"{m['clipped']} clipped, longest silence {m['longest_silence_s']:.2f} s; "
+          f"cues within {m['cue_err_ms_max']:.1f} ms")
+    print("\n| transition | shape | as laid out (analysis beats through the maps) "
+          "| underdog's tracker on the output | librosa's | baseline (10 s crossfade, no matching) |")
+    print("|---|---|---|---|---|---|")
+
+    def cell(r, k):
+        flag = "" if r.get(k + "_level_ok", True) else " (tracker switched level)"
+        return f"{r[k][0]:.1f} / {r[k][1]:.1f}{flag}"
+
+    for r in m["transitions"]:
+        print(f"| {r['from']} -> {r['to']} | {r['shape']} | {cell(r, 'planned')} | "
+              f"{cell(r, 'underdog')} | {cell(r, 'librosa')} | {cell(r, 'baseline')} |")
+    allm = {k: [r[k][0] for r in m["transitions"]] for k in ("planned", "underdog", "librosa",
+                                                            "baseline")}
+    print("| **median over transitions** (ms) | | " + " | ".join(
+        f"{np.median(v):.1f}" for v in allm.values()) + " |")
+    for w in m["warnings"]:
+        print("  warning:", w)
+    if args.montage_only:
+        return
     items = clips(args.demo, args.gtzan, args.seconds)
     print(f"{len(items)} clips of {args.seconds:.0f} s: {', '.join(n for n, _ in items)}")
     rows = bench_stretch(items)
-    out = ROOT / "bench" / "out"
-    out.mkdir(exist_ok=True)
     (out / "render_stretch.json").write_text(json.dumps(rows, indent=1))
     print("\n| stretcher | ± | speed (× realtime, 1 core) | tempo within 0.5 % | spectral distance (dB) "
           "| transient sharpness | centroid |Δ| |")

@@ -69,18 +69,28 @@ def true_peak_envelope(x: np.ndarray, fir: np.ndarray | None = None, factor: int
     x = np.atleast_2d(x)
     peak = np.abs(x).max(axis=0)
     n, reach, step = x.shape[1], len(fir) // factor + 1, 4096
+    bank = np.stack([fir[p::factor][::-1] for p in range(factor)], axis=1)  # (taps, phases)
     for s in range(0, n, step):
         if skip_below is not None and float(peak[s:s + step].max()) < skip_below:
             continue
         lo, hi = max(0, s - reach), min(n, s + step + reach)
-        seg = x[:, lo:hi]
         dst = peak[s:min(n, s + step)]
-        for p in range(factor):
-            h = fir[p::factor]
-            for c in seg:
-                up = np.abs(np.convolve(c, h, mode="same"))[s - lo:s - lo + len(dst)]
-                np.maximum(dst, up, out=dst)
+        up = _polyphase_same(x[:, lo:hi], bank)[:, s - lo:s - lo + len(dst)]
+        for c in range(up.shape[0]):  # elementwise: a reduction over tiny axes is slow
+            for p in range(up.shape[2]):
+                np.maximum(dst, np.abs(up[c, :, p]), out=dst)
     return peak
+
+
+def _polyphase_same(x: np.ndarray, bank: np.ndarray) -> np.ndarray:
+    """Every phase of a polyphase interpolator at once: (channels, n, phases), each phase
+    as ``np.convolve(channel, phase taps, mode="same")``, as one matrix product."""
+    taps = bank.shape[0]
+    xp = np.pad(x, ((0, 0), (taps - 1, taps - 1)))
+    first = (taps - 1) // 2
+    win = np.lib.stride_tricks.sliding_window_view(xp[:, first:first + x.shape[1] + taps - 1],
+                                                   taps, axis=1)
+    return win @ bank
 
 
 class TruePeakLimiter:
