@@ -155,3 +155,12 @@ def test_cues_placed_to_the_sample(kind):
     assert first - 1234 in (0, 1)  # the sound starts on its sample
     second = MIX_SR * 2 + 17
     assert np.abs(block[0, second - 10:second]).max() < np.abs(sound).max()
+
+
+def test_far_apart_tempi_are_warned_not_hidden(grids):
+    """Stairs (117 BPM) blended into Armygeddon played at 172: no relation within ±8 %."""
+    ea = excerpt(grids, A, 20.0, 50.0)
+    eb = excerpt(grids, C, 40.0, 60.0, bpm=150.0)
+    pa, pb = mix.layout([ea, eb], [mix.Transition(shape="equal_power", bars=4)])
+    assert any("held to ±8 %" in w for w in pb.warnings)
+    assert any("beyond ±8 %" in w for w in pa.warnings + pb.warnings)

@@ -191,7 +191,7 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
         if i == len(excerpts) - 1:
             end_s = s_last + (e.out_s - t_last) / rate
             cur_knots.append((end_s, e.out_s))
-            out.append(_placement(cur_knots, rate, m, fade_in, None, warn))
+            out.append(_placement(cur_knots, rate, m, fade_in, None, warn, i))
             break
         tr, nxt = transitions[i], excerpts[i + 1]
         own_b, m_b, rate_b, p_own_b, warn_b = info[i + 1]
@@ -212,7 +212,7 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
                 b_start = cut_s + tr.gap_beats * pa
             cur_knots.append((cut_s, cut_t))
             fo = Envelope("cut", cut_s, cut_s, incoming=False)
-            out.append(_placement(cur_knots, rate, m, fade_in, fo, warn))
+            out.append(_placement(cur_knots, rate, m, fade_in, fo, warn, i))
             fade_in = Envelope("cut", b_start, b_start, incoming=True)
             cur_knots = [(b_start, nxt.in_s)]
             continue
@@ -242,7 +242,7 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
             raise ValueError(f"unknown transition shape {tr.shape!r} (one of {', '.join(SHAPES)})")
         swap_len = pb / 8.0
         fo = Envelope(tr.shape, t0, t1, incoming=False, swap_s=swap, swap_len_s=swap_len)
-        out.append(_placement(cur_knots, rate, m, fade_in, fo, warn))
+        out.append(_placement(cur_knots, rate, m, fade_in, fo, warn, i))
         fade_in = Envelope(tr.shape, t0, t1, incoming=True, swap_s=swap, swap_len_s=swap_len)
         qb = np.arange(0, nb + 1)
         ts_b = _session_beat_time(t0, pa, pb, span, qb * m_b)
@@ -260,11 +260,19 @@ def _refit(rate: float, rate_fit: float, warn: list[str], i: int) -> float:
     return _clamp_rate(rate_fit, warn, f"excerpt {i + 1}")
 
 
-def _placement(knots, rate, m, fade_in, fade_out, warn) -> Placement:
+def _placement(knots, rate, m, fade_in, fade_out, warn, index: int) -> Placement:
     ks = np.array([k[0] for k in knots], np.float64)
     kt = np.array([k[1] for k in knots], np.float64)
     keep = np.r_[True, np.diff(ks) > 1e-6]
-    return Placement(ks[keep], kt[keep], rate, m, fade_in, fade_out, list(warn))
+    ks, kt = ks[keep], kt[keep]
+    warn = list(warn)
+    if len(ks) > 1:  # an overlap ramps towards the other track's tempo: say if it goes far
+        local = np.diff(kt) / np.diff(ks)
+        worst = float(local[np.argmax(np.abs(local - 1.0))])
+        if abs(worst - 1.0) > MAX_RATE_STEP + 0.005:
+            warn.append(f"excerpt {index + 1}: plays at {worst:.3f}x in an overlap (beyond ±{MAX_RATE_STEP * 100:.0f} %): "
+                        "the two tempi are far apart for a blend")
+    return Placement(ks, kt, rate, m, fade_in, fade_out, warn)
 
 
 # ------------------------------------------------------------------ band split
