@@ -3,12 +3,14 @@
 **Downbeats.** Each beat gets a handful of cues read from the arrays the pipeline already
 has (the log-mel spectrogram, chroma, frame RMS and the per-band onset envelopes):
 
-- the kick: low-band (< 170 Hz) onset strength at the beat, and the snare's (negative: the
-  backbeat falls on beats 2 and 4);
+- the kick: low-band (< 170 Hz) onset strength at the beat, and the snare's (the backbeat
+  falls on beats 2 and 4), and the full-band onset strength;
 - harmonic change: chroma of the beat (or the two beats) starting here against the one (two)
   before; bass change: the low mel bands likewise;
 - level and timbre change: RMS level and a coarse log-mel profile over two beats against the
-  two before.
+  two before;
+- the rhythm inside the beat: kick, snare, mids and highs a quarter, half and three quarters
+  of the way to the next beat (the bar's drum pattern).
 
 Each cue is standardised over the track. A multinomial logistic model (``PositionModel``,
 trained on gtzan-dev and midi-dev by training/train_downbeats.py, 244 numbers shipped in
@@ -45,7 +47,6 @@ MODEL_FILE = "downbeat_model.npz"
 SWITCH_COST = 32.0  # log-probability to jump to another bar phase
 METER_MARGIN = 0.1  # 3/4 needs its best path to beat 4/4's by this much per beat
 NEAR_FRAMES = 2  # a beat's onset cues read the max within +-2 frames (+-46 ms)
-LOW_BANDS = 3  # mel bands below ~170 Hz
 BASS_BANDS = 8  # mel bands below ~400 Hz
 TIMBRE_BANDS = 8  # coarse log-mel profile for timbre change
 PHRASE_BARS = (4, 8, 16)
