@@ -7,6 +7,10 @@ The octave (which of tempo / 2, tempo, tempo * 2, ...) is then chosen among the 
 by a small shipped conditional-logit model over their features (salience at related tempi,
 pulse shape, kick/snare timing); without band envelopes, by salience times a log-normal
 prior on tapped tempi.
+
+All of this reads fixed 30-s windows (the length the model was trained on), pooled over
+the track, so a track's length does not change its tempo; the windows also give the tempo
+map (segments of constant tempo, each change placed to the frame).
 """
 
 from __future__ import annotations
