@@ -250,10 +250,15 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
                 y = mix.apply_envelopes(y, sr, p.start_s, p.fade_in, p.fade_out)
                 s0 = int(round((p.start_s - origin) * sr))
                 end = s0 + y.shape[1]
-                if end > buf_start + buf.shape[1]:
-                    buf = np.concatenate(
-                        [buf, np.zeros((2, end - buf_start - buf.shape[1]), np.float32)], axis=1)
-                buf[:, s0 - buf_start:end - buf_start] += y
+                if s0 == buf_start and buf.shape[1] <= y.shape[1]:
+                    y[:, :buf.shape[1]] += buf  # the usual case: the excerpt becomes the buffer
+                    buf = y
+                else:
+                    if end > buf_start + buf.shape[1]:
+                        buf = np.concatenate(
+                            [buf, np.zeros((2, end - buf_start - buf.shape[1]), np.float32)],
+                            axis=1)
+                    buf[:, s0 - buf_start:end - buf_start] += y
                 del y
                 final = (int(round((places[i + 1].start_s - origin) * sr))
                          if i + 1 < len(places) else buf_start + buf.shape[1])
