@@ -23,9 +23,9 @@ inserted beat or a section in another phase. 3/4 is reported only where its best
 
 **Phrases.** Per bar: chroma, RMS level and log-mel profile. A bar's novelty compares the
 (up to) four bars after its start with the four before. Phrase starts are bars at multiples
-of 4 from the phrase origin (the bar among the first four whose every-fourth-bar novelty is
-highest), and a dynamic programme over those candidates chooses phrases of 4, 8 or 16 bars
-that put boundaries where the novelty is high. With too few bars or no contrast (flat
+of 4 from the phrase origin: for each of the first four bars as origin, a dynamic programme
+over the bars ``origin + 4k`` chooses phrases of 4, 8 or 16 bars that put boundaries where
+the novelty is above its median, and the origin whose phrasing scores highest wins. With too few bars or no contrast (flat
 novelty), phrases fall back to every 8 bars from the first downbeat.
 """
 
@@ -349,17 +349,28 @@ def find_phrases(downbeats: np.ndarray, novelty: np.ndarray,
     if nb < 8 or not np.any(nov > 0) or np.std(nov[1:]) < 1e-6:
         return fallback
     unit = 4
-    # phrase origin: the phase (mod 4 bars) whose candidates change most
-    phase_score = [nov[o::unit][1 if o == 0 else 0:].mean() if len(nov[o::unit]) > (o == 0)
-                   else -np.inf for o in range(unit)]
-    o = int(np.argmax(phase_score))
-    cand = np.arange(o, nb, unit)  # candidate phrase starts, in bars
-    gain = nov[cand] - np.median(nov[cand])  # a boundary pays off where the change is above par
     steps = sorted({max(1, L // unit) for L in lengths})
-    m = len(cand)
+    med = float(np.median(nov[1:]))  # a boundary pays off where the change is above par
+    # the phrase origin is the bar among the first four whose best phrasing scores highest
+    best = None
+    for o in range(min(unit, nb)):
+        found = _phrase_path(nov[o::unit] - med, steps, first_gain=o > 0)
+        if found is not None and (best is None or found[0] > best[0]):
+            best = (found[0], o + unit * found[1])
+    if best is None:
+        return fallback
+    return downbeats[best[1]].astype(np.float32)
+
+
+def _phrase_path(gain: np.ndarray, steps: list[int],
+                 first_gain: bool) -> tuple[float, np.ndarray] | None:
+    """Best chain of phrase starts over candidates ``gain`` (one per 4 bars), moving
+    ``steps`` candidates at a time from candidate 0, the last one at most ``max(steps)``
+    from the end: (summed gain, candidate indices), None if no chain fits."""
+    m = len(gain)
     best = np.full(m, -np.inf)
     prev = np.full(m, -1, dtype=np.int64)
-    best[0] = 0.0  # the origin always starts a phrase
+    best[0] = gain[0] if first_gain else 0.0  # the origin always starts a phrase
     for j in range(1, m):
         for s in steps:
             if j - s >= 0 and best[j - s] > -np.inf:
@@ -367,16 +378,16 @@ def find_phrases(downbeats: np.ndarray, novelty: np.ndarray,
                 if v > best[j]:
                     best[j], prev[j] = v, j - s
     # the last phrase may run to the end of the track, at most the longest length
-    tail = max(steps)
-    ends = [j for j in range(m) if m - j <= tail and best[j] > -np.inf]
+    ends = [j for j in range(m) if m - j <= max(steps) and best[j] > -np.inf]
     if not ends:
-        return fallback
+        return None
     j = max(ends, key=lambda k: best[k])
+    score = float(best[j])
     chosen = []
     while j >= 0:
-        chosen.append(cand[j])
+        chosen.append(j)
         j = prev[j]
-    return downbeats[np.array(chosen[::-1])].astype(np.float32)
+    return score, np.array(chosen[::-1], dtype=np.int64)
 
 
 def bars_and_phrases(spec: Spectral, env: np.ndarray, bands: np.ndarray,
