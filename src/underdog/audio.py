@@ -3,8 +3,8 @@
 PyAV reads every format (mp3, m4a/aac, flac, ogg vorbis, opus, wav); soundfile is used
 for wav/flac where it is faster. A thread decodes a few blocks ahead; each block is
 downmixed and resampled as it streams (2:1 by a half-band filter, other ratios by
-FFmpeg's resampler) into one growing buffer, so a long file never holds more than the
-mono signal plus a few blocks in memory. An optional ``channel_sink`` sees every block at
+FFmpeg's resampler) and handed on block by block (``decode_stream``: the analysis never
+holds the signal) or gathered into one growing buffer (``decode``). An optional ``channel_sink`` sees every block at
 the native rate before the downmix: loudness needs the channels and the full bandwidth.
 
 Decoding is tolerant: a packet the codec rejects is skipped, a decoder or demuxer that
@@ -49,6 +49,8 @@ _MAX_PREALLOC_S = 3600.0  # a header's length is not trusted beyond this for all
 
 ChannelSink = Callable[[list[np.ndarray], int], None]
 """Called with each block (one float32 array per channel) at the native rate, before downmix."""
+MonoSink = Callable[[np.ndarray], None]
+"""Called with each consecutive block of the mono signal at the analysis rate."""
 
 
 @dataclass
@@ -63,6 +65,21 @@ class Audio:
     @property
     def duration_s(self) -> float:
         return len(self.samples) / float(self.sr)
+
+
+@dataclass
+class Decoded:
+    """What ``decode_stream`` decoded: its length and what was lost, not the samples."""
+
+    sr: int
+    native_sr: int
+    channels: int
+    n_samples: int  # mono samples at ``sr`` handed to the sink
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_samples / float(self.sr)
 
 
 def is_audio_path(path: str | os.PathLike) -> bool:
@@ -593,6 +610,38 @@ def decode(path: str | os.PathLike, sr: int = ANALYSIS_SR,
     the warning carries the decoded length and a fraction rule would refuse a half that
     analyzes perfectly well.
     """
+    bufs: list[_Buffer] = []
+
+    def start(dur_est: float | None) -> MonoSink:
+        bufs.append(_Buffer(int(min(dur_est or 300.0, _MAX_PREALLOC_S) * sr * 1.02) + sr))
+        return bufs[0].append
+
+    info = _decode(path, sr, channel_sink, start)
+    return Audio(samples=bufs[0].result(), sr=sr, native_sr=info.native_sr,
+                 channels=info.channels, warnings=info.warnings)
+
+
+def decode_stream(path: str | os.PathLike, mono_sink: MonoSink, sr: int = ANALYSIS_SR,
+                  channel_sink: ChannelSink | None = None,
+                  expect: Callable[[float | None], None] | None = None) -> Decoded:
+    """``decode`` without holding the signal: each mono block at ``sr`` goes to
+    ``mono_sink`` as it is decoded (float32, screened, consecutive), and the result says
+    how much came and what was lost. ``expect`` (optional) hears the length in seconds the
+    header states (None when it states none; it may be wrong) before the first block.
+    The same checks, warnings and errors as ``decode``; an error may come after some
+    blocks were already handed over."""
+
+    def start(dur_est: float | None) -> MonoSink:
+        if expect is not None:
+            expect(dur_est)
+        return mono_sink
+
+    return _decode(path, sr, channel_sink, start)
+
+
+def _decode(path: str | os.PathLike, sr: int, channel_sink: ChannelSink | None,
+            start: Callable[[float | None], MonoSink]) -> Decoded:
+    """The decoding loop: ``start(stated length in s or None)`` gives the mono sink."""
     path = os.fspath(path)
     _check_file(path)
     ext = os.path.splitext(path)[1].lower()
@@ -620,7 +669,8 @@ def decode(path: str | os.PathLike, sr: int = ANALYSIS_SR,
         dur_est = None
     screen = _Screen()
     blocks = _read_ahead(map(screen.block, raw), close=raw.close)
-    buf = _Buffer(int(min(dur_est or 300.0, _MAX_PREALLOC_S) * sr * 1.02) + sr)
+    sink = start(dur_est)
+    n = 0
     # The sink meters the channels at the native rate; the analysis needs mono only.
     res = None if native_sr == sr else _resampler(native_sr, sr, 1)
     try:
@@ -628,32 +678,30 @@ def decode(path: str | os.PathLike, sr: int = ANALYSIS_SR,
             if channel_sink is not None:
                 channel_sink(block, native_sr)
             mono = _downmix(block)
-            if res is None:
-                buf.append(mono[0])
-            else:
-                for out in res.push(mono):
-                    buf.append(out[0])
+            for out in ((mono,) if res is None else res.push(mono)):
+                sink(out[0])
+                n += len(out[0])
         if res is not None:
             for out in res.flush():
-                buf.append(out[0])
+                sink(out[0])
+                n += len(out[0])
     except DecodeError:
         raise
     except Exception as exc:  # a library error deep in a block
         raise DecodeError(path, f"{exc.__class__.__name__}: {exc}") from None
-    if buf.n == 0:
+    if n == 0:
         raise DecodeError(path, "no audio samples decoded"
                           + (f" ({report.stopped})" if report.stopped else ""))
     if screen.nonfinite == screen.samples:
         raise DecodeError(path, f"no finite samples (all {screen.samples} are NaN or inf): "
                                 "not audio")
-    got_s = buf.n / sr
+    got_s = n / sr
     cut = _ogg_cut(path) if ext in (".ogg", ".oga", ".opus") else None
     warnings, damaged = _decode_warnings(got_s, dur_est, exact, report, cut)
     if damaged and got_s < MIN_DURATION_S:
         raise DecodeError(path, f"only {got_s:.1f} s decodes: too little to analyze ({warnings[0]})")
-    samples = buf.result()
-    return Audio(samples=samples, sr=sr, native_sr=native_sr, channels=channels,
-                 warnings=warnings + screen.warnings())
+    return Decoded(sr=sr, native_sr=native_sr, channels=channels, n_samples=n,
+                   warnings=warnings + screen.warnings())
 
 
 def _decode_warnings(got_s: float, stated_s: float | None, exact: bool, report: _Report,

@@ -13,7 +13,7 @@ from typing import Iterable
 
 import numpy as np
 
-from ..audio import ANALYSIS_SR, MIN_DURATION_S, decode, screen_signal
+from ..audio import ANALYSIS_SR, MIN_DURATION_S, decode_stream, screen_signal
 from ..errors import AnalysisError
 
 # Bump when any step's output changes: the library re-analyzes tracks stored with an older one.
@@ -84,38 +84,76 @@ def _jsonable(v):
 
 
 def analyze(path: str | os.PathLike, steps: Iterable[str] = ALL_STEPS) -> TrackAnalysis:
-    """Decode ``path`` once and run the requested steps. Raises DecodeError/AnalysisError."""
+    """Decode ``path`` once and run the requested steps. Raises DecodeError/AnalysisError.
+
+    The signal streams: each decoded block goes to the loudness meter (channels, native
+    rate) and the spectral front end (mono, ``ANALYSIS_SR``) and is dropped, so memory
+    holds the per-frame reductions (~50 MB an hour), never the signal."""
+    from .spectral import SpectralStream
+
     steps = frozenset(steps)
     path = os.fspath(path)
-    meter = None
+    meter = _meter(steps)
+    stream = SpectralStream(ANALYSIS_SR, key_chroma="key" in steps)
+    audio = decode_stream(path, stream.push, ANALYSIS_SR,
+                          channel_sink=meter.push if meter else None, expect=stream.expect)
+    res = _analyze_stream(stream, path, steps, meter)
+    res.warnings[:0] = audio.warnings  # decoding's first: what was lost or repaired
+    return res
+
+
+def _meter(steps: frozenset[str]):
     if "loudness" in steps or "energy" in steps:
         from .loudness import LoudnessMeter
 
-        meter = LoudnessMeter()
-    audio = decode(path, ANALYSIS_SR, channel_sink=meter.push if meter else None)
-    res = analyze_signal(audio.samples, audio.sr, path=path, steps=steps, meter=meter)
-    res.warnings[:0] = audio.warnings  # decoding's first: what was lost or repaired
-    return res
+        return LoudnessMeter()
+    return None
+
+
+_PUSH = 1 << 16  # samples per push when a whole signal goes through the stream
 
 
 def analyze_signal(y: np.ndarray, sr: int, path: str = "<signal>",
                    steps: Iterable[str] = ALL_STEPS, meter=None) -> TrackAnalysis:
     """Run the pipeline on a mono float32 signal. ``meter`` carries channel loudness."""
-    from . import onset, spectral
+    from .spectral import SpectralStream
 
     steps = frozenset(steps)
-    duration_s = len(y) / float(sr)
-    if duration_s < MIN_DURATION_S:
-        raise AnalysisError(path, f"too short to analyze ({duration_s:.2f} s; need at least "
-                                  f"{MIN_DURATION_S:.0f} s)")
+    if len(y) / float(sr) < MIN_DURATION_S:
+        _too_short(path, len(y) / float(sr))
     try:  # decode screened its blocks already: this is one cheap pass for other callers
         y, screened = screen_signal(y)
     except ValueError as exc:
         raise AnalysisError(path, str(exc)) from None
-    if max(float(y.max()), -float(y.min())) <= 1e-5:  # no |y| copy: it is the track's size
+    if meter is None and ("loudness" in steps or "energy" in steps):
+        meter = _meter(steps)
+        meter.push(y[None, :], sr)
+    stream = SpectralStream(sr, key_chroma="key" in steps)
+    stream.expect(len(y) / float(sr))
+    for i in range(0, len(y), _PUSH):  # views: no copy of the signal
+        stream.push(y[i:i + _PUSH])
+    res = _analyze_stream(stream, path, steps, meter)
+    res.warnings[:0] = screened
+    return res
+
+
+def _too_short(path: str, duration_s: float):
+    raise AnalysisError(path, f"too short to analyze ({duration_s:.2f} s; need at least "
+                              f"{MIN_DURATION_S:.0f} s)")
+
+
+def _analyze_stream(stream, path: str, steps: frozenset[str], meter) -> TrackAnalysis:
+    """Every step, from a spectral stream that has seen the whole (screened) signal and a
+    loudness meter that has metered it (None when neither loudness nor energy is asked)."""
+    from . import onset
+
+    duration_s = stream.n_samples / float(stream.sr)
+    if duration_s < MIN_DURATION_S:
+        _too_short(path, duration_s)
+    if stream.peak <= 1e-5:
         raise AnalysisError(path, "digital silence: no signal to analyze")
-    res = TrackAnalysis(path=path, duration_s=duration_s, warnings=screened)
-    spec = spectral.compute(y, sr, key_chroma="key" in steps)
+    res = TrackAnalysis(path=path, duration_s=duration_s)
+    spec = stream.finish()
     env, bands = onset.onset_bands(spec)
     if "tempo" in steps or steps & {"energy", "sections", "style"}:
         from . import beats, downbeats, tempo
@@ -129,9 +167,6 @@ def analyze_signal(y: np.ndarray, sr: int, path: str = "<signal>",
     if "loudness" in steps or "energy" in steps:
         from . import loudness
 
-        if meter is None:
-            meter = loudness.LoudnessMeter()
-            meter.push(y[None, :], sr)
         loud = meter.result()
         res.loudness_lufs, res.loudness_range_lu, res.peak_dbfs = (
             loud.integrated_lufs, loud.range_lu, loud.peak_dbfs)

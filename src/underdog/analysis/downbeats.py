@@ -64,10 +64,26 @@ def _frames(times: np.ndarray, fps: float, n: int) -> np.ndarray:
 
 def _segment_means(x: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Mean of ``x`` (..., T) over frames [starts[i], ends[i]): shape (..., len(starts))."""
-    c = np.concatenate([np.zeros(x.shape[:-1] + (1,)), np.cumsum(x, axis=-1, dtype=np.float64)],
-                       axis=-1)
+    c = np.empty(x.shape[:-1] + (x.shape[-1] + 1,))  # no concatenated copy: long tracks
+    c[..., 0] = 0.0
+    np.cumsum(x, axis=-1, dtype=np.float64, out=c[..., 1:])
     ends = np.maximum(ends, starts + 1)
     return (c[..., ends] - c[..., starts]) / (ends - starts)
+
+
+def _low_and_coarse_db(spec: Spectral, block: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """The log-mel (dB) of the ``BASS_BANDS`` lowest bands, and its mean over
+    ``TIMBRE_BANDS`` groups of bands: both (8, T), computed ``block`` frames at a time
+    (the whole log-mel would be the mel spectrogram's size again: 120 MB for 3 hours)."""
+    T = spec.n_frames
+    low = np.empty((BASS_BANDS, T), np.float32)
+    coarse = np.empty((TIMBRE_BANDS, T), np.float32)
+    for i in range(0, T, block):
+        j = min(T, i + block)
+        mel_db = _db(np.square(spec.mel[:, i:j], dtype=np.float32))
+        low[:, i:j] = mel_db[:BASS_BANDS]
+        coarse[:, i:j] = mel_db.reshape(TIMBRE_BANDS, -1, j - i).mean(axis=1)
+    return low, coarse
 
 
 def _near_max(x: np.ndarray, idx: np.ndarray, k: int = NEAR_FRAMES) -> np.ndarray:
@@ -132,11 +148,10 @@ def beat_features(spec: Spectral, env: np.ndarray, bands: np.ndarray,
     period = int(np.median(np.diff(f))) if n > 1 else int(round(0.5 * fps))
     ends = np.append(f[1:], min(T, f[-1] + max(period, 1)))
     ends = np.maximum(ends, f + 1)
-    mel_db = _db(np.square(spec.mel, dtype=np.float32))
+    low_db, coarse = _low_and_coarse_db(spec)
     # per-beat means over the beat's own span
     chroma = _segment_means(spec.chroma, f, ends)  # (12, n)
-    low = _segment_means(mel_db[:BASS_BANDS], f, ends)  # (8, n) dB
-    coarse = mel_db.reshape(TIMBRE_BANDS, -1, T).mean(axis=1)
+    low = _segment_means(low_db, f, ends)  # (8, n) dB
     timbre = _segment_means(coarse, f, ends)  # (8, n) dB
     level = _db(_segment_means(np.square(spec.rms, dtype=np.float64), f, ends))  # (n,)
 
@@ -303,8 +318,7 @@ def bar_novelty(spec: Spectral, downbeats: np.ndarray,
     f = _frames(downbeats, spec.fps, T)
     bar = int(np.median(np.diff(f))) if nb > 1 else T
     ends = np.maximum(np.append(f[1:], min(T, f[-1] + bar)), f + 1)
-    mel_db = _db(np.square(spec.mel, dtype=np.float32))
-    coarse = mel_db.reshape(TIMBRE_BANDS, -1, T).mean(axis=1)
+    coarse = _low_and_coarse_db(spec)[1]
     chroma = _segment_means(spec.chroma, f, ends)
     chroma = chroma / np.maximum(np.linalg.norm(chroma, axis=0, keepdims=True), 1e-12)
     level = _db(_segment_means(np.square(spec.rms, dtype=np.float64), f, ends))[None, :]

@@ -43,6 +43,7 @@ LOW_HZ = 150.0
 BRIGHT_HZ = 1500.0
 TOP_DB = 80.0  # log-mel floor below the track's peak, as in onset.py
 SILENCE_DB = -70.0
+_BLOCK = 8192  # frames per step of frame_features (3 minutes)
 PEAK_WINDOW_S = 0.05  # an onset peak is the maximum within +-50 ms
 PEAK_MEDIAN_S = 1.0  # ... and exceeds the local median over 1 s
 PEAK_DELTA = 0.5  # ... by this many (track-level) standard deviations
@@ -90,22 +91,29 @@ def frame_features(spec: Spectral, env: np.ndarray) -> FrameFeatures:
     hz = np.asarray(spec.mel_hz, dtype=np.float64)
     bw = np.gradient(hz).astype(np.float32)  # each mel band stands for ~bw Hz of spectrum
     n = min(spec.n_frames, len(env))
-    pw = np.square(spec.mel[:, :n]) * bw[:, None]
-    lowb = hz < LOW_HZ
+    lowb, highb = hz < LOW_HZ, hz > BRIGHT_HZ
     peak_db = 20.0 * np.log10(max(float(spec.mel.max(initial=0.0)), 1e-5))
-    ldb = np.maximum(20.0 * np.log10(np.maximum(spec.mel[lowb, :n], 1e-5)), peak_db - TOP_DB)
-    lflux = np.zeros(n)
-    if n > 1 and lowb.any():
-        lflux[1:] = np.maximum(np.diff(ldb, axis=1), 0.0).mean(axis=0)
-    mag = spec.mel[:, :n] * bw[:, None]
-    linf = np.zeros(n)
-    if n > 1:
-        linf[1:] = np.maximum(np.diff(mag, axis=1), 0.0).sum(axis=0, dtype=np.float64)
+    total, low, high = np.empty(n), np.empty(n), np.empty(n)
+    lflux, linf = np.zeros(n), np.zeros(n)
+    # _BLOCK frames at a time: nothing of the mel spectrogram's size beside it (3 h: 120 MB)
+    for i in range(0, n, _BLOCK):
+        j = min(n, i + _BLOCK)
+        a = max(i - 1, 0)  # one frame back: the flux at i
+        mel = spec.mel[:, a:j]
+        pw = np.square(mel[:, i - a:]) * bw[:, None]
+        total[i:j] = pw.sum(axis=0, dtype=np.float64)
+        low[i:j] = pw[lowb].sum(axis=0, dtype=np.float64)
+        high[i:j] = pw[highb].sum(axis=0, dtype=np.float64)
+        if lowb.any():
+            ldb = np.maximum(20.0 * np.log10(np.maximum(mel[lowb], 1e-5)), peak_db - TOP_DB)
+            lflux[a + 1:j] = np.maximum(np.diff(ldb, axis=1), 0.0).mean(axis=0)
+        mag = mel * bw[:, None]
+        linf[a + 1:j] = np.maximum(np.diff(mag, axis=1), 0.0).sum(axis=0, dtype=np.float64)
     return FrameFeatures(
         power=np.square(spec.rms[:n].astype(np.float64)),
-        total=pw.sum(axis=0, dtype=np.float64),
-        low=pw[lowb].sum(axis=0, dtype=np.float64),
-        high=pw[hz > BRIGHT_HZ].sum(axis=0, dtype=np.float64),
+        total=total,
+        low=low,
+        high=high,
         low_flux=lflux,
         lin_flux=linf / spec.n_fft,
         env=env[:n].astype(np.float64),

@@ -107,43 +107,177 @@ def compute(y: np.ndarray, sr: int, n_fft: int = N_FFT, hop: int = HOP,
             n_mels: int = N_MELS, key_chroma: bool = True) -> Spectral:
     """One Hann-windowed STFT pass over mono ``y``, reduced to mel, chroma and RMS.
 
-    ``key_chroma=False`` skips the finer second STFT that only the key step reads."""
-    y = np.ascontiguousarray(y, dtype=np.float32)
-    pad = n_fft // 2
-    n_frames = 1 + max(0, (len(y) + 2 * pad - n_fft) // hop)
-    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
-    blocks, mel_hz = _reduction(sr, n_fft, n_mels)
-    # written straight into the (bands, frames) layout the descriptors read: no second copy
-    red = np.empty((n_mels + 12, n_frames), dtype=np.float32)
-    rms = np.empty(n_frames, dtype=np.float32)
-    # reused buffers: nothing large is allocated (and page-faulted) per block
-    windowed = np.empty((_BLOCK_FRAMES, n_fft), dtype=np.float32)
-    mag = np.empty((_BLOCK_FRAMES, n_fft // 2 + 1), dtype=np.float32)
-    for i in range(0, n_frames, _BLOCK_FRAMES):
-        k = min(_BLOCK_FRAMES, n_frames - i)
-        # this block's frames, centred (zeros beyond the ends): no padded copy of the track
-        seg = _segment(y, i * hop - pad, (k - 1) * hop + n_fft)
-        blk = np.lib.stride_tricks.as_strided(seg, shape=(k, n_fft),
-                                              strides=(seg.strides[0] * hop, seg.strides[0]),
-                                              writeable=False)
+    ``key_chroma=False`` skips the finer second STFT that only the key step reads.
+    The same as pushing ``y`` through a ``SpectralStream`` (which this does)."""
+    stream = SpectralStream(sr, n_fft=n_fft, hop=hop, n_mels=n_mels, key_chroma=key_chroma)
+    stream.expect(len(y) / float(sr))
+    stream.push(y)
+    return stream.finish()
+
+
+class _Frames:
+    """Streaming framing of a signal: frame t is ``x[t * hop - lead:][:n_fft]`` (zeros
+    before the start and past the end), handed to ``process(frames, first)`` in blocks of
+    ``block`` frames aligned on multiples of ``block``, so the result never depends on how
+    the signal was cut into pushes. Holds one block's span of samples, never the signal."""
+
+    def __init__(self, n_fft: int, hop: int, lead: int, block: int, process) -> None:
+        self.n_fft, self.hop, self.block, self.process = n_fft, hop, block, process
+        self.span = (block - 1) * hop + n_fft  # samples one full block reads
+        self.buf = np.zeros(2 * self.span + block * hop, np.float32)
+        self.fill = lead  # samples held (the lead's zeros count as held)
+        self.done = 0  # frames processed
+        self.n = 0  # samples pushed
+
+    def push(self, x: np.ndarray) -> None:
+        while len(x):
+            take = min(len(x), len(self.buf) - self.fill)
+            self.buf[self.fill:self.fill + take] = x[:take]
+            self.fill += take
+            self.n += take
+            x = x[take:]
+            self._drain(self.fill)
+
+    def _drain(self, avail: int) -> None:
+        """Process whole blocks while ``avail`` samples of the buffer are there to read."""
+        pos = 0
+        while avail - pos >= self.span:
+            self._run(pos, self.block)
+            pos += self.block * self.hop
+        if pos:  # keep the unread tail (less than one block's span) at the front
+            rest = self.fill - pos
+            self.buf[:rest] = self.buf[pos:self.fill]
+            self.fill = rest
+
+    def _run(self, pos: int, k: int) -> None:
+        seg = self.buf[pos:pos + (k - 1) * self.hop + self.n_fft]
+        frames = np.lib.stride_tricks.as_strided(
+            seg, shape=(k, self.n_fft), strides=(seg.strides[0] * self.hop, seg.strides[0]),
+            writeable=False)
+        self.process(seg, frames, self.done)
+        self.done += k
+
+    def finish(self, n_frames: int) -> None:
+        """Process the frames left up to ``n_frames`` in all, zeros past the signal's end."""
+        while self.done < n_frames:
+            k = min(self.block, n_frames - self.done)
+            need = (k - 1) * self.hop + self.n_fft
+            if self.fill < need:  # only zeros follow
+                self.buf[self.fill:need] = 0.0
+                self.fill = need
+            self._run(0, k)
+            step = k * self.hop
+            rest = max(self.fill - step, 0)
+            self.buf[:rest] = self.buf[step:step + rest]
+            self.fill = rest
+
+
+class _Columns:
+    """A (rows, T) float32 array filled column block by column block, with room reserved
+    ahead: untouched room costs address space, not memory (the pages are never written),
+    so a good ``reserve`` means no copy at all; past it, the array grows by half."""
+
+    def __init__(self, rows: int, capacity: int) -> None:
+        self.data = np.empty((rows, max(capacity, 1)), np.float32)
+        self.n = 0  # columns written
+
+    def reserve(self, capacity: int) -> None:
+        if capacity > self.data.shape[1]:
+            self._grow(capacity)
+
+    def _grow(self, capacity: int) -> None:
+        grown = np.empty((self.data.shape[0], capacity), np.float32)
+        grown[:, :self.n] = self.data[:, :self.n]
+        self.data = grown
+
+    def view(self, first: int, k: int) -> np.ndarray:
+        """Columns ``first .. first + k`` to write."""
+        if first + k > self.data.shape[1]:
+            self._grow(max(first + k, self.data.shape[1] * 3 // 2))
+        self.n = max(self.n, first + k)
+        return self.data[:, first:first + k]
+
+    def result(self, n: int) -> np.ndarray:
+        """The first ``n`` columns (a view: its rows are ``capacity`` apart)."""
+        return self.data[:, :n]
+
+
+_RESERVE_S = 600.0  # frames reserved for a signal of unstated length
+_MAX_RESERVE_S = 6 * 3600.0  # a stated length is not trusted beyond this
+
+
+class SpectralStream:
+    """``compute`` over a signal that arrives in pieces: ``push`` consecutive mono float32
+    blocks (any sizes), then ``finish`` for the ``Spectral``. Memory: one block's span of
+    samples plus the per-frame reductions (``n_mels + 13`` floats per 23 ms frame, 48 MB
+    an hour); the output is identical to ``compute`` on the whole signal, however it was cut.
+
+    Also tracks the signal's length (``n_samples``) and peak (``peak``, max |sample|).
+    """
+
+    def __init__(self, sr: int, n_fft: int = N_FFT, hop: int = HOP, n_mels: int = N_MELS,
+                 key_chroma: bool = True) -> None:
+        self.sr, self.n_fft, self.hop, self.n_mels = sr, n_fft, hop, n_mels
+        self.peak = 0.0
+        self._window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
+        self._blocks, self._mel_hz = _reduction(sr, n_fft, n_mels)
+        self._red = _Columns(n_mels + 12, self._frames_in(_RESERVE_S))
+        self._rms = _Columns(1, self._frames_in(_RESERVE_S))
+        # reused buffers: nothing large is allocated (and page-faulted) per block
+        self._windowed = np.empty((_BLOCK_FRAMES, n_fft), dtype=np.float32)
+        self._mag = np.empty((_BLOCK_FRAMES, n_fft // 2 + 1), dtype=np.float32)
+        # frames centred on t * hop: n_fft // 2 zeros lead the signal
+        self._frames = _Frames(n_fft, hop, n_fft // 2, _BLOCK_FRAMES, self._stft)
+        self._fine = _FineChroma(sr) if key_chroma else None
+
+    @property
+    def n_samples(self) -> int:
+        return self._frames.n
+
+    def _frames_in(self, seconds: float) -> int:
+        return int(min(seconds, _MAX_RESERVE_S) * self.sr / self.hop) + 2
+
+    def expect(self, seconds: float | None) -> None:
+        """Reserve room for a signal of about ``seconds`` (a header's length): the
+        per-frame arrays are then filled in place, never copied to grow."""
+        if seconds and seconds > 0:
+            n = self._frames_in(seconds * 1.02 + 1.0)
+            self._red.reserve(n)
+            self._rms.reserve(n)
+            if self._fine is not None:
+                self._fine.expect(seconds)
+
+    def push(self, y: np.ndarray) -> None:
+        """The next ``len(y)`` samples (mono, float32)."""
+        y = np.asarray(y, dtype=np.float32)
+        if not len(y):
+            return
+        self.peak = max(self.peak, float(y.max()), -float(y.min()))
+        self._frames.push(y)
+        if self._fine is not None:
+            self._fine.push(y)
+
+    def _stft(self, seg: np.ndarray, frames: np.ndarray, first: int) -> None:
+        k, hop, pad = len(frames), self.hop, self.n_fft // 2
+        red, rms = self._red.view(first, k), self._rms.view(first, k)[0]
         mid = seg[pad - hop // 2: pad - hop // 2 + k * hop].reshape(k, hop)  # hop around centre
-        rms[i:i + k] = np.sqrt(np.einsum("ij,ij->i", mid, mid) / hop)
-        np.multiply(blk, window, out=windowed[:k])
-        np.abs(sfft.rfft(windowed[:k], axis=1, overwrite_x=True), out=mag[:k])
-        for c0, c1, b0, b1, w in blocks:
-            np.matmul(w.T, mag[:k, b0:b1].T, out=red[c0:c1, i:i + k])
-    return Spectral(sr=sr, hop=hop, n_fft=n_fft, mel=red[:n_mels], mel_hz=mel_hz,
-                    chroma=red[n_mels:], rms=rms,
-                    key_chroma=fine_chroma(y, sr) if key_chroma else None)
+        rms[:] = np.sqrt(np.einsum("ij,ij->i", mid, mid) / hop)
+        np.multiply(frames, self._window, out=self._windowed[:k])
+        np.abs(sfft.rfft(self._windowed[:k], axis=1, overwrite_x=True), out=self._mag[:k])
+        for c0, c1, b0, b1, w in self._blocks:
+            np.matmul(w.T, self._mag[:k, b0:b1].T, out=red[c0:c1])
 
-
-def _segment(y: np.ndarray, start: int, length: int) -> np.ndarray:
-    """``y[start:start + length]`` with zeros where that runs past either end."""
-    out = np.zeros(length, dtype=np.float32)
-    a, b = max(start, 0), min(start + length, len(y))
-    if b > a:
-        out[a - start:b - start] = y[a:b]
-    return out
+    def finish(self) -> Spectral:
+        """The ``Spectral`` of everything pushed; the stream is spent after this."""
+        n = self.n_samples
+        pad = self.n_fft // 2
+        n_frames = 1 + max(0, (n + 2 * pad - self.n_fft) // self.hop)
+        self._frames.finish(n_frames)
+        red = self._red.result(n_frames)
+        rms = self._rms.result(n_frames)[0]
+        return Spectral(sr=self.sr, hop=self.hop, n_fft=self.n_fft, mel=red[:self.n_mels],
+                        mel_hz=self._mel_hz, chroma=red[self.n_mels:], rms=rms,
+                        key_chroma=self._fine.finish() if self._fine is not None else None)
 
 
 KEY_N_FFT = 4096
@@ -151,17 +285,36 @@ KEY_N_FFT = 4096
 
 def fine_chroma(y: np.ndarray, sr: int, n_fft: int = KEY_N_FFT) -> np.ndarray:
     """Chroma from non-overlapping-by-half 4096-point frames: low notes need the resolution."""
-    hop = n_fft // 2
-    if len(y) < n_fft:
-        y = np.pad(y, (0, n_fft - len(y)))
-    n_frames = 1 + (len(y) - n_fft) // hop
-    frames = np.lib.stride_tricks.as_strided(
-        y, shape=(n_frames, n_fft), strides=(y.strides[0] * hop, y.strides[0]), writeable=False
-    )
-    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
-    fb = chroma_filterbank(sr, n_fft).T.copy()
-    out = np.empty((n_frames, 12), dtype=np.float32)
-    for i in range(0, n_frames, _BLOCK_FRAMES // 4):
-        blk = frames[i:i + _BLOCK_FRAMES // 4]
-        out[i:i + len(blk)] = np.abs(sfft.rfft(blk * window, axis=1)) @ fb
-    return np.ascontiguousarray(out.T)
+    stream = _FineChroma(sr, n_fft)
+    stream.expect(len(y) / float(sr))
+    stream.push(np.asarray(y, dtype=np.float32))
+    return stream.finish()
+
+
+class _FineChroma:
+    """``fine_chroma`` streaming: frame t is ``y[t * n_fft / 2:][:n_fft]`` (a signal
+    shorter than one frame is zero-padded to one), (12, T) float32 at the end."""
+
+    def __init__(self, sr: int, n_fft: int = KEY_N_FFT) -> None:
+        self.n_fft, self.sr = n_fft, sr
+        self._window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
+        self._fb = chroma_filterbank(sr, n_fft).T.copy()
+        self._out = _Columns(12, int(_RESERVE_S * sr / (n_fft // 2)))
+        self._frames = _Frames(n_fft, n_fft // 2, 0, _BLOCK_FRAMES // 4, self._block)
+
+    def expect(self, seconds: float) -> None:
+        self._out.reserve(int((min(seconds, _MAX_RESERVE_S) * 1.02 + 1.0) * self.sr
+                              / (self.n_fft // 2)) + 2)
+
+    def push(self, y: np.ndarray) -> None:
+        self._frames.push(y)
+
+    def _block(self, seg: np.ndarray, frames: np.ndarray, first: int) -> None:
+        self._out.view(first, len(frames))[:] = (
+            np.abs(sfft.rfft(frames * self._window, axis=1)) @ self._fb).T
+
+    def finish(self) -> np.ndarray:
+        n = max(self._frames.n, self.n_fft)
+        n_frames = 1 + (n - self.n_fft) // (self.n_fft // 2)
+        self._frames.finish(n_frames)
+        return self._out.result(n_frames)
