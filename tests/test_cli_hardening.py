@@ -183,6 +183,17 @@ def test_tables_under_a_strict_locale(hostile):
     assert "caf\\xe9" in out and "[feat." in out
 
 
+def test_an_ascii_terminal_gets_escapes_not_a_crash(hostile, tmp_path):
+    # plan's table has '·' and '−'; an ASCII-only stdout used to end in UnicodeEncodeError
+    env = {"LC_ALL": "C", "LANG": "C", "PYTHONIOENCODING": "ascii:strict"}
+    out = assert_clean(cli("plan", "--db", hostile["db"], "--minutes", "10", "--no-record",
+                           "--explain", "-o", tmp_path / "p.m3u8", env=env))
+    assert "\\xb7" in out or "\\u2212" in out
+    assert (tmp_path / "p.m3u8").exists()
+    data = json.loads(assert_clean(cli("tracks", "--db", hostile["db"], "-f", "json", env=env)))
+    assert data and all("path" in d for d in data)
+
+
 # ---------------------------------------------------------------- numbers
 
 ISSUE_ROWS = [  # the issue's rows, through the real entry point

@@ -44,6 +44,11 @@ def main() -> None:
     # second thread only spins; scans get their parallelism from worker processes.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+    # A locale that cannot encode a character (C/POSIX with ASCII, Latin-1) gets an escape
+    # for it, not a UnicodeEncodeError halfway through a table.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
     sys.exit(run(lambda: load(command), sys.argv[1:]))
 

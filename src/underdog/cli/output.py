@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from typing import Any, NoReturn
 
 import typer
@@ -141,4 +142,6 @@ def json_text(obj: Any, indent: int | None = None) -> str:
     """``obj`` as JSON text that is valid UTF-8 and strict JSON whatever it quotes: a
     ``path`` that is not UTF-8 gets ``path_bytes_b64`` beside it (exact bytes, base64),
     other strings are made valid Unicode, NaN and infinities become null."""
-    return json.dumps(_clean(obj), ensure_ascii=False, indent=indent, default=str)
+    # \u escapes where stdout cannot carry UTF-8 (an ASCII or Latin-1 locale)
+    utf8 = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "") == "utf8"
+    return json.dumps(_clean(obj), ensure_ascii=not utf8, indent=indent, default=str)
