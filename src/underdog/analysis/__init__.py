@@ -163,6 +163,7 @@ def _analyze_stream(stream, path: str, steps: frozenset[str], meter) -> TrackAna
         res.tempo_segments = est.segments
         res.beats = beats.track_beats_segments(env, spec.fps, est.segments)
         res.downbeats, res.phrases = downbeats.bars_and_phrases(spec, env, bands, res.beats)
+    del bands  # only tempo and downbeats read them: room for the later steps' arrays
     loud = None
     if "loudness" in steps or "energy" in steps:
         from . import loudness

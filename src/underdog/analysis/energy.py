@@ -124,9 +124,12 @@ def frame_features(spec: Spectral, env: np.ndarray) -> FrameFeatures:
 
 def _cums(ff: FrameFeatures) -> np.ndarray:
     """Cumulative sums (7, T+1) so that any window's totals cost O(1)."""
-    rows = np.stack([ff.power, ff.total, ff.high, ff.low_flux, ff.lin_flux,
-                     ff.peaks.astype(np.float64)])
-    return np.concatenate([np.zeros((rows.shape[0], 1)), np.cumsum(rows, axis=1)], axis=1)
+    rows = (ff.power, ff.total, ff.high, ff.low_flux, ff.lin_flux, ff.peaks.astype(np.float64))
+    cs = np.empty((len(rows), len(ff.power) + 1))  # filled row by row: no stacked copies
+    cs[:, 0] = 0.0
+    for k, row in enumerate(rows):
+        np.cumsum(row, out=cs[k, 1:])
+    return cs
 
 
 def window_features(cs: np.ndarray, a: np.ndarray, b: np.ndarray, fps: float,

@@ -49,4 +49,10 @@ def running_median(x: np.ndarray, size: int, mode: str = "reflect") -> np.ndarra
     if len(x) == 0 or size == 1:
         return x.copy()
     windows = np.lib.stride_tricks.sliding_window_view(_extend(x, size, mode), size)
-    return np.partition(windows, size // 2, axis=1)[:, size // 2]
+    out = np.empty(len(x), dtype=x.dtype)
+    # a few thousand windows at a time: partition copies them (all at once, a 3-hour
+    # envelope's 1-s windows would be 80 MB)
+    step = max(1, (1 << 21) // size)
+    for i in range(0, len(x), step):
+        out[i:i + step] = np.partition(windows[i:i + step], size // 2, axis=1)[:, size // 2]
+    return out

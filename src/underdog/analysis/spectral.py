@@ -202,7 +202,7 @@ class _Columns:
         return self.data[:, :n]
 
 
-_RESERVE_S = 600.0  # frames reserved for a signal of unstated length
+_RESERVE_S = 30.0  # frames reserved before a length is stated (then grown by half)
 _MAX_RESERVE_S = 6 * 3600.0  # a stated length is not trusted beyond this
 
 
