@@ -27,3 +27,9 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "gtzan-dev" / "tempo.csv").exists():
         pytest.skip(f"shared data not found at {SHARED_DATA} (only CI and developers have it)")
     return SHARED_DATA
+
+
+# Python expression for a child process's own peak RSS in MB. VmHWM, not getrusage's
+# ru_maxrss: Linux carries the (large) pytest parent's ru_maxrss across fork and exec.
+PEAK_RSS_MB = ("[int(l.split()[1]) for l in open('/proc/self/status') "
+               "if l.startswith('VmHWM:')][0] / 1024")

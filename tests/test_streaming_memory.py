@@ -24,7 +24,7 @@ from underdog.analysis import analyze, analyze_signal, spectral
 from underdog.analysis.loudness import LoudnessMeter
 from underdog.audio import ANALYSIS_SR, decode, decode_stream
 
-from .conftest import DEMO_LIBRARY, demo_tracks
+from .conftest import DEMO_LIBRARY, PEAK_RSS_MB, demo_tracks
 
 FIELDS = ("duration_s", "bpm", "bpm_confidence", "bpm_candidates", "tempo_segments", "beats",
           "downbeats", "loudness_lufs", "loudness_range_lu", "peak_dbfs", "energy",
@@ -141,13 +141,9 @@ def test_sixty_minute_file_full_analysis_bounded_memory(tmp_path):
     (808 MB before it streamed: the decoded signal alone is 318 MB an hour)."""
     path = tmp_path / "hour.mp3"
     _loop_mp3(DEMO_LIBRARY / "Nexuiz - Stairs.mp3", path, 22)  # 22 x 168 s = 61.6 min
-    # VmHWM, the peak RSS of the process's own memory: getrusage's ru_maxrss would start
-    # from this (large) pytest process's, which Linux carries across fork and exec
     code = ("import json, sys; from underdog.analysis import analyze; "
             "a = analyze(sys.argv[1]); "
-            "hwm = [int(l.split()[1]) for l in open('/proc/self/status') "
-            "if l.startswith('VmHWM:')][0]; "
-            "print(json.dumps([a.bpm, a.duration_s, a.key, a.warnings, hwm / 1024]))")
+            f"print(json.dumps([a.bpm, a.duration_s, a.key, a.warnings, {PEAK_RSS_MB}]))")
     run = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
                          text=True)
     assert run.returncode == 0, run.stderr[-2000:]

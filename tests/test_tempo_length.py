@@ -106,8 +106,7 @@ def test_midi_songs_looped_read_the_same_tempo(shared_data):
 def test_sixty_minute_file_same_tempo_bounded_memory(tmp_path):
     """A demo track looped to 60 minutes, written to a file and analyzed in a fresh
     process: the same tempo as the track itself, one segment, and a peak RSS under
-    600 MB (the decoded signal alone is 318 MB; 740 MB before the onset envelopes were
-    computed block by block and the silence check stopped copying the signal)."""
+    300 MB (the analysis streams; 740 MB when it held the decoded signal)."""
     import soundfile as sf
 
     y = decode(DEMO_LIBRARY / "Nexuiz - Stairs.mp3", ANALYSIS_SR).samples
@@ -118,10 +117,12 @@ def test_sixty_minute_file_same_tempo_bounded_memory(tmp_path):
         for start in range(0, total, len(y)):
             f.write(y[:min(len(y), total - start)])
     del y
-    code = ("import json, resource, sys; from underdog.analysis import analyze; "
+    from .conftest import PEAK_RSS_MB
+
+    code = ("import json, sys; from underdog.analysis import analyze; "
             "a = analyze(sys.argv[1], steps={'tempo'}); "
             "print(json.dumps([a.bpm, a.duration_s, a.tempo_segments, "
-            "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]))")
+            f"{PEAK_RSS_MB}]))")
     import json
     import subprocess
     import sys
@@ -132,4 +133,4 @@ def test_sixty_minute_file_same_tempo_bounded_memory(tmp_path):
     assert abs(duration - 3600) < 1
     assert abs(bpm - one) <= 0.01 * one, (bpm, one)
     assert len(segments) == 1, segments
-    assert rss_mb < 600, rss_mb
+    assert rss_mb < 300, rss_mb
