@@ -160,3 +160,20 @@ def test_cli_render(tmp_path):
     assert run(lambda: load("render"), ["render", str(tmp_path / "none.json"), "-o",
                                         str(tmp_path / "x.flac")]) == 2
     assert not (tmp_path / "x.flac").exists()
+
+
+def test_whole_track_plans_are_not_squeezed_to_their_back_to_back_clock(tmp_path):
+    # today's planner writes whole tracks back to back (start_s = the previous end_s, no
+    # in_s/out_s); holding that clock would squeeze each track by its overlap (0.53x seen)
+    from .conftest import DEMO_LIBRARY
+
+    a, b = DEMO_LIBRARY / "Nexuiz - Stairs.mp3", DEMO_LIBRARY / "Sectoid - War of Freedom.m4a"
+    whole = {"entries": [{"path": str(a), "start_s": 0.0, "end_s": 168.04},
+                         {"path": str(b), "start_s": 168.04, "end_s": 342.9}]}
+    p = tmp_path / "whole.json"
+    p.write_text(json.dumps(whole))
+    assert [e.start_s for e in read_plan(p).entries] == [None, None]
+    cut = {"entries": [{"path": str(a), "in_s": 10.0, "out_s": 40.0, "start_s": 0.0},
+                       {"path": str(b), "in_s": 5.0, "out_s": 35.0, "start_s": 28.0}]}
+    p.write_text(json.dumps(cut))
+    assert [e.start_s for e in read_plan(p).entries] == [0.0, 28.0]

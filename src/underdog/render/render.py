@@ -109,7 +109,11 @@ class PlanEntry:
         out_s = num("out_s")
         if out_s is not None and out_s <= in_s:
             raise PlanError(where, f"out_s {out_s} is not after in_s {in_s}")
-        return cls(path=path, in_s=in_s, out_s=out_s, start_s=num("start_s"),
+        # A whole-track entry (no in_s/out_s: today's planner) was timed back to back,
+        # without overlaps: its start_s is not a clock to keep, the transitions set it.
+        excerpt = d.get("in_s") is not None or d.get("out_s") is not None
+        return cls(path=path, in_s=in_s, out_s=out_s,
+                   start_s=num("start_s") if excerpt else None,
                    artist=str(d.get("artist") or ""), title=str(d.get("title") or ""),
                    tempo_bpm=num("tempo_bpm", "target_bpm", "tempo", "bpm_target"),
                    drop_at_s=num("drop_at_s"), downbeat_s=num("downbeat_s", "enter_downbeat_s"),
