@@ -130,6 +130,9 @@ def _print_report(console: Console, r: ScoreReport) -> None:
     styles = ", ".join(f"{k} {v:.0%}" for k, v in r.style_shares.items() if v > 0) or "–"
     gap = ("no artist repeats" if r.artist_min_gap is None else
            f"closest repeat {r.artist_min_gap} tracks apart, {r.artist_violations} within 3")
+    by = r.artist_spacing_by
+    if by and set(by) != {"artist"}:  # say what stood in for missing artist tags
+        gap += " (artist spacing by: " + ", ".join(f"{k} {v:.0%}" for k, v in by.items()) + ")"
     console.print(
         f"arc fit: mean |BPM − target| {_fmt(r.bpm_mae)}, energy error {_fmt(r.energy_mae)}; "
         f"transitions within ±6 % BPM {_fmt(r.within_6pct, True)}; Camelot-compatible "

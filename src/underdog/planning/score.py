@@ -11,6 +11,8 @@ durations; its *target* (BPM, energy level, segment) is the arc at its midpoint.
 from __future__ import annotations
 
 import math
+import os
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
@@ -24,6 +26,27 @@ TRANSITION_OK_PCT = 6.0     # a transition within ±6 % BPM (half/double counted
 DROP_WINDOW_S = 60.0        # a drop this close to a peak start counts as "on the peak"
 ARTIST_GAP = 3              # the same artist may not recur within 3 tracks
 NO_ARTIST = {"", "unknown", "unknown artist", "various", "various artists", "[unknown]"}
+NO_ALBUM = {"", "unknown", "unknown album", "[unknown]"}
+# What stands in for a missing artist tag when spacing tracks, in order of preference.
+SPACING_BASES = ("artist", "album artist", "album", "folder")
+FOLDER_MAX_SHARE = 0.5      # planning: a folder with more of the pool is not a spacing key
+
+
+def spacing_key(t: Track) -> tuple[str, str] | None:
+    """(basis, key) the artist rule spaces ``t`` by, or None when nothing identifies it.
+
+    The artist tag, else the album artist (same names: one key), else the album, else the
+    parent folder, so an untagged soundtrack's tracks still count as one source.
+    """
+    for basis, v in (("artist", t.artist), ("album artist", t.albumartist)):
+        a = (v or "").strip().casefold()
+        if a not in NO_ARTIST:
+            return basis, "a:" + a
+    album = (t.album or "").strip().casefold()
+    if album not in NO_ALBUM:
+        return "album", "b:" + album
+    folder = os.path.dirname(os.path.normpath(t.path)) if t.path else ""
+    return ("folder", "f:" + folder) if folder else None
 
 
 @dataclass(frozen=True)
@@ -77,7 +100,10 @@ class Pool:
     MAX_DROPS = 6
 
     def __init__(self, tracks: Sequence[Track], styles: Sequence[str] = KNOWN_STYLES,
-                 recent_ids: set[int] | frozenset = frozenset()):
+                 recent_ids: set[int] | frozenset = frozenset(),
+                 planning: bool = False):
+        # planning: a folder holding more than FOLDER_MAX_SHARE of the tracks is no spacing
+        # key (a flat untagged library would allow one track); a report keys every folder.
         self.tracks = list(tracks)
         self.styles = list(styles)
         n = len(self.tracks)
@@ -104,12 +130,24 @@ class Pool:
                 self.label[i] = s_idx[lab]
                 if not t.style:
                     self.style_p[i] = np.eye(len(self.styles))[s_idx[lab]]
+        # The artist rule's key per track (negative: none); spacing_by names its basis.
+        keys = [spacing_key(t) for t in self.tracks]
+        self.spacing_notes: list[str] = []
+        if planning and n:
+            big = Counter(k[1] for k in keys if k and k[0] == "folder")
+            for f, c in big.items():
+                if c > FOLDER_MAX_SHARE * n:
+                    self.spacing_notes.append(
+                        f"{c} of the {n} tracks lack artist and album tags and sit in "
+                        f"{f[2:]}: too many to space by folder")
+            keys = [None if k and k[0] == "folder" and big[k[1]] > FOLDER_MAX_SHARE * n
+                    else k for k in keys]
         names: dict[str, int] = {}
         art = np.empty(n, np.int64)
-        for i, t in enumerate(self.tracks):
-            a = (t.artist or "").strip().casefold()
-            art[i] = -(i + 1) if a in NO_ARTIST else names.setdefault(a, len(names))
+        for i, k in enumerate(keys):
+            art[i] = -(i + 1) if k is None else names.setdefault(k[1], len(names))
         self.artist = art
+        self.spacing_by = [k[0] if k else "none" for k in keys]
         self.drop_t = np.full((n, self.MAX_DROPS), np.nan)
         self.drop_q = np.zeros((n, self.MAX_DROPS))
         for i, t in enumerate(self.tracks):
@@ -343,13 +381,19 @@ class ScoreReport:
     terms: dict[str, float]
     notes: list[str] = field(default_factory=list)
     unknown_paths: list[str] = field(default_factory=list)
+    # share of tracks spaced by each basis (artist, album artist, album, folder, none)
+    artist_spacing_by: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 def artist_spacing(pool: Pool, order: Sequence[int]) -> tuple[int | None, int]:
-    """(smallest gap in tracks between two by the same artist, repeats within ARTIST_GAP)."""
+    """(smallest gap in tracks between two by the same artist, repeats within ARTIST_GAP).
+
+    "Artist" is the spacing key (see ``spacing_key``): the album artist, album or folder
+    where the artist tag is missing.
+    """
     last: dict[int, int] = {}
     gap, bad = None, 0
     for pos, i in enumerate(order):
@@ -404,7 +448,9 @@ def score_order(pool: Pool, order: Sequence[int], tl: Timeline, w: Weights = Wei
             shares["unknown"] = unl
     pk = peak_drops(pool, order, pc.start_s, tl)
     hits = sum(q > 0 for _, _, q in pk)
-    notes = list(pc.bound_notes)
+    notes = list(pc.bound_notes) + list(pool.spacing_notes)
+    by = Counter(pool.spacing_by[i] for i in order.tolist())
+    spacing_by = {b: by[b] / n for b in SPACING_BASES + ("none",) if by[b]}
     if pc.end_s < tl.total_s - 1:
         notes.append(f"{(tl.total_s - pc.end_s) / 60:.1f} min short of the "
                      f"{tl.total_s / 60:.0f}-minute session")
@@ -415,7 +461,7 @@ def score_order(pool: Pool, order: Sequence[int], tl: Timeline, w: Weights = Wei
         within_6pct=within, camelot_ok=cam, artist_min_gap=gap, artist_violations=bad,
         style_shares=shares, drops_on_peaks=f"{hits}/{len(pk)}", objective=pc.total,
         objective_per_min=pc.total / max(minutes, 1e-9), terms=pc.terms, notes=notes,
-        unknown_paths=list(unknown_paths))
+        unknown_paths=list(unknown_paths), artist_spacing_by=spacing_by)
 
 
 def score_tracks(tracks: Sequence[Track], tl: Timeline, w: Weights = Weights(),

@@ -649,7 +649,7 @@ def plan(lib: Library, arc: Arc, minutes: float | None = None,
         raise PlanError("the library has no analyzed tracks to plan with (run "
                         "`underdog scan DIR` first)")
     t_load = time.perf_counter()
-    pool = Pool(tracks, recent_ids=recent)
+    pool = Pool(tracks, recent_ids=recent, planning=True)
     prefs = segment_prefs(tl, pool.styles)
     cand = _preselect(pool, tl, opts, prefs)
     t_pre = time.perf_counter()
