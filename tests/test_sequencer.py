@@ -78,7 +78,8 @@ def test_failed_and_missing_tracks_are_never_used(tmp_path):
 def test_same_seed_same_playlist_other_seeds_vary(lib):
     arc = load_arc("montage")
     runs = [[e.track.id for e in plan(lib, arc, 45, PlanOptions(seed=s)).entries]
-            for s in (7, 7, 8, 9, 10)]
+            for s in (7, 7, *range(8, 16))]
+    # The search often lands on the same best plan; over 8 other seeds it does not always.
     assert runs[0] == runs[1]
     assert len({tuple(r) for r in runs}) >= 2
 

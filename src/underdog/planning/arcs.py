@@ -167,14 +167,16 @@ ANTHEM = {"heavy": 1.0, "hiphop": 0.8, "indie_synth": 0.6}
 
 def montage() -> Arc:
     """The essay's logic: open atmospheric, build, three peaks near 140 with valleys
-    between them (energy valleys, tempo held in the same family), cool down."""
+    between them, cool down. A valley sits at least 2 energy levels and 8 BPM below the
+    peaks on either side (130 BPM: still a mix away from 140, but a felt drop), and the
+    cool-down only falls."""
     return Arc("montage", [
         _seg("open", 0.12, (118.0, 124.0), (3.0, 4.0), style=ATMOS),
         _seg("build", 0.13, (126.0, 136.0), (5.0, 7.0), style=BUILD),
         _seg("peak 1", 0.14, 140.0, 8.5, style=ANTHEM, peak=True),
-        _seg("valley 1", 0.09, 134.0, 5.5, style=ATMOS),
+        _seg("valley 1", 0.09, 130.0, 5.5, style=ATMOS),
         _seg("peak 2", 0.14, (140.0, 144.0), 9.0, style=ANTHEM, peak=True),
-        _seg("valley 2", 0.09, 136.0, 6.0, style=ATMOS),
+        _seg("valley 2", 0.09, 130.0, 6.0, style=ATMOS),
         _seg("peak 3", 0.14, 142.0, 9.5, style=ANTHEM, peak=True),
         _seg("cool down", 0.15, (132.0, 112.0), (6.0, 3.0), style=ATMOS),
     ], description="start atmospheric and build; peaks near 140 BPM with valleys between; "
@@ -183,7 +185,8 @@ def montage() -> Arc:
 
 def hiit(work: float = 4.0, rest: float = 3.0, rounds: int = 4) -> Arc:
     """Warm-up, ``rounds`` × (work, rest) intervals in minutes, cool-down. Work intervals
-    are peaks (a drop should hit as each starts); rest holds the tempo family, low energy."""
+    are peaks (a drop should hit as each starts); rest is a valley (10 BPM and 4.5 levels
+    below work); the cool-down starts no higher than the last rest and only falls."""
     if not (0 < work <= MAX_INTERVAL_MIN and 0 <= rest <= MAX_INTERVAL_MIN
             and 1 <= rounds <= MAX_ROUNDS):
         raise ArcError(f"hiit needs --work within 0–{MAX_INTERVAL_MIN:g} min (not 0), --rest "
@@ -197,23 +200,26 @@ def hiit(work: float = 4.0, rest: float = 3.0, rounds: int = 4) -> Arc:
         segs.append(Segment(f"work {r}", bpm=(150.0, 150.0), energy=(9.0, 9.0),
                             minutes=float(work), style=ANTHEM, peak=True))
         if rest > 0:
-            segs.append(Segment(f"rest {r}", bpm=(144.0, 144.0), energy=(4.5, 4.5),
+            segs.append(Segment(f"rest {r}", bpm=(140.0, 140.0), energy=(4.5, 4.5),
                                 minutes=float(rest), style=ATMOS))
-    segs.append(_seg("cool-down", 0.5, (136.0, 112.0), (5.0, 3.0), style=ATMOS))
+    segs.append(_seg("cool-down", 0.5, (136.0, 112.0), (4.5, 3.0), style=ATMOS))
     return Arc("hiit", segs, description=f"{rounds} rounds of {work:g} min work / {rest:g} "
                "min rest between a warm-up and a cool-down",
                minutes=10.0 + rounds * (work + rest), style_max={"heavy": 0.5})
 
 
 def run(cadence: float = 160.0) -> Arc:
-    """Steady at ``cadence`` steps per minute; a track fits at the cadence or half of it."""
+    """Steady at ``cadence`` steps per minute; a track fits at the cadence or half of it.
+    The first tenth of the session (4.5 min of 45) is a warm-up ramp from 85 % of the
+    cadence and energy 5.5 up to the cadence and energy 7."""
     if not BPM_RANGE[0] <= cadence <= BPM_RANGE[1]:  # NaN fails too
         raise ArcError(f"--cadence {cadence:g} is outside {BPM_RANGE[0]:g}–{BPM_RANGE[1]:g}")
     c = float(cadence)
     return Arc("run", [
-        _seg("settle in", 0.1, c, (5.5, 7.0), tolerance_pct=4.0),
+        _seg("warm-up", 0.1, (max(BPM_RANGE[0], round(0.85 * c, 1)), c), (5.5, 7.0), tolerance_pct=4.0),
         _seg("steady", 0.9, c, 7.0, tolerance_pct=4.0),
-    ], description=f"steady at {c:g} steps per minute (tracks at {c:g} or {c / 2:g} BPM)")
+    ], description=f"a warm-up ramp to {c:g} steps per minute, then steady there "
+                   f"(tracks at {c:g} or {c / 2:g} BPM)")
 
 
 def lift() -> Arc:
