@@ -278,7 +278,7 @@ def test_cli_table_and_playlist(demo_db):
 
 def test_cli_json_objects_exactly_as_specified(demo_db):
     _, db = demo_db
-    r = runner.invoke(app, ["soundtrack", "match", str(NBD), "--db", str(db), "-f", "json"])
+    r = runner.invoke(app, ["soundtrack", "match", str(NBD), "--db", str(db), "-f", "jsonl"])
     assert r.exit_code == 0, r.output
     objs = [json.loads(ln) for ln in r.output.splitlines() if ln.strip()]
     assert len(objs) == 10
@@ -309,7 +309,7 @@ def test_cli_missing_only(demo_db):
     r = runner.invoke(app, ["soundtrack", "match", str(NBD), "--db", str(db), "-f", "json",
                             "--missing-only"])
     assert r.exit_code == 0, r.output
-    objs = [json.loads(ln) for ln in r.output.splitlines() if ln.strip()]
+    objs = json.loads(r.output)  # one JSON document
     assert [o["status"] for o in objs] == ["missing"] * 6
     t = runner.invoke(app, ["soundtrack", "match", str(NBD), "--db", str(db), "--missing-only"])
     assert t.exit_code == 0 and "Mellowdrone" in t.output and "Kanye" not in t.output

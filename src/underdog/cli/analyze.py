@@ -22,7 +22,8 @@ from .root import app
 
 class OutFormat(str, Enum):
     table = "table"
-    jsonl = "jsonl"
+    json = "json"    # one JSON document: an array of files, written at the end
+    jsonl = "jsonl"  # one object per file per line, written as each is done
 
 
 def iter_audio_paths(paths: List[Path]) -> Iterator[str]:
@@ -63,7 +64,9 @@ def _fmt(v, spec: str, dash: str = "–") -> str:
 @app.command()
 def analyze(
     paths: List[Path] = typer.Argument(..., help="Audio files or folders."),
-    format: OutFormat = typer.Option(OutFormat.table, "--format", "-f", help="table or jsonl."),
+    format: OutFormat = typer.Option(OutFormat.table, "--format", "-f",
+                                     help="table; json: one JSON array of files; jsonl: "
+                                     "one object per file per line, as each is done."),
 ) -> None:
     """Analyze audio files: tempo, beats, loudness, energy, key, drops and style."""
     console = make_console()
@@ -81,6 +84,8 @@ def analyze(
                 rows.append(obj)
     if format == OutFormat.table:
         _print_table(console, rows)
+    elif format == OutFormat.json:
+        sys.stdout.write(json_text(rows, indent=1) + "\n")
     raise typer.Exit(1 if failed else 0)
 
 

@@ -137,7 +137,8 @@ def scan(
 
 class TracksFormat(str, Enum):
     table = "table"
-    json = "json"
+    json = "json"    # one JSON document
+    jsonl = "jsonl"  # one object per line
     csv = "csv"
 
 
@@ -191,7 +192,8 @@ def tracks(
                                         help="At most this many rows. 1–1000000."),
     all_: bool = typer.Option(False, "--all", help="Include failed and missing files."),
     format: TracksFormat = typer.Option(TracksFormat.table, "--format", "-f",
-                                        help="table, json or csv."),
+                                        help="table; json: one JSON array; jsonl: one "
+                                        "track per line; or csv."),
     db: Optional[Path] = DB_OPTION,
 ) -> None:
     """List library tracks, filtered and sorted."""
@@ -204,6 +206,10 @@ def tracks(
             raise typer.BadParameter(str(exc)) from None
     if format == TracksFormat.json:
         sys.stdout.write(json_text([track_dict(t) for t in rows], indent=1) + "\n")
+        return
+    if format == TracksFormat.jsonl:
+        for t in rows:
+            sys.stdout.write(json_text(track_dict(t)) + "\n")
         return
     if format == TracksFormat.csv:
         buf = io.StringIO()
@@ -242,7 +248,8 @@ def show(
     track: str = typer.Argument(..., help="Track id or file path."),
     db: Optional[Path] = DB_OPTION,
     format: TracksFormat = typer.Option(TracksFormat.table, "--format", "-f",
-                                        help="table or json (csv: same as json)."),
+                                        help="table; json: one JSON document; jsonl: "
+                                        "the same on one line (csv: same as json)."),
 ) -> None:
     """Print everything the library knows about one track."""
     if track.isdigit() and not os.path.exists(track):  # an id: within SQLite's integers
@@ -265,7 +272,8 @@ def show(
         d["downbeats"] = [round(float(x), 3) for x in downbeats]
         d["phrases"] = [round(float(x), 3) for x in phrases]
         d["energy_curve"] = [round(float(x), 4) for x in curve]
-        sys.stdout.write(json_text(d, indent=1) + "\n")
+        one_line = format == TracksFormat.jsonl
+        sys.stdout.write(json_text(d, indent=None if one_line else 1) + "\n")
         return
     console = make_console()
     table = Table(show_header=False, box=None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
@@ -214,6 +215,12 @@ def plan(
         _fail(str(exc))
 
 
+class ScoreFormat(str, Enum):
+    table = "table"
+    json = "json"    # one JSON document
+    jsonl = "jsonl"  # the same, on one line
+
+
 @app.command()
 def score(
     playlist: Path = typer.Argument(..., help="An .m3u8/.m3u or .xspf playlist (any, "
@@ -225,7 +232,10 @@ def score(
     work: Optional[float] = WORK_OPTION,
     rest: Optional[float] = REST_OPTION,
     rounds: Optional[int] = ROUNDS_OPTION,
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
+    format: ScoreFormat = typer.Option(ScoreFormat.table, "--format", "-f",
+                                       help="table; json: the report as one JSON document; "
+                                       "jsonl: the same on one line."),
     db: Optional[Path] = typer.Option(None, "--db", help="Library database."),
 ) -> None:
     """Grade a playlist against an arc: fit, transitions, keys, artists, styles, drops."""
@@ -256,10 +266,12 @@ def score(
     except ArcError as exc:
         _fail(str(exc))
     console = make_console()
-    if as_json:
+    if as_json or format != ScoreFormat.table:
         from ..export.playlists import jsonable
 
-        sys.stdout.write(json_text(jsonable(r.as_dict()), indent=2) + "\n")
+        one_line = format == ScoreFormat.jsonl and not as_json
+        sys.stdout.write(json_text(jsonable(r.as_dict()), indent=None if one_line else 2)
+                         + "\n")
         return
     console.print(f"{playlist}: {r.tracks} tracks, {r.minutes:.1f} min, against "
                   f"'{r.arc}' over {r.session_minutes:.0f} min", highlight=False)

@@ -28,7 +28,8 @@ app.add_typer(soundtrack_app, name="soundtrack")
 
 class MatchFormat(str, Enum):
     table = "table"
-    json = "json"
+    json = "json"    # one JSON document: an array of entries
+    jsonl = "jsonl"  # one object per entry per line
 
 
 class TracklistFormat(str, Enum):
@@ -45,7 +46,8 @@ def match(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the film-order "
                                           "M3U8 (found tracks; '# missing:' comments)."),
     format: MatchFormat = typer.Option(MatchFormat.table, "--format", "-f",
-                                       help="table, or json: one object per entry per line."),
+                                       help="table; json: one JSON array of entries; "
+                                       "jsonl: one object per entry per line."),
     missing_only: bool = typer.Option(False, "--missing-only",
                                       help="Print only entries not found (missing, ambiguous)."),
     relative_to: Optional[Path] = typer.Option(None, "--relative-to", help="M3U8 paths "
@@ -71,8 +73,11 @@ def match(
     except OSError as exc:
         _fail(f"{exc.filename or output}: {exc.strerror or exc}")
     shown = [r for r in results if not (missing_only and r.status == FOUND)]
-    if format == MatchFormat.json:
-        for r in shown:  # input order
+    if format == MatchFormat.json:  # input order
+        sys.stdout.write(json_text([r.to_json() for r in shown], indent=1) + "\n")
+        return
+    if format == MatchFormat.jsonl:
+        for r in shown:
             sys.stdout.write(json_text(r.to_json()) + "\n")
         return
     _print_table(shown, results, output)

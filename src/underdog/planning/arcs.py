@@ -216,7 +216,8 @@ def run(cadence: float = 160.0) -> Arc:
         raise ArcError(f"--cadence {cadence:g} is outside {BPM_RANGE[0]:g}–{BPM_RANGE[1]:g}")
     c = float(cadence)
     return Arc("run", [
-        _seg("warm-up", 0.1, (max(BPM_RANGE[0], round(0.85 * c, 1)), c), (5.5, 7.0), tolerance_pct=4.0),
+        _seg("warm-up", 0.1, (max(BPM_RANGE[0], round(0.85 * c, 1)), c), (5.5, 7.0),
+             tolerance_pct=4.0),
         _seg("steady", 0.9, c, 7.0, tolerance_pct=4.0),
     ], description=f"a warm-up ramp to {c:g} steps per minute, then steady there "
                    f"(tracks at {c:g} or {c / 2:g} BPM)")
