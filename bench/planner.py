@@ -1,7 +1,7 @@
 """Benchmark the planner: quality against baselines, optimality gap, speed.
 
-    python bench/planner.py [--parts compare,exact,speed] [--library realistic|synthetic]
-                            [--instances 24] [--runs 5]
+    python bench/planner.py [--parts compare,exact,speed,seeds] [--library realistic|synthetic]
+                            [--db LIBRARY.db] [--instances 24] [--runs 5]
 
 1. compare: a realistic library (get-free-music + ../shared/data/midi-dev, scanned with the
    full pipeline into bench/out/realistic.db by bench/_library.py) planned for `montage`
@@ -20,6 +20,9 @@
    real `plan()` on an in-memory library), the optimum, the gap.
 3. speed: a 45-minute montage from synthetic libraries of 10,000 and 100,000 rows inserted
    through Library.add_tracks: median of --runs plans (the greedy baseline timed beside).
+4. seeds (not in the default parts): a 45-minute montage for seeds 0–9 on the realistic
+   library (or --db): the objective's min/median/max, the number of distinct plans, and
+   whether a seed planned twice gives the same plan.
 """
 
 from __future__ import annotations
@@ -294,6 +297,25 @@ def speed(runs: int, sizes=(10_000, 100_000)) -> None:
               f"{p.report.within_6pct * 100:.0f} % | {t_g:.2f} |", flush=True)
 
 
+def seeds(db_path: Path, n_seeds: int = 10) -> None:
+    """The spread of the objective over seeds 0..n-1 (45-min montage)."""
+    arc = load_arc("montage")
+    with open_library(db_path) as lib:
+        n_lib = lib.count("ok")
+        runs = [plan(lib, arc, 45.0, PlanOptions(seed=s)) for s in range(n_seeds)]
+        again = plan(lib, arc, 45.0, PlanOptions(seed=1))
+    obj = [p.cost.total for p in runs]
+    orders = [tuple(e.track.id for e in p.entries) for p in runs]
+    print(f"\n## Seeds: a 45-minute montage for seeds 0–{n_seeds - 1} ({n_lib} analyzed "
+          f"tracks, {db_path.name}; PlanOptions.variety {PlanOptions().variety})\n")
+    print("| objective min | median | max | max/min | distinct plans | seed 1 repeats |")
+    print("|---|---|---|---|---|---|")
+    print(f"| {min(obj):.2f} | {statistics.median(obj):.2f} | {max(obj):.2f} | "
+          f"{max(obj) / min(obj):.3f} | {len(set(orders))} of {n_seeds} | "
+          f"{tuple(e.track.id for e in again.entries) == orders[1]} |")
+    print("\nper seed: " + ", ".join(f"{s}: {o:.2f}" for s, o in enumerate(obj)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--parts", default="compare,exact,speed")
@@ -301,11 +323,16 @@ def main() -> None:
     ap.add_argument("--instances", type=int, default=24)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--db", type=Path, default=None,
+                    help="an already scanned library for compare and seeds (skips the scan)")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
+    if "seeds" in parts:
+        seeds(args.db or (realistic_library(jobs=args.jobs) if args.library == "realistic"
+                          else synthetic_library(2000)))
     if "compare" in parts:
-        db = (realistic_library(jobs=args.jobs) if args.library == "realistic"
-              else synthetic_library(2000))
+        db = args.db or (realistic_library(jobs=args.jobs) if args.library == "realistic"
+                         else synthetic_library(2000))
         compare(db)
     if "exact" in parts:
         exact_instances(args.instances)

@@ -301,13 +301,17 @@ def _pulse_shape(e: np.ndarray | None, fps: float, bpm: float, bins: int = 12) -
     return [float(top / (prof.mean() + 1e-9)), float(half), float(third)]
 
 
-@dataclass
+@dataclass(frozen=True)
 class OctaveModel:
     """A conditional-logit scorer over a track's candidate tempi (weights shipped as .npz)."""
 
     mean: np.ndarray
     std: np.ndarray
     weights: np.ndarray
+
+    def __post_init__(self):
+        for a in (self.mean, self.std, self.weights):
+            a.flags.writeable = False  # shared by every caller of default_model()
 
     def scores(self, feats: np.ndarray) -> np.ndarray:
         z = (feats - self.mean) / self.std
@@ -341,14 +345,12 @@ class _nullctx:
 
 
 MODEL_FILE = "tempo_octave.npz"
-_MODEL: OctaveModel | None = None
 
 
+@lru_cache(maxsize=1)
 def default_model() -> OctaveModel:
-    global _MODEL
-    if _MODEL is None:
-        _MODEL = OctaveModel.load()
-    return _MODEL
+    """The shipped octave model, loaded once (frozen, with read-only arrays)."""
+    return OctaveModel.load()
 
 
 def _window_estimate(env: np.ndarray, fps: float, bands: np.ndarray | None,

@@ -53,7 +53,7 @@ class PlanOptions:
     min_track_s: float = 20.0      # shorter files (jingles, stingers) are left out
     read_all_below: int = 3000     # libraries this small are read whole
     search_all_below: int = 250    # candidate pools this small are searched whole
-    variety: float = 0.15          # seeded per-minute variety cost, at most (seed != 0)
+    variety: float = 0.3           # seeded per-minute variety cost, at most (seed != 0)
     local_evals: int = 1500        # evaluation budget of the local search
     exclude_ids: frozenset = frozenset()  # never use these tracks (e.g. a reference's)
 
@@ -607,16 +607,27 @@ def local_search(pool: Pool, cand: np.ndarray, order: list[int], tl: Timeline,
     return cur, evals
 
 
+def variety_bias(ids: np.ndarray, opts: PlanOptions) -> np.ndarray:
+    """The seeded per-minute variety cost of each track (zeros for seed 0).
+
+    Keyed by track id, so a track's cost does not depend on which other tracks were read
+    or in what order.
+    """
+    if opts.variety <= 0 or opts.seed == 0 or not len(ids):
+        return np.zeros(len(ids))
+    ids = np.clip(np.asarray(ids, np.int64), 0, None)
+    u = np.random.default_rng(opts.seed).random(int(ids.max()) + 1)
+    return opts.variety * u[ids]
+
+
 def optimize(pool: Pool, cand: np.ndarray, tl: Timeline, opts: PlanOptions,
              prefs=None) -> tuple[list[int], dict]:
-    """Beam search then local search over pool indices ``cand``; returns (order, stats)."""
+    """Beam search then local search over pool indices ``cand``; returns (order, stats).
+
+    The seed acts through ``pool.bias`` (see ``variety_bias``), which must be set before
+    pre-selection so that pre-selection and search rank tracks alike.
+    """
     prefs = prefs if prefs is not None else segment_prefs(tl, pool.styles)
-    rng = np.random.default_rng(opts.seed)
-    ids = pool.ids
-    # Variety: a seeded per-track cost, keyed by track id so it does not depend on order.
-    u = rng.random(int(ids.max()) + 2 if len(ids) and ids.max() >= 0 else 1)
-    pool.bias = opts.variety * u[np.clip(ids, 0, None)] if opts.variety > 0 and opts.seed \
-        else np.zeros(len(pool))
     t0 = time.perf_counter()
     order = beam_search(pool, cand, tl, opts, prefs)
     t1 = time.perf_counter()
@@ -650,6 +661,7 @@ def plan(lib: Library, arc: Arc, minutes: float | None = None,
                         "`underdog scan DIR` first)")
     t_load = time.perf_counter()
     pool = Pool(tracks, recent_ids=recent, planning=True)
+    pool.bias = variety_bias(pool.ids, opts)  # before pre-selection: the seed reaches it
     prefs = segment_prefs(tl, pool.styles)
     cand = _preselect(pool, tl, opts, prefs)
     t_pre = time.perf_counter()
