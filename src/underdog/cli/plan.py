@@ -12,11 +12,12 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ..errors import UnderdogError
 from ..export.playlists import read_playlist
 from ..library.db import LibraryError, open_library
-from ..planning.arcs import Arc, ArcError, load_arc
+from ..planning.arcs import BUILTIN, Arc, ArcError, load_arc
 from ..planning.score import ScoreReport, score_tracks
 from ..planning.sequencer import Plan, PlanError, PlanOptions, plan as make_plan
 from .root import app
@@ -41,6 +42,17 @@ def _arc(name: str, cadence, work, rest, rounds) -> Arc:
     if not a.minutes <= MINUTES[1]:  # e.g. hiit's 100 rounds of 60 + 60 minutes
         _fail(f"arc {a.name!r} lasts {a.minutes:g} minutes; at most {MINUTES[1]:g}")
     return a
+
+
+def _arc_spec(arc: str, a: Arc, session_min: float, cadence, work, rest, rounds) -> dict:
+    """What ``score`` needs to rebuild the arc: the built-in name (or the TOML file's
+    absolute path), the parameters given, and the session's minutes."""
+    spec = {"arc": arc if arc in BUILTIN and not os.path.isfile(arc) else os.path.abspath(arc)}
+    for k, v in (("cadence", cadence), ("work", work), ("rest", rest), ("rounds", rounds)):
+        if v is not None:
+            spec[k] = v
+    spec["minutes"] = round(session_min, 4)
+    return spec
 
 
 def _lib(db: Optional[Path]):
@@ -144,6 +156,29 @@ def _print_report(console: Console, r: ScoreReport) -> None:
         console.print(f"note: {n}", highlight=False, soft_wrap=True)
 
 
+def _print_rows(console: Console, r: ScoreReport) -> None:
+    """The per-track table: target, actual, deviations, transition, artist spacing."""
+    t = Table(box=None, pad_edge=False, show_edge=False)
+    for col, just in (("#", "right"), ("track", "left"), ("segment", "left"),
+                      ("target", "right"), ("actual", "right"), ("ΔBPM", "right"),
+                      ("ΔE", "right"), ("trans.", "right"), ("key", "right"),
+                      ("spacing", "left")):
+        t.add_column(col, justify=just, overflow="fold" if col == "track" else "ellipsis")
+    f = lambda v, fmt: "–" if v is None else format(v, fmt)  # noqa: E731
+    pct = lambda v: "–" if v is None else f"{v:.1f} %"  # noqa: E731
+    for row in r.rows:
+        t.add_row(str(row["position"]), Text(visible(row["track"])),
+                  Text(visible(row["segment"])),
+                  f"{f(row['target_bpm'], '.0f')} BPM E{f(row['target_energy'], '.1f')}",
+                  f"{f(row['bpm'], '.0f')} BPM E{f(row['energy'], '.1f')}",
+                  pct(row["bpm_dev_pct"]),
+                  f(row["energy_dev"], "+.1f"),
+                  "" if row["position"] == 1 else pct(row["transition_pct"]),
+                  "" if row["position"] == 1 else f(row["camelot_step"], "d"),
+                  row["spacing"] or "ok")
+    console.print(t)
+
+
 @app.command()
 def plan(
     arc: str = typer.Option("montage", "--arc", help="montage, hiit, run, lift, warmup, "
@@ -195,15 +230,17 @@ def plan(
     _print_plan(console, p, explain)
     from ..export.playlists import write_json, write_m3u8, write_xspf
 
+    spec = _arc_spec(arc, a, p.timeline.total_s / 60.0, cadence, work, rest, rounds)
+
     try:
         for o in output:
             ext = o.suffix.lower()
             if ext in (".m3u8", ".m3u"):
-                write_m3u8(p.entries, o, relative_to=relative_to)
+                write_m3u8(p.entries, o, relative_to=relative_to, arc=spec)
             elif ext == ".xspf":
                 write_xspf(p.entries, o, title=f"underdog {a.name}")
             else:
-                write_json(p.as_dict(), o)
+                write_json({**p.as_dict(), "arc_spec": spec}, o)
             console.print(f"wrote {o}", highlight=False)
         if plot is not None:
             from ..export.plot import plot_plan
@@ -225,7 +262,9 @@ class ScoreFormat(str, Enum):
 def score(
     playlist: Path = typer.Argument(..., help="An .m3u8/.m3u or .xspf playlist (any, "
                                     "including hand-made ones)."),
-    arc: str = typer.Option("montage", "--arc", help="The arc to grade against."),
+    arc: Optional[str] = typer.Option(None, "--arc", help="The arc to grade against "
+                                      "(default: the one the playlist was planned for, "
+                                      "else montage)."),
     minutes: Optional[float] = minutes_option("Session length in minutes (default: the "
                                               "playlist's own length)."),
     cadence: Optional[float] = CADENCE_OPTION,
@@ -238,13 +277,28 @@ def score(
                                        "jsonl: the same on one line."),
     db: Optional[Path] = typer.Option(None, "--db", help="Library database."),
 ) -> None:
-    """Grade a playlist against an arc: fit, transitions, keys, artists, styles, drops."""
-    from ..export.playlists import read_playlist
+    """Grade a playlist against an arc: fit, transitions, keys, artists, styles, drops;
+    then one row per track."""
+    from ..export.playlists import read_arc_spec, read_playlist
 
     try:
         paths = read_playlist(playlist)
+        spec = read_arc_spec(playlist) if arc is None else None
     except UnderdogError as exc:
         _fail(str(exc))
+    if arc is not None:
+        source = "--arc"
+    elif spec is not None:
+        source = "the playlist's own"
+        arc = spec["arc"]
+        cadence = cadence if cadence is not None else spec.get("cadence")
+        work = work if work is not None else spec.get("work")
+        rest = rest if rest is not None else spec.get("rest")
+        rounds = rounds if rounds is not None else spec.get("rounds")
+        minutes = minutes if minutes is not None else spec.get("minutes")
+    else:
+        source = "the playlist names none"
+        arc = "montage"
     a = _arc(arc, cadence, work, rest, rounds)
     lib = _lib(db)
     tracks, unknown = [], []
@@ -270,11 +324,14 @@ def score(
         from ..export.playlists import jsonable
 
         one_line = format == ScoreFormat.jsonl and not as_json
-        sys.stdout.write(json_text(jsonable(r.as_dict()), indent=None if one_line else 2)
-                         + "\n")
+        doc = {**r.as_dict(), "arc_source": source}
+        sys.stdout.write(json_text(jsonable(doc), indent=None if one_line else 2) + "\n")
         return
-    console.print(f"{playlist}: {r.tracks} tracks, {r.minutes:.1f} min, against "
-                  f"'{r.arc}' over {r.session_minutes:.0f} min", highlight=False)
+    if not console.is_terminal:
+        console = make_console(width=200)  # piped: keep one row per track
+    console.print(f"{playlist}: {r.tracks} tracks, {r.minutes:.1f} min, graded against the "
+                  f"{r.arc} arc ({source}) over {r.session_minutes:.0f} min", highlight=False)
     _print_report(console, r)
+    _print_rows(console, r)
     for p in unknown:
         console.print(line(("not in the library", "yellow"), " ", p), soft_wrap=True)

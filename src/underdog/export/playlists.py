@@ -45,6 +45,7 @@ XSPF_EXTENSIONS = (".xspf",)
 JSON_EXTENSIONS = (".json",)
 MAX_PLAYLIST_BYTES = 64_000_000    # a playlist file read back
 MAX_PLAYLIST_ENTRIES = 50_000      # entries in a playlist read back
+ARC_TAG = "#UNDERDOG-ARC:"         # M3U comment line: the arc a plan was made for (JSON)
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")  # C:\ or C:/
 _REMOTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")  # http://, smb://, ...
 
@@ -116,12 +117,18 @@ def _m3u_path(path: str, relative_to: str | os.PathLike | None) -> str:
 
 
 def m3u8_lines(entries: Iterable[Any], relative_to: str | os.PathLike | None = None,
-               title: str | None = None, out: Any = "<playlist>") -> list[str]:
+               title: str | None = None, out: Any = "<playlist>",
+               arc: Mapping[str, Any] | None = None) -> list[str]:
     """The lines of an extended M3U: ``#EXTM3U``, then ``#EXTINF`` + path per entry
-    (or ``# comment`` for a path-less entry with a comment)."""
+    (or ``# comment`` for a path-less entry with a comment). ``arc`` (the arc's spec:
+    name or TOML path, its parameters, minutes) goes in an ``#UNDERDOG-ARC:{json}`` line,
+    which players skip as an unknown comment and :func:`read_arc_spec` reads back."""
     lines = ["#EXTM3U"]
     if title:
         lines.append(f"#PLAYLIST:{_one_line(title)}")
+    if arc:
+        lines.append(ARC_TAG + json.dumps(lossless_paths(jsonable(dict(arc))),
+                                          ensure_ascii=False, separators=(",", ":")))
     for e in entries:
         path = _get(e, "path")
         comment = _get(e, "comment")
@@ -140,11 +147,12 @@ def m3u8_lines(entries: Iterable[Any], relative_to: str | os.PathLike | None = N
 
 
 def write_m3u8(entries: Iterable[Any], out: str | os.PathLike,
-               relative_to: str | os.PathLike | None = None, title: str | None = None) -> None:
+               relative_to: str | os.PathLike | None = None, title: str | None = None,
+               arc: Mapping[str, Any] | None = None) -> None:
     """Write an extended M3U (UTF-8, LF) with absolute paths, or paths relative to the
     folder ``relative_to`` (normally the folder the playlist goes in). A name that is not
-    UTF-8 is written as its raw bytes."""
-    text = "\n".join(m3u8_lines(entries, relative_to, title, out)) + "\n"
+    UTF-8 is written as its raw bytes. ``arc``: see :func:`m3u8_lines`."""
+    text = "\n".join(m3u8_lines(entries, relative_to, title, out, arc)) + "\n"
     write_atomic(out, text, errors="surrogateescape")
 
 
@@ -304,6 +312,57 @@ def read_playlist(path: str | os.PathLike, notes: list[str] | None = None) -> li
     if ext in JSON_EXTENSIONS:
         return _read_json(data, path, base)
     return _read_m3u(data, path, base, strict_utf8=(ext == ".m3u8"), notes=notes)
+
+
+def read_arc_spec(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The arc an underdog playlist was planned for, or None when it names none.
+
+    An M3U/M3U8's ``#UNDERDOG-ARC:{json}`` line, or a plan JSON's ``"arc_spec"``; a plan
+    JSON without one gives ``{"arc": its "arc", "minutes": its "session_minutes"}``. The
+    dict holds ``"arc"`` (a built-in name or a TOML path) and optionally ``"minutes"``,
+    ``"cadence"``, ``"work"``, ``"rest"`` and ``"rounds"``. A malformed line raises
+    :class:`PlaylistError`."""
+    path = os.fspath(path)
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in M3U_EXTENSIONS + JSON_EXTENSIONS:
+        return None
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_PLAYLIST_BYTES + 1)
+    except OSError as e:
+        raise PlaylistError(path, f"cannot read: {e.strerror or e}") from None
+    spec: Any = None
+    if ext in JSON_EXTENSIONS:
+        try:
+            doc = json.loads(data.decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            return None  # read_playlist says what is wrong
+        if not isinstance(doc, dict):
+            return None
+        spec = doc.get("arc_spec")
+        if spec is None and isinstance(doc.get("arc"), str):
+            spec = {"arc": doc["arc"], "minutes": doc.get("session_minutes")}
+    else:
+        tag = ARC_TAG.encode()
+        for no, raw in enumerate(data.split(b"\n"), start=1):
+            line = raw.strip().lstrip(b"\xef\xbb\xbf")
+            if line[:len(tag)].upper() == tag:
+                try:
+                    spec = json.loads(line[len(tag):].decode("utf-8"))
+                except (UnicodeDecodeError, ValueError, RecursionError) as e:
+                    raise PlaylistError(path, f"malformed {ARC_TAG} line: {e}", no) from None
+                break
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or not isinstance(spec.get("arc"), str) or not spec["arc"]:
+        raise PlaylistError(path, f"the arc it names is malformed: {_shown(spec)}")
+    out: dict[str, Any] = {"arc": spec["arc"]}
+    for k, typ in (("minutes", float), ("cadence", float), ("work", float), ("rest", float),
+                   ("rounds", int)):
+        v = spec.get(k)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            out[k] = typ(v)
+    return out
 
 
 class _LoggedNotes(list):

@@ -383,6 +383,8 @@ class ScoreReport:
     unknown_paths: list[str] = field(default_factory=list)
     # share of tracks spaced by each basis (artist, album artist, album, folder, none)
     artist_spacing_by: dict[str, float] = field(default_factory=dict)
+    # one dict per track, in order (see track_rows)
+    rows: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -404,6 +406,49 @@ def artist_spacing(pool: Pool, order: Sequence[int]) -> tuple[int | None, int]:
             bad += g < ARTIST_GAP
         last[a] = pos
     return gap, bad
+
+
+def _num(v, nd: int = 2):
+    return None if v is None or not math.isfinite(float(v)) else round(float(v), nd)
+
+
+def track_rows(pool: Pool, order: Sequence[int], pc: PlanCost, tl: Timeline) -> list[dict]:
+    """Per track, in order: position (1-based), name, segment, target and actual BPM and
+    energy level, their deviations (BPM in %, energy in levels), the transition into it
+    (BPM change in %, Camelot steps) and the artist-spacing note ("" when spaced well)."""
+    order = np.asarray(order, dtype=np.int64)
+    parts = pc.parts
+    last: dict[int, int] = {}
+    rows = []
+    for k, i in enumerate(order.tolist()):
+        t = pool.tracks[i]
+        name = " – ".join(x for x in (t.artist, t.title) if x) or os.path.basename(t.path or "")
+        a = int(pool.artist[i])
+        spacing = ""
+        if a >= 0 and a in last and k - last[a] - 1 < ARTIST_GAP:
+            spacing = (f"same {pool.spacing_by[i]} as #{last[a] + 1}, "
+                       f"{k - last[a] - 1} apart")
+        if a >= 0:
+            last[a] = k
+        level = float(pool.level[i])
+        seg = int(parts["seg"][k])
+        rows.append({
+            "position": k + 1, "track": name, "path": t.path, "id": t.id,
+            "segment": tl.spans[seg].segment.name,
+            "start_s": _num(pc.start_s[k], 1),
+            "target_bpm": _num(parts["target_bpm"][k], 1),
+            "target_energy": _num(parts["target_level"][k], 1),
+            "bpm": _num(parts["played"][k], 1) if np.isfinite(pool.bpm[i]) else None,
+            "energy": _num(level, 1),
+            "bpm_dev_pct": _num(parts["dev"][k], 1),
+            "energy_dev": _num(level - float(parts["target_level"][k]), 1),
+            "transition_pct": _num(pc.transition_pct[k - 1], 1) if k else None,
+            "camelot_step": (int(pc.camelot_dist[k - 1]) if k and pc.camelot_dist[k - 1] >= 0
+                             else None),
+            "spacing": spacing,
+            "cost": _num(pc.unary[k] + (pc.transitions[k - 1] if k else 0.0), 3),
+        })
+    return rows
 
 
 def peak_drops(pool: Pool, order: Sequence[int], start_s: np.ndarray, tl: Timeline) -> list:
@@ -461,7 +506,8 @@ def score_order(pool: Pool, order: Sequence[int], tl: Timeline, w: Weights = Wei
         within_6pct=within, camelot_ok=cam, artist_min_gap=gap, artist_violations=bad,
         style_shares=shares, drops_on_peaks=f"{hits}/{len(pk)}", objective=pc.total,
         objective_per_min=pc.total / max(minutes, 1e-9), terms=pc.terms, notes=notes,
-        unknown_paths=list(unknown_paths), artist_spacing_by=spacing_by)
+        unknown_paths=list(unknown_paths), artist_spacing_by=spacing_by,
+        rows=track_rows(pool, order, pc, tl))
 
 
 def score_tracks(tracks: Sequence[Track], tl: Timeline, w: Weights = Weights(),
