@@ -21,7 +21,8 @@ def montage_plan(seed: int = 0) -> tuple[list[dict], list[dict]]:
         ("peak 2", 31, 38, 138, 148, 1.00, True),
         ("cool-down", 38, 45, 92, 110, 0.35, False),
     ]
-    segments = [dict(label=l, start_min=a, end_min=b, bpm_lo=lo, bpm_hi=hi, energy=en, peak=p)
+    segments = [dict(label=l, start_min=a, end_min=b, bpm_lo=lo, bpm_hi=hi,
+                     energy=1.0 + 9.0 * en, peak=p)  # energy levels 1–10
                 for l, a, b, lo, hi, en, p in segs]
     rng = np.random.default_rng(seed)
     names = ["Awakening", "Through Space", "Caves", "Digital Pursuit", "War of Freedom",
@@ -40,7 +41,7 @@ def montage_plan(seed: int = 0) -> tuple[list[dict], list[dict]]:
         drops = [a + d * f for f in (0.3, 0.7)] if seg["peak"] or i == 4 else []
         entries.append(dict(label=f"Artist {i % 5} - {name}", start_min=float(a),
                             end_min=float(a + d), bpm=round(float(bpm), 1),
-                            energy=float(np.clip(seg["energy"] + rng.normal(0, 0.07), 0, 1)),
+                            energy=float(np.clip(seg["energy"] + rng.normal(0, 0.6), 1, 10)),
                             drops_min=drops, half_double=half_double))
     return segments, entries
 
@@ -114,9 +115,9 @@ def test_labels_do_not_overlap_and_legends_stay_outside(tmp_path):
 def test_dense_plans_thin_their_labels(tmp_path):
     """A two-hour plan of 60 short tracks keeps its labels apart by showing every k-th."""
     segments = [dict(label="steady", start_min=0, end_min=120, bpm_lo=150, bpm_hi=170,
-                     energy=0.7, peak=False)]
+                     energy=7.0, peak=False)]
     entries = [dict(label=f"track {i}", start_min=2.0 * i, end_min=2.0 * i + 2, bpm=160,
-                    energy=0.7) for i in range(60)]
+                    energy=7.0) for i in range(60)]
     fig = plot_plan(segments, entries, None)
     fig.canvas.draw()
     top = fig.axes[0].child_axes[0]

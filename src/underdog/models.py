@@ -4,7 +4,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import math
+
 import numpy as np
+
+# Energy has one scale for users: the level 1–10 (as DJs know it from Mixed In Key), shown
+# with one decimal. The analysis stores the raw energy 0..1; these two map between them.
+LEVEL_MIN, LEVEL_MAX = 1.0, 10.0
+
+
+def energy_to_level(energy: float | None) -> float | None:
+    """Energy level 1–10 (float) of a raw energy 0..1 (clipped); None or NaN gives None."""
+    if energy is None or not math.isfinite(energy):
+        return None
+    return LEVEL_MIN + (LEVEL_MAX - LEVEL_MIN) * min(max(float(energy), 0.0), 1.0)
+
+
+def level_to_energy(level: float) -> float:
+    """Raw energy of an energy level: the inverse of energy_to_level (not clipped, so a
+    level below 1 or above 10 maps below 0 or above 1)."""
+    return (float(level) - LEVEL_MIN) / (LEVEL_MAX - LEVEL_MIN)
+
+
+def shown_level(energy: float | None) -> float | None:
+    """The level users see: energy_to_level rounded to one decimal."""
+    lv = energy_to_level(energy)
+    return None if lv is None else round(lv, 1)
 
 
 @dataclass

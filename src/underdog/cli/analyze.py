@@ -16,7 +16,7 @@ from rich.text import Text
 from ..analysis import analyze as analyze_file
 from ..audio import is_audio_path
 from ..errors import UnderdogError
-from .output import json_text, line, make_console, plain
+from .output import json_text, line, make_console, plain, user_energy
 from .root import app
 
 
@@ -48,7 +48,7 @@ def analyze_one(path: str) -> dict:
         from ..library.tags import read_tags
         genres = read_tags(path).get("genres")
         a.style_label, a.style, a.style_source = resolve_style(a.style, genres)
-        return a.to_json()
+        return user_energy(a.to_json())
     except UnderdogError as exc:
         return {"path": path, "error": str(exc)}
     except MemoryError:
@@ -116,7 +116,7 @@ def _print_table(console: Console, rows: list[dict]) -> None:
         table.add_row(
             name, f"{int(d // 60)}:{int(d % 60):02d}", _fmt(r.get("bpm"), ".1f"),
             _fmt(r.get("bpm_confidence"), ".2f"), key_s, _fmt(r.get("loudness_lufs"), ".1f"),
-            _fmt(r.get("energy_level"), "d"), str(len(r.get("drops") or [])),
+            _fmt(r.get("energy"), ".1f"), str(len(r.get("drops") or [])),
             r.get("style_label") or "–",
         )
     console.print(table)

@@ -20,9 +20,11 @@ from rich.table import Table
 from rich.text import Text
 
 from ..library.db import Library, LibraryError, SORT_KEYS, open_library
+from ..models import energy_to_level, shown_level
 from .root import app
 from .options import DB_OPTION, JOBS, LIMIT, TRACK_ID, within
-from .output import fail, json_text, line, make_console, plain, shown_path, visible
+from .output import (fail, json_text, line, make_console, plain, shown_path, user_energy,
+                     visible)
 
 
 def _open(db: Optional[Path]) -> Library:
@@ -164,13 +166,14 @@ def parse_range(text: Optional[str], what: str) -> Optional[tuple]:
 
 
 _CSV_FIELDS = ["id", "artist", "title", "album", "albumartist", "genre", "year", "track_no",
-               "duration_s", "bpm", "bpm_confidence", "loudness_lufs", "energy", "energy_level",
+               "duration_s", "bpm", "bpm_confidence", "loudness_lufs", "energy", "energy_raw",
                "key", "camelot", "key_confidence", "style_label", "intro_end_s",
                "outro_start_s", "status", "path"]
 
 
 def track_dict(t) -> dict:
-    d = {k: getattr(t, k) for k in _CSV_FIELDS}
+    d = {k: getattr(t, k) for k in _CSV_FIELDS if k != "energy_raw"}
+    user_energy(d)
     d["style"] = t.style
     d["drops"] = t.drops
     d["style_source"] = t.style_source
@@ -182,7 +185,8 @@ def track_dict(t) -> dict:
 @app.command()
 def tracks(
     bpm: Optional[str] = typer.Option(None, "--bpm", help="BPM range, e.g. 120-140."),
-    energy: Optional[str] = typer.Option(None, "--energy", help="Energy range, e.g. 7-10."),
+    energy: Optional[str] = typer.Option(None, "--energy", help="Energy level range (1–10), "
+                                         "e.g. 7-10."),
     style: Optional[str] = typer.Option(None, "--style", help="Style label, e.g. heavy."),
     key: Optional[str] = typer.Option(None, "--key", help="Camelot code (8A) or key name."),
     artist: Optional[str] = typer.Option(None, "--artist", help="Artist (substring, any case)."),
@@ -200,7 +204,7 @@ def tracks(
     brange, erange = parse_range(bpm, "BPM"), parse_range(energy, "energy")
     with _open(db) as lib:
         try:
-            rows = lib.tracks(bpm=brange, energy=erange, style=style, key=key, artist=artist,
+            rows = lib.tracks(bpm=brange, level=erange, style=style, key=key, artist=artist,
                               sort=sort, include_failed=all_, include_missing=all_, limit=limit)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
@@ -231,7 +235,7 @@ def tracks(
         name = t.display if t.status == "ok" else f"{t.display} [{t.status}]"
         table.add_row(str(t.id), plain(name),
                       f"{int(d // 60)}:{int(d % 60):02d}" if t.duration_s else "–",
-                      _f(t.bpm, ".1f"), t.camelot or "–", _f(t.energy, ".1f"),
+                      _f(t.bpm, ".1f"), t.camelot or "–", _f(shown_level(t.energy), ".1f"),
                       _f(t.loudness_lufs, ".1f"), t.style_label or "–", str(len(t.drops)))
     console.print(table)
     console.print(f"{len(rows)} tracks")
@@ -267,6 +271,8 @@ def show(
         d = lib.track_details(t.id)
     beats, downbeats, phrases = d.pop("beats"), d.pop("downbeats"), d.pop("phrases")
     curve = d.pop("energy_curve")
+    if "energy" in d:
+        user_energy(d)
     if format != TracksFormat.table:
         d["beats"] = [round(float(x), 3) for x in beats]
         d["downbeats"] = [round(float(x), 3) for x in downbeats]
@@ -290,6 +296,8 @@ def show(
             v = ", ".join(f"{s} {p:.2f}" for s, p in sorted(v.items(), key=lambda x: -x[1]))
         elif k == "warnings" and isinstance(v, list):
             v = "\n".join(str(w) for w in v)
+        elif k == "energy":
+            v = f"{v:.1f}"
         elif isinstance(v, float):
             v = f"{v:.3f}"
         elif isinstance(v, (list, dict)):
@@ -301,8 +309,9 @@ def show(
     if len(downbeats):
         table.add_row("bars", Text(f"{len(downbeats)} downbeats, {len(phrases)} phrases"))
     if len(curve):
-        table.add_row("energy_curve", Text(f"{len(curve)} points, min {curve.min():.2f}, "
-                                           f"mean {curve.mean():.2f}, max {curve.max():.2f}"))
+        lv = [energy_to_level(float(v)) for v in (curve.min(), curve.mean(), curve.max())]
+        table.add_row("energy_curve", Text(f"{len(curve)} points, levels min {lv[0]:.1f}, "
+                                           f"mean {lv[1]:.1f}, max {lv[2]:.1f}"))
     console.print(table)
 
 

@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ..fileio import display_text, path_json
+from ..models import shown_level
 
 _NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
@@ -145,3 +146,14 @@ def json_text(obj: Any, indent: int | None = None) -> str:
     # \u escapes where stdout cannot carry UTF-8 (an ASCII or Latin-1 locale)
     utf8 = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "") == "utf8"
     return json.dumps(_clean(obj), ensure_ascii=not utf8, indent=indent, default=str)
+
+
+def user_energy(d: dict) -> dict:
+    """Energy as users see it, in place: ``energy`` the level 1–10 with one decimal
+    (models.shown_level), ``energy_raw`` the analysis value 0..1; the analysis's integer
+    ``energy_level`` is left out, so that one scale shows."""
+    raw = d.get("energy")
+    d["energy"] = shown_level(raw)
+    d["energy_raw"] = raw
+    d.pop("energy_level", None)
+    return d

@@ -82,14 +82,14 @@ def plot_rows(p: Plan) -> tuple[list[dict], list[dict]]:
             tol = seg.tolerance_pct / 100.0
             segs.append({"start_min": a / 60.0, "end_min": b / 60.0,
                          "bpm_lo": float(bpm) * (1 - tol), "bpm_hi": float(bpm) * (1 + tol),
-                         "energy": (float(lvl) - 1.0) / 9.0, "peak": seg.peak,
+                         "energy": float(lvl), "peak": seg.peak,
                          "label": plot_text(seg.name) if k == n // 2 else None})
     ents = []
     for e in p.entries:
         t = e.track
         ents.append({"start_min": e.start_s / 60.0, "end_min": e.end_s / 60.0,
                      "bpm": t.bpm if t.bpm else math.nan,
-                     "energy": (e.level - 1.0) / 9.0 if e.level is not None else math.nan,
+                     "energy": float(e.level) if e.level is not None else math.nan,
                      "label": plot_text(t.display),
                      "drops_min": [(e.start_s + float(d["time_s"])) / 60.0 for d in t.drops
                                    if isinstance(d, dict) and d.get("time_s") is not None],

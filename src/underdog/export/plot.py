@@ -85,10 +85,10 @@ def plot_plan(segments: Sequence[Mapping[str, Any]], entries: Sequence[Mapping[s
     """Draw the arc plot and save it as a PNG at ``out_png`` (skip saving when None),
     through a temporary file renamed into place (an OS error: ``OutputError``).
 
-    ``segments``: dicts with ``start_min, end_min, bpm_lo, bpm_hi, energy`` (0..1) and
-    optionally ``peak`` (bool) and ``label``.
-    ``entries``: dicts with ``start_min, end_min, bpm, energy`` and optionally ``label``,
-    ``drops_min`` (drop times in plan minutes, i.e. on the same axis as ``start_min``) and
+    ``segments``: dicts with ``start_min, end_min, bpm_lo, bpm_hi, energy`` (the energy
+    level 1–10) and optionally ``peak`` (bool) and ``label``.
+    ``entries``: dicts with ``start_min, end_min, bpm, energy`` (level 1–10) and optionally
+    ``label``, ``drops_min`` (drop times in plan minutes, i.e. on the same axis as ``start_min``) and
     ``half_double`` (``"half"``: the track counts at bpm/2; ``"double"``: at bpm×2). The
     effective tempo is plotted, dashed, with a ½×/2× badge.
 
@@ -112,15 +112,15 @@ def plot_plan(segments: Sequence[Mapping[str, Any]], entries: Sequence[Mapping[s
     if lo:
         span = max(max(hi) - min(lo), 10.0)
         ax_bpm.set_ylim(min(lo) - 0.12 * span, max(hi) + 0.22 * span)  # headroom for labels
-    ax_e.set_ylim(0, 1.12)
-    ax_e.yaxis.set_major_locator(MultipleLocator(0.25))
+    ax_e.set_ylim(0.5, 11.0)  # energy levels 1–10, with headroom
+    ax_e.yaxis.set_major_locator(MultipleLocator(1.0))
     major, minor = _minute_step(total)
     ax_e.set_xlim(0, total)
     ax_e.xaxis.set_major_locator(MultipleLocator(major))
     ax_e.xaxis.set_minor_locator(MultipleLocator(minor))
     ax_e.set_xlabel("time (minutes)")
     ax_bpm.set_ylabel("tempo (BPM)")
-    ax_e.set_ylabel("energy")
+    ax_e.set_ylabel("energy level")
     for ax in (ax_bpm, ax_e):
         ax.grid(True, which="major", color=GRID, linewidth=0.6)
         ax.set_axisbelow(True)

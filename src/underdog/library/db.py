@@ -23,7 +23,7 @@ from urllib.parse import quote
 import numpy as np
 
 from ..errors import UnderdogError
-from ..models import Track
+from ..models import Track, level_to_energy
 
 SCHEMA_VERSION = 2
 
@@ -568,16 +568,19 @@ class Library:
                energy: tuple[float, float] | None = None, style: str | None = None,
                key: str | None = None, artist: str | None = None, sort: str | None = None,
                include_failed: bool = False, include_missing: bool = False,
-               limit: int | None = None) -> list[Track]:
+               limit: int | None = None,
+               level: tuple[float, float] | None = None) -> list[Track]:
         """Tracks matching every given filter.
 
-        ``bpm``/``energy`` are inclusive (lo, hi) ranges (either end may be None);
+        ``bpm``/``energy`` are inclusive (lo, hi) ranges (either end may be None), ``energy``
+        on the stored 0..1 scale; ``level`` the same on the users' 1–10 energy level,
+        translated to 0..1 (models.level_to_energy) so the energy index still serves it;
         ``style`` is a style label; ``key`` a Camelot code ("8A") or key name ("A minor");
         ``artist`` a case-insensitive substring; ``sort`` one of SORT_KEYS, "-" prefix for
         descending (default: artist, album, track number, path).
         """
-        where, args = self._where(bpm, energy, style, key, artist, include_failed,
-                                  include_missing)
+        where, args = self._where(bpm, _energy_range(energy, level), style, key, artist,
+                                  include_failed, include_missing)
         sql = _SELECT_TRACK + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY " + _order_by(sort)
         if limit is not None:
@@ -590,7 +593,8 @@ class Library:
         """EXPLAIN QUERY PLAN lines for the query ``tracks(**filters)`` would run."""
         sort = filters.pop("sort", None)
         limit = filters.pop("limit", None)
-        where, args = self._where(filters.get("bpm"), filters.get("energy"),
+        where, args = self._where(filters.get("bpm"),
+                                  _energy_range(filters.get("energy"), filters.get("level")),
                                   filters.get("style"), filters.get("key"),
                                   filters.get("artist"), filters.get("include_failed", False),
                                   filters.get("include_missing", False))
@@ -924,6 +928,20 @@ class _Transaction:
             self.conn.execute("COMMIT")
         else:
             self.conn.execute("ROLLBACK")
+
+
+
+def _energy_range(energy, level):
+    """The 0..1 energy range for SQL: ``level`` (1–10) translated, narrowed by ``energy``."""
+    if level is None:
+        return energy
+    lo, hi = level
+    rng = (None if lo is None else level_to_energy(lo), None if hi is None else level_to_energy(hi))
+    if energy is None:
+        return rng
+    e_lo, e_hi = energy
+    pick = lambda f, a, b: b if a is None else a if b is None else f(a, b)  # noqa: E731
+    return pick(max, rng[0], e_lo), pick(min, rng[1], e_hi)
 
 
 def _order_by(sort: str | None) -> str:

@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..models import Track
+from ..models import Track, energy_to_level
 from .arcs import KNOWN_STYLES, Timeline
 
 LN2 = math.log(2.0)
@@ -87,8 +87,9 @@ def camelot_distance(num_a, let_a, num_b, let_b):
 
 def track_level(t: Track) -> float:
     """Energy level 1–10: from the continuous energy (0..1) when known, else the stored level."""
-    if t.energy is not None and math.isfinite(t.energy):
-        return 1.0 + 9.0 * min(max(float(t.energy), 0.0), 1.0)
+    lv = energy_to_level(t.energy)
+    if lv is not None:
+        return lv
     if t.energy_level is not None:
         return float(t.energy_level)
     return math.nan

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..errors import UnderdogError
 from ..library.db import Library
-from ..models import Track
+from ..models import Track, level_to_energy
 from .arcs import Arc, Timeline
 from .score import (ARTIST_GAP, TRANSITION_OK_PCT, PlanCost, Pool, ScoreReport, Weights,
                     camelot_distance, plan_cost, score_order, segment_prefs, tempo_fit,
@@ -197,7 +197,7 @@ def _sample_targets(sp) -> list[tuple[float, float]]:
 
 
 def _energy_range(level: float, band: float) -> tuple[float, float]:
-    return ((max(level - band, 1.0) - 1.0) / 9.0, (min(level + band, 10.0) - 1.0) / 9.0)
+    return level_to_energy(max(level - band, 1.0)), level_to_energy(min(level + band, 10.0))
 
 
 def describe_window(sp) -> str:
