@@ -33,3 +33,18 @@ def shared_data() -> Path:
 # ru_maxrss: Linux carries the (large) pytest parent's ru_maxrss across fork and exec.
 PEAK_RSS_MB = ("[int(l.split()[1]) for l in open('/proc/self/status') "
                "if l.startswith('VmHWM:')][0] / 1024")
+
+
+def flac_clip(src: str | os.PathLike, dst: str | bytes | os.PathLike, start_s: float,
+              seconds: float) -> None:
+    """``seconds`` of real audio from ``src`` (from ``start_s``) written to ``dst`` as FLAC,
+    channels and rate kept, through libsndfile, so no ffmpeg binary is needed (it reads the
+    demo library's Ogg, MP3, FLAC and most Opus files; not M4A, nor Sectoid - Feelings.opus)."""
+    import soundfile as sf
+
+    with sf.SoundFile(os.fspath(src)) as f:
+        f.seek(int(start_s * f.samplerate))
+        data = f.read(int(seconds * f.samplerate), dtype="float32", always_2d=True)
+        sr = f.samplerate
+    with open(dst, "wb") as out:
+        sf.write(out, data, sr, format="FLAC")

@@ -5,8 +5,6 @@ clips into real SQLite)."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 
 import pytest
 from typer.testing import CliRunner
@@ -14,7 +12,7 @@ from typer.testing import CliRunner
 from underdog.cli import app
 from underdog.models import energy_to_level, level_to_energy
 
-from .conftest import DEMO_LIBRARY
+from .conftest import DEMO_LIBRARY, flac_clip
 
 runner = CliRunner()
 # Quiet and loud parts of demo tracks, 20 s each.
@@ -24,15 +22,11 @@ CLIPS = [("Shawn Parrotte - Caves.flac", 10), ("Max McCracken - Awakening.opus",
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg not installed")
     d = tmp_path_factory.mktemp("energy")
     music = d / "music"
     music.mkdir()
     for src, start in CLIPS:
-        subprocess.run(["ffmpeg", "-v", "error", "-ss", str(start), "-t", "20", "-i",
-                        str(DEMO_LIBRARY / src), "-c:a", "flac",
-                        str(music / (src.rsplit(".", 1)[0] + ".flac"))], check=True)
+        flac_clip(DEMO_LIBRARY / src, music / (src.rsplit(".", 1)[0] + ".flac"), start, 20)
     path = str(d / "lib.db")
     r = runner.invoke(app, ["scan", str(music), "--db", path])
     assert r.exit_code == 0, r.output
@@ -114,11 +108,7 @@ def test_plot_rows_and_axis_are_in_levels(tmp_path):
 
 
 def test_analyze_json_uses_the_same_scale(tmp_path):
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg not installed")
     clip = tmp_path / "a.flac"
-    subprocess.run(["ffmpeg", "-v", "error", "-ss", "60", "-t", "15", "-i",
-                    str(DEMO_LIBRARY / "Muldjord - Armygeddon.mp3"), "-c:a", "flac", str(clip)],
-                   check=True)
+    flac_clip(DEMO_LIBRARY / "Muldjord - Armygeddon.mp3", clip, 60, 15)
     (a,) = _json("analyze", str(clip), "-f", "json")
     assert a["energy"] == round(energy_to_level(a["energy_raw"]), 1) and "energy_level" not in a

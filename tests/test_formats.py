@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 
 import pytest
 from typer.testing import CliRunner
 
 from underdog.cli import app
 
-from .conftest import DEMO_LIBRARY, ROOT
+from .conftest import DEMO_LIBRARY, ROOT, flac_clip
 
 runner = CliRunner()
 NBD = ROOT / "examples" / "tracklists" / "never-back-down-2008.txt"
@@ -25,16 +23,13 @@ CLIPS = [("Nexuiz - Beast of Insanity.ogg", b"Beast of Insanity.flac"),
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory):
     """Three 25-s clips of demo tracks (one under a Latin-1 name), scanned into SQLite."""
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg not installed")
     d = tmp_path_factory.mktemp("fmt")
     music = os.path.join(os.fsencode(d), b"music")
     os.mkdir(music)
     paths = []
     for src, name in CLIPS:
         out = os.path.join(music, name)
-        subprocess.run([b"ffmpeg", b"-v", b"error", b"-ss", b"40", b"-t", b"25", b"-i",
-                        os.fsencode(DEMO_LIBRARY / src), b"-c:a", b"flac", out], check=True)
+        flac_clip(DEMO_LIBRARY / src, out, 40, 25)
         paths.append(out)
     db = str(d / "lib.db")
     r = runner.invoke(app, ["scan", os.fsdecode(music), "--db", db])
