@@ -32,7 +32,7 @@ demo: $(STAMP)
 	$(BIN)/underdog tracks --db $(DEMO)/library.db
 	$(BIN)/underdog plan --db $(DEMO)/library.db --arc montage --minutes 30 --no-record --explain \
 	    -o $(DEMO)/montage.m3u8 -o $(DEMO)/montage.xspf -o $(DEMO)/montage.json --plot $(DEMO)/montage.png
-	$(BIN)/underdog render $(DEMO)/montage.json -o $(DEMO)/montage.opus
+	$(BIN)/underdog render $(DEMO)/montage.json --db $(DEMO)/library.db -o $(DEMO)/montage.opus
 	$(BIN)/underdog soundtrack match examples/tracklists/never-back-down-2008.txt \
 	    --db $(DEMO)/library.db -o $(DEMO)/never-back-down.m3u8
 	(echo '#EXTM3U'; printf '../examples/library/%s\n' "Sectoid - Feelings.opus" \

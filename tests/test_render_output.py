@@ -177,3 +177,32 @@ def test_whole_track_plans_are_not_squeezed_to_their_back_to_back_clock(tmp_path
                        {"path": str(b), "in_s": 5.0, "out_s": 35.0, "start_s": 28.0}]}
     p.write_text(json.dumps(cut))
     assert [e.start_s for e in read_plan(p).entries] == [0.0, 28.0]
+
+
+def test_render_takes_beats_from_the_library_and_analyzes_only_what_it_lacks(tmp_path):
+    from underdog.cli.render import library_beats
+    from underdog.library.db import open_library
+    from underdog.library.scan import scan
+    from underdog.render.render import analysis_beats
+
+    from .conftest import DEMO_LIBRARY, flac_clip
+
+    music = tmp_path / "music"
+    music.mkdir()
+    scanned, other = music / "stairs.flac", tmp_path / "hell.flac"
+    flac_clip(DEMO_LIBRARY / "Nexuiz - Stairs.mp3", scanned, 30, 30)
+    flac_clip(DEMO_LIBRARY / "Shawn Parrotte - Hell.mp3", other, 30, 30)
+    db = tmp_path / "lib.db"
+    with open_library(db) as lib:
+        scan([str(music)], lib)
+        stored = lib.rhythm(lib.get_track(str(scanned)).id)
+    assert len(stored[0]) > 4 and len(stored[1]) > 1
+    beats_for = library_beats(db)
+    scanned.rename(tmp_path / "moved.flac")  # only the library can answer now: no decode
+    b, d = beats_for(str(scanned))
+    assert np.array_equal(b, stored[0].astype(np.float64))
+    assert np.array_equal(d, stored[1].astype(np.float64))
+    fresh = analysis_beats(str(other))  # not in the library: analyzed
+    assert np.array_equal(beats_for(str(other))[0], fresh[0])
+    assert library_beats(tmp_path / "absent.db") is analysis_beats
+    assert not (tmp_path / "absent.db").exists()
