@@ -569,7 +569,7 @@ class Library:
                key: str | None = None, artist: str | None = None, sort: str | None = None,
                include_failed: bool = False, include_missing: bool = False,
                limit: int | None = None,
-               level: tuple[float, float] | None = None) -> list[Track]:
+               level: tuple[float, float] | None = None, offset: int = 0) -> list[Track]:
         """Tracks matching every given filter.
 
         ``bpm``/``energy`` are inclusive (lo, hi) ranges (either end may be None), ``energy``
@@ -577,16 +577,29 @@ class Library:
         translated to 0..1 (models.level_to_energy) so the energy index still serves it;
         ``style`` is a style label; ``key`` a Camelot code ("8A") or key name ("A minor");
         ``artist`` a case-insensitive substring; ``sort`` one of SORT_KEYS, "-" prefix for
-        descending (default: artist, album, track number, path).
+        descending (default: artist, album, track number, path); ``offset`` skips that many
+        rows of the sorted result (paging, with ``limit``).
         """
         where, args = self._where(bpm, _energy_range(energy, level), style, key, artist,
                                   include_failed, include_missing)
         sql = _SELECT_TRACK + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY " + _order_by(sort)
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(int(limit))
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            args += [-1 if limit is None else int(limit), max(0, int(offset))]
         return [_row_to_track(r) for r in self._conn.execute(sql, args)]
+
+    @_guarded
+    def count_tracks(self, *, bpm: tuple[float, float] | None = None,
+                     energy: tuple[float, float] | None = None, style: str | None = None,
+                     key: str | None = None, artist: str | None = None,
+                     include_failed: bool = False, include_missing: bool = False,
+                     level: tuple[float, float] | None = None) -> int:
+        """How many tracks :meth:`tracks` would return with these filters and no limit."""
+        where, args = self._where(bpm, _energy_range(energy, level), style, key, artist,
+                                  include_failed, include_missing)
+        sql = "SELECT count(*) FROM tracks" + (" WHERE " + " AND ".join(where) if where else "")
+        return int(self._conn.execute(sql, args).fetchone()[0])
 
     @_guarded
     def explain_tracks(self, **filters: Any) -> list[str]:
