@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT / "src"))
 DATA = Path(os.environ.get("UNDERDOG_SHARED_DATA", ROOT.parent / "shared" / "data"))
 warnings.filterwarnings("ignore")
 
+from underdog import theory  # noqa: E402
 from underdog.analysis import key, spectral  # noqa: E402
 from underdog.audio import ANALYSIS_SR, decode  # noqa: E402
 
@@ -63,7 +64,7 @@ def librosa_kk(path):
 
 
 def mirex_name(name: str) -> str:
-    t, minor = key.parse_key(name)
+    t, minor = theory.parse_key(name)
     return key.key_name(t, minor)
 
 

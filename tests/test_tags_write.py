@@ -14,16 +14,10 @@ import pytest
 import soundfile as sf
 
 from underdog.errors import UnderdogError
-from underdog.export.tags import (
-    MP4_KEY,
-    TagWriteError,
-    camelot_code,
-    key_name,
-    parse_camelot,
-    parse_key,
-    write_bpm_key_tags,
-)
+from underdog.export.tags import MP4_KEY, TagWriteError, write_bpm_key_tags
 from underdog.library.tags import read_tags
+from underdog.theory import camelot_code, parse_camelot, parse_key
+from underdog.theory import short_name as key_name  # TKEY notation: Am, F#, Bb
 
 from .conftest import demo_tracks
 

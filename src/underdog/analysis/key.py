@@ -8,8 +8,9 @@ the 5th on the major third), so each profile is first turned into the chroma its
 produce with six partials decaying by 0.8 per partial. Before averaging, each frame loses
 its broadband floor (drums, noise): the largest multiple of the chroma filterbank's
 white-noise response that fits under it. On midi-dev these lift Krumhansl from 0.70 to
-0.86 (MIREX weighted; chosen on even rows, 0.83 on the held-out odd rows; docs/loudness-key.md). The Camelot wheel helpers serve the planner:
-same code, one step around the wheel, and relative major/minor mix well.
+0.86 (MIREX weighted; chosen on even rows, 0.83 on the held-out odd rows; docs/loudness-key.md).
+Key names, Camelot codes and compatibility live in :mod:`underdog.theory`, which the
+planner, the tag writer and the library use too.
 """
 
 from __future__ import annotations
@@ -19,9 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
-PITCHES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-_ALIASES = {"Db": "C#", "D#": "Eb", "Gb": "F#", "G#": "Ab", "A#": "Bb", "Cb": "B", "Fb": "E",
-            "E#": "F", "B#": "C"}
+from ..theory import camelot_of, key_name
 
 # Key profiles over notes (tonic first): Krumhansl-Kessler probe-tone ratings (1982) and
 # Temperley's Kostka-Payne corpus counts (2005). bench/key.py compares them.
@@ -67,10 +66,6 @@ class KeyEstimate:
     camelot: str | None  # "8A"
     confidence: float
     scores: np.ndarray | None = None  # (24,) correlations: majors C..B, then minors C..B
-
-
-def key_name(tonic: int, minor: bool) -> str:
-    return f"{PITCHES[tonic % 12]} {'minor' if minor else 'major'}"
 
 
 def key_scores(chroma_profile: np.ndarray, profile: str = DEFAULT_PROFILE,
@@ -119,69 +114,3 @@ def estimate_key(chroma: np.ndarray, profile: str = DEFAULT_PROFILE) -> KeyEstim
     lead = max(float(s[best] - s[order[1]]), 0.0)
     conf = float(np.clip(1.0 - np.exp(-lead / 0.11), 0.0, 1.0)) * float(max(s[best], 0.0))
     return KeyEstimate(name, camelot_of(name), round(conf, 4), s)
-
-
-# ---- Camelot wheel -------------------------------------------------------------------------
-
-# Camelot number of each major tonic (B side); the relative minor shares the number (A side).
-_MAJOR_NUMBER = {0: 8, 7: 9, 2: 10, 9: 11, 4: 12, 11: 1, 6: 2, 1: 3, 8: 4, 3: 5, 10: 6, 5: 7}
-
-
-def parse_key(name: str) -> tuple[int, bool]:
-    """"A minor", "Am", "F# major", "Bbm" -> (tonic pitch class, is_minor)."""
-    text = name.strip()
-    low = text.lower()
-    minor = low.endswith("minor") or low.endswith(" min") or (low.endswith("m") and
-                                                             not low.endswith("major"))
-    head = text.split()[0] if " " in text else (text[:-1] if minor and text.endswith("m") else text)
-    head = head[0].upper() + head[1:]
-    head = _ALIASES.get(head, head)
-    if head not in PITCHES:
-        raise ValueError(f"not a key: {name!r}")
-    return PITCHES.index(head), minor
-
-
-def camelot_of(name: str) -> str:
-    tonic, minor = parse_key(name)
-    if minor:
-        return f"{_MAJOR_NUMBER[(tonic + 3) % 12]}A"
-    return f"{_MAJOR_NUMBER[tonic]}B"
-
-
-def parse_camelot(code: str) -> tuple[int, str]:
-    """"8A" -> (8, "A"). Raises ValueError for anything else."""
-    c = code.strip().upper()
-    num, letter = c[:-1], c[-1:]
-    if letter not in ("A", "B") or not num.isdigit() or not 1 <= int(num) <= 12:
-        raise ValueError(f"not a Camelot code: {code!r}")
-    return int(num), letter
-
-
-def key_of_camelot(code: str) -> str:
-    num, letter = parse_camelot(code)
-    major = next(t for t, n in _MAJOR_NUMBER.items() if n == num)
-    return key_name((major + 9) % 12, True) if letter == "A" else key_name(major, False)
-
-
-def camelot_distance(a: str, b: str) -> int:
-    """Steps between two codes: around the wheel, plus one to change letter."""
-    na, la = parse_camelot(a)
-    nb, lb = parse_camelot(b)
-    d = abs(na - nb) % 12
-    return min(d, 12 - d) + (la != lb)
-
-
-def compatible(a: str, b: str) -> bool:
-    """Same code, one step around the wheel (same letter), or relative major/minor."""
-    na, la = parse_camelot(a)
-    nb, lb = parse_camelot(b)
-    if la == lb:
-        d = abs(na - nb) % 12
-        return min(d, 12 - d) <= 1
-    return na == nb
-
-
-def relative(name: str) -> str:
-    """The relative major of a minor key and vice versa."""
-    tonic, minor = parse_key(name)
-    return key_name((tonic + 3) % 12, False) if minor else key_name((tonic + 9) % 12, True)

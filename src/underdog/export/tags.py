@@ -23,19 +23,11 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from typing import Any
 
 from ..errors import OutputError, UnderdogError
 from ..fileio import rewrite_atomic
-
-# Pitch classes; Camelot numbers step by fifths: 8B = C major, 8A = A minor.
-_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-_MAJOR_NAMES = ["C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
-_MINOR_NAMES = ["Cm", "C#m", "Dm", "Ebm", "Em", "Fm", "F#m", "Gm", "G#m", "Am", "Bbm", "Bm"]
-_KEY_RE = re.compile(
-    r"^\s*([A-Ga-g])\s*([#♯b♭]?)[\s:]*(m|min|minor|maj|major|M)?\s*$")  # also "A:min"
-_CAMELOT_RE = re.compile(r"^\s*(1[0-2]|0?[1-9])\s*([ABab])\s*$")
+from ..theory import camelot_code, parse_camelot, parse_key, short_name
 
 MP4_KEY = "----:com.apple.iTunes:initialkey"
 
@@ -49,41 +41,6 @@ class TagWriteError(UnderdogError):
         super().__init__(f"{self.path}: cannot write tags: {reason}")
 
 
-# ---------------------------------------------------------------- key notation
-
-
-def parse_key(name: str) -> tuple[int, bool]:
-    """(pitch class 0..11, is_minor) of "A minor", "Am", "F# major", "Bb", "ebm", "C♯ min"."""
-    m = _KEY_RE.match(name or "")
-    if not m:
-        raise ValueError(f"not a key: {name!r}")
-    letter, acc, mode = m.groups()
-    pc = _PC[letter.upper()] + {"#": 1, "♯": 1, "b": -1, "♭": -1, "": 0}[acc]
-    minor = mode in ("m", "min", "minor") or (mode is None and letter.islower())
-    return pc % 12, minor
-
-
-def parse_camelot(code: str) -> tuple[int, bool]:
-    """(pitch class, is_minor) of a Camelot code such as ``8A`` (A minor) or ``8B`` (C)."""
-    m = _CAMELOT_RE.match(code or "")
-    if not m:
-        raise ValueError(f"not a Camelot code: {code!r}")
-    n, letter = int(m.group(1)), m.group(2).upper()
-    major_pc = (7 * (n - 8)) % 12  # 8B is C, each step a fifth up
-    return ((major_pc + 9) % 12, True) if letter == "A" else (major_pc, False)
-
-
-def key_name(pc: int, minor: bool) -> str:
-    """Short musical notation, as ID3's TKEY defines it: ``Am``, ``F#``, ``Bb``, ``Ebm``."""
-    return (_MINOR_NAMES if minor else _MAJOR_NAMES)[pc % 12]
-
-
-def camelot_code(pc: int, minor: bool) -> str:
-    major_pc = (pc + 3) % 12 if minor else pc % 12  # a minor key's relative major
-    n = (8 + 7 * major_pc) % 12 or 12  # inverse of parse_camelot: 7 is its own inverse mod 12
-    return f"{n}{'A' if minor else 'B'}"
-
-
 def _resolve_key(key: str | None, camelot: str | None, path: str) -> tuple[int, bool] | None:
     k = c = None
     try:
@@ -95,7 +52,7 @@ def _resolve_key(key: str | None, camelot: str | None, path: str) -> tuple[int, 
         raise TagWriteError(path, str(e)) from None
     if k and c and k != c:
         raise TagWriteError(path, f"key {key!r} contradicts Camelot {camelot!r} "
-                                  f"({key_name(*c)})")
+                                  f"({short_name(*c)})")
     return k or c
 
 
@@ -133,7 +90,7 @@ def write_bpm_key_tags(path: str | os.PathLike, bpm: float | None, key: str | No
     k = _resolve_key(key, camelot, path)
     key_text = None
     if k is not None:
-        key_text = key_name(*k) if key_notation == "musical" else camelot_code(*k)
+        key_text = short_name(*k) if key_notation == "musical" else camelot_code(*k)
 
     import mutagen
     from mutagen.flac import FLAC

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import UnderdogError
 from ..models import Track, level_to_energy
+from ..theory import try_parse_key
 
 SCHEMA_VERSION = 2
 
@@ -340,11 +341,10 @@ def _segments(v: Any) -> list[tuple[float, float, float]]:
 
 
 def _norm_key(key: str) -> tuple[str, str]:
-    """('camelot', '8A') for a Camelot code, else ('key', name) matched case-insensitively."""
-    k = key.strip()
-    if len(k) in (2, 3) and k[:-1].isdigit() and k[-1].upper() in "AB":
-        return "camelot", f"{int(k[:-1])}{k[-1].upper()}"
-    return "key", k
+    """('camelot', '8A') for a key in any notation theory.parse_key reads ("8A", "Am",
+    "A minor", "1m"), else ('key', text) matched case-insensitively."""
+    k = try_parse_key(key)
+    return ("camelot", k.camelot) if k else ("key", key.strip())
 
 
 # ---------------------------------------------------------------- the library

@@ -19,6 +19,10 @@ from typing import Sequence
 import numpy as np
 
 from ..models import Track, energy_to_level
+# Keys as (Camelot number - 1, side) pairs and their wheel distance (-1 unknown), vectorized;
+# the names are the ones reference.py and the sequencer import from here.
+from ..theory import wheel_coords as _camelot
+from ..theory import wheel_steps as camelot_distance
 from .arcs import KNOWN_STYLES, Timeline
 
 LN2 = math.log(2.0)
@@ -65,25 +69,6 @@ class Weights:
 
 
 # ---------------------------------------------------------------- features
-
-def _camelot(code: str | None) -> tuple[int, int]:
-    """'8A' → (7, 0); unknown → (-1, -1)."""
-    if not code:
-        return -1, -1
-    c = code.strip().upper()
-    if len(c) in (2, 3) and c[:-1].isdigit() and c[-1] in "AB" and 1 <= int(c[:-1]) <= 12:
-        return int(c[:-1]) - 1, "AB".index(c[-1])
-    return -1, -1
-
-
-def camelot_distance(num_a, let_a, num_b, let_b):
-    """Steps on the Camelot wheel: 0 same key, 1 a neighbour (±1 or relative major/minor),
-    more otherwise; -1 where a key is unknown. Vectorized."""
-    num_a, let_a, num_b, let_b = map(np.asarray, (num_a, let_a, num_b, let_b))
-    d = np.abs(num_a - num_b) % 12
-    d = np.minimum(d, 12 - d) + (let_a != let_b)
-    return np.where((num_a < 0) | (num_b < 0), -1, d)
-
 
 def track_level(t: Track) -> float:
     """Energy level 1–10: from the continuous energy (0..1) when known, else the stored level."""
