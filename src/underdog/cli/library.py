@@ -79,6 +79,11 @@ class _RichObserver:
         self.p.update(self.task, advance=1, **upd)
 
 
+class ScanEngine(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
 @app.command()
 def scan(
     dirs: List[Path] = typer.Argument(..., help="Music folders (or files) to scan."),
@@ -87,27 +92,41 @@ def scan(
                                        help="Worker processes (default: all cores; 0 = in "
                                        "this process). 0–256."),
     force: bool = typer.Option(False, "--force", help="Re-analyze every file."),
+    engine: ScanEngine = typer.Option(ScanEngine.local, "--engine",
+                                      help="local: a process pool on this machine; ray: Ray "
+                                      "tasks (the 'ray' extra; files on a shared filesystem)."),
+    address: Optional[str] = typer.Option(None, "--address",
+                                          help="Ray cluster with --engine ray: 'auto' (this "
+                                          "machine's cluster) or ray://HOST:PORT; default: "
+                                          "a local Ray for this scan."),
 ) -> None:
     """Scan folders into the library: new and changed files are analyzed, the rest kept.
 
     Exit status: 0 when every file was analyzed, 1 when some failed (listed, and kept in
     'underdog errors'), 2 when the library cannot be used, 128 + N on signal N.
     """
-    from ..library.executors import stop_on_signals
+    from ..errors import UnderdogError
+    from ..library.executors import make_executor, stop_on_signals
     from ..library.scan import scan as run_scan
 
     console = make_console()
     for d in dirs:
         if not os.path.exists(d):
             fail(f"{os.fspath(d)}: no such file or folder")
+    if address and engine is not ScanEngine.ray:
+        fail("--address needs --engine ray")
+    try:
+        executor = make_executor(jobs, engine.value, address)
+    except UnderdogError as exc:  # Ray not installed
+        fail(exc)
     lib = _open(db)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                         MofNCompleteColumn(), TextColumn("files"), _AudioRateColumn(),
                         _EtaColumn(), TimeElapsedColumn(), console=console, transient=False)
     try:
         with stop_on_signals(), progress:
-            stats = run_scan([os.fspath(d) for d in dirs], lib, jobs=jobs, force=force,
-                             observer=_RichObserver(progress))
+            stats = run_scan([os.fspath(d) for d in dirs], lib, executor=executor,
+                             force=force, observer=_RichObserver(progress))
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (executors.Interrupted)
         try:
             n = lib.count()
@@ -115,7 +134,7 @@ def scan(
             lib.close()
         console.print(f"interrupted: {n} tracks are saved; run the same scan again to resume")
         raise typer.Exit(128 + getattr(exc, "signum", 2))
-    except LibraryError as exc:  # read-only, disk full, another scan running
+    except (LibraryError, UnderdogError) as exc:  # read-only, disk full, busy; Ray unreachable
         lib.close()
         fail(exc)
     n_total = lib.count()

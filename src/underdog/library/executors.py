@@ -1,7 +1,7 @@
 """Executors: run ``fn`` over items and yield ``(item, result)`` as each one finishes.
 
-The scanner only sees ``Executor.map``, so a distributed engine can be added later without
-touching it. ``fn`` should return its own error values; an exception escaping ``fn`` is
+The scanner only sees ``Executor.map``: a local process pool, this process, or Ray tasks on
+a cluster (``RayExecutor``, the ``ray`` extra) all look the same to it. ``fn`` should return its own error values; an exception escaping ``fn`` is
 yielded as the result, and a worker process that dies (segfault, OOM kill) yields a
 ``WorkerCrashed`` for the file it was working on, while the rest go on in a fresh pool.
 
@@ -15,6 +15,7 @@ exception, so they unwind like Ctrl-C.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import multiprocessing
 import os
 import signal
@@ -24,6 +25,8 @@ from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterable, Iterator, Protocol, TypeVar
+
+from ..errors import UnderdogError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -141,6 +144,29 @@ def _terminate_workers(pool: ProcessPoolExecutor) -> None:
                 p.join(2.0)
 
 
+class _Feed:
+    """The part of a deque a pool uses (popleft, appendleft, truth) over a lazy iterator."""
+
+    def __init__(self, items: Iterable):
+        self._it = iter(items)
+        self._back: deque = deque()
+
+    def __bool__(self) -> bool:
+        if not self._back:
+            for item in self._it:
+                self._back.append(item)
+                break
+        return bool(self._back)
+
+    def popleft(self):
+        if not self:
+            raise IndexError("pop from an empty feed")
+        return self._back.popleft()
+
+    def appendleft(self, item) -> None:
+        self._back.appendleft(item)
+
+
 class LocalPoolExecutor:
     """A local process pool of ``jobs`` workers (forkserver start: safe with threads).
 
@@ -154,7 +180,7 @@ class LocalPoolExecutor:
         self._ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R | BaseException]]:
-        todo: deque = deque(items)
+        todo = _Feed(items)  # pulled as workers free up: a streamed walk stays streamed
         suspects: deque = deque()
         while todo or suspects:
             if suspects:
@@ -210,8 +236,136 @@ class LocalPoolExecutor:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def make_executor(jobs: int | None) -> Executor:
-    """``jobs`` = 0 → in-process serial executor; otherwise a local pool (None = all cores)."""
+# ---------------------------------------------------------------- Ray
+
+# Test hook (set in the environment of the Ray workers): a directory holding kill requests.
+# A task whose item's path has a request claims it (rename) and SIGKILLs its own worker
+# process, so the retry finds none: a real worker death, once, for tests of retries.
+KILL_ONCE_ENV = "UNDERDOG_TEST_KILL_ONCE_DIR"
+
+
+def kill_request_name(path: str) -> str:
+    """File name of the kill request for ``path`` under ``$UNDERDOG_TEST_KILL_ONCE_DIR``."""
+    return hashlib.sha1(os.fsencode(path)).hexdigest() + ".kill"
+
+
+def _kill_once_hook(item: Any) -> None:
+    d = os.environ.get(KILL_ONCE_ENV)
+    path = getattr(item, "path", None)
+    if not d or not isinstance(path, str):
+        return
+    req = os.path.join(d, kill_request_name(path))
+    try:
+        os.rename(req, f"{req}ed-{os.getpid()}")  # claimed: the retry will not find it
+    except OSError:
+        return
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _ray_call(fn: Callable[[T], R], item: T) -> R:
+    """The body of one Ray task (runs in a Ray worker)."""
+    _kill_once_hook(item)
+    return fn(item)
+
+
+class RayExecutor:
+    """Ray tasks, one per item, on a Ray cluster (or a local one started for the scan).
+
+    Files are read where they are: every node must see the same paths (a shared
+    filesystem). At most ``in_flight`` tasks are submitted at once (default: twice the
+    cluster's CPUs) and ``items`` is pulled only as tasks finish, so the driver holds a
+    bounded window however long the walk. A task whose worker dies (killed, OOM, node lost)
+    is resubmitted by Ray up to ``max_retries`` times, and its result is yielded once;
+    past that it is yielded as ``WorkerCrashed``.
+
+    ``address``: None starts a private local Ray for the duration of ``map`` (``jobs``
+    CPUs), unless this process is already connected to one; "auto" joins the cluster of
+    this machine; "ray://host:port" goes through the Ray Client.
+    """
+
+    def __init__(self, address: str | None = None, jobs: int | None = None,
+                 in_flight: int | None = None, max_retries: int = 3):
+        try:
+            import ray  # noqa: F401
+        except ImportError as exc:
+            raise UnderdogError("--engine ray needs Ray: pip install 'underdog[ray]'") from exc
+        self.address = address
+        self.jobs = max(1, int(jobs or default_jobs()))
+        self.in_flight = in_flight
+        self.max_retries = max_retries
+
+    @contextlib.contextmanager
+    def _connected(self):
+        import ray
+
+        if ray.is_initialized():
+            yield ray
+            return
+        kw: dict[str, Any] = dict(logging_level="WARNING", log_to_driver=False)
+        if self.address:
+            kw["address"] = self.address
+        else:
+            kw.update(num_cpus=self.jobs, include_dashboard=False)
+        try:
+            ray.init(**kw)
+        except Exception as exc:  # ConnectionError, a bad address, a version mismatch
+            raise UnderdogError(f"cannot start or reach Ray ({self.address or 'local'}): "
+                                f"{str(exc).splitlines()[0] if str(exc) else exc}") from exc
+        try:
+            yield ray
+        finally:
+            ray.shutdown()
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R | BaseException]]:
+        with self._connected() as ray:
+            from ray import exceptions as rex
+
+            cpus = int(ray.cluster_resources().get("CPU", self.jobs) or self.jobs)
+            limit = max(1, int(self.in_flight or 2 * cpus))
+            task = ray.remote(num_cpus=1, max_retries=self.max_retries)(_ray_call)
+            fn_ref = ray.put(fn)
+            feed = iter(items)
+            running: dict[Any, Any] = {}
+            try:
+                end = object()
+                while True:
+                    while len(running) < limit:  # back-pressure: pull only to refill
+                        item = next(feed, end)
+                        if item is end:
+                            break
+                        running[task.remote(fn_ref, item)] = item
+                    if not running:
+                        break
+                    done, _ = ray.wait(list(running), num_returns=1)
+                    for ref in done:
+                        item = running.pop(ref)
+                        try:
+                            yield item, ray.get(ref)
+                        except rex.RayTaskError as exc:  # fn raised: its own exception
+                            cause = getattr(exc, "cause", None)
+                            yield item, cause if isinstance(cause, BaseException) else exc
+                        except rex.RayError as exc:  # worker/node died past max_retries
+                            yield item, WorkerCrashed(
+                                f"Ray worker lost ({exc.__class__.__name__}) after "
+                                f"{self.max_retries} retries")
+            finally:
+                for ref in running:  # leaving early: stop what is still running
+                    with contextlib.suppress(Exception):
+                        ray.cancel(ref, force=True)
+
+
+ENGINES = ("local", "ray")
+
+
+def make_executor(jobs: int | None, engine: str = "local",
+                  address: str | None = None) -> Executor:
+    """``jobs`` = 0 → in-process serial executor; otherwise a local pool (None = all cores).
+
+    ``engine`` "ray" → :class:`RayExecutor` at ``address`` (``jobs`` CPUs when it starts
+    a local Ray).
+    """
+    if engine == "ray":
+        return RayExecutor(address, jobs)
     if jobs is not None and jobs <= 0:
         return SerialExecutor()
     return LocalPoolExecutor(jobs)

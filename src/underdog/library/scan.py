@@ -31,6 +31,7 @@ from ..errors import UnderdogError
 from .db import FileState, Library
 from .executors import Executor, WorkerCrashed, make_executor
 from .fingerprint import fingerprint, is_current, legacy_fingerprint
+from .spool import Spool
 from .tags import read_tags
 
 __all__ = ["scan", "walk_audio", "fingerprint", "analyze_job", "Job", "FileResult",
@@ -278,7 +279,7 @@ def _scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executo
     states = lib.file_states()
     stored_errors = {e.path: e.reason for e in lib.errors()}
 
-    entries = []
+    entries: Spool[WalkEntry] = Spool()  # on disk past a few thousand: a million files fit
     on_disk: set[str] = set()
     for e in walk_audio(roots):
         if e.path not in on_disk:  # overlapping roots or a file given twice
@@ -303,9 +304,9 @@ def _scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executo
                 return by_fp[fp].pop(i)
         return None
 
-    jobs_todo: list[Job] = []
+    jobs_todo: Spool[Job] = Spool()  # streamed to the executor, which pulls as it goes
     consumed: set[int] = set()  # move sources that found their file
-    pending_outcomes: list[tuple[str, str, str | None]] = []  # advanced after start()
+    pending_outcomes: Spool[tuple[str, str, str | None]] = Spool()  # advanced after start()
 
     for e in entries:
         path = e.path
