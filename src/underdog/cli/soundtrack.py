@@ -14,6 +14,7 @@ from rich.text import Text
 
 from ..errors import UnderdogError
 from ..library.db import LibraryError, default_db_path, open_library
+from ..soundtrack.fill import N_STAND_INS, fill_gaps
 from ..soundtrack.match import AMBIGUOUS, FOUND, MISSING, match_tracklist
 from ..soundtrack.report import film_order, summarize, write_m3u8
 from ..soundtrack.tracklist import read_tracklist
@@ -54,6 +55,11 @@ def match(
                                                "relative to this folder (default: absolute)."),
     input_format: Optional[TracklistFormat] = typer.Option(
         None, "--input-format", help="Tracklist format (default: from the extension)."),
+    fill: bool = typer.Option(False, "--fill", help=f"For each missing entry, offer up to "
+                              f"{N_STAND_INS} stand-ins from the library that fit its bpm, "
+                              "energy and style (tracklist columns), else the found entries "
+                              "around it and the film's style mix; the playlist (-o) plays "
+                              "the best one in its place, marked as a stand-in."),
 ) -> None:
     """Match a film's tracklist against the library: found, missing, ambiguous, in film order."""
     db_path = os.fspath(db) if db is not None else default_db_path()
@@ -66,24 +72,33 @@ def match(
             # files gone from disk are not.
             tracks = lib.tracks(include_failed=True)
         results = match_tracklist(entries, tracks)
+        gaps = fill_gaps(results, tracks) if fill else []
         if output is not None:
-            write_m3u8(results, output, title=tracklist.stem, relative_to=relative_to)
+            write_m3u8(results, output, title=tracklist.stem, relative_to=relative_to,
+                       gaps=gaps)
     except (UnderdogError, LibraryError) as exc:
         _fail(str(exc))
     except OSError as exc:
         _fail(f"{exc.filename or output}: {exc.strerror or exc}")
     shown = [r for r in results if not (missing_only and r.status == FOUND)]
+    gap_of = {id(results[g.index]): g for g in gaps}
+
+    def doc(r) -> dict:
+        d = r.to_json()
+        if id(r) in gap_of:
+            d["gap"] = gap_of[id(r)].to_json()
+        return d
     if format == MatchFormat.json:  # input order
-        sys.stdout.write(json_text([r.to_json() for r in shown], indent=1) + "\n")
+        sys.stdout.write(json_text([doc(r) for r in shown], indent=1) + "\n")
         return
     if format == MatchFormat.jsonl:
         for r in shown:
-            sys.stdout.write(json_text(r.to_json()) + "\n")
+            sys.stdout.write(json_text(doc(r)) + "\n")
         return
-    _print_table(shown, results, output)
+    _print_table(shown, results, output, gap_of)
 
 
-def _print_table(shown, results, output) -> None:
+def _print_table(shown, results, output, gap_of) -> None:
     console = make_console()
     table = Table(header_style="bold")
     timed = any(r.entry.time for r in shown)  # no empty time column
@@ -104,10 +119,18 @@ def _print_table(shown, results, output) -> None:
         else:
             where = Text("\n").join(plain(f"{c.item.artist} - {c.item.title} "
                                           f"({c.confidence:.2f})") for c in r.candidates)
+            gap = gap_of.get(id(r))
+            if gap is not None:
+                lines = [plain(f"wanted: {gap.target.describe()}")]
+                lines += [Text("stand-in: ", style="cyan") + plain(f"{s.track.path} ({s.why})")
+                          for s in gap.stand_ins] or [plain(gap.note)]
+                where = Text("\n").join(([where] if r.candidates else []) + lines)
         st = colour.get(r.status, "yellow")
         table.add_row(str(order[id(r)]), *([plain(e.time or "")] if timed else []),
                       plain(e.display), Text(r.status, style=st),
                       f"{r.confidence:.2f}" if r.candidates else "", where)
     console.print(table)
     s = summarize(results)
-    console.print(s.line() + (f"; playlist written to {output}" if output else ""))
+    filled = sum(1 for g in gap_of.values() if g.stand_ins)
+    fill_note = f"; {filled} of {len(gap_of)} missing filled with stand-ins" if gap_of else ""
+    console.print(s.line() + fill_note + (f"; playlist written to {output}" if output else ""))

@@ -17,6 +17,11 @@ separated by spaces, commas or semicolons, brackets optional). JSON: a list of o
 ``artist``, ``title`` and optional ``tags`` (list or string) and ``time`` (string or seconds),
 or an object whose ``tracks`` key holds that list.
 
+What the film's music should sound like, where the list knows it (the gap filler fits
+stand-ins to it): CSV columns ``bpm``, ``energy`` (the level 1-10) and ``style`` (one of
+the planner's styles) named in a header row, in any order after ``artist,title``; the same
+keys in JSON. Empty cells are unknown.
+
 Nothing is guessed: a line that is not one of these forms raises ``TracklistError`` naming the
 file, the line number and what was expected.
 
@@ -36,8 +41,11 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import UnderdogError
+from ..planning.arcs import KNOWN_STYLES
 
 TAGS = ("album", "film", "film-only", "trailer", "marketing", "live")
+COLUMNS = ("artist", "title", "tags", "time", "bpm", "energy", "style")
+STYLES = KNOWN_STYLES
 FORMATS = ("text", "csv", "json")
 
 # Limits: far above any real tracklist, low enough that nothing hostile takes long.
@@ -78,6 +86,9 @@ class TracklistEntry:
     tags: list[str] = field(default_factory=list)
     time_s: float | None = None  # scene time in the film
     line: int | None = None      # line in the source file (1-based)
+    bpm: float | None = None     # tempo the scene's music has, where the list says
+    energy: float | None = None  # energy level 1-10, where the list says
+    style: str | None = None     # one of STYLES, where the list says
 
     @property
     def time(self) -> str | None:
@@ -93,8 +104,37 @@ class TracklistEntry:
         return f"{self.artist} - {self.title}{tags}"
 
     def to_json(self) -> dict:
-        return {"artist": self.artist, "title": self.title, "tags": list(self.tags),
-                "time": self.time}
+        out = {"artist": self.artist, "title": self.title, "tags": list(self.tags),
+               "time": self.time}
+        for k in ("bpm", "energy", "style"):  # only what the list gave
+            if getattr(self, k) is not None:
+                out[k] = getattr(self, k)
+        return out
+
+
+def parse_sound(bpm: object, energy: object, style: object
+                ) -> tuple[float | None, float | None, str | None]:
+    """The optional ``bpm`` (30-300), ``energy`` (level 1-10) and ``style`` of an entry,
+    from CSV text or JSON values; None or "" is unknown. ValueError names what is wrong."""
+    def number(v: object, name: str, lo: float, hi: float) -> float | None:
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return None
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+            raise ValueError(f"'{name}' must be a number from {lo:g} to {hi:g}")
+        try:
+            f = float(v)
+        except ValueError:
+            raise ValueError(f"'{name}' must be a number from {lo:g} to {hi:g}, "
+                             f"got {_quote(str(v), 20)}") from None
+        if not lo <= f <= hi:  # False for NaN too
+            raise ValueError(f"'{name}' must be a number from {lo:g} to {hi:g}, got {v}")
+        return f
+    if style is not None and not isinstance(style, str):
+        raise ValueError(f"'style' must be one of {', '.join(STYLES)}")
+    st = (style or "").strip().lower() or None
+    if st is not None and st not in STYLES:
+        raise ValueError(f"unknown style {_quote(st, 40)}; expected one of {', '.join(STYLES)}")
+    return number(bpm, "bpm", 30.0, 300.0), number(energy, "energy", 1.0, 10.0), st
 
 
 def parse_time(text: str) -> float:
@@ -232,6 +272,7 @@ def parse_csv(text: str, path: str = "<csv>") -> list[TracklistEntry]:
     entries = []
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     first = True
+    header = list(COLUMNS[:4])  # without a header row: artist,title,tags,time
     while True:
         try:
             row = next(reader)
@@ -245,17 +286,21 @@ def parse_csv(text: str, path: str = "<csv>") -> list[TracklistEntry]:
         cells = [c.strip() for c in row]
         if first and [c.lower() for c in cells[:2]] == ["artist", "title"]:
             first = False
-            if [c.lower() for c in cells] not in (["artist", "title"], ["artist", "title", "tags"],
-                                                  ["artist", "title", "tags", "time"]):
+            named = [c.lower() for c in cells]
+            if any(c not in COLUMNS for c in named) or len(set(named)) != len(named):
                 raise TracklistError(path, n, f"header {_quote(','.join(cells))} does not "
-                                              "match 'artist,title,tags,time'")
+                                              "match 'artist,title,tags,time' (then optionally "
+                                              "bpm, energy, style)")
+            header = named
             continue
         first = False
-        if not 2 <= len(cells) <= 4:
-            raise TracklistError(path, n, f"expected 2 to 4 columns 'artist,title,tags,time', "
-                                          f"got {len(cells)}: {_quote(','.join(row))}")
-        cells += [""] * (4 - len(cells))
-        artist, title, tags, time = cells
+        if not 2 <= len(cells) <= len(header):
+            raise TracklistError(path, n, f"expected 2 to {len(header)} columns "
+                                          f"'{','.join(header)}', got {len(cells)}: "
+                                          f"{_quote(','.join(row))}")
+        cell = dict(zip(header, cells))
+        artist, title = cell["artist"], cell["title"]
+        tags, time = cell.get("tags", ""), cell.get("time", "")
         if not artist or not title:
             raise TracklistError(path, n, "empty artist or title; expected "
                                           "'artist,title,tags,time'")
@@ -263,8 +308,11 @@ def parse_csv(text: str, path: str = "<csv>") -> list[TracklistEntry]:
             raise _too_many(path, n)
         try:
             _check_names(artist, title)
+            bpm, energy, style = parse_sound(cell.get("bpm"), cell.get("energy"),
+                                             cell.get("style"))
             entries.append(TracklistEntry(artist, title, _parse_tags(tags),
-                                          parse_time(time) if time else None, n))
+                                          parse_time(time) if time else None, n,
+                                          bpm, energy, style))
         except ValueError as exc:
             raise TracklistError(path, n, str(exc)) from None
     return entries
@@ -357,11 +405,11 @@ def parse_json(text: str, path: str = "<json>") -> list[TracklistEntry]:
     for obj, n in _json_items(text.lstrip("\ufeff"), path):
         if not isinstance(obj, dict):
             raise TracklistError(path, n, "expected an object {artist, title, tags, time}")
-        unknown = set(obj) - {"artist", "title", "tags", "time"}
+        unknown = set(obj) - set(COLUMNS)
         if unknown:
             names = sorted(_quote(k, 40) for k in unknown)[:5]
             raise TracklistError(path, n, f"unknown keys [{', '.join(names)}]; expected "
-                                          "artist, title, tags, time")
+                                          "artist, title, tags, time, bpm, energy, style")
         artist, title = obj.get("artist"), obj.get("title")
         if not isinstance(artist, str) or not isinstance(title, str) or not artist.strip() \
                 or not title.strip():
@@ -376,9 +424,12 @@ def parse_json(text: str, path: str = "<json>") -> list[TracklistEntry]:
             else:
                 raise ValueError("'tags' must be a list of strings or a string")
             time_s = _json_time(obj.get("time"))
+            bpm, energy, style = parse_sound(obj.get("bpm"), obj.get("energy"),
+                                             obj.get("style"))
         except ValueError as exc:
             raise TracklistError(path, n, str(exc)) from None
-        entries.append(TracklistEntry(artist.strip(), title.strip(), tags, time_s, n))
+        entries.append(TracklistEntry(artist.strip(), title.strip(), tags, time_s, n,
+                                      bpm, energy, style))
     return entries
 
 
