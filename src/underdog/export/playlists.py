@@ -46,6 +46,8 @@ JSON_EXTENSIONS = (".json",)
 MAX_PLAYLIST_BYTES = 64_000_000    # a playlist file read back
 MAX_PLAYLIST_ENTRIES = 50_000      # entries in a playlist read back
 ARC_TAG = "#UNDERDOG-ARC:"         # M3U comment line: the arc a plan was made for (JSON)
+VLC_OPT = "#EXTVLCOPT:"            # M3U line: a VLC input option for the next entry
+WHOLE_EPS_S = 0.05                 # an excerpt this close to both ends is the whole track
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")  # C:\ or C:/
 _REMOTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")  # http://, smb://, ...
 
@@ -120,7 +122,9 @@ def m3u8_lines(entries: Iterable[Any], relative_to: str | os.PathLike | None = N
                title: str | None = None, out: Any = "<playlist>",
                arc: Mapping[str, Any] | None = None) -> list[str]:
     """The lines of an extended M3U: ``#EXTM3U``, then ``#EXTINF`` + path per entry
-    (or ``# comment`` for a path-less entry with a comment). ``arc`` (the arc's spec:
+    (or ``# comment`` for a path-less entry with a comment); an excerpt (``in_s``/``out_s``,
+    see :func:`excerpt_span`) gets ``#EXTVLCOPT:start-time=`` and ``stop-time=`` lines in
+    seconds of the file, and its length in ``#EXTINF``. ``arc`` (the arc's spec:
     name or TOML path, its parameters, minutes) goes in an ``#UNDERDOG-ARC:{json}`` line,
     which players skip as an unknown comment and :func:`read_arc_spec` reads back."""
     lines = ["#EXTM3U"]
@@ -140,10 +144,33 @@ def m3u8_lines(entries: Iterable[Any], relative_to: str | os.PathLike | None = N
         path = _check_path(os.fspath(path), out)
         if comment:
             lines.append(_one_line(f"# {comment}"))
-        d = _duration_s(e)
+        span = excerpt_span(e)
+        d = span[1] - span[0] if span else _duration_s(e)
         lines.append(f"#EXTINF:{int(round(d)) if d is not None else -1},{_display(e)}")
+        if span:  # VLC plays only this part of the file
+            lines.append(f"{VLC_OPT}start-time={_seconds(span[0])}")
+            lines.append(f"{VLC_OPT}stop-time={_seconds(span[1])}")
         lines.append(_m3u_path(path, relative_to))
     return lines
+
+
+def excerpt_span(entry: Any) -> tuple[float, float] | None:
+    """``(in_s, out_s)`` in track seconds when ``entry`` plays an excerpt (``in_s`` /
+    ``out_s`` set, not the whole file); None for a whole track."""
+    try:
+        a, b = float(_get(entry, "in_s")), float(_get(entry, "out_s"))
+    except (TypeError, ValueError):
+        return None
+    if not (math.isfinite(a) and math.isfinite(b) and 0.0 <= a < b):
+        return None
+    d = _duration_s(entry)
+    if a <= WHOLE_EPS_S and d is not None and b >= d - WHOLE_EPS_S:
+        return None
+    return a, b
+
+
+def _seconds(x: float) -> str:
+    return f"{x:.3f}".rstrip("0").rstrip(".")
 
 
 def write_m3u8(entries: Iterable[Any], out: str | os.PathLike,
