@@ -281,13 +281,16 @@ def path_of_location(loc: str) -> str:
 
 
 def _drop_track_s(entry: Any, span: tuple[float, float] | None) -> float | None:
-    """Track time of the drop an entry plays: the stored drop whose session time lands
-    nearest the plan's ``drop_at_s`` (track time mapped through the playing tempo),
-    else that mapped time; a whole-track entry's ``drop_on_peak_s``."""
+    """Track time of the drop an entry plays: ``drop_on_peak_s`` (track time) when it lies
+    in the excerpt, else the stored drop whose session time lands nearest the plan's
+    ``drop_at_s`` (mapped through the playing tempo), else that mapped time."""
+    on_peak = _float(_plain(entry, "drop_on_peak_s"))  # track time, when it lands on a peak
+    if span is None or (on_peak is not None and span[0] <= on_peak <= span[1]):
+        return on_peak
     at = _float(_plain(entry, "drop_at_s"))
     start = _float(_plain(entry, "start_s"))
-    if at is None or start is None or span is None:
-        return _float(_plain(entry, "drop_on_peak_s")) if span is None else None
+    if at is None or start is None:
+        return None
     rate = 1.0
     bpm, play = _float(_from(entry, "bpm")), _float(_plain(entry, "tempo_bpm"))
     if bpm and play:
