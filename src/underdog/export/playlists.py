@@ -48,6 +48,8 @@ MAX_PLAYLIST_ENTRIES = 50_000      # entries in a playlist read back
 ARC_TAG = "#UNDERDOG-ARC:"         # M3U comment line: the arc a plan was made for (JSON)
 VLC_OPT = "#EXTVLCOPT:"            # M3U line: a VLC input option for the next entry
 WHOLE_EPS_S = 0.05                 # an excerpt this close to both ends is the whole track
+_VLC_TIME = re.compile(r"#EXTVLCOPT:\s*(start|stop)-time\s*=\s*([0-9]+(?:\.[0-9]*)?)\s*$",
+                       re.IGNORECASE)
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")  # C:\ or C:/
 _REMOTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")  # http://, smb://, ...
 
@@ -304,7 +306,8 @@ def lossless_paths(obj: Any) -> Any:
 # ---------------------------------------------------------------- reading
 
 
-def read_playlist(path: str | os.PathLike, notes: list[str] | None = None) -> list[str]:
+def read_playlist(path: str | os.PathLike, notes: list[str] | None = None,
+                  spans: list[tuple[float, float] | None] | None = None) -> list[str]:
     """The absolute paths in an M3U/M3U8, XSPF or underdog JSON playlist, in order.
 
     Relative entries resolve against the playlist's folder; ``#`` lines are skipped;
@@ -317,8 +320,14 @@ def read_playlist(path: str | os.PathLike, notes: list[str] | None = None) -> li
     as a warning when ``notes`` is None. Malformed input raises :class:`PlaylistError`
     naming the file and line; so does a file over ``MAX_PLAYLIST_BYTES`` or
     ``MAX_PLAYLIST_ENTRIES`` entries. XSPF entity declarations are refused (no external
-    entities, no entity expansion)."""
+    entities, no entity expansion).
+
+    ``spans``, when given, gets one item per path returned: the excerpt that plays,
+    ``(in_s, out_s)`` in track seconds (an M3U's ``#EXTVLCOPT:start-time``/``stop-time``, a
+    JSON entry's ``in_s``/``out_s``), or None for the whole track."""
     path = os.fspath(path)
+    if spans is None:
+        spans = []
     if notes is None:
         notes = _LoggedNotes()
     ext = os.path.splitext(path)[1].lower()
@@ -335,10 +344,13 @@ def read_playlist(path: str | os.PathLike, notes: list[str] | None = None) -> li
                                   "playlist is at most that")
     base = os.path.dirname(os.path.abspath(path))
     if ext in XSPF_EXTENSIONS:
-        return _read_xspf(data, path, base, notes)
+        out = _read_xspf(data, path, base, notes)
+        spans.extend([None] * len(out))
+        return out
     if ext in JSON_EXTENSIONS:
-        return _read_json(data, path, base)
-    return _read_m3u(data, path, base, strict_utf8=(ext == ".m3u8"), notes=notes)
+        return _read_json(data, path, base, spans)
+    return _read_m3u(data, path, base, strict_utf8=(ext == ".m3u8"), notes=notes,
+                     spans=spans)
 
 
 def read_arc_spec(path: str | os.PathLike) -> dict[str, Any] | None:
@@ -422,7 +434,8 @@ def _shown(text: object, n: int = 80) -> str:
     return r if len(r) <= n else r[:n] + f"… ({len(r):,} characters)"
 
 
-def _read_json(data: bytes, path: str, base: str) -> list[str]:
+def _read_json(data: bytes, path: str, base: str,
+               spans: list[tuple[float, float] | None]) -> list[str]:
     try:
         doc = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
@@ -436,6 +449,7 @@ def _read_json(data: bytes, path: str, base: str) -> list[str]:
         if not p:
             raise PlaylistError(path, f"entry {i} has no \"path\"")
         out.append(os.path.normpath(os.path.join(base, p)))
+        spans.append(excerpt_span(e))
     return out
 
 
@@ -459,7 +473,7 @@ def _not_utf8(raw: bytes, path: str, line: int) -> PlaylistError:
 
 
 def _read_m3u(data: bytes, path: str, base: str, strict_utf8: bool,
-              notes: list[str]) -> list[str]:
+              notes: list[str], spans: list[tuple[float, float] | None]) -> list[str]:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     # Undecodable bytes stay as surrogate escapes (the way the OS names files): a path
@@ -470,6 +484,7 @@ def _read_m3u(data: bytes, path: str, base: str, strict_utf8: bool,
         text, utf8 = data.decode("utf-8", "surrogateescape"), False
     out: list[str] = []
     pending_extinf: int | None = None  # line of an #EXTINF still waiting for its path
+    vlc: dict[str, float] = {}  # start-time / stop-time of the coming entry
     # Split on LF only: str.splitlines() would also split inside names (U+2028, \x1c, ...).
     for no, raw in enumerate(text.split("\n"), start=1):
         line = raw.strip()
@@ -478,6 +493,9 @@ def _read_m3u(data: bytes, path: str, base: str, strict_utf8: bool,
         if not line:
             continue
         if line.startswith("#"):
+            m = _VLC_TIME.match(line)
+            if m:
+                vlc[m.group(1).lower()] = float(m.group(2))
             if line.upper().startswith("#EXTINF"):
                 if pending_extinf is not None:
                     raise PlaylistError(path, "#EXTINF without a path after it", pending_extinf)
@@ -489,6 +507,9 @@ def _read_m3u(data: bytes, path: str, base: str, strict_utf8: bool,
                 pending_extinf = no
             continue
         pending_extinf = None
+        span = excerpt_span({"in_s": vlc.get("start", 0.0 if "stop" in vlc else None),
+                             "out_s": vlc.get("stop")})
+        vlc = {}
         if not _local_or_note(line, path, no, notes):
             continue
         if len(out) == MAX_PLAYLIST_ENTRIES:
@@ -503,6 +524,7 @@ def _read_m3u(data: bytes, path: str, base: str, strict_utf8: bool,
             elif _has_escapes(line):
                 raise _not_utf8(raw, path, no)
         out.append(p)
+        spans.append(span)
     if pending_extinf is not None:
         raise PlaylistError(path, "#EXTINF without a path after it", pending_extinf)
     return out

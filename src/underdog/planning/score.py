@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
@@ -371,6 +371,8 @@ class ScoreReport:
     artist_spacing_by: dict[str, float] = field(default_factory=dict)
     # one dict per track, in order (see track_rows)
     rows: list[dict] = field(default_factory=list)
+    # round boundaries of the arc: {"at_s", "kind" (round_start/round_end), "round"}
+    cues: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -496,9 +498,44 @@ def score_order(pool: Pool, order: Sequence[int], tl: Timeline, w: Weights = Wei
         rows=track_rows(pool, order, pc, tl))
 
 
+def excerpt_track(t: Track, in_s: float, out_s: float) -> Track:
+    """``t`` as its excerpt ``in_s``..``out_s`` (track seconds) plays it: that long, its
+    drops in the excerpt's own time (those outside left out), its energy the mean of its
+    energy curve over the span (the whole track's when it has no curve)."""
+    energy = t.energy
+    curve, hop = t.energy_curve, t.energy_curve_hop_s
+    if curve is not None and len(curve) and hop and hop > 0:
+        part = np.asarray(curve, np.float64)[int(in_s / hop):int(math.ceil(out_s / hop))]
+        if len(part):
+            energy = float(np.mean(np.clip(part, 0.0, 1.0)))
+    drops = [{**d, "time_s": float(d["time_s"]) - in_s} for d in (t.drops or [])
+             if isinstance(d, dict) and d.get("time_s") is not None
+             and in_s <= float(d["time_s"]) < out_s]
+    return replace(t, duration_s=out_s - in_s, energy=energy, drops=drops)
+
+
 def score_tracks(tracks: Sequence[Track], tl: Timeline, w: Weights = Weights(),
-                 unknown_paths: Sequence[str] = ()) -> ScoreReport:
-    """The report for an ordered list of library tracks (a plan or a hand-made playlist)."""
-    tracks = [t for t in tracks if t.duration_s]
-    pool = Pool(tracks)
-    return score_order(pool, list(range(len(tracks))), tl, w, unknown_paths)
+                 unknown_paths: Sequence[str] = (),
+                 spans: Sequence[tuple[float, float] | None] | None = None) -> ScoreReport:
+    """The report for an ordered list of library tracks (a plan or a hand-made playlist).
+
+    ``spans`` gives, per track, the excerpt that plays ((in_s, out_s), track seconds; None:
+    the whole track): each is graded as that excerpt (:func:`excerpt_track`), laid back to
+    back, and its row shows ``in_s``, ``out_s`` and ``drop_at_s`` (session seconds where
+    its strongest drop plays; None without one). The report lists the arc's round cues."""
+    if spans is None:
+        spans = [None] * len(tracks)
+    kept = [(t, sp) for t, sp in zip(tracks, spans) if t.duration_s]
+    played = [excerpt_track(t, *sp) if sp else t for t, sp in kept]
+    pool = Pool(played)
+    rep = score_order(pool, list(range(len(played))), tl, w, unknown_paths)
+    rep.cues = list(tl.cues()) if hasattr(tl, "cues") else []
+    if any(sp for _, sp in kept):
+        for row, t, (_, sp) in zip(rep.rows, played, kept):
+            ds = [d for d in t.drops or [] if isinstance(d, dict) and d.get("time_s") is not None]
+            best = max(ds, key=lambda d: float(d.get("strength") or 0.0), default=None)
+            row["in_s"] = _num(sp[0], 3) if sp else None
+            row["out_s"] = _num(sp[1], 3) if sp else None
+            row["drop_at_s"] = (_num((row["start_s"] or 0.0) + float(best["time_s"]), 1)
+                                if best else None)
+    return rep
