@@ -55,6 +55,7 @@ class Segment:
     style_min: dict[str, float] = field(default_factory=dict)  # share bounds in the segment
     style_max: dict[str, float] = field(default_factory=dict)
     peak: bool = False
+    round: int = 0                      # the round a work or rest interval belongs to (0: none)
 
 
 @dataclass
@@ -66,6 +67,7 @@ class Arc:
     style_min: dict[str, float] = field(default_factory=dict)  # share bounds, whole session
     style_max: dict[str, float] = field(default_factory=dict)
     track_minutes: tuple[float, float] | None = None  # only tracks this long (min, max)
+    excerpts: bool = False              # planned as excerpts by default (docs/arcs.md)
 
     def timeline(self, minutes: float | None = None) -> "Timeline":
         return Timeline.build(self, self.minutes if minutes is None else float(minutes))
@@ -107,6 +109,19 @@ class Timeline:
         self.tol = np.array([s.tolerance_pct for s in segs])
         self.half_double = np.array([s.half_double for s in segs])
         self.peak_starts_s = [sp.start_s for sp in spans if sp.segment.peak]
+
+    def cues(self) -> list[dict]:
+        """Where round cues go: a ``round_start`` at each work interval's start and a
+        ``round_end`` at its end (session seconds), in time order."""
+        out = []
+        for sp in self.spans:
+            seg = sp.segment
+            if seg.round and seg.peak:
+                out.append({"at_s": round(sp.start_s, 3), "kind": "round_start",
+                            "round": seg.round})
+                out.append({"at_s": round(sp.end_s, 3), "kind": "round_end",
+                            "round": seg.round})
+        return out
 
     @classmethod
     def build(cls, arc: Arc, minutes: float) -> "Timeline":
@@ -180,7 +195,7 @@ def montage() -> Arc:
         _seg("peak 3", 0.14, 142.0, 9.5, style=ANTHEM, peak=True),
         _seg("cool down", 0.15, (132.0, 112.0), (6.0, 3.0), style=ATMOS),
     ], description="start atmospheric and build; peaks near 140 BPM with valleys between; "
-                   "cool down", style_max={"heavy": 0.4})
+                   "cool down", style_max={"heavy": 0.4}, excerpts=True)
 
 
 def hiit(work: float = 4.0, rest: float = 3.0, rounds: int = 4) -> Arc:
@@ -198,14 +213,88 @@ def hiit(work: float = 4.0, rest: float = 3.0, rounds: int = 4) -> Arc:
     segs = [_seg("warm-up", 0.5, (126.0, 140.0), (4.0, 6.5), style=BUILD)]
     for r in range(1, rounds + 1):
         segs.append(Segment(f"work {r}", bpm=(150.0, 150.0), energy=(9.0, 9.0),
-                            minutes=float(work), style=ANTHEM, peak=True))
+                            minutes=float(work), style=ANTHEM, peak=True, round=r))
         if rest > 0:
             segs.append(Segment(f"rest {r}", bpm=(140.0, 140.0), energy=(4.5, 4.5),
-                                minutes=float(rest), style=ATMOS))
+                                minutes=float(rest), style=ATMOS, round=r))
     segs.append(_seg("cool-down", 0.5, (136.0, 112.0), (4.5, 3.0), style=ATMOS))
     return Arc("hiit", segs, description=f"{rounds} rounds of {work:g} min work / {rest:g} "
                "min rest between a warm-up and a cool-down",
-               minutes=10.0 + rounds * (work + rest), style_max={"heavy": 0.5})
+               minutes=10.0 + rounds * (work + rest), style_max={"heavy": 0.5}, excerpts=True)
+
+
+# Boxing formats: (rounds, work minutes, rest minutes).
+BOXING_PRESETS = {
+    "amateur": (3, 3.0, 1.0),         # amateur (elite men and women): 3 × 3 min, 1 min rest
+    "pro": (12, 3.0, 1.0),            # professional title fight: 12 × 3 min
+    "pro-women": (10, 2.0, 1.0),      # women's professional title fight: 10 × 2 min
+    "pro-8": (8, 3.0, 1.0),           # an eight-rounder
+}
+BOXING_WARM_MIN = 5.0               # boxing warm-up and cool-down, minutes each
+
+
+def rounds_arc(name: str, rounds: int, work: float, rest: float, warm: float,
+               work_bpm: float, rest_bpm: float, description: str) -> Arc:
+    """Warm-up, ``rounds`` × work (a peak: a drop or a cut on its first beat), a rest
+    between rounds (none after the last), cool-down; intervals in minutes."""
+    if not (0 < work <= MAX_INTERVAL_MIN and 0 <= rest <= MAX_INTERVAL_MIN
+            and 1 <= rounds <= MAX_ROUNDS):
+        raise ArcError(f"{name} needs --work within 0–{MAX_INTERVAL_MIN:g} min (not 0), --rest "
+                       f"within 0–{MAX_INTERVAL_MIN:g} min and --rounds within 1–{MAX_ROUNDS}")
+    rounds = int(rounds)
+    total = 2 * warm + rounds * work + (rounds - 1) * rest
+    if total > MAX_MINUTES:
+        raise ArcError(f"{name} of {rounds} rounds × ({work:g} + {rest:g}) min lasts "
+                       f"{total:g} min; at most {MAX_MINUTES:g}")
+    segs = [_seg("warm-up", 0.5, (work_bpm - 24.0, work_bpm - 10.0), (4.0, 6.5), style=BUILD)]
+    for r in range(1, rounds + 1):
+        segs.append(Segment(f"round {r}", bpm=(work_bpm, work_bpm), energy=(9.0, 9.0),
+                            minutes=float(work), style=ANTHEM, peak=True, round=r))
+        if rest > 0 and r < rounds:
+            segs.append(Segment(f"rest {r}", bpm=(rest_bpm, rest_bpm), energy=(4.5, 4.5),
+                                minutes=float(rest), style=ATMOS, round=r))
+    segs.append(_seg("cool-down", 0.5, (rest_bpm - 4.0, work_bpm - 38.0), (4.5, 3.0),
+                     style=ATMOS))
+    return Arc(name, segs, description=description, minutes=total,
+               style_max={"heavy": 0.5}, excerpts=True)
+
+
+def boxing_preset(arc: str, preset: str, rounds: int | None, work: float | None,
+                  rest: float | None) -> tuple[int, float, float]:
+    """(rounds, work, rest) of a boxing ``preset``, each one given overriding it."""
+    if arc != "boxing":
+        raise ArcError(f"--preset is for --arc boxing (presets: {', '.join(BOXING_PRESETS)})")
+    if preset not in BOXING_PRESETS:
+        near = difflib.get_close_matches(preset, BOXING_PRESETS, n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise ArcError(f"unknown boxing preset {preset!r}{hint}; presets: "
+                       f"{', '.join(BOXING_PRESETS)}")
+    r0, w0, s0 = BOXING_PRESETS[preset]
+    return (rounds if rounds is not None else r0, work if work is not None else w0,
+            rest if rest is not None else s0)
+
+
+def boxing(preset: str | None = None, work: float | None = None, rest: float | None = None,
+           rounds: int | None = None) -> Arc:
+    """A boxing session: a preset format (``BOXING_PRESETS``; default amateur), any of whose
+    numbers --work/--rest/--rounds override; 5 min warm-up and cool-down."""
+    r, w, s = boxing_preset("boxing", preset or "amateur", rounds, work, rest)
+    key = next((k for k, v in BOXING_PRESETS.items() if v == (r, w, s)), "custom")
+    return rounds_arc("boxing", r, w, s, BOXING_WARM_MIN, 150.0, 140.0,
+                      f"boxing ({key}): "
+                      f"{r} rounds of {w:g} min, {s:g} min rest between them, "
+                      "warm-up and cool-down")
+
+
+def tabata(rounds: int | None = None, work: float | None = None,
+           rest: float | None = None) -> Arc:
+    """Tabata: 8 × (20 s all-out, 10 s rest) between a 4-minute warm-up and cool-down."""
+    r = 8 if rounds is None else rounds
+    w = 20.0 / 60.0 if work is None else work
+    s = 10.0 / 60.0 if rest is None else rest
+    return rounds_arc("tabata", r, w, s, 4.0, 160.0, 140.0,
+                      f"tabata: {r} × ({w * 60:g} s work, {s * 60:g} s rest) between a "
+                      "warm-up and a cool-down")
 
 
 def run(cadence: float = 160.0) -> Arc:
@@ -245,12 +334,13 @@ def cooldown() -> Arc:
     ], description="down from 120 to 80 BPM, energy fading, atmospheric", minutes=10.0)
 
 
-BUILTIN = {"montage": montage, "hiit": hiit, "run": run, "lift": lift, "warmup": warmup,
-           "cooldown": cooldown}
+BUILTIN = {"montage": montage, "hiit": hiit, "boxing": boxing, "tabata": tabata, "run": run,
+           "lift": lift, "warmup": warmup, "cooldown": cooldown}
 
 
 def load_arc(spec: str, *, cadence: float | None = None, work: float | None = None,
-             rest: float | None = None, rounds: int | None = None) -> Arc:
+             rest: float | None = None, rounds: int | None = None,
+             preset: str | None = None) -> Arc:
     """A built-in arc by name (with its parameters) or a user arc from a TOML file."""
     if spec.endswith(".toml") or os.sep in spec or os.path.isfile(spec):
         return load_toml(spec)
@@ -265,6 +355,12 @@ def load_arc(spec: str, *, cadence: float | None = None, work: float | None = No
         kw = {k: v for k, v in (("work", work), ("rest", rest), ("rounds", rounds))
               if v is not None}
         return hiit(**kw)
+    if spec == "boxing":
+        return boxing(preset, work=work, rest=rest, rounds=rounds)
+    if preset is not None:
+        raise ArcError(f"--preset is for the boxing arc (presets: {', '.join(BOXING_PRESETS)})")
+    if spec == "tabata":
+        return tabata(rounds=rounds, work=work, rest=rest)
     return BUILTIN[spec]()
 
 

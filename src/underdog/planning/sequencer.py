@@ -34,9 +34,11 @@ from ..errors import UnderdogError
 from ..library.db import Library
 from ..models import Track, level_to_energy
 from .arcs import Arc, Timeline
+from .excerpts import (ExcerptOptions, align_drops, RhythmLookup, Slot, level_range, loud_blend,
+                       make_slots, overlap_s, preselect, rhythm_of, search, track_grid)
 from .score import (ARTIST_GAP, TRANSITION_OK_PCT, PlanCost, Pool, ScoreReport, Weights,
-                    camelot_distance, plan_cost, score_order, segment_prefs, tempo_fit,
-                    track_level, transition_cost, unary_cost)
+                    artist_spacing, camelot_distance, plan_cost, score_order, segment_prefs,
+                    tempo_fit, track_level, transition_cost, transition_pct, unary_cost)
 
 ENERGY_BAND = 1.5          # levels either side of the target that still count as a fit
 LENGTH_FILL = 1.5          # an arc's track-length window must leave this × the session
@@ -56,6 +58,8 @@ class PlanOptions:
     variety: float = 0.3           # seeded per-minute variety cost, at most (seed != 0)
     local_evals: int = 1500        # evaluation budget of the local search
     exclude_ids: frozenset = frozenset()  # never use these tracks (e.g. a reference's)
+    excerpts: bool | None = False  # excerpts (the montage edit); None: the arc's default
+    excerpt: ExcerptOptions = field(default_factory=ExcerptOptions)
 
 
 @dataclass
@@ -80,6 +84,16 @@ class PlanEntry:
     cost: float
     costs: dict[str, float]
     why: str
+    # Excerpt plans only (None in whole-track plans): track seconds, on downbeats …
+    in_s: float | None = None
+    out_s: float | None = None
+    downbeat_s: float | None = None    # the downbeat it enters on (track time)
+    drop_at_s: float | None = None     # session time where its drop lands
+    tempo_bpm: float | None = None     # the session tempo it plays at
+    transition: dict | None = None     # how it comes in: {"shape", "bars"}
+    round: int = 0                     # the round it plays in (0: none)
+    bars: int | None = None            # session bars from in_s to out_s
+    on_phrase: tuple[bool, bool] | None = None  # in_s, out_s on phrase boundaries
 
     # Exporters read .path, .artist, .title, .duration_s
     @property
@@ -120,6 +134,12 @@ class PlanEntry:
                        "cost": round(self.cost, 4),
                        **{k: round(v, 4) for k, v in self.costs.items()}},
             "why": self.why,
+            **({} if self.in_s is None else {
+                "in_s": round(self.in_s, 4), "out_s": round(self.out_s, 4),
+                "downbeat_s": round(self.downbeat_s, 4), "drop_at_s": _r(self.drop_at_s, 3),
+                "tempo_bpm": round(self.tempo_bpm, 3), "transition": self.transition,
+                "round": self.round or None, "bars": self.bars,
+                "on_phrase": list(self.on_phrase) if self.on_phrase else None}),
         }
 
 
@@ -151,8 +171,14 @@ class Plan:
                               "energy": list(sp.segment.energy),
                               "half_double": sp.segment.half_double,
                               "peak": sp.segment.peak} for sp in self.timeline.spans],
+                "mode": "excerpts" if self.excerpts else "whole_tracks",
+                "cues": self.timeline.cues(),
                 "report": self.report.as_dict(), "warnings": self.warnings,
                 "entries": [e.as_dict() for e in self.entries], "stats": self.stats}
+
+    @property
+    def excerpts(self) -> bool:
+        return bool(self.entries) and self.entries[0].in_s is not None
 
 
 class PlanError(UnderdogError):
@@ -640,14 +666,13 @@ def optimize(pool: Pool, cand: np.ndarray, tl: Timeline, opts: PlanOptions,
 
 def plan(lib: Library, arc: Arc, minutes: float | None = None,
          opts: PlanOptions | None = None) -> Plan:
-    """Plan a playlist for ``arc`` over ``minutes`` from the library ``lib``."""
-    opts = opts or PlanOptions()
-    if opts.seed < 0:
-        raise PlanError(f"seed {opts.seed} is negative; a seed is 0 or more")
+    """Plan a playlist for ``arc`` over ``minutes`` from the library ``lib``: read the
+    candidates through the library's indexed queries, then :func:`plan_candidates`."""
+    opts = _check(opts or PlanOptions(), arc)
     t0 = time.perf_counter()
     tl = arc.timeline(minutes)
     recent = lib.recent_plan_track_ids(opts.avoid_recent) if opts.avoid_recent > 0 else set()
-    window, length_note = arc.track_minutes, None
+    window, length_note = (None if opts.excerpts else arc.track_minutes), None
     tracks, widen, strict_n, n_queries = load_candidates(lib, tl, opts, window)
     have_s = sum(t.duration_s for t in tracks)
     if window is not None and have_s < LENGTH_FILL * tl.total_s:
@@ -656,12 +681,74 @@ def plan(lib: Library, arc: Arc, minutes: float | None = None,
                        f"{have_s / 60:.0f} min of such tracks for a {tl.total_s / 60:.0f}-min "
                        "session; used tracks of every length")
         tracks, widen, strict_n, n_queries = load_candidates(lib, tl, opts)
+    found = _Found(widen, strict_n, n_queries, length_note, t0)
+    return _plan_over(tracks, tl, opts, lib.rhythm if opts.excerpts else None, recent, found)
+
+
+def plan_candidates(tracks: Sequence[Track], arc: Arc, minutes: float | None = None,
+                    opts: PlanOptions | None = None, *, rhythm: RhythmLookup | None = None,
+                    recent_ids: set[int] | frozenset = frozenset()) -> Plan:
+    """Plan from a plain sequence of tracks (no library): the same planner as :func:`plan`.
+
+    ``rhythm`` gives a track id's (beats, downbeats, phrase starts), as a mapping or a
+    callable; excerpt plans need it (without it, bars come from the tempo alone).
+    ``recent_ids`` are tracks to use only when nothing else fits.
+    """
+    opts = _check(opts or PlanOptions(), arc)
+    t0 = time.perf_counter()
+    tl = arc.timeline(minutes)
+    lo_s = opts.min_track_s
+    window = None if opts.excerpts else arc.track_minutes
+    rows = [t for t in tracks if t.status == "ok" and t.duration_s is not None and
+            t.duration_s >= lo_s and t.id not in opts.exclude_ids]
+    rows.sort(key=lambda t: (t.id is None, t.id if t.id is not None else 0))
+    note = None
+    if window is not None:
+        fit = [t for t in rows if 60.0 * window[0] <= t.duration_s <= 60.0 * window[1]]
+        if sum(t.duration_s for t in fit) >= LENGTH_FILL * tl.total_s:
+            rows = fit
+        else:
+            note = (f"track length {window[0]:g}–{window[1]:g} min: only "
+                    f"{sum(t.duration_s for t in fit) / 60:.0f} min of such tracks for a "
+                    f"{tl.total_s / 60:.0f}-min session; used tracks of every length")
+    strict_n = [sum(_fits(t, sp) for t in rows) for sp in tl.spans]
+    found = _Found([0] * len(tl.spans), strict_n, 0, note, t0)
+    return _plan_over(rows, tl, opts, rhythm, set(recent_ids), found)
+
+
+@dataclass
+class _Found:
+    """How the candidates were read: per-segment widening and strict-fit counts."""
+
+    widen: list[int]
+    strict_n: list[int]
+    queries: int
+    length_note: str | None
+    t0: float
+
+
+def _check(opts: PlanOptions, arc: Arc) -> PlanOptions:
+    """``opts`` with ``excerpts`` resolved (None: the arc's default); a bad seed raises."""
+    if opts.seed < 0:
+        raise PlanError(f"seed {opts.seed} is negative; a seed is 0 or more")
+    if opts.excerpts is None:
+        from dataclasses import replace
+
+        opts = replace(opts, excerpts=arc.excerpts)
+    return opts
+
+
+def _plan_over(tracks: list[Track], tl: Timeline, opts: PlanOptions, rhythm, recent,
+               found: _Found) -> Plan:
+    arc = tl.arc
     if not tracks:
         raise PlanError("the library has no analyzed tracks to plan with (run "
                         "`underdog scan DIR` first)")
     t_load = time.perf_counter()
     pool = Pool(tracks, recent_ids=recent, planning=True)
     pool.bias = variety_bias(pool.ids, opts)  # before pre-selection: the seed reaches it
+    if opts.excerpts:
+        return _plan_excerpts(pool, tl, opts, rhythm, found, t_load)
     prefs = segment_prefs(tl, pool.styles)
     cand = _preselect(pool, tl, opts, prefs)
     t_pre = time.perf_counter()
@@ -672,13 +759,193 @@ def plan(lib: Library, arc: Arc, minutes: float | None = None,
     pc = plan_cost(pool, order, tl, opts.weights, prefs)
     report = score_order(pool, order, tl, opts.weights)
     entries = _entries(pool, order, pc, tl, opts.weights)
-    warnings = _warnings(pool, order, pc, tl, widen, strict_n, opts)
-    if length_note:
-        warnings.insert(0, length_note)
+    warnings = _warnings(pool, order, pc, tl, found.widen, found.strict_n, opts)
+    if found.length_note:
+        warnings.insert(0, found.length_note)
     stats = {"library_tracks_read": len(tracks), "candidates": int(len(cand)),
-             "queries": n_queries, "load_s": t_load - t0, "preselect_s": t_pre - t_load,
-             **st, "total_s": time.perf_counter() - t0}
+             "queries": found.queries, "load_s": t_load - found.t0,
+             "preselect_s": t_pre - t_load, **st, "total_s": time.perf_counter() - found.t0}
     return Plan(arc, tl, entries, pc, report, warnings, opts.seed, stats)
+
+
+# ---------------------------------------------------------------- excerpt plans
+
+def _plan_excerpts(pool: Pool, tl: Timeline, opts: PlanOptions, rhythm, found: _Found,
+                   t_load: float) -> Plan:
+    """The montage edit (see planning/excerpts.py): slots, candidates, beam search."""
+    w, xo = opts.weights, opts.excerpt
+    slots = make_slots(tl, xo)
+    ranges = np.array([level_range(t) for t in pool.tracks], np.float64).reshape(-1, 2)
+    cands = preselect(pool, slots, tl, w, xo.per_slot, ranges)
+    need = sorted({int(i) for c in cands for i in c})
+    grids = {i: track_grid(pool.tracks[i], rhythm_of(rhythm, pool.tracks[i].id)
+                           if pool.tracks[i].id is not None else None) for i in need}
+    t_pre = time.perf_counter()
+    choices = search(pool, slots, tl, w, grids, cands, xo)
+    align_drops(choices)
+    if not choices:
+        raise PlanError(f"no excerpt plan could be made for arc {tl.arc.name!r}: none of the "
+                        f"{len(pool)} usable track(s) has a beat grid and a tempo within "
+                        "±8 % of the arc's (or half/double it); try --whole-tracks")
+    t_search = time.perf_counter()
+    entries = _excerpt_entries(pool, choices, slots, tl)
+    pc, report = _excerpt_report(pool, choices, entries, tl, w)
+    warnings = _excerpt_warnings(pool, choices, tl, found.strict_n)
+    if found.length_note:
+        warnings.insert(0, found.length_note)
+    stats = {"library_tracks_read": len(pool), "candidates": len(need), "slots": len(slots),
+             "queries": found.queries, "load_s": t_load - found.t0,
+             "preselect_s": t_pre - t_load, "search_s": t_search - t_pre,
+             "total_s": time.perf_counter() - found.t0}
+    return Plan(tl.arc, tl, entries, pc, report, warnings, opts.seed, stats)
+
+
+def _excerpt_entries(pool: Pool, choices, slots: list[Slot], tl: Timeline) -> list[PlanEntry]:
+    out: list[PlanEntry] = []
+    for k, ch in enumerate(choices):
+        s, ex, t = ch.slot, ch.excerpt, pool.tracks[ch.index]
+        nxt = slots[k + 1] if k + 1 < len(slots) else None
+        end = s.end_s + (overlap_s(s, nxt) if nxt is not None and not nxt.cut_in else 0.0)
+        rate = s.tempo / (ex.own_bpm * ex.multiple)  # track seconds per session second
+        drop_at, drop_track = None, ex.drop_s
+        if drop_track is None:  # any drop inside the excerpt: the strongest
+            ds = [d for d in (t.drops or []) if isinstance(d, dict) and d.get("time_s") is not
+                  None and ex.in_s <= float(d["time_s"]) < ex.out_s]
+            if ds:
+                drop_track = float(max(ds, key=lambda d: float(d.get("strength") or 0))["time_s"])
+        if drop_track is not None:
+            drop_at = s.start_s + (drop_track - ex.in_s) / rate
+        if k == 0 or s.cut_in:
+            tr = {"shape": "cut", "bars": 0}
+        else:
+            prev = choices[k - 1]
+            shape = "bass_swap" if loud_blend(prev.excerpt, ex) and \
+                prev.slot.overlap_out >= 4 else "equal_power"
+            tr = {"shape": shape, "bars": prev.slot.overlap_out}
+        sp = tl.spans[s.span]
+        own_played = ex.own_bpm * ex.multiple
+        dev = abs(own_played / s.target_bpm - 1.0) * 100.0
+        hd = None if ex.multiple == 1.0 else ("double" if ex.multiple > 1 else "half")
+        tp = cs = None
+        if k > 0:
+            p = pool.tracks[choices[k - 1].index]
+            a, b = choices[k - 1], ch
+            tp = float(transition_pct(a.excerpt.own_bpm * a.excerpt.multiple,
+                                      b.excerpt.own_bpm * b.excerpt.multiple, False))
+            d = camelot_distance(pool.cam_num[a.index], pool.cam_let[a.index],
+                                 pool.cam_num[b.index], pool.cam_let[b.index])
+            cs = int(d) if d >= 0 else None
+            del p
+        minutes = (s.end_s - s.start_s) / 60.0
+        costs = {"excerpt": ch.cost, "transition": ch.transition}
+        why = _why(t, sp, dev, hd, own_played, ex.level, s.target_level, tp, cs,
+                   None, 1.0, bool(pool.recent[ch.index]))
+        why = (f"bars {ex.i_in + 1}–{ex.i_in + ex.n_bars} ({_mmss(ex.in_s)}–{_mmss(ex.out_s)})"
+               + ("" if ex.phrase_in and ex.phrase_out else ", off a phrase boundary") + "; "
+               + why + ("; its drop lands on the first beat" if ex.drop_s is not None else "")
+               + "".join("; " + n for n in ch.notes))
+        out.append(PlanEntry(
+            track=t, position=k + 1, start_s=s.start_s, end_s=end, segment=sp.segment.name,
+            peak=sp.segment.peak, target_bpm=s.target_bpm, target_level=s.target_level,
+            played_bpm=s.tempo, half_double=hd, tempo_dev_pct=dev, level=ex.level,
+            transition_pct=tp, camelot_step=cs, drop_on_peak_s=ex.drop_s,
+            cost=ch.cost + ch.transition, costs=costs, why=why,
+            in_s=ex.in_s, out_s=ex.out_s, downbeat_s=ex.in_s, drop_at_s=drop_at,
+            tempo_bpm=s.tempo, transition=tr, round=s.round,
+            bars=s.bars + s.overlap_out, on_phrase=(ex.phrase_in, ex.phrase_out)))
+    return out
+
+
+def _excerpt_report(pool: Pool, choices, entries: list[PlanEntry], tl: Timeline,
+                    w: Weights) -> tuple[PlanCost, ScoreReport]:
+    """The objective and the report of an excerpt plan, in the whole-track report's terms:
+    BPM error is the excerpt's own tempo (before stretching) against the target."""
+    n = len(entries)
+    order = [c.index for c in choices]
+    unary = np.array([c.cost for c in choices])
+    trans = np.array([c.transition for c in choices[1:]])
+    tpct = np.array([e.transition_pct for e in entries[1:]], np.float64)
+    cdist = np.array([-1 if e.camelot_step is None else e.camelot_step for e in entries[1:]],
+                     np.int64)
+    start = np.array([e.start_s for e in entries])
+    end_s = max(e.end_s for e in entries)
+    own = np.array([e.target_bpm * (1 + 0.0) for e in entries])
+    played_own = np.array([c.excerpt.own_bpm * c.excerpt.multiple for c in choices])
+    lv = np.array([e.level for e in entries], np.float64)
+    tgt_lv = np.array([e.target_level for e in entries])
+    parts = {"seg": np.array([c.slot.span for c in choices]), "target_bpm": own,
+             "target_level": tgt_lv, "played": played_own,
+             "dev": np.array([e.tempo_dev_pct for e in entries]),
+             "minutes": np.array([(c.slot.end_s - c.slot.start_s) / 60.0 for c in choices])}
+    total = float(unary.sum() + trans.sum())
+    terms = {"excerpts": float(unary.sum()), "transitions": float(trans.sum())}
+    pc = PlanCost(total, terms, start, unary, parts, trans, tpct, cdist, [], end_s)
+    gap, bad = artist_spacing(pool, order)
+    peaks = [sp for sp in tl.spans if sp.segment.peak]
+    starts = [sp.start_s for sp in peaks]
+    hits = sum(1 for p in starts if any(
+        e.drop_at_s is not None and abs(e.drop_at_s - p) <= 60.0 / e.tempo_bpm
+        for e in entries))
+    shares = {s: float(np.mean(pool.label[order] == i)) for i, s in enumerate(pool.styles)}
+    within = float(np.mean(tpct <= TRANSITION_OK_PCT + 1e-9)) if len(tpct) else None
+    known = cdist >= 0
+    rows = [{"position": e.position, "track": e.track.display, "path": e.track.path,
+             "id": e.track.id, "segment": e.segment, "start_s": round(e.start_s, 1),
+             "in_s": round(e.in_s, 2), "out_s": round(e.out_s, 2),
+             "target_bpm": round(e.target_bpm, 1), "target_energy": round(e.target_level, 1),
+             "bpm": round(float(p), 1), "energy": round(float(x), 1),
+             "bpm_dev_pct": round(e.tempo_dev_pct, 1),
+             "energy_dev": round(float(x) - e.target_level, 1),
+             "transition_pct": _r(e.transition_pct, 1), "camelot_step": e.camelot_step,
+             "spacing": "", "cost": round(e.cost, 3)}
+            for e, p, x in zip(entries, played_own, lv)]
+    minutes = (end_s) / 60.0
+    report = ScoreReport(
+        arc=tl.arc.name, tracks=n, minutes=round(minutes, 2),
+        session_minutes=round(tl.total_s / 60.0, 2),
+        bpm_mae=float(np.mean(np.abs(played_own - own))), energy_mae=float(
+            np.mean(np.abs(lv - tgt_lv))), within_6pct=within,
+        camelot_ok=float(np.mean(cdist[known] <= 1)) if known.any() else None,
+        artist_min_gap=gap, artist_violations=bad, style_shares=shares,
+        drops_on_peaks=f"{hits}/{len(peaks)}", objective=total,
+        objective_per_min=total / max(minutes, 1e-9), terms=terms,
+        notes=list(pool.spacing_notes), rows=rows)
+    return pc, report
+
+
+def _excerpt_warnings(pool: Pool, choices, tl: Timeline, strict_n: list[int]) -> list[str]:
+    """One line per segment (per round) whose excerpts miss the target: too far in energy
+    or tempo, a track used twice, or an artist repeated (the library ran short)."""
+    out = []
+    by_span: dict[int, list] = {}
+    for c in choices:
+        by_span.setdefault(c.slot.span, []).append(c)
+    for sp in tl.spans:
+        cs = by_span.get(sp.index, [])
+        issues = []
+        for c in cs:
+            ex, s = c.excerpt, c.slot
+            t = pool.tracks[c.index]
+            bits = []
+            if abs(ex.level - s.target_level) > ENERGY_BAND:
+                bits.append(f"energy {ex.level:.1f} for {s.target_level:.1f}")
+            dev = abs(ex.own_bpm * ex.multiple / s.target_bpm - 1.0) * 100.0
+            if dev > sp.segment.tolerance_pct:
+                bits.append(f"tempo {dev:.0f} % off")
+            bits += c.notes
+            if bits:
+                issues.append(f"{t.display} ({', '.join(bits)})")
+        if not issues:
+            continue
+        seg = sp.segment
+        what = (f"round {seg.round} ({'work' if seg.peak else 'rest'})" if seg.round
+                else f"'{seg.name}'")
+        when = f"{_mmss(sp.start_s)}–{_mmss(min(sp.end_s, tl.total_s))}"
+        n0 = strict_n[sp.index] if sp.index < len(strict_n) else 0
+        out.append(f"{what} ({when}): the library has {n0} track{'s' * (n0 != 1)} at "
+                   f"{describe_window(sp)}, not enough; used the closest: "
+                   + "; ".join(issues))
+    return out
 
 
 # ---------------------------------------------------------------- explanations

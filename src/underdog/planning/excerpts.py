@@ -1,0 +1,500 @@
+"""The montage edit: which part of which track plays where, cut on bars and phrases.
+
+Pure planning over plain records (no I/O). The timeline is cut into **slots**, then a beam
+search gives every slot one **excerpt** (a track's span from one downbeat to another):
+
+1. **Slots** (:func:`make_slots`). Every segment of the arc is filled on its own, so every
+   segment boundary (a round's start and end, a peak's start) is a slot boundary. A segment
+   gets ``round(length / excerpt_s)`` slots (fewer where a slot would fall below the minimum
+   excerpt length; a segment shorter than the minimum, e.g. a tabata rest, is one slot).
+   Slots last whole bars at their tempo: multiples of 4 bars, the last slot of a segment
+   taking the remainder, then one common factor (a fraction of a percent) on the segment's
+   tempi makes the bars fill it exactly, so every boundary falls on a beat.
+2. **Transitions.** A slot that starts a peak or a round, or follows a round, is entered on
+   a **cut** (at a peak or a round start: a cut onto the track's drop where it has one);
+   other slots blend in over an overlap of 8 bars (4 on short slots, fewer on very short
+   ones) that starts on the slot boundary. Blends between two loud excerpts swap the bass.
+3. **Excerpts** (:func:`choose_excerpt`). For a track in a slot: the play tempo is the
+   slot's (within ±8 % of the track's own tempo, or of half/double it); the span is the
+   slot's bars plus the outgoing overlap, starting on a downbeat; among the possible
+   starts, the one whose bars are nearest the slot's energy (the high-energy bars in a work
+   round, a calm part in a rest), on phrase starts at both ends where it can. A slot that
+   starts a peak takes the start on the downbeat of one of the track's drops, so that the
+   drop lands on the peak's first beat.
+4. **Search** (:func:`search`): slots in order; states keep the tracks so far; a step adds
+   one track (no track twice, no artist within 3 excerpts: relaxed, with a penalty and a
+   warning, only where nothing else is left) and pays the excerpt cost and the transition
+   from the previous track.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from ..models import Track, energy_to_level
+from .arcs import Timeline
+from .score import (ARTIST_GAP, Pool, Weights, energy_cost, segment_prefs, style_cost,
+                    tempo_fit, transition_cost)
+
+MAX_STRETCH = 0.08        # a track plays within ±8 % of its own tempo (or half/double it)
+DEFAULT_EXCERPT_S = 90.0  # a segment gets one slot per this many seconds
+MIN_BARS = 8              # an excerpt lasts at least this many bars …
+MIN_EXCERPT_S = 20.0      # … and this many seconds (a segment shorter than both: one slot)
+DROP_BARS = 16            # a peak opens with an excerpt this long (its drop, then on)
+OVERLAP_BARS = 8          # a blend's length, bars (4 on slots under 24 bars)
+PHRASE_MISS = 0.6         # cost of an excerpt end that is not on a phrase start
+DROP_MISS = 4.0           # cost of a peak (or round) start without a drop on it
+ARTIST_BREAK = 6.0        # cost of breaking the artist rule (only when nothing else is left)
+RESERVE = 2.5            # a track whose drop could open a peak, used elsewhere
+REUSE = 30.0              # cost of using a track twice (only when nothing else is left)
+PER_SLOT = 40             # candidate tracks kept per slot
+LOUD_LEVEL = 6.5          # both sides of a blend at least this loud: bass swap
+
+Rhythm = tuple[np.ndarray, np.ndarray, np.ndarray]  # beats, downbeats, phrase starts (s)
+RhythmLookup = Mapping[int, Rhythm] | Callable[[int], Rhythm]
+
+
+@dataclass
+class ExcerptOptions:
+    excerpt_s: float = DEFAULT_EXCERPT_S
+    min_bars: int = MIN_BARS
+    min_s: float = MIN_EXCERPT_S
+    overlap_bars: int = OVERLAP_BARS
+    drop_bars: int = DROP_BARS
+    per_slot: int = PER_SLOT
+    beam_width: int = 24
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A track's bars: downbeats (s), whether a phrase starts on each, bar levels."""
+
+    downbeats: np.ndarray   # (n_bars + 1,) bar starts, seconds
+    phrase: np.ndarray      # (n_bars + 1,) bool: a phrase starts (or the last bar ends) here
+    level_cum: np.ndarray   # (n_bars + 1,) cumulative sum of the bars' energy levels
+    beat_s: float           # median beat period, seconds
+    source: str             # "downbeats", "beats" or "tempo" (a grid from the BPM alone)
+
+    @property
+    def n_bars(self) -> int:
+        return len(self.downbeats) - 1
+
+    def level(self, i: int, n: int) -> float:
+        """Mean energy level (1–10) of bars i .. i+n-1."""
+        return float((self.level_cum[i + n] - self.level_cum[i]) / n)
+
+
+def track_grid(t: Track, rhythm: Rhythm | None) -> Grid | None:
+    """The bar grid of ``t`` from its stored rhythm; without downbeats, every fourth beat;
+    without beats, a grid at its BPM from 0 s; None when even the BPM is unknown."""
+    beats, downbeats, phrases = (np.asarray(a, np.float64) for a in (rhythm or ((), (), ())))
+    dur = t.duration_s or 0.0
+    source = "downbeats"
+    if len(downbeats) < 3:
+        if len(beats) >= 12:
+            downbeats, source = beats[::4], "beats"
+        elif t.bpm and t.bpm > 0 and dur > 0:
+            downbeats, source = np.arange(0.0, dur - 1e-6, 240.0 / t.bpm), "tempo"
+        else:
+            return None
+        phrases = np.zeros(0)
+    if len(downbeats) < 3:
+        return None
+    if len(beats) >= 3:
+        beat_s = float(np.median(np.diff(beats)))
+    else:
+        beat_s = float(np.median(np.diff(downbeats))) / 4.0
+    n = len(downbeats)
+    phrase = np.zeros(n, bool)
+    if len(phrases):
+        j = np.searchsorted(downbeats, phrases)
+        for k, p in zip(j, phrases):
+            for c in (k - 1, k):
+                if 0 <= c < n and abs(downbeats[c] - p) < 0.05:
+                    phrase[c] = True
+    else:  # no phrases stored: every 8 bars from the first downbeat
+        phrase[::8] = True
+    phrase[-1] = True  # the last downbeat ends the last phrase
+    mids = (downbeats[:-1] + downbeats[1:]) / 2.0
+    base = energy_to_level(t.energy)
+    base = 5.0 if base is None else base
+    curve, hop = t.energy_curve, t.energy_curve_hop_s
+    if curve is not None and len(curve) and hop and hop > 0:
+        k = np.clip((mids / hop).astype(np.int64), 0, len(curve) - 1)
+        lv = 1.0 + 9.0 * np.clip(np.asarray(curve, np.float64)[k], 0.0, 1.0)
+    else:
+        lv = np.full(len(mids), base)
+    return Grid(downbeats, phrase, np.concatenate([[0.0], np.cumsum(lv)]), beat_s, source)
+
+
+def level_range(t: Track) -> tuple[float, float]:
+    """(calm, loud) energy level of ``t``: its energy curve's 15th and 85th percentiles
+    (its overall level when it has no curve); used before its bars are read."""
+    base = energy_to_level(t.energy)
+    c = t.energy_curve
+    if c is None or len(c) < 4:
+        return (base, base) if base is not None else (math.nan, math.nan)
+    lo, hi = np.percentile(np.clip(np.asarray(c, np.float64), 0, 1), [15, 85])
+    return 1.0 + 9.0 * lo, 1.0 + 9.0 * hi
+
+
+# ---------------------------------------------------------------- slots
+
+@dataclass
+class Slot:
+    """A stretch of the session that one excerpt fills."""
+
+    index: int
+    span: int                 # the timeline span (segment) it belongs to
+    start_s: float
+    end_s: float
+    bars: int                 # session bars, at ``tempo``
+    tempo: float              # session BPM it plays at (target × the segment's fit factor)
+    target_bpm: float
+    target_level: float
+    cut_in: bool              # entered on a cut (a peak or round boundary)
+    want_drop: bool           # a drop should land on its first beat
+    round: int = 0            # the round it belongs to (0: none)
+    overlap_out: int = 0      # bars the next slot blends in over (0: a cut or the end)
+
+    @property
+    def bar_s(self) -> float:
+        return 240.0 / self.tempo
+
+
+def make_slots(tl: Timeline, opts: ExcerptOptions) -> list[Slot]:
+    """Cut the timeline into slots (see the module doc)."""
+    slots: list[Slot] = []
+    prev_round = 0
+    for sp in tl.spans:
+        seg = sp.segment
+        L = sp.end_s - sp.start_s
+        if L <= 1e-6:
+            continue
+        t_mid = float(tl.targets(sp.start_s + L / 2.0)[0])
+        min_len = max(opts.min_s, opts.min_bars * 240.0 / t_mid)
+        bars = _split_bars(L, t_mid, min_len, opts, seg.peak)
+        k = len(bars)
+        edges = np.concatenate([[0.0], np.cumsum(bars)]) / max(sum(bars), 1) * L
+        tgt = [float(tl.targets(sp.start_s + (a + b) / 2.0)[0])
+               for a, b in zip(edges[:-1], edges[1:])]
+        f = sum(n * 240.0 / b for n, b in zip(bars, tgt)) / L  # common tempo factor
+        t = sp.start_s
+        for j, (n, b) in enumerate(zip(bars, tgt)):
+            tempo = b * f
+            end = sp.end_s if j == k - 1 else t + n * 240.0 / tempo
+            first = j == 0
+            cut = first and bool(seg.peak or seg.round or prev_round) and sp.index > 0
+            slots.append(Slot(
+                index=len(slots), span=sp.index, start_s=t, end_s=end, bars=n, tempo=tempo,
+                target_bpm=b, target_level=float(tl.targets((t + end) / 2.0)[1]),
+                cut_in=cut or (first and sp.index == 0), want_drop=first and seg.peak,
+                round=seg.round))
+            t = end
+        prev_round = seg.round
+    for a, b in zip(slots, slots[1:]):
+        if b.cut_in:
+            continue
+        room = min(a.bars, b.bars) // 2
+        k = opts.overlap_bars if room >= opts.overlap_bars else 4 if room >= 4 else room
+        a.overlap_out = max(0, k)
+        if a.overlap_out == 0:
+            b.cut_in = True
+    return slots
+
+
+def _split_bars(L: float, bpm: float, min_len: float, opts: ExcerptOptions,
+                peak: bool) -> list[int]:
+    """Session bars of each slot of a segment of ``L`` seconds at about ``bpm``: a
+    segment shorter than two minimum excerpts is one slot; a peak opens with a short
+    ``drop_bars`` slot (its drop, then the next excerpt); the rest in multiples of 4."""
+    n_total = max(1, int(round(L * bpm / 240.0)))
+    bar_s = 240.0 / bpm
+    head: list[int] = []
+    if peak and n_total * bar_s >= opts.drop_bars * bar_s + min_len:
+        head, n_total = [opts.drop_bars], n_total - opts.drop_bars
+    rest_s = n_total * bar_s
+    k = max(1, int(round(rest_s / max(opts.excerpt_s, 1.0))))
+    while k > 1 and rest_s / k < min_len:
+        k -= 1
+    q = (n_total // k) // 4 * 4 if n_total >= 8 * k else n_total // k
+    q = max(1, q)
+    bars = [q] * (k - 1) + [n_total - q * (k - 1)]
+    while len(bars) > 1 and bars[-1] < max(1, q // 2):  # a stub: merge it
+        bars[-2] += bars.pop()
+    return head + bars
+
+
+def align_drops(choices: list["Choice"]) -> None:
+    """Move each peak start's cut so that its drop lands exactly on the peak's first
+    beat: an excerpt enters on the downbeat at or before its drop (``off`` seconds of
+    track time before it), so it starts that much earlier (in session time); the slot
+    before it ends there. Both slots keep their whole bars at a tempo changed by that
+    fraction of a bar (a few per cent at most), so every boundary stays on a beat."""
+    for k in range(1, len(choices)):
+        ch, pc = choices[k], choices[k - 1]
+        ex, s, prev = ch.excerpt, ch.slot, pc.slot
+        if ex.drop_s is None or not s.cut_in or prev.overlap_out:
+            continue
+        off = ex.drop_s - ex.in_s  # track seconds from in_s to the drop
+        if off < 1e-3:
+            continue
+        L = s.end_s - s.start_s
+        c = off * ex.own_bpm * ex.multiple / (240.0 * s.bars)
+        if c >= 0.5:
+            continue
+        delta = c * L / (1.0 - c)  # session seconds to start earlier
+        new_s = s.start_s - delta
+        t_prev = 240.0 * prev.bars / (new_s - prev.start_s)
+        t_cur = 240.0 * s.bars / (s.end_s - new_s)
+        if not (_stretch_ok(pc.excerpt, t_prev) and _stretch_ok(ex, t_cur)):
+            continue  # it would stretch a track too far: the drop lands that late
+        s.start_s, prev.end_s = new_s, new_s
+        prev.tempo, s.tempo = t_prev, t_cur
+
+
+def _stretch_ok(ex: Excerpt, tempo: float) -> bool:
+    return abs(tempo / (ex.own_bpm * ex.multiple) - 1.0) <= MAX_STRETCH
+
+
+def overlap_s(a: Slot, b: Slot) -> float:
+    """Session seconds of the blend from slot a into slot b (its tempo ramps a → b)."""
+    return a.overlap_out * 120.0 * (1.0 / a.tempo + 1.0 / b.tempo)
+
+
+# ---------------------------------------------------------------- one excerpt
+
+@dataclass
+class Excerpt:
+    """The part of a track that fills a slot."""
+
+    i_in: int                 # downbeat index of in_s
+    n_bars: int               # track bars from in_s to out_s
+    in_s: float
+    out_s: float
+    multiple: float           # session beats per track beat (½, 1 or 2)
+    own_bpm: float            # the track's tempo over the excerpt (its bars)
+    level: float              # mean energy level of its bars
+    phrase_in: bool
+    phrase_out: bool
+    drop_s: float | None      # track time of the drop it lands on the slot's start
+    cost: float
+
+
+def play_multiple(own_bpm: float, tempo: float, half_double: bool,
+                  force: bool = False) -> float | None:
+    """The multiple m (1, or ½ / 2 where allowed) that brings ``own_bpm`` × m nearest the
+    session ``tempo``; None when even that is beyond ±MAX_STRETCH (unless ``force``)."""
+    ms = (1.0, 0.5, 2.0) if half_double else (1.0,)
+    m = min(ms, key=lambda x: abs(math.log(tempo / (own_bpm * x))))
+    ok = abs(tempo / (own_bpm * m) - 1.0) <= MAX_STRETCH + 1e-9
+    return m if ok or force else None
+
+
+def choose_excerpt(t: Track, g: Grid, slot: Slot, w: Weights, half_double: bool,
+                   loud: bool, force: bool = False) -> Excerpt | None:
+    """The best span of ``t`` for ``slot`` (see the module doc), or None when the track
+    cannot play there (tempo beyond ±8 % in every octave, unless ``force``; too short)."""
+    own = 240.0 * g.n_bars / float(g.downbeats[-1] - g.downbeats[0]) if g.n_bars else 0.0
+    if not own > 0:
+        return None
+    m = play_multiple(own, slot.tempo, half_double, force)
+    if m is None:
+        return None
+    sess_bars = slot.bars + slot.overlap_out
+    nb_f = sess_bars / m
+    nb = int(round(nb_f))
+    if abs(nb - nb_f) > 1e-9 or nb < 1 or nb > g.n_bars:
+        if m == 2.0 and nb < g.n_bars:  # odd session bars from a half-time track: 1 more
+            nb = int(math.ceil(nb_f))
+        else:
+            return None
+    starts = np.arange(0, g.n_bars - nb + 1)
+    lv = (g.level_cum[starts + nb] - g.level_cum[starts]) / nb
+    minutes = (slot.end_s - slot.start_s) / 60.0
+    c = w.energy * energy_cost(lv, slot.target_level) * minutes
+    c = c + PHRASE_MISS * (~g.phrase[starts]) + PHRASE_MISS * (~g.phrase[starts + nb])
+    if loud:  # a work round: prefer its loudest bars over the mere mean
+        c = c + 0.05 * np.maximum(slot.target_level - lv, 0.0)
+    drop_s = None
+    if slot.want_drop:
+        best_drop = None
+        for d in (t.drops or []):
+            if not isinstance(d, dict) or d.get("time_s") is None:
+                continue
+            ds, q = float(d["time_s"]), min(max(float(d.get("strength") or 0.0), 0.0), 1.0)
+            # the bar it falls in; a drop up to a beat before a downbeat is taken as on it
+            # (onset timing), and lands that little before the peak's first beat
+            j = int(np.argmin(np.abs(g.downbeats - ds)))
+            if not -1.05 * g.beat_s <= ds - g.downbeats[j] <= 0.25 * g.beat_s:
+                j = int(np.searchsorted(g.downbeats, ds, side="right")) - 1
+            if j < 0 or j + nb > g.n_bars or q <= 0:
+                continue  # before the first bar, or too late for the slot
+            off_beats = max(0.0, ds - g.downbeats[j]) / g.beat_s
+            cd = c[j] - w.drop * q + 0.3 * off_beats
+            if best_drop is None or cd < best_drop[0]:
+                best_drop = (cd, j, ds)
+        if best_drop is not None:
+            i = best_drop[1]
+            drop_s = best_drop[2]
+            cost = float(best_drop[0])
+        else:
+            i = int(np.argmin(c))
+            cost = float(c[i]) + DROP_MISS
+    else:
+        i = int(np.argmin(c))
+        cost = float(c[i])
+    return Excerpt(i_in=i, n_bars=nb, in_s=float(g.downbeats[i]),
+                   out_s=float(g.downbeats[i + nb]), multiple=m,
+                   own_bpm=240.0 * nb / float(g.downbeats[i + nb] - g.downbeats[i]),
+                   level=float(lv[i]), phrase_in=bool(g.phrase[i]),
+                   phrase_out=bool(g.phrase[i + nb]), drop_s=drop_s, cost=cost)
+
+
+# ---------------------------------------------------------------- candidates and search
+
+def preselect(pool: Pool, slots: Sequence[Slot], tl: Timeline, w: Weights, k: int,
+              ranges: np.ndarray) -> list[np.ndarray]:
+    """Per slot, the ``k`` pool indices with the lowest estimated cost per minute (tempo,
+    the energy the track can reach (``ranges``: calm and loud level), style, variety)."""
+    prefs = segment_prefs(tl, pool.styles)
+    out = []
+    n = len(pool)
+    for s in slots:
+        hd = bool(tl.half_double[s.span])
+        _, dev, c_t = tempo_fit(pool.bpm, s.tempo, tl.tol[s.span], hd)
+        reach = np.clip(s.target_level, ranges[:, 0], ranges[:, 1])
+        c_e = energy_cost(np.where(np.isfinite(reach), reach, pool.level), s.target_level)
+        c_s = style_cost(pool.style_p, prefs[s.span]) if prefs[s.span] is not None else 0.0
+        rate = w.tempo * c_t + w.energy * c_e + w.style * c_s + w.novelty * pool.recent
+        rate = rate + pool.bias
+        rate = np.where(dev <= 100.0 * MAX_STRETCH, rate, rate + 50.0)  # cannot stretch there
+        if s.want_drop:
+            rate = rate - 0.5 * w.drop * pool.drop_q.max(axis=1)
+        kk = min(k, n)
+        sel = np.argpartition(rate, kk - 1)[:kk] if kk < n else np.arange(n)
+        out.append(sel[np.argsort(rate[sel], kind="stable")])
+    return out
+
+
+@dataclass
+class Choice:
+    """One slot's pick: pool index, its excerpt, and what it cost."""
+
+    slot: Slot
+    index: int
+    excerpt: Excerpt
+    cost: float
+    transition: float
+    notes: list[str] = field(default_factory=list)
+
+
+def search(pool: Pool, slots: Sequence[Slot], tl: Timeline, w: Weights,
+           grids: Mapping[int, Grid | None], cands: Sequence[np.ndarray],
+           opts: ExcerptOptions) -> list[Choice]:
+    """Beam search over the slots in order (see the module doc); [] when some slot has
+    no track with a beat grid at all."""
+    table = [_slot_rows(pool, s, tl, w, grids, cand) for s, cand in zip(slots, cands)]
+    # Tracks whose drop can open a peak are kept for the peaks: elsewhere they cost more.
+    keep = {r[0] for s, rows in zip(slots, table) if s.want_drop for r in rows
+            if r[1].drop_s is not None}
+    for s, rows in zip(slots, table):
+        if not s.want_drop and keep:
+            rows[:] = sorted(((i, ex, c + RESERVE * (i in keep), n) for i, ex, c, n in rows),
+                             key=lambda r: (r[2], r[0]))
+    for si, rows in enumerate(table):
+        if not rows:  # nothing within ±8 %: the nearest tempi, stretched further (warned)
+            every = np.array(sorted(k for k, g in grids.items() if g is not None), np.int64)
+            table[si] = _slot_rows(pool, slots[si], tl, w, grids, every, force=True)
+        if not table[si]:
+            return []
+    # States: (cost, order of pool indices, per slot (row, transition cost, penalty)).
+    beam: list[tuple[float, tuple, tuple]] = [(0.0, (), ())]
+    prev_idx = None
+    for si, s in enumerate(slots):
+        rows = table[si]
+        idx = np.array([r[0] for r in rows], np.int64)
+        hd = bool(tl.half_double[s.span])
+        T = None
+        if prev_idx is not None:
+            T = transition_cost(pool, prev_idx[:, None], idx[None, :], hd, w)
+            if s.cut_in:
+                T = 0.5 * T  # a cut need not blend tempi or keys
+        nxt = []
+        for cost, order, picks in beam:
+            used = set(order)
+            recent_art = {int(pool.artist[o]) for o in order[-ARTIST_GAP:]
+                          if pool.artist[o] >= 0}
+            added = 0
+            for ri, (i, ex, c, _) in enumerate(rows):
+                pen = 0.0
+                if i in used:
+                    pen += REUSE
+                if int(pool.artist[i]) in recent_art:
+                    pen += ARTIST_BREAK
+                tc = float(T[picks[-1][0], ri]) if T is not None else 0.0
+                nxt.append((cost + c + tc + pen, order + (i,), picks + ((ri, tc, pen),)))
+                added += pen == 0.0
+                if added >= opts.beam_width:
+                    break
+        nxt.sort(key=lambda x: (x[0], x[1]))
+        seen, beam = set(), []
+        for st in nxt:
+            sig = (frozenset(st[1]), st[1][-ARTIST_GAP:])
+            if sig in seen:
+                continue
+            seen.add(sig)
+            beam.append(st)
+            if len(beam) >= opts.beam_width:
+                break
+        prev_idx = idx
+    cost, order, picks = beam[0]
+    out = []
+    for si, ((ri, tc, pen), i) in enumerate(zip(picks, order)):
+        _, ex, c, notes = table[si][ri]
+        notes = list(notes)
+        if pen >= REUSE:
+            notes.append("used twice: no other track left for it")
+        elif pen > 0:
+            notes.append("artist repeated within 3 excerpts: nothing else left")
+        out.append(Choice(slots[si], i, ex, c, tc, notes))
+    return out
+
+
+def _slot_rows(pool: Pool, s: Slot, tl: Timeline, w: Weights, grids, cand,
+               force: bool = False) -> list[tuple[int, Excerpt, float, tuple]]:
+    """(pool index, excerpt, cost, notes) of each candidate that can play slot ``s``,
+    cheapest first."""
+    hd = bool(tl.half_double[s.span])
+    minutes = (s.end_s - s.start_s) / 60.0
+    rows = []
+    for i in np.asarray(cand).tolist():
+        g = grids.get(i)
+        if g is None:
+            continue
+        ex = choose_excerpt(pool.tracks[i], g, s, w, hd, s.target_level >= 7.0, force)
+        if ex is None:
+            continue
+        _, dev, c_t = tempo_fit(ex.own_bpm * ex.multiple, s.target_bpm, tl.tol[s.span], False)
+        extra = (w.tempo * float(c_t) + w.novelty * float(pool.recent[i]) +
+                 float(pool.bias[i])) * minutes
+        notes = (f"plays {float(dev):.0f} % off its own tempo (beyond ±8 %)",) if force else ()
+        rows.append((i, ex, ex.cost + extra, notes))
+    rows.sort(key=lambda r: (r[2], r[0]))
+    return rows
+
+
+def rhythm_of(lookup: RhythmLookup | None, track_id: int) -> Rhythm | None:
+    if lookup is None:
+        return None
+    if callable(lookup) and not isinstance(lookup, Mapping):
+        return lookup(track_id)
+    return lookup.get(track_id)
+
+
+def loud_blend(a: Excerpt, b: Excerpt) -> bool:
+    return a.level >= LOUD_LEVEL and b.level >= LOUD_LEVEL
