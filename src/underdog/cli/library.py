@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn,
-                           TextColumn, TimeElapsedColumn)
 from rich.table import Table
 from rich.text import Text
 
@@ -25,6 +23,7 @@ from .root import app
 from .options import DB_OPTION, JOBS, LIMIT, TRACK_ID, within
 from .output import (fail, json_text, line, make_console, plain, shown_path, user_energy,
                      visible)
+from .progress import ScanProgress
 
 
 def _open(db: Optional[Path]) -> Library:
@@ -35,49 +34,6 @@ def _open(db: Optional[Path]) -> Library:
 
 
 # ---------------------------------------------------------------- scan
-
-class _AudioRateColumn(ProgressColumn):
-    def render(self, task) -> Text:
-        el = task.elapsed or 0.0
-        audio_s = task.fields.get("audio_s", 0.0)
-        if el <= 0 or audio_s <= 0:
-            return Text("– audio h/s", style="cyan")
-        return Text(f"{audio_s / 3600 / el:.2f} audio h/s (×{audio_s / el:.0f})", style="cyan")
-
-
-class _EtaColumn(ProgressColumn):
-    def render(self, task) -> Text:
-        todo = task.fields.get("to_analyze", 0)
-        done = task.fields.get("analyzed", 0)
-        t0 = task.fields.get("t_analysis")
-        if not todo or done >= todo:
-            return Text("ETA –", style="progress.remaining")
-        if not done or t0 is None:
-            return Text("ETA …", style="progress.remaining")
-        left = (time.monotonic() - t0) / done * (todo - done)
-        return Text(f"ETA {int(left // 60)}:{int(left % 60):02d}", style="progress.remaining")
-
-
-class _RichObserver:
-    def __init__(self, progress: Progress):
-        self.p = progress
-        self.task = None
-
-    def start(self, total_files: int, to_analyze: int) -> None:
-        self.task = self.p.add_task("scanning", total=total_files, audio_s=0.0,
-                                    to_analyze=to_analyze, analyzed=0,
-                                    t_analysis=time.monotonic())
-
-    def advance(self, path: str, outcome: str, audio_s: float = 0.0,
-                reason: Optional[str] = None, decoded: bool = False) -> None:
-        f = self.p.tasks[self.task].fields
-        upd = {"audio_s": f.get("audio_s", 0.0) + audio_s}
-        if decoded:
-            upd["analyzed"] = f.get("analyzed", 0) + 1
-        if outcome == "failed":
-            self.p.console.print(line(("failed ", "red"), path, f": {reason}"), soft_wrap=True)
-        self.p.update(self.task, advance=1, **upd)
-
 
 class ScanEngine(str, Enum):
     local = "local"
@@ -120,13 +76,10 @@ def scan(
     except UnderdogError as exc:  # Ray not installed
         fail(exc)
     lib = _open(db)
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                        MofNCompleteColumn(), TextColumn("files"), _AudioRateColumn(),
-                        _EtaColumn(), TimeElapsedColumn(), console=console, transient=False)
     try:
-        with stop_on_signals(), progress:
+        with stop_on_signals(), ScanProgress(console) as progress:
             stats = run_scan([os.fspath(d) for d in dirs], lib, executor=executor,
-                             force=force, observer=_RichObserver(progress))
+                             force=force, observer=progress)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (executors.Interrupted)
         try:
             n = lib.count()

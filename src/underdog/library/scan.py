@@ -32,7 +32,7 @@ from .db import FileState, Library
 from .executors import Executor, WorkerCrashed, make_executor
 from .fingerprint import fingerprint, is_current, legacy_fingerprint
 from .spool import Spool
-from .tags import read_tags
+from .tags import header_seconds, read_tags
 
 __all__ = ["scan", "walk_audio", "fingerprint", "analyze_job", "Job", "FileResult",
            "ScanStats", "ScanObserver"]
@@ -386,6 +386,8 @@ def _scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executo
     lib.forget([g.path for g in gone if g.status == "failed"])
 
     obs.start(len(entries), len(jobs_todo))
+    if hasattr(obs, "audio_to_analyze"):  # headers only (~1 ms a file): the ETA's total
+        obs.audio_to_analyze(sum(header_seconds(j.path) for j in jobs_todo))
     for path, outcome, reason in pending_outcomes:
         obs.advance(path, outcome, 0.0, reason)
 

@@ -9,6 +9,7 @@ every genre value (several frames or values, "Rock; Pop" split, ID3v1 numbers su
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -148,3 +149,15 @@ def read_tags(path: str) -> dict[str, Any]:
     except Exception:
         pass
     return out
+
+
+def header_seconds(path: str) -> float:
+    """The audio's length (s) as the file's header states it, without decoding (about a
+    millisecond); 0.0 when the header does not say or the file cannot be read."""
+    import mutagen
+
+    try:
+        length = float(mutagen.File(path).info.length)
+    except Exception:  # noqa: BLE001 - any unreadable header just has no length
+        return 0.0
+    return length if math.isfinite(length) and length > 0 else 0.0
