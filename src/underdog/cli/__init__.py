@@ -22,6 +22,7 @@ COMMANDS = {
     "plan": "plan", "score": "plan",
     "like": "like",
     "render": "render",
+    "serve": "serve",
 }
 
 

@@ -1,0 +1,669 @@
+"""The operations the web page runs, in one module, over the library and planning layers.
+
+The web layer holds no logic of its own: each function here opens the library, calls the
+functions the CLI calls, and turns the result into plain JSON-able dicts. When the
+application layer (``underdog.app``) offers an operation, the function here calls it
+instead. Every function takes validated values (ids, numbers, text), never a path from a
+request, except :func:`check_folder` which validates the folders a user types in.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from ..errors import UnderdogError
+from ..library.db import SORT_KEYS, open_library
+from ..models import Track, shown_level
+
+# MIME types Chromium plays, by extension (audio is served only for library tracks).
+AUDIO_MIME = {
+    ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".mp4": "audio/mp4", ".aac": "audio/aac",
+    ".flac": "audio/flac", ".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/ogg",
+    ".wav": "audio/wav", ".wave": "audio/wav",
+}
+PAGE_MAX = 200                 # rows per library page
+CURVE_POINTS = 2000            # energy-curve points sent to the track page, at most
+KEYS = [f"{n}{m}" for n in range(1, 13) for m in "AB"]
+# Folders no scan or reference may name: the system's own (a user's music is never there).
+SYSTEM_DIRS = ("/proc", "/sys", "/dev", "/etc", "/boot", "/run", "/var/run", "/bin", "/sbin",
+               "/usr/bin", "/usr/sbin", "/lib", "/lib64", "/usr/lib")
+
+
+class WebError(UnderdogError):
+    """A request the page cannot serve (one line; the web layer answers 4xx with it)."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def _r(v: Any, nd: int = 2) -> Any:
+    if v is None:
+        return None
+    f = float(v)
+    return round(f, nd) if math.isfinite(f) else None
+
+
+def _library(db: str, writable: bool = False):
+    if not writable and not os.path.exists(db):
+        raise WebError("no library yet: scan a folder first", 404)
+    return open_library(db)
+
+
+# ---------------------------------------------------------------- folders
+
+def check_folder(text: str) -> str:
+    """The folder a user typed, validated: an absolute, normalized path (no ``..``) to an
+    existing, readable directory outside the system's own folders. Raises WebError."""
+    if not isinstance(text, str) or not text or len(text) > 4096 or "\x00" in text:
+        raise WebError("give a folder as an absolute path")
+    if not os.path.isabs(text):
+        raise WebError("the folder must be an absolute path (starting with /)")
+    if any(part == ".." for part in text.replace("\\", "/").split("/")):
+        raise WebError("the folder must not contain '..'")
+    real = os.path.realpath(text)
+    if real == "/" or any(real == d or real.startswith(d + "/") for d in SYSTEM_DIRS):
+        raise WebError("that folder cannot be scanned (a system folder)")
+    if not os.path.isdir(real) or not os.access(real, os.R_OK | os.X_OK):
+        raise WebError("no such folder, or it cannot be read")
+    return real
+
+
+# ---------------------------------------------------------------- library
+
+def track_row(t: Track) -> dict:
+    """One row of the library table."""
+    return {"id": t.id, "artist": t.artist, "title": t.title, "album": t.album,
+            "display": t.display, "duration_s": _r(t.duration_s, 1), "bpm": _r(t.bpm, 1),
+            "energy": shown_level(t.energy), "key": t.key, "camelot": t.camelot,
+            "style": t.style_label, "drops": len(t.drops or []),
+            "file": os.path.basename(t.path)}
+
+
+@dataclass
+class Query:
+    """A library page request, validated (see :func:`parse_query`)."""
+
+    bpm: tuple[float | None, float | None] | None = None
+    level: tuple[float | None, float | None] | None = None
+    style: str | None = None
+    key: str | None = None
+    artist: str | None = None
+    drops: bool = False
+    sort: str | None = None
+    offset: int = 0
+    limit: int = 50
+    filters: dict = field(default_factory=dict)
+
+
+def _num(params: dict, name: str, lo: float, hi: float) -> float | None:
+    v = params.get(name)
+    if v in (None, ""):
+        return None
+    try:
+        f = float(v)
+    except ValueError:
+        raise WebError(f"{name} must be a number") from None
+    if not (math.isfinite(f) and lo <= f <= hi):
+        raise WebError(f"{name} must be {lo:g}–{hi:g}")
+    return f
+
+
+def _int(params: dict, name: str, lo: int, hi: int, default: int) -> int:
+    v = params.get(name)
+    if v in (None, ""):
+        return default
+    if not str(v).isdigit() or not lo <= int(v) <= hi:
+        raise WebError(f"{name} must be a whole number {lo}–{hi}")
+    return int(v)
+
+
+def parse_query(params: dict) -> Query:
+    """Query-string parameters to a :class:`Query` (WebError on a bad value)."""
+    q = Query()
+    lo, hi = _num(params, "bpm_min", 0, 400), _num(params, "bpm_max", 0, 400)
+    if lo is not None or hi is not None:
+        q.bpm = (lo, hi)
+    lo, hi = _num(params, "energy_min", 0, 11), _num(params, "energy_max", 0, 11)
+    if lo is not None or hi is not None:
+        q.level = (lo, hi)
+    style = params.get("style") or None
+    if style is not None and (len(style) > 40 or not style.replace("_", "").isalnum()):
+        raise WebError("unknown style")
+    q.style = style
+    key = params.get("key") or None
+    if key is not None and key.upper() not in KEYS:
+        raise WebError("key must be a Camelot code such as 8A")
+    q.key = key.upper() if key else None
+    text = params.get("q") or None
+    if text is not None and len(text) > 200:
+        raise WebError("search text is too long")
+    q.artist = text
+    q.drops = params.get("drops") in ("1", "true", "on")
+    sort = params.get("sort") or None
+    if sort is not None and sort.lstrip("-") not in SORT_KEYS:
+        raise WebError("unknown sort column")
+    q.sort = sort
+    q.offset = _int(params, "offset", 0, 10**9, 0)
+    q.limit = _int(params, "limit", 1, PAGE_MAX, 50)
+    return q
+
+
+def library_page(db: str, q: Query) -> dict:
+    """One page of the library table, with the number of matching tracks."""
+    if not os.path.exists(db):
+        return {"total": 0, "library": 0, "offset": 0, "rows": []}
+    kw = dict(bpm=q.bpm, level=q.level, style=q.style, key=q.key, artist=q.artist)
+    with _library(db) as lib:
+        if q.drops:
+            kw["has_drops"] = True
+        try:
+            rows = lib.tracks(sort=q.sort, limit=q.limit, offset=q.offset, **kw)
+            total = lib.count_tracks(**kw)
+        except TypeError:  # a library without the drops filter: filter the page here
+            kw.pop("has_drops", None)
+            rows = [t for t in lib.tracks(sort=q.sort, limit=q.limit, offset=q.offset, **kw)
+                    if t.drops]
+            total = lib.count_tracks(**kw)
+        n_all = lib.count()
+    return {"total": total, "library": n_all, "offset": q.offset,
+            "rows": [track_row(t) for t in rows]}
+
+
+def _get_track(lib, track_id: int) -> Track:
+    t = lib.get_track(int(track_id))
+    if t is None:
+        raise WebError("no such track", 404)
+    return t
+
+
+def track_detail(db: str, track_id: int) -> dict:
+    """Everything the track page draws: energy curve, beats, downbeats, drops, sections."""
+    with _library(db) as lib:
+        t = _get_track(lib, track_id)
+        d = lib.track_details(t.id)
+    curve = np.asarray(d.get("energy_curve") if d.get("energy_curve") is not None else [],
+                       np.float64)
+    hop = float(d.get("energy_curve_hop_s") or 0.0)
+    if len(curve) > CURVE_POINTS:  # keep the shape, send less
+        step = int(math.ceil(len(curve) / CURVE_POINTS))
+        n = len(curve) // step * step
+        curve = curve[:n].reshape(-1, step).mean(axis=1)
+        hop *= step
+    lv = [shown_level(float(v)) for v in curve]
+    sections = []
+    if t.intro_end_s:
+        sections.append({"name": "intro", "start_s": 0.0, "end_s": _r(t.intro_end_s)})
+    if t.outro_start_s and t.duration_s:
+        sections.append({"name": "outro", "start_s": _r(t.outro_start_s),
+                         "end_s": _r(t.duration_s)})
+    for b in d.get("buildups") or []:
+        if isinstance(b, dict):
+            sections.append({"name": "build-up", "start_s": _r(b.get("start_s")),
+                             "end_s": _r(b.get("end_s", b.get("time_s")))})
+    drops = [{"time_s": _r(x.get("time_s")), "strength": _r(x.get("strength",
+                                                                     x.get("score")), 3)}
+             for x in (t.drops or []) if isinstance(x, dict) and x.get("time_s") is not None]
+    return {**track_row(t), "duration_s": _r(t.duration_s, 3), "status": t.status,
+            "loudness_lufs": _r(t.loudness_lufs, 1), "genre": t.genre, "year": t.year,
+            "energy_curve": {"hop_s": hop, "levels": lv},
+            "beats": [round(float(x), 3) for x in d.get("beats", [])],
+            "downbeats": [round(float(x), 3) for x in d.get("downbeats", [])],
+            "phrases": [round(float(x), 3) for x in d.get("phrases", [])],
+            "drops": drops, "sections": sections,
+            "tempo_segments": [list(s) for s in t.tempo_segments],
+            "warnings": list(t.warnings or [])}
+
+
+def audio_file(db: str, track_id: int) -> tuple[str, str]:
+    """(path, MIME type) of a library track's file, for streaming; WebError if none."""
+    with _library(db) as lib:
+        t = _get_track(lib, track_id)
+    ext = os.path.splitext(t.path)[1].lower()
+    if t.status == "missing" or ext not in AUDIO_MIME or not os.path.isfile(t.path):
+        raise WebError("the track's file is not available", 404)
+    return t.path, AUDIO_MIME[ext]
+
+
+# ---------------------------------------------------------------- scanning
+
+def scan(db: str, folder: str, report: Callable[[dict], None], jobs: int = 0) -> dict:
+    """Scan ``folder`` (validated by :func:`check_folder`) into the library, reporting
+    progress as dicts (``{"done", "total", "file", "outcome"}``)."""
+    from ..library.scan import scan as run_scan
+
+    class Observer:
+        def __init__(self) -> None:
+            self.done = 0
+            self.total = 0
+
+        def start(self, total_files: int, to_analyze: int) -> None:
+            self.total = total_files
+            report({"done": 0, "total": total_files, "to_analyze": to_analyze})
+
+        def advance(self, path: str, outcome: str, audio_s: float = 0.0,
+                    reason: str | None = None, decoded: bool = False) -> None:
+            self.done += 1
+            report({"done": self.done, "total": self.total, "outcome": outcome,
+                    "file": os.path.basename(path), "reason": reason})
+
+    os.makedirs(os.path.dirname(os.path.abspath(db)), exist_ok=True)
+    with open_library(db) as lib:
+        st = run_scan([folder], lib, jobs=jobs, observer=Observer())
+        n = lib.count()
+    return {"found": st.found, "analyzed": st.analyzed, "unchanged": st.unchanged,
+            "failed": st.failed, "missing": st.missing, "library": n}
+
+
+# ---------------------------------------------------------------- arcs
+
+def builtin_arcs() -> list[str]:
+    from ..planning.arcs import BUILTIN
+
+    return list(BUILTIN)
+
+
+def arc_json(arc) -> dict:
+    """An Arc as the editor's JSON (segment lengths as fractions of the session)."""
+    tl = arc.timeline(arc.minutes)
+    total = tl.total_s or 1.0
+    segs = []
+    for sp in tl.spans:
+        s = sp.segment
+        segs.append({"name": s.name, "frac": (sp.end_s - sp.start_s) / total,
+                     "bpm": [float(s.bpm[0]), float(s.bpm[1])],
+                     "energy": [float(s.energy[0]), float(s.energy[1])],
+                     "tolerance": s.tolerance_pct, "half_double": s.half_double,
+                     "peak": s.peak, "style": dict(s.style),
+                     "style_min": dict(s.style_min), "style_max": dict(s.style_max)})
+    return {"name": arc.name, "description": arc.description, "minutes": float(arc.minutes),
+            "style_min": dict(arc.style_min), "style_max": dict(arc.style_max),
+            "track_minutes": list(arc.track_minutes) if arc.track_minutes else None,
+            "segments": segs}
+
+
+def load_builtin(name: str, minutes: float | None = None) -> dict:
+    from ..planning.arcs import BUILTIN, load_arc
+
+    if name not in BUILTIN:
+        raise WebError("unknown arc")
+    a = load_arc(name)
+    if minutes is not None:
+        a.minutes = minutes
+    return arc_json(a)
+
+
+def arc_from_toml(text: str) -> dict:
+    """A saved arc (TOML text, parsed by the CLI's own parser) as the editor's JSON."""
+    from ..planning.arcs import parse_toml
+
+    return arc_json(parse_toml(text, "uploaded arc"))
+
+
+def _floats(v: Any, n: int, what: str) -> tuple:
+    if not isinstance(v, (list, tuple)) or len(v) != n:
+        raise WebError(f"{what}: expected {n} numbers")
+    try:
+        out = tuple(float(x) for x in v)
+    except (TypeError, ValueError):
+        raise WebError(f"{what}: expected numbers") from None
+    if not all(math.isfinite(x) for x in out):
+        raise WebError(f"{what}: numbers must be finite")
+    return out
+
+
+def _weights(v: Any, what: str) -> dict[str, float]:
+    if not isinstance(v, dict) or len(v) > 20:
+        raise WebError(f"{what}: expected a small table of style weights")
+    return {str(k)[:40]: float(_floats([x], 1, what)[0]) for k, x in v.items()}
+
+
+def arc_toml(doc: Any) -> str:
+    """The editor's JSON arc as TOML in the ``--save-arc`` format, validated by parsing it
+    back with the CLI's parser (so the page cannot make an arc the CLI would refuse)."""
+    from ..planning.arcs import Arc, ArcError, Segment, arc_to_toml, parse_toml
+
+    if not isinstance(doc, dict) or not isinstance(doc.get("segments"), list):
+        raise WebError("an arc needs segments")
+    if not 1 <= len(doc["segments"]) <= 200:
+        raise WebError("an arc has 1–200 segments")
+    minutes = _floats([doc.get("minutes", 45.0)], 1, "minutes")[0]
+    segs = []
+    for i, s in enumerate(doc["segments"]):
+        if not isinstance(s, dict):
+            raise WebError(f"segment {i + 1}: expected an object")
+        frac = _floats([s.get("frac")], 1, f"segment {i + 1} length")[0]
+        share = round(max(frac, 1e-3) * 100.0, 4)
+        segs.append(Segment(
+            name=str(s.get("name") or f"segment {i + 1}")[:100],
+            bpm=_floats(s.get("bpm"), 2, f"segment {i + 1} BPM"),
+            energy=_floats(s.get("energy"), 2, f"segment {i + 1} energy"),
+            share=share,
+            tolerance_pct=_floats([s.get("tolerance", 6.0)], 1, "tolerance")[0],
+            half_double=bool(s.get("half_double", True)), peak=bool(s.get("peak", False)),
+            style=_weights(s.get("style") or {}, "style"),
+            style_min=_weights(s.get("style_min") or {}, "style_min"),
+            style_max=_weights(s.get("style_max") or {}, "style_max")))
+    tm = doc.get("track_minutes")
+    arc = Arc(name=str(doc.get("name") or "custom")[:100],
+              segments=segs, description=str(doc.get("description") or "")[:500],
+              minutes=minutes, style_min=_weights(doc.get("style_min") or {}, "style_min"),
+              style_max=_weights(doc.get("style_max") or {}, "style_max"),
+              track_minutes=_floats(tm, 2, "track_minutes") if tm else None)
+    text = arc_to_toml(arc)
+    try:
+        parse_toml(text, "arc")
+    except ArcError as exc:
+        raise WebError(str(exc)) from None
+    return text
+
+
+# ---------------------------------------------------------------- plans
+
+@dataclass
+class PlanState:
+    """A plan the page is working on: its arc, length, seed, and the planner's result."""
+
+    arc_toml: str
+    minutes: float
+    seed: int
+    plan: Any                      # planning.sequencer.Plan
+    locked: set[int] = field(default_factory=set)   # track ids
+
+
+def _plan_from_tracks(tracks: Sequence[Track], arc, minutes: float, seed: int):
+    """A Plan for a given order of tracks (after a swap or a re-plan around locked tracks):
+    the planner's own cost, report and explanations for that order."""
+    from ..planning.score import Pool, Weights, plan_cost, score_order, segment_prefs
+    from ..planning.sequencer import Plan, _entries
+
+    tl = arc.timeline(minutes)
+    pool = Pool(list(tracks), planning=True)
+    order = list(range(len(tracks)))
+    w = Weights()
+    prefs = segment_prefs(tl, pool.styles)
+    pc = plan_cost(pool, order, tl, w, prefs)
+    report = score_order(pool, order, tl, w)
+    return Plan(arc, tl, _entries(pool, order, pc, tl, w), pc, report, [], seed, {})
+
+
+def build_plan(db: str, arc_text: str, minutes: float | None, seed: int = 0,
+               exclude: Iterable[int] = ()) -> PlanState:
+    from ..planning.arcs import parse_toml
+    from ..planning.sequencer import PlanOptions, plan as make_plan
+
+    arc = parse_toml(arc_text, "arc")
+    mins = float(minutes) if minutes is not None else float(arc.minutes)
+    with _library(db) as lib:
+        p = make_plan(lib, arc, mins, PlanOptions(seed=seed, exclude_ids=frozenset(exclude)))
+    return PlanState(arc_text, mins, seed, p)
+
+
+def plan_json(st: PlanState) -> dict:
+    """The plan page's data: segments, entries (with the explain columns), report, chart."""
+    p = st.plan
+    d = p.as_dict()
+    from ..export.playlists import jsonable
+
+    d = jsonable(d)
+    for e, src in zip(d["entries"], p.entries):
+        e["locked"] = src.track.id in st.locked
+        e["level"] = _r(src.level, 1)
+        e["display"] = src.track.display
+        e.pop("path", None)  # the page needs ids, not paths
+    # the chart: targets sampled every 15 s (same content as the PNG's target band)
+    tl = p.timeline
+    ts = np.arange(0.0, tl.total_s + 1e-9, 15.0)
+    bpm, lvl, _ = tl.targets(ts)
+    d["target"] = [{"t_s": float(t), "bpm": _r(b), "energy": _r(e)}
+                   for t, b, e in zip(ts, bpm, lvl)]
+    d["arc_toml"] = st.arc_toml
+    d["session_minutes"] = st.minutes
+    return d
+
+
+def alternatives(db: str, st: PlanState, position: int, n: int = 8) -> list[dict]:
+    """Tracks that could take the place of entry ``position`` (1-based), best first: near
+    its target BPM (or half/double) and energy, not already in the plan, ranked by the
+    plan's cost with the swap made."""
+    e = _entry(st, position)
+    used = {x.track.id for x in st.plan.entries}
+    seen: dict[int, Track] = {}
+    with _library(db) as lib:
+        for f in (1.0, 0.5, 2.0):
+            b = e.target_bpm * f
+            for t in lib.tracks(bpm=(b * 0.92, b * 1.08), limit=60,
+                                level=(e.target_level - 2.0, e.target_level + 2.0)):
+                if t.id not in used and t.duration_s:
+                    seen.setdefault(t.id, t)
+        if len(seen) < n:
+            for t in lib.tracks(limit=200):
+                if t.id not in used and t.duration_s:
+                    seen.setdefault(t.id, t)
+    arc = st.plan.arc
+    tracks = [x.track for x in st.plan.entries]
+    ranked = []
+    for t in list(seen.values())[:60]:
+        trial = tracks[:position - 1] + [t] + tracks[position:]
+        p = _plan_from_tracks(trial, arc, st.minutes, st.seed)
+        ranked.append((p.cost.total, t))
+    ranked.sort(key=lambda x: x[0])
+    return [{**track_row(t), "cost": _r(c, 2)} for c, t in ranked[:n]]
+
+
+def _entry(st: PlanState, position: int):
+    if not 1 <= position <= len(st.plan.entries):
+        raise WebError("no such position in the plan", 404)
+    return st.plan.entries[position - 1]
+
+
+def swap(db: str, st: PlanState, position: int, track_id: int) -> PlanState:
+    """The plan with entry ``position`` replaced by library track ``track_id``."""
+    _entry(st, position)
+    with _library(db) as lib:
+        t = _get_track(lib, track_id)
+    if t.status != "ok" or not t.duration_s:
+        raise WebError("that track has no analysis to plan with")
+    tracks = [x.track for x in st.plan.entries]
+    tracks[position - 1] = t
+    p = _plan_from_tracks(tracks, st.plan.arc, st.minutes, st.seed)
+    return PlanState(st.arc_toml, st.minutes, st.seed, p, set(st.locked))
+
+
+def replan(db: str, st: PlanState) -> PlanState:
+    """Plan again around the locked tracks: the unlocked places get tracks from a fresh
+    plan (next seed, leaving out the tracks they had), each taking the new plan's track
+    whose start is nearest its own; locked tracks keep their places."""
+    if not st.locked:
+        new = build_plan(db, st.arc_toml, st.minutes, st.seed + 1)
+        new.locked = set()
+        return new
+    old = st.plan.entries
+    unlocked = [e.track.id for e in old if e.track.id not in st.locked]
+    fresh = build_plan(db, st.arc_toml, st.minutes, st.seed + 1,
+                       exclude=set(unlocked) | set(st.locked)).plan.entries
+    pool = list(fresh)
+    tracks = []
+    for e in old:
+        if e.track.id in st.locked or not pool:
+            tracks.append(e.track)
+            continue
+        best = min(pool, key=lambda f: abs(f.start_s - e.start_s))
+        pool.remove(best)
+        tracks.append(best.track)
+    p = _plan_from_tracks(tracks, st.plan.arc, st.minutes, st.seed + 1)
+    return PlanState(st.arc_toml, st.minutes, st.seed + 1, p, set(st.locked))
+
+
+EXPORTS = {"m3u8": "audio/x-mpegurl", "xspf": "application/xspf+xml",
+           "json": "application/json", "xml": "application/xml"}
+
+
+def export_plan(st: PlanState, kind: str, tmpdir: str) -> bytes:
+    """The plan as an M3U8, XSPF, JSON or rekordbox XML file's bytes (written by the CLI's
+    exporters into the server's own temporary folder, then read back)."""
+    from ..export import playlists as pl
+
+    if kind not in EXPORTS:
+        raise WebError("unknown export type")
+    p = st.plan
+    out = os.path.join(tmpdir, f"export.{kind}")
+    if kind == "m3u8":
+        pl.write_m3u8(p.entries, out)
+    elif kind == "xspf":
+        pl.write_xspf(p.entries, out, title=f"underdog {p.arc.name}")
+    elif kind == "json":
+        pl.write_json(p.as_dict(), out)
+    else:
+        try:
+            from ..export import rekordbox  # type: ignore[attr-defined]
+        except ImportError:
+            raise WebError("rekordbox export is not available in this version", 404) from None
+        writer = getattr(rekordbox, "write_rekordbox", None) or getattr(rekordbox, "write_xml")
+        writer(p.entries, out)
+    with open(out, "rb") as f:
+        return f.read()
+
+
+def render_plan(db: str, st: PlanState, out: str,
+                progress: Callable[[float, float], None]) -> dict:
+    """Render the plan into ``out`` (a file in the server's own folder), beats from the
+    library where it holds them."""
+    from ..render.render import analysis_beats, plan_from_json, render
+
+    data = st.plan.as_dict()
+    plan = plan_from_json(data)
+
+    with _library(db) as lib:
+        rhythm: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for e in st.plan.entries:
+            b, d, _ = lib.rhythm(e.track.id)
+            if len(b) >= 4 and len(d):
+                rhythm[e.track.path] = (b.astype(np.float64), d.astype(np.float64))
+
+    def beats_for(path: str):
+        return rhythm[path] if path in rhythm else analysis_beats(path)
+
+    rep = render(plan, out, beats_for=beats_for, cue_sheet=False,
+                 progress=lambda done, total, eta: progress(done, total))
+    return {"duration_s": _r(rep.duration_s, 1), "chapters": len(rep.chapters),
+            "warnings": list(rep.warnings)}
+
+
+# ---------------------------------------------------------------- soundtrack
+
+def parse_tracklist(text: str, fmt: str):
+    """Tracklist text parsed by the CLI's hardened parsers (text, csv or json)."""
+    from ..soundtrack import tracklist as tlm
+
+    if fmt not in ("text", "csv", "json"):
+        raise WebError("unknown tracklist format")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return {"text": tlm.parse_text, "csv": tlm.parse_csv, "json": tlm.parse_json}[fmt](
+        text, "tracklist")
+
+
+def match_soundtrack(db: str, text: str, fmt: str) -> dict:
+    """Found, missing and ambiguous entries of a tracklist, in its order."""
+    from ..soundtrack.match import match_tracklist
+    from ..soundtrack.report import summarize
+
+    entries = parse_tracklist(text, fmt)
+    with _library(db) as lib:
+        tracks = lib.tracks(include_failed=True)
+    results = match_tracklist(entries, tracks)
+    by_path = {t.path: t.id for t in tracks}
+    rows = []
+    for i, r in enumerate(results, start=1):
+        cands = [{"id": by_path.get(c.item.path), "artist": c.item.artist,
+                  "title": c.item.title, "file": os.path.basename(c.item.path),
+                  "confidence": c.confidence} for c in r.candidates]
+        rows.append({"n": i, "entry": r.entry.display, "time": r.entry.time,
+                     "status": r.status, "confidence": r.confidence,
+                     "match": by_path.get(r.match.path) if r.match else None,
+                     "candidates": cands})
+    return {"rows": rows, "summary": summarize(results).line()}
+
+
+def soundtrack_m3u8(db: str, picks: Sequence[int | None], names: Sequence[str]) -> bytes:
+    """The film-order playlist of the picked library tracks (``# missing:`` for none)."""
+    from ..export.playlists import PlaylistComment, m3u8_lines
+
+    items: list[Any] = []
+    with _library(db) as lib:
+        for tid, name in zip(picks, names):
+            t = lib.get_track(int(tid)) if tid is not None else None
+            items.append(t if t is not None else PlaylistComment(f"missing: {name}"))
+    return ("\n".join(m3u8_lines(items)) + "\n").encode("utf-8")
+
+
+# ---------------------------------------------------------------- like
+
+def library_playlist(db: str, uploaded: str, out: str) -> str:
+    """An uploaded playlist (a file the server wrote) cut down to the tracks the library
+    holds, written to ``out``: a reference from the page is never a way to make the server
+    open files outside the library. WebError when none is in the library."""
+    from ..export.playlists import read_playlist
+
+    try:
+        paths = read_playlist(uploaded)
+    except UnderdogError:
+        raise WebError("the playlist cannot be read (M3U8 or XSPF)") from None
+    with _library(db) as lib:
+        held = [t.path for p in paths if (t := lib.get_track(p)) is not None
+                and t.status == "ok"]
+    if not held:
+        raise WebError(f"none of the playlist's {len(paths)} entries is a track of the "
+                       "library (scan its folder first)")
+    with open(out, "w", encoding="utf-8") as f:
+        f.write("#EXTM3U\n" + "".join(p + "\n" for p in held))
+    return out
+
+
+def like(db: str, spec: str, minutes: float | None, seed: int = 0,
+         shown: str | None = None) -> tuple[dict, PlanState]:
+    """Learn a reference (a validated folder, or a playlist of library tracks the server
+    wrote) and rebuild it: the distance table and the plan. Errors name the reference as
+    ``shown`` (not the server's own file)."""
+    try:
+        return _like(db, spec, minutes, seed)
+    except UnderdogError as exc:
+        raise WebError(str(exc).replace(spec, shown or spec)) from None
+
+
+def _like(db: str, spec: str, minutes: float | None, seed: int) -> tuple[dict, PlanState]:
+    from ..planning.reference import Distances
+
+    try:
+        from ..app import like as app_like
+    except ImportError:  # before the application layer
+        app_like = None
+    if app_like is not None:
+        r = app_like(spec, minutes, db=db, seed=seed, record=False)
+    else:
+        import warnings
+
+        from ..planning.reference import like as run_like, load_reference
+
+        with _library(db) as lib:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ref0 = load_reference(spec, lib)
+            r = run_like(lib, ref0, minutes, seed=seed)
+    ref = r.reference
+    ex = r.extras()
+    rows = [{"playlist": "reference", **{k: None for k in Distances.NAMES},
+             "tracks": ex["reference"]["tracks"], "minutes": _r(ex["reference"]["minutes"], 1)}]
+    for name, dist in r.rows.items():
+        rows.append({"playlist": name, **{k: _r(v, 3) for k, v in
+                                          zip(Distances.NAMES, dist.values())},
+                     "tracks": ex[name]["tracks"], "minutes": _r(ex[name]["minutes"], 1)})
+    st = PlanState(r.learned.toml, float(r.minutes), seed, r.plan)
+    return {"columns": list(Distances.NAMES), "rows": rows,
+            "reference_tracks": len(ref.tracks), "skipped": len(ref.skipped),
+            "missing": len(ref.missing)}, st

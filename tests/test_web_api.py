@@ -1,0 +1,314 @@
+"""underdog serve's API and guards, against a real uvicorn on a free port and a real scanned
+library (four FLAC clips cut from the demo library): bad Host, missing or wrong token,
+paths in every parameter, oversized uploads, unknown ids, HTTP Range."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("starlette", reason="the web extra (starlette) is not installed")
+uvicorn = pytest.importorskip("uvicorn", reason="the web extra (uvicorn) is not installed")
+
+from .conftest import DEMO_LIBRARY, flac_clip  # noqa: E402
+
+CLIPS = ["Muldjord - Chaos God.ogg", "Nexuiz - Stairs.mp3", "Shawn Parrotte - Caves.flac",
+         "Max McCracken - Through Space.ogg"]
+LEAKS = (b"Traceback", b'File "', b"root:x:0", b"/work/", b"site-packages", b"sqlite3")
+
+
+class Client:
+    def __init__(self, port: int, token: str, db: str):
+        self.port, self.token, self.db = port, token, db
+
+    def req(self, method: str, path: str, body=None, headers=None, token: bool = True,
+            host: str | None = None):
+        h = {"Host": host if host is not None else f"127.0.0.1:{self.port}"}
+        if token:
+            h["X-Underdog-Token"] = self.token
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+        h.update(headers or {})
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            c.request(method, path, body=body, headers=h)
+            r = c.getresponse()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+        finally:
+            c.close()
+
+    def json(self, method: str, path: str, body=None):
+        st, _, data = self.req(method, path, body)
+        assert st == 200, (st, data)
+        return json.loads(data)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(db: str, **kw):
+    """A real server in a thread; returns (server, port, token)."""
+    from underdog.web.app import create_app
+
+    port = _free_port()
+    app = create_app(db, host="127.0.0.1", port=port, **kw)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="error", lifespan="off"))
+    threading.Thread(target=server.run, daemon=True).start()
+    t0 = time.monotonic()
+    while not server.started:
+        assert time.monotonic() - t0 < 20, "server did not start"
+        time.sleep(0.02)
+    return server, port, app.app.state.server.token
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    base = tmp_path_factory.mktemp("web")
+    music = base / "music"
+    music.mkdir()
+    for i, name in enumerate(CLIPS):
+        flac_clip(DEMO_LIBRARY / name, music / f"{i:02d} {os.path.splitext(name)[0]}.flac",
+                  30.0, 45.0)
+    db = str(base / "lib.db")
+    os.makedirs(base / "work")
+    server, port, token = serve(db, workdir=str(base / "work"))
+    c = Client(port, token, db)
+    job = c.json("POST", "/api/scan", {"folder": str(music)})["job"]
+    _, h, events = c.req("GET", f"/api/jobs/{job}/events")
+    assert h["content-type"].startswith("text/event-stream")
+    assert b"event: progress" in events and b"event: done" in events
+    state = c.json("GET", f"/api/jobs/{job}")
+    assert state["done"] and state["error"] is None, state
+    assert state["result"]["analyzed"] == len(CLIPS)
+    c.music = music
+    yield c
+    server.should_exit = True
+
+
+def _no_leak(data: bytes) -> None:
+    for bad in LEAKS:
+        assert bad not in data, (bad, data[:300])
+
+
+def test_library_page_paged_filtered_sorted(client):
+    d = client.json("GET", "/api/tracks?limit=2&sort=-bpm")
+    assert d["total"] == len(CLIPS) and d["library"] == len(CLIPS) and len(d["rows"]) == 2
+    bpms = [r["bpm"] for r in client.json("GET", "/api/tracks?sort=-bpm")["rows"]]
+    assert bpms == sorted(bpms, reverse=True)
+    page2 = client.json("GET", "/api/tracks?limit=2&offset=2&sort=-bpm")["rows"]
+    assert [r["bpm"] for r in page2] == bpms[2:4]
+    lo = sorted(bpms)[1]
+    f = client.json("GET", f"/api/tracks?bpm_min={lo - 0.05}")  # rows are rounded
+    assert f["total"] == sum(b >= lo for b in bpms)
+    assert "path" not in d["rows"][0]  # the page names tracks by id
+
+
+def test_track_detail_and_audio_range(client):
+    row = client.json("GET", "/api/tracks?limit=1")["rows"][0]
+    t = client.json("GET", f"/api/tracks/{row['id']}")
+    assert len(t["beats"]) > 20 and len(t["downbeats"]) > 4
+    assert len(t["energy_curve"]["levels"]) > 10 and t["energy_curve"]["hop_s"] > 0
+    st, h, whole = client.req("GET", f"/api/audio/{row['id']}")
+    assert st == 200 and h["content-type"] == "audio/flac" and h["accept-ranges"] == "bytes"
+    st, h, part = client.req("GET", f"/api/audio/{row['id']}", headers={"Range": "bytes=100-1099"})
+    assert st == 206 and h["content-range"] == f"bytes 100-1099/{len(whole)}"
+    assert part == whole[100:1100]
+    st, h, _ = client.req("GET", f"/api/audio/{row['id']}",
+                          headers={"Range": f"bytes={len(whole) + 10}-"})
+    assert st == 416
+
+
+def test_mime_types_for_every_demo_format():
+    from underdog.web.ops import AUDIO_MIME
+
+    want = {".opus": "audio/ogg", ".ogg": "audio/ogg", ".flac": "audio/flac",
+            ".mp3": "audio/mpeg", ".m4a": "audio/mp4"}
+    exts = {os.path.splitext(p)[1] for p in os.listdir(DEMO_LIBRARY) if not p.endswith(".md")}
+    assert exts == set(want)
+    assert {e: AUDIO_MIME[e] for e in exts} == want
+
+
+def test_bad_host_is_refused(client):
+    for host in ("evil.example:%d" % client.port, "127.0.0.1:1", "", "localhost.evil.com",
+                 "127.0.0.1.nip.io:%d" % client.port):
+        for method, path in (("GET", "/"), ("GET", "/api/tracks"), ("POST", "/api/scan")):
+            st, _, data = client.req(method, path, host=host, body={"folder": "/tmp"}
+                                     if method == "POST" else None)
+            assert st == 421, (host, path, st)
+            _no_leak(data)
+    assert client.req("GET", "/", host=f"localhost:{client.port}")[0] == 200
+
+
+STATE_CHANGING = [("/api/scan", {"folder": "/tmp"}), ("/api/arcs/toml", {}),
+                  ("/api/plans", {}), ("/api/plans/1/swap", {"position": 1, "track_id": 1}),
+                  ("/api/plans/1/lock", {"position": 1, "locked": True}),
+                  ("/api/plans/1/replan", {}), ("/api/plans/1/render", {}),
+                  ("/api/soundtrack", {"text": "a - b"}), ("/api/soundtrack/export", {}),
+                  ("/api/like", {"folder": "/tmp"}), ("/api/arcs/parse", {})]
+
+
+def test_missing_or_wrong_token_is_refused(client):
+    for path, body in STATE_CHANGING:
+        st, _, data = client.req("POST", path, body, token=False)
+        assert st == 403, (path, st)
+        st, _, data = client.req("POST", path, body, token=False,
+                                 headers={"X-Underdog-Token": "x" + client.token})
+        assert st == 403, (path, st)
+        # the cookie alone does not authorize a state change (a cross-site form sends it)
+        st, _, _ = client.req("POST", path, body, token=False,
+                              headers={"Cookie": f"underdog_token={client.token}"})
+        assert st == 403, (path, st)
+        _no_leak(data)
+    for path in ("/api/tracks", "/api/tracks/1", "/api/audio/1", "/api/meta"):
+        assert client.req("GET", path, token=False)[0] == 403, path
+        assert client.req("GET", path, token=False, headers={
+            "Cookie": f"underdog_token={client.token}"})[0] in (200, 206), path
+
+
+PATHS = ["../../../../etc/passwd", "/etc/passwd", "..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd",
+         "....//....//etc/passwd", "/proc/self/environ"]
+
+
+def test_paths_in_every_parameter_get_4xx(client, tmp_path):
+    for p in PATHS:
+        for url in (f"/api/tracks/{p}", f"/api/audio/{p}", f"/api/jobs/{p}",
+                    f"/api/plans/{p}", f"/api/arcs/builtin/{p}", f"/api/plans/1/export/{p}",
+                    f"/api/tracks?sort={p}", f"/api/tracks?style={p}",
+                    f"/api/tracks?key={p}", f"/api/tracks?bpm_min={p}",
+                    f"/api/tracks?offset={p}", f"/api/tracks?energy_max={p}",
+                    f"/static/{p}", f"/api/jobs/1/audio?download={p}"):
+            st, _, data = client.req("GET", url)
+            assert 400 <= st < 500, (url, st)
+            _no_leak(data)
+        for body in ({"folder": p}, {"folder": p.replace("etc/passwd", "")}):
+            for path in ("/api/scan", "/api/like"):
+                st, _, data = client.req("POST", path, body)
+                assert 400 <= st < 500, (path, body, st)
+                _no_leak(data)
+        for path, body in (("/api/plans/1/swap", {"position": p, "track_id": p}),
+                           ("/api/soundtrack/export", {"picks": [p], "names": ["x"]}),
+                           ("/api/plans", {"arc": p}),
+                           ("/api/soundtrack", {"text": "a - b", "format": p}),
+                           ("/api/like", {"playlist": p + "\n", "ext": "/../x.m3u8"})):
+            st, _, data = client.req("POST", path, body)
+            assert 400 <= st < 500, (path, body, st)
+            _no_leak(data)
+    # the search text is text, never a path: no file content comes back
+    st, _, data = client.req("GET", "/api/tracks?q=../../etc/passwd")
+    assert st == 200 and json.loads(data)["rows"] == []
+    # a folder that exists but is a system folder, and a file instead of a folder
+    for f in ("/etc", "/proc", "/", str(client.music / os.listdir(client.music)[0])):
+        st, _, data = client.req("POST", "/api/scan", {"folder": f})
+        assert st == 400, (f, st)
+        _no_leak(data)
+    # nothing was written outside the server's folder by an uploaded playlist's name
+    assert not os.path.exists(tmp_path.parent / "x.m3u8")
+
+
+def test_large_uploads_are_refused(client):
+    big = b"a - b\n" * (20_000_000 // 6)
+    for path in ("/api/soundtrack", "/api/arcs/parse", "/api/like"):
+        st, _, data = client.req("POST", path, big, headers={"Content-Type": "text/plain"})
+        assert st == 413, (path, st)
+        _no_leak(data)
+    # without a Content-Length (chunked): counted as it arrives
+    c = http.client.HTTPConnection("127.0.0.1", client.port, timeout=60)
+    c.putrequest("POST", "/api/soundtrack", skip_host=True)
+    c.putheader("Host", f"127.0.0.1:{client.port}")
+    c.putheader("X-Underdog-Token", client.token)
+    c.putheader("Transfer-Encoding", "chunked")
+    c.endheaders()
+    try:
+        for _ in range(40):
+            chunk = b"x" * 100_000
+            c.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        c.send(b"0\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    r = c.getresponse()
+    assert r.status == 413
+    c.close()
+
+
+def test_unknown_ids_get_404(client):
+    for url in ("/api/tracks/999999", "/api/audio/999999", "/api/jobs/999999",
+                "/api/plans/999999", f"/api/tracks/{2**63}", "/api/tracks/0"):
+        st, _, data = client.req("GET", url)
+        assert st == 404, (url, st)
+        _no_leak(data)
+    st, _, _ = client.req("POST", "/api/plans/999999/swap", {"position": 1, "track_id": 1})
+    assert st == 404
+
+
+def test_plan_swap_lock_replan_export(client):
+    arc = client.json("GET", "/api/arcs/builtin/montage?minutes=1.5")
+    arc["segments"][0]["bpm"] = [100.0, 110.0]
+    toml = client.req("POST", "/api/arcs/toml", arc)[2].decode()
+    assert "bpm = [100.0, 110.0]" in toml
+    from underdog.planning.arcs import parse_toml
+
+    assert parse_toml(toml).segments[0].bpm == (100.0, 110.0)  # the --save-arc format
+    back = json.loads(client.req("POST", "/api/arcs/parse", toml.encode())[2])
+    assert back["segments"][0]["bpm"] == [100.0, 110.0]
+    p = client.json("POST", "/api/plans", {"arc": arc, "minutes": 1.5})
+    assert len(p["entries"]) < len(CLIPS)
+    assert p["entries"] and p["target"] and p["report"]
+    alts = client.json("GET", f"/api/plans/{p['id']}/alternatives/1")["alternatives"]
+    assert alts and all(a["id"] not in [e["id"] for e in p["entries"]] for a in alts)
+    s = client.json("POST", f"/api/plans/{p['id']}/swap", {"position": 1,
+                                                          "track_id": alts[0]["id"]})
+    assert s["entries"][0]["id"] == alts[0]["id"] and s["id"] != p["id"]
+    locked = client.json("POST", f"/api/plans/{s['id']}/lock", {"position": 1, "locked": True})
+    assert locked["entries"][0]["locked"]
+    r = client.json("POST", f"/api/plans/{s['id']}/replan")
+    assert r["entries"][0]["id"] == alts[0]["id"] and r["entries"][0]["locked"]
+    for kind, magic in (("m3u8", b"#EXTM3U"), ("xspf", b"<?xml"), ("json", b"{")):
+        st, h, data = client.req("GET", f"/api/plans/{r['id']}/export/{kind}")
+        assert st == 200 and data.startswith(magic) and "attachment" in h["content-disposition"]
+    # a bad arc from the page gets the CLI parser's one line, not a traceback
+    arc["segments"][0]["bpm"] = [1000.0, 1000.0]
+    st, _, data = client.req("POST", "/api/plans", {"arc": arc})
+    assert st == 400 and b"bpm" in data.lower()
+    _no_leak(data)
+
+
+def test_soundtrack_match_uses_the_cli_parser(client):
+    d = client.json("POST", "/api/soundtrack", {"text": "Muldjord - Chaos God\nNobody - Nothing\n"})
+    assert [r["status"] for r in d["rows"]] == ["found", "missing"]
+    st, _, data = client.req("POST", "/api/soundtrack", {"text": "x" * 3000, "format": "text"})
+    assert st == 400 and b"error" in data
+    _no_leak(data)
+
+
+def test_serve_refuses_a_public_host_without_token(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "underdog.cli", "serve", "--host", "0.0.0.0",
+                        "--db", str(tmp_path / "x.db")], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 2 and "--token" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_token_mode_guards_the_page(tmp_path):
+    server, port, token = serve(str(tmp_path / "none.db"), page_needs_token=True,
+                                workdir=str(tmp_path))
+    try:
+        c = Client(port, token, "")
+        assert c.req("GET", "/", token=False)[0] == 403
+        st, h, _ = c.req("GET", f"/?token={token}", token=False)
+        assert st == 200 and "samesite=strict" in h["set-cookie"].lower()
+        assert c.req("GET", "/", token=False,
+                     headers={"Cookie": f"underdog_token={token}"})[0] == 200
+    finally:
+        server.should_exit = True
