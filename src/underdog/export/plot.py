@@ -2,8 +2,9 @@
 
 Top panel: the target BPM band of each segment (peaks highlighted) and each track's
 effective tempo as steps. Bottom panel: target energy against each track's energy. Drops
-are ▼ markers on both; short track labels run along the top. Rendered with matplotlib's
-Agg canvas directly (no pyplot state), so it is safe in workers and tests.
+are ▼ markers on both; short track labels run along the top (an excerpt's with the part
+of the track it plays, "(1:02–1:44)"); round starts and ends are vertical lines. Rendered
+with matplotlib's Agg canvas directly (no pyplot state), so it is safe in workers and tests.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ TRACK = "#1f4e8c"
 TARGET_E = "#e66101"
 DROP = "#b2182b"
 GRID = "#d9d9d9"
+CUE = "#4d4d4d"
 
 TARGET_LW, TARGET_ALPHA = 7.0, 0.4  # a wide soft line: the track's line stays visible on it
 LABEL_CHARS = 22
@@ -81,7 +83,8 @@ def _minute_step(total: float) -> tuple[float, float]:
 
 
 def plot_plan(segments: Sequence[Mapping[str, Any]], entries: Sequence[Mapping[str, Any]],
-              out_png: str | os.PathLike | None, title: str | None = None) -> Figure:
+              out_png: str | os.PathLike | None, title: str | None = None,
+              cues: Sequence[Mapping[str, Any]] = ()) -> Figure:
     """Draw the arc plot and save it as a PNG at ``out_png`` (skip saving when None),
     through a temporary file renamed into place (an OS error: ``OutputError``).
 
@@ -90,7 +93,10 @@ def plot_plan(segments: Sequence[Mapping[str, Any]], entries: Sequence[Mapping[s
     ``entries``: dicts with ``start_min, end_min, bpm, energy`` (level 1–10) and optionally
     ``label``, ``drops_min`` (drop times in plan minutes, i.e. on the same axis as ``start_min``) and
     ``half_double`` (``"half"``: the track counts at bpm/2; ``"double"``: at bpm×2). The
-    effective tempo is plotted, dashed, with a ½×/2× badge.
+    effective tempo is plotted, dashed, with a ½×/2× badge. An excerpt has ``span``
+    ``(in_s, out_s)``, the part of the track it plays (track seconds), shown in its label.
+    ``cues``: round boundaries, dicts with ``at_s`` (session seconds), ``kind``
+    (``round_start`` / ``round_end``) and ``round``, drawn as vertical lines.
 
     Returns the figure (its two axes are ``fig.axes[0]`` BPM and ``fig.axes[1]`` energy)."""
     _check(segments, SEGMENT_KEYS, "segment")
@@ -126,8 +132,9 @@ def plot_plan(segments: Sequence[Mapping[str, Any]], entries: Sequence[Mapping[s
         ax.set_axisbelow(True)
         ax.spines["right"].set_visible(False)
 
+    _draw_cues(ax_bpm, ax_e, cues)
     _track_labels(fig, ax_bpm, entries, total)
-    _legends(ax_bpm, ax_e, segments, entries)
+    _legends(ax_bpm, ax_e, segments, entries, bool(cues))
     if title:
         fig.suptitle(title, fontsize=13, fontweight="bold")
     if out_png is not None:  # all at once: a failed save leaves an older plot intact
@@ -208,8 +215,8 @@ def _track_labels(fig, ax_bpm, entries, total: float) -> None:
         return
     order = sorted(entries, key=lambda e: float(e["start_min"]))
     mids = [(float(e["start_min"]) + float(e["end_min"])) / 2 for e in order]
-    labels = [f"{n}. {_short(e.get('label'))}" if e.get("label") else f"{n}."
-              for n, e in enumerate(order, start=1)]
+    labels = [f"{n}. {_short(e.get('label'))}{_span(e.get('span'))}" if e.get("label")
+              else f"{n}.{_span(e.get('span'))}" for n, e in enumerate(order, start=1)]
     width_px = FIGSIZE[0] * DPI * 0.85
     fontsize = 8
     need_px = fontsize * DPI / 72 * 1.3 / math.sin(math.radians(LABEL_ROTATION))
@@ -228,7 +235,29 @@ def _track_labels(fig, ax_bpm, entries, total: float) -> None:
     top.spines["top"].set_visible(False)
 
 
-def _legends(ax_bpm, ax_e, segments, entries) -> None:
+def _span(span: Any) -> str:
+    """" (1:02–1:44)" for an excerpt's (in_s, out_s); "" for a whole track."""
+    if not span:
+        return ""
+    a, b = (int(round(float(x))) for x in span)
+    return f" ({a // 60}:{a % 60:02d}–{b // 60}:{b % 60:02d})"
+
+
+def _draw_cues(ax_bpm, ax_e, cues) -> None:
+    """Round boundaries: a solid line at each round's start (``R1`` above it), dashed at
+    its end."""
+    for c in cues:
+        x = float(c["at_s"]) / 60.0
+        start = c.get("kind") != "round_end"
+        for ax in (ax_bpm, ax_e):
+            ax.axvline(x, color=CUE, linewidth=1.1 if start else 0.9,
+                       linestyle="-" if start else "--", alpha=0.8, zorder=3)
+        if start and c.get("round"):
+            ax_e.text(x, 0.02, f"R{c['round']}", transform=ax_e.get_xaxis_transform(),
+                      ha="left", va="bottom", fontsize=7, color=CUE, zorder=6)
+
+
+def _legends(ax_bpm, ax_e, segments, entries, cues: bool = False) -> None:
     h_bpm = [Patch(color=BAND, alpha=0.6, label="target BPM band")]
     if any(s.get("peak") for s in segments):
         h_bpm.append(Patch(color=PEAK_BAND, alpha=0.75, label="peak target"))
@@ -245,6 +274,10 @@ def _legends(ax_bpm, ax_e, segments, entries) -> None:
                       label="drop")
         h_bpm.append(drop)
         h_e.append(drop)
+    if cues:
+        h_e += [Line2D([], [], color=CUE, linewidth=1.1, label="round start"),
+                Line2D([], [], color=CUE, linewidth=0.9, linestyle="--", label="round end")]
     for ax, handles in ((ax_bpm, h_bpm), (ax_e, h_e)):
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0),
                   borderaxespad=0, fontsize=8, frameon=False)
+
