@@ -129,3 +129,14 @@ def test_analysis_names_keys_as_theory_does():
     assert key_analysis.camelot_of is theory.camelot_of
     # The two spellings analysis used to write differently now follow the one convention.
     assert theory.key_name(1, False) == "Db major" and theory.key_name(8, True) == "G# minor"
+
+
+def test_web_key_filter_takes_any_notation():
+    from underdog.web.ops import WebError, parse_query
+
+    for q in ("8A", "8a", "Am", "A minor", "1m"):
+        assert parse_query({"key": q}).key == "8A", q
+    assert parse_query({}).key is None
+    for bad in ("H", "13A", "x" * 50):
+        with pytest.raises(WebError):
+            parse_query({"key": bad})

@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import UnderdogError
 from ..library.db import SORT_KEYS, open_library
 from ..models import Track, shown_level
+from ..theory import try_parse_key
 
 # MIME types Chromium plays, by extension (audio is served only for library tracks).
 AUDIO_MIME = {
@@ -28,7 +29,7 @@ AUDIO_MIME = {
 }
 PAGE_MAX = 200                 # rows per library page
 CURVE_POINTS = 2000            # energy-curve points sent to the track page, at most
-KEYS = [f"{n}{m}" for n in range(1, 13) for m in "AB"]
+KEYS = [f"{n}{m}" for n in range(1, 13) for m in "AB"]  # the Camelot codes the page offers
 # Folders no scan or reference may name: the system's own (a user's music is never there).
 SYSTEM_DIRS = ("/proc", "/sys", "/dev", "/etc", "/boot", "/run", "/var/run", "/bin", "/sbin",
                "/usr/bin", "/usr/sbin", "/lib", "/lib64", "/usr/lib")
@@ -137,9 +138,10 @@ def parse_query(params: dict) -> Query:
         raise WebError("unknown style")
     q.style = style
     key = params.get("key") or None
-    if key is not None and key.upper() not in KEYS:
-        raise WebError("key must be a Camelot code such as 8A")
-    q.key = key.upper() if key else None
+    k = try_parse_key(key) if key is not None and len(key) <= 20 else None
+    if key is not None and k is None:
+        raise WebError("key must be a key such as 8A, Am or A minor")
+    q.key = k.camelot if k else None
     text = params.get("q") or None
     if text is not None and len(text) > 200:
         raise WebError("search text is too long")
