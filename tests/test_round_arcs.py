@@ -1,0 +1,99 @@
+"""Round arcs (issue 14): boxing presets, tabata and hiit plan every work/rest boundary on a
+transition or a drop, to the beat; the plan marks its round cues; a library too small for
+the rounds warns once per round and never crashes. Real scan of the demo library."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from underdog.library.db import open_library
+from underdog.planning.arcs import ArcError, load_arc
+from underdog.planning.sequencer import PlanOptions, plan
+
+from .excerpt_library import demo_db  # noqa: F401  (the shared scan)
+
+
+@pytest.fixture(scope="module")
+def lib(demo_db):  # noqa: F811
+    with open_library(demo_db) as lib:
+        yield lib
+
+
+def _boundaries(p) -> list[float]:
+    """Session times of every work/rest boundary (a round's start and end)."""
+    out = []
+    for sp in p.timeline.spans:
+        if sp.segment.round:
+            out += [sp.start_s, sp.end_s]
+    return sorted(set(round(x, 6) for x in out))
+
+
+def _on_transition_or_drop(p, t: float) -> bool:
+    for e in p.entries:
+        beat = 60.0 / e.tempo_bpm
+        if abs(e.start_s - t) <= beat or (e.drop_at_s is not None
+                                           and abs(e.drop_at_s - t) <= beat):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("name,kw,rounds", [
+    ("boxing", {}, 3),                              # amateur: 3 × 3 min / 1 min
+    ("boxing", {"preset": "pro-women", "rounds": 4}, 4),
+    ("tabata", {}, 8),                              # 8 × 20 s / 10 s
+    ("hiit", {"work": 1.0, "rest": 0.5, "rounds": 3}, 3),
+])
+def test_every_round_boundary_is_on_a_transition_or_a_drop(lib, name, kw, rounds):
+    arc = load_arc(name, **kw)
+    p = plan(lib, arc, None, PlanOptions(excerpts=None))  # the arc's default: excerpts
+    assert p.excerpts
+    bounds = _boundaries(p)
+    assert len(bounds) >= 2 * rounds - 1
+    missed = [t for t in bounds if not _on_transition_or_drop(p, t)]
+    assert not missed, missed
+    cues = p.as_dict()["cues"]
+    assert [c["kind"] for c in cues] == ["round_start", "round_end"] * rounds
+    assert [c["round"] for c in cues[::2]] == list(range(1, rounds + 1))
+    work = [sp for sp in p.timeline.spans if sp.segment.round and sp.segment.peak]
+    assert [c["at_s"] for c in cues[::2]] == [pytest.approx(sp.start_s, abs=1e-3) for sp in work]
+    # every excerpt is whole bars at its tempo: its slot ends on a beat of its grid
+    for e in p.entries:
+        assert e.in_s < e.out_s and e.bars >= 1
+    if name == "tabata":  # 20 s of work: whole bars at (about) the target tempo
+        for sp in work:
+            e = next(e for e in p.entries if abs(e.start_s - sp.start_s) < 1.0)
+            body = e.bars * 240.0 / e.tempo_bpm
+            assert body == pytest.approx(20.0, abs=60.0 / e.tempo_bpm)
+
+
+def test_boxing_presets_and_overrides():
+    assert [s.round for s in load_arc("boxing", preset="pro").segments
+            if s.peak] == list(range(1, 13))
+    pro = load_arc("boxing", preset="pro")
+    assert pro.minutes == pytest.approx(5 + 12 * 3 + 11 * 1 + 5)
+    women = load_arc("boxing", preset="pro-women")
+    assert sum(1 for s in women.segments if s.peak) == 10
+    assert all(s.minutes == 2.0 for s in women.segments if s.peak)
+    assert "custom" in load_arc("boxing", preset="pro", rounds=4).description
+    with pytest.raises(ArcError, match="unknown boxing preset 'pros'.*did you mean 'pro'"):
+        load_arc("boxing", preset="pros")
+    with pytest.raises(ArcError, match="--preset is for"):
+        load_arc("montage", preset="pro")
+
+
+def test_a_library_too_small_for_the_rounds_warns_per_round(demo_db, tmp_path):  # noqa: F811
+    small = tmp_path / "small.db"
+    shutil.copy(demo_db, small)
+    with open_library(small) as lib:
+        keep = {t.id for t in lib.tracks() if "Beast" in t.display or "Hell" in t.display}
+        assert len(keep) == 2
+        lib.forget([t.path for t in lib.tracks() if t.id not in keep])
+        assert lib.count() == 2
+        p = plan(lib, load_arc("boxing", preset="pro"), None, PlanOptions(excerpts=True))
+    assert p.entries and p.entries[-1].end_s == pytest.approx(p.timeline.total_s)
+    for r in range(1, 13):
+        lines = [w for w in p.warnings if w.startswith(f"round {r} (work)")]
+        assert len(lines) == 1, (r, p.warnings)
+    assert all("used twice" in w or "energy" in w or "tempo" in w
+               for w in p.warnings if w.startswith("round"))
