@@ -322,6 +322,16 @@ def _stats(off: np.ndarray) -> tuple[float, float]:
     return (float(np.median(off)) * 1000, float(np.percentile(off, 95)) * 1000)
 
 
+def _window(y: np.ndarray, y_start: float, w0: float, w1: float, sr: int) -> np.ndarray:
+    """``y`` (sample 0 at session ``y_start``) from session ``w0`` to ``w1``, zeros outside."""
+    a, n = int(round((w0 - y_start) * sr)), int(round((w1 - w0) * sr))
+    out = np.zeros((y.shape[0], n), np.float32)
+    lo, hi = max(a, 0), min(a + n, y.shape[1])
+    if lo < hi:
+        out[:, lo - a:hi - a] = y[:, lo:hi]
+    return out
+
+
 def _librosa_beats(y: np.ndarray) -> np.ndarray:
     import librosa
 
@@ -386,8 +396,12 @@ def bench_montage(out: Path) -> dict:
         row["planned"] = _stats(_pair_offsets(pa.session_time(ga), pb.session_time(gb),
                                               pa.multiple, pb.multiple, ov0 + 0.3, ov1 - 0.3))
         period = (ov1 - ov0) / (eb.transition.bars * 4)  # mean session beat in the overlap
+        # one clock for both: each tracker sees both contributions from the same session
+        # sample (frame grids that differ by a fraction of a frame would add up to a frame)
+        w0, w1 = max(ov0 - 8.0, pa.start_s), min(ov1 + 8.0, pb.end_s)
+        ca, cb = _window(ya, pa.start_s, w0, w1, sr), _window(yb, pb.start_s, w0, w1, sr)
         for name, tracker in (("underdog", lambda z: track(z)), ("librosa", _librosa_beats)):
-            ta, tb = pa.start_s + tracker(ya), pb.start_s + tracker(yb)
+            ta, tb = w0 + tracker(ca), w0 + tracker(cb)
             off = _pair_offsets(ta, tb, pa.multiple, pb.multiple, ov0 + 0.3, ov1 - 0.3)
             row[name] = _stats(off)
             # did the tracker read the session's beat level on both contributions?

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from underdog.render import mix
-from underdog.render.render import analysis_beats, contribution
+from underdog.render.render import analysis_beats, audio_refiner, contribution
 from underdog.render.source import MIX_SR
 
 from .conftest import DEMO_LIBRARY
@@ -37,8 +37,12 @@ def excerpt(grids, path, near_in, near_out, bpm=None, start_s=None) -> mix.Excer
 
 
 def session_beats(path: str, p: mix.Placement) -> np.ndarray:
+    """underdog's tracker on the stretched contribution, read on the session clock (the
+    contribution padded to start at session 0, so two tracks' beats fall on the same
+    frame grid and the tracker's 23 ms frames do not count twice)."""
     y = contribution(path, p, MIX_SR, lufs=None)
-    return p.start_s + track_beats(y)
+    pad = int(round(p.start_s * MIX_SR))
+    return track_beats(np.pad(y, ((0, 0), (pad, 0)))) if pad >= 0 else p.start_s + track_beats(y)
 
 
 def offsets(a: np.ndarray, b: np.ndarray, t0: float, t1: float) -> np.ndarray:
@@ -51,7 +55,8 @@ def offsets(a: np.ndarray, b: np.ndarray, t0: float, t1: float) -> np.ndarray:
 def test_overlap_beats_coincide_and_tempi_meet(grids, shape):
     ea = excerpt(grids, A, 20.0, 60.0, bpm=122.0)
     eb = excerpt(grids, B, 10.0, 40.0, bpm=126.0)
-    pa, pb = mix.layout([ea, eb], [mix.Transition(shape=shape, bars=8)])
+    pa, pb = mix.layout([ea, eb], [mix.Transition(shape=shape, bars=8)],
+                        refine=audio_refiner([A, B]))
     ov0, ov1 = pa.fade_out.t0, pa.fade_out.t1
     assert pb.fade_in.t0 == ov0 and ov1 - ov0 > 10.0  # 8 bars at ~124 BPM: ~15.5 s
     assert pb.start_s <= ov0 + 1e-6 and pa.end_s == pytest.approx(ov1)
@@ -68,10 +73,9 @@ def test_overlap_beats_coincide_and_tempi_meet(grids, shape):
     sa, sb = session_beats(A, pa), session_beats(B, pb)
     off = offsets(sa, sb, ov0 + 0.3, ov1 - 0.3)
     assert len(off) >= 28
-    # the tracker's beats sit on 23 ms frames (and a steady track's are a whole number of
-    # frames apart), so one beat's reading can be off by up to a frame: the median holds
-    # 15 ms, the 95th percentile a frame and a half
-    assert np.median(off) <= 0.015 and np.percentile(off, 95) <= 0.040
+    # the issue's figure: median <= 15 ms, 95th percentile <= 30 ms (it was a whole 23 ms
+    # frame before WSOLA was pinned at attacks and the beat lines refined on the audio)
+    assert np.median(off) <= 0.015 and np.percentile(off, 95) <= 0.030
     # what a plain crossfade does (both at their own tempo, entering at the same moment):
     # the beats drift apart, so the check above can fail
     a_raw = ov0 + (grids[A][0] - a_start_t)

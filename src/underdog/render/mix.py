@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -165,10 +166,16 @@ def _session_beat_time(t0: float, pa: float, pb: float, span: float, j: np.ndarr
     return t0 + pa * j + (pb - pa) * j * j / (2.0 * span)
 
 
+Refine = Callable[[int, float, float, int, bool], tuple[float, float]]
+"""``refine(excerpt index, at, period, count, forward) -> (at, period)``: a beat line of
+the tracker's beats (s, track time) corrected against the audio (``beatgrid.refine_line``)."""
+
+
 def layout(excerpts: list[Excerpt], transitions: list[Transition],
-           start_s: float = 0.0) -> list[Placement]:
+           start_s: float = 0.0, refine: Refine | None = None) -> list[Placement]:
     """Lay the excerpts on the session timeline (see the module doc); ``transitions[i]``
-    joins excerpt i and i+1."""
+    joins excerpt i and i+1. ``refine`` corrects each overlap's beat lines (the tracker's
+    are quantized to its frames) before they are pinned together."""
     if len(transitions) != max(0, len(excerpts) - 1):
         raise ValueError("one transition between each two excerpts")
     info = []
@@ -220,8 +227,11 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
         na = int(round(span / m))  # outgoing track beats in the overlap
         nb = int(round(span / m_b))
         a_end, a_per = fit_beats(e.beats, e.out_s, na, forward=False)
-        a_start = a_end - na * a_per
         b_first, b_per = fit_beats(nxt.beats, nxt.in_s, nb, forward=True)
+        if refine is not None:
+            a_end, a_per = refine(i, a_end, a_per, na, False)
+            b_first, b_per = refine(i + 1, b_first, b_per, nb, True)
+        a_start = a_end - na * a_per
         t0 = s_last + (a_start - t_last) / rate
         if nxt.start_s is not None:  # keep the plan's clock: the body absorbs the drift
             rate_fit = (a_start - t_last) / max(nxt.start_s - s_last, 1e-9)

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import UnderdogError
 from ..fileio import atomic_write, os_reason, write_atomic
-from . import levels, mix
+from . import beatgrid, levels, mix
 from .source import MIX_SR, read_span
 from .stretch import DEFAULT as DEFAULT_STRETCH
 from .stretch import stretch
@@ -190,12 +190,38 @@ def analysis_beats(path: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(a.beats, np.float64), np.asarray(a.downbeats, np.float64)
 
 
+def audio_refiner(paths: list[str], sr: int = MIX_SR, secs: dict[str, float] | None = None
+                  ) -> mix.Refine:
+    """A ``mix.Refine`` that reads the window of each beat line from excerpt ``i``'s file
+    (``paths[i]``) and corrects the line against its onsets (``beatgrid.refine_line``)."""
+
+    def refine(i: int, at: float, period: float, count: int, forward: bool
+               ) -> tuple[float, float]:
+        t = time.perf_counter()
+        span = count * period
+        lo = max(0.0, (at if forward else at - span) - 2 * beatgrid.PHASE_S - 0.05)
+        hi = (at + span if forward else at) + 2 * beatgrid.PHASE_S + 0.05
+        try:
+            x = read_span(paths[i], lo, hi, sr)
+        except UnderdogError:
+            return at, period  # the render's own read will say what is wrong
+        env = beatgrid.onset_envelope(x, sr)
+        got = beatgrid.refine_line(env, sr / beatgrid.HOP, at, period, count, forward, lo)
+        if secs is not None:
+            secs["refine"] = secs.get("refine", 0.0) + time.perf_counter() - t
+        return got
+
+    return refine
+
+
 def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LUFS,
            ceiling_db: float = levels.CEILING_DBTP, cues: str = "bell",
            method: str = DEFAULT_STRETCH, beats_for: BeatsFor = analysis_beats,
-           progress: Progress | None = None, cue_sheet: bool = True) -> RenderReport:
+           progress: Progress | None = None, cue_sheet: bool = True,
+           refine: bool = True) -> RenderReport:
     """Render ``plan`` into ``out`` (format from its extension, see ``FORMATS``), with
-    chapters and, with ``cue_sheet``, a ``.cue`` file beside it."""
+    chapters and, with ``cue_sheet``, a ``.cue`` file beside it. With ``refine`` (the
+    default) each overlap's beat lines are corrected against the audio (``audio_refiner``)."""
     out = os.fspath(out)
     ext = os.path.splitext(out)[1].lower()
     if ext not in FORMATS:
@@ -205,7 +231,8 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
         raise PlanError("cues", f"unknown cue {cues!r} (one of {', '.join(mix.CUE_KINDS)})")
     muxer, codec, sr, _ = FORMATS[ext]
     t_all = time.perf_counter()
-    secs = {k: 0.0 for k in ("analyze", "read", "level", "stretch", "mix", "limit", "encode")}
+    secs = {k: 0.0 for k in ("analyze", "refine", "read", "level", "stretch", "mix", "limit",
+                             "encode")}
     grids: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     excerpts = []
     for i, e in enumerate(plan.entries):
@@ -223,7 +250,9 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
     transitions = [e.transition for e in plan.entries[1:]]
     try:
         places = mix.layout(excerpts, transitions,
-                            start_s=plan.entries[0].start_s or 0.0)
+                            start_s=plan.entries[0].start_s or 0.0,
+                            refine=audio_refiner([e.path for e in plan.entries], sr, secs)
+                            if refine else None)
     except ValueError as exc:
         raise PlanError("plan", str(exc)) from None
     warnings = [w for p in places for w in p.warnings]
