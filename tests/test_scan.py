@@ -260,8 +260,8 @@ def test_older_analysis_version_is_reanalyzed(tmp_path):
     db = str(tmp_path / "lib.db")
     with open_library(db) as lib:
         scan([music], lib, executor=SerialExecutor())
-    con = sqlite3.connect(db)  # simulate a library written by an older pipeline
-    con.execute("UPDATE tracks SET analysis_version = analysis_version - 1 WHERE path LIKE "
+    con = sqlite3.connect(db)  # a row an older release wrote with an older pipeline
+    con.execute("UPDATE tracks SET analysers = NULL, analysis_version = 3 WHERE path LIKE "
                 "'%t0.flac'")
     con.commit()
     con.close()

@@ -24,7 +24,7 @@ from scipy.optimize import minimize
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from underdog.analysis import ANALYSIS_VERSION, onset, spectral, tempo  # noqa: E402
+from underdog.analysis import VERSIONS, onset, spectral, tempo  # noqa: E402
 from underdog.audio import ANALYSIS_SR, decode  # noqa: E402
 
 DATA = Path(os.environ.get("UNDERDOG_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -47,7 +47,7 @@ def labelled_clips() -> list[tuple[str, str, float]]:
 def envelopes(path: str) -> tuple[np.ndarray, np.ndarray, float]:
     """(env, bands, fps) of a file, cached by path and size under bench/out."""
     st = os.stat(path)
-    key = hashlib.sha1(f"{path}:{st.st_size}:{st.st_mtime_ns}:{onset.BANDS}:{ANALYSIS_VERSION}"
+    key = hashlib.sha1(f"{path}:{st.st_size}:{st.st_mtime_ns}:{onset.BANDS}:{VERSIONS['tempo']}"
                        .encode()).hexdigest()[:16]
     f = CACHE / f"{key}.npz"
     if f.exists():

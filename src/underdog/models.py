@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import math
 
-import numpy as np
+import numpy as np  # noqa: F401  (np.ndarray in the declared field types)
+
+from .fields import TRACK, record
 
 # Energy has one scale for users: the level 1–10 (as DJs know it from Mixed In Key), shown
 # with one decimal. The analysis stores the raw energy 0..1; these two map between them.
@@ -32,39 +32,13 @@ def shown_level(energy: float | None) -> float | None:
     return None if lv is None else round(lv, 1)
 
 
-@dataclass
+@record(TRACK)
 class Track:
-    """One library row: tags plus the analysis the planner needs (no beats)."""
+    """One library row: tags plus the analysis the planner needs (no beats).
 
-    id: int | None
-    path: str
-    artist: str | None = None
-    title: str | None = None
-    album: str | None = None
-    albumartist: str | None = None
-    genre: str | None = None
-    year: int | None = None
-    track_no: int | None = None
-    duration_s: float | None = None
-    bpm: float | None = None
-    bpm_confidence: float | None = None
-    loudness_lufs: float | None = None
-    energy: float | None = None
-    energy_level: int | None = None
-    key: str | None = None
-    camelot: str | None = None
-    key_confidence: float | None = None
-    style: dict[str, float] = field(default_factory=dict)
-    style_label: str | None = None
-    style_source: str | None = None
-    tempo_segments: list[tuple[float, float, float]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    drops: list[dict] = field(default_factory=list)
-    intro_end_s: float | None = None
-    outro_start_s: float | None = None
-    energy_curve: np.ndarray | None = None
-    energy_curve_hop_s: float | None = None
-    status: str = "ok"  # ok | failed | missing
+    Its fields are declared in ``underdog.fields.FIELDS`` (those on TRACK), in that order:
+    ``Track(id, path, artist, title, ...)``.
+    """
 
     @property
     def display(self) -> str:

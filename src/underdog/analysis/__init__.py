@@ -6,89 +6,124 @@ is a pure function on arrays in its own module; this file only wires them togeth
 
 from __future__ import annotations
 
-import math
 import os
-from dataclasses import asdict, dataclass, field
-from typing import Iterable
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Iterable, Mapping
 
 import numpy as np
 
+from .. import fields
 from ..audio import ANALYSIS_SR, MIN_DURATION_S, decode_stream, screen_signal
 from ..errors import AnalysisError
-
-# Bump when any step's output changes: the library re-analyzes tracks stored with an older one.
-ANALYSIS_VERSION = 4
-
-ALL_STEPS = frozenset({"tempo", "loudness", "energy", "key", "sections", "style"})
+from ..fields import ANALYSIS, record
 
 
-@dataclass
+@dataclass(frozen=True)
+class Analyser:
+    """One analysis step, versioned on its own (as Mixxx versions each analyser).
+
+    ``needs``: the analysers whose outputs it reads, so a new version of one of them makes
+    it stale too. ``decodes``: whether re-running it means decoding the audio again; False
+    when it re-runs from what the library keeps (the style model from stored features).
+    """
+
+    name: str
+    version: int
+    needs: tuple[str, ...] = ()
+    decodes: bool = True
+
+
+# Bump an analyser's version when its output changes: a scan re-runs it (and the analysers
+# that need it) on tracks stored with another version, and nothing else.
+ANALYSERS: tuple[Analyser, ...] = (
+    Analyser("tempo", 1),  # bpm, tempo map, beats, bars, phrases
+    Analyser("loudness", 1),
+    Analyser("energy", 1, needs=("tempo", "loudness")),
+    Analyser("key", 1),
+    Analyser("sections", 1, needs=("tempo",)),
+    Analyser("style_features", 1),  # the per-window descriptors the style model reads
+    Analyser("style", 1, needs=("style_features",), decodes=False),  # the model
+)
+VERSIONS: Mapping[str, int] = MappingProxyType({a.name: a.version for a in ANALYSERS})
+ALL_STEPS = frozenset(VERSIONS)
+ANALYSERS_ORDER = tuple(VERSIONS)
+_BY_NAME = {a.name: a for a in ANALYSERS}
+
+
+def stale_analysers(stored: Mapping[str, int] | None,
+                    current: Mapping[str, int] = VERSIONS) -> frozenset[str]:
+    """The analysers to re-run on a track whose outputs were made by ``stored`` versions.
+
+    Pure (Mixxx's ``shouldAnalyze``, for all analysers at once): an analyser is stale when
+    its stored version differs from ``current`` (or is absent), or when an analyser it
+    needs is stale. Empty means the stored analysis is current.
+    """
+    stored = stored or {}
+    stale = {n for n, v in current.items() if stored.get(n) != v}
+    grew = True
+    while grew:
+        more = {a.name for a in ANALYSERS if a.name in current and a.name not in stale
+                and any(n in stale for n in a.needs)}
+        grew = bool(more)
+        stale |= more
+    return frozenset(stale)
+
+
+def needs_decode(analysers: Iterable[str]) -> bool:
+    """Whether re-running ``analysers`` decodes the audio (an unknown name does)."""
+    return any(_BY_NAME[n].decodes if n in _BY_NAME else True for n in analysers)
+
+
+@record(ANALYSIS)
 class TrackAnalysis:
-    path: str
-    duration_s: float
-    bpm: float | None = None
-    bpm_confidence: float | None = None
-    bpm_candidates: list[tuple[float, float]] = field(default_factory=list)
-    beats: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
-    # Bar starts (s, a subset of beats) and phrase starts (s, a subset of downbeats).
-    downbeats: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
-    phrases: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
-    loudness_lufs: float | None = None
-    loudness_range_lu: float | None = None
-    peak_dbfs: float | None = None
-    energy: float | None = None
-    energy_level: int | None = None
-    energy_curve: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
-    energy_curve_hop_s: float | None = None
-    key: str | None = None
-    camelot: str | None = None
-    key_confidence: float | None = None
-    drops: list[dict] = field(default_factory=list)
-    buildups: list[dict] = field(default_factory=list)
-    intro_end_s: float | None = None
-    outro_start_s: float | None = None
-    style: dict[str, float] = field(default_factory=dict)
-    style_label: str | None = None
-    # "audio" (the audio model decided) or "tag" (a specific genre tag decided); set by the caller
-    # that knows the tags (the scanner), "audio" otherwise.
-    style_source: str | None = None
-    # Tempo map: [(start_s, end_s, bpm), ...]; one segment for a steady track. ``bpm`` stays
-    # the dominant tempo.
-    tempo_segments: list[tuple[float, float, float]] = field(default_factory=list)
-    # Things the user should know that did not stop the analysis (one line each), e.g. a
-    # file that decodes only partly.
-    warnings: list[str] = field(default_factory=list)
-    analysis_version: int = ANALYSIS_VERSION
+    """What the pipeline returns for one file. Its fields are declared in
+    ``underdog.fields.FIELDS`` (those on ANALYSIS): ``TrackAnalysis(path, duration_s, ...)``;
+    ``analysers`` holds the version of each analyser that ran (every current one, for an
+    analysis made by hand)."""
+
+    def __post_init__(self) -> None:
+        if not self.analysers:
+            self.analysers = dict(VERSIONS)
 
     def to_json(self) -> dict:
         """A JSON-ready dict: arrays become lists, floats are rounded sensibly."""
-        out = {}
-        for k, v in asdict(self).items():
-            out[k] = _jsonable(v)
-        return out
-
-
-def _jsonable(v):
-    if isinstance(v, np.ndarray):
-        return [round(float(x), 3) for x in v]
-    if isinstance(v, (np.floating, float)):
-        f = float(v)
-        return None if not math.isfinite(f) else round(f, 4)
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, dict):
-        return {k: _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    return v
+        return fields.to_json(self, ANALYSIS)
 
 
 def analyze(path: str | os.PathLike, steps: Iterable[str] = ALL_STEPS) -> TrackAnalysis:
-    """Decode ``path`` once and run the requested steps. Raises DecodeError/AnalysisError.
+    """Decode an audio file once and run the requested analysers on it.
 
     The signal streams: each decoded block goes to the loudness meter (channels, native
-    rate) and the spectral front end (mono, ``ANALYSIS_SR``) and is dropped, so memory
-    holds the per-frame reductions (~50 MB an hour), never the signal."""
+    rate) and the spectral front end (mono, ``ANALYSIS_SR`` = 22050 Hz) and is dropped, so
+    memory holds the per-frame reductions (~50 MB an hour of audio), never the signal.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An audio file any format PyAV decodes (at least ``MIN_DURATION_S`` seconds long).
+    steps : iterable of str
+        Analyser names from ``ANALYSERS`` (default: all). energy and sections compute the
+        beat grid as their input even when tempo is not asked; "style" implies
+        "style_features".
+
+    Returns
+    -------
+    TrackAnalysis
+        The outputs of the steps that ran (the others keep their defaults: None or empty);
+        times in seconds, tempo in BPM, loudness in LUFS/LU/dBFS, energy 0..1, arrays as
+        float32 of shape (n,): ``beats``, ``downbeats``, ``phrases`` (event times, s),
+        ``energy_curve`` (one value a bar, ``energy_curve_hop_s`` apart);
+        ``style_features`` of shape (n_windows, len(style.FEATURE_NAMES)).
+        ``analysers`` maps each analyser that ran to its version.
+
+    Raises
+    ------
+    DecodeError
+        The file cannot be read or decoded.
+    AnalysisError
+        Too short, digital silence, or not a finite signal.
+    """
     from .spectral import SpectralStream
 
     steps = frozenset(steps)
@@ -115,7 +150,27 @@ _PUSH = 1 << 16  # samples per push when a whole signal goes through the stream
 
 def analyze_signal(y: np.ndarray, sr: int, path: str = "<signal>",
                    steps: Iterable[str] = ALL_STEPS, meter=None) -> TrackAnalysis:
-    """Run the pipeline on a mono float32 signal. ``meter`` carries channel loudness."""
+    """Run the analysers on a signal already in memory (tests, benchmarks, render).
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,), float32]
+        Mono signal, full scale ±1.
+    sr : int > 0
+        Its sample rate (Hz); the spectral front end works at this rate.
+    path : str
+        A name for messages.
+    steps : iterable of str
+        As for :func:`analyze`.
+    meter : LoudnessMeter or None
+        A meter that has already measured the original channels; None meters ``y``
+        itself, as one channel (when loudness or energy is asked).
+
+    Returns
+    -------
+    TrackAnalysis
+        As :func:`analyze`.
+    """
     from .spectral import SpectralStream
 
     steps = frozenset(steps)
@@ -155,7 +210,7 @@ def _analyze_stream(stream, path: str, steps: frozenset[str], meter) -> TrackAna
     res = TrackAnalysis(path=path, duration_s=duration_s)
     spec = stream.finish()
     env, bands = onset.onset_bands(spec)
-    if "tempo" in steps or steps & {"energy", "sections", "style"}:
+    if "tempo" in steps or steps & {"energy", "sections"}:
         from . import beats, downbeats, tempo
 
         est = tempo.estimate_tempo(env, spec.fps, bands)
@@ -188,9 +243,13 @@ def _analyze_stream(stream, path: str, steps: frozenset[str], meter) -> TrackAna
         sec = sections.find_sections(spec, env, res.beats, res.bpm)
         res.drops, res.buildups = sec.drops, sec.buildups
         res.intro_end_s, res.outro_start_s = sec.intro_end_s, sec.outro_start_s
-    if "style" in steps:
+    if steps & {"style", "style_features"}:
         from . import style
 
-        st = style.classify_style(spec, env, res.bpm)
-        res.style, res.style_label, res.style_source = st.probs, st.label, "audio"
+        res.style_features = style.style_features(spec, env)
+        if "style" in steps:
+            st = style.classify_features(res.style_features)
+            res.style, res.style_label, res.style_source = st.probs, st.label, "audio"
+    ran = steps | ({"style_features"} if "style" in steps else set())
+    res.analysers = {n: VERSIONS[n] for n in ANALYSERS_ORDER if n in ran}
     return res

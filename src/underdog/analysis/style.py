@@ -312,8 +312,27 @@ def classify_style(spec: Spectral, env: np.ndarray, bpm: float | None = None,
     ``bpm`` is part of the pipeline's contract but unused: the model reads periodicity from
     the envelope itself, so a tempo octave error cannot flip the style.
     """
+    return classify_features(style_features(spec, env), model)
+
+
+def classify_features(features: np.ndarray, model: StyleModel | None = None) -> StyleResult:
+    """Style probabilities of a track from its per-window descriptors.
+
+    Parameters
+    ----------
+    features : np.ndarray [shape=(n_windows, len(FEATURE_NAMES))]
+        What :func:`style_features` returns (the library keeps it, so that a new model
+        re-classifies a library without decoding it).
+    model : StyleModel or None
+        The model; the shipped one (``MODEL_PATH``) when None.
+
+    Returns
+    -------
+    StyleResult
+        The windows' probabilities averaged over STYLES (summing to 1), and the likeliest.
+    """
     model = model or load_model()
-    pr = model.predict_proba(style_features(spec, env)).mean(axis=0)
+    pr = model.predict_proba(features).mean(axis=0)
     pr = pr / pr.sum()
     probs = {s: float(p) for s, p in zip(STYLES, pr)}
     return StyleResult(probs=probs, label=STYLES[int(np.argmax(pr))])

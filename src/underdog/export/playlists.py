@@ -37,6 +37,7 @@ from xml.parsers import expat
 import numpy as np
 
 from ..errors import PlaylistError
+from ..fields import plain
 from ..fileio import display_text, path_from_json, path_json, write_atomic
 
 XSPF_NS = "http://xspf.org/ns/0/"
@@ -244,13 +245,8 @@ def jsonable(obj: Any) -> Any:
     dataclasses dicts, paths strings, tuples/sets lists, NaN and ±inf ``None``."""
     if obj is None or isinstance(obj, (bool, str)):
         return obj
-    if isinstance(obj, (np.bool_,)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        f = float(obj)
-        return f if math.isfinite(f) else None
+    if isinstance(obj, (int, float, np.bool_, np.integer, np.floating)):
+        return plain(obj)  # the one number converter (fields.plain)
     if isinstance(obj, np.ndarray):
         return jsonable(obj.tolist())
     if isinstance(obj, np.generic):  # complex, datetime64, ...: their Python value

@@ -17,17 +17,22 @@ import os
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import quote
 
 import numpy as np
 
+from .. import fields
 from ..errors import UnderdogError
+from ..fields import TAG_FIELDS, TRACK
 from ..models import Track, level_to_energy
 from ..theory import try_parse_key
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
+# Forward only. The scripts are the schemas as releases made them (never edit one); since
+# schema 3 a column is added by declaring its field in fields.FIELDS: _declared_ddl adds
+# whatever a database lacks (columns, the side tables of large arrays) when it is opened.
 MIGRATIONS: list[str] = [
     # 0 -> 1: the first schema.
     """
@@ -113,30 +118,25 @@ MIGRATIONS: list[str] = [
     ALTER TABLE beats ADD COLUMN downbeats BLOB;         -- float32 bar starts (s)
     ALTER TABLE beats ADD COLUMN phrases BLOB;           -- float32 phrase starts (s)
     """,
+    # 2 -> 3: versions per analyser (``analysers``) and the features table (style
+    # descriptors), both from the declaration: no script of its own.
+    "",
 ]
 # Tables every schema version has; a library missing one is damaged.
 _TABLES = ("tracks", "beats", "errors", "plans", "plan_tracks")
 
-# Columns a Track row is read from, in order (energy_curve last).
-_TRACK_COLS = (
-    "id", "path", "status", "artist", "title", "album", "albumartist", "genre", "year",
-    "track_no", "duration_s", "bpm", "bpm_confidence", "loudness_lufs", "energy",
-    "energy_level", "key", "camelot", "key_confidence", "style", "style_label", "drops",
-    "intro_end_s", "outro_start_s", "energy_curve_hop_s", "style_source", "tempo_segments",
-    "warnings", "energy_curve",
-)
-_SELECT_TRACK = "SELECT " + ", ".join(_TRACK_COLS) + " FROM tracks"
-
-# Columns written from an analysis (everything but tags, file state and bookkeeping).
-_ANALYSIS_COLS = (
-    "duration_s", "bpm", "bpm_confidence", "bpm_candidates", "loudness_lufs",
-    "loudness_range_lu", "peak_dbfs", "energy", "energy_level", "key", "camelot",
-    "key_confidence", "style_label", "style", "drops", "buildups", "intro_end_s",
-    "outro_start_s", "energy_curve_hop_s", "analysis_version", "style_source",
-    "tempo_segments", "warnings", "energy_curve",
-)
-TAG_FIELDS = ("artist", "title", "album", "albumartist", "genre", "year", "track_no",
-              "tag_bpm", "tag_key")
+# A Track is read from the tracks columns of its declared fields.
+_TRACK_FIELDS = fields.on(TRACK, "tracks")
+_SELECT_TRACK = "SELECT " + ", ".join(f.name for f in _TRACK_FIELDS) + " FROM tracks"
+# Tables holding a track's large arrays, one row per track (``track_id``).
+_SIDE_TABLES = ("beats", "features")
+# The analysers whose fields a run writes when the analysis does not say (every one).
+_ALL_RUN = tuple(a for a in fields.PRODUCERS if a != "tags")
+# Rows of schema <= 2 hold one version for the whole pipeline: 4 was the last, whose
+# outputs are those of version 1 of every analyser (the style features were not kept).
+_LEGACY_VERSION = 4
+_LEGACY_ANALYSERS = {"tempo": 1, "loudness": 1, "energy": 1, "key": 1, "sections": 1,
+                     "style_features": 1, "style": 1}
 
 SORT_KEYS = {
     "id": "id", "path": "path", "artist": "artist", "title": "title COLLATE NOCASE",
@@ -160,7 +160,7 @@ class FileState:
     size: int | None
     mtime_ns: int | None
     fingerprint: str | None
-    analysis_version: int | None
+    analysers: dict[str, int]  # {analyser: version} of what the row holds
 
 
 @dataclass
@@ -201,63 +201,33 @@ def path_from_db(v: str | bytes) -> str:
     return os.fsdecode(v) if isinstance(v, bytes) else v
 
 
-def _blob(a: Any) -> bytes | None:
+def _blob(a: Any, dtype: str = "<f4") -> bytes | None:
     if a is None:
         return None
-    arr = np.asarray(a, dtype="<f4")
+    arr = np.asarray(a, dtype=dtype)
     return arr.tobytes() if arr.size else None
 
 
-def _unblob(b: Any) -> np.ndarray:
-    """float32 array of a stored blob; empty when absent or damaged (see _blob_ok)."""
-    if not _blob_ok(b):
-        return np.zeros(0, np.float32)
-    return np.frombuffer(b, dtype="<f4").astype(np.float32)
+def _unblob(b: Any, dtype: str = "<f4") -> np.ndarray:
+    """Array of a stored blob (float32, or ``dtype``); empty when absent or damaged."""
+    if not _blob_ok(b, np.dtype(dtype).itemsize):
+        return np.zeros(0, np.dtype(dtype).newbyteorder("="))
+    return np.frombuffer(b, dtype=dtype).astype(np.dtype(dtype).newbyteorder("="))
 
 
-_INSERT_BEATS = ("INSERT OR REPLACE INTO beats (track_id, beats, downbeats, phrases) "
-                 "VALUES (?, ?, ?, ?)")
-
-
-def _beat_row(track_id: int, analysis: Any) -> tuple | None:
-    """The beats-table row of an analysis, or None when it has no beats."""
-    beats = _blob(getattr(analysis, "beats", None))
-    if not beats:
-        return None
-    return (track_id, beats, _blob(getattr(analysis, "downbeats", None)),
-            _blob(getattr(analysis, "phrases", None)))
-
-
-def _blob_ok(b: Any) -> bool:
-    return isinstance(b, bytes) and len(b) > 0 and len(b) % 4 == 0
+def _blob_ok(b: Any, itemsize: int = 4) -> bool:
+    return isinstance(b, bytes) and len(b) > 0 and len(b) % itemsize == 0
 
 
 def _num(v: Any) -> Any:
     """numpy scalars → Python; NaN/inf → None."""
-    if v is None:
-        return None
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        f = float(v)
-        return f if math.isfinite(f) else None
-    return v
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, np.ndarray):
-        return [_jsonable(x) for x in v.tolist()]
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    return _num(v)
+    return fields.plain(v) if isinstance(v, (float, np.generic)) else v
 
 
 def _dumps(v: Any) -> str | None:
     if v is None:
         return None
-    return json.dumps(_jsonable(v), separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(fields.plain(v), separators=(",", ":"), ensure_ascii=False)
 
 
 def _loads(s: str | None, default: Any) -> Any:
@@ -267,52 +237,6 @@ def _loads(s: str | None, default: Any) -> Any:
         return json.loads(s)
     except ValueError:
         return default
-
-
-def _analysis_values(a: Any) -> list:
-    """Values for _ANALYSIS_COLS from a TrackAnalysis (duck-typed, fields may be absent)."""
-    g = lambda name: getattr(a, name, None)  # noqa: E731
-    cands = g("bpm_candidates") or []
-    return [
-        _num(g("duration_s")), _num(g("bpm")), _num(g("bpm_confidence")),
-        _dumps([list(c) for c in cands]) if cands else None,
-        _num(g("loudness_lufs")), _num(g("loudness_range_lu")), _num(g("peak_dbfs")),
-        _num(g("energy")), _num(g("energy_level")), g("key"), g("camelot"),
-        _num(g("key_confidence")), g("style_label"), _dumps(g("style") or {}),
-        _dumps(g("drops") or []), _dumps(g("buildups") or []), _num(g("intro_end_s")),
-        _num(g("outro_start_s")), _num(g("energy_curve_hop_s")),
-        _num(g("analysis_version")), g("style_source"),
-        _dumps([list(s) for s in g("tempo_segments") or []]) if g("tempo_segments") else None,
-        _dumps([str(w) for w in g("warnings") or []]) if g("warnings") else None,
-        _blob(g("energy_curve")),
-    ]
-
-
-def _row_to_track(r: Sequence) -> Track:
-    (id_, path, status, artist, title, album, albumartist, genre, year, track_no, duration_s,
-     bpm, bpm_conf, lufs, energy, energy_level, key, camelot, key_conf, style, style_label,
-     drops, intro_end_s, outro_start_s, hop_s, style_source, segments, warns, curve) = r
-    # SQLite stores any type in any column: a value another tool wrote as text is unknown.
-    duration_s, bpm, bpm_conf, lufs, energy, key_conf, intro_end_s, outro_start_s, hop_s = (
-        _real(v) for v in (duration_s, bpm, bpm_conf, lufs, energy, key_conf, intro_end_s,
-                           outro_start_s, hop_s))
-    year, track_no, energy_level = (_int(v) for v in (year, track_no, energy_level))
-    warnings = [str(w) for w in _typed(_loads(warns, []), list) if w]
-    if curve and not _blob_ok(curve):
-        warnings.append("stored energy curve is damaged; ignored (scan --force to redo)")
-    return Track(
-        id=id_, path=path_from_db(path), artist=artist, title=title, album=album,
-        albumartist=albumartist, genre=genre, year=year, track_no=track_no,
-        duration_s=duration_s, bpm=bpm, bpm_confidence=bpm_conf, loudness_lufs=lufs,
-        energy=energy, energy_level=energy_level, key=key, camelot=camelot,
-        key_confidence=key_conf, style_label=style_label,
-        style={str(k): float(p) for k, p in _typed(_loads(style, {}), dict).items()
-               if _real(p) is not None},
-        drops=[d for d in _typed(_loads(drops, []), list) if isinstance(d, dict)], intro_end_s=intro_end_s, outro_start_s=outro_start_s,
-        energy_curve=_unblob(curve), energy_curve_hop_s=hop_s, status=status,
-        style_source=style_source,
-        tempo_segments=_segments(_loads(segments, [])), warnings=warnings,
-    )
 
 
 def _typed(v: Any, kind: type) -> Any:
@@ -330,14 +254,87 @@ def _int(v: Any) -> int | None:
     return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
-def _segments(v: Any) -> list[tuple[float, float, float]]:
-    """[(start_s, end_s, bpm), ...] from stored JSON; malformed entries are dropped."""
+def _tuples(v: Any, width: int) -> list[tuple]:
+    """[(x, y, ...), ...] of ``width`` numbers from stored JSON; malformed entries dropped."""
     out = []
     for s in v if isinstance(v, list) else []:
-        if isinstance(s, list) and len(s) == 3 and all(
+        if isinstance(s, list) and len(s) == width and all(
                 isinstance(x, (int, float)) and not isinstance(x, bool) for x in s):
-            out.append((float(s[0]), float(s[1]), float(s[2])))
+            out.append(tuple(float(x) for x in s))
     return out
+
+
+# How each kind of fields.FIELDS is written to SQLite and read back. SQLite keeps any type
+# in any column: a value another tool wrote with the wrong type reads as unknown (None or
+# empty), never as an error.
+_TO_DB = {
+    "int": _num, "real": _num, "text": lambda v: v, "path": path_to_db,
+    "probs": lambda v: _dumps(v or {}), "records": lambda v: _dumps(v or []),
+    "pairs": lambda v: _dumps([list(x) for x in v]) if v else None,
+    "triples": lambda v: _dumps([list(x) for x in v]) if v else None,
+    "lines": lambda v: _dumps([str(w) for w in v]) if v else None,
+    "versions": lambda v: None if v is None else _dumps(dict(v)),
+    "f32": _blob, "f64": lambda v: _blob(v, "<f8"),
+}
+_FROM_DB = {
+    "int": _int, "real": _real, "text": lambda v: v, "path": path_from_db,
+    "probs": lambda v: {str(k): float(p) for k, p in _typed(_loads(v, {}), dict).items()
+                        if _real(p) is not None},
+    "records": lambda v: [d for d in _typed(_loads(v, []), list) if isinstance(d, dict)],
+    "pairs": lambda v: _tuples(_loads(v, []), 2), "triples": lambda v: _tuples(_loads(v, []), 3),
+    "lines": lambda v: [str(w) for w in _typed(_loads(v, []), list) if w],
+    "versions": lambda v: {str(k): x for k, x in _typed(_loads(v, {}), dict).items()
+                           if _int(x) is not None},
+    "f32": _unblob, "f64": lambda v: _unblob(v, "<f8"),
+}
+_DAMAGED_CURVE = "stored energy curve is damaged; ignored (scan --force to redo)"
+
+
+def _values(obj: Any, fs: Iterable[fields.Field]) -> list:
+    """Column values of fields ``fs`` from a record (duck-typed: absent attributes are None)."""
+    return [_TO_DB[f.kind](getattr(obj, f.name, None)) for f in fs]
+
+
+def _row_to_track(r: Sequence) -> Track:
+    """A Track from a row of _SELECT_TRACK."""
+    vals = {f.name: _FROM_DB[f.kind](v) for f, v in zip(_TRACK_FIELDS, r)}
+    raw = dict(zip((f.name for f in _TRACK_FIELDS), r))
+    if raw["energy_curve"] and not _blob_ok(raw["energy_curve"]):
+        vals["warnings"].append(_DAMAGED_CURVE)
+    return Track(**vals)
+
+
+def _ran(analysis: Any) -> tuple[str, ...]:
+    """The analysers whose fields an analysis carries: those it names (plus what every
+    decode gives), or all when it does not say (a record made by hand)."""
+    names = getattr(analysis, "analysers", None)
+    if not names:
+        return _ALL_RUN
+    return ("decode",) + tuple(n for n in _ALL_RUN if n in names)
+
+
+def _side_rows(track_id: int, analysis: Any, ran: Iterable[str]) -> list[tuple[str, list | None]]:
+    """(table, row or None) for each side table an analysis of ``ran`` rewrites; None
+    deletes the row (nothing to keep: e.g. no beats)."""
+    out = []
+    for table in _SIDE_TABLES:
+        fs = fields.of_analysers(ran, table)
+        if not fs:
+            continue
+        vals = _values(analysis, fs)
+        out.append((table, [track_id] + vals if vals[0] is not None else None))
+    return out
+
+
+def _write_side(c: sqlite3.Connection, rows: Iterable[tuple[str, list | None]],
+                track_id: int) -> None:
+    for table, row in rows:
+        if row is None:
+            c.execute(f"DELETE FROM {table} WHERE track_id = ?", (track_id,))
+        else:
+            cols = ("track_id",) + tuple(f.name for f in fields.in_table(table))
+            c.execute(f"INSERT OR REPLACE INTO {table} ({', '.join(cols)}) VALUES "
+                      f"({', '.join('?' * len(cols))})", row)
 
 
 def _norm_key(key: str) -> tuple[str, str]:
@@ -495,13 +492,25 @@ class Library:
                                    f"upgrade (schema {version} → {SCHEMA_VERSION}); open it "
                                    "once where it can be written")
             self._migrate(version)
+        ddl = _declared_ddl(self._conn)  # a field declared since the last upgrade
+        if ddl:
+            if self.read_only:
+                raise LibraryError(f"library database {self.path} is read-only and needs an "
+                                   f"upgrade (new columns: {len(ddl)}); open it once where it "
+                                   "can be written")
+            with self._tx() as c:
+                for stmt in ddl:
+                    c.execute(stmt)
 
     def _recover_version(self, version: int, tables: set[str]) -> int:
         """user_version says 'empty' (0) or garbage (< 0) but tables exist: if they match
         a known schema exactly, that is the version (and it is written back)."""
         cols = [r[1] for r in self._conn.execute("PRAGMA table_info(tracks)")]
         for v in range(SCHEMA_VERSION, 0, -1):
-            if cols == _schema_columns(v) and set(_TABLES) <= tables:
+            known = _schema_columns(v)
+            if v >= 3:  # fields declared later come after: any prefix past schema 2's
+                known = known[:max(len(cols), len(_schema_columns(2)) + 1)]
+            if cols == known and set(_TABLES) <= tables:
                 if not self.read_only:
                     self._conn.execute(f"PRAGMA user_version = {v}")
                 return v
@@ -514,7 +523,7 @@ class Library:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 # executescript would commit; run the statements one by one inside BEGIN.
-                for stmt in _split_sql(MIGRATIONS[v]):
+                for stmt in _migration(self._conn, v):
                     self._conn.execute(stmt)
                 self._conn.execute(f"PRAGMA user_version = {v + 1}")
                 self._conn.execute("COMMIT")
@@ -668,8 +677,9 @@ class Library:
             return {}
         out = dict(zip([d[0] for d in cur.description], r))
         out["path"] = path_from_db(out["path"])
-        for k in ("style", "drops", "buildups", "bpm_candidates", "tempo_segments", "warnings"):
-            out[k] = _loads(out.get(k), None)
+        for f in fields.in_table("tracks"):
+            if f.kind in fields.JSON_KINDS:
+                out[f.name] = _loads(out.get(f.name), None)
         curve = out.get("energy_curve")
         out["energy_curve"] = _unblob(curve)
         if curve and not _blob_ok(curve):
@@ -722,9 +732,11 @@ class Library:
         """Every stored path with its file state: one query, for the scanner."""
         out = {}
         for r in self._conn.execute(
-                "SELECT id, path, status, size, mtime_ns, fingerprint, analysis_version "
-                "FROM tracks"):
-            st = FileState(r[0], path_from_db(r[1]), *r[2:])
+                "SELECT id, path, status, size, mtime_ns, fingerprint, analysers, "
+                "analysis_version FROM tracks"):
+            versions = _FROM_DB["versions"](r[6]) if r[6] is not None else (
+                dict(_LEGACY_ANALYSERS) if r[7] == _LEGACY_VERSION else {})
+            st = FileState(r[0], path_from_db(r[1]), *r[2:6], versions)
             out[st.path] = st
         return out
 
@@ -770,33 +782,67 @@ class Library:
     # -- writing (each public writer is one transaction)
     @_guarded
     def save_analysis(self, path: str, tags: dict, stat: tuple[int, int] | None,
-                      fingerprint: str | None, analysis: Any) -> int:
-        """Insert or replace the analysis of ``path`` (one commit); returns the track id."""
+                      fingerprint: str | None, analysis: Any,
+                      versions: Mapping[str, int] | None = None) -> int:
+        """Insert or update the analysis of ``path`` (one commit); returns the track id.
+
+        Only the fields of the analysers that ran (``analysis.analysers``; every one when
+        it does not say) are written: a re-run of one analyser keeps the others' outputs.
+        ``versions`` ({analyser: version}) is stored as what the row now holds; the
+        analysis's own ``analysers`` when None.
+        """
         now = time.time()
         size, mtime_ns = stat if stat else (None, None)
-        tag_vals = [_num(tags.get(f)) for f in TAG_FIELDS]
-        a_vals = _analysis_values(analysis)
+        ran = _ran(analysis)
+        fs = fields.of_analysers(ran, "tracks")
+        if versions is None:
+            versions = getattr(analysis, "analysers", None) or None
         cols = ("path", "status", "size", "mtime_ns", "fingerprint") + TAG_FIELDS + \
-            _ANALYSIS_COLS + ("added_at", "updated_at")
-        vals = [path_to_db(path), "ok", size, mtime_ns, fingerprint] + tag_vals + a_vals + \
-            [now, now]
+            tuple(f.name for f in fs) + ("analysers", "added_at", "updated_at")
+        vals = [path_to_db(path), "ok", size, mtime_ns, fingerprint] + \
+            [_num(tags.get(f)) for f in TAG_FIELDS] + _values(analysis, fs) + \
+            [_TO_DB["versions"](versions), now, now]
         update = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in ("path", "added_at"))
         sql = (f"INSERT INTO tracks ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
                f"ON CONFLICT(path) DO UPDATE SET {update} RETURNING id")
         with self._tx() as c:
             track_id = c.execute(sql, vals).fetchone()[0]
-            beats = _beat_row(track_id, analysis)
-            if beats:
-                c.execute(_INSERT_BEATS, beats)
-            else:
-                c.execute("DELETE FROM beats WHERE track_id = ?", (track_id,))
+            _write_side(c, _side_rows(track_id, analysis, ran), track_id)
             c.execute("DELETE FROM errors WHERE path = ?", (path_to_db(path),))
         return track_id
 
     @_guarded
+    def update_analysis(self, track_id: int, analysis: Any, analysers: Iterable[str],
+                        versions: Mapping[str, int]) -> None:
+        """Rewrite the fields of ``analysers`` from ``analysis`` (a re-run that did not
+        decode, e.g. a new style model over stored features) and store ``versions``."""
+        ran = tuple(analysers)
+        fs = fields.of_analysers(ran, "tracks")
+        sets = [f"{f.name} = ?" for f in fs] + ["analysers = ?", "updated_at = ?"]
+        vals = _values(analysis, fs) + [_TO_DB["versions"](versions), time.time()]
+        with self._tx() as c:
+            c.execute(f"UPDATE tracks SET {', '.join(sets)} WHERE id = ?", vals + [track_id])
+            _write_side(c, _side_rows(track_id, analysis, ran), track_id)
+
+    @_guarded
+    def style_features(self, track_id: int, n_features: int) -> np.ndarray | None:
+        """The stored style descriptors of one track, shape (n_windows, n_features); None
+        when none are kept or they do not have ``n_features`` columns."""
+        r = self._conn.execute("SELECT style_features FROM features WHERE track_id = ?",
+                               (track_id,)).fetchone()
+        x = _FROM_DB["f64"](r[0] if r else None)
+        if x.size == 0 or x.size % n_features:
+            return None
+        return x.reshape(-1, n_features)
+
+    @_guarded
     def save_error(self, path: str, stat: tuple[int, int] | None, reason: str,
-                   tags: dict | None = None, analysis_version: int | None = None) -> int:
-        """Record that ``path`` failed (one commit): an errors row and a 'failed' track row."""
+                   tags: dict | None = None,
+                   versions: Mapping[str, int] | None = None) -> int:
+        """Record that ``path`` failed (one commit): an errors row and a 'failed' track row.
+
+        ``versions``: the analysers that failed on it; a scan retries the file when the
+        analysers' versions differ (None: on every scan)."""
         now = time.time()
         size, mtime_ns = stat if stat else (None, None)
         p = path_to_db(path)
@@ -805,13 +851,13 @@ class Library:
             c.execute("INSERT OR REPLACE INTO errors (path, reason, size, mtime_ns, at) "
                       "VALUES (?, ?, ?, ?, ?)", (p, reason, size, mtime_ns, now))
             cols = ("path", "status", "size", "mtime_ns") + TAG_FIELDS + (
-                "analysis_version", "added_at", "updated_at")
+                "analysers", "added_at", "updated_at")
             vals = [p, "failed", size, mtime_ns] + [_num(tags.get(f)) for f in TAG_FIELDS] + \
-                [analysis_version, now, now]
+                [_TO_DB["versions"](versions), now, now]
             sql = (f"INSERT INTO tracks ({', '.join(cols)}) VALUES "
                    f"({', '.join('?' * len(cols))}) ON CONFLICT(path) DO UPDATE SET "
                    "status = 'failed', size = excluded.size, mtime_ns = excluded.mtime_ns, "
-                   "analysis_version = excluded.analysis_version, "
+                   "analysers = excluded.analysers, analysis_version = NULL, "
                    "updated_at = excluded.updated_at RETURNING id")
             return c.execute(sql, vals).fetchone()[0]
 
@@ -869,27 +915,28 @@ class Library:
         if analyses is not None and len(analyses) != len(tracks):
             raise ValueError("analyses must match tracks one to one")
         now = time.time()
-        cols = ("id", "path", "status") + TAG_FIELDS + _ANALYSIS_COLS + ("added_at", "updated_at")
+        fs = fields.of_analysers(_ALL_RUN, "tracks") + (fields.BY_NAME["analysers"],)
+        cols = ("id", "path", "status") + TAG_FIELDS + tuple(f.name for f in fs) + (
+            "added_at", "updated_at")
         sql = f"INSERT INTO tracks ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
         with self._tx() as c:
             next_id = (c.execute("SELECT max(id) FROM tracks").fetchone()[0] or 0) + 1
             ids: list[int] = []
             rows = []
-            beat_rows = []
+            side = []
             for i, t in enumerate(tracks):
                 tid = t.id if t.id is not None else next_id
                 next_id = max(next_id, tid + 1)
                 ids.append(tid)
                 a = analyses[i] if analyses is not None else None
-                src = _Merged(t, a)
                 tag_vals = [_num(getattr(t, f, None)) for f in TAG_FIELDS]
                 rows.append([tid, path_to_db(t.path), t.status] + tag_vals +
-                            _analysis_values(src) + [now, now])
-                if a is not None and (row := _beat_row(tid, a)):
-                    beat_rows.append(row)
+                            _values(_Merged(t, a), fs) + [now, now])
+                if a is not None:
+                    side.append((tid, [r for r in _side_rows(tid, a, _ran(a)) if r[1]]))
             c.executemany(sql, rows)
-            if beat_rows:
-                c.executemany(_INSERT_BEATS, beat_rows)
+            for tid, rs in side:
+                _write_side(c, rs, tid)
         return ids
 
     # -- plan history (planner's --avoid-recent)
@@ -921,8 +968,6 @@ class _Merged:
     def __getattr__(self, name: str) -> Any:
         if self._a is not None and hasattr(self._a, name):
             return getattr(self._a, name)
-        if name == "analysis_version":
-            return getattr(self._t, name, None)
         return getattr(self._t, name, None)
 
 
@@ -972,11 +1017,41 @@ def _schema_columns(version: int) -> list[str]:
     conn = sqlite3.connect(":memory:")
     try:
         for v in range(version):
-            for stmt in _split_sql(MIGRATIONS[v]):
+            for stmt in _migration(conn, v):
                 conn.execute(stmt)
         return [r[1] for r in conn.execute("PRAGMA table_info(tracks)")]
     finally:
         conn.close()
+
+
+def _migration(conn: sqlite3.Connection, v: int) -> list[str]:
+    """The statements taking ``conn`` from schema ``v`` to ``v + 1``: the release's script,
+    and from schema 3 on the declared tables and columns it lacks."""
+    stmts = list(_split_sql(MIGRATIONS[v]))
+    if v + 1 == 3:
+        stmts += _declared_ddl(conn)
+    return stmts
+
+
+def _declared_ddl(conn: sqlite3.Connection) -> list[str]:
+    """Statements adding what fields.FIELDS declares and the database lacks: a side table
+    (one row per track) or a column, appended with its kind's type (nullable: SQLite adds
+    no constrained column to a table with rows). Forward only: nothing is dropped."""
+    have = {t: [r[1] for r in conn.execute(f"PRAGMA table_info({t})")]
+            for t in ("tracks",) + _SIDE_TABLES}
+    if not have["tracks"]:
+        return []  # not a library yet
+    out = []
+    for table, cols in have.items():
+        fs = fields.in_table(table)
+        if not cols:
+            defs = ", ".join(f"{f.name} {fields.SQL_TYPES[f.kind]}" for f in fs)
+            out.append(f"CREATE TABLE {table} (track_id INTEGER PRIMARY KEY "
+                       f"REFERENCES tracks(id) ON DELETE CASCADE, {defs})")
+            continue
+        out += [f"ALTER TABLE {table} ADD COLUMN {f.name} {fields.SQL_TYPES[f.kind]}"
+                for f in fs if f.name not in cols]
+    return out
 
 
 def _split_sql(script: str) -> Iterator[str]:

@@ -1,7 +1,11 @@
 """Scan folders into the library: walk, decide what to decode, analyze in workers, store.
 
 Decisions, per audio file found:
-- same path, size and mtime as stored, current analysis version → *unchanged*, not read;
+- same path, size and mtime as stored, every analyser's stored version current
+  (``analysis.stale_analysers``) → *unchanged*, not read;
+- the same audio with some analysers stale → only those re-run: the style model from the
+  stored style features without decoding (*updated*), the others in a worker that decodes
+  and runs just them (*analyzed*); the other analysers' outputs are kept;
 - same path, new mtime but the same content fingerprint → *unchanged* (stat refreshed);
   the fingerprint hashes the audio payload only (see ``fingerprint``), so a tag edit
   never causes a decode;
@@ -23,9 +27,10 @@ import stat as stat_mod
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Protocol
+from types import SimpleNamespace
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
-from ..analysis import ANALYSIS_VERSION
+from ..analysis import VERSIONS, needs_decode, stale_analysers
 from ..audio import is_audio_path
 from ..errors import UnderdogError
 from .db import FileState, Library
@@ -47,6 +52,8 @@ class Job:
     path: str
     stat: tuple[int, int] | None
     fingerprint: str | None
+    steps: tuple[str, ...] | None = None  # the analysers to run; None: all
+    keep: dict[str, int] | None = None  # versions of the stored analysers it keeps
 
 
 @dataclass
@@ -70,6 +77,7 @@ class ScanStats:
     analyzed: int = 0
     unchanged: int = 0
     moved: int = 0
+    updated: int = 0  # stale analysers re-run from stored data, without decoding
     missing: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     decoded: int = 0  # files handed to the decoder in this scan
@@ -97,7 +105,8 @@ class ScanObserver(Protocol):
 
     def advance(self, path: str, outcome: str, audio_s: float = 0.0,
                 reason: str | None = None, decoded: bool = False) -> None:
-        """``outcome``: unchanged | moved | analyzed | failed; ``decoded``: a worker ran."""
+        """``outcome``: unchanged | moved | updated | analyzed | failed; ``decoded``: a
+        worker ran."""
 
 
 class _NullObserver:
@@ -209,9 +218,11 @@ def analyze_job(job: Job, analyze_fn: Callable | None = None) -> FileResult:
         from ..analysis import analyze as analyze_fn
     res.decoded = True
     try:
-        res.analysis = analyze_fn(job.path)
+        res.analysis = (analyze_fn(job.path) if job.steps is None
+                        else analyze_fn(job.path, steps=job.steps))
         a = res.analysis
-        if hasattr(a, "style_source"):  # a specific genre tag decides the style
+        if hasattr(a, "style_source") and (job.steps is None or "style" in job.steps):
+            # a specific genre tag decides the style
             from ..analysis.style import resolve_style
             a.style_label, a.style, a.style_source = resolve_style(a.style, tags.get("genres"))
     except UnderdogError as exc:
@@ -254,11 +265,14 @@ def _under(path: str, roots: list[str]) -> bool:
 
 def scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executor | None = None,
          jobs: int | None = None, force: bool = False, observer: ScanObserver | None = None,
-         analyze_fn: Callable | None = None) -> ScanStats:
+         analyze_fn: Callable | None = None,
+         versions: Mapping[str, int] | None = None) -> ScanStats:
     """Bring ``lib`` up to date with the audio files under ``roots``; returns the counts.
 
     ``executor`` defaults to a local process pool of ``jobs`` workers (0 = in-process).
     ``analyze_fn`` (picklable) replaces the pipeline, for benchmarks of the scanner itself.
+    ``versions`` ({analyser: version}) replaces ``analysis.VERSIONS``, the analysers'
+    current versions (a stored track with another version of one re-runs that one).
 
     Raises LibraryError (one line) when the library is read-only, already being scanned by
     another process, or cannot be written (disk full); every finished file stays saved.
@@ -266,12 +280,13 @@ def scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executor
     lib.check_writable()
     with lib.scan_lock():
         return _scan(roots, lib, executor=executor, jobs=jobs, force=force,
-                     observer=observer, analyze_fn=analyze_fn)
+                     observer=observer, analyze_fn=analyze_fn,
+                     versions=dict(VERSIONS if versions is None else versions))
 
 
 def _scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executor | None,
           jobs: int | None, force: bool, observer: ScanObserver | None,
-          analyze_fn: Callable | None) -> ScanStats:
+          analyze_fn: Callable | None, versions: dict[str, int]) -> ScanStats:
     t0 = time.perf_counter()
     obs = observer or _NullObserver()
     roots = [os.path.abspath(os.fspath(r)) for r in roots]
@@ -305,13 +320,25 @@ def _scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executo
         return None
 
     jobs_todo: Spool[Job] = Spool()  # streamed to the executor, which pulls as it goes
+
+    def rerun(state: FileState, path: str, st: tuple[int, int], fp: str | None,
+              stale: frozenset[str]) -> None:
+        """Re-run only the ``stale`` analysers of a stored track whose audio is unchanged:
+        without decoding when they can (the style model over stored features), else in a
+        worker that decodes and runs just them."""
+        if not needs_decode(stale) and _restyle(lib, state, path, stale, versions):
+            stats.updated += 1
+            pending_outcomes.append((path, "updated", None))
+            return
+        jobs_todo.append(Job(path, st, fp, steps=tuple(sorted(stale)), keep=state.analysers))
+
     consumed: set[int] = set()  # move sources that found their file
     pending_outcomes: Spool[tuple[str, str, str | None]] = Spool()  # advanced after start()
 
     for e in entries:
         path = e.path
         if e.problem:
-            lib.save_error(path, None, e.problem, analysis_version=ANALYSIS_VERSION)
+            lib.save_error(path, None, e.problem, versions=versions)
             stats.failures.append((path, e.problem))
             pending_outcomes.append((path, "failed", e.problem))
             continue
@@ -322,18 +349,21 @@ def _scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executo
                 raise IsADirectoryError
         except IsADirectoryError:
             reason = "not a regular file"
-            lib.save_error(path, None, reason, analysis_version=ANALYSIS_VERSION)
+            lib.save_error(path, None, reason, versions=versions)
             stats.failures.append((path, reason))
             pending_outcomes.append((path, "failed", reason))
             continue
         except OSError as exc:
             reason = _oserror_reason(exc)
-            lib.save_error(path, None, reason, analysis_version=ANALYSIS_VERSION)
+            lib.save_error(path, None, reason, versions=versions)
             stats.failures.append((path, reason))
             pending_outcomes.append((path, "failed", reason))
             continue
         old = states.get(path)
-        current = old is not None and old.analysis_version == ANALYSIS_VERSION
+        stale = stale_analysers(old.analysers, versions) if old else frozenset(versions)
+        if old and old.status == "failed" and not needs_decode(stale):
+            stale = frozenset()  # a file that failed to decode fails the same way
+        current = old is not None and not stale
         retry = old is not None and old.status == "failed" and _is_os_reason(
             stored_errors.get(path))
         if old and not force and current and not retry and (old.size, old.mtime_ns) == st:
@@ -351,16 +381,22 @@ def _scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executo
                 stats.unchanged += 1
                 pending_outcomes.append((path, "unchanged", None))
             continue
+        if old and not force and old.status == "ok" and (old.size, old.mtime_ns) == st:
+            rerun(old, path, st, old.fingerprint, stale)  # same file, some analysers stale
+            continue
         fp = fingerprint(path)
-        if old and not force and current and old.status == "ok" and fp and (
+        if old and not force and old.status == "ok" and fp and (
                 fp == old.fingerprint or (not is_current(old.fingerprint) and
                                           legacy_fingerprint(path) == old.fingerprint)):
             # touched, same audio: refresh stat and tags (a tag editor may have run)
             lib.move_track(old.id, path, st, read_tags(path))
             if fp != old.fingerprint:
                 upgraded.append((old.id, fp))
-            stats.unchanged += 1
-            pending_outcomes.append((path, "unchanged", None))
+            if current:
+                stats.unchanged += 1
+                pending_outcomes.append((path, "unchanged", None))
+            else:
+                rerun(old, path, st, fp, stale)
             continue
         src = None
         if fp and (old is None or old.status != "ok"):
@@ -372,9 +408,13 @@ def _scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executo
         if src is not None:
             lib.move_track(src.id, path, st, read_tags(path))
             consumed.add(src.id)
-            if src.analysis_version == ANALYSIS_VERSION and not force:
+            src_stale = stale_analysers(src.analysers, versions)
+            if not src_stale and not force:
                 stats.moved += 1
                 pending_outcomes.append((path, "moved", None))
+                continue
+            if not force:
+                rerun(src, path, st, fp, src_stale)
                 continue
         jobs_todo.append(Job(path, st, fp))
 
@@ -396,7 +436,7 @@ def _scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executo
         runner = _JobRunner(analyze_fn)
         results = ex.map(runner, jobs_todo)
         try:
-            _store_results(lib, results, stats, obs)
+            _store_results(lib, results, stats, obs, versions)
         finally:
             close = getattr(results, "close", None)
             if close is not None:
@@ -405,8 +445,26 @@ def _scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executo
     return stats
 
 
+def _restyle(lib: Library, state: FileState, path: str, stale: frozenset[str],
+             versions: dict[str, int]) -> bool:
+    """Re-run the style model over the stored style features of a track, no decoding (the
+    genre tags still decide as in a scan). False when none are stored (a track analyzed
+    before they were kept): it must be decoded."""
+    from ..analysis.style import FEATURE_NAMES, classify_features, resolve_style
+
+    feats = lib.style_features(state.id, len(FEATURE_NAMES))
+    if feats is None:
+        return False
+    res = classify_features(feats)
+    label, probs, source = resolve_style(res.probs, read_tags(path).get("genres"))
+    done = SimpleNamespace(style=probs, style_label=label, style_source=source)
+    lib.update_analysis(state.id, done, stale, {**state.analysers,
+                                                **{n: versions[n] for n in stale}})
+    return True
+
+
 def _store_results(lib: Library, results: Iterable, stats: ScanStats,
-                   obs: ScanObserver) -> None:
+                   obs: ScanObserver, versions: dict[str, int]) -> None:
     """Save each worker result as it arrives (one commit per file)."""
     for job, res in results:
         sticky = True  # a decode/analysis failure is kept until the file changes
@@ -421,7 +479,10 @@ def _store_results(lib: Library, results: Iterable, stats: ScanStats,
         if res.decoded:
             stats.decoded += 1
         if res.error is None and res.analysis is not None:
-            lib.save_analysis(res.path, res.tags, res.stat, res.fingerprint, res.analysis)
+            ran = getattr(res.analysis, "analysers", None) or versions
+            lib.save_analysis(res.path, res.tags, res.stat, res.fingerprint, res.analysis,
+                              {**(job.keep or {}), **{n: versions[n] for n in ran
+                                                      if n in versions}})
             audio_s = float(getattr(res.analysis, "duration_s", 0.0) or 0.0)
             stats.analyzed += 1
             stats.audio_s += audio_s
@@ -429,6 +490,6 @@ def _store_results(lib: Library, results: Iterable, stats: ScanStats,
         else:
             reason = res.error or "no analysis returned"
             lib.save_error(res.path, res.stat, reason, res.tags,
-                           analysis_version=ANALYSIS_VERSION if sticky else None)
+                           versions=versions if sticky else None)
             stats.failures.append((res.path, reason))
             obs.advance(res.path, "failed", 0.0, reason, decoded=True)
