@@ -206,3 +206,27 @@ def test_render_takes_beats_from_the_library_and_analyzes_only_what_it_lacks(tmp
     assert np.array_equal(beats_for(str(other))[0], fresh[0])
     assert library_beats(tmp_path / "absent.db") is analysis_beats
     assert not (tmp_path / "absent.db").exists()
+
+
+@pytest.mark.parametrize("mode", ["follow", "own"])
+def test_tempo_follow_plays_at_the_arcs_target(tmp_path, grids, mode):  # noqa: F811
+    """A run at 160: Armygeddon (~172 BPM) in a plan that gives only the arc's target
+    ("target": {"bpm": 160}) plays at 160 with --tempo follow (within ±8 % of its own), at
+    its own tempo with --tempo own. Measured by underdog's tracker on the rendered file."""
+    from .test_render_mix import C
+    from .test_render_stretch import beat_period, track_beats
+
+    g = {C: grids[C]}
+    own = 60.0 / float(np.polyfit(np.arange(len(g[C][0])), g[C][0], 1)[0])
+    entry = {"path": C, "in_s": downbeat_near(grids, C, 40.0), "out_s": downbeat_near(grids, C, 70.0),
+             "start_s": 0.0, "target": {"bpm": 160.0, "energy": 8.0}}
+    p = tmp_path / "plan.json"
+    p.write_text(json.dumps({"entries": [entry]}))
+    out = tmp_path / "run.wav"
+    render(read_plan(p), out, beats_for=lambda q: g[q], cues="none", tempo=mode)
+    y, sr = sf.read(out, dtype="float32", always_2d=True)
+    beats = track_beats(y.T)
+    bpm = 60.0 / beat_period(beats[(beats > 2.0) & (beats < len(y) / sr - 2.0)])
+    want = 160.0 if mode == "follow" else own
+    assert bpm == pytest.approx(want, rel=0.01)
+    assert abs(own / 160.0 - 1.0) > 0.05  # the two modes differ by more than the tolerance

@@ -47,6 +47,7 @@ FORMATS = {
     ".m4a": ("ipod", "aac", 44100, "MP4"),
     ".opus": ("ogg", "libopus", 48000, "OGG"),
 }
+TEMPO_MODES = ("follow", "own")
 BITRATES = {"libmp3lame": 256_000, "aac": 256_000, "libopus": 160_000}
 
 
@@ -61,6 +62,7 @@ class PlanEntry:
     artist: str = ""
     title: str = ""
     tempo_bpm: float | None = None  # the tempo it should play at
+    arc_bpm: float | None = None  # the arc's target tempo where it plays ("target": {"bpm"})
     drop_at_s: float | None = None  # session time where its drop lands
     downbeat_s: float | None = None  # the downbeat it enters on (track time)
     transition: mix.Transition = field(default_factory=mix.Transition)  # how it comes in
@@ -112,10 +114,20 @@ class PlanEntry:
         # A whole-track entry (no in_s/out_s: today's planner) was timed back to back,
         # without overlaps: its start_s is not a clock to keep, the transitions set it.
         excerpt = d.get("in_s") is not None or d.get("out_s") is not None
+        target = d.get("target")
+        arc_bpm = None
+        if isinstance(target, dict) and target.get("bpm") is not None:
+            try:
+                arc_bpm = float(target["bpm"])
+            except (TypeError, ValueError):
+                raise PlanError(where, f"target bpm is not a number: {target['bpm']!r}") from None
+            if not math.isfinite(arc_bpm) or arc_bpm <= 0:
+                raise PlanError(where, f"target bpm {arc_bpm} is not a tempo")
         return cls(path=path, in_s=in_s, out_s=out_s,
                    start_s=num("start_s") if excerpt else None,
                    artist=str(d.get("artist") or ""), title=str(d.get("title") or ""),
                    tempo_bpm=num("tempo_bpm", "target_bpm", "tempo", "bpm_target"),
+                   arc_bpm=arc_bpm,
                    drop_at_s=num("drop_at_s"), downbeat_s=num("downbeat_s", "enter_downbeat_s"),
                    transition=mix.Transition(shape=shape, bars=bars))
 
@@ -218,15 +230,22 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
            ceiling_db: float = levels.CEILING_DBTP, cues: str = "bell",
            method: str = DEFAULT_STRETCH, beats_for: BeatsFor = analysis_beats,
            progress: Progress | None = None, cue_sheet: bool = True,
-           refine: bool = True) -> RenderReport:
+           refine: bool = True, tempo: str = "follow") -> RenderReport:
     """Render ``plan`` into ``out`` (format from its extension, see ``FORMATS``), with
     chapters and, with ``cue_sheet``, a ``.cue`` file beside it. With ``refine`` (the
-    default) each overlap's beat lines are corrected against the audio (``audio_refiner``)."""
+    default) each overlap's beat lines are corrected against the audio (``audio_refiner``).
+
+    ``tempo``: ``"follow"`` plays each excerpt at the plan's tempo (its ``tempo_bpm``, else
+    the arc's target where it plays), within ±8 % of its own tempo or half/double it, and
+    keeps the plan's clock; ``"own"`` plays each at its own tempo (only the overlaps ramp)
+    and lets the excerpts follow on, so the plan's clock is not kept."""
     out = os.fspath(out)
     ext = os.path.splitext(out)[1].lower()
     if ext not in FORMATS:
         raise PlanError(out, f"unknown output format {ext or '(none)'} "
                              f"(one of {', '.join(sorted(FORMATS))})")
+    if tempo not in TEMPO_MODES:
+        raise PlanError("tempo", f"unknown tempo mode {tempo!r} (one of {', '.join(TEMPO_MODES)})")
     if cues not in mix.CUE_KINDS:
         raise PlanError("cues", f"unknown cue {cues!r} (one of {', '.join(mix.CUE_KINDS)})")
     muxer, codec, sr, _ = FORMATS[ext]
@@ -244,9 +263,11 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
         if len(beats) < 4:
             raise PlanError(f"entry {i + 1}", f"{e.path}: too few beats to beat-match")
         out_s = e.out_s if e.out_s is not None else float(beats[-1])
+        follow = tempo == "follow"
         excerpts.append(mix.Excerpt(beats=beats, in_s=e.in_s, out_s=out_s,
-                                    target_bpm=e.tempo_bpm, downbeats=downbeats,
-                                    start_s=e.start_s))
+                                    target_bpm=(e.tempo_bpm or e.arc_bpm) if follow else None,
+                                    downbeats=downbeats,
+                                    start_s=e.start_s if follow or i == 0 else None))
     transitions = [e.transition for e in plan.entries[1:]]
     try:
         places = mix.layout(excerpts, transitions,
