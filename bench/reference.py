@@ -7,12 +7,17 @@ scanned by bench/_library.py into bench/out/realistic.db):
   (a rising build, a valley in the middle, a descending cool-down, a steady 160 run, ...);
 - samples from style-homogeneous pools (heavy-only, atmospheric-only, ...), in random order.
 Each is rebuilt with the reference's tracks left out, for the reference's length:
-underdog (the learned arc), `montage` (same sequencer, built-in arc) and random (mean of 5
-seeded picks). Distances (lower is closer, play-time weighted): Wasserstein of effective
+underdog (the learned arc), `montage` (same sequencer, built-in arc), random (mean of 5
+seeded picks), and the fair baseline "nearest": for each reference track in order, the
+nearest unused library track (octave-folded tempo in tenths of an octave, energy in levels,
+one more for another style) -- the one baseline that, like underdog, sees the reference.
+Distances (lower is closer, play-time weighted): Wasserstein of effective
 log2 BPM (octaves) and of energy level (1–10), style-share total variation, RMSE of the
 tempo (octaves) and energy (levels) curves over normalized time at 50 points.
 
-    .venv/bin/python bench/reference.py [--quick]
+    .venv/bin/python bench/reference.py [--quick] [--db SCANNED.db]
+
+``--db`` uses an already scanned library (a copy is opened) instead of the realistic one.
 """
 
 from __future__ import annotations
@@ -59,6 +64,27 @@ def shaped(tracks: list[Track], bpm: list[float], level: list[float], rng) -> li
     return out
 
 
+def nearest(reference: list[Track], tracks: list[Track], exclude: frozenset[int]) -> list[Track]:
+    """The fair baseline: for each reference track in order, the nearest library track not
+    yet used and not excluded (tempo distance folded to within half an octave, in tenths of
+    an octave; energy in levels; +1 for another style label)."""
+    pool = [t for t in tracks if t.id not in exclude]
+    x = np.array([math.log2(t.bpm) for t in pool])
+    e = np.array([track_level(t) for t in pool])
+    st = np.array([t.style_label or "" for t in pool])
+    used = np.zeros(len(pool), bool)
+    out: list[Track] = []
+    for r in reference:
+        dx = x - math.log2(r.bpm)
+        dx = np.abs(dx - np.round(dx))
+        d = (dx / 0.1) ** 2 + (e - track_level(r)) ** 2 + (st != (r.style_label or ""))
+        d[used] = np.inf
+        k = int(np.argmin(d))
+        used[k] = True
+        out.append(pool[k])
+    return out
+
+
 def sampled(pool: list[Track], n: int, rng) -> list[Track]:
     return [pool[int(i)] for i in rng.choice(len(pool), size=min(n, len(pool)), replace=False)]
 
@@ -94,8 +120,16 @@ def fmt(v: float) -> str:
     return "–" if not math.isfinite(v) else f"{v:.3f}"
 
 
-def main(quick: bool = False) -> None:
-    db = realistic_library(verbose=True)
+def main(quick: bool = False, db: str | None = None) -> None:
+    if db is None:
+        db = realistic_library(verbose=True)
+    else:  # a copy: opening may migrate the schema
+        import shutil
+        import tempfile
+
+        copy = Path(tempfile.mkdtemp()) / "library.db"
+        shutil.copy(db, copy)
+        db = copy
     with open_library(db) as lib:
         tracks = [t for t in lib.tracks() if t.bpm and t.duration_s and t.duration_s >= 20
                   and t.energy is not None]
@@ -112,40 +146,54 @@ def main(quick: bool = False) -> None:
             prof = profile(rt)
             rnd = np.array([distances(prof, random_pick(lib, r.minutes, frozenset(
                 ref.library_ids), s)).values() for s in RANDOM_SEEDS]).mean(axis=0)
+            near = np.array(distances(prof, nearest(rt, tracks, frozenset(
+                ref.library_ids))).values())
             rows.append((name, len(rt), ref.minutes, len(r.plan.tracks),
                          np.array(r.rows["underdog"].values()),
                          np.array(r.rows["montage"].values()), rnd, dt,
-                         len(r.learned.arc.segments)))
+                         len(r.learned.arc.segments), near))
         total = time.perf_counter() - t_all
     names = Distances.NAMES
     print(f"\n## Rebuilding {len(rows)} references from the rest of the realistic library "
           f"({len(tracks)} usable tracks); cells: underdog / montage / random (mean of "
-          f"{len(RANDOM_SEEDS)} seeds); lower is closer\n")
+          f"{len(RANDOM_SEEDS)} seeds) / nearest (the fair baseline); lower is closer\n")
     print("| reference | tracks | min | segs | " + " | ".join(names) + " | s |")
     print("|---|---|---|---|" + "---|" * len(names) + "---|")
-    for name, n, mins, n_out, u, m, rd, dt, k in rows:
-        cells = [f"**{fmt(u[i])}** / {fmt(m[i])} / {fmt(rd[i])}" for i in range(len(names))]
+    for name, n, mins, n_out, u, m, rd, dt, k, nr in rows:
+        cells = [f"**{fmt(u[i])}** / {fmt(m[i])} / {fmt(rd[i])} / {fmt(nr[i])}"
+                 for i in range(len(names))]
         print(f"| {name} | {n} → {n_out} | {mins:.1f} | {k} | " + " | ".join(cells) +
               f" | {dt:.1f} |")
     U = np.nanmean([r[4] for r in rows], axis=0)
     M = np.nanmean([r[5] for r in rows], axis=0)
     R = np.nanmean([r[6] for r in rows], axis=0)
+    N = np.nanmean([r[9] for r in rows], axis=0)
     print("| **average** | | | | " + " | ".join(
-        f"**{fmt(U[i])}** / {fmt(M[i])} / {fmt(R[i])}" for i in range(len(names))) + " | |")
-    print("| ratio montage/underdog · random/underdog | | | | " + " | ".join(
-        f"{M[i] / U[i]:.2f} · {R[i] / U[i]:.2f}" for i in range(len(names))) + " | |")
+        f"**{fmt(U[i])}** / {fmt(M[i])} / {fmt(R[i])} / {fmt(N[i])}"
+        for i in range(len(names))) + " | |")
+    print("| ratio montage/underdog · random/underdog · nearest/underdog | | | | " + " | ".join(
+        f"{M[i] / U[i]:.2f} · {R[i] / U[i]:.2f} · {N[i] / U[i]:.2f}"
+        for i in range(len(names))) + " | |")
     wins_m = sum(bool(np.all(r[4] <= r[5])) for r in rows)
     wins_r = sum(bool(np.all(r[4] <= r[6])) for r in rows)
     per = [f"{names[i]} {sum(r[4][i] < r[5][i] and r[4][i] < r[6][i] for r in rows)}/"
            f"{len(rows)}" for i in range(len(names))]
     ok = bool(np.all(U < M) and np.all(U < R))
+    vs_near = [f"{names[i]} {sum(r[4][i] < r[9][i] for r in rows)}/{len(rows)}"
+               for i in range(len(names))]
     print(f"\nacceptance (underdog closer than montage and random on every distance, averaged "
           f"over references): {'PASS' if ok else 'FAIL'}. References where underdog is "
           f"closest per distance: {', '.join(per)}; on all five at once: {wins_m}/{len(rows)} "
           f"vs montage, {wins_r}/{len(rows)} vs random. Time: {total:.1f} s for "
           f"{len(rows)} references (learn + 2 plans each).")
+    print(f"Against the fair baseline (nearest library track per reference track), "
+          f"underdog is closer on: {', '.join(vs_near)}; on average on "
+          f"{', '.join(names[i] for i in range(len(names)) if U[i] < N[i]) or 'none'}, "
+          f"farther on {', '.join(names[i] for i in range(len(names)) if U[i] >= N[i]) or 'none'}.")
+    OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "reference.txt").write_text("done\n")
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    args = sys.argv[1:]
+    main(quick="--quick" in args, db=args[args.index("--db") + 1] if "--db" in args else None)
