@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import time
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -58,6 +59,8 @@ class PlanOptions:
     variety: float = 0.3           # seeded per-minute variety cost, at most (seed != 0)
     local_evals: int = 1500        # evaluation budget of the local search
     exclude_ids: frozenset = frozenset()  # never use these tracks (e.g. a reference's)
+    styles: frozenset = frozenset()  # only tracks of these style labels (empty: any style)
+    max_track_s: float = math.inf  # longer tracks are left out
     excerpts: bool | None = False  # excerpts (the montage edit); None: the arc's default
     excerpt: ExcerptOptions = field(default_factory=ExcerptOptions)
 
@@ -248,9 +251,10 @@ def describe_window(sp) -> str:
 class _Loader:
     """Reads candidate tracks through Library.tracks, caching each query."""
 
-    def __init__(self, lib: Library, usable):
+    def __init__(self, lib: Library, usable, nearest_n: int = NEAREST_N):
         self.lib = lib
         self.usable = usable
+        self.nearest_n = nearest_n
         self.cache: dict = {}
         self.queries = 0
 
@@ -264,12 +268,20 @@ class _Loader:
 
     def nearest(self, bpm: float, lo: float, hi: float, energy) -> list[Track]:
         """The NEAREST_N tracks at or above ``bpm`` (up to hi) and at or below (down to lo)."""
-        return (self.get(bpm=(bpm, hi), energy=energy, sort="bpm", limit=NEAREST_N) +
-                self.get(bpm=(lo, bpm), energy=energy, sort="-bpm", limit=NEAREST_N))
+        n = self.nearest_n
+        return (self.get(bpm=(bpm, hi), energy=energy, sort="bpm", limit=n) +
+                self.get(bpm=(lo, bpm), energy=energy, sort="-bpm", limit=n))
+
+
+def _chosen(t: Track, opts: PlanOptions) -> bool:
+    """The user's own limits: ``opts.styles`` (only these) and ``opts.max_track_s``."""
+    return ((not opts.styles or t.style_label in opts.styles)
+            and (t.duration_s is None or t.duration_s <= opts.max_track_s))
 
 
 def load_candidates(lib: Library, tl: Timeline, opts: PlanOptions,
-                    window: tuple[float, float] | None = None):
+                    window: tuple[float, float] | None = None,
+                    bands: tuple[float, ...] = (0.5, ENERGY_BAND), nearest_n: int = NEAREST_N):
     """Tracks for every segment, widening where a segment has too few; ``window`` (minutes)
     keeps only tracks of that length.
 
@@ -282,12 +294,14 @@ def load_candidates(lib: Library, tl: Timeline, opts: PlanOptions,
 
     def usable(t: Track) -> bool:
         return (t.status == "ok" and t.duration_s is not None and
-                lo_s <= t.duration_s <= hi_s and t.id not in opts.exclude_ids)
+                lo_s <= t.duration_s <= hi_s and t.id not in opts.exclude_ids
+                and _chosen(t, opts))
 
-    ld = _Loader(lib, usable)
+    ld = _Loader(lib, usable, nearest_n)
     found: dict[int, Track] = {}
     widen_used, strict_n = [], []
-    if lib.count() <= opts.read_all_below:
+    whole = lib.count() <= opts.read_all_below
+    if whole:
         found = {t.id: t for t in ld.get()}  # small library: read it whole, search it all
     for sp in tl.spans:
         seg = sp.segment
@@ -296,14 +310,14 @@ def load_candidates(lib: Library, tl: Timeline, opts: PlanOptions,
         mults = (1.0, 0.5, 2.0) if seg.half_double else (1.0,)
         tol = seg.tolerance_pct / 100.0
         got: dict[int, Track] = {}
-        if found and len(found) == len(ld.get()):
+        if whole:  # (a large library is never read whole just to ask this)
             got = {k: t for k, t in found.items() if _fits(t, sp)}
             strict_n.append(len(got))
             widen_used.append(0 if len(got) >= need else WHOLE_LIBRARY)
             continue
         for b, e in _sample_targets(sp):
             for m in mults:
-                for band in (0.5, ENERGY_BAND):
+                for band in bands:
                     for t in ld.nearest(b * m, b * m * (1 - tol), b * m * (1 + tol),
                                         _energy_range(e, band)):
                         got[t.id] = t
@@ -673,7 +687,11 @@ def plan(lib: Library, arc: Arc, minutes: float | None = None,
     tl = arc.timeline(minutes)
     recent = lib.recent_plan_track_ids(opts.avoid_recent) if opts.avoid_recent > 0 else set()
     window, length_note = (None if opts.excerpts else arc.track_minutes), None
-    tracks, widen, strict_n, n_queries = load_candidates(lib, tl, opts, window)
+    # Excerpts: a track's bars span its energy, so one energy band per target is enough,
+    # and fewer tracks per query (each track fills a minute or two, not four).
+    bands = (ENERGY_BAND,) if opts.excerpts else (0.5, ENERGY_BAND)
+    near = NEAREST_N // 2 if opts.excerpts else NEAREST_N
+    tracks, widen, strict_n, n_queries = load_candidates(lib, tl, opts, window, bands, near)
     have_s = sum(t.duration_s for t in tracks)
     if window is not None and have_s < LENGTH_FILL * tl.total_s:
         # Too little music of the arc's track lengths: use every length, and say so.
@@ -683,6 +701,33 @@ def plan(lib: Library, arc: Arc, minutes: float | None = None,
         tracks, widen, strict_n, n_queries = load_candidates(lib, tl, opts)
     found = _Found(widen, strict_n, n_queries, length_note, t0)
     return _plan_over(tracks, tl, opts, lib.rhythm if opts.excerpts else None, recent, found)
+
+
+def alternatives(lib: Library, arc: Arc, n: int, minutes: float | None = None,
+                 opts: PlanOptions | None = None) -> tuple[list[Plan], str | None]:
+    """Up to ``n`` plans for one arc, each from tracks none of the earlier ones used: the
+    best plan, then the best without its tracks, and so on (compare their objectives to see
+    how near-equal they are).
+
+    Returns the plans and, when the library ran out of tracks before ``n``, a note saying
+    so. The first plan's PlanError propagates."""
+    opts = opts or PlanOptions()
+    plans: list[Plan] = []
+    used: set[int] = set()
+    note = None
+    for k in range(max(n, 1)):
+        o = dataclasses.replace(opts, exclude_ids=frozenset(opts.exclude_ids) | used)
+        try:
+            p = plan(lib, arc, minutes, o)
+        except PlanError as exc:
+            if not plans:
+                raise
+            note = (f"only {len(plans)} of {n} plans with different tracks: without the "
+                    f"{len(used)} tracks already used, {exc}")
+            break
+        plans.append(p)
+        used |= {t.id for t in p.tracks if t.id is not None}
+    return plans, note
 
 
 def plan_candidates(tracks: Sequence[Track], arc: Arc, minutes: float | None = None,
@@ -700,7 +745,7 @@ def plan_candidates(tracks: Sequence[Track], arc: Arc, minutes: float | None = N
     lo_s = opts.min_track_s
     window = None if opts.excerpts else arc.track_minutes
     rows = [t for t in tracks if t.status == "ok" and t.duration_s is not None and
-            t.duration_s >= lo_s and t.id not in opts.exclude_ids]
+            t.duration_s >= lo_s and t.id not in opts.exclude_ids and _chosen(t, opts)]
     rows.sort(key=lambda t: (t.id is None, t.id if t.id is not None else 0))
     note = None
     if window is not None:
