@@ -57,7 +57,19 @@ def stale_analysers(stored: Mapping[str, int] | None,
 
     Pure (Mixxx's ``shouldAnalyze``, for all analysers at once): an analyser is stale when
     its stored version differs from ``current`` (or is absent), or when an analyser it
-    needs is stale. Empty means the stored analysis is current.
+    needs is stale.
+
+    Parameters
+    ----------
+    stored : mapping of str to int, or None
+        {analyser: version} of the outputs a track holds (None: nothing analyzed).
+    current : mapping of str to int
+        The versions to bring it to (default ``VERSIONS``).
+
+    Returns
+    -------
+    frozenset of str
+        The analysers to run; empty when the stored analysis is current.
     """
     stored = stored or {}
     stale = {n for n, v in current.items() if stored.get(n) != v}

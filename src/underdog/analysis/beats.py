@@ -18,7 +18,26 @@ OFFSET_S = 0.0  # shift applied to frame times (frame t is centred at t / fps)
 
 def track_beats(env: np.ndarray, fps: float, bpm: float | None,
                 tightness: float = TIGHTNESS) -> np.ndarray:
-    """Beat times in seconds (float32) for an onset envelope at ``fps`` and tempo ``bpm``."""
+    """Track the beats of an onset envelope at a known tempo (dynamic programming).
+
+    Parameters
+    ----------
+    env : np.ndarray [shape=(n_frames,)]
+        Onset strength envelope, one value a frame (``onset.onset_bands``).
+    fps : float > 0
+        Envelope frames per second.
+    bpm : float or None
+        Tempo in beats per minute; None, NaN or <= 0 gives no beats.
+    tightness : float > 0
+        Weight of the penalty on a gap that differs from the beat period (squared log
+        ratio): larger keeps the tempo steadier.
+
+    Returns
+    -------
+    beats : np.ndarray [shape=(n_beats,), float32]
+        Beat times in seconds, increasing; leading and trailing beats where the track has
+        no onsets at all are dropped. Empty when there is no tempo or no onset.
+    """
     if bpm is None or not np.isfinite(bpm) or bpm <= 0 or len(env) == 0:
         return np.zeros(0, np.float32)
     e = normalize_envelope(env, fps, window_s=1.0)
@@ -33,8 +52,25 @@ def track_beats(env: np.ndarray, fps: float, bpm: float | None,
 def track_beats_segments(env: np.ndarray, fps: float,
                          segments: list[tuple[float, float, float]],
                          tightness: float = TIGHTNESS) -> np.ndarray:
-    """Beat times in seconds (float32) following a tempo map ``[(start_s, end_s, bpm)]``:
-    each segment is tracked at its own tempo. One segment is ``track_beats`` itself."""
+    """Track beats following a tempo map: each segment at its own tempo.
+
+    Parameters
+    ----------
+    env : np.ndarray [shape=(n_frames,)]
+        Onset strength envelope, one value a frame.
+    fps : float > 0
+        Envelope frames per second.
+    segments : list of (start_s, end_s, bpm)
+        The tempo map (seconds, seconds, beats per minute), in time order; one segment
+        (or none) is :func:`track_beats` itself.
+    tightness : float > 0
+        As for :func:`track_beats`.
+
+    Returns
+    -------
+    beats : np.ndarray [shape=(n_beats,), float32]
+        Beat times in seconds, increasing.
+    """
     if len(segments) <= 1:
         return track_beats(env, fps, segments[0][2] if segments else None, tightness)
     parts = []

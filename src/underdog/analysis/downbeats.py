@@ -406,8 +406,26 @@ def _phrase_path(gain: np.ndarray, steps: list[int],
 
 def bars_and_phrases(spec: Spectral, env: np.ndarray, bands: np.ndarray,
                      beats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Downbeats and phrase starts of one track, both in seconds (float32).
+    """Downbeats and phrase starts of a track: ``track_downbeats``, then ``find_phrases``
+    on its ``bar_novelty`` (see those).
 
-    ``track_downbeats`` then ``find_phrases`` on its ``bar_novelty``; see those."""
+    Parameters
+    ----------
+    spec : Spectral
+        The track's spectral reductions.
+    env : np.ndarray [shape=(n_frames,)]
+        Onset strength envelope, one value a frame.
+    bands : np.ndarray [shape=(n_bands, n_frames)]
+        Per-band onset envelopes (``onset.onset_bands``).
+    beats : np.ndarray [shape=(n_beats,)]
+        Beat times in seconds.
+
+    Returns
+    -------
+    downbeats : np.ndarray [shape=(n_bars,), float32]
+        Bar starts in seconds, a subset of ``beats``.
+    phrases : np.ndarray [shape=(n_phrases,), float32]
+        Phrase starts in seconds, a subset of ``downbeats``.
+    """
     db = track_downbeats(spec, env, bands, beats)
     return db, find_phrases(db, bar_novelty(spec, db))

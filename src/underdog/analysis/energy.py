@@ -186,7 +186,31 @@ def curve_grid(n_frames: int, fps: float, bpm: float | None) -> tuple[float, np.
 
 def describe_energy(spec: Spectral, env: np.ndarray, loud, beats: np.ndarray,
                     bpm: float | None) -> EnergyResult:
-    """Track energy (0..1), its 1-10 level and the per-bar (or per-2 s) energy curve."""
+    """Energy of a track and its energy curve (docs/descriptors.md, "Energy").
+
+    Parameters
+    ----------
+    spec : Spectral
+        The track's spectral reductions (mel magnitudes, frame power, low-band power).
+    env : np.ndarray [shape=(n_frames,)]
+        Onset strength envelope (``onset.onset_bands``), one value a frame.
+    loud : LoudnessResult or None
+        The track's loudness (``integrated_lufs`` in LUFS); None or -inf: the level of the
+        mono signal stands in.
+    beats : np.ndarray [shape=(n_beats,)]
+        Beat times in seconds (part of the pipeline's contract; the curve's bars follow
+        ``bpm`` from 0 s).
+    bpm : float or None
+        Tempo in BPM: a bar (4 beats) sets the curve's hop; None gives 2-s windows.
+
+    Returns
+    -------
+    EnergyResult
+        ``energy`` 0..1 (a logistic map of five standardised descriptors), ``level``
+        ceil(10 * energy) in 1..10, ``curve`` float32 of shape (n_windows,) with the same
+        map per window, ``curve_hop_s`` the window length in seconds (value *i* covers
+        ``[i * hop, (i + 1) * hop)``).
+    """
     ff = frame_features(spec, env)
     T = len(ff.env)
     if T == 0:

@@ -102,7 +102,23 @@ def summarize_chroma(chroma: np.ndarray) -> np.ndarray:
 
 
 def estimate_key(chroma: np.ndarray, profile: str = DEFAULT_PROFILE) -> KeyEstimate:
-    """Key of a (12, T) chroma (pitch class C=0), with Camelot code and confidence 0..1."""
+    """Estimate the key of a track from its chroma.
+
+    Parameters
+    ----------
+    chroma : np.ndarray [shape=(12, n_frames)]
+        Pitch-class energy a frame, pitch class C = 0 (``spec.key_chroma``).
+    profile : str
+        Key profile name in ``PROFILES``.
+
+    Returns
+    -------
+    KeyEstimate
+        ``name`` ("A minor"), ``camelot`` ("8A"), ``confidence`` 0..1 (the winner's lead
+        over the runner-up times its correlation) and ``scores`` of shape (24,): the
+        correlations with C..B major, then C..B minor. No key (None, None, 0.0) when the
+        chroma is silent.
+    """
     prof = summarize_chroma(chroma)
     if not np.any(prof > 0):
         return KeyEstimate(None, None, 0.0)

@@ -75,7 +75,16 @@ class LoudnessMeter:
         self.nonfinite = 0  # NaN/inf samples metered as silence (one would poison the filter)
 
     def push(self, block: Sequence[np.ndarray], sr: int) -> None:
-        """One block: a (channels, n) array or a list of channel arrays, at rate ``sr``."""
+        """Meter one block of samples.
+
+        Parameters
+        ----------
+        block : np.ndarray [shape=(n_channels, n)] or list of n_channels arrays [shape=(n,)]
+            Consecutive samples, full scale ±1; NaN/inf are metered as silence (counted in
+            ``nonfinite``).
+        sr : int >= 8000
+            Sample rate (Hz); it and the channel count must not change between blocks.
+        """
         block = [np.asarray(c, dtype=np.float32) for c in
                  (block if isinstance(block, (list, tuple)) else np.atleast_2d(block))]
         if len(block[0]) == 0:
@@ -131,6 +140,8 @@ class LoudnessMeter:
         self._n = end
 
     def result(self) -> LoudnessResult:
+        """Integrated loudness (LUFS), loudness range (LU) and sample peak (dBFS) of all
+        pushed blocks; -inf LUFS (and peak) when nothing was metered."""
         peak = float(20.0 * np.log10(self._peak)) if self._peak > 0 else float("-inf")
         if self._filter is not None:
             self._add(self._filter.flush())
@@ -154,7 +165,20 @@ def _windows(power: np.ndarray, steps: int) -> np.ndarray:
 
 
 def integrated_loudness(power: np.ndarray) -> float:
-    """BS.1770-4 gated loudness from per-step channel-summed mean squares."""
+    """Integrated loudness (ITU-R BS.1770-4, gated).
+
+    Parameters
+    ----------
+    power : np.ndarray [shape=(n_steps,)]
+        Mean square of the K-weighted signal in consecutive 100-ms steps, channels summed
+        (what :class:`LoudnessMeter` keeps).
+
+    Returns
+    -------
+    float
+        Loudness in LUFS over 400-ms blocks (75 % overlap) past the absolute (-70 LUFS)
+        and relative (-10 LU) gates; -inf when no block passes.
+    """
     z = _windows(power, 4)
     z = z[_lufs(z) > ABSOLUTE_GATE]
     if len(z) == 0:
@@ -164,7 +188,19 @@ def integrated_loudness(power: np.ndarray) -> float:
 
 
 def loudness_range(power: np.ndarray) -> float:
-    """EBU Tech 3342 LRA: spread (10th to 95th percentile) of gated 3 s loudness."""
+    """Loudness range (EBU Tech 3342).
+
+    Parameters
+    ----------
+    power : np.ndarray [shape=(n_steps,)]
+        Mean squares of 100-ms steps, as for :func:`integrated_loudness`.
+
+    Returns
+    -------
+    float
+        LRA in LU: the 10th to 95th percentile spread of the 3-s short-term loudness past
+        the absolute (-70 LUFS) and relative (-20 LU) gates; 0.0 with fewer than two.
+    """
     st = _windows(power, 30)
     st = st[_lufs(st) > ABSOLUTE_GATE]
     if len(st) < 2:

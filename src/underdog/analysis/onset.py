@@ -19,7 +19,18 @@ _BLOCK = 8192  # frames per step (3 minutes)
 
 
 def log_mel(spec: Spectral) -> np.ndarray:
-    """Mel power in dB, floored ``TOP_DB`` below the track's peak: (n_mels, T) float32."""
+    """Log-mel spectrogram of a track.
+
+    Parameters
+    ----------
+    spec : Spectral
+        The track's spectral reductions (``spec.mel``: mel magnitudes, (n_mels, n_frames)).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_mels, n_frames), float32]
+        Mel power in dB (re full scale), floored ``TOP_DB`` (80 dB) below the track's peak.
+    """
     return _db(spec.mel, _peak_db(spec.mel))
 
 
@@ -39,15 +50,41 @@ def _flux(db: np.ndarray) -> np.ndarray:
 
 
 def onset_strength(spec: Spectral) -> np.ndarray:
-    """Mean rectified flux over all mel bands: (T,) float32, frame t at ``t / spec.fps`` s."""
+    """Onset strength envelope: the mean rectified log-mel flux over all bands.
+
+    Parameters
+    ----------
+    spec : Spectral
+        The track's spectral reductions.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames,), float32]
+        dB of new energy a frame (0 or more); frame t is at ``t / spec.fps`` seconds.
+    """
     return onset_bands(spec, ())[0]
 
 
 def onset_bands(spec: Spectral, bands=BANDS) -> tuple[np.ndarray, np.ndarray]:
-    """The full-band envelope and the per-band ones, ``(T,)`` and ``(len(bands), T)``.
+    """The full-band onset envelope and the envelopes of a few mel bands.
 
     Computed ``_BLOCK`` frames at a time, so nothing of the mel spectrogram's size is
-    allocated beside it (a 3-hour track's is 120 MB)."""
+    allocated beside it (a 3-hour track's is 120 MB).
+
+    Parameters
+    ----------
+    spec : Spectral
+        The track's spectral reductions.
+    bands : sequence of (first, end) mel-band indices
+        Half-open band ranges (default ``BANDS``: kick, snare body, mids, highs, crack).
+
+    Returns
+    -------
+    env : np.ndarray [shape=(n_frames,), float32]
+        As :func:`onset_strength` (dB of new energy a frame).
+    per_band : np.ndarray [shape=(len(bands), n_frames), float32]
+        The same flux averaged over each band only.
+    """
     n = spec.n_frames
     env = np.zeros(n, np.float32)
     per_band = np.zeros((len(bands), n), np.float32)

@@ -42,7 +42,22 @@ def running_max(x: np.ndarray, size: int, mode: str = "reflect") -> np.ndarray:
 
 
 def running_median(x: np.ndarray, size: int, mode: str = "reflect") -> np.ndarray:
-    """The element of rank ``size // 2`` in each window (the median for odd ``size``)."""
+    """Running median (the element of rank ``size // 2`` in each window).
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n,)]
+        Values (e.g. an onset envelope, one a frame).
+    size : int > 0
+        Window length in samples; the median for odd ``size``.
+    mode : str
+        How the ends are extended (``numpy.pad`` modes).
+
+    Returns
+    -------
+    np.ndarray [shape=(n,)]
+        ``out[i]`` = the rank-``size // 2`` value of ``x[i - size // 2 : i - size // 2 + size]``.
+    """
     x = np.asarray(x)
     if x.ndim != 1 or size < 1:
         raise ValueError("running_median takes a 1-D array and size >= 1")

@@ -105,7 +105,27 @@ def _snap(t: float, beats: np.ndarray) -> float:
 
 def find_sections(spec: Spectral, env: np.ndarray, beats: np.ndarray,
                   bpm: float | None) -> Sections:
-    """Drops, build-ups, intro end and outro start of one track."""
+    """Drops, build-ups and mix points of a track (docs/descriptors.md, "Drops").
+
+    Parameters
+    ----------
+    spec : Spectral
+        The track's spectral reductions.
+    env : np.ndarray [shape=(n_frames,)]
+        Onset strength envelope, one value a frame.
+    beats : np.ndarray [shape=(n_beats,)]
+        Beat times in seconds: drops snap to a beat within 0.15 s; the bar grid starts on
+        the beat phase carrying the most low-end onsets.
+    bpm : float or None
+        Tempo in BPM (a bar is 4 beats); None assumes 1.6-s bars.
+
+    Returns
+    -------
+    Sections
+        ``drops``: [{"time_s", "strength" 0..1}] in time order, at least 3 bars apart;
+        ``buildups``: [{"start_s", "end_s" (the drop), "strength" 0..1}];
+        ``intro_end_s`` and ``outro_start_s`` (seconds, on the bar grid).
+    """
     ff = frame_features(spec, env)
     T, fps = len(ff.env), ff.fps
     dur = T / fps

@@ -105,10 +105,32 @@ def _reduction(sr: int, n_fft: int, n_mels: int):
 
 def compute(y: np.ndarray, sr: int, n_fft: int = N_FFT, hop: int = HOP,
             n_mels: int = N_MELS, key_chroma: bool = True) -> Spectral:
-    """One Hann-windowed STFT pass over mono ``y``, reduced to mel, chroma and RMS.
+    """One Hann-windowed STFT pass over a mono signal, reduced to mel, chroma and RMS.
 
-    ``key_chroma=False`` skips the finer second STFT that only the key step reads.
-    The same as pushing ``y`` through a ``SpectralStream`` (which this does)."""
+    The same as pushing ``y`` through a ``SpectralStream`` (which this does).
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,), float32]
+        Mono signal, full scale ±1.
+    sr : int > 0
+        Its sample rate (Hz).
+    n_fft : int > 0
+        FFT length in samples.
+    hop : int > 0
+        Samples between frames (frame t is centred at ``t * hop / sr`` seconds).
+    n_mels : int > 0
+        Number of mel bands.
+    key_chroma : bool
+        Also compute the finer chroma that only the key step reads (a second STFT).
+
+    Returns
+    -------
+    Spectral
+        ``mel`` (n_mels, n_frames) magnitudes, ``mel_hz`` (n_mels,) band centres in Hz,
+        ``chroma`` (12, n_frames), ``rms`` (n_frames,), and ``key_chroma``
+        (12, ~n_frames / 4) or None.
+    """
     stream = SpectralStream(sr, n_fft=n_fft, hop=hop, n_mels=n_mels, key_chroma=key_chroma)
     stream.expect(len(y) / float(sr))
     stream.push(y)

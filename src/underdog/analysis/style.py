@@ -194,7 +194,22 @@ def _window_features(mel: np.ndarray, mel_hz: np.ndarray, chroma: np.ndarray, rm
 
 
 def style_features(spec: Spectral, env: np.ndarray) -> np.ndarray:
-    """Per-window descriptors ``(n_windows, len(FEATURE_NAMES))`` of a whole track."""
+    """The style model's descriptors of a track, one row a window.
+
+    Parameters
+    ----------
+    spec : Spectral
+        The track's spectral reductions (mel, chroma, RMS).
+    env : np.ndarray [shape=(n_frames,)]
+        Onset strength envelope, one value a frame.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_windows, len(FEATURE_NAMES)), float64]
+        One row per window of ``WINDOW_S`` (15 s), up to ``MAX_WINDOWS`` (8) spread over
+        the track (a short track is one window). The library keeps it (``style_features``)
+        so that a new model needs no decoding.
+    """
     env = np.asarray(env, dtype=np.float32)
     n = min(spec.n_frames, len(env))
     rows = []
@@ -307,10 +322,25 @@ def load_model(path: str = str(MODEL_PATH)) -> StyleModel:
 
 def classify_style(spec: Spectral, env: np.ndarray, bpm: float | None = None,
                    model: StyleModel | None = None) -> StyleResult:
-    """Style probabilities of a track from its spectral reductions and onset envelope.
+    """Style probabilities of a track from its spectral reductions and onset envelope:
+    :func:`classify_features` of :func:`style_features`.
 
-    ``bpm`` is part of the pipeline's contract but unused: the model reads periodicity from
-    the envelope itself, so a tempo octave error cannot flip the style.
+    Parameters
+    ----------
+    spec : Spectral
+        The track's spectral reductions.
+    env : np.ndarray [shape=(n_frames,)]
+        Onset strength envelope.
+    bpm : float or None
+        Part of the pipeline's contract but unused: the model reads periodicity from the
+        envelope itself, so a tempo octave error cannot flip the style.
+    model : StyleModel or None
+        The shipped model when None.
+
+    Returns
+    -------
+    StyleResult
+        ``probs`` over STYLES (summing to 1) and ``label``, the likeliest.
     """
     return classify_features(style_features(spec, env), model)
 
