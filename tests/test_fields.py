@@ -102,6 +102,21 @@ def test_every_declared_field_round_trips_through_the_library(tmp_path):
         assert details["buildups"] == a.buildups and details["analysers"] == dict(VERSIONS)
 
 
+def test_every_kind_is_stored_and_read_back():
+    from underdog.library.db import _FROM_DB, _TO_DB
+
+    assert set(_TO_DB) == set(_FROM_DB) == set(fields.SQL_TYPES)
+    words = np.array([0, 1, 2**32 - 1], np.uint32)
+    back = _FROM_DB["u32"](_TO_DB["u32"](words))
+    assert back.dtype == np.uint32 and back.tolist() == words.tolist()
+    assert _FROM_DB["u32"](b"\x01\x02").size == 0  # a damaged blob reads as none
+    for kind in set(fields.SQL_TYPES) - {"path"}:  # empty reads back as the kind's empty
+        f = fields.Field("x", kind)
+        empty = f.empty()
+        got = _FROM_DB[kind](_TO_DB[kind](empty))
+        assert type(got) is type(empty) or empty is None, kind
+
+
 def test_json_form_follows_the_declaration():
     a = _full_analysis()
     a.bpm, a.energy = 120.123456, float("nan")

@@ -33,22 +33,23 @@ TRACK, ANALYSIS = "track", "analysis"
 #   probs: JSON {"name": probability}; records: JSON [{...}, ...];
 #   pairs / triples: JSON [[x, y], ...] / [[x, y, z], ...] (None when empty);
 #   lines: JSON ["one line", ...] (None when empty); versions: JSON {"analyser": version};
-#   f32 / f64: little-endian float32 / float64 arrays as BLOBs (None when empty).
+#   f32 / f64 / u32: little-endian float32 / float64 / uint32 arrays as BLOBs (None when
+#   empty; u32 for bit words such as a sound print).
 SQL_TYPES: dict[str, str] = {
     "int": "INTEGER", "real": "REAL", "text": "TEXT", "path": "TEXT", "probs": "TEXT",
     "records": "TEXT", "pairs": "TEXT", "triples": "TEXT", "lines": "TEXT", "versions": "TEXT",
-    "f32": "BLOB", "f64": "BLOB",
+    "f32": "BLOB", "f64": "BLOB", "u32": "BLOB",
 }
 _PY_TYPES: dict[str, str] = {
     "int": "int | None", "real": "float | None", "text": "str | None", "path": "str",
     "probs": "dict[str, float]", "records": "list[dict]", "pairs": "list[tuple[float, float]]",
     "triples": "list[tuple[float, float, float]]", "lines": "list[str]",
-    "versions": "dict[str, int]", "f32": "np.ndarray", "f64": "np.ndarray",
+    "versions": "dict[str, int]", "f32": "np.ndarray", "f64": "np.ndarray", "u32": "np.ndarray",
 }
 _EMPTY: dict[str, Callable[[], Any]] = {
     "probs": dict, "records": list, "pairs": list, "triples": list, "lines": list,
     "versions": dict, "f32": lambda: np.zeros(0, np.float32),
-    "f64": lambda: np.zeros((0, 0), np.float64),
+    "f64": lambda: np.zeros((0, 0), np.float64), "u32": lambda: np.zeros(0, np.uint32),
 }
 _MISSING = object()
 

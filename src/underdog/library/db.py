@@ -274,7 +274,7 @@ _TO_DB = {
     "triples": lambda v: _dumps([list(x) for x in v]) if v else None,
     "lines": lambda v: _dumps([str(w) for w in v]) if v else None,
     "versions": lambda v: None if v is None else _dumps(dict(v)),
-    "f32": _blob, "f64": lambda v: _blob(v, "<f8"),
+    "f32": _blob, "f64": lambda v: _blob(v, "<f8"), "u32": lambda v: _blob(v, "<u4"),
 }
 _FROM_DB = {
     "int": _int, "real": _real, "text": lambda v: v, "path": path_from_db,
@@ -285,7 +285,7 @@ _FROM_DB = {
     "lines": lambda v: [str(w) for w in _typed(_loads(v, []), list) if w],
     "versions": lambda v: {str(k): x for k, x in _typed(_loads(v, {}), dict).items()
                            if _int(x) is not None},
-    "f32": _unblob, "f64": lambda v: _unblob(v, "<f8"),
+    "f32": _unblob, "f64": lambda v: _unblob(v, "<f8"), "u32": lambda v: _unblob(v, "<u4"),
 }
 _DAMAGED_CURVE = "stored energy curve is damaged; ignored (scan --force to redo)"
 
