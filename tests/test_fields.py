@@ -133,3 +133,14 @@ def test_table_cells_come_from_the_declaration():
     assert fields.cell("duration_s", 245.6) == "4:05"
     assert fields.cell("energy", 1.0) == "10.0" and fields.cell("energy", None) == "–"
     assert fields.cell("drops", [{}, {}]) == "2" and fields.cell("camelot", None) == "–"
+
+
+def test_a_track_from_an_analysis_and_tags_takes_every_shared_field():
+    a = _full_analysis()
+    t = Track.from_analysis(a, {"artist": "A", "title": "T", "year": 2001, "genres": ["x"]})
+    assert (t.id, t.path, t.artist, t.title, t.year, t.album) == (None, a.path, "A", "T",
+                                                                   2001, None)
+    for f in fields.on(fields.TRACK):
+        if fields.ANALYSIS in f.on:
+            assert getattr(t, f.name) is getattr(a, f.name), f.name
+

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from typing import Any, Mapping
 
 import numpy as np  # noqa: F401  (np.ndarray in the declared field types)
 
+from . import fields
 from .fields import TRACK, record
 
 # Energy has one scale for users: the level 1–10 (as DJs know it from Mixed In Key), shown
@@ -39,6 +41,17 @@ class Track:
     Its fields are declared in ``underdog.fields.FIELDS`` (those on TRACK), in that order:
     ``Track(id, path, artist, title, ...)``.
     """
+
+    @classmethod
+    def from_analysis(cls, analysis: Any, tags: Mapping[str, Any] | None = None,
+                      id: int | None = None) -> "Track":
+        """A Track from an analysis and the file's tags (nothing stored): every field the
+        two records share, and the tag fields (``library.tags.read_tags`` keys)."""
+        tags = tags or {}
+        vals = {f.name: getattr(analysis, f.name) for f in fields.on(TRACK)
+                if fields.ANALYSIS in f.on}
+        vals.update({f.name: tags.get(f.name) for f in fields.on(TRACK) if f.analyser == "tags"})
+        return cls(id=id, **vals)
 
     @property
     def display(self) -> str:
