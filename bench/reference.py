@@ -34,8 +34,9 @@ from _library import OUT, realistic_library  # noqa: E402
 
 from underdog.library.db import open_library  # noqa: E402
 from underdog.models import Track  # noqa: E402
+from underdog.app.planning import like_from_library as like  # noqa: E402
 from underdog.planning.reference import (Distances, Reference, distances, learn,  # noqa: E402
-                                         like, profile, random_pick)
+                                         profile, random_pick)
 from underdog.planning.score import NO_ARTIST, track_level  # noqa: E402
 
 RANDOM_SEEDS = (1, 2, 3, 4, 5)
@@ -144,7 +145,7 @@ def main(quick: bool = False, db: str | None = None) -> None:
             r = like(lib, ref, seed=0, learned=learn(ref, name=f"like {name}"))
             dt = time.perf_counter() - t0
             prof = profile(rt)
-            rnd = np.array([distances(prof, random_pick(lib, r.minutes, frozenset(
+            rnd = np.array([distances(prof, random_pick(lib.tracks(), r.minutes, frozenset(
                 ref.library_ids), s)).values() for s in RANDOM_SEEDS]).mean(axis=0)
             near = np.array(distances(prof, nearest(rt, tracks, frozenset(
                 ref.library_ids))).values())

@@ -86,7 +86,7 @@ def test_show_json_carries_level_and_raw(db):
 
 
 def test_plot_rows_and_axis_are_in_levels(tmp_path):
-    from underdog.cli.plan import plot_rows
+    from underdog.export.plot import plot_rows
     from underdog.export.plot import plot_plan
     from underdog.library.db import open_library
     from underdog.planning.arcs import load_arc

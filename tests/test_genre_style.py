@@ -243,7 +243,7 @@ def test_scan_uses_tags(tmp_path, tagged):
 
 
 def test_cli_analyze_reports_style_source(tagged):
-    from underdog.cli.analyze import analyze_one
+    from underdog.app.analyze import analyze_file as analyze_one
 
     a = analyze_one(str(tagged["vorbis_country"]))
     assert (a["style_label"], a["style_source"]) == ("atmospheric", "tag")

@@ -6,17 +6,15 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Iterator, List
+from typing import List
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..analysis import analyze as analyze_file
-from ..audio import is_audio_path
-from ..errors import UnderdogError
-from .output import json_text, line, make_console, plain, user_energy
+from ..app.analyze import analyze_files
+from .output import line, make_console, plain, print_records
 from .root import app
 
 
@@ -24,37 +22,6 @@ class OutFormat(str, Enum):
     table = "table"
     json = "json"    # one JSON document: an array of files, written at the end
     jsonl = "jsonl"  # one object per file per line, written as each is done
-
-
-def iter_audio_paths(paths: List[Path]) -> Iterator[str]:
-    """Files as given; folders walked (sorted, symlink loops ignored) for audio files."""
-    for p in paths:
-        p = os.fspath(p)
-        if os.path.isdir(p):
-            for root, dirs, files in os.walk(p):
-                dirs.sort()
-                for name in sorted(files):
-                    if is_audio_path(name):
-                        yield os.path.join(root, name)
-        else:
-            yield p
-
-
-def analyze_one(path: str) -> dict:
-    """The JSON object for one file: its analysis, or ``{"path", "error"}``."""
-    try:
-        a = analyze_file(path)
-        from ..analysis.style import resolve_style  # a specific genre tag decides the style
-        from ..library.tags import read_tags
-        genres = read_tags(path).get("genres")
-        a.style_label, a.style, a.style_source = resolve_style(a.style, genres)
-        return user_energy(a.to_json())
-    except UnderdogError as exc:
-        return {"path": path, "error": str(exc)}
-    except MemoryError:
-        return {"path": path, "error": f"{path}: out of memory while analyzing"}
-    except Exception as exc:  # never a traceback for one bad file
-        return {"path": path, "error": f"{path}: internal error: {exc.__class__.__name__}: {exc}"}
 
 
 def _fmt(v, spec: str, dash: str = "–") -> str:
@@ -73,19 +40,18 @@ def analyze(
     failed = 0
     rows = []
     with console.status("analyzing…", spinner="dots") if format == OutFormat.table else _null():
-        for path in iter_audio_paths(paths):
-            obj = analyze_one(path)
+        for obj in analyze_files(paths):
             if "error" in obj:
                 failed += 1
             if format == OutFormat.jsonl:
-                sys.stdout.write(json_text(obj) + "\n")
+                print_records([obj], "jsonl")
                 sys.stdout.flush()
             else:
                 rows.append(obj)
     if format == OutFormat.table:
         _print_table(console, rows)
     elif format == OutFormat.json:
-        sys.stdout.write(json_text(rows, indent=1) + "\n")
+        print_records(rows, "json")
     raise typer.Exit(1 if failed else 0)
 
 

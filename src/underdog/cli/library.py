@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import math
 import os
-import sys
 import time
 from enum import Enum
 from pathlib import Path
@@ -17,12 +13,14 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from ..app.common import TRACK_FIELDS, parse_range as app_parse_range
+from ..app.library import list_problems, prune as prune_missing, query_tracks, show_track
+from ..errors import UsageError
 from ..library.db import Library, LibraryError, SORT_KEYS, open_library
 from ..models import energy_to_level, shown_level
 from .root import app
 from .options import DB_OPTION, JOBS, LIMIT, TRACK_ID, within
-from .output import (fail, json_text, line, make_console, plain, shown_path, user_energy,
-                     visible)
+from .output import fail, line, make_console, plain, print_records, shown_path
 from .progress import ScanProgress
 
 
@@ -117,41 +115,11 @@ class TracksFormat(str, Enum):
 
 
 def parse_range(text: Optional[str], what: str) -> Optional[tuple]:
-    """"120-140" → (120.0, 140.0); "120-" / "-140" open-ended; "128" → (128.0, 128.0)."""
-    if text is None:
-        return None
-    t = text.strip()
+    """The app's range parser, its error as a usage error of the option."""
     try:
-        if "-" in t[1:] or t.startswith("-"):
-            i = t.index("-", 1) if "-" in t[1:] else 0
-            lo, hi = t[:i].strip(), t[i + 1:].strip()
-            rng = (float(lo) if lo else None, float(hi) if hi else None)
-        else:
-            rng = (float(t), float(t))
-    except ValueError:
-        raise typer.BadParameter(f"{what} range must look like 120-140, 120- or -140") from None
-    if not all(v is None or math.isfinite(v) for v in rng):
-        raise typer.BadParameter(f"{what} range {text}: the ends must be finite numbers")
-    if rng[0] is not None and rng[1] is not None and rng[0] > rng[1]:
-        raise typer.BadParameter(f"{what} range {text}: low end is above high end")
-    return rng
-
-
-_CSV_FIELDS = ["id", "artist", "title", "album", "albumartist", "genre", "year", "track_no",
-               "duration_s", "bpm", "bpm_confidence", "loudness_lufs", "energy", "energy_raw",
-               "key", "camelot", "key_confidence", "style_label", "intro_end_s",
-               "outro_start_s", "status", "path"]
-
-
-def track_dict(t) -> dict:
-    d = {k: getattr(t, k) for k in _CSV_FIELDS if k != "energy_raw"}
-    user_energy(d)
-    d["style"] = t.style
-    d["drops"] = t.drops
-    d["style_source"] = t.style_source
-    d["tempo_segments"] = [list(s) for s in t.tempo_segments]
-    d["warnings"] = t.warnings
-    return d
+        return app_parse_range(text, what)
+    except UsageError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 @app.command()
@@ -174,27 +142,15 @@ def tracks(
 ) -> None:
     """List library tracks, filtered and sorted."""
     brange, erange = parse_range(bpm, "BPM"), parse_range(energy, "energy")
-    with _open(db) as lib:
-        try:
-            rows = lib.tracks(bpm=brange, level=erange, style=style, key=key, artist=artist,
-                              sort=sort, include_failed=all_, include_missing=all_, limit=limit)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc)) from None
-    if format == TracksFormat.json:
-        sys.stdout.write(json_text([track_dict(t) for t in rows], indent=1) + "\n")
-        return
-    if format == TracksFormat.jsonl:
-        for t in rows:
-            sys.stdout.write(json_text(track_dict(t)) + "\n")
-        return
-    if format == TracksFormat.csv:
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=_CSV_FIELDS, extrasaction="ignore")
-        w.writeheader()
-        for t in rows:
-            d = track_dict(t)  # text as shown in a table: no control characters
-            w.writerow({k: visible(v) if isinstance(v, str) else v for k, v in d.items()})
-        sys.stdout.write(buf.getvalue())
+    try:
+        page = query_tracks(db, bpm=brange, energy=erange, style=style, key=key,
+                            artist=artist, sort=sort, include_failed=all_,
+                            include_missing=all_, limit=limit, count=False)
+    except UsageError as exc:  # an unknown sort key
+        raise typer.BadParameter(str(exc)) from None
+    rows = page.tracks
+    if format != TracksFormat.table:
+        print_records(page.records(), format.value, csv_fields=TRACK_FIELDS)
         return
     console = make_console()
     table = Table(header_style="bold")
@@ -236,22 +192,11 @@ def show(
                                      param_hint="'TRACK'") from None
         except typer.BadParameter as exc:
             raise typer.BadParameter(f"track id {exc.message}", param_hint="'TRACK'") from None
-    with _open(db) as lib:
-        t = lib.get_track(track)
-        if t is None:
-            fail(f"no track {track} in the library", 1)
-        d = lib.track_details(t.id)
-    beats, downbeats, phrases = d.pop("beats"), d.pop("downbeats"), d.pop("phrases")
-    curve = d.pop("energy_curve")
-    if "energy" in d:
-        user_energy(d)
+    info = show_track(track, db)
+    d, beats, downbeats, phrases = info.fields, info.beats, info.downbeats, info.phrases
+    curve = info.energy_curve
     if format != TracksFormat.table:
-        d["beats"] = [round(float(x), 3) for x in beats]
-        d["downbeats"] = [round(float(x), 3) for x in downbeats]
-        d["phrases"] = [round(float(x), 3) for x in phrases]
-        d["energy_curve"] = [round(float(x), 4) for x in curve]
-        one_line = format == TracksFormat.jsonl
-        sys.stdout.write(json_text(d, indent=None if one_line else 1) + "\n")
+        print_records(info.as_dict(), "jsonl" if format == TracksFormat.jsonl else "json")
         return
     console = make_console()
     table = Table(show_header=False, box=None)
@@ -290,23 +235,20 @@ def show(
 @app.command()
 def errors(db: Optional[Path] = DB_OPTION) -> None:
     """List the files the scan could not analyze, then analyzed files with warnings."""
-    with _open(db) as lib:
-        rows = lib.errors()
-        warns = lib.warnings()
+    found = list_problems(db)
+    rows, warns = found.errors, found.warnings
     console = make_console()
     for e in rows:
         console.print(line((e.path, "bold"), f": {e.reason}"), soft_wrap=True)
     for w in warns:
         console.print(line(("warning ", "yellow"), (w.path, "bold"), f": {w.reason}"),
                       soft_wrap=True)
-    n_warned = len({w.path for w in warns})
     console.print(f"{len(rows)} files failed" +
-                  (f", {n_warned} analyzed with warnings" if warns else ""))
+                  (f", {found.files_with_warnings} analyzed with warnings" if warns else ""))
 
 
 @app.command()
 def prune(db: Optional[Path] = DB_OPTION) -> None:
     """Delete the tracks whose files are gone (marked missing by the last scans)."""
-    with _open(db) as lib:
-        n = lib.prune()
+    n = prune_missing(db)
     make_console().print(f"pruned {n} missing tracks")

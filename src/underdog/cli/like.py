@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from pathlib import Path
 from typing import List, Optional
 
@@ -12,16 +11,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..errors import UnderdogError
-from ..library.db import LibraryError
-from ..planning.arcs import ArcError
-from ..planning.reference import Distances, LikeResult, like as run_like, load_reference
-from ..planning.sequencer import PlanError
+from ..app.outputs import check_outputs, write_playlist, write_plot, write_text
+from ..app.planning import like as like_playlist, like_record
+from ..planning.reference import Distances, LikeResult
+from .common import print_plan
 from .root import app
 from .options import (DB_OPTION, OUTPUT_OPTION, PLOT_OPTION, RELATIVE_TO_OPTION,
                       minutes_option, seed_option)
 from .output import line, make_console
-from .plan import OUT_TYPES, _fail, _lib, _print_plan, plot_rows, plot_text
 
 
 def _f(v, nd: int = 3, pct: bool = False) -> str:
@@ -88,66 +85,28 @@ def like(
     db: Optional[Path] = DB_OPTION,
 ) -> None:
     """Learn a reference soundtrack's shape and rebuild it from your library."""
-    for o in output:
-        if o.suffix.lower() not in OUT_TYPES:
-            _fail(f"{o}: unknown playlist type {o.suffix or '(none)'!r}; use "
-                  f"{', '.join(OUT_TYPES)}")
-    lib = _lib(db)
+    check_outputs(output)
     console = make_console()
     if not console.is_terminal:
         console = make_console(width=220 if explain else 120)  # piped: keep rows on one line
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # skipped files are listed below instead
-            ref = load_reference(reference, lib)
-        for p, why in ref.skipped:
-            console.print(line(("warning", "yellow"), f" reference: skipped {p}: {why}"),
-                          soft_wrap=True)
-        for m in ref.missing:
-            console.print(line(("not in the library", "yellow"), " ", m), soft_wrap=True)
-        r = run_like(lib, ref, minutes, exclude_reference=exclude_reference,
-                     exclude_artists=exclude_artists, seed=seed)
-        if record and r.plan.entries:
-            lib.record_plan([e.track.id for e in r.plan.entries], r.plan.arc.name, seed)
-    except (UnderdogError, LibraryError, PlanError, ArcError) as exc:
-        _fail(str(exc))
-    finally:
-        lib.close()
-    from ..export.playlists import write_json, write_m3u8, write_xspf
-    from ..fileio import write_atomic
-
-    try:
-        if save_arc is not None:
-            save_arc.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(save_arc, r.learned.toml)
-    except OSError as exc:
-        _fail(f"{save_arc}: {exc.strerror or exc}")
-    except UnderdogError as exc:  # fileio.OutputError: disk full, ...; no file touched
-        _fail(str(exc))
-    _print_plan(console, r.plan, explain)
+    r = like_playlist(reference, minutes, db=db, exclude_reference=exclude_reference,
+                      exclude_artists=exclude_artists, seed=seed, record=record)
+    ref = r.reference
+    for p, why in ref.skipped:
+        console.print(line(("warning", "yellow"), f" reference: skipped {p}: {why}"),
+                      soft_wrap=True)
+    for m in ref.missing:
+        console.print(line(("not in the library", "yellow"), " ", m), soft_wrap=True)
+    if save_arc is not None:
+        write_text(save_arc, r.learned.toml)
+    print_plan(console, r.plan, explain)
     print_report(console, r)
     if save_arc is not None:
         console.print(f"wrote {save_arc}", highlight=False)
-    try:
-        for o in output:
-            ext = o.suffix.lower()
-            if ext in (".m3u8", ".m3u"):
-                write_m3u8(r.plan.entries, o, relative_to=relative_to)
-            elif ext == ".xspf":
-                write_xspf(r.plan.entries, o, title=f"underdog {r.plan.arc.name}")
-            else:
-                d = r.plan.as_dict()
-                d["reference"] = {"source": ref.source, "tracks": [t.path for t in ref.tracks],
-                                  "skipped": ref.skipped, "missing": ref.missing}
-                d["distances"] = {k: dict(zip(Distances.NAMES, v.values()))
-                                  for k, v in r.rows.items()}
-                write_json(d, o)
-            console.print(f"wrote {o}", highlight=False)
-        if plot is not None:
-            from ..export.plot import plot_plan
-
-            segs, ents = plot_rows(r.plan)
-            plot_plan(segs, ents, plot, title=plot_text(f"underdog {r.plan.arc.name}"))
-            console.print(f"wrote {plot}", highlight=False)
-    except (UnderdogError, OSError) as exc:
-        _fail(str(exc))
+    for o in output:
+        write_playlist(r.plan.entries, o, title=f"underdog {r.plan.arc.name}",
+                       document=like_record(r), relative_to=relative_to)
+        console.print(f"wrote {o}", highlight=False)
+    if plot is not None:
+        write_plot(r.plan, plot, f"underdog {r.plan.arc.name}")
+        console.print(f"wrote {plot}", highlight=False)

@@ -21,48 +21,14 @@ import json
 import math
 import os
 import sys
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Sequence
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from ..fileio import display_text, path_json
-from ..models import shown_level
-
-_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
-
-
-def visible(text: object, keep_newlines: bool = False) -> str:
-    """``text`` with every character a terminal would act on written as an escape.
-
-    Control characters (ESC, BEL, ...), format characters (bidi overrides, zero-width
-    marks) and other non-printable ones become ``\\xNN``/``\\uNNNN``/``\\UNNNNNNNN`` (``\\n``,
-    ``\\t``, ``\\r`` by name); an undecodable file-name byte (a lone surrogate from
-    ``os.fsdecode``) becomes ``\\xNN`` of that byte. The result is printable, valid UTF-8,
-    and unchanged by a second call.
-    """
-    s = str(text)
-    if s.isprintable():
-        return s
-    out = []
-    for c in s:
-        if c.isprintable() or (keep_newlines and c == "\n"):
-            out.append(c)
-        elif c in _NAMED:
-            out.append(_NAMED[c])
-        else:
-            o = ord(c)
-            if 0xDC80 <= o <= 0xDCFF:  # os.fsdecode's escape for the byte o - 0xDC00
-                out.append(f"\\x{o - 0xDC00:02x}")
-            elif o < 0x100:
-                out.append(f"\\x{o:02x}")
-            elif o < 0x10000:
-                out.append(f"\\u{o:04x}")
-            else:
-                out.append(f"\\U{o:08x}")
-    return "".join(out)
-
+from ..text import visible
 
 def shown_path(path: str | os.PathLike) -> str:
     """A path printable on any terminal (see :func:`visible`)."""
@@ -148,12 +114,26 @@ def json_text(obj: Any, indent: int | None = None) -> str:
     return json.dumps(_clean(obj), ensure_ascii=not utf8, indent=indent, default=str)
 
 
-def user_energy(d: dict) -> dict:
-    """Energy as users see it, in place: ``energy`` the level 1–10 with one decimal
-    (models.shown_level), ``energy_raw`` the analysis value 0..1; the analysis's integer
-    ``energy_level`` is left out, so that one scale shows."""
-    raw = d.get("energy")
-    d["energy"] = shown_level(raw)
-    d["energy_raw"] = raw
-    d.pop("energy_level", None)
-    return d
+def print_records(records: Any, format: str, *, indent: int | None = 1,
+                  csv_fields: Sequence[str] | None = None) -> None:
+    """Print records in a machine format, the one dispatch every command uses:
+    ``json`` one document (a list, or one record; ``indent`` spaces), ``jsonl`` one line
+    per record (a single dict: itself on one line), ``csv`` a header and one row per
+    record (``csv_fields``; text as a table shows it, no control characters)."""
+    if format == "json":
+        sys.stdout.write(json_text(records, indent=indent) + "\n")
+    elif format == "jsonl":
+        for r in [records] if isinstance(records, dict) else records:
+            sys.stdout.write(json_text(r) + "\n")
+    elif format == "csv":
+        import csv
+        import io
+
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(csv_fields or []), extrasaction="ignore")
+        w.writeheader()
+        for r in records:
+            w.writerow({k: visible(v) if isinstance(v, str) else v for k, v in r.items()})
+        sys.stdout.write(buf.getvalue())
+    else:
+        raise ValueError(f"unknown format {format!r}")

@@ -281,3 +281,54 @@ def _legends(ax_bpm, ax_e, segments, entries, cues: bool = False) -> None:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0),
                   borderaxespad=0, fontsize=8, frameon=False)
 
+
+def plot_text(s: str) -> str:
+    """A name for the plot: visible, and a '$' literal (matplotlib reads $...$ as maths)."""
+    from ..text import visible
+
+    return visible(s).replace("$", r"\$")
+
+
+def plot_rows(p: Any) -> tuple[list[dict], list[dict]]:
+    """The plot's rows of a plan (``planning.sequencer.Plan``): its segments (ramps drawn
+    as steps of ~2.5 min; BPM band, energy level 1–10) and its entries (effective BPM,
+    level, drops in plan minutes), ready for :func:`plot_plan`."""
+    segs = []
+    for sp in p.timeline.spans:
+        seg = sp.segment
+        length = sp.end_s - sp.start_s
+        ramp = seg.bpm[0] != seg.bpm[1] or seg.energy[0] != seg.energy[1]
+        n = max(1, round(length / 150.0)) if ramp else 1
+        for k in range(n):
+            a = sp.start_s + length * k / n
+            b = sp.start_s + length * (k + 1) / n
+            bpm, lvl, _ = p.timeline.targets((a + b) / 2.0)
+            tol = seg.tolerance_pct / 100.0
+            segs.append({"start_min": a / 60.0, "end_min": b / 60.0,
+                         "bpm_lo": float(bpm) * (1 - tol), "bpm_hi": float(bpm) * (1 + tol),
+                         "energy": float(lvl), "peak": seg.peak,
+                         "label": plot_text(seg.name) if k == n // 2 else None})
+    ents = []
+    for e in p.entries:
+        t = e.track
+        span = (e.in_s, e.out_s) if getattr(e, "in_s", None) is not None else None
+        if span:  # an excerpt: the drop it plays, where the plan lands it
+            at = getattr(e, "drop_at_s", None)
+            drops = [at / 60.0] if at is not None else []
+        else:
+            drops = [(e.start_s + float(d["time_s"])) / 60.0 for d in t.drops
+                     if isinstance(d, dict) and d.get("time_s") is not None]
+        ents.append({"start_min": e.start_s / 60.0, "end_min": e.end_s / 60.0,
+                     "bpm": (getattr(e, "tempo_bpm", None) or t.bpm) if span else
+                     (t.bpm if t.bpm else math.nan),
+                     "energy": float(e.level) if e.level is not None else math.nan,
+                     "label": plot_text(t.display), "span": span,
+                     "drops_min": drops,
+                     "half_double": None if span else e.half_double})
+    return segs, ents
+
+
+def plot_cues(p: Any) -> list[dict]:
+    """The round boundaries of a plan's timeline (none where it has no rounds)."""
+    cues = getattr(p.timeline, "cues", None)
+    return list(cues()) if cues else []

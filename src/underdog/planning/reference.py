@@ -1,16 +1,19 @@
 """Learn a reference soundtrack's logic and rebuild it from the library.
 
-1. **Load** a reference: an M3U/M3U8/XSPF playlist, a folder of audio files, or a
-   tracklist ("Artist - Title" lines, CSV, JSON) resolved through the soundtrack matcher.
-   Files the library has analyzed use their stored analysis; the others are analyzed on
-   the fly (nothing is written to the library).
+Pure: this module learns from track records and never opens the library, reads a file
+or decodes audio.
+
+1. **Load** (``underdog.app.reference``, not here): an M3U/M3U8/XSPF playlist, a folder of
+   audio files, or a tracklist resolved through the soundtrack matcher becomes a
+   :class:`Reference` of tracks (stored analyses, or files analyzed on the fly).
 2. **Learn** (:func:`learn`): the effective tempo (log2 BPM, octave-folded so half/double
    time counts as one tempo family) and the energy level over normalized time, smoothed,
    turned into a handful of arc segments by a piecewise-linear fit; style preferences per
    segment and share bounds for the session; peaks where energy is high; plus the
    major/minor share and the transition statistics (reported, and written as comments).
-3. **Plan** with the same sequencer as ``underdog plan`` (reference tracks left out by
-   default), beside the built-in ``montage`` arc and a seeded random pick of equal length.
+3. **Plan** (``underdog.app.planning.like``) with the same sequencer as ``underdog plan``
+   (reference tracks left out by default, :func:`exclusion_ids`), beside the built-in
+   ``montage`` arc and a seeded random pick of equal length (:func:`random_pick`).
 4. **Measure** (:func:`distances`): Wasserstein distances of the effective-tempo and energy
    distributions, the style-share total variation, and the RMSE of the tempo and energy
    curves over normalized time (50 points). Every distribution is weighted by play time.
@@ -20,23 +23,20 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.stats import wasserstein_distance
 
-from ..audio import is_audio_path
 from ..errors import UnderdogError
-from ..library.db import Library
 from ..models import Track
-from .arcs import (BPM_RANGE, KNOWN_STYLES, Arc, Segment, arc_to_toml, montage, parse_toml)
-from .score import TRANSITION_OK_PCT, NO_ARTIST, _camelot, camelot_distance, track_level
-from .sequencer import Plan, PlanOptions, plan
+from .arcs import BPM_RANGE, KNOWN_STYLES, Arc, Segment, arc_to_toml, parse_toml
+from ..theory import wheel_coords, wheel_steps
+from .score import TRANSITION_OK_PCT, NO_ARTIST, track_level
+from .sequencer import Plan, PlanOptions
 
-PLAYLIST_EXT = (".m3u", ".m3u8", ".xspf")
 CURVE_POINTS = 50          # the arc-shape error compares curves at this many points
 CURVE_SIGMA = 0.04         # smoothing of every curve (share of the session)
 FIT_POINTS = 100           # grid of the piecewise-linear segment fit
@@ -77,100 +77,6 @@ class Reference:
     def name(self) -> str:
         base = os.path.basename(os.path.normpath(self.source))
         return os.path.splitext(base)[0] if self.kind != "folder" else base
-
-
-def _track_from_analysis(path: str, a) -> Track:
-    from ..library.tags import read_tags
-
-    tags = read_tags(path)
-    return Track(
-        id=None, path=path, artist=tags.get("artist"), title=tags.get("title"),
-        album=tags.get("album"), genre=tags.get("genre"), duration_s=a.duration_s,
-        bpm=a.bpm, bpm_confidence=a.bpm_confidence, loudness_lufs=a.loudness_lufs,
-        energy=a.energy, energy_level=a.energy_level, key=a.key, camelot=a.camelot,
-        key_confidence=a.key_confidence, style=dict(a.style or {}),
-        style_label=a.style_label, drops=list(a.drops or []), intro_end_s=a.intro_end_s,
-        outro_start_s=a.outro_start_s)
-
-
-def _reference_paths(spec: str, lib: Library) -> tuple[str, list[str], list[str]]:
-    """(kind, paths, missing tracklist entries)."""
-    if os.path.isdir(spec):
-        from ..library.scan import walk_audio
-
-        return "folder", [e.path for e in walk_audio([spec]) if e.problem is None], []
-    if not os.path.exists(spec):
-        raise UnusableReference(f"{spec}: no such file or folder")
-    if os.path.splitext(spec)[1].lower() in PLAYLIST_EXT:
-        from ..export.playlists import read_playlist
-
-        return "playlist", read_playlist(spec), []
-    from ..soundtrack.match import FOUND, match_tracklist
-    from ..soundtrack.tracklist import read_tracklist
-
-    entries = read_tracklist(spec)
-    results = match_tracklist(entries, lib.tracks(include_failed=True))
-    found = [r.match.path for r in results if r.status == FOUND]
-    missing = [f"{r.entry.display} ({r.status})" for r in results if r.status != FOUND]
-    return "tracklist", found, missing
-
-
-def load_reference(spec: str | os.PathLike, lib: Library,
-                   analyze_fn: Callable | None = None) -> Reference:
-    """Read a reference and get every track's analysis (stored, or computed now).
-
-    Single unusable files are skipped (``Reference.skipped`` says why); a reference with
-    no usable track raises :class:`UnusableReference` naming each file and the reason."""
-    spec = os.fspath(spec)
-    kind, paths, missing = _reference_paths(spec, lib)
-    if analyze_fn is None:
-        from ..analysis import analyze as analyze_fn
-    ref = Reference(spec, kind, [], missing=missing)
-    seen: set[str] = set()
-    for p in paths:
-        p = os.path.abspath(p)
-        if p in seen:
-            continue
-        seen.add(p)
-        t = lib.get_track(p)
-        if t is not None and t.status == "ok" and t.duration_s:
-            ref.tracks.append(t)
-            ref.from_library += 1
-            continue
-        if not os.path.isfile(p):
-            ref.skipped.append((p, "file not found"))
-            continue
-        if not is_audio_path(p):
-            ref.skipped.append((p, "not an audio file name"))
-            continue
-        try:
-            t = _track_from_analysis(p, analyze_fn(p))
-        except UnderdogError as exc:
-            msg = str(exc)
-            ref.skipped.append((p, msg.split(": ", 1)[1] if msg.startswith(p) else msg))
-            continue
-        except Exception as exc:  # a decoder bug: still one line for the user
-            ref.skipped.append((p, f"internal error: {exc.__class__.__name__}: {exc}"))
-            continue
-        if not t.duration_s or t.duration_s <= 0:
-            ref.skipped.append((p, "no duration"))
-            continue
-        ref.tracks.append(t)
-        ref.analyzed += 1
-    if not ref.tracks:
-        if not paths:
-            why = {"folder": "no audio files in it",
-                   "playlist": "the playlist has no entries",
-                   "tracklist": "none of its entries was found in the library"}[kind]
-            extra = f" (missing: {'; '.join(missing[:5])})" if missing else ""
-            raise UnusableReference(f"{spec}: cannot learn from this reference: {why}{extra}")
-        lines = "; ".join(f"{p}: {why}" for p, why in ref.skipped[:8])
-        more = f" (+{len(ref.skipped) - 8} more)" if len(ref.skipped) > 8 else ""
-        raise UnusableReference(f"{spec}: cannot learn from this reference: none of its "
-                             f"{len(paths)} tracks could be analyzed: {lines}{more}")
-    for p, why in ref.skipped:
-        warnings.warn(f"reference: skipped {p}: {why}", stacklevel=2)
-    return ref
 
 
 # ---------------------------------------------------------------- features
@@ -274,8 +180,8 @@ def transition_stats(p: Profile) -> dict:
     r = np.minimum(r, np.abs(r - 1.0))              # half/double counts as no change
     pct = (np.power(2.0, r) - 1.0) * 100.0
     pct = pct[np.isfinite(pct)]
-    cam = [_camelot(c) for c in p.camelot]
-    d = camelot_distance([c[0] for c in cam[:-1]], [c[1] for c in cam[:-1]],
+    cam = [wheel_coords(c) for c in p.camelot]
+    d = wheel_steps([c[0] for c in cam[:-1]], [c[1] for c in cam[:-1]],
                          [c[0] for c in cam[1:]], [c[1] for c in cam[1:]])
     d = d[d >= 0]
     moves = {}
@@ -289,7 +195,7 @@ def transition_stats(p: Profile) -> dict:
 
 def minor_share(p: Profile) -> float | None:
     """Share of play time in minor keys (Camelot A), among tracks with a known key."""
-    cam = [_camelot(c) for c in p.camelot]
+    cam = [wheel_coords(c) for c in p.camelot]
     known = np.array([c[0] >= 0 for c in cam])
     if not known.any():
         return None
@@ -613,21 +519,22 @@ def distances(ref: Sequence[Track] | Profile, other: Sequence[Track]) -> Distanc
 
 # ---------------------------------------------------------------- rebuilding
 
-def exclusion_ids(lib: Library, ref: Reference, exclude_reference: bool = True,
+def exclusion_ids(candidates: Iterable[Track], ref: Reference,
+                  exclude_reference: bool = True,
                   exclude_artists: bool = False) -> frozenset[int]:
-    """Library track ids the rebuild may not use: the reference's own tracks (default)
-    and, optionally, every track by one of the reference's artists."""
+    """Track ids the rebuild may not use: the reference's own library tracks (default)
+    and, optionally, every candidate by one of the reference's artists."""
     ids: set[int] = set(ref.library_ids) if exclude_reference else set()
     if exclude_artists:
         arts = {(t.artist or "").strip().casefold() for t in ref.tracks} - NO_ARTIST
-        ids |= {t.id for t in lib.tracks() if (t.artist or "").strip().casefold() in arts}
+        ids |= {t.id for t in candidates if (t.artist or "").strip().casefold() in arts}
     return frozenset(ids)
 
 
-def random_pick(lib: Library, minutes: float, exclude_ids: frozenset[int] = frozenset(),
-                seed: int = 0) -> list[Track]:
-    """A seeded random pick of usable library tracks filling ``minutes`` (the baseline)."""
-    pool = [t for t in lib.tracks() if t.duration_s and t.duration_s >= MIN_TRACK_S
+def random_pick(candidates: Sequence[Track], minutes: float,
+                exclude_ids: frozenset[int] = frozenset(), seed: int = 0) -> list[Track]:
+    """A seeded random pick of usable candidates filling ``minutes`` (the baseline)."""
+    pool = [t for t in candidates if t.duration_s and t.duration_s >= MIN_TRACK_S
             and t.id not in exclude_ids]
     rng = np.random.default_rng(seed)
     out, total = [], 0.0
@@ -664,18 +571,7 @@ class LikeResult:
         return out
 
 
-def like(lib: Library, ref: Reference, minutes: float | None = None, *,
-         exclude_reference: bool = True, exclude_artists: bool = False, seed: int = 0,
-         learned: Learned | None = None) -> LikeResult:
-    """Learn ``ref``, plan it (and the montage and random baselines), measure all three."""
-    learned = learned or learn(ref)
-    mins = float(minutes) if minutes is not None else learned.arc.minutes
-    excl = exclusion_ids(lib, ref, exclude_reference, exclude_artists)
-    opts = PlanOptions(seed=seed, exclude_ids=excl)
-    ours = plan(lib, learned.arc, mins, opts)
-    mont = plan(lib, montage(), mins, PlanOptions(seed=seed, exclude_ids=excl))
-    rnd = random_pick(lib, mins, excl, seed)
+def compare(ref: Reference, lists: dict[str, Sequence[Track]]) -> dict[str, Distances]:
+    """:func:`distances` from the reference to each named list of tracks."""
     p = profile(ref.tracks)
-    rows = {"underdog": distances(p, ours.tracks), "montage": distances(p, mont.tracks),
-            "random": distances(p, rnd)}
-    return LikeResult(ref, learned, ours, mont, rnd, mins, len(excl), rows)
+    return {name: distances(p, tracks) for name, tracks in lists.items()}

@@ -1,0 +1,112 @@
+"""The application layer: one function per user operation. The CLI and the web page
+call only these; each opens the library itself (``db``: a path, default $UNDERDOG_DB or
+~/.local/share/underdog/library.db), resolves references (files, folders, playlists,
+tracklists become tracks), returns plain records (dataclasses, dicts) and never prints.
+Errors are :class:`underdog.errors.UnderdogError` subclasses with ``.message`` (one line)
+and ``.exit_code``.
+
+Operations (``from underdog import app; app.query_tracks(...)``; submodules load on first
+use, so importing this package is cheap):
+
+Library (``app.library``)
+    ``scan(paths, db=None, *, jobs=None, force=False, progress=None, observer=None,
+    executor=None) -> ScanResult`` (``.stats``: found/analyzed/unchanged/moved/missing/
+    failures/audio_s/wall_s; ``.tracks``; ``.db_path``). ``progress(ScanProgress)`` is
+    called once with ``kind="start"`` (total_files, to_analyze) and once per file
+    (``kind="file"``: path, outcome unchanged|moved|analyzed|failed, reason, running
+    counts done/analyzed/failed, audio_s, elapsed_s; ``.as_dict()`` for JSON). Raises
+    ``ScanInterrupted`` (a KeyboardInterrupt with ``.saved``, ``.signum``) on Ctrl-C.
+
+    ``query_tracks(db=None, *, bpm=None, energy=None, style=None, key=None, artist=None,
+    sort=None, offset=0, limit=None, include_failed=False, include_missing=False,
+    count=True) -> TrackPage`` (``.tracks``: list[Track], ``.total`` matching the filters,
+    ``.offset``, ``.limit``, ``.records()``: list of dicts). Ranges as "120-140" text or
+    (lo, hi); energy is the level 1–10; sort one of ``library.db.SORT_KEYS`` ("-" prefix:
+    descending). Paging runs in SQL.
+
+    ``show_track(track_id_or_path, db=None) -> TrackDetails`` (``.fields`` every stored
+    column, ``.beats``/``.downbeats``/``.phrases``/``.energy_curve`` arrays, ``.drops``,
+    ``.sections`` (intro_end_s, outro_start_s, buildups, drops), ``.as_dict()``). Raises
+    NotFoundError.
+
+    ``list_problems(db=None) -> Problems`` (``.errors``, ``.warnings``: rows with path,
+    reason, at); ``prune(db=None) -> int``.
+
+Analysis outside the library (``app.analyze``)
+    ``analyze_file(path) -> dict`` (the analysis record, or ``{"path", "error"}``);
+    ``analyze_files(paths) -> Iterator[dict]`` (folders walked).
+
+Arcs and plans (``app.planning``)
+    ``list_arcs() -> list[dict]``; ``get_arc(name_or_toml_path, *, cadence, work, rest,
+    rounds) -> Arc``; ``arc_from_toml(text) -> Arc``; ``arc_toml(arc) -> str``;
+    ``arc_record(arc) -> dict``.
+
+    ``plan(arc="montage", minutes=None, *, db=None, cadence, work, rest, rounds, seed=0,
+    avoid_recent=0, exclude=(), record=True, options=None) -> PlanResult`` (``.plan``:
+    entries, timeline, report, warnings; ``.arc``; ``.arc_spec``; ``.as_dict()`` the plan
+    JSON).
+
+    ``score(playlist, *, arc=None, minutes=None, cadence, work, rest, rounds, db=None)
+    -> ScoreResult`` (``.report``: ScoreReport with ``.rows``; ``.arc_source``;
+    ``.unknown`` paths; ``.as_dict()``).
+
+    ``like(reference, minutes=None, *, db=None, exclude_reference=True,
+    exclude_artists=False, seed=0, record=True) -> LikeResult`` (``.reference``,
+    ``.learned`` (``.arc``, ``.toml``, ``.stats``), ``.plan``, ``.montage``, ``.random``,
+    ``.rows``: distances per playlist); ``like_record(result) -> dict`` its plan JSON.
+
+Outputs (``app.outputs``)
+    ``check_outputs(paths)``; ``write_playlist(entries, out, *, title, document,
+    relative_to=None, arc_spec=None) -> str`` (.m3u8/.m3u/.xspf/.json by extension);
+    ``write_plot(plan, out, title) -> str`` (PNG).
+
+Soundtrack (``app.soundtrack``)
+    ``match_soundtrack(tracklist, db=None, *, input_format=None, output=None,
+    relative_to=None) -> SoundtrackMatch`` (``.results`` in input order, ``.summary()``,
+    ``.records(missing_only=False)``, ``.playlist`` written).
+
+Tags (``app.tag``)
+    ``tag(targets, db=None, *, dry_run=False, key_notation="musical", each=None)
+    -> TagResult`` (``.files``: TagOutcome path/status changed|same|failed/changes;
+    ``.problems``: lines).
+
+Render (``app.render``)
+    ``render(plan_json, out, *, lufs=-14.0, cues="bell", stretcher="wsola", db=None,
+    progress=None, warn=None) -> RenderReport``.
+
+Records (``app.common``)
+    ``track_record(track) -> dict``; ``TRACK_FIELDS``; ``parse_range(text, what)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> the submodule that defines it
+_EXPORTS = {
+    "scan": "library", "ScanProgress": "library", "ScanResult": "library",
+    "ScanInterrupted": "library", "query_tracks": "library", "TrackPage": "library",
+    "show_track": "library", "TrackDetails": "library", "list_problems": "library",
+    "Problems": "library", "prune": "library",
+    "analyze_file": "analyze", "analyze_files": "analyze", "iter_audio_paths": "analyze",
+    "list_arcs": "planning", "get_arc": "planning", "arc_from_toml": "planning",
+    "arc_toml": "planning", "arc_record": "planning", "plan": "planning",
+    "PlanResult": "planning", "score": "planning", "ScoreResult": "planning",
+    "like": "planning", "like_record": "planning",
+    "check_outputs": "outputs", "write_playlist": "outputs", "write_plot": "outputs",
+    "match_soundtrack": "soundtrack", "SoundtrackMatch": "soundtrack",
+    "tag": "tag", "TagResult": "tag", "TagOutcome": "tag",
+    "render": "render",
+    "track_record": "common", "TRACK_FIELDS": "common", "parse_range": "common",
+    "load_reference": "reference",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    mod = _EXPORTS.get(name)
+    if mod is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{mod}"), name)

@@ -1,0 +1,99 @@
+"""What every operation shares: opening the library, track records for users."""
+
+from __future__ import annotations
+
+import math
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..errors import UsageError
+from ..library.db import Library, LibraryError, default_db_path, open_library
+from ..models import Track, shown_level
+
+DbPath = str | os.PathLike | None
+
+# A track's fields as users get them (tables, CSV, JSON), in this order.
+TRACK_FIELDS = ("id", "artist", "title", "album", "albumartist", "genre", "year", "track_no",
+                "duration_s", "bpm", "bpm_confidence", "loudness_lufs", "energy",
+                "energy_raw", "key", "camelot", "key_confidence", "style_label",
+                "intro_end_s", "outro_start_s", "status", "path")
+
+
+def db_path(db: DbPath = None) -> str:
+    """The library database's path: ``db``, else $UNDERDOG_DB, else the XDG default."""
+    return os.fspath(db) if db is not None else default_db_path()
+
+
+@contextmanager
+def library(db: DbPath = None, *, must_exist: bool = False) -> Iterator[Library]:
+    """The library at ``db`` (see :func:`db_path`), opened for the ``with`` block.
+
+    ``must_exist``: a missing database is an error (commands that only read it), not a
+    new empty library. Raises :class:`~underdog.library.db.LibraryError` (one line)."""
+    path = db_path(db)
+    if must_exist and not os.path.exists(path):
+        raise LibraryError(f"{path}: no library database; run 'underdog scan DIR' first "
+                           "(or pass --db)")
+    lib = open_library(path)
+    try:
+        yield lib
+    finally:
+        lib.close()
+
+
+def user_energy(d: dict) -> dict:
+    """Energy as users see it, in place: ``energy`` the level 1–10 with one decimal
+    (models.shown_level), ``energy_raw`` the analysis value 0..1; the analysis's integer
+    ``energy_level`` is left out, so that one scale shows."""
+    raw = d.get("energy")
+    d["energy"] = shown_level(raw)
+    d["energy_raw"] = raw
+    d.pop("energy_level", None)
+    return d
+
+
+def track_record(t: Track) -> dict[str, Any]:
+    """One track as a plain dict: :data:`TRACK_FIELDS` (energy as the 1–10 level,
+    ``energy_raw`` 0..1), then style probabilities, drops, style source, tempo segments
+    and warnings."""
+    d = {k: getattr(t, k) for k in TRACK_FIELDS if k != "energy_raw"}
+    user_energy(d)
+    d["style"] = t.style
+    d["drops"] = t.drops
+    d["style_source"] = t.style_source
+    d["tempo_segments"] = [list(s) for s in t.tempo_segments]
+    d["warnings"] = t.warnings
+    return d
+
+
+def parse_range(text: str | None, what: str) -> tuple[float | None, float | None] | None:
+    """"120-140" → (120.0, 140.0); "120-" / "-140" open-ended; "128" → (128.0, 128.0);
+    None → None. A malformed range raises :class:`~underdog.errors.UsageError`."""
+    if text is None:
+        return None
+    t = text.strip()
+    try:
+        if "-" in t[1:] or t.startswith("-"):
+            i = t.index("-", 1) if "-" in t[1:] else 0
+            lo, hi = t[:i].strip(), t[i + 1:].strip()
+            rng = (float(lo) if lo else None, float(hi) if hi else None)
+        else:
+            rng = (float(t), float(t))
+    except ValueError:
+        raise UsageError(f"{what} range must look like 120-140, 120- or -140") from None
+    if not all(v is None or math.isfinite(v) for v in rng):
+        raise UsageError(f"{what} range {text}: the ends must be finite numbers")
+    if rng[0] is not None and rng[1] is not None and rng[0] > rng[1]:
+        raise UsageError(f"{what} range {text}: low end is above high end")
+    return rng
+
+
+def as_range(v: str | tuple | None, what: str) -> tuple | None:
+    """A range given as text (:func:`parse_range`) or as a (lo, hi) pair."""
+    return parse_range(v, what) if isinstance(v, str) else (tuple(v) if v is not None else None)
+
+
+def abspath(p: str | os.PathLike | Path) -> str:
+    return os.path.abspath(os.fspath(p))

@@ -1,0 +1,235 @@
+"""Planning operations: arcs (list, load, to TOML), plan, score, like."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from ..errors import UsageError
+from ..library.db import Library
+from ..planning.arcs import BUILTIN, Arc, arc_to_toml, load_arc, montage, parse_toml
+from ..planning.reference import (Distances, Learned, LikeResult, Reference, compare,
+                                  exclusion_ids, learn, random_pick)
+from ..planning.score import ScoreReport, score_tracks
+from ..planning.sequencer import Plan, PlanOptions, plan as make_plan
+from .common import DbPath, library
+
+MAX_SESSION_MIN = 600.0   # a session, minutes (the CLI's --minutes bound)
+
+
+# ---------------------------------------------------------------- arcs
+
+def arc_record(a: Arc) -> dict[str, Any]:
+    """An arc as a plain dict: name, description, default minutes, style bounds, track
+    length window and its segments (name, minutes or share, bpm and energy (start, end),
+    tolerance, half/double, style weights and bounds, peak)."""
+    from dataclasses import asdict
+
+    return asdict(a)
+
+
+def list_arcs() -> list[dict[str, Any]]:
+    """The built-in arcs with their default parameters (:func:`arc_record` each)."""
+    return [arc_record(BUILTIN[name]()) for name in BUILTIN]
+
+
+def get_arc(spec: str, *, cadence: float | None = None, work: float | None = None,
+            rest: float | None = None, rounds: int | None = None) -> Arc:
+    """A built-in arc by name (``run``: ``cadence``; ``hiit``: ``work``, ``rest``,
+    ``rounds``) or a user arc from a TOML file's path. Raises ArcError (one line: an
+    unknown name, a bad file with its line) or UsageError (an arc longer than 600 min)."""
+    a = load_arc(spec, cadence=cadence, work=work, rest=rest, rounds=rounds)
+    if not a.minutes <= MAX_SESSION_MIN:  # e.g. hiit's 100 rounds of 60 + 60 minutes
+        raise UsageError(f"arc {a.name!r} lasts {a.minutes:g} minutes; at most "
+                         f"{MAX_SESSION_MIN:g}")
+    return a
+
+
+def arc_from_toml(text: str, name: str = "<arc>") -> Arc:
+    """An arc from TOML text (``name`` is used in error messages). Raises ArcError."""
+    return parse_toml(text, name)
+
+
+def arc_toml(a: Arc) -> str:
+    """The arc as TOML text that :func:`arc_from_toml` reads back to the same arc."""
+    return arc_to_toml(a)
+
+
+def arc_spec(spec: str, a: Arc, session_min: float, cadence: float | None = None,
+             work: float | None = None, rest: float | None = None,
+             rounds: int | None = None) -> dict[str, Any]:
+    """What ``score`` needs to rebuild the arc: the built-in name (or the TOML file's
+    absolute path), the parameters given, and the session's minutes."""
+    out: dict[str, Any] = {"arc": spec if spec in BUILTIN and not os.path.isfile(spec)
+                           else os.path.abspath(spec)}
+    for k, v in (("cadence", cadence), ("work", work), ("rest", rest), ("rounds", rounds)):
+        if v is not None:
+            out[k] = v
+    out["minutes"] = round(session_min, 4)
+    return out
+
+
+# ---------------------------------------------------------------- plan
+
+@dataclass
+class PlanResult:
+    """A plan (``plan``: entries, timeline, report, warnings), the arc it follows and
+    ``arc_spec``, what rebuilds that arc (written into the playlists)."""
+
+    plan: Plan
+    arc: Arc
+    arc_spec: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The plan JSON document (what ``plan -o x.json`` writes)."""
+        return {**self.plan.as_dict(), "arc_spec": self.arc_spec}
+
+
+def playlist_track_ids(lib: Library, playlists: Iterable[str | os.PathLike]) -> frozenset[int]:
+    """Library ids of the tracks the playlists name (files the library lacks are ignored)."""
+    from ..export.playlists import read_playlist
+
+    return frozenset(t.id for pl in playlists for path in read_playlist(pl)
+                     if (t := lib.get_track(path)) is not None)
+
+
+def plan(arc: str = "montage", minutes: float | None = None, *, db: DbPath = None,
+         cadence: float | None = None, work: float | None = None, rest: float | None = None,
+         rounds: int | None = None, seed: int = 0, avoid_recent: int = 0,
+         exclude: Sequence[str | os.PathLike] = (), record: bool = True,
+         options: PlanOptions | None = None) -> PlanResult:
+    """Plan a playlist that follows an arc, from the library.
+
+    ``arc``: a built-in name or a TOML path (:func:`get_arc`); ``minutes``: the session
+    (default: the arc's own); ``seed``: 0 the best playlist, others near-best alternatives;
+    ``avoid_recent``: skip tracks of the last N recorded plans; ``exclude``: playlists
+    whose tracks are left out; ``record``: remember the plan for ``avoid_recent``;
+    ``options``: further planner options (its seed, avoid_recent and exclusions are
+    replaced by the arguments). Raises ArcError, PlanError, PlaylistError, LibraryError."""
+    from dataclasses import replace
+
+    a = get_arc(arc, cadence=cadence, work=work, rest=rest, rounds=rounds)
+    with library(db) as lib:
+        skip = playlist_track_ids(lib, exclude)
+        opts = replace(options or PlanOptions(), seed=seed, avoid_recent=avoid_recent,
+                       exclude_ids=skip)
+        p = make_plan(lib, a, minutes, opts)
+        if record and p.entries:
+            lib.record_plan([e.track.id for e in p.entries], a.name, seed)
+    spec = arc_spec(arc, a, p.timeline.total_s / 60.0, cadence, work, rest, rounds)
+    return PlanResult(p, a, spec)
+
+
+# ---------------------------------------------------------------- score
+
+@dataclass
+class ScoreResult:
+    """A playlist graded against an arc: the ``report`` (fit, transitions, keys, artists,
+    styles, drops, one row per track), where the arc came from (``arc_source``), and the
+    playlist's paths the library does not know (``unknown``)."""
+
+    playlist: str
+    report: ScoreReport
+    arc_source: str
+    unknown: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.report.as_dict(), "arc_source": self.arc_source}
+
+
+def score(playlist: str | os.PathLike, *, arc: str | None = None,
+          minutes: float | None = None, cadence: float | None = None,
+          work: float | None = None, rest: float | None = None, rounds: int | None = None,
+          db: DbPath = None) -> ScoreResult:
+    """Grade any playlist (.m3u8/.m3u/.xspf/.json) against an arc: ``arc`` given, else
+    the one the playlist was planned for, else montage; parameters not given come from
+    the playlist's own arc. ``minutes`` defaults to the playlist's own length. Raises
+    PlaylistError, ArcError, LibraryError, UsageError (no track of the library in it)."""
+    from ..export.playlists import read_arc_spec, read_playlist
+
+    playlist = os.fspath(playlist)
+    paths = read_playlist(playlist)
+    spec = read_arc_spec(playlist) if arc is None else None
+    if arc is not None:
+        source = "--arc"
+    elif spec is not None:
+        source = "the playlist's own"
+        arc = spec["arc"]
+        cadence = cadence if cadence is not None else spec.get("cadence")
+        work = work if work is not None else spec.get("work")
+        rest = rest if rest is not None else spec.get("rest")
+        rounds = rounds if rounds is not None else spec.get("rounds")
+        minutes = minutes if minutes is not None else spec.get("minutes")
+    else:
+        source = "the playlist names none"
+        arc = "montage"
+    a = get_arc(arc, cadence=cadence, work=work, rest=rest, rounds=rounds)
+    tracks, unknown = [], []
+    with library(db) as lib:
+        for p in paths:
+            t = lib.get_track(p)
+            if t is None or t.status != "ok" or not t.duration_s:
+                unknown.append(p)
+            else:
+                tracks.append(t)
+    if not tracks:
+        raise UsageError(f"{playlist}: none of its {len(paths)} tracks is an analyzed track "
+                         "of the library (scan their folder first)")
+    total_min = minutes if minutes is not None else sum(t.duration_s for t in tracks) / 60.0
+    r = score_tracks(tracks, a.timeline(total_min), unknown_paths=unknown)
+    return ScoreResult(playlist, r, source, unknown)
+
+
+# ---------------------------------------------------------------- like
+
+def like_from_library(lib: Library, ref: Reference, minutes: float | None = None, *,
+                      exclude_reference: bool = True, exclude_artists: bool = False,
+                      seed: int = 0, learned: Learned | None = None) -> LikeResult:
+    """Learn ``ref``, plan it from ``lib`` (and the montage and random baselines), and
+    measure all three against the reference."""
+    learned = learned or learn(ref)
+    mins = float(minutes) if minutes is not None else learned.arc.minutes
+    candidates = lib.tracks()
+    excl = exclusion_ids(candidates, ref, exclude_reference, exclude_artists)
+    ours = make_plan(lib, learned.arc, mins, PlanOptions(seed=seed, exclude_ids=excl))
+    mont = make_plan(lib, montage(), mins, PlanOptions(seed=seed, exclude_ids=excl))
+    rnd = random_pick(candidates, mins, excl, seed)
+    rows = compare(ref, {"underdog": ours.tracks, "montage": mont.tracks, "random": rnd})
+    return LikeResult(ref, learned, ours, mont, rnd, mins, len(excl), rows)
+
+
+def like_record(r: LikeResult) -> dict[str, Any]:
+    """The plan JSON of a ``like`` rebuild: the plan, the reference (source, tracks,
+    skipped, missing) and the distance table."""
+    ref = r.reference
+    d = r.plan.as_dict()
+    d["reference"] = {"source": ref.source, "tracks": [t.path for t in ref.tracks],
+                      "skipped": ref.skipped, "missing": ref.missing}
+    d["distances"] = {k: dict(zip(Distances.NAMES, v.values())) for k, v in r.rows.items()}
+    return d
+
+
+def like(reference: str | os.PathLike, minutes: float | None = None, *, db: DbPath = None,
+         exclude_reference: bool = True, exclude_artists: bool = False, seed: int = 0,
+         record: bool = True) -> LikeResult:
+    """Learn a reference soundtrack's shape (a playlist, a folder of audio files, or a
+    tracklist matched against the library) and rebuild it from the library.
+
+    Files of the reference the library lacks are analyzed now (nothing is stored);
+    unusable ones are listed in ``result.reference.skipped``. ``record``: remember the
+    plan for ``plan --avoid-recent``. The learned arc's TOML is ``result.learned.toml``.
+    Raises UnusableReference, PlanError, ArcError, LibraryError."""
+    from .reference import load_reference
+
+    with library(db) as lib:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # skipped files are in ref.skipped instead
+            ref = load_reference(reference, lib)
+        r = like_from_library(lib, ref, minutes, exclude_reference=exclude_reference,
+                              exclude_artists=exclude_artists, seed=seed)
+        if record and r.plan.entries:
+            lib.record_plan([e.track.id for e in r.plan.entries], r.plan.arc.name, seed)
+    return r
+

@@ -1,0 +1,100 @@
+"""Resolve a reference (a playlist, a folder of audio files, or a tracklist matched against
+the library) into tracks: stored analyses where the library has them, the others analyzed
+now (nothing is written to the library). The learning itself is pure:
+:mod:`underdog.planning.reference`."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Callable
+
+from ..errors import UnderdogError
+from ..library.db import Library
+from ..planning.reference import Reference, UnusableReference
+from .analyze import track_from_file
+
+PLAYLIST_EXT = (".m3u", ".m3u8", ".xspf")
+
+
+def reference_paths(spec: str, lib: Library) -> tuple[str, list[str], list[str]]:
+    """(kind, paths, missing tracklist entries) of a reference: "folder" (its audio files,
+    walked), "playlist" (its entries) or "tracklist" (the entries the library has)."""
+    if os.path.isdir(spec):
+        from ..library.scan import walk_audio
+
+        return "folder", [e.path for e in walk_audio([spec]) if e.problem is None], []
+    if not os.path.exists(spec):
+        raise UnusableReference(f"{spec}: no such file or folder")
+    if os.path.splitext(spec)[1].lower() in PLAYLIST_EXT:
+        from ..export.playlists import read_playlist
+
+        return "playlist", read_playlist(spec), []
+    from ..soundtrack.match import FOUND, match_tracklist
+    from ..soundtrack.tracklist import read_tracklist
+
+    entries = read_tracklist(spec)
+    results = match_tracklist(entries, lib.tracks(include_failed=True))
+    found = [r.match.path for r in results if r.status == FOUND]
+    missing = [f"{r.entry.display} ({r.status})" for r in results if r.status != FOUND]
+    return "tracklist", found, missing
+
+
+def load_reference(spec: str | os.PathLike, lib: Library,
+                   analyze_fn: Callable | None = None) -> Reference:
+    """Read a reference and get every track's analysis (stored, or computed now).
+
+    Single unusable files are skipped (``Reference.skipped`` says why, and a warning is
+    issued for each); a reference with no usable track raises
+    :class:`~underdog.planning.reference.UnusableReference` naming each file and the
+    reason."""
+    from ..audio import is_audio_path
+
+    spec = os.fspath(spec)
+    kind, paths, missing = reference_paths(spec, lib)
+    ref = Reference(spec, kind, [], missing=missing)
+    seen: set[str] = set()
+    for p in paths:
+        p = os.path.abspath(p)
+        if p in seen:
+            continue
+        seen.add(p)
+        t = lib.get_track(p)
+        if t is not None and t.status == "ok" and t.duration_s:
+            ref.tracks.append(t)
+            ref.from_library += 1
+            continue
+        if not os.path.isfile(p):
+            ref.skipped.append((p, "file not found"))
+            continue
+        if not is_audio_path(p):
+            ref.skipped.append((p, "not an audio file name"))
+            continue
+        try:
+            t = track_from_file(p, analyze_fn)
+        except UnderdogError as exc:
+            msg = str(exc)
+            ref.skipped.append((p, msg.split(": ", 1)[1] if msg.startswith(p) else msg))
+            continue
+        except Exception as exc:  # a decoder bug: still one line for the user
+            ref.skipped.append((p, f"internal error: {exc.__class__.__name__}: {exc}"))
+            continue
+        if not t.duration_s or t.duration_s <= 0:
+            ref.skipped.append((p, "no duration"))
+            continue
+        ref.tracks.append(t)
+        ref.analyzed += 1
+    if not ref.tracks:
+        if not paths:
+            why = {"folder": "no audio files in it",
+                   "playlist": "the playlist has no entries",
+                   "tracklist": "none of its entries was found in the library"}[kind]
+            extra = f" (missing: {'; '.join(missing[:5])})" if missing else ""
+            raise UnusableReference(f"{spec}: cannot learn from this reference: {why}{extra}")
+        lines = "; ".join(f"{p}: {why}" for p, why in ref.skipped[:8])
+        more = f" (+{len(ref.skipped) - 8} more)" if len(ref.skipped) > 8 else ""
+        raise UnusableReference(f"{spec}: cannot learn from this reference: none of its "
+                                f"{len(paths)} tracks could be analyzed: {lines}{more}")
+    for p, why in ref.skipped:
+        warnings.warn(f"reference: skipped {p}: {why}", stacklevel=2)
+    return ref

@@ -1,0 +1,61 @@
+"""The ``soundtrack match`` operation: what the library has of a film's tracklist."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from ..soundtrack.match import FOUND, MatchResult
+from .common import DbPath, library
+
+
+@dataclass
+class SoundtrackMatch:
+    """Every tracklist entry's result in input order (``results``: status found | missing
+    | ambiguous, confidence, the library file or the candidates), and the film-order M3U8
+    written, if any (``playlist``)."""
+
+    tracklist: str
+    results: list[MatchResult]
+    playlist: str | None = None
+
+    def summary(self):
+        """Counts: total, found, missing, ambiguous (``.line()`` for one line)."""
+        from ..soundtrack.report import summarize
+
+        return summarize(self.results)
+
+    def records(self, missing_only: bool = False) -> list[dict[str, Any]]:
+        """The results as plain dicts (input order); ``missing_only`` drops found ones."""
+        return [r.to_json() for r in self.results if not (missing_only and r.status == FOUND)]
+
+
+def match_soundtrack(tracklist: str | os.PathLike, db: DbPath = None, *,
+                     input_format: str | None = None, output: str | os.PathLike | None = None,
+                     relative_to: str | os.PathLike | None = None) -> SoundtrackMatch:
+    """Match a film's tracklist (text 'Artist - Title [tags] hh:mm:ss' lines, CSV or JSON;
+    ``input_format``: "text", "csv", "json", default from the extension) against the
+    library's files, failed analyses included (the user still owns them). ``output``:
+    write the film-order M3U8 of the found tracks (with '# missing:' comments). Raises
+    TracklistError, LibraryError (no library database), OutputError."""
+    from ..soundtrack.match import match_tracklist
+    from ..soundtrack.report import write_m3u8
+    from ..soundtrack.tracklist import read_tracklist
+
+    with library(db, must_exist=True) as lib:
+        entries = read_tracklist(tracklist, input_format)
+        tracks = lib.tracks(include_failed=True)
+    results = match_tracklist(entries, tracks)
+    written = None
+    if output is not None:
+        try:
+            write_m3u8(results, output, title=os.path.splitext(os.path.basename(
+                os.fspath(tracklist)))[0], relative_to=relative_to)
+        except OSError as exc:
+            from ..errors import OutputError
+            from ..fileio import os_reason
+
+            raise OutputError(os.fspath(output), os_reason(exc)) from None
+        written = os.fspath(output)
+    return SoundtrackMatch(os.fspath(tracklist), results, written)

@@ -1,0 +1,105 @@
+"""Printing shared by several commands: plans, score reports, times. Public names only,
+so no command module reaches into another's private helpers."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..planning.score import ScoreReport
+from ..planning.sequencer import Plan
+from .output import line, visible
+
+
+def mmss(s: float) -> str:
+    """Seconds as m:ss."""
+    s = max(0, int(round(s)))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def print_plan(console: Console, p: Plan, explain: bool) -> None:
+    """The plan table (``explain``: target, actual and why per track), its score report
+    and its warnings."""
+    title = (f"{p.arc.name}: {len(p.entries)} tracks, {p.cost.end_s / 60:.1f} min "
+             f"(asked {p.timeline.total_s / 60:.0f}), seed {p.seed}")
+    tab = Table(title=title, title_justify="left", show_lines=False)
+    tab.add_column("time", justify="right")
+    tab.add_column("segment")
+    if explain:
+        tab.add_column("target", no_wrap=True)
+        tab.add_column("actual", no_wrap=True)
+        tab.add_column("track", max_width=34)
+        tab.add_column("why", ratio=1)
+    else:
+        tab.add_column("track")
+        tab.add_column("BPM", justify="right")
+        tab.add_column("energy", justify="right")
+        tab.add_column("key")
+    for e in p.entries:
+        t = e.track
+        bpm = f"{t.bpm:.0f}" if t.bpm else "?"
+        if e.half_double and e.played_bpm:
+            bpm += f"→{e.played_bpm:.0f}"
+        lvl = f"{e.level:.1f}" if e.level is not None else "?"
+        seg = e.segment + (" ▲" if e.peak else "")
+        if explain:
+            tab.add_row(mmss(e.start_s), seg,
+                        f"{e.target_bpm:.0f} BPM · E{e.target_level:.1f}",
+                        f"{bpm} BPM · E{lvl} · {t.camelot or '?'} · {t.style_label or '?'}",
+                        t.display, e.why)
+        else:
+            tab.add_row(mmss(e.start_s), seg, t.display, bpm, lvl, t.camelot or "?")
+    console.print(tab)
+    print_score_report(console, p.report)
+    for w in p.warnings:
+        console.print(line(("warning", "yellow"), " ", w), soft_wrap=True)
+
+
+def fmt(v, pct: bool = False, nd: int = 1) -> str:
+    """A number for a table: "–" when unknown, ``pct``: as a whole percentage."""
+    if v is None:
+        return "–"
+    return f"{v * 100:.0f} %" if pct else f"{v:.{nd}f}"
+
+
+def print_score_report(console: Console, r: ScoreReport) -> None:
+    """One summary line of a score report (fit, transitions, keys, artists, drops,
+    styles, objective), then its notes."""
+    styles = ", ".join(f"{k} {v:.0%}" for k, v in r.style_shares.items() if v > 0) or "–"
+    gap = ("no artist repeats" if r.artist_min_gap is None else
+           f"closest repeat {r.artist_min_gap} tracks apart, {r.artist_violations} within 3")
+    by = r.artist_spacing_by
+    if by and set(by) != {"artist"}:  # say what stood in for missing artist tags
+        gap += " (artist spacing by: " + ", ".join(f"{k} {v:.0%}" for k, v in by.items()) + ")"
+    console.print(
+        f"arc fit: mean |BPM − target| {fmt(r.bpm_mae)}, energy error {fmt(r.energy_mae)}; "
+        f"transitions within ±6 % BPM {fmt(r.within_6pct, True)}; Camelot-compatible "
+        f"{fmt(r.camelot_ok, True)}; {gap}; drops on peaks {r.drops_on_peaks}; "
+        f"styles {styles}; objective {r.objective:.1f} ({r.objective_per_min:.2f}/min)",
+        highlight=False, soft_wrap=True)
+    for n in r.notes:
+        console.print(f"note: {n}", highlight=False, soft_wrap=True)
+
+
+def print_score_rows(console: Console, r: ScoreReport) -> None:
+    """The per-track table: target, actual, deviations, transition, artist spacing."""
+    t = Table(box=None, pad_edge=False, show_edge=False)
+    for col, just in (("#", "right"), ("track", "left"), ("segment", "left"),
+                      ("target", "right"), ("actual", "right"), ("ΔBPM", "right"),
+                      ("ΔE", "right"), ("trans.", "right"), ("key", "right"),
+                      ("spacing", "left")):
+        t.add_column(col, justify=just, overflow="fold" if col == "track" else "ellipsis")
+    f = lambda v, spec: "–" if v is None else format(v, spec)  # noqa: E731
+    pct = lambda v: "–" if v is None else f"{v:.1f} %"  # noqa: E731
+    for row in r.rows:
+        t.add_row(str(row["position"]), Text(visible(row["track"])),
+                  Text(visible(row["segment"])),
+                  f"{f(row['target_bpm'], '.0f')} BPM E{f(row['target_energy'], '.1f')}",
+                  f"{f(row['bpm'], '.0f')} BPM E{f(row['energy'], '.1f')}",
+                  pct(row["bpm_dev_pct"]),
+                  f(row["energy_dev"], "+.1f"),
+                  "" if row["position"] == 1 else pct(row["transition_pct"]),
+                  "" if row["position"] == 1 else f(row["camelot_step"], "d"),
+                  row["spacing"] or "ok")
+    console.print(t)
