@@ -135,6 +135,18 @@ def test_table_cells_come_from_the_declaration():
     assert fields.cell("drops", [{}, {}]) == "2" and fields.cell("camelot", None) == "–"
 
 
+def test_sort_keys_come_from_the_declaration(tmp_path):
+    assert fields.SORT_KEYS["duration"] == "duration_s" and fields.SORT_KEYS["key"] == "camelot"
+    with open_library(tmp_path / "lib.db") as lib:
+        for i, d in enumerate((30.0, 10.0, 20.0)):
+            lib.save_analysis(f"/m/{i}.ogg", {"title": "bcA"[i]}, (1, 2), None,
+                              TrackAnalysis(f"/m/{i}.ogg", d))
+        assert [t.duration_s for t in lib.tracks(sort="-duration")] == [30.0, 20.0, 10.0]
+        assert [t.title for t in lib.tracks(sort="title")] == ["A", "b", "c"]  # any case
+        for key in fields.SORT_KEYS:
+            lib.tracks(sort=key)  # every term is valid SQL on the declared columns
+
+
 def test_a_track_from_an_analysis_and_tags_takes_every_shared_field():
     a = _full_analysis()
     t = Track.from_analysis(a, {"artist": "A", "title": "T", "year": 2001, "genres": ["x"]})

@@ -64,7 +64,9 @@ class Field:
     records it appears on (TRACK, ANALYSIS). ``required`` the records where it has no
     default. ``json``: part of the JSON form; ``digits``: rounding there (array items 3,
     other numbers 4 unless set). ``label``/``fmt``: its column in CLI tables. ``sql``: a
-    column definition overriding the kind's type (constraints, defaults).
+    column definition overriding the kind's type (constraints, defaults). ``sort``: the
+    names users sort tracks by it with (``tracks --sort``), ``sort_sql`` the ORDER BY
+    term (the column by default).
     """
 
     name: str
@@ -79,6 +81,8 @@ class Field:
     label: str | None = None
     fmt: Callable[[Any], str] | None = None
     sql: str | None = None
+    sort: tuple[str, ...] = ()
+    sort_sql: str | None = None
     doc: str = ""
 
     @property
@@ -121,24 +125,24 @@ _A = (ANALYSIS,)
 FIELDS: tuple[Field, ...] = (
     # identity and file state
     Field("id", "int", on=_T, required=_T, json=False, sql="INTEGER PRIMARY KEY",
-          label="id"),
+          label="id", sort=("id",)),
     Field("path", "path", required=(TRACK, ANALYSIS), sql="TEXT NOT NULL UNIQUE",
-          doc="absolute; a BLOB of its bytes when not valid UTF-8"),
+          sort=("path",), doc="absolute; a BLOB of its bytes when not valid UTF-8"),
     # tags (read by library/tags.py)
-    Field("artist", "text", "tags", on=_T, sql="TEXT COLLATE NOCASE"),
-    Field("title", "text", "tags", on=_T),
-    Field("album", "text", "tags", on=_T),
+    Field("artist", "text", "tags", on=_T, sql="TEXT COLLATE NOCASE", sort=("artist",)),
+    Field("title", "text", "tags", on=_T, sort=("title",), sort_sql="title COLLATE NOCASE"),
+    Field("album", "text", "tags", on=_T, sort=("album",), sort_sql="album COLLATE NOCASE"),
     Field("albumartist", "text", "tags", on=_T),
     Field("genre", "text", "tags", on=_T),
-    Field("year", "int", "tags", on=_T),
+    Field("year", "int", "tags", on=_T, sort=("year",)),
     Field("track_no", "int", "tags", on=_T),
     Field("tag_bpm", "real", "tags", on=_DB),
     Field("tag_key", "text", "tags", on=_DB),
     # analysis: every decode
     Field("duration_s", "real", "decode", required=_A, label="time", fmt=_mm_ss,
-          doc="seconds of decoded audio"),
+          sort=("duration",), doc="seconds of decoded audio"),
     # analysis: tempo, beats, bars
-    Field("bpm", "real", "tempo", label="BPM", fmt=_number(".1f"),
+    Field("bpm", "real", "tempo", label="BPM", fmt=_number(".1f"), sort=("bpm",),
           doc="dominant tempo, beats per minute"),
     Field("bpm_confidence", "real", "tempo", label="conf", fmt=_number(".2f"),
           doc="0..1"),
@@ -149,11 +153,11 @@ FIELDS: tuple[Field, ...] = (
     Field("phrases", "f32", "tempo", table="beats", on=_A, doc="phrase starts (s)"),
     # analysis: loudness
     Field("loudness_lufs", "real", "loudness", label="LUFS", fmt=_number(".1f"),
-          doc="integrated loudness, LUFS (BS.1770)"),
+          sort=("loudness",), doc="integrated loudness, LUFS (BS.1770)"),
     Field("loudness_range_lu", "real", "loudness", on=_A, doc="loudness range, LU"),
     Field("peak_dbfs", "real", "loudness", on=_A, doc="sample peak, dBFS"),
     # analysis: energy
-    Field("energy", "real", "energy", label="energy", fmt=_level,
+    Field("energy", "real", "energy", label="energy", fmt=_level, sort=("energy",),
           doc="raw energy 0..1 (users see the level 1-10: models.shown_level)"),
     Field("energy_level", "int", "energy", doc="ceil(10 * energy), 1..10"),
     Field("energy_curve", "f32", "energy", default={TRACK: None},
@@ -161,7 +165,8 @@ FIELDS: tuple[Field, ...] = (
     Field("energy_curve_hop_s", "real", "energy", doc="seconds per energy_curve value"),
     # analysis: key
     Field("key", "text", "key", doc='key name, e.g. "A minor"'),
-    Field("camelot", "text", "key", label="key", fmt=str, doc='Camelot code, e.g. "8A"'),
+    Field("camelot", "text", "key", label="key", fmt=str, sort=("key", "camelot"),
+          doc='Camelot code, e.g. "8A"'),
     Field("key_confidence", "real", "key", doc="0..1"),
     # analysis: sections
     Field("drops", "records", "sections", label="drops", fmt=lambda v: str(len(v)),
@@ -171,10 +176,14 @@ FIELDS: tuple[Field, ...] = (
     Field("outro_start_s", "real", "sections", doc="last mix-out point (s)"),
     # analysis: style (its features are kept so that a new style model re-decodes nothing)
     Field("style", "probs", "style", doc="{style: probability} over analysis.style.STYLES"),
-    Field("style_label", "text", "style", label="style", fmt=str, doc="the likeliest style"),
+    Field("style_label", "text", "style", label="style", fmt=str, sort=("style",),
+          doc="the likeliest style"),
     Field("style_source", "text", "style", doc='"audio" or "tag" (a genre tag decided)'),
     Field("style_features", "f64", "style_features", table="features", on=_A, json=False,
           doc="per-window style descriptors, shape (n_windows, len(style.FEATURE_NAMES))"),
+    # analysis: identity by sound (one recording under two paths or encodings)
+    Field("identity", "u32", "identity", table="prints", on=_A, json=False,
+          doc="sound print: one 32-bit word per 93 ms (analysis/identity.py)"),
     # things the user should know that did not stop the analysis
     Field("warnings", "lines", "decode", doc="one line each"),
     # bookkeeping
@@ -187,7 +196,7 @@ FIELDS: tuple[Field, ...] = (
           doc="schema <= 2: one version for the whole pipeline (read for old rows only)"),
     Field("analysers", "versions", on=_A,
           doc="{analyser: version} of the analysers whose output the row holds"),
-    Field("added_at", "real", on=_DB, sql="REAL NOT NULL"),
+    Field("added_at", "real", on=_DB, sql="REAL NOT NULL", sort=("added",)),
     Field("updated_at", "real", on=_DB, sql="REAL NOT NULL"),
 )
 
@@ -275,6 +284,10 @@ def to_json(obj: Any, record_name: str) -> dict:
     """The JSON form of a record (every declared JSON field of ``record_name``)."""
     return {f.name: json_value(f, getattr(obj, f.name, None))
             for f in on(record_name) if f.json}
+
+
+# Sort key -> ORDER BY term, for every field users sort tracks by.
+SORT_KEYS: dict[str, str] = {k: f.sort_sql or f.name for f in FIELDS for k in f.sort}
 
 
 def cell(name: str, v: Any) -> str:
