@@ -412,11 +412,9 @@ def bars_and_phrases(spec: Spectral, env: np.ndarray, bands: np.ndarray,
     Parameters
     ----------
     spec : Spectral
-        The track's spectral reductions.
-    env : np.ndarray [shape=(n_frames,)]
-        Onset strength envelope, one value a frame.
-    bands : np.ndarray [shape=(n_bands, n_frames)]
-        Per-band onset envelopes (``onset.onset_bands``).
+        Spectral reductions of the track (log-mel bands for the bar features).
+    env, bands : np.ndarray [shape=(n_frames,) and (n_bands, n_frames)]
+        The full-band and per-band onset envelopes (``onset.onset_bands``).
     beats : np.ndarray [shape=(n_beats,)]
         Beat times in seconds.
 
