@@ -1,0 +1,175 @@
+"""The application layer (underdog.app): every user operation as a function that opens the
+library itself and returns plain records, never printing. Real audio: six clips of the demo
+library scanned into a real SQLite library through ``app.scan``."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from underdog import app
+from underdog.errors import NotFoundError, UnderdogError, UsageError
+from underdog.library.db import LibraryError
+
+from .conftest import DEMO_LIBRARY, flac_clip
+
+CLIPS = [("Shawn Parrotte - Caves.flac", 10), ("Max McCracken - Awakening.opus", 5),
+         ("Muldjord - Armygeddon.mp3", 60), ("Nexuiz - Beast of Insanity.ogg", 60),
+         ("Muldjord - Chaos God.ogg", 30), ("Nexuiz - Stairs.mp3", 40)]
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory):
+    """(db path, music folder, progress events) after one app.scan of the clips."""
+    d = tmp_path_factory.mktemp("app")
+    music = d / "music"
+    music.mkdir()
+    for src, start in CLIPS:
+        flac_clip(DEMO_LIBRARY / src, music / (src.rsplit(".", 1)[0] + ".flac"), start, 45)
+    db = str(d / "lib.db")
+    events = []
+    res = app.scan([music], db, jobs=0, progress=events.append)
+    assert res.stats.analyzed == 6 and res.tracks == 6 and res.db_path == db
+    return db, music, events
+
+
+def test_scan_reports_progress_per_file(lib):
+    _, _, events = lib
+    assert [e.kind for e in events] == ["start"] + ["file"] * 6
+    assert events[0].total_files == 6 and events[0].to_analyze == 6
+    last = events[-1]
+    assert last.done == 6 and last.analyzed == 6 and last.failed == 0
+    assert last.audio_s == pytest.approx(6 * 45, abs=1)
+    assert all(e.outcome == "analyzed" for e in events[1:])
+    assert json.dumps(last.as_dict())  # JSON-ready for the web page's stream
+
+
+def test_rescan_is_all_unchanged_and_a_missing_path_is_a_usage_error(lib, tmp_path):
+    db, music, _ = lib
+    res = app.scan([music], db, jobs=0)
+    assert res.stats.unchanged == 6 and res.stats.decoded == 0
+    with pytest.raises(UsageError, match="no such file or folder"):
+        app.scan([tmp_path / "nowhere"], db)
+
+
+def test_query_pages_in_sql_with_a_total(lib):
+    db, _, _ = lib
+    every = app.query_tracks(db, sort="bpm")
+    assert every.total == 6 and len(every.tracks) == 6
+    bpms = [t.bpm for t in every.tracks]
+    assert bpms == sorted(bpms)
+    page = app.query_tracks(db, sort="bpm", offset=2, limit=3)
+    assert page.total == 6 and [t.id for t in page.tracks] == [t.id for t in every.tracks[2:5]]
+    tail = app.query_tracks(db, sort="-bpm", offset=4, limit=10)
+    assert len(tail.tracks) == 2 and tail.total == 6
+    # Filters count what matches, not the page.
+    lo = sorted(bpms)[3]
+    some = app.query_tracks(db, bpm=f"{lo}-", limit=1)
+    assert some.total == sum(b >= lo for b in bpms) and len(some.tracks) == 1
+    assert app.query_tracks(db, energy=(1, 10)).total == 6
+    rec = page.records()[0]
+    assert set(app.TRACK_FIELDS) <= set(rec) and 1.0 <= rec["energy"] <= 10.0
+    assert 0.0 <= rec["energy_raw"] <= 1.0 and "energy_level" not in rec
+    with pytest.raises(UsageError, match="unknown sort key"):
+        app.query_tracks(db, sort="loudest")
+    with pytest.raises(UsageError, match="range must look like"):
+        app.query_tracks(db, bpm="fast")
+
+
+def test_show_track_has_rhythm_drops_and_sections(lib):
+    db, music, _ = lib
+    t = app.query_tracks(db, sort="id").tracks[0]
+    d = app.show_track(t.id, db)
+    assert d.fields["path"] == t.path and d.fields["bpm"] == t.bpm
+    assert len(d.beats) > 20 and len(d.downbeats) > 4 and d.beats.dtype == np.float32
+    assert np.all(np.diff(d.beats) > 0)
+    assert set(d.sections) == {"intro_end_s", "outro_start_s", "buildups", "drops"}
+    assert d.drops == d.sections["drops"]
+    doc = json.loads(json.dumps(d.as_dict()))
+    assert len(doc["beats"]) == len(d.beats) and len(doc["energy_curve"]) == len(d.energy_curve)
+    assert app.show_track(t.path, db).fields["id"] == t.id  # by path too
+    with pytest.raises(NotFoundError) as ei:
+        app.show_track(999999, db)
+    assert ei.value.exit_code == 1 and "no track 999999" in ei.value.message
+
+
+def test_arcs_list_load_and_toml_round_trip(tmp_path):
+    names = [a["name"] for a in app.list_arcs()]
+    assert {"montage", "hiit", "run"} <= set(names)
+    run = app.get_arc("run", cadence=150)
+    text = app.arc_toml(run)
+    back = app.arc_from_toml(text)
+    assert back.segments == run.segments
+    f = tmp_path / "mine.toml"
+    f.write_text(text)
+    assert app.get_arc(str(f)).segments == run.segments
+    with pytest.raises(UnderdogError, match="unknown arc"):
+        app.get_arc("montagee")
+
+
+def test_plan_score_and_outputs(lib, tmp_path):
+    db, _, _ = lib
+    r = app.plan("montage", 3, db=db, record=False)
+    assert r.plan.entries and r.arc.name == "montage" and r.arc_spec["arc"] == "montage"
+    doc = r.as_dict()
+    assert doc["arc_spec"]["minutes"] == pytest.approx(3) and doc["entries"]
+    m3u = app.write_playlist(r.plan.entries, tmp_path / "p.m3u8", title="t", document=doc,
+                             arc_spec=r.arc_spec)
+    js = app.write_playlist(r.plan.entries, tmp_path / "p.json", title="t", document=doc)
+    png = app.write_plot(r.plan, tmp_path / "p.png", "a plot $1")
+    assert os.path.getsize(png) > 10_000
+    assert json.loads(open(js).read())["arc_spec"] == r.arc_spec
+    with pytest.raises(UsageError, match="unknown playlist type"):
+        app.check_outputs([tmp_path / "p.txt"])
+    s = app.score(m3u, db=db)
+    assert s.arc_source == "the playlist's own" and s.unknown == []
+    assert s.report.objective == pytest.approx(r.plan.report.objective, rel=1e-6)
+    assert len(s.as_dict()["rows"]) == len(r.plan.entries)
+
+
+def test_like_resolves_a_playlist_reference(lib, tmp_path):
+    db, music, _ = lib
+    ref = tmp_path / "ref.m3u8"
+    files = sorted(music.iterdir())[:2]
+    ref.write_text("#EXTM3U\n" + "".join(f"{f}\n" for f in files), encoding="utf-8")
+    r = app.like(ref, 1.5, db=db, record=False)
+    assert r.reference.from_library == 2 and r.reference.analyzed == 0
+    assert r.plan.tracks and not {t.id for t in r.plan.tracks} & r.reference.library_ids
+    assert set(r.rows) == {"underdog", "montage", "random"}
+    assert r.learned.toml.startswith("# Learned by `underdog like`")
+    from underdog.app.planning import like_record
+
+    d = like_record(r)
+    assert d["reference"]["tracks"] == [str(f) for f in files] and "distances" in d
+
+
+def test_soundtrack_tag_and_analyze(lib, tmp_path):
+    db, music, _ = lib
+    tl = tmp_path / "film.txt"
+    tl.write_text("Muldjord - Armygeddon\nNobody Famous - Not Here\n", encoding="utf-8")
+    m = app.match_soundtrack(tl, db, output=tmp_path / "film.m3u8")
+    assert [r.status for r in m.results] == ["found", "missing"]
+    assert m.summary().found == 1 and len(m.records(missing_only=True)) == 1
+    assert "Armygeddon" in open(m.playlist, encoding="utf-8").read()
+    with pytest.raises(LibraryError, match="no library database"):
+        app.match_soundtrack(tl, tmp_path / "absent.db")
+    seen = []
+    t = app.tag([music], db, dry_run=True, each=seen.append)
+    assert len(t.files) == 6 and [f.path for f in seen] == [f.path for f in t.files]
+    assert all(f.status in ("changed", "same") for f in t.files) and t.count("changed") == 6
+    assert all(f.changes for f in t.files)
+    one = app.analyze_file(sorted(music.iterdir())[0])
+    assert one["bpm"] and 1.0 <= one["energy"] <= 10.0 and "error" not in one
+    bad = tmp_path / "x.mp3"
+    bad.write_bytes(b"not audio")
+    assert "error" in app.analyze_file(bad)
+
+
+def test_problems_and_prune(lib):
+    db, _, _ = lib
+    p = app.list_problems(db)
+    assert p.errors == [] and p.files_with_warnings == 0
+    assert app.prune(db) == 0
