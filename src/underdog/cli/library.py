@@ -14,21 +14,16 @@ from rich.table import Table
 from rich.text import Text
 
 from ..app.common import TRACK_FIELDS, parse_range as app_parse_range
-from ..app.library import list_problems, prune as prune_missing, query_tracks, show_track
+from ..app.library import (ScanInterrupted, list_problems, prepare_scan,
+                           prune as prune_missing, query_tracks, show_track)
 from ..errors import UsageError
-from ..library.db import Library, LibraryError, SORT_KEYS, open_library
-from ..models import energy_to_level, shown_level
+from ..library.db import SORT_KEYS
+from .. import fields
+from ..models import energy_to_level
 from .root import app
 from .options import DB_OPTION, JOBS, LIMIT, TRACK_ID, within
-from .output import fail, line, make_console, plain, print_records, shown_path
+from .output import line, make_console, plain, print_records, shown_path
 from .progress import ScanProgress
-
-
-def _open(db: Optional[Path]) -> Library:
-    try:
-        return open_library(db)
-    except LibraryError as exc:
-        fail(exc)
 
 
 # ---------------------------------------------------------------- scan
@@ -59,38 +54,16 @@ def scan(
     Exit status: 0 when every file was analyzed, 1 when some failed (listed, and kept in
     'underdog errors'), 2 when the library cannot be used, 128 + N on signal N.
     """
-    from ..errors import UnderdogError
-    from ..library.executors import make_executor, stop_on_signals
-    from ..library.scan import scan as run_scan
-
     console = make_console()
-    for d in dirs:
-        if not os.path.exists(d):
-            fail(f"{os.fspath(d)}: no such file or folder")
-    if address and engine is not ScanEngine.ray:
-        fail("--address needs --engine ray")
+    job = prepare_scan(dirs, db, jobs=jobs, force=force, engine=engine.value, address=address)
     try:
-        executor = make_executor(jobs, engine.value, address)
-    except UnderdogError as exc:  # Ray not installed
-        fail(exc)
-    lib = _open(db)
-    try:
-        with stop_on_signals(), ScanProgress(console) as progress:
-            stats = run_scan([os.fspath(d) for d in dirs], lib, executor=executor,
-                             force=force, observer=progress)
-    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (executors.Interrupted)
-        try:
-            n = lib.count()
-        finally:
-            lib.close()
-        console.print(f"interrupted: {n} tracks are saved; run the same scan again to resume")
-        raise typer.Exit(128 + getattr(exc, "signum", 2))
-    except (LibraryError, UnderdogError) as exc:  # read-only, disk full, busy; Ray unreachable
-        lib.close()
-        fail(exc)
-    n_total = lib.count()
-    db_path = lib.path
-    lib.close()
+        with ScanProgress(console) as progress:
+            res = job.run(observer=progress)
+    except ScanInterrupted as exc:  # Ctrl-C, or SIGTERM/SIGHUP
+        console.print(f"interrupted: {exc.saved} tracks are saved; run the same scan again "
+                      "to resume")
+        raise typer.Exit(128 + exc.signum)
+    stats, n_total, db_path = res.stats, res.tracks, res.db_path
     rt = stats.audio_s / stats.wall_s if stats.wall_s > 0 else 0.0
     console.print(line(
         (str(stats.found), "bold"), f" files in {stats.wall_s:.1f} s: ",
@@ -154,23 +127,21 @@ def tracks(
         return
     console = make_console()
     table = Table(header_style="bold")
-    for col, just in [("id", "right"), ("track", "left"), ("time", "right"), ("BPM", "right"),
-                      ("key", "left"), ("energy", "right"), ("LUFS", "right"),
-                      ("style", "left"), ("drops", "right")]:
-        table.add_column(col, justify=just)
+    table.add_column("id", justify="right")
+    table.add_column("track")
+    for name in _TABLE_FIELDS:  # headings and cells as the fields declare them
+        head, just = fields.column(name)
+        table.add_column(head, justify=just)
     for t in rows:
-        d = t.duration_s or 0.0
         name = t.display if t.status == "ok" else f"{t.display} [{t.status}]"
         table.add_row(str(t.id), plain(name),
-                      f"{int(d // 60)}:{int(d % 60):02d}" if t.duration_s else "–",
-                      _f(t.bpm, ".1f"), t.camelot or "–", _f(shown_level(t.energy), ".1f"),
-                      _f(t.loudness_lufs, ".1f"), t.style_label or "–", str(len(t.drops)))
+                      *(fields.cell(f, getattr(t, f)) for f in _TABLE_FIELDS))
     console.print(table)
     console.print(f"{len(rows)} tracks")
 
 
-def _f(v, spec: str) -> str:
-    return "–" if v is None else format(v, spec)
+_TABLE_FIELDS = ("duration_s", "bpm", "camelot", "energy", "loudness_lufs", "style_label",
+                 "drops")
 
 
 # ---------------------------------------------------------------- show / errors / prune
