@@ -69,7 +69,8 @@ def scan(
         (str(stats.found), "bold"), f" files in {stats.wall_s:.1f} s: ",
         (f"{stats.analyzed} analyzed", "green"), f" ({stats.audio_s / 3600:.2f} h of audio, "
         f"×{rt:.0f} realtime), {stats.unchanged} unchanged, {stats.moved} moved, "
-        f"{stats.missing} missing, ", (f"{stats.failed} failed", "red"),
+        + (f"{stats.updated} updated without decoding, " if stats.updated else "")
+        + f"{stats.missing} missing, ", (f"{stats.failed} failed", "red"),
         f"; {stats.decoded} decoded"))
     for reason, n in stats.failure_reasons():
         console.print(f"  {n:>4} × {reason}")
