@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.dev-installed
 BENCHSTAMP := $(VENV)/.bench-installed
 
-.PHONY: demo test install bench bench-tempo clean
+.PHONY: demo test install bench bench-tempo clean screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -44,6 +44,10 @@ demo: $(STAMP)
 
 test: $(DEVSTAMP)
 	$(BIN)/python -m pytest -q
+
+# docs/web/*.png: the browser tests' screenshots of each page (needs Chromium: apt-get install chromium)
+screenshots: $(DEVSTAMP)
+	UNDERDOG_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/test_web_browser.py
 
 # madmom is a bench-only peer (non-commercial models) in its own venv; if it cannot be
 # built here, bench/tempo.py runs without it.

@@ -73,6 +73,12 @@ def _refresh(page, action) -> None:
 
 def test_acceptance_walk(site):
     page, base, shots, errors = site
+    import time
+    t0 = [time.monotonic()]
+
+    def lap(what):
+        print(f"{what}: {time.monotonic() - t0[0]:.1f} s")
+        t0[0] = time.monotonic()
     # -- library: scan from the page, with live progress
     page.fill("#scan-folder", str(DEMO_LIBRARY))
     page.click("#scan-go")
@@ -80,6 +86,7 @@ def test_acceptance_walk(site):
     assert "12 tracks" in page.text_content("#scan-msg"), page.text_content("#scan-msg")
     page.wait_for_function("() => document.querySelectorAll('#lib-table tbody tr').length === 12")
     page.screenshot(path=str(shots / "library.png"), full_page=True)
+    lap("scan")
     # filter: BPM from 130, then style heavy: every row fits, fewer rows
     _refresh(page, lambda: (page.fill("#f-bpm-min", "130"),
                             page.dispatch_event("#f-bpm-min", "change")))
@@ -96,6 +103,7 @@ def test_acceptance_walk(site):
     bpms = [float(x) for x in _column(page, 3)]
     assert bpms == sorted(bpms, reverse=True) and bpms[0] > bpms[-1]
 
+    lap("filter")
     # -- every format of the demo library plays in Chromium from its track id
     ids = page.evaluate("""async () => {
         const r = await fetch('/api/tracks?limit=50', {headers: {'X-Underdog-Token':
@@ -111,6 +119,7 @@ def test_acceptance_walk(site):
         a.src = '/api/audio/' + id; })))""", list(by_ext.values()))
     assert all(d > 10 for d in durations), dict(zip(by_ext, durations))
 
+    lap("formats")
     # -- track: open one (an Opus file), click the curve, it plays from there
     page.click(f"#lib-table a[href='#/track/{by_ext['.opus']}']")
     page.wait_for_selector("#page-track.shown")
@@ -124,10 +133,11 @@ def test_acceptance_walk(site):
     page.click("#tr-pause")
     assert start > 0.3 * page.evaluate("document.querySelector('#tr-audio').duration")
 
+    lap("track")
     # -- arc editor: drag the first peak's BPM point down by ~20 BPM, build a short plan
     page.goto(page.url.split("#")[0] + "#/arc")
     page.wait_for_selector("#arc-svg circle[data-kind='bpm']")
-    page.fill("#arc-minutes", "4")
+    page.fill("#arc-minutes", "2")  # a short plan: the render stays quick
     page.dispatch_event("#arc-minutes", "change")
     before = page.text_content("#arc-table tbody tr:nth-child(3) td:nth-child(3)")
     pt = page.locator("#arc-svg circle[data-kind='bpm'][data-seg='2'][data-end='0']")
@@ -151,6 +161,7 @@ def test_acceptance_walk(site):
     page.wait_for_selector("#page-plan.shown #plan-table tbody tr", timeout=60_000)
     first = page.text_content("#plan-table tbody tr:first-child td:nth-child(6)")
 
+    lap("arc+build")
     # -- plan: swap the first track for an alternative
     page.click("#plan-table tbody tr:first-child button.swap")
     page.wait_for_selector("#alt-table button.use")
@@ -160,7 +171,6 @@ def test_acceptance_walk(site):
         "() => document.querySelector('#plan-table tbody tr td:nth-child(6)').textContent === "
         f"{alt!r}")
     assert alt != first
-    page.screenshot(path=str(shots / "plan.png"), full_page=True)
     # lock it and re-plan the rest: it stays first
     page.check("#plan-table tbody tr:first-child input.lock")
     page.wait_for_selector("#plan-table tbody tr.locked")
@@ -169,13 +179,17 @@ def test_acceptance_walk(site):
     page.wait_for_selector("#plan-table tbody tr.locked")
     assert page.text_content("#plan-table tbody tr:first-child td:nth-child(6)") == alt
 
+    lap("swap+replan")
     # -- render the mix with progress, then play it
     page.click("#plan-render")
     page.wait_for_selector("#render-out:not([hidden])", timeout=120_000)
     page.evaluate("document.querySelector('#mix-audio').play()")
     assert _playing(page, "#mix-audio") > 1
     assert "excerpts" in page.text_content("#render-msg")
+    page.evaluate("document.querySelector('#mix-audio').pause()")
+    page.screenshot(path=str(shots / "render.png"), full_page=True)
 
+    lap("render")
     # -- soundtrack: the Never Back Down tracklist
     page.goto(page.url.split("#")[0] + "#/soundtrack")
     page.fill("#st-text", TRACKLIST.read_text("utf-8"))
@@ -189,6 +203,7 @@ def test_acceptance_walk(site):
     assert "of" in page.text_content("#st-summary")
     page.screenshot(path=str(shots / "soundtrack.png"), full_page=True)
 
+    lap("soundtrack")
     # -- like: a reference playlist uploaded from the page
     ref = base / "reference.m3u8"
     ref.write_text("#EXTM3U\n" + "".join(f"{DEMO_LIBRARY / n}\n" for n in (
@@ -202,4 +217,8 @@ def test_acceptance_walk(site):
                                       "els => els.map(e => e.textContent)")
     assert names[:2] == ["reference", "underdog"]
     page.screenshot(path=str(shots / "like.png"), full_page=True)
+    page.click("#like-plan a")  # the rebuilt plan: a longer one for the plan page's picture
+    page.wait_for_selector("#page-plan.shown #plan-table tbody tr")
+    page.screenshot(path=str(shots / "plan.png"), full_page=True)
+    lap("like")
     assert not errors, errors

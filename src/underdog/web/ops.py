@@ -157,10 +157,12 @@ def parse_query(params: dict) -> Query:
 
 
 def library_page(db: str, q: Query) -> dict:
-    """One page of the library table, with the number of matching tracks."""
+    """One page of the library table, with the number of matching tracks (``library``:
+    the library's own count, only without filters; the page keeps it)."""
     if not os.path.exists(db):
         return {"total": 0, "library": 0, "offset": 0, "rows": []}
     kw = dict(bpm=q.bpm, level=q.level, style=q.style, key=q.key, artist=q.artist)
+    filtered = any(v is not None for v in kw.values()) or q.drops
     with _library(db) as lib:
         if q.drops:
             kw["has_drops"] = True
@@ -172,8 +174,7 @@ def library_page(db: str, q: Query) -> dict:
             rows = [t for t in lib.tracks(sort=q.sort, limit=q.limit, offset=q.offset, **kw)
                     if t.drops]
             total = lib.count_tracks(**kw)
-        n_all = lib.count()
-    return {"total": total, "library": n_all, "offset": q.offset,
+    return {"total": total, "library": None if filtered else total, "offset": q.offset,
             "rows": [track_row(t) for t in rows]}
 
 

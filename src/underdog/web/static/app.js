@@ -93,7 +93,10 @@ let libSeq = 0;
 async function loadLibrary(reason) {
   const seq = ++libSeq;
   const t0 = performance.now();
-  const d = await getJSON(`/api/tracks?${filterParams()}`);
+  window.underdogBusy = true;
+  let d;
+  try { d = await getJSON(`/api/tracks?${filterParams()}`); }
+  finally { if (seq === libSeq) window.underdogBusy = false; }
   if (seq !== libSeq) return;
   state.total = d.total;
   const body = $("#lib-table tbody");
@@ -104,8 +107,9 @@ async function loadLibrary(reason) {
     el("td", { text: t.camelot || "" }), el("td", { text: t.style || "" }),
     el("td", { class: "num", text: t.drops || "" }), el("td", { class: "num", text: mmss(t.duration_s) })));
   body.replaceChildren(...rows);
-  $("#lib-count").textContent = d.library === 0 ? "The library is empty: scan a folder."
-    : `${d.total} of ${d.library} tracks`;
+  if (d.library !== null) state.library = d.library;
+  $("#lib-count").textContent = state.library === 0 ? "The library is empty: scan a folder."
+    : `${d.total} of ${state.library ?? "?"} tracks`;
   const pages = Math.max(1, Math.ceil(d.total / state.limit));
   $("#lib-page").textContent = `page ${Math.floor(state.offset / state.limit) + 1} of ${pages}`;
   $("#lib-prev").disabled = state.offset === 0;
@@ -365,31 +369,41 @@ function setPlan(p) { state.plan = p; history.replaceState(null, "", `#/plan/${p
 
 function drawPlan() {
   const p = state.plan;
+  if (state.renderedFor !== p.id) {  // a render belongs to the plan it was made from
+    $("#render-out").hidden = true; $("#render-progress").hidden = true; $("#render-msg").textContent = "";
+  }
   $("#plan-title").textContent = `${p.arc}: ${p.entries.length} tracks, ${fmt(p.minutes)} min (seed ${p.seed})`;
   const r = p.report;
   $("#plan-report").textContent = `arc fit: mean |BPM − target| ${fmt(r.bpm_mae)}, energy error ${fmt(r.energy_mae)}; objective ${fmt(r.objective)}` + (p.warnings.length ? " · " + p.warnings.join(" · ") : "");
   for (const k of ["m3u8", "xspf", "json", "xml"]) $(`#x-${k}`).href = `/api/plans/${p.id}/export/${k}`;
   // chart: target band vs actual
-  const s = $("#plan-svg"), W = 1000, H = 300, pad = 40, total = p.session_minutes * 60;
-  const bpms = p.entries.map((e) => e.actual.played_bpm || e.actual.bpm || 0).concat(p.target.map((t) => t.bpm));
-  const lo = Math.min(...bpms) - 10, hi = Math.max(...bpms) + 10;
+  const s = $("#plan-svg"), W = 1000, H = 300, pad = 44;
+  const total = Math.max(p.session_minutes * 60, ...p.entries.map((e) => e.end_s));
+  const bpms = p.entries.map((e) => e.actual.played_bpm || e.actual.bpm || 0).filter((b) => b > 0).concat(p.target.map((t) => t.bpm));
+  const lo = Math.floor((Math.min(...bpms) - 10) / 10) * 10, hi = Math.ceil((Math.max(...bpms) + 10) / 10) * 10;
   const x = (t) => pad + (W - 2 * pad) * t / total, yb = (b) => H - pad - (H - 2 * pad) * (b - lo) / (hi - lo);
   const ye = (e) => H - pad - (H - 2 * pad) * (e - 1) / 9;
+  const text = (x0, y0, str, color, anchor) => { const t = svgEl("text", { x: x0, y: y0, "font-size": 11, fill: color || "#888", "text-anchor": anchor || "start" }); t.textContent = str; s.append(t); };
   s.replaceChildren();
   for (const seg of p.segments) {
     if (seg.peak) s.append(svgEl("rect", { x: x(seg.start_s), y: pad, width: x(seg.end_s) - x(seg.start_s), height: H - 2 * pad, fill: "rgba(192,57,43,0.06)" }));
   }
+  const step = (hi - lo) > 80 ? 20 : 10;
+  for (let b = lo; b <= hi; b += step) { s.append(svgEl("line", { x1: pad, x2: W - pad, y1: yb(b), y2: yb(b), stroke: "#f0f0f0" })); text(pad - 4, yb(b) + 4, String(b), "#2a6fbb", "end"); }
+  for (let e = 1; e <= 10; e += 3) text(W - pad + 4, ye(e) + 4, `E${e}`, "#c0392b");
   const line = (pts, color, dash) => s.append(svgEl("polyline", { points: pts.join(" "), fill: "none", stroke: color, "stroke-width": 2, ...(dash ? { "stroke-dasharray": dash } : {}) }));
   line(p.target.map((t) => `${x(t.t_s)},${yb(t.bpm)}`), "#2a6fbb", "6 3");
   line(p.target.map((t) => `${x(t.t_s)},${ye(t.energy)}`), "#c0392b", "6 3");
   for (const e of p.entries) {
     const b = e.actual.played_bpm || e.actual.bpm;
-    if (b) s.append(svgEl("line", { x1: x(e.start_s), x2: x(e.end_s), y1: yb(b), y2: yb(b), stroke: "#2a6fbb", "stroke-width": 5 }));
-    if (e.level) s.append(svgEl("line", { x1: x(e.start_s), x2: x(e.end_s), y1: ye(e.level), y2: ye(e.level), stroke: "#c0392b", "stroke-width": 3 }));
-    const t = svgEl("title"); t.textContent = `${e.position}. ${e.display}`; s.lastChild.append(t);
+    const tip = () => { const t = svgEl("title"); t.textContent = `${e.position}. ${e.display}`; s.lastChild.append(t); };
+    if (b) { s.append(svgEl("line", { x1: x(e.start_s), x2: x(e.end_s), y1: yb(b), y2: yb(b), stroke: "#2a6fbb", "stroke-width": 5 })); tip(); }
+    if (e.level) { s.append(svgEl("line", { x1: x(e.start_s), x2: x(e.end_s), y1: ye(e.level), y2: ye(e.level), stroke: "#c0392b", "stroke-width": 3 })); tip(); }
+    s.append(svgEl("line", { x1: x(e.start_s), x2: x(e.start_s), y1: H - pad, y2: H - pad + 6, stroke: "#555" }));
   }
-  for (let m = 0; m <= total / 60; m += 5) { const t = svgEl("text", { x: x(m * 60) - 6, y: H - 12, "font-size": 11, fill: "#888" }); t.textContent = `${m}′`; s.append(t); }
-  const lg = svgEl("text", { x: pad, y: 16, "font-size": 12, fill: "#444" }); lg.textContent = "dashed: target (blue BPM, red energy); bars: the tracks"; s.append(lg);
+  const mins = total / 60, tick = mins > 30 ? 5 : mins > 10 ? 2 : 1;
+  for (let m = 0; m <= mins; m += tick) text(x(m * 60), H - 12, `${m}′`, "#888", "middle");
+  text(pad, 16, "dashed: the arc's target (blue BPM, red energy level); bars: the planned tracks", "#444");
   // explain table
   $("#plan-table tbody").replaceChildren(...p.entries.map((e) => {
     const lock = el("input", { type: "checkbox", class: "lock", "data-pos": e.position });
@@ -433,6 +447,7 @@ function setupPlan() {
     $("#mix-audio").src = `/api/jobs/${job}/audio`;
     $("#mix-download").href = `/api/jobs/${job}/audio?download=1`;
     $("#render-out").hidden = false;
+    state.renderedFor = state.plan.id;
   });
 }
 
@@ -492,7 +507,10 @@ function setupLike() {
 
 // ---------------------------------------------------------------- start
 (async function start() {
-  META = await getJSON("/api/meta");
+  const meta = getJSON("/api/meta");
+  // the library view's first page is asked for at once, beside the page's metadata
+  if (!location.hash || location.hash.startsWith("#/library")) { libShown = true; loadLibrary("first"); }
+  META = await meta;
   setupLibrary(); setupTrack(); setupArc(); setupPlan(); setupSoundtrack(); setupLike();
   window.addEventListener("hashchange", route);
   route();
