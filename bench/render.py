@@ -461,7 +461,16 @@ def main() -> None:
     ap.add_argument("--gtzan", type=int, default=6)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--montage-only", action="store_true", help="skip the stretcher table")
+    ap.add_argument("--accept", action="store_true",
+                    help="the acceptance renders on the realistic library (--db)")
+    ap.add_argument("--db", default="/tmp/free.db", help="scanned library (with downbeats)")
+    ap.add_argument("--sessions", default="montage,boxing,run160")
+    ap.add_argument("--plan-dir", default=None, help="take accept_<session>.json from here")
+    ap.add_argument("--mix-dir", default=tempfile.gettempdir(), help="where the mixes go")
     args = ap.parse_args()
+    if args.accept:
+        accept_main(args)
+        return
     out = ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)
     m = bench_montage(out)
@@ -503,6 +512,308 @@ def main() -> None:
     for r in rows:
         print(f"| {r['method']} | {r['band'] * 100:.0f} % | {r['speed_x']:.0f} | {r['tempo_ok']} | "
               f"{r['dist_db']:.2f} | {r['sharp']:.3f} | {r['centroid']:.3f} |")
+
+
+
+# ------------------------------------------------------- acceptance on the realistic library
+
+SESSIONS = {  # name -> (underdog plan arguments, round cue sound)
+    "montage": (["--arc", "montage"], "bell"),
+    "boxing": (["--arc", "boxing"], "bell"),
+    "run160": (["--arc", "run", "--cadence", "160"], "none"),
+}
+
+
+def plan_session(name: str, db: Path, out: Path) -> Path:
+    """``underdog plan`` for one session, on a copy of ``db`` (plan writes its history)."""
+    import shutil
+
+    copy = out / f"accept_{name}.db"
+    shutil.copyfile(db, copy)
+    plan = out / f"accept_{name}.json"
+    cmd = [str(ROOT / ".venv" / "bin" / "underdog"), "plan", *SESSIONS[name][0], "--db", str(copy),
+           "-o", str(plan)]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    copy.unlink()
+    if r.returncode not in (0,) or not plan.exists():
+        raise SystemExit(f"plan {name} failed: {r.stderr.strip()[-500:]}")
+    return plan
+
+
+def db_beats(db: Path):
+    """beats_for from the library (as `underdog render --db` does)."""
+    try:
+        from underdog.app.render import library_beats
+    except ImportError:
+        from underdog.cli.render import library_beats
+    return library_beats(db)
+
+
+def track_told(y: np.ndarray, bpm: float) -> np.ndarray:
+    """underdog's beat tracker told the tempo (its dynamic programme at ``bpm``)."""
+    from underdog.analysis import beats as ud_beats
+    from underdog.analysis import onset, spectral
+
+    m = resample_poly(y.mean(axis=0), 1, 2).astype(np.float32)
+    spec = spectral.compute(m, MIX_SR // 2, key_chroma=False)
+    env, _ = onset.onset_bands(spec)
+    return np.asarray(ud_beats.track_beats(env, spec.fps, bpm), np.float64)
+
+
+def librosa_told(y: np.ndarray, bpm: float) -> np.ndarray:
+    import librosa
+
+    m = resample_poly(y.mean(axis=0), 1, 2).astype(np.float32)
+    _, b = librosa.beat.beat_track(y=m, sr=MIX_SR // 2, units="time", bpm=bpm)
+    return np.asarray(b, np.float64)
+
+
+def _align(ca: np.ndarray, cb: np.ndarray, w0: float, ma: float, mb: float, period: float,
+           t0: float, t1: float) -> dict:
+    """Median / 95th percentile beat offsets (ms) of two signals that start at the same
+    session time ``w0``, by each tracker free and told the tempo (session beat ``period``,
+    ``ma``/``mb`` session beats per track beat)."""
+    row = {}
+    trackers = (("underdog", lambda z, m_: track(z)), ("librosa", lambda z, m_: _librosa_beats(z)),
+                ("underdog_told", lambda z, m_: track_told(z, 60.0 / (period * m_))),
+                ("librosa_told", lambda z, m_: librosa_told(z, 60.0 / (period * m_))))
+    for name, tracker in trackers:
+        ta, tb = w0 + tracker(ca, ma), w0 + tracker(cb, mb)
+        row[name] = _stats(_pair_offsets(ta, tb, ma, mb, t0, t1))
+        ok = True
+        for t, m_ in ((ta, ma), (tb, mb)):
+            t = t[(t >= t0) & (t <= t1)]
+            if len(t) > 2 and abs(np.median(np.diff(t)) / (period * m_) - 1) >= 0.1:
+                ok = False
+        row[name + "_level_ok"] = ok
+    return row
+
+
+def _silences(y: np.ndarray, sr: int, planned: list[tuple[float, float]]) -> tuple[float, float]:
+    """(longest silence, longest one outside the planned gaps), s; silence: 50-ms RMS
+    under -60 dBFS."""
+    hop = sr // 20
+    m = y.mean(axis=0)
+    n = len(m) // hop
+    rms = np.sqrt(np.mean(m[:n * hop].reshape(n, hop) ** 2, axis=1))
+    quiet = np.r_[False, rms < 1e-3, False]
+    edges = np.flatnonzero(np.diff(quiet.astype(np.int8)))
+    longest = unplanned = 0.0
+    for a, b in zip(edges[::2], edges[1::2]):
+        ta, tb = a / 20.0, b / 20.0
+        longest = max(longest, tb - ta)
+        if not any(pa - 0.1 <= ta and tb <= pb + 0.1 for pa, pb in planned):
+            unplanned = max(unplanned, tb - ta)
+    return longest, unplanned
+
+
+def _true_peak_db(y: np.ndarray, sr: int) -> float:
+    peak = 0.0
+    step = sr * 10
+    for i in range(0, y.shape[1], step):
+        seg = y[:, max(0, i - 64):i + step + 64]
+        peak = max(peak, float(np.abs(resample_poly(seg, 4, 1, axis=1)).max()))
+    return 20 * np.log10(peak + 1e-12)
+
+
+def _mix_tempo_steps(y: np.ndarray, sr: int, t0: float, t1: float) -> float:
+    """Largest bar-to-bar change (%) of the mix's local tempo between ``t0`` and ``t1``:
+    underdog's beats on the mix, 60 / least-squares period over 16 beats (4 bars; fewer
+    and one beat's 23 ms frame moves the estimate by a percent), windows a bar apart."""
+    a, b = max(0, int(t0 * sr)), min(y.shape[1], int(t1 * sr))
+    beats = t0 + track(y[:, a:b])
+    if len(beats) < 24:
+        return float("nan")
+    tempi = [float(np.polyfit(np.arange(16), beats[i:i + 16], 1)[0])
+             for i in range(0, len(beats) - 16, 4)]
+    r = np.array(tempi)
+    return float(100 * np.max(np.abs(r[1:] / r[:-1] - 1))) if len(r) > 1 else float("nan")
+
+
+def _map_step(p, t0: float, t1: float) -> float:
+    """Largest change (%) of a placement's rate between consecutive map segments that
+    start between session ``t0`` and ``t1``."""
+    r = np.diff(p.knots_t) / np.diff(p.knots_s)
+    sel = (p.knots_s[:-1] >= t0 - 1e-6) & (p.knots_s[:-1] <= t1)
+    r = r[sel]
+    return float(100 * np.max(np.abs(r[1:] / r[:-1] - 1))) if len(r) > 1 else 0.0
+
+
+def bench_session(name: str, plan_path: Path, db: Path, out: Path, mix_dir: Path,
+                  n_plots: int = 0) -> dict:
+    import pyloudnorm
+    import soundfile as sf
+    from scipy.signal import oaconvolve
+
+    from underdog.render import mix
+    from underdog.render.render import contribution, read_plan, render
+
+    plan = read_plan(plan_path)
+    raw = json.loads(plan_path.read_text())
+    beats_for = db_beats(db)
+    grids: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def cached(p):
+        if p not in grids:
+            grids[p] = beats_for(p)
+        return grids[p]
+
+    for e in plan.entries:  # the library lookups are not the render's work
+        cached(e.path)
+    cue_kind = SESSIONS[name][1]
+    mixf = mix_dir / f"accept_{name}.flac"
+    t_cpu = time.process_time()
+    rep = render(plan, mixf, cues=cue_kind, beats_for=cached)
+    cpu = time.process_time() - t_cpu
+    res = {"session": name, "entries": len(plan.entries), "duration_s": rep.duration_s,
+           "cpu_s": cpu, "speed_x": rep.duration_s / cpu, "shares": rep.seconds,
+           "warnings": rep.warnings}
+    print(f"[{name}] {rep.duration_s / 60:.1f} min, {len(plan.entries)} entries, "
+          f"{cpu:.1f} s CPU ({res['speed_x']:.0f}x)", flush=True)
+    y, sr = sf.read(mixf, dtype="float32", always_2d=True)
+    y = np.ascontiguousarray(y.T)
+    origin = min(p.start_s for p in rep.placements)
+    places = rep.placements
+    # levels
+    res["lufs"] = float(pyloudnorm.Meter(sr).integrated_loudness(y.T.astype(np.float64)))
+    res["true_peak_dbtp"] = _true_peak_db(y, sr)
+    res["clipped"] = int(np.count_nonzero(np.abs(y) >= 1.0 - 1.0 / 32768))
+    gaps = [(pa.end_s - origin, pb.start_s - origin) for pa, pb, e in
+            zip(places, places[1:], plan.entries[1:]) if e.transition.shape == "cut"]
+    res["longest_silence_s"], res["longest_unplanned_silence_s"] = _silences(y, sr, gaps)
+    # cues
+    if rep.cue_samples:
+        snd = mix.cue_sound(cue_kind, sr)
+        m = y.mean(axis=0)
+        errs = []
+        for c in rep.cue_samples:
+            lo, hi = max(0, c - sr // 2), min(len(m) - len(snd), c + sr // 2)
+            if hi <= lo:
+                continue
+            corr = oaconvolve(m[lo:hi + len(snd)], snd[::-1], mode="valid")
+            errs.append(abs(lo + int(np.argmax(corr)) - c) / sr)
+        res["cues"] = len(errs)
+        res["cue_err_ms_max"] = 1000 * max(errs) if errs else None
+    # drops: where each planned drop lands, against the plan and the peak's first beat
+    peaks = [s["start_s"] for s in raw.get("segments", []) if s.get("peak")]
+    drops = []
+    t_start = 0.0  # the baseline: whole tracks back to back, 10 s crossfades
+    base_start = []
+    for e, x in zip(plan.entries, raw["entries"]):
+        base_start.append(t_start)
+        t_start += float(x.get("duration_s") or 0.0) - 10.0
+    for k, (e, x, p) in enumerate(zip(plan.entries, raw["entries"], places)):
+        if e.drop_at_s is None:
+            continue
+        cands = [float(d["time_s"]) for d in (x.get("actual", {}).get("drops") or [])
+                 if e.in_s - 0.05 <= float(d["time_s"]) <= (e.out_s or 1e9)]
+        if not cands:
+            continue
+        dt = min(cands, key=lambda t: abs(float(p.session_time(t)) - e.drop_at_s))
+        at = float(p.session_time(dt))
+        beat = 60.0 / (e.tempo_bpm or e.arc_bpm or 120.0)
+        peak = min(peaks, key=lambda s: abs(s - e.drop_at_s)) if peaks else None
+        on_peak = peak is not None and abs(peak - e.drop_at_s) <= 4 * beat
+        drops.append({"entry": k + 1, "planned_s": e.drop_at_s, "rendered_s": at,
+                      "err_vs_plan_beats": (at - e.drop_at_s) / beat,
+                      "peak_s": peak if on_peak else None,
+                      "err_vs_peak_beats": (at - peak) / beat if on_peak else None,
+                      "baseline_err_vs_peak_beats": (base_start[k] + dt - peak) / beat
+                      if on_peak else None})
+    res["drops"] = drops
+    # tempo: each excerpt's body as played (its library beats through its map) against the
+    # plan's; continuity: the mix's bar-to-bar tempo change through each blend (re-tracked)
+    follow = []
+    for e, p in zip(plan.entries, places):
+        want = e.tempo_bpm or e.arc_bpm
+        b, _ = cached(e.path)
+        s = p.session_time(b[(b >= p.knots_t[0]) & (b <= p.knots_t[-1])])
+        if want and len(s) > 8:
+            mid = s[len(s) // 4:3 * len(s) // 4]
+            played = 60.0 / float(np.polyfit(np.arange(len(mid)), mid, 1)[0]) * p.multiple
+            lvl = min((0.5, 1.0, 2.0), key=lambda v: abs(np.log(played * v / want)))
+            follow.append(100 * (played * lvl / want - 1))
+    res["tempo_follow_err_pct"] = {"median_abs": float(np.median(np.abs(follow))) if follow else None,
+                                   "max_abs": float(np.max(np.abs(follow))) if follow else None}
+    trs = []
+    n_written = 0
+    shapes_written: set[str] = set()
+    for k, (pa, pb) in enumerate(zip(places, places[1:])):
+        ea, eb = plan.entries[k], plan.entries[k + 1]
+        row = {"k": k + 1, "from": Path(ea.path).stem, "to": Path(eb.path).stem,
+               "shape": eb.transition.shape}
+        xa, xb = raw["entries"][k], raw["entries"][k + 1]
+        own_a = float(xa.get("actual", {}).get("bpm") or 0) or mix.own_tempo(cached(ea.path)[0], 0, 1e9)
+        own_b = float(xb.get("actual", {}).get("bpm") or 0) or mix.own_tempo(cached(eb.path)[0], 0, 1e9)
+        step = own_b / own_a
+        step = min((step, step * 2, step / 2), key=lambda v: abs(np.log(v)))
+        row["baseline_tempo_step_pct"] = 100 * abs(step - 1)
+        if eb.transition.shape == "cut":
+            trs.append(row)
+            continue
+        ov0, ov1 = pa.fade_out.t0, pa.fade_out.t1
+        period = (ov1 - ov0) / (eb.transition.bars * 4)
+        row["mix_tempo_step_pct"] = _mix_tempo_steps(y, sr, ov0 - origin - 12.0,
+                                                     ov1 - origin + 12.0)
+        # from the maps (exact): the largest change of either track's playing rate from one
+        # map segment to the next around the blend; both are pinned to the same session
+        # beats in the overlap, so this is the mix's tempo step
+        row["map_tempo_step_pct"] = max(_map_step(p, ov0 - 12.0, ov1 + 12.0) for p in (pa, pb))
+        ya = contribution(ea.path, pa, sr, lufs=None)
+        yb = contribution(eb.path, pb, sr, lufs=None)
+        w0, w1 = max(ov0 - 8.0, pa.start_s), min(ov1 + 8.0, pb.end_s)
+        ca, cb = _window(ya, pa.start_s, w0, w1, sr), _window(yb, pb.start_s, w0, w1, sr)
+        row.update(_align(ca, cb, w0, pa.multiple, pb.multiple, period, ov0 + 0.3, ov1 - 0.3))
+        # the baseline: the outgoing track's last 10 s into the incoming one's first 10 s,
+        # each at its own tempo
+        da = float(xa.get("duration_s") or 0.0)
+        if da > 20:
+            bx = read_span(ea.path, da - 18.0, da, sr)
+            by = read_span(eb.path, 0.0, 18.0, sr)
+            n = max(bx.shape[1], by.shape[1] + 8 * sr)
+            A_ = np.zeros((2, n), np.float32)
+            B_ = np.zeros((2, n), np.float32)
+            A_[:, :bx.shape[1]] = bx
+            B_[:, 8 * sr:8 * sr + by.shape[1]] = by[:, :n - 8 * sr]
+            base = {}
+            for tn, tr in (("underdog", track), ("librosa", _librosa_beats)):
+                ta, tb = tr(A_), tr(B_)
+                base[tn] = _stats(_offsets(tb, ta, 8.3, 17.7))
+            row["baseline"] = base
+        trs.append(row)
+        if n_written < n_plots and (eb.transition.shape not in shapes_written
+                                    or len(shapes_written) >= 2):
+            shapes_written.add(eb.transition.shape)
+            n_written += 1
+            a, b = int((ov0 - origin - 2.0) * sr), int((ov1 - origin + 2.0) * sr)
+            sf.write(out / f"render_transition_{n_written}.flac", y[:, a:b].T, sr)
+            _plot_transition(out / f"render_transition_{n_written}.png", ya, yb, pa, pb, ov0, ov1,
+                             sr, row)
+        print(f"  {row['k']:2d} {row['shape']:11s} ud {row['underdog'][0]:6.1f}/{row['underdog'][1]:6.1f}"
+              f" lib {row['librosa'][0]:6.1f}/{row['librosa'][1]:6.1f}"
+              f" ud-told {row['underdog_told'][0]:6.1f}/{row['underdog_told'][1]:6.1f}"
+              f" lib-told {row['librosa_told'][0]:6.1f}/{row['librosa_told'][1]:6.1f}"
+              f" base {row.get('baseline', {}).get('underdog', (np.nan,))[0]:6.1f}"
+              f" step {row['map_tempo_step_pct']:.2f}% (mix {row['mix_tempo_step_pct']:.1f}%)",
+              flush=True)
+    res["transitions"] = trs
+    del y
+    return res
+
+
+def accept_main(args) -> None:
+    out = ROOT / "bench" / "out"
+    out.mkdir(exist_ok=True)
+    mix_dir = Path(args.mix_dir)
+    mix_dir.mkdir(parents=True, exist_ok=True)
+    allres = {}
+    for name in args.sessions.split(","):
+        plan = Path(args.plan_dir) / f"accept_{name}.json" if args.plan_dir else plan_session(
+            name, Path(args.db), out)
+        res = bench_session(name, plan, Path(args.db), out, mix_dir,
+                            n_plots=3 if name == "montage" else 0)
+        allres[name] = res
+        (out / f"render_accept_{name}.json").write_text(json.dumps(res, indent=1, default=float))
 
 
 if __name__ == "__main__":

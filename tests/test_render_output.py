@@ -230,3 +230,49 @@ def test_tempo_follow_plays_at_the_arcs_target(tmp_path, grids, mode):  # noqa: 
     want = 160.0 if mode == "follow" else own
     assert bpm == pytest.approx(want, rel=0.01)
     assert abs(own / 160.0 - 1.0) > 0.05  # the two modes differ by more than the tolerance
+
+
+def test_cut_onto_a_drop(tmp_path, grids):  # noqa: F811
+    """Hell cuts out; after the silence Digital Pursuit slams in on its drop (the analysis's,
+    in_s on the downbeat at it) at the plan's second: in the file, the gap is silent and the
+    first hit after it is within 20 ms of start_s."""
+    from underdog.analysis import analyze
+    from underdog.render.beatgrid import onset_times
+    from underdog.render.render import analysis_beats
+
+    from .conftest import DEMO_LIBRARY
+
+    d_path = str(DEMO_LIBRARY / "Nexuiz - Digital Pursuit.opus")
+    drops = [float(d["time_s"] if isinstance(d, dict) else d.time_s)
+             for d in analyze(d_path, steps={"tempo", "sections"}).drops]
+    assert drops, "the demo track has lost its drop"
+    g = {B: grids[B], d_path: analysis_beats(d_path)}
+    drop = float(g[d_path][1][np.argmin(np.abs(g[d_path][1] - drops[0]))])
+    assert abs(drop - drops[0]) < 0.3
+    planned = 17.0
+    entries = [{"path": B, "in_s": downbeat_near(grids, B, 10.0), "out_s": downbeat_near(grids, B, 24.0),
+                "start_s": 0.0, "tempo_bpm": 128.0},
+               {"path": d_path, "in_s": drop, "out_s": drop + 10.0, "start_s": planned,
+                "drop_at_s": planned, "tempo_bpm": 124.0, "transition": "cut"}]
+    p = tmp_path / "plan.json"
+    p.write_text(json.dumps({"entries": entries}))
+    out = tmp_path / "drop.wav"
+    rep = render(read_plan(p), out, beats_for=lambda q: g[q], cues="none")
+    pa, pb = rep.placements
+    # the drop's beat (its downbeat's line, corrected on the audio) is on the planned
+    # second; the excerpt starts a little before it (the attack), never after in_s
+    assert float(np.interp(planned, pb.knots_s, pb.knots_t)) == pytest.approx(drop, abs=0.05)
+    assert planned - 0.06 < pb.start_s <= planned and pb.knots_t[0] <= drop
+    assert pa.end_s < planned - 0.2  # whole beats of silence before it
+    y, sr = sf.read(out, dtype="float32", always_2d=True)
+    y = y.T
+    gap = y[:, int((pa.end_s + 0.05) * sr):int((pb.start_s - 0.005) * sr)]
+    assert np.sqrt(np.mean(gap ** 2)) < 1e-3
+    # the hit is there, on time: this drop's attack spreads over 7-45 ms after the
+    # tracker's downbeat; its strongest onset lands within 30 ms of the planned second
+    # (at the tracker's downbeat, as before the correction: 43 ms late)
+    hits = onset_times(y, sr, hop=64) / sr
+    first = hits[hits > pa.end_s + 0.05][0]
+    assert first == pytest.approx(planned, abs=0.03)
+    after = y[:, int(planned * sr):int((planned + 0.1) * sr)]
+    assert np.sqrt(np.mean(after ** 2)) > 0.05

@@ -8,7 +8,7 @@ inherits a bias of up to half a frame (±11.6 ms), a different one for each trac
 tracks pinned by such lines miss each other by up to a frame.
 
 :func:`refine_line` corrects the line against the audio itself: an onset envelope at 2.9 ms
-(128 samples at 44.1 kHz, 11.6 ms frames) and a search for the phase (±25 ms) and period (±0.5 %) whose
+(128 samples at 44.1 kHz, 11.6 ms frames) and a search for the phase (±50 ms) and period (±0.5 %) whose
 beats collect the most onset strength. The tracker still decides which pulse is the beat;
 this only says where exactly it falls.
 """
@@ -19,7 +19,7 @@ import numpy as np
 
 N_FFT = 512  # 11.6 ms at 44.1 kHz
 HOP = 128  # 2.9 ms
-PHASE_S = 0.025  # search the line's phase within ±25 ms
+PHASE_S = 0.05  # search the line's phase within ±50 ms (under half a 16th at 140 BPM)
 PERIOD_REL = 0.005  # and its period within ±0.5 %
 
 

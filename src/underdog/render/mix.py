@@ -220,8 +220,19 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
             cur_knots.append((cut_s, cut_t))
             fo = Envelope("cut", cut_s, cut_s, incoming=False)
             out.append(_placement(cur_knots, rate, m, fade_in, fo, warn, i))
-            fade_in = Envelope("cut", b_start, b_start, incoming=True)
-            cur_knots = [(b_start, nxt.in_s)]
+            b_in = nxt.in_s
+            if refine is not None and len(nxt.beats) > 4:
+                # the drop's downbeat as the tracker has it (23 ms frames) corrected like a
+                # beat line, so its beat lands on the planned second as pinned beats do
+                at, per = fit_beats(nxt.beats, nxt.in_s, 2 * BEATS_PER_BAR, forward=True)
+                if abs(at - nxt.in_s) < 0.5 * per:
+                    b_in = nxt.in_s + refine(i + 1, at, per, 2 * BEATS_PER_BAR, True)[0] - at
+            # play from a little before the beat (and never after the plan's in_s), so the
+            # hit's attack, which starts before the beat's centre, is not cut off
+            play_from = min(nxt.in_s, b_in) - 0.005
+            t_play = b_start - (b_in - play_from) / rate_b
+            fade_in = Envelope("cut", t_play, t_play, incoming=True)
+            cur_knots = [(t_play, play_from), (b_start, b_in)]
             continue
         span = float(tr.bars * BEATS_PER_BAR)  # session beats
         na = int(round(span / m))  # outgoing track beats in the overlap
