@@ -35,6 +35,7 @@ class ScanProgress:
     analyzed: int = 0           # files decoded so far
     failed: int = 0
     audio_s: float = 0.0
+    audio_to_analyze_s: float | None = None  # from the files' headers, once known
     elapsed_s: float = 0.0
     path: str | None = None
     outcome: str | None = None
@@ -64,6 +65,12 @@ class _ProgressObserver:
         if self.observer is not None:
             self.observer.start(total_files, to_analyze)
         self._emit("start")
+
+    def audio_to_analyze(self, seconds: float) -> None:
+        """The length of the audio still to analyze (read from file headers), seconds."""
+        self.state.audio_to_analyze_s = seconds
+        if hasattr(self.observer, "audio_to_analyze"):
+            self.observer.audio_to_analyze(seconds)
 
     def advance(self, path: str, outcome: str, audio_s: float = 0.0,
                 reason: str | None = None, decoded: bool = False) -> None:
@@ -104,33 +111,64 @@ class ScanInterrupted(KeyboardInterrupt):
         self.signum = signum
 
 
-def scan(paths: Iterable[str | os.PathLike], db: DbPath = None, *, jobs: int | None = None,
-         force: bool = False, progress: ProgressFn | None = None, observer: Any = None,
-         executor: Any = None) -> ScanResult:
-    """Scan folders or files into the library: new and changed files are analyzed, the
-    rest kept (see :mod:`underdog.library.scan`).
+@dataclass
+class ScanJob:
+    """A scan checked and ready (:func:`prepare_scan`): its paths, library and worker pool;
+    :meth:`run` runs it."""
 
-    ``progress`` is called with a :class:`ScanProgress` once at the start and once per
-    file (in the calling thread); ``observer`` (``start``/``advance`` hooks) and
-    ``executor`` (a worker pool; default: ``jobs`` local processes) pass through to the
-    scanner. Raises UsageError for a path that does not exist, LibraryError when the
-    library cannot be written, :class:`ScanInterrupted` on Ctrl-C/SIGTERM/SIGHUP."""
-    from ..library.executors import stop_on_signals
-    from ..library.scan import scan as run_scan
+    paths: list[str]
+    db: DbPath
+    force: bool
+    executor: Any
+
+    def run(self, progress: ProgressFn | None = None, observer: Any = None) -> ScanResult:
+        """Scan; ``progress`` gets a :class:`ScanProgress` at the start and per file (in the
+        calling thread), ``observer`` the scanner's raw hooks (``start``, ``advance``,
+        ``audio_to_analyze``). Raises LibraryError when the library cannot be written,
+        :class:`ScanInterrupted` on Ctrl-C/SIGTERM/SIGHUP."""
+        from ..library.executors import stop_on_signals
+        from ..library.scan import scan as run_scan
+
+        with library(self.db) as lib:
+            obs = _ProgressObserver(progress, observer)
+            try:
+                with stop_on_signals():
+                    stats = run_scan(self.paths, lib, executor=self.executor,
+                                     force=self.force, observer=obs)
+            except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (Interrupted)
+                raise ScanInterrupted(lib.count(), getattr(exc, "signum", 2)) from exc
+            return ScanResult(stats, lib.count(), lib.path)
+
+
+def prepare_scan(paths: Iterable[str | os.PathLike], db: DbPath = None, *,
+                 jobs: int | None = None, force: bool = False, engine: str = "local",
+                 address: str | None = None, executor: Any = None) -> ScanJob:
+    """Check a scan's arguments and build its worker pool, touching nothing: every path
+    must exist (else UsageError); ``engine`` "local" (``jobs`` processes, default all
+    cores, 0 in this process) or "ray" (at ``address``; an error if Ray is missing);
+    ``executor`` replaces the pool."""
+    from ..library.executors import make_executor
 
     paths = [os.fspath(p) for p in paths]
     for p in paths:
         if not os.path.exists(p):
             raise UsageError(f"{p}: no such file or folder")
-    with library(db) as lib:
-        obs = _ProgressObserver(progress, observer)
-        try:
-            with stop_on_signals():
-                stats = run_scan(paths, lib, jobs=jobs, force=force, observer=obs,
-                                 executor=executor)
-        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (executors.Interrupted)
-            raise ScanInterrupted(lib.count(), getattr(exc, "signum", 2)) from exc
-        return ScanResult(stats, lib.count(), lib.path)
+    if address and engine != "ray":
+        raise UsageError("--address needs --engine ray")
+    if executor is None:
+        executor = make_executor(jobs, engine, address)
+    return ScanJob(paths, db, force, executor)
+
+
+def scan(paths: Iterable[str | os.PathLike], db: DbPath = None, *, jobs: int | None = None,
+         force: bool = False, engine: str = "local", address: str | None = None,
+         progress: ProgressFn | None = None, observer: Any = None,
+         executor: Any = None) -> ScanResult:
+    """Scan folders or files into the library: new and changed files are analyzed, the
+    rest kept (see :mod:`underdog.library.scan`); :func:`prepare_scan` then
+    :meth:`ScanJob.run`."""
+    return prepare_scan(paths, db, jobs=jobs, force=force, engine=engine, address=address,
+                        executor=executor).run(progress, observer)
 
 
 # ---------------------------------------------------------------- tracks

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..soundtrack.match import FOUND, MatchResult
@@ -19,6 +19,19 @@ class SoundtrackMatch:
     tracklist: str
     results: list[MatchResult]
     playlist: str | None = None
+    gaps: list = field(default_factory=list)   # soundtrack.fill.Gap per missing entry
+
+    def gap_of(self, r: MatchResult):
+        """The stand-ins found for a missing entry's result (``fill``), or None."""
+        return {id(self.results[g.index]): g for g in self.gaps}.get(id(r))
+
+    def record(self, r: MatchResult) -> dict[str, Any]:
+        """One result as a plain dict, with its ``gap`` (stand-ins) when it has one."""
+        d = r.to_json()
+        g = self.gap_of(r)
+        if g is not None:
+            d["gap"] = g.to_json()
+        return d
 
     def summary(self):
         """Counts: total, found, missing, ambiguous (``.line()`` for one line)."""
@@ -28,17 +41,21 @@ class SoundtrackMatch:
 
     def records(self, missing_only: bool = False) -> list[dict[str, Any]]:
         """The results as plain dicts (input order); ``missing_only`` drops found ones."""
-        return [r.to_json() for r in self.results if not (missing_only and r.status == FOUND)]
+        return [self.record(r) for r in self.results
+                if not (missing_only and r.status == FOUND)]
 
 
 def match_soundtrack(tracklist: str | os.PathLike, db: DbPath = None, *,
                      input_format: str | None = None, output: str | os.PathLike | None = None,
-                     relative_to: str | os.PathLike | None = None) -> SoundtrackMatch:
+                     relative_to: str | os.PathLike | None = None,
+                     fill: bool = False) -> SoundtrackMatch:
     """Match a film's tracklist (text 'Artist - Title [tags] hh:mm:ss' lines, CSV or JSON;
     ``input_format``: "text", "csv", "json", default from the extension) against the
     library's files, failed analyses included (the user still owns them). ``output``:
-    write the film-order M3U8 of the found tracks (with '# missing:' comments). Raises
-    TracklistError, LibraryError (no library database), OutputError."""
+    write the film-order M3U8 of the found tracks (with '# missing:' comments). ``fill``:
+    up to three stand-ins from the library for each missing entry (``gaps``; the playlist
+    plays the best in its place). Raises TracklistError, LibraryError (no library
+    database), OutputError."""
     from ..soundtrack.match import match_tracklist
     from ..soundtrack.report import write_m3u8
     from ..soundtrack.tracklist import read_tracklist
@@ -47,15 +64,21 @@ def match_soundtrack(tracklist: str | os.PathLike, db: DbPath = None, *,
         entries = read_tracklist(tracklist, input_format)
         tracks = lib.tracks(include_failed=True)
     results = match_tracklist(entries, tracks)
+    gaps = []
+    if fill:
+        from ..soundtrack.fill import fill_gaps
+
+        gaps = fill_gaps(results, tracks)
     written = None
     if output is not None:
         try:
             write_m3u8(results, output, title=os.path.splitext(os.path.basename(
-                os.fspath(tracklist)))[0], relative_to=relative_to)
+                os.fspath(tracklist)))[0], relative_to=relative_to,
+                       gaps=gaps)
         except OSError as exc:
             from ..errors import OutputError
             from ..fileio import os_reason
 
             raise OutputError(os.fspath(output), os_reason(exc)) from None
         written = os.fspath(output)
-    return SoundtrackMatch(os.fspath(tracklist), results, written)
+    return SoundtrackMatch(os.fspath(tracklist), results, written, gaps)

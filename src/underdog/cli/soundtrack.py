@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -12,15 +10,13 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from ..errors import UnderdogError
-from ..library.db import LibraryError, default_db_path, open_library
-from ..soundtrack.fill import N_STAND_INS, fill_gaps
-from ..soundtrack.match import AMBIGUOUS, FOUND, MISSING, match_tracklist
-from ..soundtrack.report import film_order, summarize, write_m3u8
-from ..soundtrack.tracklist import read_tracklist
+from ..app.soundtrack import match_soundtrack
+from ..soundtrack.fill import N_STAND_INS
+from ..soundtrack.match import AMBIGUOUS, FOUND, MISSING
+from ..soundtrack.report import film_order, summarize
 from .root import app
 from .options import DB_OPTION
-from .output import fail as _fail, json_text, make_console, plain
+from .output import make_console, plain, print_records
 
 soundtrack_app = typer.Typer(no_args_is_help=True,
                              help="Complete a film soundtrack from a tracklist.")
@@ -62,39 +58,14 @@ def match(
                               "the best one in its place, marked as a stand-in."),
 ) -> None:
     """Match a film's tracklist against the library: found, missing, ambiguous, in film order."""
-    db_path = os.fspath(db) if db is not None else default_db_path()
-    if not os.path.exists(db_path):
-        _fail(f"{db_path}: no library database; run 'underdog scan DIR' first (or pass --db)")
-    try:
-        entries = read_tracklist(tracklist, input_format.value if input_format else None)
-        with open_library(db_path) as lib:
-            # A file whose analysis failed is still a file the user owns (tags are kept);
-            # files gone from disk are not.
-            tracks = lib.tracks(include_failed=True)
-        results = match_tracklist(entries, tracks)
-        gaps = fill_gaps(results, tracks) if fill else []
-        if output is not None:
-            write_m3u8(results, output, title=tracklist.stem, relative_to=relative_to,
-                       gaps=gaps)
-    except (UnderdogError, LibraryError) as exc:
-        _fail(str(exc))
-    except OSError as exc:
-        _fail(f"{exc.filename or output}: {exc.strerror or exc}")
+    m = match_soundtrack(tracklist, db, input_format=input_format.value if input_format
+                         else None, output=output, relative_to=relative_to, fill=fill)
+    if format != MatchFormat.table:  # input order
+        print_records(m.records(missing_only), format.value)
+        return
+    results = m.results
     shown = [r for r in results if not (missing_only and r.status == FOUND)]
-    gap_of = {id(results[g.index]): g for g in gaps}
-
-    def doc(r) -> dict:
-        d = r.to_json()
-        if id(r) in gap_of:
-            d["gap"] = gap_of[id(r)].to_json()
-        return d
-    if format == MatchFormat.json:  # input order
-        sys.stdout.write(json_text([doc(r) for r in shown], indent=1) + "\n")
-        return
-    if format == MatchFormat.jsonl:
-        for r in shown:
-            sys.stdout.write(json_text(doc(r)) + "\n")
-        return
+    gap_of = {id(r): g for r in results if (g := m.gap_of(r)) is not None}
     _print_table(shown, results, output, gap_of)
 
 
