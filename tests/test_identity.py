@@ -79,6 +79,14 @@ def test_groups_follow_the_recordings(copies):
     assert sorted(map(sorted, groups)) == sorted(map(sorted, truth.values()))
 
 
+def test_matches_finds_the_copies_of_the_references(copies):
+    srcs = list(copies)
+    refs = [(0, CLIP_S, copies[srcs[0]]["flac"])]
+    items = [(10 * n + k, CLIP_S, copies[src][kind]) for n, src in enumerate(srcs)
+             for k, kind in enumerate(("mp3", "ogg", "trim"))]
+    assert ident.matches(refs, items, STEP_S) == {0, 1, 2}
+
+
 def test_bytes_round_trip_and_edge_cases(copies):
     p = next(iter(copies.values()))["flac"]
     assert p.dtype == np.uint32 and len(p) > 250  # ~10.8 words a second
@@ -86,3 +94,95 @@ def test_bytes_round_trip_and_edge_cases(copies):
     assert len(ident.from_bytes(None)) == 0 and len(ident.from_bytes(b"abc")) == 0
     assert not ident.compare(p, np.zeros(0, np.uint32), STEP_S).same
     assert len(ident.sound_print(np.ones((64, 10), np.float32))) == 0  # too short
+
+
+# ---------------------------------------------------------------- stored, planned, like
+
+LIB = [("Nexuiz - Beast of Insanity.ogg", 30), ("Muldjord - Chaos God.ogg", 30),
+       ("Muldjord - Armygeddon.mp3", 40), ("Shawn Parrotte - Caves.flac", 10),
+       ("Nexuiz - Stairs.mp3", 30), ("Shawn Parrotte - Hell.mp3", 20)]
+
+
+def _clip(src: str, start: float, dst, fmt: str = "FLAC", sub=None, tags=None) -> None:
+    with sf.SoundFile(str(DEMO_LIBRARY / src)) as f:
+        f.seek(int(start * f.samplerate))
+        x = f.read(int(35 * f.samplerate), dtype="float32", always_2d=True)
+        sr = f.samplerate
+    sf.write(str(dst), x, sr, format=fmt, subtype=sub)
+    if tags:
+        import mutagen
+
+        m = mutagen.File(str(dst))
+        for k, v in tags.items():
+            m[k] = v
+        m.save()
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory):
+    """A scanned library of six clips, plus an MP3 copy of Caves in another folder."""
+    from typer.testing import CliRunner
+
+    from underdog.cli import app
+
+    d = tmp_path_factory.mktemp("idlib")
+    (d / "music" / "a").mkdir(parents=True)
+    (d / "music" / "copies").mkdir()
+    for src, start in LIB:
+        _clip(src, start, d / "music" / "a" / (src.rsplit(".", 1)[0] + ".flac"))
+    _clip("Shawn Parrotte - Caves.flac", 10, d / "music" / "copies" / "caves.mp3", "MP3",
+          "MPEG_LAYER_III")
+    db = str(d / "lib.db")
+    r = CliRunner().invoke(app, ["scan", str(d / "music"), "--db", db])
+    assert r.exit_code == 0, r.output
+    return d, db
+
+
+def test_prints_are_stored_and_one_recording_is_planned_once(scanned):
+    from underdog.library.db import open_library
+    from underdog.planning.arcs import montage
+    from underdog.planning.sequencer import plan
+
+    d, db = scanned
+    with open_library(db) as lib:
+        tracks = lib.tracks()
+        prints = lib.identities(t.id for t in tracks)
+        assert len(prints) == len(tracks) == 7
+        caves = [t.id for t in tracks if "Caves" in t.path or "caves" in t.path]
+        assert len(caves) == 2
+        a, b = (prints[i] for i in caves)
+        assert ident.compare(a, b, ident.STEP_S).same
+        # a session long enough to want every track: still one Caves
+        p = plan(lib, montage(), 6.0)
+    ids = [t.id for t in p.tracks]
+    assert len(set(ids) & set(caves)) == 1, [t.path for t in p.tracks]
+
+
+def test_like_leaves_out_the_references_recordings_and_orders_a_folder(scanned, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from underdog.cli import app
+
+    d, db = scanned
+    ref = tmp_path / "ref"  # not scanned: analyzed on the fly
+    ref.mkdir()
+    # file names against track numbers: the order must follow the numbers
+    _clip("Shawn Parrotte - Caves.flac", 10, ref / "a.ogg", "OGG", "VORBIS",
+          {"tracknumber": "2"})
+    _clip("Nexuiz - Stairs.mp3", 30, ref / "b.flac", tags={"tracknumber": "1"})
+    _clip("Muldjord - Chaos God.ogg", 30, ref / "c.flac")
+    out = tmp_path / "like.json"
+    r = CliRunner().invoke(app, ["like", str(ref), "--db", db, "--minutes", "6",
+                                 "--no-record", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "folder ordered by track number, then by file name" in r.output
+    doc = json.loads(out.read_text())
+    assert [p.rsplit("/", 1)[-1] for p in doc["reference"]["tracks"]] == [
+        "b.flac", "a.ogg", "c.flac"]
+    planned = [e["path"] for e in doc["entries"]]
+    # neither Caves (two files, other encodings), nor Stairs, nor Chaos God
+    assert not [p for p in planned if any(k in p for k in ("Caves", "caves", "Stairs",
+                                                           "Chaos God"))], planned
+    assert planned  # the rest of the library still plans

@@ -195,8 +195,8 @@ def _paths(js: Path) -> list[str]:
 @pytest.mark.parametrize("kind", ["folder", "playlist", "playlist-excluded"])
 def test_saved_arc_through_plan_reproduces_like(demo_db, tmp_path, kind):
     plan_extra: list[str] = []
-    if kind == "folder":   # not in the library: nothing to exclude
-        spec, extra = _copies(tmp_path / "ref", REF[:3]), []
+    if kind == "folder":   # copies of library tracks: by sound, the library's own
+        spec, extra = _copies(tmp_path / "ref", REF[:3]), ["--include-reference"]
     elif kind == "playlist":  # library tracks allowed back in
         spec, extra = _m3u8(tmp_path / "ref.m3u8", _pick(REF)), ["--include-reference"]
     else:                  # the default: `like` leaves them out, `plan --exclude` does too

@@ -182,8 +182,9 @@ FIELDS: tuple[Field, ...] = (
     Field("style_features", "f64", "style_features", table="features", on=_A, json=False,
           doc="per-window style descriptors, shape (n_windows, len(style.FEATURE_NAMES))"),
     # analysis: identity by sound (one recording under two paths or encodings)
-    Field("identity", "u32", "identity", table="prints", on=_A, json=False,
-          doc="sound print: one 32-bit word per 93 ms (analysis/identity.py)"),
+    Field("identity", "u32", "identity", table="prints", json=False,
+          doc="sound print: one 32-bit word per 93 ms (analysis/identity.py); on a "
+              "Track only where loaded (Library.identities)"),
     # things the user should know that did not stop the analysis
     Field("warnings", "lines", "decode", doc="one line each"),
     # bookkeeping

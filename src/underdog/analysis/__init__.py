@@ -44,6 +44,7 @@ ANALYSERS: tuple[Analyser, ...] = (
     Analyser("sections", 1, needs=("tempo",)),
     Analyser("style_features", 1),  # the per-window descriptors the style model reads
     Analyser("style", 1, needs=("style_features",), decodes=False),  # the model
+    Analyser("identity", 1),  # the sound print: one recording in two files
 )
 VERSIONS: Mapping[str, int] = MappingProxyType({a.name: a.version for a in ANALYSERS})
 ALL_STEPS = frozenset(VERSIONS)
@@ -255,6 +256,10 @@ def _analyze_stream(stream, path: str, steps: frozenset[str], meter) -> TrackAna
         sec = sections.find_sections(spec, env, res.beats, res.bpm)
         res.drops, res.buildups = sec.drops, sec.buildups
         res.intro_end_s, res.outro_start_s = sec.intro_end_s, sec.outro_start_s
+    if "identity" in steps:
+        from . import identity
+
+        res.identity = identity.sound_print(spec.mel)
     if steps & {"style", "style_features"}:
         from . import style
 

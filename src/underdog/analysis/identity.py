@@ -22,8 +22,12 @@ same recording (measured in docs/reference.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
 
 import numpy as np
+
+from ..audio import ANALYSIS_SR
+from .spectral import HOP
 
 # The spectral front end's mel bands 6..38 (centres 243 .. 3162 Hz at 22.05 kHz, 64 bands).
 FIRST_BAND = 6
@@ -62,6 +66,9 @@ class Match:
 def step_seconds(sr: int, hop: int) -> float:
     """Seconds between two print words for an STFT of hop ``hop`` samples at ``sr`` Hz."""
     return STEP * hop / float(sr)
+
+
+STEP_S = step_seconds(ANALYSIS_SR, HOP)  # the analysis pipeline's prints: 0.093 s a word
 
 
 def sound_print(mel: np.ndarray) -> np.ndarray:
@@ -178,6 +185,34 @@ def same_recording(a: np.ndarray, b: np.ndarray, step_s: float,
     return compare(a, b, step_s).same
 
 
+def matches(refs: list[tuple[int, float | None, np.ndarray]],
+            items: list[tuple[int, float | None, np.ndarray]], step_s: float) -> set[int]:
+    """Keys of ``items`` that hold one of the recordings in ``refs``.
+
+    Parameters
+    ----------
+    refs, items : list of (key, duration_s, print)
+        As for :func:`recording_groups`; empty prints match nothing.
+    step_s : float
+        Seconds per word.
+
+    Returns
+    -------
+    set of int
+        Keys of the items whose print matches a reference's (durations within
+        ``MAX_OFFSET_S`` first, then :func:`compare`).
+    """
+    out: set[int] = set()
+    for key, dur, pr in items:
+        if not len(pr):
+            continue
+        for _, rdur, rpr in refs:
+            if len(rpr) and same_recording(rpr, pr, step_s, rdur, dur):
+                out.add(key)
+                break
+    return out
+
+
 def recording_groups(items: list[tuple[int, float | None, np.ndarray]],
                      step_s: float) -> list[list[int]]:
     """Group items that hold one recording.
@@ -224,3 +259,28 @@ def recording_groups(items: list[tuple[int, float | None, np.ndarray]],
     out = [sorted(g) for g in groups.values() if len(g) > 1]
     out.sort(key=lambda g: g[0])
     return [[items[i][0] for i in g] for g in out]
+
+
+def one_per_recording(tracks: Sequence[Any], prints: Mapping[int, np.ndarray],
+                      step_s: float = STEP_S) -> tuple[list[Any], int]:
+    """``tracks`` with every recording once: of the tracks holding one recording (by
+    :func:`recording_groups` over their prints), the one with the lowest id stays.
+
+    Parameters
+    ----------
+    tracks : sequence of objects with ``id`` and ``duration_s`` (e.g. models.Track)
+        Order is kept.
+    prints : mapping of int to np.ndarray
+        Sound prints by track id; a track without one is kept as it is.
+    step_s : float
+        Seconds per print word.
+
+    Returns
+    -------
+    (list, int)
+        The tracks left, and how many copies were dropped.
+    """
+    items = [(t.id, t.duration_s, prints[t.id]) for t in tracks
+             if t.id is not None and t.id in prints]
+    drop = {k for g in recording_groups(items, step_s) for k in sorted(g)[1:]}
+    return [t for t in tracks if t.id not in drop], len(drop)

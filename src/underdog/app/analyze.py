@@ -74,7 +74,8 @@ def track_from_file(path: str, analyze_fn=None) -> Track:
     tags = read_tags(path)
     return Track(
         id=None, path=path, artist=tags.get("artist"), title=tags.get("title"),
-        album=tags.get("album"), genre=tags.get("genre"), duration_s=a.duration_s,
+        album=tags.get("album"), genre=tags.get("genre"), track_no=tags.get("track_no"),
+        duration_s=a.duration_s, identity=a.identity,
         bpm=a.bpm, bpm_confidence=a.bpm_confidence, loudness_lufs=a.loudness_lufs,
         energy=a.energy, energy_level=a.energy_level, key=a.key, camelot=a.camelot,
         key_confidence=a.key_confidence, style=dict(a.style or {}),

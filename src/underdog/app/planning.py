@@ -193,6 +193,10 @@ def like_from_library(lib: Library, ref: Reference, minutes: float | None = None
     mins = float(minutes) if minutes is not None else learned.arc.minutes
     candidates = lib.tracks()
     excl = exclusion_ids(candidates, ref, exclude_reference, exclude_artists)
+    if exclude_reference:  # its recordings wherever they sit, in any encoding
+        from .reference import same_sound_ids
+
+        excl |= same_sound_ids(lib, candidates, ref)
     ours = make_plan(lib, learned.arc, mins, PlanOptions(seed=seed, exclude_ids=excl))
     mont = make_plan(lib, montage(), mins, PlanOptions(seed=seed, exclude_ids=excl))
     rnd = random_pick(candidates, mins, excl, seed)
@@ -206,7 +210,7 @@ def like_record(r: LikeResult) -> dict[str, Any]:
     ref = r.reference
     d = r.plan.as_dict()
     d["reference"] = {"source": ref.source, "tracks": [t.path for t in ref.tracks],
-                      "skipped": ref.skipped, "missing": ref.missing}
+                      "order": ref.order, "skipped": ref.skipped, "missing": ref.missing}
     d["distances"] = {k: dict(zip(Distances.NAMES, v.values())) for k, v in r.rows.items()}
     return d
 

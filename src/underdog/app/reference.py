@@ -11,6 +11,7 @@ from typing import Callable
 
 from ..errors import UnderdogError
 from ..library.db import Library
+from ..models import Track
 from ..planning.reference import Reference, UnusableReference
 from .analyze import track_from_file
 
@@ -97,4 +98,43 @@ def load_reference(spec: str | os.PathLike, lib: Library,
                                 f"{len(paths)} tracks could be analyzed: {lines}{more}")
     for p, why in ref.skipped:
         warnings.warn(f"reference: skipped {p}: {why}", stacklevel=2)
+    prints = lib.identities(t.id for t in ref.tracks if t.id is not None)
+    for t in ref.tracks:  # library tracks: their stored sound prints
+        if t.id in prints:
+            t.identity = prints[t.id]
+    if kind == "folder":
+        ref.tracks, ref.order = folder_order(ref.tracks, spec)
+    else:
+        ref.order = {"playlist": "in playlist order", "tracklist": "in tracklist order"}[kind]
     return ref
+
+
+def folder_order(tracks: list[Track], root: str) -> tuple[list[Track], str]:
+    """A folder's tracks in order: sub-folder by sub-folder (by name), then by track
+    number (tracks without one after those with one), then by file name; and that order
+    said in words."""
+    def key(t: Track):
+        rel = os.path.relpath(t.path, root)
+        return (os.path.dirname(rel).casefold(), t.track_no is None, t.track_no or 0,
+                os.path.basename(rel).casefold(), rel)
+    numbered = sum(t.track_no is not None for t in tracks)
+    return sorted(tracks, key=key), (f"folder ordered by track number, then by file name "
+                                     f"({numbered} of {len(tracks)} tracks numbered)")
+
+
+def same_sound_ids(lib: Library, candidates: list[Track], ref: Reference) -> frozenset[int]:
+    """Ids of library tracks holding one of the reference's recordings by sound (another
+    path or encoding of it), whatever folder they sit in. Only candidates within
+    ``identity.MAX_OFFSET_S`` of a reference track's length have their prints read."""
+    from ..analysis.identity import MAX_OFFSET_S, STEP_S, matches
+
+    refs = [(i, t.duration_s, t.identity) for i, t in enumerate(ref.tracks)
+            if t.identity is not None and len(t.identity)]
+    if not refs:
+        return frozenset()
+    durs = sorted(d for _, d, _ in refs if d)
+    near = [t for t in candidates if t.id is not None and t.duration_s
+            and any(abs(t.duration_s - d) <= MAX_OFFSET_S for d in durs)]
+    prints = lib.identities(t.id for t in near)
+    items = [(t.id, t.duration_s, prints[t.id]) for t in near if t.id in prints]
+    return frozenset(matches(refs, items, STEP_S))

@@ -35,8 +35,9 @@ def print_report(console: Console, r: LikeResult) -> None:
         f"({ref.from_library} from the library, {ref.analyzed} analyzed now"
         + (f", {len(ref.skipped)} skipped" if ref.skipped else "")
         + (f", {len(ref.missing)} tracklist entries not in the library" if ref.missing
-           else "") + f"); rebuilt over {r.minutes:.1f} min, {r.excluded} library tracks "
-        "left out", highlight=False, soft_wrap=True)
+           else "") + f"); {ref.order or 'in the order given'}; rebuilt over "
+        f"{r.minutes:.1f} min, {r.excluded} library tracks left out (the reference's "
+        "recordings by sound, wherever they sit)", highlight=False, soft_wrap=True)
     ex = r.extras()
     tab = Table(title="distance to the reference, lower is closer (tempo: octaves of effective "
                 "BPM; energy: levels 1–10; W1 = Wasserstein; arc = RMSE of the curves over "

@@ -129,7 +129,7 @@ _TABLES = ("tracks", "beats", "errors", "plans", "plan_tracks")
 _TRACK_FIELDS = fields.on(TRACK, "tracks")
 _SELECT_TRACK = "SELECT " + ", ".join(f.name for f in _TRACK_FIELDS) + " FROM tracks"
 # Tables holding a track's large arrays, one row per track (``track_id``).
-_SIDE_TABLES = ("beats", "features")
+_SIDE_TABLES = ("beats", "features", "prints")
 # The analysers whose fields a run writes when the analysis does not say (every one).
 _ALL_RUN = tuple(a for a in fields.PRODUCERS if a != "tags")
 # Rows of schema <= 2 hold one version for the whole pipeline: 4 was the last, whose
@@ -823,6 +823,22 @@ class Library:
         with self._tx() as c:
             c.execute(f"UPDATE tracks SET {', '.join(sets)} WHERE id = ?", vals + [track_id])
             _write_side(c, _side_rows(track_id, analysis, ran), track_id)
+
+    @_guarded
+    def identities(self, track_ids: Iterable[int]) -> dict[int, np.ndarray]:
+        """The stored sound prints (analysis/identity.py) of these tracks, by id; tracks
+        without one are left out."""
+        ids = sorted({int(i) for i in track_ids})
+        out: dict[int, np.ndarray] = {}
+        for k in range(0, len(ids), 500):  # SQLite's bound-variable limit
+            part = ids[k:k + 500]
+            for tid, blob in self._conn.execute(
+                    f"SELECT track_id, identity FROM prints WHERE track_id IN "
+                    f"({', '.join('?' * len(part))})", part):
+                pr = _FROM_DB["u32"](blob)
+                if pr.size:
+                    out[tid] = pr
+        return out
 
     @_guarded
     def style_features(self, track_id: int, n_features: int) -> np.ndarray | None:

@@ -64,6 +64,7 @@ class Reference:
     analyzed: int = 0                          # tracks analyzed on the fly
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
     missing: list[str] = field(default_factory=list)   # tracklist entries not found
+    order: str = ""                            # how the tracks were put in order
 
     @property
     def minutes(self) -> float:

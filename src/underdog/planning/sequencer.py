@@ -692,6 +692,7 @@ def plan(lib: Library, arc: Arc, minutes: float | None = None,
     bands = (ENERGY_BAND,) if opts.excerpts else (0.5, ENERGY_BAND)
     near = NEAREST_N // 2 if opts.excerpts else NEAREST_N
     tracks, widen, strict_n, n_queries = load_candidates(lib, tl, opts, window, bands, near)
+    tracks = _one_per_recording(lib, tracks)
     have_s = sum(t.duration_s for t in tracks)
     if window is not None and have_s < LENGTH_FILL * tl.total_s:
         # Too little music of the arc's track lengths: use every length, and say so.
@@ -699,8 +700,17 @@ def plan(lib: Library, arc: Arc, minutes: float | None = None,
                        f"{have_s / 60:.0f} min of such tracks for a {tl.total_s / 60:.0f}-min "
                        "session; used tracks of every length")
         tracks, widen, strict_n, n_queries = load_candidates(lib, tl, opts)
+        tracks = _one_per_recording(lib, tracks)
     found = _Found(widen, strict_n, n_queries, length_note, t0)
     return _plan_over(tracks, tl, opts, lib.rhythm if opts.excerpts else None, recent, found)
+
+
+def _one_per_recording(lib: Library, tracks: list[Track]) -> list[Track]:
+    """The candidates with each recording once (two files of one song, found by their
+    sound prints: analysis/identity.py), so no plan holds one recording twice."""
+    from ..analysis.identity import one_per_recording
+
+    return one_per_recording(tracks, lib.identities(t.id for t in tracks))[0]
 
 
 def alternatives(lib: Library, arc: Arc, n: int, minutes: float | None = None,
