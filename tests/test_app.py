@@ -157,7 +157,7 @@ def test_soundtrack_tag_and_analyze(lib, tmp_path):
     with pytest.raises(LibraryError, match="no library database"):
         app.match_soundtrack(tl, tmp_path / "absent.db")
     seen = []
-    t = app.tag([music], db, dry_run=True, each=seen.append)
+    t = app.tag_files([music], db, dry_run=True, each=seen.append)
     assert len(t.files) == 6 and [f.path for f in seen] == [f.path for f in t.files]
     assert all(f.status in ("changed", "same") for f in t.files) and t.count("changed") == 6
     assert all(f.changes for f in t.files)
@@ -166,6 +166,16 @@ def test_soundtrack_tag_and_analyze(lib, tmp_path):
     bad = tmp_path / "x.mp3"
     bad.write_bytes(b"not audio")
     assert "error" in app.analyze_file(bad)
+
+
+def test_no_exported_name_is_shadowed_by_a_submodule():
+    """``app.tag`` once ``underdog.app.tag`` is imported would be the module, not a function."""
+    import pkgutil
+
+    subs = {m.name for m in pkgutil.iter_modules(app.__path__)}
+    assert not subs & set(app.__all__)
+    for name in app.__all__:
+        assert not isinstance(getattr(app, name), type(pkgutil)), name
 
 
 def test_problems_and_prune(lib):

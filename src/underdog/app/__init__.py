@@ -66,12 +66,12 @@ Soundtrack (``app.soundtrack``)
     ``.records(missing_only=False)``, ``.playlist`` written).
 
 Tags (``app.tag``)
-    ``tag(targets, db=None, *, dry_run=False, key_notation="musical", each=None)
+    ``tag_files(targets, db=None, *, dry_run=False, key_notation="musical", each=None)
     -> TagResult`` (``.files``: TagOutcome path/status changed|same|failed/changes;
     ``.problems``: lines).
 
 Render (``app.render``)
-    ``render(plan_json, out, *, lufs=-14.0, cues="bell", stretcher="wsola", db=None,
+    ``render_plan(plan_json, out, *, lufs=-14.0, cues="bell", stretcher="wsola", db=None,
     progress=None, warn=None) -> RenderReport``.
 
 Records (``app.common``)
@@ -96,8 +96,8 @@ _EXPORTS = {
     "like": "planning", "like_record": "planning",
     "check_outputs": "outputs", "write_playlist": "outputs", "write_plot": "outputs",
     "match_soundtrack": "soundtrack", "SoundtrackMatch": "soundtrack",
-    "tag": "tag", "TagResult": "tag", "TagOutcome": "tag",
-    "render": "render",
+    "tag_files": "tag", "TagResult": "tag", "TagOutcome": "tag",
+    "render_plan": "render",
     "track_record": "common", "TRACK_FIELDS": "common", "parse_range": "common",
     "load_reference": "reference",
 }

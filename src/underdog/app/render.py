@@ -39,10 +39,10 @@ def library_beats(db: DbPath = None, warn: Callable[[str], None] | None = None):
     return beats_for
 
 
-def render(plan: str | os.PathLike, out: str | os.PathLike, *, lufs: float = -14.0,
-           cues: str = "bell", stretcher: str = "wsola", db: DbPath = None,
-           progress: Callable[[float, float, float | None], None] | None = None,
-           warn: Callable[[str], None] | None = None, tempo: str = "follow"):
+def render_plan(plan: str | os.PathLike, out: str | os.PathLike, *, lufs: float = -14.0,
+                cues: str = "bell", stretcher: str = "wsola", db: DbPath = None,
+                progress: Callable[[float, float, float | None], None] | None = None,
+                warn: Callable[[str], None] | None = None, tempo: str = "follow"):
     """Render the plan JSON ``plan`` into ``out`` (.flac, .opus, .mp3, .m4a or .wav; a
     .cue sheet beside it): beat-matched, levelled to ``lufs``, round ``cues`` ("bell",
     "beep", "none"), time-stretched by ``stretcher`` ("wsola", "pv", "atempo"). Beats

@@ -67,7 +67,7 @@ def tag_targets(targets: Iterable[str | os.PathLike], db: DbPath = None
     return tracks, problems
 
 
-def tag(targets: Iterable[str | os.PathLike], db: DbPath = None, *, dry_run: bool = False,
+def tag_files(targets: Iterable[str | os.PathLike], db: DbPath = None, *, dry_run: bool = False,
         key_notation: str = "musical",
         each: Callable[[TagOutcome], None] | None = None) -> TagResult:
     """Write the analysed BPM and key (``key_notation``: "musical" Am, or "camelot" 8A)
@@ -83,7 +83,7 @@ def tag(targets: Iterable[str | os.PathLike], db: DbPath = None, *, dry_run: boo
 def write_tags(tracks: Iterable[Track], db: DbPath = None, *, problems: list[str] | None = None,
                dry_run: bool = False, key_notation: str = "musical",
                each: Callable[[TagOutcome], None] | None = None) -> TagResult:
-    """:func:`tag` for tracks already resolved (:func:`tag_targets`); ``problems``: the
+    """:func:`tag_files` for tracks already resolved (:func:`tag_targets`); ``problems``: the
     lines found so far, continued."""
     from ..export.tags import write_bpm_key_tags
 

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from ..app.render import library_beats, render as render_plan
+from ..app.render import library_beats, render_plan
 from .options import DB_OPTION
 from .output import error, make_console, shown_path
 from .root import app
