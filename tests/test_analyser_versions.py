@@ -25,8 +25,8 @@ pytestmark = pytest.mark.timeout(240)
 
 CLIPS = (("Shawn Parrotte - Caves.flac", 30.0), ("Muldjord - Chaos God.ogg", 40.0),
          ("Max McCracken - Through Space.ogg", 20.0))
-# One column of each analyser, and a value it never writes.
-MARKS = {"tempo": ("bpm", 1.0), "energy": ("energy", -1.0), "key": ("camelot", "0Z"),
+# One column of each analyser, and a value it never writes (none an input of another).
+MARKS = {"tempo": ("bpm_confidence", -1.0), "energy": ("energy", -1.0), "key": ("camelot", "0Z"),
          "sections": ("intro_end_s", -1.0), "loudness": ("loudness_lufs", 99.0),
          "style": ("style_label", "marked")}
 
@@ -59,6 +59,16 @@ def _columns(db: Path) -> dict[str, list]:
         cols = [c for c, _ in MARKS.values()] + ["style", "analysers"]
         rows = con.execute(f"SELECT {', '.join(cols)} FROM tracks ORDER BY id").fetchall()
         return {c: [r[i] for r in rows] for i, c in enumerate(cols)}
+    finally:
+        con.close()
+
+
+def _outputs(db: Path) -> list[tuple]:
+    """Outputs of energy and sections that carry no mark: the same after a re-run."""
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT energy_level, energy_curve, energy_curve_hop_s, drops, "
+                           "buildups, outro_start_s FROM tracks ORDER BY id").fetchall()
     finally:
         con.close()
 
@@ -113,15 +123,20 @@ def test_bumping_style_reruns_only_style_without_decoding(scanned, tmp_path):
 
 
 @pytest.mark.parametrize("bump, rerun", [("key", {"key"}),
-                                         ("tempo", {"tempo", "energy", "sections"})])
+                                         ("tempo", {"tempo", "energy", "sections"}),
+                                         ("sections", {"sections"}),
+                                         ("loudness", {"loudness", "energy"})])
 def test_bumping_a_decoding_analyser_reruns_it_and_its_dependents_only(
         scanned, tmp_path, bump, rerun):
     db = _copy(scanned, tmp_path)
-    before = _columns(db)
+    before, outputs = _columns(db), _outputs(db)
     _mark(db)
     stats, versions = _rescan(scanned, db, bump)
     assert (stats.decoded, stats.analyzed, stats.updated) == (3, 3, 0)
+    assert _outputs(db) == outputs
     after = _columns(db)
+    # each re-run analyser's output is the one of the first scan: energy and sections
+    # read the stored beat grid when tempo is kept, and it is the grid they were made on
     assert _rerun_analysers(before, after) == rerun
     import json
 
@@ -142,3 +157,20 @@ def test_stale_analysers_is_one_pure_decision():
     for a in ANALYSERS:
         assert set(a.needs) <= seen, a.name
         seen.add(a.name)
+
+
+def test_energy_rerun_reads_the_stored_tempo(scanned, tmp_path):
+    """Energy's bars come from the stored tempo when tempo itself is current (no tempo
+    step in the re-run): a stored 60 BPM gives 4-s bars."""
+    db = _copy(scanned, tmp_path)
+    con = sqlite3.connect(db)
+    con.execute("UPDATE tracks SET bpm = 60.0")
+    con.commit()
+    con.close()
+    stats, _ = _rescan(scanned, db, "energy")
+    assert stats.decoded == 3
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT DISTINCT energy_curve_hop_s, bpm FROM tracks").fetchall() == \
+        [(4.0, 60.0)]
+    con.close()
+

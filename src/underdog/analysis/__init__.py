@@ -104,7 +104,8 @@ class TrackAnalysis:
         return fields.to_json(self, ANALYSIS)
 
 
-def analyze(path: str | os.PathLike, steps: Iterable[str] = ALL_STEPS) -> TrackAnalysis:
+def analyze(path: str | os.PathLike, steps: Iterable[str] = ALL_STEPS,
+            grid: tuple[float | None, np.ndarray] | None = None) -> TrackAnalysis:
     """Decode an audio file once and run the requested analysers on it.
 
     The signal streams: each decoded block goes to the loudness meter (channels, native
@@ -117,8 +118,12 @@ def analyze(path: str | os.PathLike, steps: Iterable[str] = ALL_STEPS) -> TrackA
         An audio file any format PyAV decodes (at least ``MIN_DURATION_S`` seconds long).
     steps : iterable of str
         Analyser names from ``ANALYSERS`` (default: all). energy and sections compute the
-        beat grid as their input even when tempo is not asked; "style" implies
-        "style_features".
+        beat grid as their input even when tempo is not asked (unless ``grid`` gives
+        it); "style" implies "style_features".
+    grid : (bpm, beats) or None
+        The track's known tempo (BPM, or None) and beat times (s, shape (n_beats,)), as
+        the library stores them: energy and sections read these instead of running the
+        tempo step when it is not asked (their re-run after a new version of theirs).
 
     Returns
     -------
@@ -145,7 +150,7 @@ def analyze(path: str | os.PathLike, steps: Iterable[str] = ALL_STEPS) -> TrackA
     stream = SpectralStream(ANALYSIS_SR, key_chroma="key" in steps)
     audio = decode_stream(path, stream.push, ANALYSIS_SR,
                           channel_sink=meter.push if meter else None, expect=stream.expect)
-    res = _analyze_stream(stream, path, steps, meter)
+    res = _analyze_stream(stream, path, steps, meter, grid)
     res.warnings[:0] = audio.warnings  # decoding's first: what was lost or repaired
     return res
 
@@ -210,9 +215,11 @@ def _too_short(path: str, duration_s: float):
                               f"{MIN_DURATION_S:.0f} s)")
 
 
-def _analyze_stream(stream, path: str, steps: frozenset[str], meter) -> TrackAnalysis:
+def _analyze_stream(stream, path: str, steps: frozenset[str], meter,
+                    grid: tuple[float | None, np.ndarray] | None = None) -> TrackAnalysis:
     """Every step, from a spectral stream that has seen the whole (screened) signal and a
-    loudness meter that has metered it (None when neither loudness nor energy is asked)."""
+    loudness meter that has metered it (None when neither loudness nor energy is asked);
+    ``grid``: a known (bpm, beats) for energy and sections when tempo is not asked."""
     from . import onset
 
     duration_s = stream.n_samples / float(stream.sr)
@@ -223,7 +230,9 @@ def _analyze_stream(stream, path: str, steps: frozenset[str], meter) -> TrackAna
     res = TrackAnalysis(path=path, duration_s=duration_s)
     spec = stream.finish()
     env, bands = onset.onset_bands(spec)
-    if "tempo" in steps or steps & {"energy", "sections"}:
+    if grid is not None and "tempo" not in steps:
+        res.bpm, res.beats = grid[0], np.asarray(grid[1], dtype=np.float32)
+    elif "tempo" in steps or steps & {"energy", "sections"}:
         from . import beats, downbeats, tempo
 
         est = tempo.estimate_tempo(env, spec.fps, bands)

@@ -138,12 +138,7 @@ _LEGACY_VERSION = 4
 _LEGACY_ANALYSERS = {"tempo": 1, "loudness": 1, "energy": 1, "key": 1, "sections": 1,
                      "style_features": 1, "style": 1}
 
-SORT_KEYS = {
-    "id": "id", "path": "path", "artist": "artist", "title": "title COLLATE NOCASE",
-    "album": "album COLLATE NOCASE", "year": "year", "duration": "duration_s",
-    "bpm": "bpm", "energy": "energy", "loudness": "loudness_lufs", "key": "camelot",
-    "camelot": "camelot", "style": "style_label", "added": "added_at",
-}
+SORT_KEYS = fields.SORT_KEYS  # from the declaration (Field.sort)
 
 
 class LibraryError(UnderdogError):

@@ -54,6 +54,7 @@ class Job:
     fingerprint: str | None
     steps: tuple[str, ...] | None = None  # the analysers to run; None: all
     keep: dict[str, int] | None = None  # versions of the stored analysers it keeps
+    grid: tuple[float | None, Any] | None = None  # stored (bpm, beats) when tempo is kept
 
 
 @dataclass
@@ -218,8 +219,10 @@ def analyze_job(job: Job, analyze_fn: Callable | None = None) -> FileResult:
         from ..analysis import analyze as analyze_fn
     res.decoded = True
     try:
-        res.analysis = (analyze_fn(job.path) if job.steps is None
-                        else analyze_fn(job.path, steps=job.steps))
+        kw: dict[str, Any] = {} if job.steps is None else {"steps": job.steps}
+        if job.grid is not None:
+            kw["grid"] = job.grid
+        res.analysis = analyze_fn(job.path, **kw)
         a = res.analysis
         if hasattr(a, "style_source") and (job.steps is None or "style" in job.steps):
             # a specific genre tag decides the style
@@ -330,7 +333,13 @@ def _scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executo
             stats.updated += 1
             pending_outcomes.append((path, "updated", None))
             return
-        jobs_todo.append(Job(path, st, fp, steps=tuple(sorted(stale)), keep=state.analysers))
+        grid = None
+        if "tempo" not in stale and stale & {"energy", "sections"}:
+            # their input, the beat grid, is kept: read, not tracked again
+            t = lib.get_track(state.id)
+            grid = (t.bpm if t else None, lib.beats(state.id))
+        jobs_todo.append(Job(path, st, fp, steps=tuple(sorted(stale)), keep=state.analysers,
+                             grid=grid))
 
     consumed: set[int] = set()  # move sources that found their file
     pending_outcomes: Spool[tuple[str, str, str | None]] = Spool()  # advanced after start()
