@@ -53,3 +53,93 @@ def test_whole_track_plots_are_unchanged():
     top = fig.axes[0].child_axes[0]
     assert all("–" not in t.get_text() for t in top.get_xticklabels())
     assert "round start" not in [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+
+
+# ---------------------------------------------------------------- the CLI on a real scan
+
+import json  # noqa: E402
+import re  # noqa: E402
+
+import pytest  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from underdog.cli import app  # noqa: E402
+from underdog.export.rekordbox import read_rekordbox  # noqa: E402
+
+from .excerpt_library import demo_db  # noqa: E402,F401  (the session's scan of the demo)
+
+runner = CliRunner()
+
+
+def _mmss(s: float) -> str:
+    s = max(0, int(round(s)))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+@pytest.fixture(scope="module")
+def planned(demo_db, tmp_path_factory):  # noqa: F811
+    """An 8-minute hiit (2 rounds of 1 min work / 1 min rest) of the demo library, planned
+    as excerpts through the app layer the CLI calls, written in every format, and its
+    --explain table as the CLI prints it."""
+    import io
+
+    from underdog.app.outputs import write_playlist, write_plot
+    from underdog.app.planning import plan
+    from underdog.cli.common import print_plan
+    from underdog.cli.output import make_console
+    from underdog.planning.sequencer import PlanOptions
+
+    d = tmp_path_factory.mktemp("display")
+    outs = {k: d / f"plan.{k}" for k in ("m3u8", "json", "xml", "png")}
+    r = plan("hiit", 8.0, db=demo_db, work=1.0, rest=1.0, rounds=2, record=False,
+             options=PlanOptions(excerpts=True))
+    for k in ("m3u8", "json", "xml"):
+        write_playlist(r.plan.entries, outs[k], title="underdog hiit", document=r.as_dict(),
+                       arc_spec=r.arc_spec, db=demo_db)
+    write_plot(r.plan, outs["png"], "underdog hiit")
+    buf = io.StringIO()
+    print_plan(make_console(file=buf, width=400), r.plan, explain=True)
+    return outs, json.loads(outs["json"].read_text()), buf.getvalue()
+
+
+def test_explain_shows_spans_drops_and_rounds(planned):
+    outs, plan, text = planned
+    assert plan["mode"] == "excerpts" and plan["cues"]
+    assert re.search(r"┃ excerpt\s*┃ drop", text)
+    rows = [ln for ln in text.splitlines() if ln.startswith("│")]
+    for e in plan["entries"]:
+        span = f"{_mmss(e['in_s'])}–{_mmss(e['out_s'])}"
+        drop = _mmss(e["drop_at_s"]) if e.get("drop_at_s") is not None else "–"
+        assert any(span in r and re.search(rf"│\s*{re.escape(drop)}\s*│", r) for r in rows), span
+    for c in plan["cues"]:
+        what = "starts" if c["kind"] == "round_start" else "ends"
+        assert any(f"┄ round {c['round']} {what}" in r and _mmss(c["at_s"]) in r for r in rows)
+    assert outs["png"].stat().st_size > 10_000
+
+
+def test_exports_of_the_plan_carry_its_excerpts(planned):
+    outs, plan, _ = planned
+    lines = outs["m3u8"].read_text().splitlines()
+    starts = [float(x.split("=")[1]) for x in lines if x.startswith("#EXTVLCOPT:start-time")]
+    stops = [float(x.split("=")[1]) for x in lines if x.startswith("#EXTVLCOPT:stop-time")]
+    assert starts == [round(e["in_s"], 3) for e in plan["entries"]]
+    assert stops == [round(e["out_s"], 3) for e in plan["entries"]]
+    doc = read_rekordbox(outs["xml"])
+    by_id = {t.track_id: t for t in doc.tracks}
+    assert [by_id[k].path for k in doc.playlists[0].track_ids] == [e["path"] for e in
+                                                                   plan["entries"]]
+    assert all(t.tempos for t in doc.tracks)  # grids from the library's beats
+
+
+def test_score_of_an_excerpt_playlist_shows_them(planned, demo_db):  # noqa: F811
+    outs, plan, _ = planned
+    for src in (outs["m3u8"], outs["json"]):
+        r = runner.invoke(app, ["score", str(src), "--db", demo_db, "--format", "json"])
+        assert r.exit_code == 0, r.output
+        doc = json.loads(r.stdout)
+        assert [(row["in_s"], row["out_s"]) for row in doc["rows"]] == [
+            (round(e["in_s"], 3), round(e["out_s"], 3)) for e in plan["entries"]]
+        assert doc["cues"] == plan["cues"]
+    r = runner.invoke(app, ["score", str(outs["m3u8"]), "--db", demo_db], terminal_width=300)
+    assert r.exit_code == 0, r.output
+    assert "excerpt" in r.stdout and "rounds: 1 " in r.stdout

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 from ..errors import OutputError, UsageError
 
-PLAYLIST_TYPES = (".m3u8", ".m3u", ".xspf", ".json")
+PLAYLIST_TYPES = (".m3u8", ".m3u", ".xspf", ".json", ".xml")
 
 
 def check_outputs(outputs: Sequence[str | os.PathLike]) -> None:
@@ -23,10 +23,12 @@ def check_outputs(outputs: Sequence[str | os.PathLike]) -> None:
 
 def write_playlist(entries: Sequence[Any], out: str | os.PathLike, *, title: str,
                    document: dict[str, Any], relative_to: str | os.PathLike | None = None,
-                   arc_spec: dict[str, Any] | None = None) -> str:
+                   arc_spec: dict[str, Any] | None = None, db: Any = None) -> str:
     """Write one playlist of plan ``entries``, its type from ``out``'s extension: M3U8
     (paths relative to ``relative_to`` if given; ``arc_spec`` as an #UNDERDOG-ARC line),
-    XSPF (``title``) or JSON (``document``, the whole plan). Returns the path written.
+    XSPF (``title``), JSON (``document``, the whole plan) or rekordbox XML (``title``; each
+    track's beat grid from the library ``db`` where it holds the track's beats). Returns
+    the path written.
     Raises OutputError (nothing written) or UsageError (an unknown extension)."""
     from ..export.playlists import write_json, write_m3u8, write_xspf
 
@@ -37,6 +39,8 @@ def write_playlist(entries: Sequence[Any], out: str | os.PathLike, *, title: str
             write_m3u8(entries, out, relative_to=relative_to, arc=arc_spec)
         elif ext == ".xspf":
             write_xspf(entries, out, title=title)
+        elif ext == ".xml":
+            write_rekordbox_xml(entries, out, title, db)
         else:
             write_json(document, out)
     except OSError as exc:
@@ -46,14 +50,40 @@ def write_playlist(entries: Sequence[Any], out: str | os.PathLike, *, title: str
     return os.fspath(out)
 
 
+def write_rekordbox_xml(entries: Sequence[Any], out: str | os.PathLike, title: str,
+                        db: Any = None) -> None:
+    """rekordbox XML of ``entries``, with the beats and downbeats the library at ``db``
+    holds for each track (none where it holds none, or there is no library)."""
+    import numpy as np
+
+    from ..export.rekordbox import write_rekordbox
+    from .common import db_path, library
+
+    if not os.path.exists(db_path(db)):
+        write_rekordbox(entries, out, title)
+        return
+    with library(db) as lib:
+        def grid(e: Any) -> tuple[np.ndarray, np.ndarray] | None:
+            t = getattr(e, "track", None)
+            if t is None:
+                path = e.get("path") if isinstance(e, dict) else getattr(e, "path", None)
+                t = lib.get_track(os.fspath(path)) if path else None
+            if t is None or t.id is None:
+                return None
+            beats, downbeats, _ = lib.rhythm(t.id)
+            return (beats, downbeats) if len(beats) >= 2 else None
+
+        write_rekordbox(entries, out, title, grid)
+
+
 def write_plot(plan: Any, out: str | os.PathLike, title: str) -> str:
     """The arc plot (PNG) of a plan: targets against what the tracks give. Returns the
     path written; raises OutputError."""
-    from ..export.plot import plot_plan, plot_rows, plot_text
+    from ..export.plot import plot_cues, plot_plan, plot_rows, plot_text
 
     segs, ents = plot_rows(plan)
     try:
-        plot_plan(segs, ents, out, title=plot_text(title))
+        plot_plan(segs, ents, out, title=plot_text(title), cues=plot_cues(plan))
     except OSError as exc:
         from ..fileio import os_reason
 

@@ -150,7 +150,8 @@ def score(playlist: str | os.PathLike, *, arc: str | None = None,
     from ..export.playlists import read_arc_spec, read_playlist
 
     playlist = os.fspath(playlist)
-    paths = read_playlist(playlist)
+    spans: list = []  # per path: the excerpt it plays, or None
+    paths = read_playlist(playlist, spans=spans)
     spec = read_arc_spec(playlist) if arc is None else None
     if arc is not None:
         source = "--arc"
@@ -166,19 +167,21 @@ def score(playlist: str | os.PathLike, *, arc: str | None = None,
         source = "the playlist names none"
         arc = "montage"
     a = get_arc(arc, cadence=cadence, work=work, rest=rest, rounds=rounds)
-    tracks, unknown = [], []
+    tracks, unknown, kept = [], [], []
     with library(db) as lib:
-        for p in paths:
+        for p, sp in zip(paths, spans):
             t = lib.get_track(p)
             if t is None or t.status != "ok" or not t.duration_s:
                 unknown.append(p)
             else:
                 tracks.append(t)
+                kept.append(sp)
     if not tracks:
         raise UsageError(f"{playlist}: none of its {len(paths)} tracks is an analyzed track "
                          "of the library (scan their folder first)")
-    total_min = minutes if minutes is not None else sum(t.duration_s for t in tracks) / 60.0
-    r = score_tracks(tracks, a.timeline(total_min), unknown_paths=unknown)
+    played_s = sum(sp[1] - sp[0] if sp else t.duration_s for t, sp in zip(tracks, kept))
+    total_min = minutes if minutes is not None else played_s / 60.0
+    r = score_tracks(tracks, a.timeline(total_min), unknown_paths=unknown, spans=kept)
     return ScoreResult(playlist, r, source, unknown)
 
 

@@ -106,7 +106,7 @@ def like(
         console.print(f"wrote {save_arc}", highlight=False)
     for o in output:
         write_playlist(r.plan.entries, o, title=f"underdog {r.plan.arc.name}",
-                       document=like_record(r), relative_to=relative_to)
+                       document=like_record(r), relative_to=relative_to, db=db)
         console.print(f"wrote {o}", highlight=False)
     if plot is not None:
         write_plot(r.plan, plot, f"underdog {r.plan.arc.name}")

@@ -58,7 +58,7 @@ def plan(
     print_plan(console, p, explain)
     for o in output:
         write_playlist(p.entries, o, title=f"underdog {a.name}", document=r.as_dict(),
-                       relative_to=relative_to, arc_spec=r.arc_spec)
+                       relative_to=relative_to, arc_spec=r.arc_spec, db=db)
         console.print(f"wrote {o}", highlight=False)
     if plot is not None:
         write_plot(p, plot, f"underdog {a.name}: {a.description}")
