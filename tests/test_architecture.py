@@ -212,3 +212,35 @@ def test_the_checker_reads_private_names(tmp_path):
     got = imports("underdog.cli.x", f)
     assert ("underdog.cli.plan", "_fail", 1) in got
     assert ("underdog.errors", "UnderdogError", 2) in got
+
+
+# ---------------------------------------------------------------- one exception family
+
+def test_every_exception_is_of_the_family():
+    """Every exception class defined under src/underdog derives from UnderdogError (one
+    line for the user and an exit code), except the signal that stops a scan
+    (a KeyboardInterrupt, as Ctrl-C is)."""
+    import importlib
+
+    from underdog.errors import UnderdogError
+
+    bad, seen = [], 0
+    for name in MODULES:
+        if name.endswith(".__main__"):  # runs the program
+            continue
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:  # an optional extra (ray, starlette) not installed
+            continue
+        for obj in vars(mod).values():
+            if (isinstance(obj, type) and issubclass(obj, BaseException)
+                    and obj.__module__ == name):
+                seen += 1
+                if issubclass(obj, KeyboardInterrupt):
+                    continue
+                if not issubclass(obj, UnderdogError):
+                    bad.append(f"{name}.{obj.__name__}")
+                elif not isinstance(obj.exit_code, int):
+                    bad.append(f"{name}.{obj.__name__}: no exit code")
+    assert seen >= 10
+    assert not bad, "exceptions outside the UnderdogError family: " + ", ".join(bad)

@@ -60,12 +60,12 @@ EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 
 
 def run(get_app, args: list[str]) -> int:
-    """Run the CLI on ``args``; the one place that turns exceptions into a message and an
-    exit code, so no input prints a traceback.
+    """Run the CLI on ``args``; with the root group (``root._Commands``, which maps the
+    :class:`~underdog.errors.UnderdogError` family a command raises), the place that turns
+    exceptions into a message and an exit code, so no input prints a traceback.
 
     A usage error (bad option value, unknown option) prints one ``error`` line and gives 2;
-    an :class:`~underdog.errors.UnderdogError` its one line and its ``exit_code`` (default
-    2); Ctrl-C gives 130 quietly; a closed pipe (``underdog tracks | head``) ends quietly;
+    an UnderdogError raised outside a command its one line and its ``exit_code``; Ctrl-C gives 130 quietly; a closed pipe (``underdog tracks | head``) ends quietly;
     an OS error (disk full, permission denied) one line and 1; out of memory one line and
     1; anything else ``internal error: ...; please report it`` and 70. ``UNDERDOG_DEBUG=1``
     lets unexpected exceptions through with their traceback.
@@ -91,7 +91,7 @@ def run(get_app, args: list[str]) -> int:
         return exc.exit_code
     except UnderdogError as exc:
         error(exc)
-        return getattr(exc, "exit_code", 2)
+        return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import Progress, ProgressColumn
 from rich.text import Text
 
-from .output import line
+from .output import line, visible
 
 BAR_MIN = 10  # narrowest bar worth drawing
 NAME_MIN = 12  # narrowest file name worth showing (below it, no name)
@@ -104,7 +104,7 @@ def status_line(width: int, done: int, total: int, *, analyzed: int = 0,
     text = "  ".join(core)
     if len(text) > width:
         return cut_middle(text, width)
-    base = os.path.basename(name) if name else ""
+    base = visible(os.path.basename(name)) if name else ""  # a file name shown inert
     keep = min(len(base), NAME_KEEP) + 2 if base else 0  # room the name gets first
     extras = []
     if todo_audio_s and to_analyze:

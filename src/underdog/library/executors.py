@@ -32,8 +32,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-class WorkerCrashed(Exception):
-    """The worker process died while running ``fn`` on this item."""
+class WorkerCrashed(UnderdogError):
+    """The worker process died while running ``fn`` on this item (its message is the
+    file's failure reason)."""
 
 
 class Interrupted(KeyboardInterrupt):
