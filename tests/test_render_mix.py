@@ -177,3 +177,30 @@ def test_far_apart_tempi_are_warned_not_hidden(grids):
     pa, pb = mix.layout([ea, eb], [mix.Transition(shape="equal_power", bars=4)])
     assert any("held to ±8 %" in w for w in pb.warnings)
     assert any("beyond ±8 %" in w for w in pa.warnings + pb.warnings)
+
+
+def test_blend_of_far_apart_bodies_ramps_outside_the_overlap(grids):
+    """Stairs (117 BPM) played at 122 into Hell (129) played at 136: 11 % apart, more than
+    one track may stretch (±8 %). They meet at a tempo both can reach (Hell ramps on up to
+    its body after the overlap), so no track ever plays beyond ±8 % and the session tempo
+    never jumps (on the old layout Stairs reached 1.16x at the end of the overlap)."""
+    ea = excerpt(grids, A, 20.0, 60.0, bpm=122.0)
+    eb = excerpt(grids, B, 10.0, 60.0, bpm=136.0)
+    pa, pb = mix.layout([ea, eb], [mix.Transition(shape="equal_power", bars=8)])
+    assert not any("beyond" in w for w in pa.warnings + pb.warnings)
+    for p in (pa, pb):
+        rates = np.diff(p.knots_t) / np.diff(p.knots_s)
+        assert np.all(np.abs(rates - 1.0) <= 0.081)
+        assert np.max(np.abs(rates[1:] / rates[:-1] - 1.0)) < 0.01  # no step between segments
+    # in the overlap both are pinned to the same session beats; after it Hell reaches 136
+    ov0, ov1 = pa.fade_out.t0, pa.fade_out.t1
+    sa = pa.session_time(grids[A][0])
+    sb = pb.session_time(grids[B][0])
+    off = offsets(sa, sb, ov0 + 0.3, ov1 - 0.3)
+    assert np.median(off) < 0.03
+    body = sb[(sb > ov1 + 25.0) & (sb < pb.end_s - 1.0)]
+    assert 60.0 / beat_period_of(body) == pytest.approx(136.0, rel=0.01)
+
+
+def beat_period_of(beats: np.ndarray) -> float:
+    return float(np.polyfit(np.arange(len(beats)), beats, 1)[0])

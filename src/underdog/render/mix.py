@@ -243,34 +243,63 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
             a_end, a_per = refine(i, a_end, a_per, na, False)
             b_first, b_per = refine(i + 1, b_first, b_per, nb, True)
         a_start = a_end - na * a_per
-        t0 = s_last + (a_start - t_last) / rate
+        # the session tempo at which the two meet: within ±8 % of both tracks' own where
+        # it can be; when a body's tempo is outside that, the outgoing ramps to it over the
+        # overlap's length before the overlap (pre-ramp), the incoming from it after
+        lim_lo = max(a_per / (m * (1 + MAX_RATE_STEP)), b_per / (m_b * (1 + MAX_RATE_STEP)))
+        lim_hi = min(a_per / (m * (1 - MAX_RATE_STEP)), b_per / (m_b * (1 - MAX_RATE_STEP)))
+        p_start, p_end = pa, pb
+        if lim_lo <= lim_hi:
+            p_start, p_end = min(max(pa, lim_lo), lim_hi), min(max(pb, lim_lo), lim_hi)
+        a_pre = a_start - na * a_per  # where a pre-ramp would start (track time)
+        pre = abs(p_start / pa - 1.0) > 1e-3 and a_pre > t_last + 2 * a_per
+        if not pre:
+            p_start = pa
+        t_from, a_from = (a_pre, a_pre) if pre else (a_start, a_start)
+        t0 = s_last + (a_from - t_last) / rate
         if nxt.start_s is not None:  # keep the plan's clock: the body absorbs the drift
-            rate_fit = (a_start - t_last) / max(nxt.start_s - s_last, 1e-9)
-            rate = _refit(rate, rate_fit, warn, i)
-            t0 = s_last + (a_start - t_last) / rate
-            pa = p_own / (rate * m)
-        cur_knots.append((t0, a_start))
+            for _ in range(2 if pre else 1):
+                ramp_s = span * (pa + p_start) / 2.0 if pre else 0.0
+                rate_fit = (a_from - t_last) / max(nxt.start_s - ramp_s - s_last, 1e-9)
+                rate = _refit(info[i][2], rate_fit, [], i)
+                pa = p_own / (rate * m)
+            if abs(rate_fit / info[i][2] - 1.0) > 0.02:
+                _refit(info[i][2], rate_fit, warn, i)
+            t0 = s_last + (a_from - t_last) / rate
+            if not pre:
+                p_start = pa
+        cur_knots.append((t0, a_from))
+        if pre:  # t0 is where the pre-ramp starts; the overlap starts where it ends
+            qa = np.arange(1, na + 1)
+            ts_pre = _session_beat_time(t0, pa, p_start, span, qa * m)
+            cur_knots.extend(zip(ts_pre, a_pre + qa * a_per))
+            t0 = float(ts_pre[-1])
         qa = np.arange(1, na + 1)
-        ts_a = _session_beat_time(t0, pa, pb, span, qa * m)
+        ts_a = _session_beat_time(t0, p_start, p_end, span, qa * m)
         cur_knots.extend(zip(ts_a, a_start + qa * a_per))
         t1 = float(ts_a[-1])
         swap = None
         if tr.shape == "bass_swap":
             half_bars = max(1, tr.bars // 2)
-            swap = float(_session_beat_time(t0, pa, pb, span,
+            swap = float(_session_beat_time(t0, p_start, p_end, span,
                                             np.array([half_bars * BEATS_PER_BAR]))[0])
         elif tr.shape != "equal_power":
             raise ValueError(f"unknown transition shape {tr.shape!r} (one of {', '.join(SHAPES)})")
-        swap_len = pb / 8.0
+        swap_len = p_end / 8.0
         fo = Envelope(tr.shape, t0, t1, incoming=False, swap_s=swap, swap_len_s=swap_len)
         out.append(_placement(cur_knots, rate, m, fade_in, fo, warn, i))
         fade_in = Envelope(tr.shape, t0, t1, incoming=True, swap_s=swap, swap_len_s=swap_len)
         qb = np.arange(0, nb + 1)
-        ts_b = _session_beat_time(t0, pa, pb, span, qb * m_b)
+        ts_b = _session_beat_time(t0, p_start, p_end, span, qb * m_b)
         cur_knots = list(zip(ts_b, b_first + qb * b_per))
+        if abs(p_end / pb - 1.0) > 1e-3 and b_first + 2 * nb * b_per < nxt.out_s - 2 * b_per:
+            qp = np.arange(1, nb + 1)  # post-ramp: from the meeting tempo to its own body's
+            ts_post = _session_beat_time(t1, p_end, pb, span, qp * m_b)
+            cur_knots.extend(zip(ts_post, b_first + (nb + qp) * b_per))
         # in_s may sit a hair before the fitted first beat: play it from there
         if nxt.in_s < b_first:
-            cur_knots.insert(0, (t0 - (b_first - nxt.in_s) / rate_b, nxt.in_s))
+            r0 = b_per / (p_start * m_b)  # at the overlap's starting tempo
+            cur_knots.insert(0, (t0 - (b_first - nxt.in_s) / r0, nxt.in_s))
     return out
 
 
