@@ -58,3 +58,52 @@ def test_alternatives_use_different_tracks(db):
     a, b = ({t.id for t in p.tracks} for p in plans)
     assert a and b and not a & b
     assert plans[0].report.objective <= plans[1].report.objective
+
+
+# ---------------------------------------------------------------- the CLI
+
+def _tracks(db):
+    import json
+
+    r = runner.invoke(app, ["tracks", "--db", db, "-f", "json"])
+    assert r.exit_code == 0, r.output
+    return {t["path"]: t for t in json.loads(r.stdout)}
+
+
+def _planned(path):
+    import json
+
+    return [e["path"] for e in json.loads(path.read_text())["entries"]]
+
+
+def test_cli_style_and_max_track_minutes(db, tmp_path):
+    info = _tracks(db)
+    keep = sorted({t["style_label"] for t in info.values()})[0]
+    out = tmp_path / "p.json"
+    r = runner.invoke(app, ["plan", "--arc", "warmup", "-m", "3", "--db", db, "--no-record",
+                            "--style", keep, "--max-track-minutes", "0.9", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    got = _planned(out)
+    assert got and all(info[p]["style_label"] == keep for p in got)
+    assert all(info[p]["duration_s"] <= 54.0 for p in got)
+    r = runner.invoke(app, ["plan", "--db", db, "--style", "heavy,polka"])
+    assert r.exit_code == 2 and "unknown style polka" in r.output
+
+
+def test_cli_alternatives_print_and_write_each(db, tmp_path):
+    out = tmp_path / "p.json"
+    r = runner.invoke(app, ["plan", "--arc", "warmup", "-m", "1.5", "--db", db, "--no-record",
+                            "--alternatives", "2", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    alt = tmp_path / "p.alt2.json"
+    assert "alternative 2: objective" in r.output and f"wrote {alt}" in r.output
+    a, b = _planned(out), _planned(alt)
+    assert a and b and not set(a) & set(b)
+
+
+def test_every_plan_option_has_help():
+    import typer.main
+
+    cmd = typer.main.get_command(app).commands["plan"]
+    missing = [p.name for p in cmd.params if not getattr(p, "help", None)]
+    assert not missing, missing

@@ -81,6 +81,10 @@ class PlanResult:
     plan: Plan
     arc: Arc
     arc_spec: dict[str, Any]
+    # --alternatives: the next plans, each from tracks none of the earlier ones used, and
+    # why there are fewer than asked (the library ran out)
+    alternatives: list[Plan] = field(default_factory=list)
+    alternatives_note: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The plan JSON document (what ``plan -o x.json`` writes)."""
@@ -99,7 +103,7 @@ def plan(arc: str = "montage", minutes: float | None = None, *, db: DbPath = Non
          cadence: float | None = None, work: float | None = None, rest: float | None = None,
          rounds: int | None = None, seed: int = 0, avoid_recent: int = 0,
          exclude: Sequence[str | os.PathLike] = (), record: bool = True,
-         options: PlanOptions | None = None) -> PlanResult:
+         options: PlanOptions | None = None, alternatives: int = 1) -> PlanResult:
     """Plan a playlist that follows an arc, from the library.
 
     ``arc``: a built-in name or a TOML path (:func:`get_arc`); ``minutes``: the session
@@ -107,19 +111,24 @@ def plan(arc: str = "montage", minutes: float | None = None, *, db: DbPath = Non
     ``avoid_recent``: skip tracks of the last N recorded plans; ``exclude``: playlists
     whose tracks are left out; ``record``: remember the plan for ``avoid_recent``;
     ``options``: further planner options (its seed, avoid_recent and exclusions are
-    replaced by the arguments). Raises ArcError, PlanError, PlaylistError, LibraryError."""
+    replaced by the arguments); ``alternatives``: plan this many, each from tracks the
+    earlier ones did not use (the first is recorded). Raises ArcError, PlanError,
+    PlaylistError, LibraryError."""
     from dataclasses import replace
+
+    from ..planning.sequencer import alternatives as more_plans
 
     a = get_arc(arc, cadence=cadence, work=work, rest=rest, rounds=rounds)
     with library(db) as lib:
         skip = playlist_track_ids(lib, exclude)
         opts = replace(options or PlanOptions(), seed=seed, avoid_recent=avoid_recent,
                        exclude_ids=skip)
-        p = make_plan(lib, a, minutes, opts)
+        plans, note = more_plans(lib, a, alternatives, minutes, opts)
+        p = plans[0]
         if record and p.entries:
             lib.record_plan([e.track.id for e in p.entries], a.name, seed)
     spec = arc_spec(arc, a, p.timeline.total_s / 60.0, cadence, work, rest, rounds)
-    return PlanResult(p, a, spec)
+    return PlanResult(p, a, spec, plans[1:], note)
 
 
 # ---------------------------------------------------------------- score
