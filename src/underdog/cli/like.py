@@ -74,12 +74,12 @@ def like(
                                          "every track by the reference's artists."),
     save_arc: Optional[Path] = typer.Option(None, "--save-arc", help="Write the learned arc "
                                             "as TOML (reuse: underdog plan --arc FILE)."),
+    seed: int = seed_option("Same reference, library and seed: same playlist (and the "
+                            "same random baseline)."),
     output: List[Path] = OUTPUT_OPTION,
     plot: Optional[Path] = PLOT_OPTION,
     explain: bool = typer.Option(False, "--explain", help="One row per track: target, "
                                  "actual, why."),
-    seed: int = seed_option("Same reference, library and seed: same playlist (and the "
-                            "same random baseline)."),
     relative_to: Optional[Path] = RELATIVE_TO_OPTION,
     record: bool = typer.Option(True, "--record/--no-record", help="Remember this plan for "
                                 "`underdog plan --avoid-recent`."),
