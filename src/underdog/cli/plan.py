@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from enum import Enum
 from pathlib import Path
@@ -10,13 +11,27 @@ from typing import List, Optional
 import typer
 
 from ..app.outputs import check_outputs, write_playlist, write_plot
+from ..planning.arcs import KNOWN_STYLES
 from ..app.planning import plan as plan_playlist, score as score_playlist
+from ..planning.sequencer import PlanOptions
 from .common import print_plan, print_score_report, print_score_rows
 from .root import app
 from .options import (AVOID_RECENT, CADENCE_OPTION, DB_OPTION, OUTPUT_OPTION, PLOT_OPTION,
                       RELATIVE_TO_OPTION, REST_OPTION, ROUNDS_OPTION, WORK_OPTION,
                       minutes_option, seed_option, within)
 from .output import json_text, line, make_console
+
+
+def _styles(text: Optional[str]) -> Optional[frozenset]:
+    """``--style heavy,indie_synth`` -> the set; an unknown name is a usage error."""
+    if text is None:
+        return None
+    names = frozenset(x.strip().lower() for x in text.split(",") if x.strip())
+    bad = sorted(names - set(KNOWN_STYLES))
+    if bad or not names:
+        raise typer.BadParameter(f"unknown style {', '.join(bad) or repr(text)}; styles: "
+                                 + ", ".join(KNOWN_STYLES))
+    return names
 
 
 @app.command()
@@ -44,6 +59,16 @@ def plan(
     exclude: List[Path] = typer.Option([], "--exclude", help="Leave out the tracks of this "
                                        "playlist (.m3u8/.xspf; repeatable), e.g. the "
                                        "reference an arc was learned from."),
+    style: Optional[str] = typer.Option(None, "--style", callback=_styles, help="Only tracks "
+                                        "of these styles, comma-separated: "
+                                        + ", ".join(KNOWN_STYLES) + "."),
+    max_track_minutes: Optional[float] = typer.Option(
+        None, "--max-track-minutes", callback=within((0.5, 600.0), " minutes"),
+        help="Leave out tracks longer than this many minutes. 0.5–600."),
+    alternatives: int = typer.Option(1, "--alternatives", callback=within((1, 20)),
+                                     help="Plan N playlists, each from tracks the earlier "
+                                     "ones did not use, and print each with its objective; "
+                                     "-o writes them as NAME.alt2.EXT, ... 1–20."),
     db: Optional[Path] = DB_OPTION,
 ) -> None:
     """Plan a playlist that follows a session arc, from your library."""
@@ -51,9 +76,11 @@ def plan(
     console = make_console()
     if explain and not console.is_terminal:
         console = make_console(width=220)  # piped: keep one row per track
+    opts = PlanOptions(styles=style or frozenset(),
+                       max_track_s=60.0 * (max_track_minutes or math.inf))
     r = plan_playlist(arc, minutes, db=db, cadence=cadence, work=work, rest=rest,
                       rounds=rounds, seed=seed, avoid_recent=avoid_recent, exclude=exclude,
-                      record=record)
+                      record=record, options=opts, alternatives=alternatives)
     p, a = r.plan, r.arc
     print_plan(console, p, explain)
     for o in output:
@@ -63,6 +90,21 @@ def plan(
     if plot is not None:
         write_plot(p, plot, f"underdog {a.name}: {a.description}")
         console.print(f"wrote {plot}", highlight=False)
+    best = p.report.objective
+    for k, alt in enumerate(r.alternatives, start=2):
+        more = (alt.report.objective / best - 1.0) * 100.0 if best > 0 else 0.0
+        console.print(f"\nalternative {k}: objective {alt.report.objective:.1f} "
+                      f"({more:+.0f} % against the first), none of the earlier plans' tracks",
+                      highlight=False)
+        print_plan(console, alt, explain)
+        for o in output:
+            alt_o = o.with_name(f"{o.stem}.alt{k}{o.suffix}")
+            write_playlist(alt.entries, alt_o, title=f"underdog {a.name} ({k})",
+                           document={**alt.as_dict(), "arc_spec": r.arc_spec},
+                           relative_to=relative_to, arc_spec=r.arc_spec)
+            console.print(f"wrote {alt_o}", highlight=False)
+    if r.alternatives_note:
+        console.print(r.alternatives_note, highlight=False)
 
 
 class ScoreFormat(str, Enum):
