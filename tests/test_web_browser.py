@@ -182,7 +182,9 @@ def test_acceptance_walk(site):
     lap("swap+replan")
     # -- render the mix with progress, then play it
     page.click("#plan-render")
-    page.wait_for_selector("#render-out:not([hidden])", timeout=120_000)
+    page.wait_for_function("() => !document.querySelector('#render-out').hidden || "
+                           "document.querySelector('#render-msg').dataset.error", timeout=150_000)
+    assert page.is_visible("#render-out"), page.text_content("#render-msg")
     page.evaluate("document.querySelector('#mix-audio').play()")
     assert _playing(page, "#mix-audio") > 1
     assert "excerpts" in page.text_content("#render-msg")

@@ -272,7 +272,7 @@ async def plan_build(request: Request) -> Response:
     text = ops.arc_toml(body.get("arc"))
     minutes = _num(body.get("minutes"), 1, 600, "minutes")
     seed = int(_num(body.get("seed", 0), 0, 2**32 - 1, "seed") or 0)
-    st = await run_sync(ops.build_plan, srv.db, text, minutes, seed)
+    st = await run_sync(ops.build_plan, srv.db, srv.workdir, text, minutes, seed)
     return _plan_reply(srv, srv.add_plan(st))
 
 
@@ -323,7 +323,7 @@ async def plan_lock(request: Request) -> Response:
 async def plan_replan(request: Request) -> Response:
     srv = _srv(request)
     st = srv.plan(_id(request, "plan_id"))
-    new = await run_sync(ops.replan, srv.db, st)
+    new = await run_sync(ops.replan, srv.db, srv.workdir, st)
     return _plan_reply(srv, srv.add_plan(new))
 
 
@@ -378,8 +378,9 @@ async def soundtrack(request: Request) -> Response:
     if not isinstance(body, dict) or not isinstance(body.get("text"), str):
         raise ops.WebError("expected {text, format}")
     fmt = body.get("format") or "text"
-    return JSONResponse(await run_sync(ops.match_soundtrack, _srv(request).db, body["text"],
-                                       fmt))
+    srv = _srv(request)
+    return JSONResponse(await run_sync(ops.match_soundtrack, srv.db, srv.workdir,
+                                       body["text"], fmt))
 
 
 async def soundtrack_export(request: Request) -> Response:
@@ -429,8 +430,12 @@ async def like(request: Request) -> Response:
 # ---------------------------------------------------------------- the app
 
 async def _web_error(request: Request, exc: Exception) -> Response:
-    status = getattr(exc, "status", 400)
-    return JSONResponse({"error": str(exc)}, status_code=status,
+    from ..errors import NotFoundError
+
+    status = getattr(exc, "status", 404 if isinstance(exc, NotFoundError) else 400)
+    srv = _srv(request)
+    msg = str(exc).replace(srv.workdir, "(server folder)").replace(srv.db, "the library")
+    return JSONResponse({"error": msg}, status_code=status,
                         headers={"cache-control": "no-store"})
 
 

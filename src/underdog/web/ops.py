@@ -1,10 +1,13 @@
-"""The operations the web page runs, in one module, over the library and planning layers.
+"""The operations the web page runs: each calls the application layer (``underdog.app``,
+the functions the CLI calls) and turns its records into plain JSON-able dicts.
 
-The web layer holds no logic of its own: each function here opens the library, calls the
-functions the CLI calls, and turns the result into plain JSON-able dicts. When the
-application layer (``underdog.app``) offers an operation, the function here calls it
-instead. Every function takes validated values (ids, numbers, text), never a path from a
-request, except :func:`check_folder` which validates the folders a user types in.
+Where the application layer reads a file (a tracklist, an arc TOML, a plan JSON, a
+playlist of tracks to leave out), the text from the page is first written into the
+server's own folder under a name the server chooses. Every function takes validated
+values (ids, numbers, text), never a path from a request, except :func:`check_folder`,
+which validates the folders a user types in. Swapping one plan entry, ranking its
+alternatives and re-planning around locked tracks have no application-layer operation
+yet; they are here, over the planner's own cost functions.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from ..errors import UnderdogError
-from ..library.db import SORT_KEYS, open_library
+from .. import app
+from ..library.db import SORT_KEYS
 from ..models import Track, shown_level
 from ..theory import try_parse_key
 
@@ -50,10 +54,20 @@ def _r(v: Any, nd: int = 2) -> Any:
     return round(f, nd) if math.isfinite(f) else None
 
 
-def _library(db: str, writable: bool = False):
-    if not writable and not os.path.exists(db):
+def _library(db: str):
+    """The library for a read (WebError 404 when there is none yet)."""
+    from ..app.common import library
+
+    if not os.path.exists(db):
         raise WebError("no library yet: scan a folder first", 404)
-    return open_library(db)
+    return library(db)
+
+
+def _scratch(workdir: str) -> str:
+    """A new private folder inside the server's own (the caller removes it)."""
+    import tempfile
+
+    return tempfile.mkdtemp(dir=workdir)
 
 
 # ---------------------------------------------------------------- folders
@@ -158,117 +172,109 @@ def parse_query(params: dict) -> Query:
 
 def library_page(db: str, q: Query) -> dict:
     """One page of the library table, with the number of matching tracks (``library``:
-    the library's own count, only without filters; the page keeps it)."""
+    the library's own count, only without filters; the page keeps it).
+
+    *has drops* narrows the page itself: the application layer has no drops filter yet,
+    so such a page can hold fewer rows and ``total`` counts the other filters only."""
     if not os.path.exists(db):
         return {"total": 0, "library": 0, "offset": 0, "rows": []}
-    kw = dict(bpm=q.bpm, level=q.level, style=q.style, key=q.key, artist=q.artist)
-    filtered = any(v is not None for v in kw.values()) or q.drops
-    with _library(db) as lib:
-        if q.drops:
-            kw["has_drops"] = True
-        try:
-            rows = lib.tracks(sort=q.sort, limit=q.limit, offset=q.offset, **kw)
-            total = lib.count_tracks(**kw)
-        except TypeError:  # a library without the drops filter: filter the page here
-            kw.pop("has_drops", None)
-            rows = [t for t in lib.tracks(sort=q.sort, limit=q.limit, offset=q.offset, **kw)
-                    if t.drops]
-            total = lib.count_tracks(**kw)
-    return {"total": total, "library": None if filtered else total, "offset": q.offset,
-            "rows": [track_row(t) for t in rows]}
+    filtered = any(v is not None for v in (q.bpm, q.level, q.style, q.key, q.artist))
+    page = app.query_tracks(db, bpm=q.bpm, energy=q.level, style=q.style, key=q.key,
+                            artist=q.artist, sort=q.sort, offset=q.offset, limit=q.limit)
+    rows = [t for t in page.tracks if t.drops] if q.drops else page.tracks
+    return {"total": page.total, "library": None if filtered or q.drops else page.total,
+            "offset": q.offset, "rows": [track_row(t) for t in rows]}
 
 
-def _get_track(lib, track_id: int) -> Track:
-    t = lib.get_track(int(track_id))
-    if t is None:
+def _details(db: str, track_id: int):
+    from ..errors import NotFoundError
+
+    if not os.path.exists(db):
         raise WebError("no such track", 404)
-    return t
+    try:
+        return app.show_track(int(track_id), db)
+    except NotFoundError:
+        raise WebError("no such track", 404) from None
 
 
 def track_detail(db: str, track_id: int) -> dict:
     """Everything the track page draws: energy curve, beats, downbeats, drops, sections."""
-    with _library(db) as lib:
-        t = _get_track(lib, track_id)
-        d = lib.track_details(t.id)
-    curve = np.asarray(d.get("energy_curve") if d.get("energy_curve") is not None else [],
-                       np.float64)
-    hop = float(d.get("energy_curve_hop_s") or 0.0)
+    d = _details(db, track_id)
+    f = d.fields
+    curve = np.asarray(d.energy_curve if d.energy_curve is not None else [], np.float64)
+    hop = float(f.get("energy_curve_hop_s") or 0.0)
     if len(curve) > CURVE_POINTS:  # keep the shape, send less
         step = int(math.ceil(len(curve) / CURVE_POINTS))
         n = len(curve) // step * step
         curve = curve[:n].reshape(-1, step).mean(axis=1)
         hop *= step
-    lv = [shown_level(float(v)) for v in curve]
+    sec = d.sections
+    dur = f.get("duration_s")
     sections = []
-    if t.intro_end_s:
-        sections.append({"name": "intro", "start_s": 0.0, "end_s": _r(t.intro_end_s)})
-    if t.outro_start_s and t.duration_s:
-        sections.append({"name": "outro", "start_s": _r(t.outro_start_s),
-                         "end_s": _r(t.duration_s)})
-    for b in d.get("buildups") or []:
+    if sec["intro_end_s"]:
+        sections.append({"name": "intro", "start_s": 0.0, "end_s": _r(sec["intro_end_s"])})
+    if sec["outro_start_s"] and dur:
+        sections.append({"name": "outro", "start_s": _r(sec["outro_start_s"]),
+                         "end_s": _r(dur)})
+    for b in sec["buildups"]:
         if isinstance(b, dict):
             sections.append({"name": "build-up", "start_s": _r(b.get("start_s")),
                              "end_s": _r(b.get("end_s", b.get("time_s")))})
     drops = [{"time_s": _r(x.get("time_s")), "strength": _r(x.get("strength",
                                                                      x.get("score")), 3)}
-             for x in (t.drops or []) if isinstance(x, dict) and x.get("time_s") is not None]
-    return {**track_row(t), "duration_s": _r(t.duration_s, 3), "status": t.status,
-            "loudness_lufs": _r(t.loudness_lufs, 1), "genre": t.genre, "year": t.year,
-            "energy_curve": {"hop_s": hop, "levels": lv},
-            "beats": [round(float(x), 3) for x in d.get("beats", [])],
-            "downbeats": [round(float(x), 3) for x in d.get("downbeats", [])],
-            "phrases": [round(float(x), 3) for x in d.get("phrases", [])],
+             for x in sec["drops"] if isinstance(x, dict) and x.get("time_s") is not None]
+    path = f.get("path") or ""
+    name = os.path.basename(path)
+    display = (f"{f['artist']} - {f['title']}" if f.get("artist") and f.get("title")
+               else f.get("title") or os.path.splitext(name)[0])
+    return {"id": f.get("id"), "artist": f.get("artist"), "title": f.get("title"),
+            "album": f.get("album"), "display": display, "file": name,
+            "duration_s": _r(dur, 3), "bpm": _r(f.get("bpm"), 1),
+            "energy": f.get("energy"), "key": f.get("key"), "camelot": f.get("camelot"),
+            "style": f.get("style_label"), "status": f.get("status"),
+            "loudness_lufs": _r(f.get("loudness_lufs"), 1), "genre": f.get("genre"),
+            "year": f.get("year"),
+            "energy_curve": {"hop_s": hop, "levels": [shown_level(float(v)) for v in curve]},
+            "beats": [round(float(x), 3) for x in d.beats],
+            "downbeats": [round(float(x), 3) for x in d.downbeats],
+            "phrases": [round(float(x), 3) for x in d.phrases],
             "drops": drops, "sections": sections,
-            "tempo_segments": [list(s) for s in t.tempo_segments],
-            "warnings": list(t.warnings or [])}
+            "tempo_segments": [list(x) for x in f.get("tempo_segments") or []],
+            "warnings": list(f.get("warnings") or [])}
 
 
 def audio_file(db: str, track_id: int) -> tuple[str, str]:
     """(path, MIME type) of a library track's file, for streaming; WebError if none."""
-    with _library(db) as lib:
-        t = _get_track(lib, track_id)
-    ext = os.path.splitext(t.path)[1].lower()
-    if t.status == "missing" or ext not in AUDIO_MIME or not os.path.isfile(t.path):
+    f = _details(db, track_id).fields
+    path = f.get("path")
+    ext = os.path.splitext(path or "")[1].lower()
+    if (not isinstance(path, str) or f.get("status") == "missing" or ext not in AUDIO_MIME
+            or not os.path.isfile(path)):
         raise WebError("the track's file is not available", 404)
-    return t.path, AUDIO_MIME[ext]
+    return path, AUDIO_MIME[ext]
 
 
 # ---------------------------------------------------------------- scanning
 
-def scan(db: str, folder: str, report: Callable[[dict], None], jobs: int = 0) -> dict:
+def scan(db: str, folder: str, report: Callable[[dict], None], jobs: int | None = 0) -> dict:
     """Scan ``folder`` (validated by :func:`check_folder`) into the library, reporting
-    progress as dicts (``{"done", "total", "file", "outcome"}``)."""
-    from ..library.scan import scan as run_scan
-
-    class Observer:
-        def __init__(self) -> None:
-            self.done = 0
-            self.total = 0
-
-        def start(self, total_files: int, to_analyze: int) -> None:
-            self.total = total_files
-            report({"done": 0, "total": total_files, "to_analyze": to_analyze})
-
-        def advance(self, path: str, outcome: str, audio_s: float = 0.0,
-                    reason: str | None = None, decoded: bool = False) -> None:
-            self.done += 1
-            report({"done": self.done, "total": self.total, "outcome": outcome,
-                    "file": os.path.basename(path), "reason": reason})
-
+    each progress record (``app.ScanProgress.as_dict()``) as it comes."""
     os.makedirs(os.path.dirname(os.path.abspath(db)), exist_ok=True)
-    with open_library(db) as lib:
-        st = run_scan([folder], lib, jobs=jobs, observer=Observer())
-        n = lib.count()
+    def relay(p) -> None:
+        d = p.as_dict()
+        path = d.pop("path", None)
+        report({**d, "total": d["total_files"], "file": os.path.basename(path or "")})
+
+    r = app.scan([folder], db, jobs=jobs, progress=relay)
+    st = r.stats
     return {"found": st.found, "analyzed": st.analyzed, "unchanged": st.unchanged,
-            "failed": st.failed, "missing": st.missing, "library": n}
+            "failed": st.failed, "missing": st.missing, "library": r.tracks}
 
 
 # ---------------------------------------------------------------- arcs
 
 def builtin_arcs() -> list[str]:
-    from ..planning.arcs import BUILTIN
-
-    return list(BUILTIN)
+    return [a["name"] for a in app.list_arcs()]
 
 
 def arc_json(arc) -> dict:
@@ -291,11 +297,9 @@ def arc_json(arc) -> dict:
 
 
 def load_builtin(name: str, minutes: float | None = None) -> dict:
-    from ..planning.arcs import BUILTIN, load_arc
-
-    if name not in BUILTIN:
-        raise WebError("unknown arc")
-    a = load_arc(name)
+    if name not in builtin_arcs():
+        raise WebError("unknown arc", 404)
+    a = app.get_arc(name)
     if minutes is not None:
         a.minutes = minutes
     return arc_json(a)
@@ -303,9 +307,7 @@ def load_builtin(name: str, minutes: float | None = None) -> dict:
 
 def arc_from_toml(text: str) -> dict:
     """A saved arc (TOML text, parsed by the CLI's own parser) as the editor's JSON."""
-    from ..planning.arcs import parse_toml
-
-    return arc_json(parse_toml(text, "uploaded arc"))
+    return arc_json(app.arc_from_toml(text, "uploaded arc"))
 
 
 def _floats(v: Any, n: int, what: str) -> tuple:
@@ -329,7 +331,7 @@ def _weights(v: Any, what: str) -> dict[str, float]:
 def arc_toml(doc: Any) -> str:
     """The editor's JSON arc as TOML in the ``--save-arc`` format, validated by parsing it
     back with the CLI's parser (so the page cannot make an arc the CLI would refuse)."""
-    from ..planning.arcs import Arc, ArcError, Segment, arc_to_toml, parse_toml
+    from ..planning.arcs import Arc, ArcError, Segment
 
     if not isinstance(doc, dict) or not isinstance(doc.get("segments"), list):
         raise WebError("an arc needs segments")
@@ -358,9 +360,9 @@ def arc_toml(doc: Any) -> str:
               minutes=minutes, style_min=_weights(doc.get("style_min") or {}, "style_min"),
               style_max=_weights(doc.get("style_max") or {}, "style_max"),
               track_minutes=_floats(tm, 2, "track_minutes") if tm else None)
-    text = arc_to_toml(arc)
+    text = app.arc_toml(arc)
     try:
-        parse_toml(text, "arc")
+        app.arc_from_toml(text, "arc")
     except ArcError as exc:
         raise WebError(str(exc)) from None
     return text
@@ -395,16 +397,32 @@ def _plan_from_tracks(tracks: Sequence[Track], arc, minutes: float, seed: int):
     return Plan(arc, tl, _entries(pool, order, pc, tl, w), pc, report, [], seed, {})
 
 
-def build_plan(db: str, arc_text: str, minutes: float | None, seed: int = 0,
+def build_plan(db: str, workdir: str, arc_text: str, minutes: float | None, seed: int = 0,
                exclude: Iterable[int] = ()) -> PlanState:
-    from ..planning.arcs import parse_toml
-    from ..planning.sequencer import PlanOptions, plan as make_plan
+    """Plan from the library with ``app.plan`` (the arc written as a TOML file and the
+    tracks to leave out as a playlist, in a private folder of the server's)."""
+    import shutil
 
-    arc = parse_toml(arc_text, "arc")
+    from ..fileio import write_atomic
+
+    arc = app.arc_from_toml(arc_text, "arc")
     mins = float(minutes) if minutes is not None else float(arc.minutes)
-    with _library(db) as lib:
-        p = make_plan(lib, arc, mins, PlanOptions(seed=seed, exclude_ids=frozenset(exclude)))
-    return PlanState(arc_text, mins, seed, p)
+    d = _scratch(workdir)
+    try:
+        arc_path = os.path.join(d, "arc.toml")
+        write_atomic(arc_path, arc_text)
+        skip = []
+        ids = list(exclude)
+        if ids:
+            with _library(db) as lib:
+                paths = [t.path for i in ids if (t := lib.get_track(int(i))) is not None]
+            skip_path = os.path.join(d, "exclude.m3u8")
+            write_atomic(skip_path, "#EXTM3U\n" + "".join(p + "\n" for p in paths))
+            skip = [skip_path]
+        r = app.plan(arc_path, mins, db=db, seed=seed, exclude=skip, record=False)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    return PlanState(arc_text, mins, seed, r.plan)
 
 
 def plan_json(st: PlanState) -> dict:
@@ -469,7 +487,9 @@ def swap(db: str, st: PlanState, position: int, track_id: int) -> PlanState:
     """The plan with entry ``position`` replaced by library track ``track_id``."""
     _entry(st, position)
     with _library(db) as lib:
-        t = _get_track(lib, track_id)
+        t = lib.get_track(int(track_id))
+    if t is None:
+        raise WebError("no such track", 404)
     if t.status != "ok" or not t.duration_s:
         raise WebError("that track has no analysis to plan with")
     tracks = [x.track for x in st.plan.entries]
@@ -478,17 +498,15 @@ def swap(db: str, st: PlanState, position: int, track_id: int) -> PlanState:
     return PlanState(st.arc_toml, st.minutes, st.seed, p, set(st.locked))
 
 
-def replan(db: str, st: PlanState) -> PlanState:
+def replan(db: str, workdir: str, st: PlanState) -> PlanState:
     """Plan again around the locked tracks: the unlocked places get tracks from a fresh
     plan (next seed, leaving out the tracks they had), each taking the new plan's track
     whose start is nearest its own; locked tracks keep their places."""
     if not st.locked:
-        new = build_plan(db, st.arc_toml, st.minutes, st.seed + 1)
-        new.locked = set()
-        return new
+        return build_plan(db, workdir, st.arc_toml, st.minutes, st.seed + 1)
     old = st.plan.entries
     unlocked = [e.track.id for e in old if e.track.id not in st.locked]
-    fresh = build_plan(db, st.arc_toml, st.minutes, st.seed + 1,
+    fresh = build_plan(db, workdir, st.arc_toml, st.minutes, st.seed + 1,
                        exclude=set(unlocked) | set(st.locked)).plan.entries
     pool = list(fresh)
     tracks = []
@@ -508,89 +526,83 @@ EXPORTS = {"m3u8": "audio/x-mpegurl", "xspf": "application/xspf+xml",
 
 
 def export_plan(st: PlanState, kind: str, tmpdir: str) -> bytes:
-    """The plan as an M3U8, XSPF, JSON or rekordbox XML file's bytes (written by the CLI's
-    exporters into the server's own temporary folder, then read back)."""
-    from ..export import playlists as pl
-
+    """The plan as an M3U8, XSPF, JSON or rekordbox XML file's bytes (written by the
+    application layer's writers into the server's own temporary folder, then read back)."""
     if kind not in EXPORTS:
         raise WebError("unknown export type")
     p = st.plan
     out = os.path.join(tmpdir, f"export.{kind}")
-    if kind == "m3u8":
-        pl.write_m3u8(p.entries, out)
-    elif kind == "xspf":
-        pl.write_xspf(p.entries, out, title=f"underdog {p.arc.name}")
-    elif kind == "json":
-        pl.write_json(p.as_dict(), out)
+    if kind == "xml":
+        from ..export.rekordbox import write_rekordbox
+
+        write_rekordbox(p.entries, out, title=f"underdog {p.arc.name}")
     else:
-        try:
-            from ..export import rekordbox  # type: ignore[attr-defined]
-        except ImportError:
-            raise WebError("rekordbox export is not available in this version", 404) from None
-        writer = getattr(rekordbox, "write_rekordbox", None) or getattr(rekordbox, "write_xml")
-        writer(p.entries, out)
+        app.write_playlist(p.entries, out, title=f"underdog {p.arc.name}",
+                           document=p.as_dict())
     with open(out, "rb") as f:
         return f.read()
 
 
 def render_plan(db: str, st: PlanState, out: str,
                 progress: Callable[[float, float], None]) -> dict:
-    """Render the plan into ``out`` (a file in the server's own folder), beats from the
-    library where it holds them."""
-    from ..render.render import analysis_beats, plan_from_json, render
+    """Render the plan with ``app.render_plan`` into ``out`` (a file in the server's own
+    folder; its plan JSON is written beside it)."""
+    from ..export.playlists import write_json
 
-    data = st.plan.as_dict()
-    plan = plan_from_json(data)
-
-    with _library(db) as lib:
-        rhythm: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for e in st.plan.entries:
-            b, d, _ = lib.rhythm(e.track.id)
-            if len(b) >= 4 and len(d):
-                rhythm[e.track.path] = (b.astype(np.float64), d.astype(np.float64))
-
-    def beats_for(path: str):
-        return rhythm[path] if path in rhythm else analysis_beats(path)
-
-    rep = render(plan, out, beats_for=beats_for, cue_sheet=False,
-                 progress=lambda done, total, eta: progress(done, total))
+    plan_path = os.path.splitext(out)[0] + ".plan.json"
+    write_json(st.plan.as_dict(), plan_path)
+    rep = app.render_plan(plan_path, out, db=db,
+                     progress=lambda done, total, eta: progress(done, total))
     return {"duration_s": _r(rep.duration_s, 1), "chapters": len(rep.chapters),
             "warnings": list(rep.warnings)}
 
 
 # ---------------------------------------------------------------- soundtrack
 
-def parse_tracklist(text: str, fmt: str):
-    """Tracklist text parsed by the CLI's hardened parsers (text, csv or json)."""
-    from ..soundtrack import tracklist as tlm
+def match_soundtrack(db: str, workdir: str, text: str, fmt: str) -> dict:
+    """Found, missing and ambiguous entries of a tracklist (text, csv or json; read by
+    the CLI's parser from a file the server writes), in its order, with stand-ins from
+    the library for the missing ones."""
+    import shutil
+
+    from ..fileio import write_atomic
 
     if fmt not in ("text", "csv", "json"):
         raise WebError("unknown tracklist format")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return {"text": tlm.parse_text, "csv": tlm.parse_csv, "json": tlm.parse_json}[fmt](
-        text, "tracklist")
-
-
-def match_soundtrack(db: str, text: str, fmt: str) -> dict:
-    """Found, missing and ambiguous entries of a tracklist, in its order."""
-    from ..soundtrack.match import match_tracklist
-    from ..soundtrack.report import summarize
-
-    entries = parse_tracklist(text, fmt)
+    if not os.path.exists(db):
+        raise WebError("no library yet: scan a folder first", 404)
+    d = _scratch(workdir)
+    try:
+        path = os.path.join(d, "tracklist." + {"text": "txt"}.get(fmt, fmt))
+        write_atomic(path, text)
+        try:
+            m = app.match_soundtrack(path, db, input_format=fmt, fill=True)
+        except UnderdogError as exc:
+            raise WebError(str(exc).replace(path, "tracklist")) from None
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
     with _library(db) as lib:
-        tracks = lib.tracks(include_failed=True)
-    results = match_tracklist(entries, tracks)
-    by_path = {t.path: t.id for t in tracks}
+        ids = {}
+        for r in m.results:
+            for item in ([r.match] if r.match else []) + [c.item for c in r.candidates]:
+                if item.id is None and item.path not in ids:
+                    t = lib.get_track(item.path)
+                    ids[item.path] = t.id if t else None
     rows = []
-    for i, r in enumerate(results, start=1):
-        cands = [{"id": by_path.get(c.item.path), "artist": c.item.artist,
-                  "title": c.item.title, "file": os.path.basename(c.item.path),
-                  "confidence": c.confidence} for c in r.candidates]
+    for i, r in enumerate(m.results, start=1):
+        def tid(item):
+            return item.id if item.id is not None else ids.get(item.path)
+
+        cands = [{"id": tid(c.item), "artist": c.item.artist, "title": c.item.title,
+                  "file": os.path.basename(c.item.path), "confidence": c.confidence}
+                 for c in r.candidates]
+        g = m.gap_of(r)
+        stand = [{**track_row(x.track), "why": x.why} for x in (g.stand_ins if g else [])]
         rows.append({"n": i, "entry": r.entry.display, "time": r.entry.time,
                      "status": r.status, "confidence": r.confidence,
-                     "match": by_path.get(r.match.path) if r.match else None,
-                     "candidates": cands})
-    return {"rows": rows, "summary": summarize(results).line()}
+                     "match": tid(r.match) if r.match else None,
+                     "candidates": cands, "stand_ins": stand})
+    return {"rows": rows, "summary": m.summary().line()}
 
 
 def soundtrack_m3u8(db: str, picks: Sequence[int | None], names: Sequence[str]) -> bytes:
@@ -642,22 +654,9 @@ def like(db: str, spec: str, minutes: float | None, seed: int = 0,
 def _like(db: str, spec: str, minutes: float | None, seed: int) -> tuple[dict, PlanState]:
     from ..planning.reference import Distances
 
-    try:
-        from ..app import like as app_like
-    except ImportError:  # before the application layer
-        app_like = None
-    if app_like is not None:
-        r = app_like(spec, minutes, db=db, seed=seed, record=False)
-    else:
-        import warnings
-
-        from ..planning.reference import like as run_like, load_reference
-
-        with _library(db) as lib:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ref0 = load_reference(spec, lib)
-            r = run_like(lib, ref0, minutes, seed=seed)
+    if not os.path.exists(db):
+        raise WebError("no library yet: scan a folder first", 404)
+    r = app.like(spec, minutes, db=db, seed=seed, record=False)
     ref = r.reference
     ex = r.extras()
     rows = [{"playlist": "reference", **{k: None for k in Distances.NAMES},

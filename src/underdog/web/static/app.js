@@ -442,7 +442,8 @@ function setupPlan() {
     $("#render-msg").textContent = "rendering…";
     const job = (await getJSON(`/api/plans/${state.plan.id}/render`, { method: "POST" })).job;
     const fin = await follow(job, (ev) => { if (ev.total) { bar.max = ev.total; bar.value = ev.done; } });
-    if (fin.error) { $("#render-msg").textContent = fin.error; return; }
+    if (fin.error) { $("#render-msg").textContent = fin.error; $("#render-msg").dataset.error = "1"; return; }
+    delete $("#render-msg").dataset.error;
     $("#render-msg").textContent = `mix: ${mmss(fin.result.duration_s)}, ${fin.result.chapters} excerpts`;
     $("#mix-audio").src = `/api/jobs/${job}/audio`;
     $("#mix-download").href = `/api/jobs/${job}/audio?download=1`;
@@ -469,6 +470,7 @@ function setupSoundtrack() {
     $("#st-table tbody").replaceChildren(...d.rows.map((r) => {
       const pick = el("select", { class: "pick", "data-n": r.n }, el("option", { value: "", text: "— none —" }));
       for (const c of r.candidates) if (c.id) pick.append(el("option", { value: c.id, text: `${c.artist || "?"} - ${c.title || c.file} (${c.confidence})` }));
+      for (const t of r.stand_ins || []) pick.append(el("option", { value: t.id, text: `stand-in: ${t.display} (${fmt(t.bpm, 0)} BPM, E${fmt(t.energy)})`, title: t.why || "" }));
       if (r.match) pick.value = String(r.match);
       return el("tr", { "data-status": r.status }, el("td", { class: "num", text: r.n }), el("td", { text: r.time || "" }),
         el("td", { text: r.entry }), el("td", { class: r.status, text: r.status }),
