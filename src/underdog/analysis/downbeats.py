@@ -181,8 +181,20 @@ def beat_features(spec: Spectral, env: np.ndarray, bands: np.ndarray,
 
 
 def with_context(features: np.ndarray, context: int = CONTEXT) -> np.ndarray:
-    """Stack each beat's cues with those of the ``context`` beats before and after it:
-    (n_features * (1 + 2 * context), n_beats), edges repeated."""
+    """Each beat's cues stacked with those of its neighbours.
+
+    Parameters
+    ----------
+    features : np.ndarray [shape=(n_features, n_beats)]
+        Per-beat cues (:func:`beat_features`).
+    context : int >= 0
+        Beats before and after each beat whose cues join it (edges repeated).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_features * (1 + 2 * context), n_beats)]
+        The beat's own cues, then those ``1..context`` beats before, then after.
+    """
     rows = [features] + [_lag(features, k) for k in range(1, context + 1)]
     rows += [_lead(features, k) for k in range(1, context + 1)]
     return np.vstack(rows)
@@ -199,7 +211,18 @@ class PositionModel:
     context: int = CONTEXT
 
     def log_probs(self, features: np.ndarray) -> np.ndarray:
-        """Log-probability of each position for each beat: (n_beats, 4)."""
+        """Log-probability of each bar position for each beat.
+
+        Parameters
+        ----------
+        features : np.ndarray [shape=(n_features, n_beats)]
+            Per-beat cues (:func:`beat_features`), without context.
+
+        Returns
+        -------
+        np.ndarray [shape=(n_beats, 4)]
+            Natural-log probabilities of positions 0 (downbeat) to 3 of a 4/4 bar.
+        """
         x = with_context(features, self.context)
         z = x.T @ self.weights[:, :-1].T + self.weights[:, -1]
         z -= z.max(axis=1, keepdims=True)
@@ -207,6 +230,7 @@ class PositionModel:
 
     @classmethod
     def load(cls, path=None) -> "PositionModel":
+        """The model saved at ``path`` (.npz), or the shipped one when None."""
         if path is None:
             from importlib import resources
 
@@ -218,11 +242,13 @@ class PositionModel:
         return cls(z["weights"], int(z["context"]))
 
     def save(self, path) -> None:
+        """Write the weights and context to ``path`` (.npz)."""
         np.savez(path, weights=self.weights, context=self.context)
 
 
 @lru_cache(maxsize=1)
 def default_model() -> PositionModel:
+    """The shipped bar-position model (``data/MODEL_FILE``), loaded once."""
     return PositionModel.load()
 
 
@@ -253,11 +279,30 @@ def _viterbi(em: np.ndarray, switch_cost: float) -> tuple[np.ndarray, float]:
 def downbeat_positions(log_probs: np.ndarray, meters: tuple[int, ...] = (4, 3),
                        switch_cost: float = SWITCH_COST,
                        meter_margin: float = METER_MARGIN) -> tuple[np.ndarray, int]:
-    """Bar position of every beat (0 = downbeat) and the meter chosen.
+    """Bar position of every beat and the meter, by a Viterbi path per meter.
 
-    ``log_probs`` (n_beats, 4) are the 4/4 position log-probabilities. A 3/4 bar reads
-    positions 1, 2 and 4 of them (downbeat, a beat after it, the beat before the next),
-    and wins only when its path scores ``meter_margin`` per beat above the 4/4 path."""
+    A 3/4 bar reads positions 1, 2 and 4 of the 4/4 probabilities (downbeat, a beat after
+    it, the beat before the next), and wins only when its path scores ``meter_margin`` per
+    beat above the 4/4 path.
+
+    Parameters
+    ----------
+    log_probs : np.ndarray [shape=(n_beats, 4)]
+        The 4/4 position log-probabilities (:meth:`PositionModel.log_probs`).
+    meters : tuple of int
+        Beats per bar to try (3 and 4 only).
+    switch_cost : float >= 0
+        Log-probability cost of a jump in the bar grid (any step but p -> p + 1).
+    meter_margin : float
+        Per-beat score margin another meter needs over the first.
+
+    Returns
+    -------
+    positions : np.ndarray [shape=(n_beats,), int]
+        0 for a downbeat, then 1, 2, ... within the bar.
+    meter : int
+        Beats per bar chosen.
+    """
     best = None
     for m in meters:
         em = log_probs if m == 4 else log_probs[:, [0, 1, 3]] if m == 3 else None
@@ -306,11 +351,26 @@ def track_downbeats(spec: Spectral, env: np.ndarray, bands: np.ndarray, beats: n
 
 def bar_novelty(spec: Spectral, downbeats: np.ndarray,
                 window: int = PHRASE_WINDOW_BARS) -> np.ndarray:
-    """How much the music changes at each bar start, (n_bars,) >= 0.
+    """How much the music changes at each bar start.
 
     Chroma, RMS level (dB) and a coarse log-mel profile per bar, each standardised over
     the bars; novelty is the distance between the mean of the ``window`` bars from this one
-    on and the mean of the ``window`` bars before (fewer at the edges; 0 at bar 0)."""
+    on and the mean of the ``window`` bars before (fewer at the edges; 0 at bar 0).
+
+    Parameters
+    ----------
+    spec : Spectral
+        The track's spectral reductions.
+    downbeats : np.ndarray [shape=(n_bars,)]
+        Bar starts in seconds.
+    window : int > 0
+        Bars averaged on each side.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_bars,)]
+        Novelty >= 0 (standardised units) at each bar start.
+    """
     T = spec.n_frames
     nb = len(downbeats)
     if nb == 0 or T == 0:

@@ -76,7 +76,21 @@ class FrameFeatures:
 
 
 def onset_peaks(env: np.ndarray, fps: float) -> np.ndarray:
-    """Boolean mask of onset peaks: local maxima above a running median plus a margin."""
+    """Onset peaks: local maxima of the envelope above its running median plus a margin.
+
+    Parameters
+    ----------
+    env : np.ndarray [shape=(n_frames,)]
+        Onset strength envelope (any non-negative curve).
+    fps : float > 0
+        Its frames per second.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames,), bool]
+        True where a frame is the maximum within ±``PEAK_WINDOW_S`` (50 ms) and above the
+        ``PEAK_MEDIAN_S`` (1 s) running median + ``PEAK_DELTA`` standard deviations.
+    """
     if len(env) < 3:
         return np.zeros(len(env), bool)
     w = max(3, int(round(2 * PEAK_WINDOW_S * fps)) | 1)
@@ -87,7 +101,23 @@ def onset_peaks(env: np.ndarray, fps: float) -> np.ndarray:
 
 
 def frame_features(spec: Spectral, env: np.ndarray) -> FrameFeatures:
-    """The per-frame sums behind every descriptor (bandwidth-weighted so they follow Hz)."""
+    """The per-frame quantities behind every energy descriptor.
+
+    Parameters
+    ----------
+    spec : Spectral
+        The track's spectral reductions (mel magnitudes, band centres, frame RMS).
+    env : np.ndarray [shape=(n_frames,)]
+        Onset strength envelope.
+
+    Returns
+    -------
+    FrameFeatures
+        Arrays of shape (n,), n = min(spec.n_frames, len(env)): frame power (RMS², full
+        scale), mel power weighted by each band's width in Hz (``total``; below
+        ``LOW_HZ``: ``low``; above ``BRIGHT_HZ``: ``high``), the low bands' rectified
+        log-mel flux (dB), the linear mel flux, the envelope and its onset peaks (bool).
+    """
     hz = np.asarray(spec.mel_hz, dtype=np.float64)
     bw = np.gradient(hz).astype(np.float32)  # each mel band stands for ~bw Hz of spectrum
     n = min(spec.n_frames, len(env))
@@ -134,7 +164,25 @@ def _cums(ff: FrameFeatures) -> np.ndarray:
 
 def window_features(cs: np.ndarray, a: np.ndarray, b: np.ndarray, fps: float,
                     lufs_offset: float) -> np.ndarray:
-    """Descriptors (len(a), 5) of frame windows [a, b) from cumulative sums ``cs``."""
+    """The five energy descriptors of frame windows, from cumulative sums.
+
+    Parameters
+    ----------
+    cs : np.ndarray [shape=(6, n_frames + 1)]
+        Cumulative sums of the frame features (``_cums``).
+    a, b : np.ndarray [shape=(n_windows,), int]
+        Window starts and ends (frames, half-open ``[a, b)``).
+    fps : float > 0
+        Frames per second.
+    lufs_offset : float
+        dB that puts an RMS level on the track's LUFS scale (:func:`lufs_offset`).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_windows, 5)]
+        Per window: loudness (LUFS scale), onset density (peaks per second), flux (dB),
+        brightness (dB, share above 1.5 kHz), low-end flux (dB per frame).
+    """
     s = cs[:, b] - cs[:, a]
     n = np.maximum(b - a, 1).astype(np.float64)
     power, total, high, lflux, linf, peaks = s
@@ -148,12 +196,24 @@ def window_features(cs: np.ndarray, a: np.ndarray, b: np.ndarray, fps: float,
 
 
 def energy_map(x: np.ndarray) -> np.ndarray:
-    """The fixed logistic map from descriptors (..., 5) to energy 0..1."""
+    """Energy from descriptors: the fixed logistic map of their standardised mean.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(..., 5)]
+        Descriptors as :func:`window_features` gives them.
+
+    Returns
+    -------
+    np.ndarray [shape=(...)]
+        Energy 0..1: ``1 / (1 + exp(-GAIN * mean(clip((x - CENTRE) / SCALE, ±4))))``.
+    """
     z = (np.asarray(x, dtype=np.float64) - CENTRE) / SCALE
     return 1.0 / (1.0 + np.exp(-GAIN * (np.clip(z, -4.0, 4.0) @ WEIGHTS)))
 
 
 def energy_level(e: float) -> int:
+    """The analysis's integer level of an energy ``e`` (0..1): ceil(10 e), clipped to 1..10."""
     return int(min(10, max(1, math.ceil(10.0 * e))))
 
 
@@ -167,7 +227,22 @@ def _track_level_db(power: np.ndarray) -> float:
 
 
 def lufs_offset(power: np.ndarray, loud) -> float:
-    """dB to add to an RMS level to put it on the track's LUFS scale."""
+    """The offset from a frame RMS level to the track's LUFS scale.
+
+    Parameters
+    ----------
+    power : np.ndarray [shape=(n_frames,)]
+        Frame power (RMS², full scale).
+    loud : LoudnessResult or None
+        The track's loudness (``integrated_lufs``, LUFS).
+
+    Returns
+    -------
+    float
+        dB to add to an RMS level (dB) so that the track's level above silence reads as its
+        integrated loudness; without a finite loudness, the BS.1770 offset of a mono
+        signal (+2.3 dB).
+    """
     lvl = _track_level_db(power)
     lufs = getattr(loud, "integrated_lufs", None)
     if lufs is None or not math.isfinite(lufs):
@@ -176,7 +251,24 @@ def lufs_offset(power: np.ndarray, loud) -> float:
 
 
 def curve_grid(n_frames: int, fps: float, bpm: float | None) -> tuple[float, np.ndarray]:
-    """Window length (s) and frame edges: one bar (4 beats) when the tempo is known, else 2 s."""
+    """The energy curve's windows: one bar (4 beats) when the tempo is known, else 2 s.
+
+    Parameters
+    ----------
+    n_frames : int
+        Frames in the track.
+    fps : float > 0
+        Frames per second.
+    bpm : float or None
+        Tempo (BPM).
+
+    Returns
+    -------
+    hop_s : float
+        Window length in seconds.
+    edges : np.ndarray [shape=(n_windows + 1,), int]
+        Frame edges; window *i* is ``[edges[i], edges[i + 1])`` (the last may be shorter).
+    """
     hop_s = 240.0 / bpm if bpm and math.isfinite(bpm) and bpm > 0 else CURVE_HOP_NO_TEMPO_S
     dur = n_frames / fps
     n = max(1, int(math.ceil(dur / hop_s - 1e-9)))
@@ -232,7 +324,22 @@ def describe_energy(spec: Spectral, env: np.ndarray, loud, beats: np.ndarray,
 
 
 def describe(spec: Spectral, env: np.ndarray, loud=None) -> np.ndarray:
-    """The five whole-track descriptors (for benchmarks and fitting): (5,) float64."""
+    """The five descriptors of a whole track (for benchmarks and fitting the scale).
+
+    Parameters
+    ----------
+    spec : Spectral
+        The track's spectral reductions.
+    env : np.ndarray [shape=(n_frames,)]
+        Onset strength envelope.
+    loud : LoudnessResult or None
+        The track's loudness; its integrated LUFS is the loudness descriptor when finite.
+
+    Returns
+    -------
+    np.ndarray [shape=(5,), float64]
+        As one row of :func:`window_features`.
+    """
     ff = frame_features(spec, env)
     off = lufs_offset(ff.power, loud)
     x = window_features(_cums(ff), np.array([0]), np.array([len(ff.env)]), ff.fps, off)[0]

@@ -41,8 +41,22 @@ PARTIAL_DECAY = 0.8  # amplitude ratio between consecutive partials
 
 def audio_profile(notes: np.ndarray, partials: int = PARTIALS,
                   decay: float = PARTIAL_DECAY) -> np.ndarray:
-    """The chroma a note profile would give as audio: partial h of a note lands
-    round(12 log2 h) semitones above it, with amplitude decay**(h-1)."""
+    """The chroma a note profile would give as audio, overtones included.
+
+    Parameters
+    ----------
+    notes : np.ndarray [shape=(12,)]
+        Weight of each pitch class, tonic first.
+    partials : int >= 1
+        Partials modelled per note: partial h lands round(12 log2 h) semitones above it.
+    decay : float
+        Amplitude of partial h is ``decay ** (h - 1)``.
+
+    Returns
+    -------
+    np.ndarray [shape=(12,)]
+        The expected chroma, tonic first.
+    """
     out = np.zeros(12)
     for h in range(1, partials + 1):
         out += decay ** (h - 1) * np.roll(notes, int(round(12 * np.log2(h))) % 12)
@@ -51,8 +65,16 @@ def audio_profile(notes: np.ndarray, partials: int = PARTIALS,
 
 @lru_cache(maxsize=1)
 def noise_shape() -> np.ndarray:
-    """Chroma of white noise through the key chroma's filterbank (mean 1): the filterbank
-    gives high pitch classes more bins, so broadband sound leans towards Ab..B."""
+    """Chroma of white noise through the key chroma's filterbank.
+
+    The filterbank gives high pitch classes more bins, so broadband sound leans towards
+    Ab..B; this is the shape removed as each frame's floor.
+
+    Returns
+    -------
+    np.ndarray [shape=(12,)]
+        Relative response per pitch class (C = 0), mean 1.
+    """
     from .spectral import KEY_N_FFT, chroma_filterbank
     from ..audio import ANALYSIS_SR
 
@@ -70,8 +92,23 @@ class KeyEstimate:
 
 def key_scores(chroma_profile: np.ndarray, profile: str = DEFAULT_PROFILE,
                partials: int = PARTIALS) -> np.ndarray:
-    """Pearson correlation of a 12-bin pitch-class profile with all 24 keys
-    (``partials=1``: the plain note profiles)."""
+    """Correlation of a pitch-class profile with all 24 keys.
+
+    Parameters
+    ----------
+    chroma_profile : np.ndarray [shape=(12,)]
+        The track's pitch-class profile, C = 0 (:func:`summarize_chroma`).
+    profile : str
+        Key profile name in ``PROFILES``.
+    partials : int >= 1
+        Partials per note of the key profiles (:func:`audio_profile`); 1: the plain note
+        profiles.
+
+    Returns
+    -------
+    np.ndarray [shape=(24,)]
+        Pearson correlations -1..1 with C..B major, then C..B minor.
+    """
     major, minor = (audio_profile(p, partials) for p in PROFILES[profile])
     x = np.asarray(chroma_profile, dtype=np.float64)
     x = x - x.mean()
@@ -86,9 +123,22 @@ def key_scores(chroma_profile: np.ndarray, profile: str = DEFAULT_PROFILE,
 
 
 def summarize_chroma(chroma: np.ndarray) -> np.ndarray:
-    """Average over frames with energy of each frame scaled to its strongest pitch class
-    (so quiet and loud passages count alike; near-silent frames are left out), after
-    removing each frame's broadband floor."""
+    """The track's pitch-class profile from its chroma frames.
+
+    Each frame loses its broadband floor (the largest multiple of :func:`noise_shape`
+    under it) and is scaled to its strongest pitch class, so quiet and loud passages count
+    alike; frames under a tenth of the 95th-percentile energy are left out.
+
+    Parameters
+    ----------
+    chroma : np.ndarray [shape=(12, n_frames)]
+        Pitch-class energy a frame, C = 0.
+
+    Returns
+    -------
+    np.ndarray [shape=(12,)]
+        Mean scaled chroma, 0..1; all zeros when nothing sounds.
+    """
     c = np.asarray(chroma, dtype=np.float64)
     if c.shape[1]:
         shape = noise_shape()[:, None]

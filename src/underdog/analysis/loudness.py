@@ -29,8 +29,20 @@ class LoudnessResult:
 
 
 def k_weighting(sr: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The two BS.1770 biquads (high shelf, then RLB high-pass) for sample rate ``sr``,
-    by the bilinear transform of the standard's analog prototypes."""
+    """The two BS.1770 K-weighting biquads for a sample rate (bilinear transform of the
+    standard's analog prototypes).
+
+    Parameters
+    ----------
+    sr : int > 0
+        Sample rate (Hz).
+
+    Returns
+    -------
+    list of (b, a)
+        The high shelf (+4 dB above ~1.7 kHz), then the RLB high-pass (~38 Hz); each
+        numerator ``b`` and denominator ``a`` of shape (3,), ``a[0] = 1``.
+    """
     f0, gain_db, q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
     k = np.tan(np.pi * f0 / sr)
     vh = 10.0 ** (gain_db / 20.0)
@@ -49,7 +61,19 @@ def k_weighting(sr: int) -> list[tuple[np.ndarray, np.ndarray]]:
 def k_weighting_chain(sr: int) -> list[tuple[str, str]]:
     """The K-weighting biquads as FFmpeg ``biquad`` filters, transposed direct form II
     (in float32 its error stays under 0.001 dB per 100 ms step; tests check it against
-    scipy's double-precision ``sosfilt``)."""
+    scipy's double-precision ``sosfilt``).
+
+    Parameters
+    ----------
+    sr : int > 0
+        Sample rate (Hz), as for :func:`k_weighting`.
+
+    Returns
+    -------
+    list of (filter name, options)
+        ``("biquad", "b0=...:b1=...:...:transform=tdii")`` for each stage of
+        :func:`k_weighting`, in order.
+    """
     chain = []
     for b, a in k_weighting(sr):
         coef = ":".join(f"{name}={float(v)!r}" for name, v in zip(

@@ -20,9 +20,23 @@ def _extend(x: np.ndarray, size: int, mode: str) -> np.ndarray:
 
 
 def running_max(x: np.ndarray, size: int, mode: str = "reflect") -> np.ndarray:
-    """``out[i] = max(x[i - size // 2 : i - size // 2 + size])``, the ends extended by
-    ``mode``. O(n) for any size (van Herk / Gil-Werman: prefix and suffix maxima per
-    block of ``size``)."""
+    """Running maximum, O(n) for any window (van Herk / Gil-Werman: prefix and suffix
+    maxima per block of ``size``).
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n,)]
+        Values.
+    size : int > 0
+        Window length in samples.
+    mode : str
+        How the ends are extended (``numpy.pad`` modes).
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), x.dtype]
+        ``out[i] = max(x[i - size // 2 : i - size // 2 + size])``.
+    """
     x = np.asarray(x)
     if x.ndim != 1 or size < 1:
         raise ValueError("running_max takes a 1-D array and size >= 1")

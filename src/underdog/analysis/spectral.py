@@ -33,28 +33,51 @@ class Spectral:
 
     @property
     def fps(self) -> float:
+        """Frames per second (``sr / hop``)."""
         return self.sr / self.hop
 
     @property
     def n_frames(self) -> int:
+        """Number of frames, T."""
         return self.mel.shape[1]
 
     def times(self) -> np.ndarray:
+        """Centre time of each frame in seconds, shape (T,)."""
         return np.arange(self.n_frames) * (self.hop / self.sr)
 
 
 def hz_to_mel(f):
+    """Mel (HTK formula, 2595 log10(1 + f / 700)) of frequencies ``f`` in Hz, float64."""
     return 2595.0 * np.log10(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
 
 
 def mel_to_hz(m):
+    """Frequencies in Hz of mel values ``m``: the inverse of :func:`hz_to_mel`."""
     return 700.0 * (10.0 ** (np.asarray(m, dtype=np.float64) / 2595.0) - 1.0)
 
 
 @lru_cache(maxsize=8)
 def mel_filterbank(sr: int, n_fft: int, n_mels: int = N_MELS, fmin: float = 30.0,
                    fmax: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Triangular mel filters, area-normalised: ``(n_mels, 1 + n_fft // 2)``, centres in Hz."""
+    """Triangular mel filters, each normalised to unit area.
+
+    Parameters
+    ----------
+    sr : int > 0
+        Sample rate (Hz).
+    n_fft : int > 0
+        FFT length in samples.
+    n_mels : int > 0
+        Number of bands, equally spaced in mel from ``fmin`` to ``fmax`` (Hz; default
+        30 Hz to ``sr / 2``).
+
+    Returns
+    -------
+    weights : np.ndarray [shape=(n_mels, 1 + n_fft // 2), float32]
+        Weight of each STFT bin in each band.
+    centres : np.ndarray [shape=(n_mels,)]
+        Centre frequency of each band (Hz).
+    """
     fmax = fmax or sr / 2.0
     freqs = np.linspace(0, sr / 2.0, 1 + n_fft // 2)
     edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
@@ -73,7 +96,23 @@ def mel_filterbank(sr: int, n_fft: int, n_mels: int = N_MELS, fmin: float = 30.0
 @lru_cache(maxsize=8)
 def chroma_filterbank(sr: int, n_fft: int, fmin: float = 100.0, fmax: float = 2000.0,
                       width_semitones: float = 0.5) -> np.ndarray:
-    """Map STFT bins to the 12 pitch classes with a Gaussian in semitone distance."""
+    """Weights mapping STFT bins to the 12 pitch classes.
+
+    Parameters
+    ----------
+    sr, n_fft : int > 0
+        Sample rate (Hz) and FFT length (samples) of the STFT it reads.
+    fmin, fmax : float
+        Bins outside ``[fmin, fmax]`` Hz (default 100 Hz..2 kHz) get no weight.
+    width_semitones : float
+        A bin's weight is a Gaussian of its distance to the nearest semitone, of standard
+        deviation ``width_semitones / 2`` semitones.
+
+    Returns
+    -------
+    np.ndarray [shape=(12, 1 + n_fft // 2), float32]
+        Weight of each bin in each pitch class (C = 0 .. B = 11), not normalised per class.
+    """
     freqs = np.linspace(0, sr / 2.0, 1 + n_fft // 2)
     fb = np.zeros((12, len(freqs)))
     ok = (freqs >= fmin) & (freqs <= fmax)
@@ -254,6 +293,7 @@ class SpectralStream:
 
     @property
     def n_samples(self) -> int:
+        """Samples pushed so far."""
         return self._frames.n
 
     def _frames_in(self, seconds: float) -> int:
@@ -306,7 +346,21 @@ KEY_N_FFT = 4096
 
 
 def fine_chroma(y: np.ndarray, sr: int, n_fft: int = KEY_N_FFT) -> np.ndarray:
-    """Chroma from non-overlapping-by-half 4096-point frames: low notes need the resolution."""
+    """Chroma from long frames (half-overlapping, ``KEY_N_FFT`` = 4096 points): low notes
+    need the frequency resolution. What the key step reads.
+
+    Parameters
+    ----------
+    y, sr : np.ndarray [shape=(n,), float32] and int > 0
+        Mono signal (full scale ±1) and its sample rate in Hz.
+    n_fft : int > 0
+        Frame length in samples; frames start every ``n_fft // 2``.
+
+    Returns
+    -------
+    np.ndarray [shape=(12, n_frames), float32]
+        Pitch-class energy a frame, C = 0.
+    """
     stream = _FineChroma(sr, n_fft)
     stream.expect(len(y) / float(sr))
     stream.push(np.asarray(y, dtype=np.float32))

@@ -231,6 +231,7 @@ class StyleModel:
     feature_names: tuple[str, ...] = FEATURE_NAMES
 
     def logits(self, x: np.ndarray) -> np.ndarray:
+        """Class scores (n, len(MODEL_CLASSES)) of feature rows ``x`` (n, F) or (F,)."""
         z = (np.atleast_2d(x) - self.mean) / self.scale
         return z @ self.weights + self.bias
 
@@ -243,11 +244,14 @@ class StyleModel:
         return self.predict_class_proba(x) @ _fold_matrix(self.classes)
 
     def save(self, path: str | Path) -> None:
+        """Write the model, its classes and feature names to ``path`` (.npz)."""
         np.savez(path, mean=self.mean, scale=self.scale, weights=self.weights, bias=self.bias,
                  classes=np.array(self.classes), feature_names=np.array(self.feature_names))
 
     @classmethod
     def load(cls, path: str | Path) -> "StyleModel":
+        """The model saved at ``path``; ValueError when its features or classes are not
+        this version's."""
         with np.load(path, allow_pickle=False) as z:
             m = cls(mean=z["mean"], scale=z["scale"], weights=z["weights"], bias=z["bias"],
                     classes=tuple(str(c) for c in z["classes"]),
@@ -272,10 +276,25 @@ def fit_model(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = N
               l2: float = 1.0, class_balance: bool = True) -> StyleModel:
     """Fit a standardised multinomial logistic regression with L2 (L-BFGS, deterministic).
 
-    ``y`` holds indices into MODEL_CLASSES. With ``class_balance`` every class carries the
-    same total weight, so a small class (hiphop) is not drowned by a big one. ``l2`` is the
-    penalty on the weights (not the bias) relative to the mean weighted log-loss. A class
-    without examples gets zero weights and a bias of -30 (probability ~0).
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n, len(FEATURE_NAMES))]
+        Feature rows (windows of :func:`style_features`).
+    y : np.ndarray [shape=(n,), int]
+        Indices into MODEL_CLASSES.
+    sample_weight : np.ndarray [shape=(n,)] or None
+        Weight of each row (1 when None).
+    l2 : float >= 0
+        Penalty on the weights (not the bias) relative to the mean weighted log-loss.
+    class_balance : bool
+        Every class carries the same total weight, so a small class (hiphop) is not
+        drowned by a big one.
+
+    Returns
+    -------
+    StyleModel
+        Standardisation (mean, scale: (F,)), weights (F, len(MODEL_CLASSES)) and bias; a
+        class without examples gets zero weights and a bias of -30 (probability ~0).
     """
     x = np.asarray(x, dtype=np.float64)
     y_all = np.asarray(y, dtype=int)
@@ -317,6 +336,7 @@ def fit_model(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = N
 
 @lru_cache(maxsize=2)
 def load_model(path: str = str(MODEL_PATH)) -> StyleModel:
+    """The style model saved at ``path`` (the shipped one by default), cached."""
     return StyleModel.load(path)
 
 
@@ -327,10 +347,8 @@ def classify_style(spec: Spectral, env: np.ndarray, bpm: float | None = None,
 
     Parameters
     ----------
-    spec : Spectral
-        The track's spectral reductions.
-    env : np.ndarray [shape=(n_frames,)]
-        Onset strength envelope.
+    spec, env : Spectral and np.ndarray [shape=(n_frames,)]
+        The track's spectral reductions and its onset strength envelope.
     bpm : float or None
         Part of the pipeline's contract but unused: the model reads periodicity from the
         envelope itself, so a tempo octave error cannot flip the style.

@@ -58,13 +58,42 @@ class TempoEstimate:
 
 
 def bpm_grid(lo: float = MIN_BPM / 1.5, hi: float = MAX_BPM * 2.0, per_octave: int = 240):
-    """Log-spaced BPM axis (0.29 % steps by default)."""
+    """The log-spaced tempo axis every salience is read on.
+
+    Parameters
+    ----------
+    lo, hi : float > 0
+        First and last tempo (BPM); by default ``MIN_BPM / 1.5`` to ``2 * MAX_BPM``.
+    per_octave : int > 0
+        Steps per octave (240: 0.29 % apart).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_tempi,), float64]
+        Tempi in BPM, ascending, from ``lo`` to at least ``hi``.
+    """
     n = int(np.ceil(np.log2(hi / lo) * per_octave)) + 1
     return lo * 2.0 ** (np.arange(n) / per_octave)
 
 
 def normalize_envelope(env: np.ndarray, fps: float, window_s: float = 1.0) -> np.ndarray:
-    """Subtract a moving mean (drops slow swells), rectify and scale to unit RMS."""
+    """An onset envelope made comparable across tracks: minus its moving mean (slow
+    swells drop out), rectified, scaled to unit RMS.
+
+    Parameters
+    ----------
+    env : np.ndarray [shape=(n_frames,)]
+        Onset strength envelope.
+    fps : float > 0
+        Frames per second.
+    window_s : float > 0
+        Length of the moving mean (s).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames,), float64]
+        Non-negative, RMS 1 (all zeros stay zeros).
+    """
     env = np.asarray(env, dtype=np.float64)
     n = max(1, int(round(window_s * fps)))
     if len(env) > n:
@@ -76,7 +105,18 @@ def normalize_envelope(env: np.ndarray, fps: float, window_s: float = 1.0) -> np
 
 
 def autocorrelation(env: np.ndarray) -> np.ndarray:
-    """Unbiased autocorrelation via FFT, normalised so lag 0 is 1."""
+    """Unbiased autocorrelation (each lag divided by its overlap), by FFT.
+
+    Parameters
+    ----------
+    env : np.ndarray [shape=(n,)]
+        A (normalised) onset envelope.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,)]
+        Correlation at lags 0..n-1 frames, lag 0 scaled to 1.
+    """
     n = len(env)
     if n == 0:
         return np.zeros(0)
@@ -88,13 +128,44 @@ def autocorrelation(env: np.ndarray) -> np.ndarray:
 
 
 def acf_salience(ac: np.ndarray, fps: float, grid: np.ndarray) -> np.ndarray:
-    """ACF read at each tempo's beat period (linear interpolation), clipped at 0."""
+    """Autocorrelation salience of each tempo.
+
+    Parameters
+    ----------
+    ac : np.ndarray [shape=(n_lags,)]
+        Autocorrelation by lag in frames (:func:`autocorrelation`).
+    fps : float > 0
+        Frames per second.
+    grid : np.ndarray [shape=(n_tempi,)]
+        Tempi (BPM).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_tempi,)]
+        The ACF at each tempo's beat period (``60 fps / bpm`` frames, linearly
+        interpolated), clipped at 0; 0 past the longest lag.
+    """
     lags = 60.0 * fps / grid
     return np.maximum(np.interp(lags, np.arange(len(ac)), ac, right=0.0), 0.0)
 
 
 def dft_salience(env: np.ndarray, fps: float, grid: np.ndarray) -> np.ndarray:
-    """Magnitude of the envelope's Fourier transform at each tempo (zero-padded, interpolated)."""
+    """Fourier salience of each tempo.
+
+    Parameters
+    ----------
+    env : np.ndarray [shape=(n,)]
+        A (normalised) onset envelope.
+    fps : float > 0
+        Frames per second of ``env``.
+    grid : np.ndarray [shape=(n_tempi,)]
+        The tempi to read, in BPM (:func:`bpm_grid`).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_tempi,)]
+        Magnitude of the Hann-windowed, zero-padded (4x) transform at ``bpm / 60`` Hz.
+    """
     n = len(env)
     size = max((1 << int(np.ceil(np.log2(n)))) * 4, 4096)
     mag = np.abs(np.fft.rfft(env * np.hanning(n), size))
@@ -113,6 +184,8 @@ def _peak_near(grid: np.ndarray, sal: np.ndarray, bpm: float, tol: float = 0.03)
 
 
 def tempo_prior(bpm, centre: float = PRIOR_BPM, octaves: float = PRIOR_OCTAVES):
+    """How likely listeners tap each tempo: a log-normal bump (peak 1) at ``centre`` BPM
+    with a standard deviation of ``octaves`` octaves; ``bpm`` a scalar or array (BPM)."""
     return np.exp(-0.5 * (np.log2(np.asarray(bpm, dtype=np.float64) / centre) / octaves) ** 2)
 
 
@@ -133,6 +206,7 @@ class Periodicity:
 
     @property
     def product(self) -> np.ndarray:
+        """ACF times DFT salience, shape (n_tempi,): high only where both agree."""
         return self.acf * self.dft
 
 
@@ -144,6 +218,25 @@ def _views(env: np.ndarray, fps: float, grid: np.ndarray):
 
 
 def periodicity(env: np.ndarray, fps: float, bands: np.ndarray | None = None) -> Periodicity:
+    """Every periodicity view of one window that the octave decision reads.
+
+    Parameters
+    ----------
+    env : np.ndarray [shape=(n_frames,)]
+        Onset strength envelope of the window.
+    fps : float > 0
+        Frames per second.
+    bands : np.ndarray [shape=(n_bands, n_frames)] or None
+        Per-band envelopes (``onset.BANDS`` order): the first ``PERIODICITY_BANDS`` get
+        their own saliences; the snare body and crack make a snare envelope.
+
+    Returns
+    -------
+    Periodicity
+        On ``bpm_grid()``: full-band ACF and DFT saliences (n_tempi,), per-band ones
+        (n_bands, n_tempi), track-level descriptors (onset rate, spectral balance, pulse
+        clarity) and the normalised envelopes.
+    """
     grid = bpm_grid()
     a, d, e = _views(env, fps, grid)
     bands = np.zeros((0, len(env))) if bands is None else np.asarray(bands)
@@ -171,7 +264,22 @@ def _globals(env: np.ndarray, band_envs, fps: float, product: np.ndarray) -> np.
 
 
 def candidate_tempi(p: Periodicity, k: int = 6) -> list[float]:
-    """The strongest salience peaks in range plus the octave relatives of the best one."""
+    """Candidate tempi of a window: the strongest salience peaks, then octave relatives.
+
+    Parameters
+    ----------
+    p : Periodicity
+        The window's periodicity views.
+    k : int > 0
+        At most this many peaks (``MIN_BPM``..``MAX_BPM``, above ``MIN_SALIENCE`` of the
+        strongest, at least 0.06 octave apart), strongest first.
+
+    Returns
+    -------
+    list of float
+        Tempi in BPM: the peaks, then the strongest one's relatives (x1/2, 2, 3/2, 2/3,
+        3, 1/3) that have salience and are not already there.
+    """
     sal = p.product
     g = p.grid
     inside = (g >= MIN_BPM) & (g <= MAX_BPM)
@@ -207,7 +315,22 @@ FEATURE_RATIOS = (0.5, 1.0, 2.0, 1.5, 1.0 / 3.0, 3.0)
 
 
 def candidate_features(p: Periodicity, bpm: float) -> np.ndarray:
-    """One row of the octave model's input for candidate ``bpm``."""
+    """The octave model's input for one candidate tempo.
+
+    Parameters
+    ----------
+    p : Periodicity
+        The window's periodicity views.
+    bpm : float > 0
+        The candidate (BPM).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_features,), float64]
+        Log-tempo and its square, saliences at the candidate's octave relatives, pulse
+        shape, backbeat and drum-alternation cues, and the window's descriptors times
+        log-tempo (the order :class:`OctaveModel` was trained on).
+    """
     x = np.log2(bpm / PRIOR_BPM)
     f = [x, x * x]
     prod = p.product
@@ -314,6 +437,8 @@ class OctaveModel:
             a.flags.writeable = False  # shared by every caller of default_model()
 
     def scores(self, feats: np.ndarray) -> np.ndarray:
+        """Probabilities of a window's candidates, shape (n_candidates,) summing to 1,
+        from their :func:`candidate_features` rows, shape (n_candidates, n_features)."""
         z = (feats - self.mean) / self.std
         s = z @ self.weights
         s = np.exp(s - s.max())
@@ -321,6 +446,7 @@ class OctaveModel:
 
     @classmethod
     def load(cls, path=None) -> "OctaveModel":
+        """The model saved at ``path`` (.npz), or the shipped one when None."""
         from importlib import resources
 
         if path is None:
@@ -330,6 +456,7 @@ class OctaveModel:
             return cls(z["mean"], z["std"], z["weights"])
 
     def save(self, path) -> None:
+        """Write the standardisation and weights to ``path`` (.npz)."""
         np.savez(path, mean=self.mean, std=self.std, weights=self.weights)
 
 
@@ -373,10 +500,23 @@ def _window_estimate(env: np.ndarray, fps: float, bands: np.ndarray | None,
 
 def analysis_windows(n: int, fps: float, window_s: float = WINDOW_S,
                      hop_s: float = HOP_S) -> list[tuple[int, int]]:
-    """Frame ranges ``[a, b)`` of the fixed-length windows the tempo is read over.
+    """The fixed-length windows the tempo is read over.
 
-    Up to ``SINGLE_WINDOW_S`` the whole track is one window; beyond, windows of
-    ``window_s`` every ``hop_s`` from the start, the last one flush with the end."""
+    Parameters
+    ----------
+    n : int
+        Frames in the envelope.
+    fps : float > 0
+        Frames per second.
+    window_s, hop_s : float > 0
+        Window length and hop (s): ``WINDOW_S``, ``HOP_S`` (30 s back to back).
+
+    Returns
+    -------
+    list of (a, b)
+        Frame ranges ``[a, b)``: one, the whole track, up to ``SINGLE_WINDOW_S``; beyond,
+        a window every ``hop_s`` from the start, the last one flush with the end.
+    """
     w, h = int(round(window_s * fps)), int(round(hop_s * fps))
     if n <= int(round(SINGLE_WINDOW_S * fps)):
         return [(0, n)]
@@ -395,7 +535,7 @@ def _kernel_rows(grid: np.ndarray, cands, probs) -> np.ndarray:
 
 def estimate_tempo(env: np.ndarray, fps: float, bands: np.ndarray | None = None,
                    model: OctaveModel | None = None) -> TempoEstimate:
-    """Tapped tempo of an onset envelope sampled at ``fps`` frames per second.
+    """Tapped tempo (and tempo map) of an onset envelope.
 
     The tempo is read over fixed-length windows (``WINDOW_S`` s every ``HOP_S`` s; a
     track up to ``SINGLE_WINDOW_S`` s is one window), so no feature depends on how long
@@ -403,8 +543,17 @@ def estimate_tempo(env: np.ndarray, fps: float, bands: np.ndarray | None = None,
     over log-tempo, weighted by how clearly the window's pulse stands out; the segments
     of the tempo map come from a change-point search over the windows.
 
-    ``bands`` are per-band envelopes (``onset.onset_bands``); the shipped octave model
-    expects them. Without them the salience peak nearest the prior wins.
+    Parameters
+    ----------
+    env : np.ndarray [shape=(n_frames,)]
+        Onset strength envelope.
+    fps : float > 0
+        Envelope frames per second.
+    bands : np.ndarray [shape=(n_bands, n_frames)] or None
+        Per-band envelopes (``onset.onset_bands``); the shipped octave model expects them.
+        Without them the salience peak nearest the prior wins.
+    model : OctaveModel or None
+        The octave model (the shipped one when None).
 
     Returns
     -------
@@ -470,13 +619,31 @@ def _refine(grid: np.ndarray, curve: np.ndarray, i: int) -> float:
 
 def tempo_map(env: np.ndarray, fps: float, grid: np.ndarray, spans, H: np.ndarray,
               w: np.ndarray) -> list[tuple[float, float, float]]:
-    """Segments ``[(start_s, end_s, bpm)]`` of constant tempo from the window histograms
-    (empty when the whole track is one tempo).
+    """Segments of constant tempo from the windows' tempo histograms.
 
     A Viterbi path over (window, tempo) keeps one tempo unless several windows in a row
     prefer another (``SWITCH_COST``); octave relatives count as the same tempo, so a
     half-time bridge does not split a song. Each change is then placed to the frame by
-    comparing the envelope's self-similarity at the two beat periods around it."""
+    comparing the envelope's self-similarity at the two beat periods around it.
+
+    Parameters
+    ----------
+    env, fps : np.ndarray [shape=(n_frames,)] and float > 0
+        Onset strength envelope and its frames per second.
+    grid : np.ndarray [shape=(n_tempi,)]
+        Tempo axis (BPM, :func:`bpm_grid`).
+    spans : list of (a, b)
+        Frame ranges of the windows that had a pulse.
+    H : np.ndarray [shape=(n_windows, n_tempi)]
+        Each window's soft histogram of candidate tempi.
+    w : np.ndarray [shape=(n_windows,)]
+        Each window's weight (pulse clarity).
+
+    Returns
+    -------
+    list of (start_s, end_s, bpm)
+        Seconds, seconds, BPM; empty when the whole track is one tempo.
+    """
     n = len(env)
     if len(spans) < 3:
         return []
