@@ -149,7 +149,10 @@ def test_bad_host_is_refused(client):
                                      if method == "POST" else None)
             assert st == 421, (host, path, st)
             _no_leak(data)
-    assert client.req("GET", "/", host=f"localhost:{client.port}")[0] == 200
+    st, h, page = client.req("GET", "/", host=f"localhost:{client.port}")
+    assert st == 200 and client.token.encode() in page
+    assert "script-src 'self'" in h["content-security-policy"]
+    assert h["x-frame-options"] == "DENY" and h["x-content-type-options"] == "nosniff"
 
 
 STATE_CHANGING = [("/api/scan", {"folder": "/tmp"}), ("/api/arcs/toml", {}),

@@ -38,8 +38,9 @@ def serve(
     if host not in LOOPBACK and not token:
         fail(f"--host {host} lets other machines reach the page; add --token to require "
              "the launch token")
+    # scans from the page use every core (worker processes), as `underdog scan` does
     web = create_app(os.fspath(db) if db is not None else default_db_path(), host=host,
-                     port=port, page_needs_token=token)
+                     port=port, page_needs_token=token, scan_jobs=None)
     srv = web.app.state.server
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/" + (f"?token={srv.token}" if token else "")

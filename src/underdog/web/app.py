@@ -57,7 +57,7 @@ class Server:
     db: str
     token: str
     workdir: str
-    scan_jobs: int = 0
+    scan_jobs: int | None = 0       # worker processes for a scan (None: every core)
     plans: "OrderedDict[int, ops.PlanState]" = field(default_factory=OrderedDict)
     jobs: dict[int, Job] = field(default_factory=dict)
     ids: Any = field(default_factory=lambda: itertools.count(1))
@@ -451,7 +451,7 @@ async def _internal(request: Request, exc: Exception) -> Response:
 
 def create_app(db: str, *, host: str = "127.0.0.1", port: int = 8765,
                token: str | None = None, page_needs_token: bool = False,
-               workdir: str | None = None, scan_jobs: int = 0) -> Starlette:
+               workdir: str | None = None, scan_jobs: int | None = 0) -> Starlette:
     """The app for a library at ``db``, guarded for ``host:port`` (see ``web.security``)."""
     from starlette.exceptions import HTTPException
 
