@@ -22,13 +22,23 @@
    through Library.add_tracks: median of --runs plans (the greedy baseline timed beside).
 4. seeds (not in the default parts): a 45-minute montage for seeds 0–9 on the realistic
    library (or --db): the objective's min/median/max, the number of distinct plans, and
-   whether a seed planned twice gives the same plan.
+   whether a seed planned twice gives the same plan (whole tracks, and excerpts).
+5. excerpts (not in the default parts; issue 14): on the realistic library (or --db, which
+   must hold downbeats and phrases), the excerpt planner beside the whole-track planner
+   and the greedy baseline, one table: boxing 12 × 3/1 and tabata (round boundaries within
+   ±1 beat of a transition or a drop; mean |energy − target| in work rounds, second by
+   second from the energy curve at the part of the track playing; work rounds below level
+   6), montage 45 min (drops on a peak's first beat, within one beat; mean |BPM − target|
+   before stretching; excerpts on downbeats and on phrase boundaries); then the speed of
+   a 45-minute excerpt plan from 10,000 rows copied from the real ones with tempo jitter,
+   their rhythm (beats, downbeats, phrases) scaled to match (median of --runs).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import sys
 import time
@@ -37,13 +47,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _library import realistic_library, synthetic_library, synthetic_tracks  # noqa: E402
+from _library import OUT, realistic_library, synthetic_library, synthetic_tracks  # noqa: E402
 
+from underdog.errors import UnderdogError  # noqa: E402
 from underdog.library.db import open_library  # noqa: E402
 from underdog.planning.arcs import load_arc  # noqa: E402
 from underdog.planning.score import (ARTIST_GAP, Pool, Weights, plan_cost,  # noqa: E402
                                      score_order, tempo_fit, transition_cost, unary_cost)
 from underdog.planning.sequencer import PlanOptions, plan  # noqa: E402
+from underdog.planning.score import track_level  # noqa: E402
 
 W = Weights()
 OPTS = PlanOptions(seed=0)
@@ -298,22 +310,250 @@ def speed(runs: int, sizes=(10_000, 100_000)) -> None:
 
 
 def seeds(db_path: Path, n_seeds: int = 10) -> None:
-    """The spread of the objective over seeds 0..n-1 (45-min montage)."""
+    """The spread of the objective over seeds 0..n-1 (45-min montage), whole tracks and
+    excerpts."""
     arc = load_arc("montage")
+    print(f"\n## Seeds: a 45-minute montage for seeds 0–{n_seeds - 1} ({db_path.name}; "
+          f"PlanOptions.variety {PlanOptions().variety})\n")
+    print("| plan | objective min | median | max | max/min | distinct plans | "
+          "seed 1 repeats |")
+    print("|---|---|---|---|---|---|---|")
+    for mode in (False, True):
+        with open_library(db_path) as lib:
+            runs = [plan(lib, arc, 45.0, PlanOptions(seed=s, excerpts=mode))
+                    for s in range(n_seeds)]
+            again = plan(lib, arc, 45.0, PlanOptions(seed=1, excerpts=mode))
+        obj = [p.cost.total for p in runs]
+        key = lambda p: tuple((e.track.id, e.in_s) for e in p.entries)  # noqa: E731
+        orders = [key(p) for p in runs]
+        print(f"| {'excerpts' if mode else 'whole tracks'} | {min(obj):.2f} | "
+              f"{statistics.median(obj):.2f} | {max(obj):.2f} | {max(obj) / min(obj):.3f} | "
+              f"{len(set(orders))} of {n_seeds} | {key(again) == orders[1]} |")
+        print("\nper seed: " + ", ".join(f"{s}: {o:.2f}" for s, o in enumerate(obj)) + "\n")
+
+
+# ---------------------------------------------------------------- excerpts (issue 14)
+
+class _Timing:
+    """Where each second of a plan comes from: (entry, track seconds), for any planner.
+
+    ``items``: (session start, track time at that start, rate (track s per session s),
+    track, drop times in track seconds), in order; an entry plays until the next starts."""
+
+    def __init__(self, items):
+        self.items = items
+        self.starts = np.array([it[0] for it in items])
+
+    @classmethod
+    def of_plan(cls, p):
+        items = []
+        for e in p.entries:
+            if e.in_s is not None:
+                rate = (e.out_s - e.in_s) / (e.bars * 240.0 / e.tempo_bpm)
+                items.append((e.start_s, e.in_s, rate, e.track, e.drop_at_s))
+            else:
+                items.append((e.start_s, 0.0, 1.0, e.track, None))
+        return cls(items)
+
+    @classmethod
+    def of_order(cls, pool, order):
+        items, t = [], 0.0
+        for i in order:
+            items.append((t, 0.0, 1.0, pool.tracks[i], None))
+            t += pool.dur_s[i]
+        return cls(items)
+
+    def transitions(self) -> list[float]:
+        return [it[0] for it in self.items[1:]]
+
+    def drops(self) -> list[float]:
+        out = []
+        for k, (s, t0, rate, t, drop_at) in enumerate(self.items):
+            end = self.items[k + 1][0] if k + 1 < len(self.items) else math.inf
+            for d in t.drops or []:
+                if isinstance(d, dict) and d.get("time_s") is not None and d["time_s"] >= t0:
+                    at = s + (float(d["time_s"]) - t0) / rate
+                    if at < end:
+                        out.append(at)
+            if drop_at is not None:
+                out.append(drop_at)
+        return out
+
+    def level_at(self, t: float) -> float:
+        k = int(np.searchsorted(self.starts, t, side="right")) - 1
+        s, t0, rate, tr, _ = self.items[max(k, 0)]
+        x = t0 + (t - s) * rate
+        c, hop = tr.energy_curve, tr.energy_curve_hop_s
+        if c is None or not len(c) or not hop:
+            return track_level(tr)
+        return 1.0 + 9.0 * float(np.clip(c[min(int(x / hop), len(c) - 1)], 0, 1))
+
+
+def _round_metrics(tm: _Timing, tl, beat_s: float) -> dict:
+    bounds = sorted({round(x, 6) for sp in tl.spans if sp.segment.round
+                     for x in (sp.start_s, sp.end_s)})
+    marks = np.array(tm.transitions() + tm.drops())
+    on = sum(bool(len(marks)) and float(np.min(np.abs(marks - b))) <= beat_s for b in bounds)
+    errs, low = [], 0
+    for sp in tl.spans:
+        if sp.segment.round and sp.segment.peak:
+            lv = [tm.level_at(t) for t in np.arange(sp.start_s + 0.5, sp.end_s, 1.0)]
+            errs += [abs(x - sp.segment.energy[0]) for x in lv]
+            low += float(np.mean(lv)) < 6.0
+    return {"bounds": f"{on}/{len(bounds)} ({100.0 * on / len(bounds):.0f} %)",
+            "energy": float(np.mean(errs)), "low": low}
+
+
+def _montage_metrics(tm: _Timing, p_or_none, tl, pool, beat_at) -> dict:
+    drops = np.array(tm.drops())
+    hits = 0
+    for ps in tl.peak_starts_s:
+        hits += bool(len(drops)) and float(np.min(np.abs(drops - ps))) <= beat_at(ps)
+    return {"drops": hits}
+
+
+def _drop_tracks(pool, sp) -> int:
+    """Tracks with a drop whose tempo (or half/double it) is within the peak's window."""
+    seg = sp.segment
+    n = 0
+    for i, t in enumerate(pool.tracks):
+        if not t.drops or not np.isfinite(pool.bpm[i]):
+            continue
+        ok = False
+        for b in (min(seg.bpm), max(seg.bpm)):
+            _, dev, _ = tempo_fit(pool.bpm[i], b, seg.tolerance_pct, seg.half_double)
+            ok |= bool(dev <= seg.tolerance_pct)
+        n += ok
+    return n
+
+
+def excerpt_bench(db_path: Path) -> None:
+    arcs = [("boxing 12 × 3/1", load_arc("boxing", preset="pro"), None),
+            ("tabata 8 × 20/10 s", load_arc("tabata"), None)]
     with open_library(db_path) as lib:
-        n_lib = lib.count("ok")
-        runs = [plan(lib, arc, 45.0, PlanOptions(seed=s)) for s in range(n_seeds)]
-        again = plan(lib, arc, 45.0, PlanOptions(seed=1))
-    obj = [p.cost.total for p in runs]
-    orders = [tuple(e.track.id for e in p.entries) for p in runs]
-    print(f"\n## Seeds: a 45-minute montage for seeds 0–{n_seeds - 1} ({n_lib} analyzed "
-          f"tracks, {db_path.name}; PlanOptions.variety {PlanOptions().variety})\n")
-    print("| objective min | median | max | max/min | distinct plans | seed 1 repeats |")
-    print("|---|---|---|---|---|---|")
-    print(f"| {min(obj):.2f} | {statistics.median(obj):.2f} | {max(obj):.2f} | "
-          f"{max(obj) / min(obj):.3f} | {len(set(orders))} of {n_seeds} | "
-          f"{tuple(e.track.id for e in again.entries) == orders[1]} |")
-    print("\nper seed: " + ", ".join(f"{s}: {o:.2f}" for s, o in enumerate(obj)))
+        tracks = [t for t in lib.tracks() if t.duration_s and t.duration_s >= 20]
+        with_db = sum(len(lib.rhythm(t.id)[1]) > 2 for t in tracks)
+        pool = Pool(tracks)
+        above7 = int(np.sum(pool.level > 7.0))
+        print(f"\n## Excerpts (issue 14): {len(tracks)} tracks ({db_path.name}), "
+              f"{with_db} with downbeats; {above7} tracks above energy level 7\n")
+        print("| arc | planner | round boundaries within ±1 beat of a transition or drop | "
+              "mean abs energy err, work rounds | work rounds below level 6 | s |")
+        print("|---|---|---|---|---|---|")
+        for name, arc, minutes in arcs:
+            tl = arc.timeline(minutes)
+            beat = 60.0 / max(s.bpm[0] for s in arc.segments)
+            for label, mode in (("excerpts", True), ("whole tracks", False)):
+                t0 = time.perf_counter()
+                p = plan(lib, arc, minutes, PlanOptions(excerpts=mode))
+                dt = time.perf_counter() - t0
+                m = _round_metrics(_Timing.of_plan(p), tl, beat)
+                print(f"| {name} | {label} | {m['bounds']} | {m['energy']:.2f} | "
+                      f"{m['low']} | {dt:.2f} |")
+            m = _round_metrics(_Timing.of_order(pool, baseline_greedy(pool, tl)), tl, beat)
+            print(f"| {name} | greedy | {m['bounds']} | {m['energy']:.2f} | {m['low']} | – |")
+        arc = load_arc("montage")
+        tl = arc.timeline(45.0)
+        peaks = [sp for sp in tl.spans if sp.segment.peak]
+        n_drop = [_drop_tracks(pool, sp) for sp in peaks]
+        print(f"\nmontage 45 min: tracks with a drop in each peak's tempo window: "
+              f"{', '.join(f'{sp.segment.name} {n}' for sp, n in zip(peaks, n_drop))} "
+              f"(peaks with at least one: {sum(n > 0 for n in n_drop)})\n")
+        print("| planner | drops on a peak's first beat (±1 beat) | mean abs BPM err "
+              "(before stretch) | played BPM err | on downbeats | on phrase boundaries | "
+              "excerpts | s |")
+        print("|---|---|---|---|---|---|---|---|")
+
+        def beat_at(x):
+            return 60.0 / float(tl.targets(x)[0])
+
+        for label, mode in (("excerpts", True), ("whole tracks", False)):
+            t0 = time.perf_counter()
+            p = plan(lib, arc, 45.0, PlanOptions(excerpts=mode))
+            dt = time.perf_counter() - t0
+            m = _montage_metrics(_Timing.of_plan(p), p, tl, pool, beat_at)
+            db_ok = ph_ok = 0
+            played = "–"
+            if mode:
+                for e in p.entries:
+                    _, dbs, _ = lib.rhythm(e.track.id)
+                    db_ok += all(float(np.min(np.abs(dbs - x))) < 1e-3 for x in (e.in_s, e.out_s))
+                    ph_ok += all(e.on_phrase)
+                played = f"{np.mean([abs(e.tempo_bpm - e.target_bpm) for e in p.entries]):.2f}"
+            n = len(p.entries)
+            print(f"| {label} | {m['drops']}/{len(peaks)} | {p.report.bpm_mae:.2f} | {played} | "
+                  + (f"{100.0 * db_ok / n:.0f} % | {100.0 * ph_ok / n:.0f} % | " if mode
+                     else "– | – | ") + f"{n} | {dt:.2f} |")
+        order = baseline_greedy(pool, tl)
+        m = _montage_metrics(_Timing.of_order(pool, order), None, tl, pool, beat_at)
+        r = score_order(pool, order, tl, W)
+        print(f"| greedy | {m['drops']}/{len(peaks)} | {r.bpm_mae:.2f} | – | – | – | "
+              f"{len(order)} | – |")
+
+
+def copied_library(src: Path, n: int, seed: int = 0) -> Path:
+    """n rows copied from ``src``'s analyzed tracks with tempo jitter (±3 %, sd): every
+    time (duration, drops, beats, downbeats, phrases, the energy curve's hop) scaled by
+    the same factor, so a copy is its original played faster or slower; energy ±0.03."""
+    import dataclasses
+    import sqlite3
+
+    path = OUT / f"copied-{n}.db"
+    if path.exists():
+        try:
+            with open_library(path) as lib:
+                if lib.count() == n:
+                    return path
+        except UnderdogError:
+            pass  # another schema: build it again
+        path.unlink()
+    rng = np.random.default_rng(seed)
+    with open_library(src) as lib:
+        base = [t for t in lib.tracks() if t.bpm and t.duration_s and
+                len(lib.rhythm(t.id)[1]) > 2]
+        rhythm = {t.id: lib.rhythm(t.id) for t in base}
+    tracks, beats = [], []
+    for k in range(n):
+        t = base[k % len(base)]
+        f = float(np.exp(rng.normal(0.0, 0.03)))  # tempo factor
+        e = None if t.energy is None else float(np.clip(t.energy + rng.normal(0, 0.03), 0, 1))
+        tracks.append(dataclasses.replace(
+            t, id=k + 1, path=f"/copied/{k:05d}/{os.path.basename(t.path)}",
+            artist=f"{t.artist or 'artist'} {k % 997}", bpm=t.bpm * f,
+            duration_s=t.duration_s / f, energy=e,
+            drops=[{**d, "time_s": d["time_s"] / f} for d in t.drops],
+            energy_curve_hop_s=(t.energy_curve_hop_s / f if t.energy_curve_hop_s else None),
+            tempo_segments=[]))
+        beats.append([k + 1] + [np.asarray(a, "<f4") / f for a in rhythm[t.id]])
+    OUT.mkdir(parents=True, exist_ok=True)
+    with open_library(path) as lib:
+        lib.add_tracks(tracks)
+    con = sqlite3.connect(path)
+    with con:
+        con.executemany("INSERT OR REPLACE INTO beats (track_id, beats, downbeats, phrases) "
+                        "VALUES (?, ?, ?, ?)",
+                        [(b[0], b[1].tobytes(), b[2].tobytes(), b[3].tobytes()) for b in beats])
+    con.close()
+    return path
+
+
+def excerpt_speed(src: Path, runs: int, n: int = 10_000) -> None:
+    path = copied_library(src, n)
+    arc = load_arc("montage")
+    times = []
+    with open_library(path) as lib:
+        for r in range(runs):
+            t0 = time.perf_counter()
+            p = plan(lib, arc, 45.0, PlanOptions(seed=r, excerpts=True))
+            times.append(time.perf_counter() - t0)
+    print(f"\n## Speed: a 45-minute excerpt montage from {n:,} rows copied from "
+          f"{src.name} (median of {runs})\n")
+    print("| rows | median s | min s | max s | rows read | candidates | slots | "
+          "drops on peaks |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(f"| {n:,} | {statistics.median(times):.3f} | {min(times):.3f} | {max(times):.3f} | "
+          f"{p.stats['library_tracks_read']} | {p.stats['candidates']} | {p.stats['slots']} | "
+          f"{p.report.drops_on_peaks} |")
 
 
 def main() -> None:
@@ -338,6 +578,10 @@ def main() -> None:
         exact_instances(args.instances)
     if "speed" in parts:
         speed(args.runs)
+    if "excerpts" in parts:
+        db = args.db or realistic_library(jobs=args.jobs)
+        excerpt_bench(db)
+        excerpt_speed(db, args.runs)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from .score import (ARTIST_GAP, Pool, Weights, energy_cost, segment_prefs, style
                     tempo_fit, transition_cost)
 
 MAX_STRETCH = 0.08        # a track plays within ±8 % of its own tempo (or half/double it)
-DEFAULT_EXCERPT_S = 90.0  # a segment gets one slot per this many seconds
+DEFAULT_EXCERPT_S = 120.0 # a segment gets one slot per this many seconds
 MIN_BARS = 8              # an excerpt lasts at least this many bars …
 MIN_EXCERPT_S = 20.0      # … and this many seconds (a segment shorter than both: one slot)
 DROP_BARS = 16            # a peak opens with an excerpt this long (its drop, then on)
@@ -49,9 +49,12 @@ OVERLAP_BARS = 8          # a blend's length, bars (4 on slots under 24 bars)
 PHRASE_MISS = 0.6         # cost of an excerpt end that is not on a phrase start
 DROP_MISS = 10.0          # cost of a peak (or round) start without a drop on it
 ARTIST_BREAK = 6.0        # cost of breaking the artist rule (only when nothing else is left)
-RESERVE = 2.5            # a track whose drop could open a peak, used elsewhere
+RESERVE = 6.0            # a track whose drop could open a peak, used elsewhere
+REUSE_FAR = 1.0           # … another part of it, REUSE_GAP or more excerpts later
+REUSE_GAP = 10
 REUSE = 30.0              # cost of using a track twice (only when nothing else is left)
 PER_SLOT = 40             # candidate tracks kept per slot
+ENERGY_GAIN = 2.0         # energy weighs this × the whole-track planner's (the bars are chosen)
 LOUD_LEVEL = 6.5          # both sides of a blend at least this loud: bass swap
 
 Rhythm = tuple[np.ndarray, np.ndarray, np.ndarray]  # beats, downbeats, phrase starts (s)
@@ -65,6 +68,7 @@ class ExcerptOptions:
     min_s: float = MIN_EXCERPT_S
     overlap_bars: int = OVERLAP_BARS
     drop_bars: int = DROP_BARS
+    artist_gap: int = ARTIST_GAP   # no artist within this many excerpts (relaxed if need be)
     per_slot: int = PER_SLOT
     beam_width: int = 24
 
@@ -76,6 +80,7 @@ class Grid:
     downbeats: np.ndarray   # (n_bars + 1,) bar starts, seconds
     phrase: np.ndarray      # (n_bars + 1,) bool: a phrase starts (or the last bar ends) here
     level_cum: np.ndarray   # (n_bars + 1,) cumulative sum of the bars' energy levels
+    levels: np.ndarray      # (n_bars,) each bar's energy level
     beat_s: float           # median beat period, seconds
     source: str             # "downbeats", "beats" or "tempo" (a grid from the BPM alone)
 
@@ -128,7 +133,8 @@ def track_grid(t: Track, rhythm: Rhythm | None) -> Grid | None:
         lv = 1.0 + 9.0 * np.clip(np.asarray(curve, np.float64)[k], 0.0, 1.0)
     else:
         lv = np.full(len(mids), base)
-    return Grid(downbeats, phrase, np.concatenate([[0.0], np.cumsum(lv)]), beat_s, source)
+    return Grid(downbeats, phrase, np.concatenate([[0.0], np.cumsum(lv)]), lv, beat_s,
+                source)
 
 
 def level_range(t: Track) -> tuple[float, float]:
@@ -138,8 +144,9 @@ def level_range(t: Track) -> tuple[float, float]:
     c = t.energy_curve
     if c is None or len(c) < 4:
         return (base, base) if base is not None else (math.nan, math.nan)
-    lo, hi = np.percentile(np.clip(np.asarray(c, np.float64), 0, 1), [15, 85])
-    return 1.0 + 9.0 * lo, 1.0 + 9.0 * hi
+    s = np.sort(np.clip(np.asarray(c, np.float64), 0, 1))
+    n = len(s) - 1
+    return 1.0 + 9.0 * float(s[int(0.15 * n)]), 1.0 + 9.0 * float(s[int(round(0.85 * n))])
 
 
 # ---------------------------------------------------------------- slots
@@ -160,6 +167,7 @@ class Slot:
     want_drop: bool           # a drop should land on its first beat
     round: int = 0            # the round it belongs to (0: none)
     overlap_out: int = 0      # bars the next slot blends in over (0: a cut or the end)
+    prev_s: float = 0.0       # length of the slot before (seconds; 0: none)
 
     @property
     def bar_s(self) -> float:
@@ -197,6 +205,7 @@ def make_slots(tl: Timeline, opts: ExcerptOptions) -> list[Slot]:
             t = end
         prev_round = seg.round
     for a, b in zip(slots, slots[1:]):
+        b.prev_s = a.end_s - a.start_s
         if b.cut_in:
             continue
         room = min(a.bars, b.bars) // 2
@@ -212,20 +221,26 @@ def _split_bars(L: float, bpm: float, min_len: float, opts: ExcerptOptions,
     """Session bars of each slot of a segment of ``L`` seconds at about ``bpm``: a
     segment shorter than two minimum excerpts is one slot; a peak opens with a short
     ``drop_bars`` slot (its drop, then the next excerpt); the rest in multiples of 4."""
-    n_total = max(1, int(round(L * bpm / 240.0)))
+    n_exact = L * bpm / 240.0
+    n_total = max(1, int(round(n_exact)))
+    n4 = int(round(n_exact / 4.0)) * 4  # whole phrases of 4 bars where the tempo allows
+    if n4 >= 4 and abs(n4 / n_exact - 1.0) <= 0.02:
+        n_total = n4
     bar_s = 240.0 / bpm
+    min_bars = int(math.ceil(min_len / bar_s - 1e-9))
     head: list[int] = []
-    if peak and n_total * bar_s >= opts.drop_bars * bar_s + min_len:
-        head, n_total = [opts.drop_bars], n_total - opts.drop_bars
-    rest_s = n_total * bar_s
-    k = max(1, int(round(rest_s / max(opts.excerpt_s, 1.0))))
-    while k > 1 and rest_s / k < min_len:
+    drop = max(opts.drop_bars, -(-min_bars // 4) * 4)  # the drop slot: minimum length too
+    if peak and n_total >= drop + min_bars:
+        head, n_total = [drop], n_total - drop
+    k = max(1, int(round(n_total * bar_s / max(opts.excerpt_s, 1.0))))
+
+    def split(k: int) -> list[int]:
+        q = (n_total // k) // 4 * 4 if n_total >= 8 * k else n_total // k
+        return [max(1, q)] * (k - 1) + [n_total - max(1, q) * (k - 1)]
+
+    while k > 1 and min(split(k)) < min_bars:  # every slot at least the minimum
         k -= 1
-    q = (n_total // k) // 4 * 4 if n_total >= 8 * k else n_total // k
-    q = max(1, q)
-    bars = [q] * (k - 1) + [n_total - q * (k - 1)]
-    while len(bars) > 1 and bars[-1] < max(1, q // 2):  # a stub: merge it
-        bars[-2] += bars.pop()
+    bars = split(k)
     return head + bars
 
 
@@ -285,6 +300,13 @@ class Excerpt:
     cost: float
 
 
+def stretch_cost(dev_pct):
+    """Per minute: how far a track is stretched to the slot's tempo, x + x² with x the
+    deviation over 8 % (0 at its own tempo, 2 at the limit); vectorized; NaN costs 3."""
+    x = np.asarray(dev_pct, np.float64) / (100.0 * MAX_STRETCH)
+    return np.where(np.isfinite(x), np.minimum(x + x * x, 6.0), 3.0)
+
+
 def play_multiple(own_bpm: float, tempo: float, half_double: bool,
                   force: bool = False) -> float | None:
     """The multiple m (1, or ½ / 2 where allowed) that brings ``own_bpm`` × m nearest the
@@ -296,9 +318,11 @@ def play_multiple(own_bpm: float, tempo: float, half_double: bool,
 
 
 def choose_excerpt(t: Track, g: Grid, slot: Slot, w: Weights, half_double: bool,
-                   loud: bool, force: bool = False) -> Excerpt | None:
+                   loud: bool, force: bool = False,
+                   avoid: Sequence[tuple[float, float]] = ()) -> Excerpt | None:
     """The best span of ``t`` for ``slot`` (see the module doc), or None when the track
-    cannot play there (tempo beyond ±8 % in every octave, unless ``force``; too short)."""
+    cannot play there (tempo beyond ±8 % in every octave, unless ``force``; too short;
+    every span overlapping one of ``avoid``, track seconds already used)."""
     own = 240.0 * g.n_bars / float(g.downbeats[-1] - g.downbeats[0]) if g.n_bars else 0.0
     if not own > 0:
         return None
@@ -315,27 +339,46 @@ def choose_excerpt(t: Track, g: Grid, slot: Slot, w: Weights, half_double: bool,
             return None
     starts = np.arange(0, g.n_bars - nb + 1)
     lv = (g.level_cum[starts + nb] - g.level_cum[starts]) / nb
+    # energy: the bars' mean distance from the target (each bar counts, not their mean)
+    dev = np.concatenate([[0.0], np.cumsum(np.minimum(np.abs(g.levels - slot.target_level),
+                                                      6.0))])
+    mad = (dev[starts + nb] - dev[starts]) / nb
     minutes = (slot.end_s - slot.start_s) / 60.0
-    c = w.energy * energy_cost(lv, slot.target_level) * minutes
+    c = ENERGY_GAIN * w.energy * mad * minutes
     c = c + PHRASE_MISS * (~g.phrase[starts]) + PHRASE_MISS * (~g.phrase[starts + nb])
-    if loud:  # a work round: prefer its loudest bars over the mere mean
-        c = c + 0.05 * np.maximum(slot.target_level - lv, 0.0)
+    for a, b in avoid:
+        c = np.where((g.downbeats[starts] < b - 1e-3) & (g.downbeats[starts + nb] > a + 1e-3),
+                     np.inf, c)
+    if not np.isfinite(c).any():
+        return None
     drop_s = None
     if slot.want_drop:
+        # A montage peak must open on a drop; a round opens on a cut anyway, so there a
+        # drop is a bonus in proportion to the slot's length, against its energy.
+        bonus = w.drop if not slot.round else w.drop * min(1.0, minutes)
+        miss = DROP_MISS if not slot.round else 0.0
         best_drop = None
         for d in (t.drops or []):
             if not isinstance(d, dict) or d.get("time_s") is None:
                 continue
             ds, q = float(d["time_s"]), min(max(float(d.get("strength") or 0.0), 0.0), 1.0)
-            # the bar it falls in; a drop up to a beat before a downbeat is taken as on it
-            # (onset timing), and lands that little before the peak's first beat
+            # the bar it falls in; a drop up to half a beat before a downbeat is taken as
+            # on it (onset timing), and lands that little before the peak's first beat
             j = int(np.argmin(np.abs(g.downbeats - ds)))
-            if not -1.05 * g.beat_s <= ds - g.downbeats[j] <= 0.25 * g.beat_s:
+            sess_beat = g.beat_s / m  # one session beat, in track seconds
+            if not -0.5 * sess_beat <= ds - g.downbeats[j] <= 0.25 * sess_beat:
                 j = int(np.searchsorted(g.downbeats, ds, side="right")) - 1
-            if j < 0 or j + nb > g.n_bars or q <= 0:
-                continue  # before the first bar, or too late for the slot
-            off_beats = max(0.0, ds - g.downbeats[j]) / g.beat_s
-            cd = c[j] - w.drop * q + 0.3 * off_beats
+            if j < 0 or j + nb > g.n_bars or q <= 0 or not np.isfinite(c[j]):
+                continue  # before the first bar, too late for the slot, or used
+            off = ds - g.downbeats[j]
+            off_beats = max(0.0, off) / sess_beat  # session beats
+            if off_beats > 1.0:  # entering that much early must keep the stretch in bounds
+                L = slot.end_s - slot.start_s
+                delta = off * own * m / slot.tempo
+                if abs(slot.tempo * L / (L + delta) / (own * m) - 1.0) > MAX_STRETCH or \
+                        delta > 0.75 * MAX_STRETCH * slot.prev_s:  # the slot before shrinks
+                    continue
+            cd = c[j] - bonus * q + 0.15 * off_beats
             if best_drop is None or cd < best_drop[0]:
                 best_drop = (cd, j, ds)
         if best_drop is not None:
@@ -344,7 +387,7 @@ def choose_excerpt(t: Track, g: Grid, slot: Slot, w: Weights, half_double: bool,
             cost = float(best_drop[0])
         else:
             i = int(np.argmin(c))
-            cost = float(c[i]) + DROP_MISS
+            cost = float(c[i]) + miss
     else:
         i = int(np.argmin(c))
         cost = float(c[i])
@@ -366,14 +409,15 @@ def preselect(pool: Pool, slots: Sequence[Slot], tl: Timeline, w: Weights, k: in
     n = len(pool)
     for s in slots:
         hd = bool(tl.half_double[s.span])
-        _, dev, c_t = tempo_fit(pool.bpm, s.tempo, tl.tol[s.span], hd)
+        _, dev, _ = tempo_fit(pool.bpm, s.tempo, tl.tol[s.span], hd)
         reach = np.clip(s.target_level, ranges[:, 0], ranges[:, 1])
         c_e = energy_cost(np.where(np.isfinite(reach), reach, pool.level), s.target_level)
         c_s = style_cost(pool.style_p, prefs[s.span]) if prefs[s.span] is not None else 0.0
-        rate = w.tempo * c_t + w.energy * c_e + w.style * c_s + w.novelty * pool.recent
+        rate = (w.tempo * stretch_cost(dev) + ENERGY_GAIN * w.energy * c_e + w.style * c_s
+                + w.novelty * pool.recent)
         rate = rate + pool.bias
         rate = np.where(dev <= 100.0 * MAX_STRETCH, rate, rate + 50.0)  # cannot stretch there
-        if s.want_drop:
+        if s.want_drop and not s.round:
             rate = rate - 0.5 * w.drop * pool.drop_q.max(axis=1)
         kk = min(k, n)
         sel = np.argpartition(rate, kk - 1)[:kk] if kk < n else np.arange(n)
@@ -426,14 +470,16 @@ def search(pool: Pool, slots: Sequence[Slot], tl: Timeline, w: Weights,
                 T = 0.5 * T  # a cut need not blend tempi or keys
         nxt = []
         for cost, order, picks in beam:
-            used = set(order)
-            recent_art = {int(pool.artist[o]) for o in order[-ARTIST_GAP:]
+            used = {o: k for k, o in enumerate(order)}  # last position of each track
+            recent_art = {int(pool.artist[o]) for o in order[-opts.artist_gap:]
                           if pool.artist[o] >= 0}
             added = 0
             for ri, (i, ex, c, _) in enumerate(rows):
                 pen = 0.0
-                if i in used:
-                    pen += REUSE
+                if i in used:  # another part of it, long after: a small cost; else a big one
+                    pen += REUSE_FAR if len(order) - used[i] >= REUSE_GAP else REUSE
+                    if ex.drop_s is not None and not s.round:
+                        pen += DROP_MISS  # its drop has played: the peak gets another part
                 if int(pool.artist[i]) in recent_art:
                     pen += ARTIST_BREAK
                 tc = float(T[picks[-1][0], ri]) if T is not None else 0.0
@@ -444,7 +490,7 @@ def search(pool: Pool, slots: Sequence[Slot], tl: Timeline, w: Weights,
         nxt.sort(key=lambda x: (x[0], x[1]))
         seen, beam = set(), []
         for st in nxt:
-            sig = (frozenset(st[1]), st[1][-ARTIST_GAP:])
+            sig = (frozenset(st[1]), st[1][-max(opts.artist_gap, 1):])
             if sig in seen:
                 continue
             seen.add(sig)
@@ -454,13 +500,23 @@ def search(pool: Pool, slots: Sequence[Slot], tl: Timeline, w: Weights,
         prev_idx = idx
     cost, order, picks = beam[0]
     out = []
+    spans: dict[int, list[tuple[float, float]]] = {}
     for si, ((ri, tc, pen), i) in enumerate(zip(picks, order)):
         _, ex, c, notes = table[si][ri]
         notes = list(notes)
-        if pen >= REUSE:
-            notes.append("used twice: no other track left for it")
-        elif pen > 0:
+        if i in spans:  # a track played again: another part of it where it has one
+            s = slots[si]
+            again = choose_excerpt(pool.tracks[i], grids[i], s, w,
+                                   bool(tl.half_double[s.span]), s.target_level >= 7.0,
+                                   bool(notes), spans[i])
+            if again is not None:
+                ex = again
+                notes.append("another part of a track played earlier")
+            else:
+                notes.append("repeats a part played earlier: no other track left for it")
+        elif pen >= ARTIST_BREAK:
             notes.append("artist repeated within 3 excerpts: nothing else left")
+        spans.setdefault(i, []).append((ex.in_s, ex.out_s))
         out.append(Choice(slots[si], i, ex, c, tc, notes))
     return out
 
@@ -479,8 +535,8 @@ def _slot_rows(pool: Pool, s: Slot, tl: Timeline, w: Weights, grids, cand,
         ex = choose_excerpt(pool.tracks[i], g, s, w, hd, s.target_level >= 7.0, force)
         if ex is None:
             continue
-        _, dev, c_t = tempo_fit(ex.own_bpm * ex.multiple, s.target_bpm, tl.tol[s.span], False)
-        extra = (w.tempo * float(c_t) + w.novelty * float(pool.recent[i]) +
+        _, dev, _ = tempo_fit(ex.own_bpm * ex.multiple, s.target_bpm, tl.tol[s.span], False)
+        extra = (w.tempo * float(stretch_cost(dev)) + w.novelty * float(pool.recent[i]) +
                  float(pool.bias[i])) * minutes
         notes = (f"plays {float(dev):.0f} % off its own tempo (beyond ±8 %)",) if force else ()
         rows.append((i, ex, ex.cost + extra, notes))

@@ -829,14 +829,20 @@ def _plan_excerpts(pool: Pool, tl: Timeline, opts: PlanOptions, rhythm, found: _
                    t_load: float) -> Plan:
     """The montage edit (see planning/excerpts.py): slots, candidates, beam search."""
     w, xo = opts.weights, opts.excerpt
-    slots = make_slots(tl, xo)
     ranges = np.array([level_range(t) for t in pool.tracks], np.float64).reshape(-1, 2)
-    cands = preselect(pool, slots, tl, w, xo.per_slot, ranges)
-    need = sorted({int(i) for c in cands for i in c})
-    grids = {i: track_grid(pool.tracks[i], rhythm_of(rhythm, pool.tracks[i].id)
-                           if pool.tracks[i].id is not None else None) for i in need}
-    t_pre = time.perf_counter()
-    choices = search(pool, slots, tl, w, grids, cands, xo)
+    grids: dict = {}
+    for k in range(4):  # slots too long for every track there is: shorter slots
+        slots = make_slots(tl, dataclasses.replace(xo, excerpt_s=xo.excerpt_s / 2 ** k))
+        cands = preselect(pool, slots, tl, w, xo.per_slot, ranges)
+        need = sorted({int(i) for c in cands for i in c})
+        for i in need:
+            if i not in grids:
+                t = pool.tracks[i]
+                grids[i] = track_grid(t, rhythm_of(rhythm, t.id) if t.id is not None else None)
+        t_pre = time.perf_counter()
+        choices = search(pool, slots, tl, w, grids, cands, xo)
+        if choices:
+            break
     align_drops(choices)
     if not choices:
         raise PlanError(f"no excerpt plan could be made for arc {tl.arc.name!r}: none of the "
