@@ -60,13 +60,13 @@ def test_fill_fits_the_tracklist_columns_and_marks_stand_ins(lib, tmp_path):
     doc = json.loads(r.stdout)
     assert [e["status"] for e in doc] == ["found", "missing", "found", "missing"]
     found_paths = {e["match"]["path"] for e in doc if e["match"]}
-    offered = []
+    played = []
     for e in (doc[1], doc[3]):
         ins = e["gap"]["stand_ins"]
         assert 1 <= len(ins) <= 3
         assert not found_paths & {s["path"] for s in ins}  # never a track already held
-        offered += [s["path"] for s in ins]
-    assert len(offered) == len(set(offered))  # one track fills one gap
+        played.append(ins[0]["path"])
+    assert len(played) == len(set(played))  # one track fills one gap
     # the tempo column decides: the first stand-in is the library's closest tempo
     # (octave-folded) among the tracks not already in the film
     free = [r for r in rows if r["path"] not in found_paths]
@@ -111,3 +111,20 @@ def test_bad_sound_columns_are_one_clear_error(tmp_path):
         read_tracklist(p)
     p.write_text("artist,title,energy\nA,B,7.5\n")
     assert read_tracklist(p)[0].energy == 7.5
+
+
+def test_nothing_found_nothing_given_falls_back_to_the_montage_arc(lib, tmp_path):
+    # the Never Back Down case: no entry in the library, no columns, no song by the artists
+    d, db, rows = lib
+    tl = tmp_path / "film.txt"
+    tl.write_text("The Bravery - Above and Below [film]\nKanye West - Stronger [marketing]\n"
+                  "Mellowdrone - Orange Marmalade [film-only]\n", encoding="utf-8")
+    r = runner.invoke(app, ["soundtrack", "match", str(tl), "--db", db, "--fill", "-f", "json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert [e["status"] for e in doc] == ["missing"] * 3
+    for e in doc:
+        assert e["gap"]["stand_ins"] and "montage arc" in e["gap"]["target"]
+    # the arc's peak (Stronger, a third in) asks for more energy than its opening
+    first = [e["gap"]["stand_ins"][0]["energy"] for e in doc]
+    assert first[1] > first[0]

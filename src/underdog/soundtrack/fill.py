@@ -11,12 +11,15 @@ the first of these that says anything:
    it in film order (the mean of both, or the one there is; tempi octave-folded onto each
    other first), and the style mix of every found entry;
 3. the entry's own artist: with nothing else to go on, the library's other songs by that
-   artist (what a listener who wanted this song most likely accepts).
+   artist (what a listener who wanted this song most likely accepts);
+4. with no song by that artist either, the ``montage`` arc at the entry's place in the film
+   (its position among the entries): the training-montage film's usual shape, said as such.
 
 Candidates are scored by cost: one unit per 6 % of tempo away (half or double time counts,
 with a small charge), per energy level away, and up to two units for a style the target
-does not want. A track is offered for one gap only, and never one the playlist already
-holds (by id, or by sound when a ``same_as`` function is given).
+does not want. A gap's best stand-in (the one the playlist plays) is no other gap's, and
+no stand-in is a track the playlist already holds (by id, or by sound when a ``same_as``
+function is given); the runners-up may repeat.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from .normalize import normalize
 from .report import film_order
 
 N_STAND_INS = 3
+PRIOR_MINUTES = 45.0  # the montage arc's length for the last-resort target
 TEMPO_UNIT = math.log2(1.06)  # 6 % of tempo costs one unit
 OCTAVE_CHARGE = 0.5  # units for playing half or double time
 STYLE_UNITS = 2.0  # units for a style the target does not want at all
@@ -152,6 +156,22 @@ def target_for(r: MatchResult, pos: int, order: list[MatchResult],
     return tg
 
 
+def prior_target(pos: int, n: int) -> Target:
+    """The last resort: the ``montage`` arc's tempo, energy and style weights at the
+    entry's place in the film (position ``pos`` of ``n`` entries)."""
+    from ..planning.arcs import montage
+
+    tl = montage().timeline(PRIOR_MINUTES)
+    t = (pos + 0.5) / max(n, 1) * tl.total_s
+    bpm, level, _ = tl.targets(t)
+    seg = tl.span_at(t).segment
+    top = max(seg.style.values(), default=0.0)
+    mix = {k: v / top for k, v in seg.style.items()} if top > 0 else {}
+    return Target(bpm=float(bpm), level=float(level), style_mix=mix,
+                  basis=[f"nothing known of the film: the montage arc "
+                         f"{100 * (pos + 0.5) / max(n, 1):.0f} % in ({seg.name})"])
+
+
 def _cost(t: Track, tg: Target, artist_of: Callable[[Track], str]) -> tuple[float, str] | None:
     """Cost of ``t`` for ``tg`` and a short why; None when ``t`` cannot serve."""
     cost, why = 0.0, []
@@ -182,6 +202,20 @@ def _cost(t: Track, tg: Target, artist_of: Callable[[Track], str]) -> tuple[floa
         cost += STYLE_UNITS * (1.0 - share / top)
         why.append(t.style_label or "no style")
     return cost, ", ".join(why)
+
+
+def _scored(pool: list[Track], used: set, tg: Target,
+            artist_of: Callable[[Track], str]) -> list[tuple[float, str, Track, str]]:
+    """(cost, path, track, why) of every unused pool track that can serve, cheapest first."""
+    out = []
+    for t in pool:
+        if t.id in used:
+            continue
+        c = _cost(t, tg, artist_of)
+        if c is not None:
+            out.append((c[0], t.path, t, c[1]))
+    out.sort(key=lambda x: (x[0], x[1]))
+    return out
 
 
 def fill_gaps(results: Sequence[MatchResult], tracks: Sequence[Track],
@@ -235,19 +269,14 @@ def fill_gaps(results: Sequence[MatchResult], tracks: Sequence[Track],
             continue
         tg = target_for(r, pos, order, found, mix)
         if tg.empty:
-            gaps.append(Gap(index_of[id(r)], tg, [], "nothing to fit: the tracklist gives no "
-                            "bpm, energy or style for it and no entry of it is in the library"))
-            continue
-        scored = []
-        for t in pool:
-            if t.id in used:
-                continue
-            c = _cost(t, tg, artist_of)
-            if c is not None:
-                scored.append((c[0], t.path, t, c[1]))
-        scored.sort(key=lambda x: (x[0], x[1]))
+            tg = prior_target(pos, len(order))
+        scored = _scored(pool, used, tg, artist_of)
+        if not scored and tg.artist is not None:  # no song by that artist: the prior
+            tg = prior_target(pos, len(order))
+            scored = _scored(pool, used, tg, artist_of)
         picks = [StandIn(t, cost, why) for cost, _, t, why in scored[:n]]
-        used.update(s.track.id for s in picks)
+        if picks:  # the best plays in the gap: no other gap gets it
+            used.add(picks[0].track.id)
         note = "" if picks else "no library track has what the target needs"
         gaps.append(Gap(index_of[id(r)], tg, picks, note))
     return gaps
