@@ -16,7 +16,6 @@ import os
 import shutil
 import tempfile
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from importlib import resources

@@ -25,6 +25,7 @@ import json
 import secrets
 from http.cookies import SimpleCookie
 from typing import Awaitable, Callable
+from urllib.parse import parse_qs
 
 TOKEN_HEADER = b"x-underdog-token"
 COOKIE = "underdog_token"
@@ -101,9 +102,8 @@ class Guard:
                 return await _reply(send, 403, "missing or wrong token")
         elif self.page_needs_token and not self._token_ok(cookie) and not path.startswith(
                 "/static/"):
-            qs = scope.get("query_string", b"").decode("latin-1")
-            given = dict(p.split("=", 1) for p in qs.split("&") if "=" in p).get("token")
-            if not self._token_ok(given):
+            qs = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            if not self._token_ok((qs.get("token") or [None])[0]):
                 return await _reply(send, 403, "open the address underdog serve printed "
                                                "(it carries the token)")
         length = headers.get(b"content-length")
@@ -114,12 +114,9 @@ class Guard:
                 return await _reply(send, 400, "bad content-length")
             if n > self.max_body:
                 return await _reply(send, 413, f"upload larger than {self.max_body:,} bytes")
-        started = False
 
         async def send_with_headers(msg):
-            nonlocal started
             if msg["type"] == "http.response.start":
-                started = True
                 h = list(msg.get("headers", []))
                 h += [(b"x-content-type-options", b"nosniff"),
                       (b"x-frame-options", b"DENY"),
