@@ -41,7 +41,7 @@ def ray_address(tmp_path_factory):
     old = os.environ.get(KILL_ONCE_ENV)
     os.environ[KILL_ONCE_ENV] = str(kill_dir)  # inherited by the raylet and its workers
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING",
-             log_to_driver=False)
+             log_to_driver=False, _system_config={"worker_niceness": 0})  # as RayExecutor
     try:
         yield ray.get_runtime_context().gcs_address, kill_dir
     finally:

@@ -28,7 +28,7 @@ from ..fields import TAG_FIELDS, TRACK
 from ..models import Track, level_to_energy
 from ..theory import try_parse_key
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Forward only. The scripts are the schemas as releases made them (never edit one); since
 # schema 3 a column is added by declaring its field in fields.FIELDS: _declared_ddl adds
@@ -121,6 +121,13 @@ MIGRATIONS: list[str] = [
     # 2 -> 3: versions per analyser (``analysers``) and the features table (style
     # descriptors), both from the declaration: no script of its own.
     "",
+    # 3 -> 4: catalogue scale (bench/scale.py, 1M rows): counts by style + BPM, and by
+    # status alone (a scan of this index, not of the table), read from an index only:
+    # 200-280 ms of CPU -> 7-55 ms. (An index on status alone would win plain equality
+    # filters it cannot narrow, e.g. key="8A", in a library without statistics.)
+    """
+    CREATE INDEX IF NOT EXISTS tracks_style_bpm_status ON tracks(style_label, bpm, status);
+    """,
 ]
 # Tables every schema version has; a library missing one is damaged.
 _TABLES = ("tracks", "beats", "errors", "plans", "plan_tracks")
@@ -587,11 +594,26 @@ class Library:
         where, args = self._where(bpm, _energy_range(energy, level), style, key, artist,
                                   include_failed, include_missing)
         sql = _SELECT_TRACK + (" WHERE " + " AND ".join(where) if where else "")
+        if limit is not None and sort in (None, "", "artist") and self._page_by_artist(
+                where, args, int(limit) + max(0, int(offset))):
+            sql = sql.replace(" FROM tracks", " FROM tracks INDEXED BY tracks_artist", 1)
         sql += " ORDER BY " + _order_by(sort)
         if limit is not None or offset:
             sql += " LIMIT ? OFFSET ?"
             args += [-1 if limit is None else int(limit), max(0, int(offset))]
         return [_row_to_track(r) for r in self._conn.execute(sql, args)]
+
+    def _page_by_artist(self, where: list[str], args: list, rows: int) -> bool:
+        """Whether the first ``rows`` in artist order are cheaper read walking the artist
+        index (about rows x library / matches rows read) than through the filters' index
+        (every match read, then sorted): true for a page of a broad filter on a catalogue
+        (1M rows, 77k matches: 0.9 ms instead of 0.2 s of CPU)."""
+        total = self._conn.execute("SELECT max(id) FROM tracks").fetchone()[0] or 0
+        if total < 50_000 or not where:
+            return False
+        n = self._conn.execute("SELECT count(*) FROM tracks WHERE " + " AND ".join(where),
+                               args).fetchone()[0]
+        return n * n > rows * total
 
     @_guarded
     def count_tracks(self, *, bpm: tuple[float, float] | None = None,

@@ -306,7 +306,10 @@ class RayExecutor:
         if self.address:
             kw["address"] = self.address
         else:
-            kw.update(num_cpus=self.jobs, include_dashboard=False)
+            # Ray nices its workers to 15 by default: on a busy machine they would then
+            # lose to every other process, where the local pool's workers do not.
+            kw.update(num_cpus=self.jobs, include_dashboard=False,
+                      _system_config={"worker_niceness": 0})
         try:
             ray.init(**kw)
         except Exception as exc:  # ConnectionError, a bad address, a version mismatch
