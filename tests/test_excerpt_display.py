@@ -58,6 +58,8 @@ def test_whole_track_plots_are_unchanged():
 # ---------------------------------------------------------------- the CLI on a real scan
 
 import json  # noqa: E402
+
+import numpy as np  # noqa: E402
 import re  # noqa: E402
 
 import pytest  # noqa: E402
@@ -145,3 +147,26 @@ def test_score_of_an_excerpt_playlist_shows_them(planned, demo_db):  # noqa: F81
     r = runner.invoke(app, ["score", str(outs["m3u8"]), "--db", demo_db], terminal_width=300)
     assert r.exit_code == 0, r.output
     assert "excerpt" in r.stdout and "rounds: 1 " in r.stdout
+
+
+def test_plan_render_hands_the_plan_json_to_the_renderer(demo_db, tmp_path):  # noqa: F811
+    """plan --render mix.flac renders the plan it prints and writes (its chapters are the
+    plan's entries, its length the plan's) with render's options (--lufs)."""
+    import soundfile as sf
+
+    from underdog.render.levels import integrated_lufs
+
+    mix, js = tmp_path / "mix.flac", tmp_path / "plan.json"
+    r = runner.invoke(app, ["plan", "--db", demo_db, "--arc", "hiit", "--work", "0.5",
+                            "--rest", "0.5", "--rounds", "1", "--minutes", "2", "--no-record",
+                            "-o", str(js), "--render", str(mix), "--cues", "beep",
+                            "--lufs", "-18"])
+    assert r.exit_code == 0, r.output
+    plan = json.loads(js.read_text())
+    titles = re.findall(r'^    TITLE "(.*)"$', (tmp_path / "mix.cue").read_text(), re.M)
+    assert titles == [e["title"] for e in plan["entries"]]
+    x, sr = sf.read(mix)
+    assert abs(len(x) / sr - plan["minutes"] * 60) < 15
+    assert abs(integrated_lufs(np.ascontiguousarray(x.T), sr) + 18.0) < 1.0
+    bad = runner.invoke(app, ["plan", "--db", demo_db, "--render", str(tmp_path / "x.doc")])
+    assert bad.exit_code == 2 and "unknown mix format" in bad.output

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Mapping
+from typing import Any, Callable
 
 import numpy as np
 
@@ -39,19 +40,38 @@ def library_beats(db: DbPath = None, warn: Callable[[str], None] | None = None):
     return beats_for
 
 
-def render_plan(plan: str | os.PathLike, out: str | os.PathLike, *, lufs: float = -14.0,
+def check_mix(out: str | os.PathLike | None) -> None:
+    """Raise UsageError when ``out`` (a mix to render; None: none) has an extension render
+    cannot write, before any work is done."""
+    from ..errors import UsageError
+    from ..render.render import FORMATS
+
+    ext = os.path.splitext(os.fspath(out))[1].lower() if out is not None else None
+    if ext is not None and ext not in FORMATS:
+        raise UsageError(f"{os.fspath(out)}: unknown mix format {ext or '(none)'!r}; use "
+                         f"{', '.join(sorted(FORMATS))}")
+
+
+def render_plan(plan: str | os.PathLike | Mapping[str, Any], out: str | os.PathLike, *,
+                lufs: float = -14.0,
                 cues: str = "bell", stretcher: str = "wsola", db: DbPath = None,
                 progress: Callable[[float, float, float | None], None] | None = None,
                 warn: Callable[[str], None] | None = None, tempo: str = "follow"):
-    """Render the plan JSON ``plan`` into ``out`` (.flac, .opus, .mp3, .m4a or .wav; a
+    """Render the plan JSON ``plan`` (a file, or the document itself, as ``plan --render``
+    hands it over) into ``out`` (.flac, .opus, .mp3, .m4a or .wav; a
     .cue sheet beside it): beat-matched, levelled to ``lufs``, round ``cues`` ("bell",
     "beep", "none"), time-stretched by ``stretcher`` ("wsola", "pv", "atempo"). Beats
     come from the library ``db`` where it holds the track. ``progress(done, total,
     eta_s)`` is called as it goes; ``tempo`` "follow" (the plan's tempi) or "own". Returns the ``render.render.RenderReport`` (path,
     duration, chapters, warnings). Raises render's PlanError, OutputError."""
-    from ..render.render import read_plan
+    from ..render.render import plan_from_json, read_plan
     from ..render.render import render as run_render
 
-    p = read_plan(plan)
+    if isinstance(plan, Mapping):
+        from ..export.playlists import jsonable
+
+        p = plan_from_json(jsonable(plan), "the plan")
+    else:
+        p = read_plan(plan)
     return run_render(p, out, lufs=lufs, cues=cues, method=stretcher,
                       beats_for=library_beats(db, warn), progress=progress, tempo=tempo)

@@ -12,9 +12,12 @@ from rich.table import Table
 from rich.text import Text
 
 from ..app.outputs import check_outputs, write_playlist, write_plot, write_text
+from ..app.render import check_mix
 from ..app.planning import like as like_playlist, like_record
 from ..planning.reference import Distances, LikeResult
 from .common import print_plan
+from .render import (CUES_OPTION, LUFS_OPTION, RENDER_OPTION, STRETCHER_OPTION, TEMPO_OPTION,
+                     Cue, Stretcher, Tempo, render_mix)
 from .root import app
 from .options import (DB_OPTION, OUTPUT_OPTION, PLOT_OPTION, RELATIVE_TO_OPTION,
                       minutes_option, seed_option)
@@ -78,6 +81,11 @@ def like(
                             "same random baseline)."),
     output: List[Path] = OUTPUT_OPTION,
     plot: Optional[Path] = PLOT_OPTION,
+    render: Optional[Path] = RENDER_OPTION,
+    lufs: float = LUFS_OPTION,
+    cues: Cue = CUES_OPTION,
+    stretcher: Stretcher = STRETCHER_OPTION,
+    tempo: Tempo = TEMPO_OPTION,
     explain: bool = typer.Option(False, "--explain", help="One row per track: target, "
                                  "actual, why."),
     relative_to: Optional[Path] = RELATIVE_TO_OPTION,
@@ -87,6 +95,7 @@ def like(
 ) -> None:
     """Learn a reference soundtrack's shape and rebuild it from your library."""
     check_outputs(output)
+    check_mix(render)
     console = make_console()
     if not console.is_terminal:
         console = make_console(width=220 if explain else 120)  # piped: keep rows on one line
@@ -111,3 +120,6 @@ def like(
     if plot is not None:
         write_plot(r.plan, plot, f"underdog {r.plan.arc.name}")
         console.print(f"wrote {plot}", highlight=False)
+    if render is not None:  # the plan's JSON, straight to the renderer
+        render_mix(like_record(r), render, lufs=lufs, cues=cues, stretcher=stretcher,
+                   tempo=tempo, db=db)

@@ -13,7 +13,7 @@ from .options import DB_OPTION
 from .output import error, make_console, shown_path
 from .root import app
 
-__all__ = ["library_beats", "render"]
+__all__ = ["library_beats", "render", "render_mix"]
 
 
 class Cue(str, Enum):
@@ -33,23 +33,24 @@ class Stretcher(str, Enum):
     atempo = "atempo"
 
 
-@app.command()
-def render(
-    plan: Path = typer.Argument(..., help="A plan JSON (excerpts with in_s/out_s, start_s, "
-                                          "tempo and transition)."),
-    out: Path = typer.Option(..., "-o", "--out", help="The mix: .flac, .opus, .mp3, .m4a "
-                                                      "or .wav (a .cue sheet goes beside it)."),
-    lufs: float = typer.Option(-14.0, "--lufs", help="Target integrated loudness (LUFS)."),
-    cues: Cue = typer.Option(Cue.bell, "--cues", help="Round cue sound."),
-    stretcher: Stretcher = typer.Option(Stretcher.wsola, "--stretcher",
-                                        help="Time-stretcher (see docs/render.md)."),
-    tempo: Tempo = typer.Option(Tempo.follow, "--tempo",
-                                help="follow: each excerpt at the plan's tempo (the arc's "
-                                     "target, within ±8 % of its own or half/double); own: "
-                                     "each at its own tempo, only the overlaps ramp."),
-    db: Optional[Path] = DB_OPTION,
-) -> None:
-    """Render PLAN into one continuous, beat-matched, levelled mix with chapters."""
+RENDER_OPTION = typer.Option(None, "--render", help="Also render the plan into this mix "
+                             "(.flac, .opus, .mp3, .m4a or .wav; a .cue sheet beside it), as "
+                             "`underdog render` does; --lufs, --cues, --stretcher and --tempo "
+                             "as there.")
+LUFS_OPTION = typer.Option(-14.0, "--lufs", help="Target integrated loudness (LUFS).")
+CUES_OPTION = typer.Option(Cue.bell, "--cues", help="Round cue sound.")
+STRETCHER_OPTION = typer.Option(Stretcher.wsola, "--stretcher",
+                                help="Time-stretcher (see docs/render.md).")
+TEMPO_OPTION = typer.Option(Tempo.follow, "--tempo",
+                            help="follow: each excerpt at the plan's tempo (the arc's "
+                                 "target, within ±8 % of its own or half/double); own: "
+                                 "each at its own tempo, only the overlaps ramp.")
+
+
+def render_mix(plan, out: Path, *, lufs: float, cues: Cue, stretcher: Stretcher,
+               tempo: Tempo, db: Optional[Path]) -> None:
+    """Render a plan (a JSON file, or the plan's JSON document) into ``out`` with a
+    progress bar on stderr, then print the mix's path, length and excerpts."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     console = make_console(stderr=True)
@@ -69,3 +70,19 @@ def render(
         console.print(f"warning: {w}")
     m, s = divmod(int(round(rep.duration_s)), 60)
     make_console().print(f"{shown_path(rep.path)}: {m}:{s:02d}, {len(rep.chapters)} excerpts")
+
+
+@app.command()
+def render(
+    plan: Path = typer.Argument(..., help="A plan JSON (excerpts with in_s/out_s, start_s, "
+                                          "tempo and transition)."),
+    out: Path = typer.Option(..., "-o", "--out", help="The mix: .flac, .opus, .mp3, .m4a "
+                                                      "or .wav (a .cue sheet goes beside it)."),
+    lufs: float = LUFS_OPTION,
+    cues: Cue = CUES_OPTION,
+    stretcher: Stretcher = STRETCHER_OPTION,
+    tempo: Tempo = TEMPO_OPTION,
+    db: Optional[Path] = DB_OPTION,
+) -> None:
+    """Render PLAN into one continuous, beat-matched, levelled mix with chapters."""
+    render_mix(plan, out, lufs=lufs, cues=cues, stretcher=stretcher, tempo=tempo, db=db)
