@@ -186,9 +186,12 @@ PATHS = ["../../../../etc/passwd", "/etc/passwd", "..%2F..%2Fetc%2Fpasswd", "%2F
 
 
 def test_paths_in_every_parameter_get_4xx(client, tmp_path):
+    arc = client.json("GET", "/api/arcs/builtin/montage?minutes=1.5")
+    pid = client.json("POST", "/api/plans", {"arc": arc, "minutes": 1.5})["id"]
     for p in PATHS:
         for url in (f"/api/tracks/{p}", f"/api/audio/{p}", f"/api/jobs/{p}",
-                    f"/api/plans/{p}", f"/api/arcs/builtin/{p}", f"/api/plans/1/export/{p}",
+                    f"/api/plans/{p}", f"/api/arcs/builtin/{p}",
+                    f"/api/plans/{pid}/export/{p}", f"/api/plans/{pid}/alternatives/{p}",
                     f"/api/tracks?sort={p}", f"/api/tracks?style={p}",
                     f"/api/tracks?key={p}", f"/api/tracks?bpm_min={p}",
                     f"/api/tracks?offset={p}", f"/api/tracks?energy_max={p}",
@@ -201,7 +204,9 @@ def test_paths_in_every_parameter_get_4xx(client, tmp_path):
                 st, _, data = client.req("POST", path, body)
                 assert 400 <= st < 500, (path, body, st)
                 _no_leak(data)
-        for path, body in (("/api/plans/1/swap", {"position": p, "track_id": p}),
+        for path, body in ((f"/api/plans/{pid}/swap", {"position": p, "track_id": p}),
+                           (f"/api/plans/{pid}/swap", {"position": 1, "track_id": p}),
+                           (f"/api/plans/{pid}/lock", {"position": p, "locked": True}),
                            ("/api/soundtrack/export", {"picks": [p], "names": ["x"]}),
                            ("/api/plans", {"arc": p}),
                            ("/api/soundtrack", {"text": "a - b", "format": p}),
