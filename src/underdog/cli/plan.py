@@ -11,13 +11,12 @@ from typing import List, Optional
 import typer
 
 from ..app.outputs import check_outputs, write_playlist, write_plot
-from ..app.render import check_mix
 from ..planning.arcs import KNOWN_STYLES
 from ..app.planning import plan as plan_playlist, score as score_playlist
+from ..planning.arcs import boxing_preset
+from ..planning.excerpts import ExcerptOptions
 from ..planning.sequencer import PlanOptions
 from .common import print_plan, print_score_report, print_score_rows
-from .render import (CUES_OPTION, LUFS_OPTION, RENDER_OPTION, STRETCHER_OPTION, TEMPO_OPTION,
-                     Cue, Stretcher, Tempo, render_mix)
 from .root import app
 from .options import (AVOID_RECENT, CADENCE_OPTION, DB_OPTION, OUTPUT_OPTION, PLOT_OPTION,
                       RELATIVE_TO_OPTION, REST_OPTION, ROUNDS_OPTION, WORK_OPTION,
@@ -39,21 +38,27 @@ def _styles(text: Optional[str]) -> Optional[frozenset]:
 
 @app.command()
 def plan(
-    arc: str = typer.Option("montage", "--arc", help="montage, hiit, run, lift, warmup, "
-                            "cooldown, or an arc .toml file (see docs/arcs.md)."),
+    arc: str = typer.Option("montage", "--arc", help="montage, hiit, boxing, tabata, run, "
+                            "lift, warmup, cooldown, or an arc .toml file (see docs/arcs.md)."),
     minutes: Optional[float] = minutes_option("Session length in minutes (default: the "
                                               "arc's own, 45 for montage)."),
     cadence: Optional[float] = CADENCE_OPTION,
     work: Optional[float] = WORK_OPTION,
     rest: Optional[float] = REST_OPTION,
     rounds: Optional[int] = ROUNDS_OPTION,
+    preset: Optional[str] = typer.Option(None, "--preset", help="boxing: amateur (3 × 3 min, "
+                                         "1 min rest), pro (12 × 3/1), pro-women (10 × 2/1), "
+                                         "pro-8 (8 × 3/1); --work/--rest/--rounds override."),
+    whole_tracks: Optional[bool] = typer.Option(
+        None, "--whole-tracks/--excerpts", help="Whole tracks, or excerpts cut on bars and "
+        "phrases (default: excerpts for montage, hiit, boxing and tabata; see docs/arcs.md)."),
+    min_bars: int = typer.Option(8, "--min-bars", min=1, max=256, help="An excerpt lasts at "
+                                 "least this many bars …"),
+    min_seconds: float = typer.Option(20.0, "--min-seconds", min=1.0, max=600.0,
+                                      help="… and this many seconds (a shorter interval, "
+                                      "e.g. a tabata rest, is one excerpt)."),
     output: List[Path] = OUTPUT_OPTION,
     plot: Optional[Path] = PLOT_OPTION,
-    render: Optional[Path] = RENDER_OPTION,
-    lufs: float = LUFS_OPTION,
-    cues: Cue = CUES_OPTION,
-    stretcher: Stretcher = STRETCHER_OPTION,
-    tempo: Tempo = TEMPO_OPTION,
     explain: bool = typer.Option(False, "--explain", help="One row per track: time, target, "
                                  "actual, and why it was chosen."),
     seed: int = seed_option("0: the best playlist; other seeds: near-best alternatives. "
@@ -81,11 +86,14 @@ def plan(
 ) -> None:
     """Plan a playlist that follows a session arc, from your library."""
     check_outputs(output)
-    check_mix(render)
     console = make_console()
     if explain and not console.is_terminal:
         console = make_console(width=220)  # piped: keep one row per track
-    opts = PlanOptions(styles=style or frozenset(),
+    if preset is not None:  # a boxing format: its numbers, unless given
+        rounds, work, rest = boxing_preset(arc, preset, rounds, work, rest)
+    opts = PlanOptions(excerpts=None if whole_tracks is None else not whole_tracks,
+                       excerpt=ExcerptOptions(min_bars=min_bars, min_s=min_seconds),
+                       styles=style or frozenset(),
                        max_track_s=60.0 * (max_track_minutes or math.inf))
     r = plan_playlist(arc, minutes, db=db, cadence=cadence, work=work, rest=rest,
                       rounds=rounds, seed=seed, avoid_recent=avoid_recent, exclude=exclude,
@@ -99,9 +107,6 @@ def plan(
     if plot is not None:
         write_plot(p, plot, f"underdog {a.name}: {a.description}")
         console.print(f"wrote {plot}", highlight=False)
-    if render is not None:  # the plan's JSON, straight to the renderer
-        render_mix(r.as_dict(), render, lufs=lufs, cues=cues, stretcher=stretcher,
-                   tempo=tempo, db=db)
     best = p.report.objective
     for k, alt in enumerate(r.alternatives, start=2):
         more = (alt.report.objective / best - 1.0) * 100.0 if best > 0 else 0.0
