@@ -11,12 +11,15 @@ from typing import List, Optional
 import typer
 
 from ..app.outputs import check_outputs, write_playlist, write_plot
+from ..app.render import check_mix
 from ..planning.arcs import KNOWN_STYLES
 from ..app.planning import plan as plan_playlist, score as score_playlist
 from ..planning.arcs import boxing_preset
 from ..planning.excerpts import ExcerptOptions
 from ..planning.sequencer import PlanOptions
 from .common import print_plan, print_score_report, print_score_rows
+from .render import (CUES_OPTION, LUFS_OPTION, RENDER_OPTION, STRETCHER_OPTION, TEMPO_OPTION,
+                     Cue, Stretcher, Tempo, render_mix)
 from .root import app
 from .options import (AVOID_RECENT, CADENCE_OPTION, DB_OPTION, OUTPUT_OPTION, PLOT_OPTION,
                       RELATIVE_TO_OPTION, REST_OPTION, ROUNDS_OPTION, WORK_OPTION,
@@ -59,6 +62,11 @@ def plan(
                                       "e.g. a tabata rest, is one excerpt)."),
     output: List[Path] = OUTPUT_OPTION,
     plot: Optional[Path] = PLOT_OPTION,
+    render: Optional[Path] = RENDER_OPTION,
+    lufs: float = LUFS_OPTION,
+    cues: Cue = CUES_OPTION,
+    stretcher: Stretcher = STRETCHER_OPTION,
+    tempo: Tempo = TEMPO_OPTION,
     explain: bool = typer.Option(False, "--explain", help="One row per track: time, target, "
                                  "actual, and why it was chosen."),
     seed: int = seed_option("0: the best playlist; other seeds: near-best alternatives. "
@@ -86,6 +94,7 @@ def plan(
 ) -> None:
     """Plan a playlist that follows a session arc, from your library."""
     check_outputs(output)
+    check_mix(render)
     console = make_console()
     if explain and not console.is_terminal:
         console = make_console(width=220)  # piped: keep one row per track
@@ -107,6 +116,9 @@ def plan(
     if plot is not None:
         write_plot(p, plot, f"underdog {a.name}: {a.description}")
         console.print(f"wrote {plot}", highlight=False)
+    if render is not None:  # the plan's JSON, straight to the renderer
+        render_mix(r.as_dict(), render, lufs=lufs, cues=cues, stretcher=stretcher,
+                   tempo=tempo, db=db)
     best = p.report.objective
     for k, alt in enumerate(r.alternatives, start=2):
         more = (alt.report.objective / best - 1.0) * 100.0 if best > 0 else 0.0
