@@ -9,13 +9,16 @@ Operations (``from underdog import app; app.query_tracks(...)``; submodules load
 use, so importing this package is cheap):
 
 Library (``app.library``)
-    ``scan(paths, db=None, *, jobs=None, force=False, progress=None, observer=None,
-    executor=None) -> ScanResult`` (``.stats``: found/analyzed/unchanged/moved/missing/
-    failures/audio_s/wall_s; ``.tracks``; ``.db_path``). ``progress(ScanProgress)`` is
-    called once with ``kind="start"`` (total_files, to_analyze) and once per file
-    (``kind="file"``: path, outcome unchanged|moved|analyzed|failed, reason, running
-    counts done/analyzed/failed, audio_s, elapsed_s; ``.as_dict()`` for JSON). Raises
-    ``ScanInterrupted`` (a KeyboardInterrupt with ``.saved``, ``.signum``) on Ctrl-C.
+    ``scan(paths, db=None, *, jobs=None, force=False, engine="local", address=None,
+    progress=None, observer=None, executor=None) -> ScanResult`` (``.stats``: found/
+    analyzed/unchanged/moved/missing/failures/audio_s/wall_s; ``.tracks``; ``.db_path``).
+    ``progress(ScanProgress)`` is called once with ``kind="start"`` (total_files,
+    to_analyze) and once per file (``kind="file"``: path, outcome
+    unchanged|moved|analyzed|failed, reason, running counts done/analyzed/failed,
+    audio_s, audio_to_analyze_s, elapsed_s; ``.as_dict()`` for JSON). Raises UsageError
+    (a path that does not exist), LibraryError, ``ScanInterrupted`` (a KeyboardInterrupt
+    with ``.saved``, ``.signum``) on Ctrl-C. ``prepare_scan(...) -> ScanJob`` checks the
+    same arguments first; ``job.run(progress, observer)`` scans.
 
     ``query_tracks(db=None, *, bpm=None, energy=None, style=None, key=None, artist=None,
     sort=None, offset=0, limit=None, include_failed=False, include_missing=False,
@@ -42,9 +45,10 @@ Arcs and plans (``app.planning``)
     ``arc_record(arc) -> dict``.
 
     ``plan(arc="montage", minutes=None, *, db=None, cadence, work, rest, rounds, seed=0,
-    avoid_recent=0, exclude=(), record=True, options=None) -> PlanResult`` (``.plan``:
-    entries, timeline, report, warnings; ``.arc``; ``.arc_spec``; ``.as_dict()`` the plan
-    JSON).
+    avoid_recent=0, exclude=(), record=True, options=None, alternatives=1) -> PlanResult``
+    (``.plan``: entries, timeline, report, warnings; ``.arc``; ``.arc_spec``;
+    ``.as_dict()`` the plan JSON; further plans from unused tracks with ``alternatives``).
+    ``options`` is a ``planning.sequencer.PlanOptions`` (styles, max_track_s, excerpts).
 
     ``score(playlist, *, arc=None, minutes=None, cadence, work, rest, rounds, db=None)
     -> ScoreResult`` (``.report``: ScoreReport with ``.rows``; ``.arc_source``;
@@ -57,13 +61,15 @@ Arcs and plans (``app.planning``)
 
 Outputs (``app.outputs``)
     ``check_outputs(paths)``; ``write_playlist(entries, out, *, title, document,
-    relative_to=None, arc_spec=None) -> str`` (.m3u8/.m3u/.xspf/.json by extension);
-    ``write_plot(plan, out, title) -> str`` (PNG).
+    relative_to=None, arc_spec=None, db=None) -> str`` (.m3u8/.m3u/.xspf/.json/.xml
+    rekordbox, by extension); ``write_plot(plan, out, title) -> str`` (PNG);
+    ``write_text(out, text) -> str`` (e.g. a learned arc's TOML).
 
 Soundtrack (``app.soundtrack``)
     ``match_soundtrack(tracklist, db=None, *, input_format=None, output=None,
-    relative_to=None) -> SoundtrackMatch`` (``.results`` in input order, ``.summary()``,
-    ``.records(missing_only=False)``, ``.playlist`` written).
+    relative_to=None, fill=False) -> SoundtrackMatch`` (``.results`` in input order,
+    ``.gaps`` stand-ins with ``fill``, ``.summary()``, ``.records(missing_only=False)``,
+    ``.playlist`` written).
 
 Tags (``app.tag``)
     ``tag_files(targets, db=None, *, dry_run=False, key_notation="musical", each=None)
@@ -72,7 +78,7 @@ Tags (``app.tag``)
 
 Render (``app.render``)
     ``render_plan(plan_json, out, *, lufs=-14.0, cues="bell", stretcher="wsola", db=None,
-    progress=None, warn=None) -> RenderReport``.
+    progress=None, warn=None, tempo="follow") -> RenderReport``.
 
 Records (``app.common``)
     ``track_record(track) -> dict``; ``TRACK_FIELDS``; ``parse_range(text, what)``.
@@ -85,7 +91,8 @@ from typing import Any
 
 # public name -> the submodule that defines it
 _EXPORTS = {
-    "scan": "library", "ScanProgress": "library", "ScanResult": "library",
+    "scan": "library", "prepare_scan": "library", "ScanJob": "library",
+    "ScanProgress": "library", "ScanResult": "library",
     "ScanInterrupted": "library", "query_tracks": "library", "TrackPage": "library",
     "show_track": "library", "TrackDetails": "library", "list_problems": "library",
     "Problems": "library", "prune": "library",
@@ -95,6 +102,7 @@ _EXPORTS = {
     "PlanResult": "planning", "score": "planning", "ScoreResult": "planning",
     "like": "planning", "like_record": "planning",
     "check_outputs": "outputs", "write_playlist": "outputs", "write_plot": "outputs",
+    "write_text": "outputs",
     "match_soundtrack": "soundtrack", "SoundtrackMatch": "soundtrack",
     "tag_files": "tag", "TagResult": "tag", "TagOutcome": "tag",
     "render_plan": "render",
