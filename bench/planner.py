@@ -404,12 +404,11 @@ def _round_metrics(tm: _Timing, tl, beat_s: float) -> dict:
             "energy": float(np.mean(errs)), "low": low}
 
 
-def _montage_metrics(tm: _Timing, p_or_none, tl, pool, beat_at) -> dict:
+def _peak_drops(tm: _Timing, tl, beat_at) -> int:
+    """Peaks with a drop on their first beat (within one beat at the target tempo)."""
     drops = np.array(tm.drops())
-    hits = 0
-    for ps in tl.peak_starts_s:
-        hits += bool(len(drops)) and float(np.min(np.abs(drops - ps))) <= beat_at(ps)
-    return {"drops": hits}
+    return sum(bool(len(drops)) and float(np.min(np.abs(drops - ps))) <= beat_at(ps)
+               for ps in tl.peak_starts_s)
 
 
 def _drop_tracks(pool, sp) -> int:
@@ -471,7 +470,7 @@ def excerpt_bench(db_path: Path) -> None:
             t0 = time.perf_counter()
             p = plan(lib, arc, 45.0, PlanOptions(excerpts=mode))
             dt = time.perf_counter() - t0
-            m = _montage_metrics(_Timing.of_plan(p), p, tl, pool, beat_at)
+            hits = _peak_drops(_Timing.of_plan(p), tl, beat_at)
             db_ok = ph_ok = 0
             played = "–"
             if mode:
@@ -481,13 +480,13 @@ def excerpt_bench(db_path: Path) -> None:
                     ph_ok += all(e.on_phrase)
                 played = f"{np.mean([abs(e.tempo_bpm - e.target_bpm) for e in p.entries]):.2f}"
             n = len(p.entries)
-            print(f"| {label} | {m['drops']}/{len(peaks)} | {p.report.bpm_mae:.2f} | {played} | "
+            print(f"| {label} | {hits}/{len(peaks)} | {p.report.bpm_mae:.2f} | {played} | "
                   + (f"{100.0 * db_ok / n:.0f} % | {100.0 * ph_ok / n:.0f} % | " if mode
                      else "– | – | ") + f"{n} | {dt:.2f} |")
         order = baseline_greedy(pool, tl)
-        m = _montage_metrics(_Timing.of_order(pool, order), None, tl, pool, beat_at)
+        hits = _peak_drops(_Timing.of_order(pool, order), tl, beat_at)
         r = score_order(pool, order, tl, W)
-        print(f"| greedy | {m['drops']}/{len(peaks)} | {r.bpm_mae:.2f} | – | – | – | "
+        print(f"| greedy | {hits}/{len(peaks)} | {r.bpm_mae:.2f} | – | – | – | "
               f"{len(order)} | – |")
 
 

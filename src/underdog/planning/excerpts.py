@@ -318,7 +318,7 @@ def play_multiple(own_bpm: float, tempo: float, half_double: bool,
 
 
 def choose_excerpt(t: Track, g: Grid, slot: Slot, w: Weights, half_double: bool,
-                   loud: bool, force: bool = False,
+                   force: bool = False,
                    avoid: Sequence[tuple[float, float]] = ()) -> Excerpt | None:
     """The best span of ``t`` for ``slot`` (see the module doc), or None when the track
     cannot play there (tempo beyond ±8 % in every octave, unless ``force``; too short;
@@ -507,8 +507,7 @@ def search(pool: Pool, slots: Sequence[Slot], tl: Timeline, w: Weights,
         if i in spans:  # a track played again: another part of it where it has one
             s = slots[si]
             again = choose_excerpt(pool.tracks[i], grids[i], s, w,
-                                   bool(tl.half_double[s.span]), s.target_level >= 7.0,
-                                   bool(notes), spans[i])
+                                   bool(tl.half_double[s.span]), bool(notes), spans[i])
             if again is not None:
                 ex = again
                 notes.append("another part of a track played earlier")
@@ -532,7 +531,7 @@ def _slot_rows(pool: Pool, s: Slot, tl: Timeline, w: Weights, grids, cand,
         g = grids.get(i)
         if g is None:
             continue
-        ex = choose_excerpt(pool.tracks[i], g, s, w, hd, s.target_level >= 7.0, force)
+        ex = choose_excerpt(pool.tracks[i], g, s, w, hd, force)
         if ex is None:
             continue
         _, dev, _ = tempo_fit(ex.own_bpm * ex.multiple, s.target_bpm, tl.tol[s.span], False)

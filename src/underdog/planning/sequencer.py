@@ -889,14 +889,12 @@ def _excerpt_entries(pool: Pool, choices, slots: list[Slot], tl: Timeline) -> li
         hd = None if ex.multiple == 1.0 else ("double" if ex.multiple > 1 else "half")
         tp = cs = None
         if k > 0:
-            p = pool.tracks[choices[k - 1].index]
             a, b = choices[k - 1], ch
             tp = float(transition_pct(a.excerpt.own_bpm * a.excerpt.multiple,
                                       b.excerpt.own_bpm * b.excerpt.multiple, False))
             d = camelot_distance(pool.cam_num[a.index], pool.cam_let[a.index],
                                  pool.cam_num[b.index], pool.cam_let[b.index])
             cs = int(d) if d >= 0 else None
-            del p
         minutes = (s.end_s - s.start_s) / 60.0
         costs = {"excerpt": ch.cost, "transition": ch.transition}
         why = _why(t, sp, dev, hd, own_played, ex.level, s.target_level, tp, cs,
@@ -930,11 +928,11 @@ def _excerpt_report(pool: Pool, choices, entries: list[PlanEntry], tl: Timeline,
                      np.int64)
     start = np.array([e.start_s for e in entries])
     end_s = max(e.end_s for e in entries)
-    own = np.array([e.target_bpm * (1 + 0.0) for e in entries])
+    target = np.array([e.target_bpm for e in entries])
     played_own = np.array([c.excerpt.own_bpm * c.excerpt.multiple for c in choices])
     lv = np.array([e.level for e in entries], np.float64)
     tgt_lv = np.array([e.target_level for e in entries])
-    parts = {"seg": np.array([c.slot.span for c in choices]), "target_bpm": own,
+    parts = {"seg": np.array([c.slot.span for c in choices]), "target_bpm": target,
              "target_level": tgt_lv, "played": played_own,
              "dev": np.array([e.tempo_dev_pct for e in entries]),
              "minutes": np.array([(c.slot.end_s - c.slot.start_s) / 60.0 for c in choices])}
@@ -964,7 +962,7 @@ def _excerpt_report(pool: Pool, choices, entries: list[PlanEntry], tl: Timeline,
     report = ScoreReport(
         arc=tl.arc.name, tracks=n, minutes=round(minutes, 2),
         session_minutes=round(tl.total_s / 60.0, 2),
-        bpm_mae=float(np.mean(np.abs(played_own - own))), energy_mae=float(
+        bpm_mae=float(np.mean(np.abs(played_own - target))), energy_mae=float(
             np.mean(np.abs(lv - tgt_lv))), within_6pct=within,
         camelot_ok=float(np.mean(cdist[known] <= 1)) if known.any() else None,
         artist_min_gap=gap, artist_violations=bad, style_shares=shares,
