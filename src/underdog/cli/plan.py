@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import List, Optional
@@ -24,7 +23,7 @@ from .root import app
 from .options import (AVOID_RECENT, CADENCE_OPTION, DB_OPTION, OUTPUT_OPTION, PLOT_OPTION,
                       RELATIVE_TO_OPTION, REST_OPTION, ROUNDS_OPTION, WORK_OPTION,
                       minutes_option, seed_option, within)
-from .output import json_text, line, make_console
+from .output import line, make_console, print_records
 
 
 def _styles(text: Optional[str]) -> Optional[frozenset]:
@@ -170,9 +169,7 @@ def score(
     if as_json or format != ScoreFormat.table:
         from ..export.playlists import jsonable
 
-        one_line = format == ScoreFormat.jsonl and not as_json
-        sys.stdout.write(json_text(jsonable(res.as_dict()), indent=None if one_line else 2)
-                         + "\n")
+        print_records(jsonable(res.as_dict()), "json" if as_json else format.value, indent=2)
         return
     if not console.is_terminal:
         console = make_console(width=200)  # piped: keep one row per track
