@@ -16,6 +16,8 @@ from underdog.export.rekordbox import (GRID_TOLERANCE_S, grid_beats, location,
                                        tempo_markers, write_rekordbox)
 from underdog.models import Track
 
+from .excerpt_library import demo_db  # noqa: F401  (the session's scan of the demo library)
+
 
 def _file(tmp_path, name: str | bytes, size: int = 1000) -> str:
     """A real file (so Size is known), its name given as text or raw bytes."""
@@ -264,3 +266,23 @@ def test_a_real_excerpt_plan_round_trips(scanned):
         assert err.max() <= GRID_TOLERANCE_S + 0.0015, (t.path, err.max())
         on = np.abs(g[None, :] - downbeats[:, None]).argmin(axis=1)
         assert (num[on] == 1).all(), t.path
+
+
+def test_soundtrack_match_writes_rekordbox_xml(demo_db, tmp_path):  # noqa: F811
+    """soundtrack match -o film.xml: the found tracks in film order, with their grids."""
+    from typer.testing import CliRunner
+
+    from underdog.cli import app
+
+    tl = tmp_path / "film.txt"
+    tl.write_text("Muldjord - Armygeddon 00:10:00\nNobody - Not In The Library 00:20:00\n"
+                  "Muldjord - Chaos God 00:05:00\n")
+    out = tmp_path / "film.xml"
+    r = CliRunner().invoke(app, ["soundtrack", "match", str(tl), "--db", demo_db, "-o",
+                                 str(out)])
+    assert r.exit_code == 0, r.output
+    doc = read_rekordbox(out)
+    by_id = {t.track_id: t for t in doc.tracks}
+    names = [by_id[k].name for k in doc.playlists[0].track_ids]
+    assert names == ["Chaos God", "Armygeddon"] and doc.playlists[0].name == "film"
+    assert all(t.tempos for t in doc.tracks)

@@ -41,7 +41,8 @@ def match(
                                      "hh:mm:ss' lines, CSV artist,title,tags,time, or JSON."),
     db: Optional[Path] = DB_OPTION,
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the film-order "
-                                          "M3U8 (found tracks; '# missing:' comments)."),
+                                          "M3U8 (found tracks; '# missing:' comments), or "
+                                          "with a .xml name a rekordbox XML playlist."),
     format: MatchFormat = typer.Option(MatchFormat.table, "--format", "-f",
                                        help="table; json: one JSON array of entries; "
                                        "jsonl: one object per entry per line."),
