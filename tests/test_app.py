@@ -108,6 +108,16 @@ def test_arcs_list_load_and_toml_round_trip(tmp_path):
     assert app.get_arc(str(f)).segments == run.segments
     with pytest.raises(UnderdogError, match="unknown arc"):
         app.get_arc("montagee")
+    # The web page's form: the arc as JSON, back to the same arc, checked like a file.
+    hiit = app.get_arc("hiit")
+    doc = json.loads(json.dumps(app.arc_record(hiit)))
+    assert app.arc_from_record(doc) == hiit
+    doc["segments"][0]["bpm"] = [1000, 120]
+    with pytest.raises(UnderdogError, match="BPM must be within"):
+        app.arc_from_record(doc)
+    doc["segments"][0]["tempo"] = 1
+    with pytest.raises(UsageError, match="unknown key 'tempo'"):
+        app.arc_from_record(doc)
 
 
 def test_plan_score_and_outputs(lib, tmp_path):
@@ -128,6 +138,10 @@ def test_plan_score_and_outputs(lib, tmp_path):
     assert s.arc_source == "the playlist's own" and s.unknown == []
     assert s.report.objective == pytest.approx(r.plan.report.objective, rel=1e-6)
     assert len(s.as_dict()["rows"]) == len(r.plan.entries)
+    # An arc object (edited, no file) plans the same as its name.
+    r2 = app.plan(app.get_arc("montage"), 3, db=db, record=False)
+    assert [e.track.id for e in r2.plan.entries] == [e.track.id for e in r.plan.entries]
+    assert r2.arc_spec["arc"] == "montage"
 
 
 def test_like_resolves_a_playlist_reference(lib, tmp_path):

@@ -42,7 +42,8 @@ Analysis outside the library (``app.analyze``)
 Arcs and plans (``app.planning``)
     ``list_arcs() -> list[dict]``; ``get_arc(name_or_toml_path, *, cadence, work, rest,
     rounds) -> Arc``; ``arc_from_toml(text) -> Arc``; ``arc_toml(arc) -> str``;
-    ``arc_record(arc) -> dict``.
+    ``arc_record(arc) -> dict`` and back, ``arc_from_record(dict) -> Arc`` (checked as a
+    TOML file is). ``plan`` takes the arc as a name, a TOML path or an ``Arc``.
 
     ``plan(arc="montage", minutes=None, *, db=None, cadence, work, rest, rounds, seed=0,
     avoid_recent=0, exclude=(), record=True, options=None, alternatives=1) -> PlanResult``
@@ -98,7 +99,8 @@ _EXPORTS = {
     "Problems": "library", "prune": "library",
     "analyze_file": "analyze", "analyze_files": "analyze", "iter_audio_paths": "analyze",
     "list_arcs": "planning", "get_arc": "planning", "arc_from_toml": "planning",
-    "arc_toml": "planning", "arc_record": "planning", "plan": "planning",
+    "arc_toml": "planning", "arc_record": "planning", "arc_from_record": "planning",
+    "plan": "planning",
     "PlanResult": "planning", "score": "planning", "ScoreResult": "planning",
     "like": "planning", "like_record": "planning",
     "check_outputs": "outputs", "write_playlist": "outputs", "write_plot": "outputs",

@@ -47,6 +47,37 @@ def get_arc(spec: str, *, cadence: float | None = None, work: float | None = Non
     return a
 
 
+def arc_from_record(d: dict[str, Any]) -> Arc:
+    """An arc from its plain dict (:func:`arc_record`'s form, e.g. edited in the web page),
+    checked as strictly as a TOML file. Raises ArcError or UsageError (an unknown key)."""
+    from dataclasses import fields as dc_fields
+
+    from ..planning.arcs import Segment
+
+    def build(cls, v: dict[str, Any], what: str):
+        if not isinstance(v, dict):
+            raise UsageError(f"{what} must be an object")
+        known = {f.name for f in dc_fields(cls)}
+        bad = sorted(set(v) - known)
+        if bad:
+            raise UsageError(f"{what}: unknown key {bad[0]!r}; keys: {', '.join(sorted(known))}")
+        return {k: tuple(x) if k in ("bpm", "energy", "track_minutes") and isinstance(x, list)
+                else x for k, x in v.items()}
+
+    top = dict(build(Arc, d, "arc"))
+    segs = top.get("segments")
+    if not isinstance(segs, list) or not segs:
+        raise UsageError("arc: 'segments' must be a non-empty list")
+    try:
+        top["segments"] = [Segment(**build(Segment, s, f"segment {i + 1}"))
+                           for i, s in enumerate(segs)]
+        a = Arc(**top)
+    except TypeError as exc:  # a required key missing
+        raise UsageError(f"arc: {exc}") from None
+    parse_toml(arc_to_toml(a), f"<{a.name}>")  # checked against every bound a file has
+    return a
+
+
 def arc_from_toml(text: str, name: str = "<arc>") -> Arc:
     """An arc from TOML text (``name`` is used in error messages). Raises ArcError."""
     return parse_toml(text, name)
@@ -57,13 +88,18 @@ def arc_toml(a: Arc) -> str:
     return arc_to_toml(a)
 
 
-def arc_spec(spec: str, a: Arc, session_min: float, cadence: float | None = None,
+def arc_spec(spec: str | Arc, a: Arc, session_min: float, cadence: float | None = None,
              work: float | None = None, rest: float | None = None,
              rounds: int | None = None) -> dict[str, Any]:
     """What ``score`` needs to rebuild the arc: the built-in name (or the TOML file's
-    absolute path), the parameters given, and the session's minutes."""
-    out: dict[str, Any] = {"arc": spec if spec in BUILTIN and not os.path.isfile(spec)
-                           else os.path.abspath(spec)}
+    absolute path), the parameters given, and the session's minutes. An arc given as an
+    object (no file) is named only: score grades it against montage unless told."""
+    if isinstance(spec, Arc):
+        name = spec.name
+    else:
+        name = (spec if spec in BUILTIN and not os.path.isfile(spec)
+                else os.path.abspath(spec))
+    out: dict[str, Any] = {"arc": name}
     for k, v in (("cadence", cadence), ("work", work), ("rest", rest), ("rounds", rounds)):
         if v is not None:
             out[k] = v
@@ -99,14 +135,15 @@ def playlist_track_ids(lib: Library, playlists: Iterable[str | os.PathLike]) -> 
                      if (t := lib.get_track(path)) is not None)
 
 
-def plan(arc: str = "montage", minutes: float | None = None, *, db: DbPath = None,
+def plan(arc: str | Arc = "montage", minutes: float | None = None, *, db: DbPath = None,
          cadence: float | None = None, work: float | None = None, rest: float | None = None,
          rounds: int | None = None, seed: int = 0, avoid_recent: int = 0,
          exclude: Sequence[str | os.PathLike] = (), record: bool = True,
          options: PlanOptions | None = None, alternatives: int = 1) -> PlanResult:
     """Plan a playlist that follows an arc, from the library.
 
-    ``arc``: a built-in name or a TOML path (:func:`get_arc`); ``minutes``: the session
+    ``arc``: a built-in name or a TOML path (:func:`get_arc`), or an :class:`Arc` (from
+    :func:`arc_from_toml` or :func:`arc_from_record`); ``minutes``: the session
     (default: the arc's own); ``seed``: 0 the best playlist, others near-best alternatives;
     ``avoid_recent``: skip tracks of the last N recorded plans; ``exclude``: playlists
     whose tracks are left out; ``record``: remember the plan for ``avoid_recent``;
@@ -118,7 +155,8 @@ def plan(arc: str = "montage", minutes: float | None = None, *, db: DbPath = Non
 
     from ..planning.sequencer import alternatives as more_plans
 
-    a = get_arc(arc, cadence=cadence, work=work, rest=rest, rounds=rounds)
+    a = arc if isinstance(arc, Arc) else get_arc(arc, cadence=cadence, work=work,
+                                                  rest=rest, rounds=rounds)
     with library(db) as lib:
         skip = playlist_track_ids(lib, exclude)
         opts = replace(options or PlanOptions(), seed=seed, avoid_recent=avoid_recent,
