@@ -186,3 +186,25 @@ def test_like_leaves_out_the_references_recordings_and_orders_a_folder(scanned, 
     assert not [p for p in planned if any(k in p for k in ("Caves", "caves", "Stairs",
                                                            "Chaos God"))], planned
     assert planned  # the rest of the library still plans
+
+
+def test_soundtrack_stand_in_is_never_a_copy_of_a_found_track(scanned, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from underdog.cli import app
+
+    d, db = scanned
+    runner = CliRunner()
+    rows = json.loads(runner.invoke(app, ["tracks", "--db", db, "-f", "json"]).stdout)
+    caves = next(t for t in rows if t["path"].endswith("Shawn Parrotte - Caves.flac"))
+    tl = tmp_path / "film.csv"  # the gap asks for exactly Caves's tempo and energy
+    tl.write_text("artist,title,bpm,energy\nShawn Parrotte,Caves,,\n"
+                  f"Nobody,Absent,{caves['bpm']},{caves['energy']}\n", encoding="utf-8")
+    r = runner.invoke(app, ["soundtrack", "match", str(tl), "--db", db, "--fill", "-f", "json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc[0]["status"] == "found" and doc[1]["status"] == "missing"
+    offered = [s["path"] for s in doc[1]["gap"]["stand_ins"]]
+    assert offered and not [p for p in offered if p.endswith("caves.mp3")], offered

@@ -45,6 +45,26 @@ class SoundtrackMatch:
                 if not (missing_only and r.status == FOUND)]
 
 
+def _same_sound(lib, results, tracks):
+    """``same_as(a, b)`` for the gap filler: two tracks hold one recording by their sound
+    prints. Only the prints of tracks within ``MAX_OFFSET_S`` of a found track's length
+    are read (a stand-in is compared with the found tracks only)."""
+    from ..analysis.identity import MAX_OFFSET_S, STEP_S, same_recording
+    from ..soundtrack.match import FOUND
+
+    found = {r.match.id for r in results if r.status == FOUND and r.match is not None}
+    durs = [t.duration_s for t in tracks if t.id in found and t.duration_s]
+    near = [t.id for t in tracks if t.id is not None and t.duration_s
+            and any(abs(t.duration_s - d) <= MAX_OFFSET_S for d in durs)]
+    prints = lib.identities(near)
+
+    def same_as(a, b) -> bool:
+        return (a.id in prints and b.id in prints
+                and same_recording(prints[a.id], prints[b.id], STEP_S, a.duration_s,
+                                   b.duration_s))
+    return same_as
+
+
 def match_soundtrack(tracklist: str | os.PathLike, db: DbPath = None, *,
                      input_format: str | None = None, output: str | os.PathLike | None = None,
                      relative_to: str | os.PathLike | None = None,
@@ -52,8 +72,7 @@ def match_soundtrack(tracklist: str | os.PathLike, db: DbPath = None, *,
     """Match a film's tracklist (text 'Artist - Title [tags] hh:mm:ss' lines, CSV or JSON;
     ``input_format``: "text", "csv", "json", default from the extension) against the
     library's files, failed analyses included (the user still owns them). ``output``:
-    write the film-order M3U8 of the found tracks (with '# missing:' comments), or with a
-    ``.xml`` name the rekordbox XML of the found tracks. ``fill``:
+    write the film-order M3U8 of the found tracks (with '# missing:' comments). ``fill``:
     up to three stand-ins from the library for each missing entry (``gaps``; the playlist
     plays the best in its place). Raises TracklistError, LibraryError (no library
     database), OutputError."""
@@ -64,23 +83,18 @@ def match_soundtrack(tracklist: str | os.PathLike, db: DbPath = None, *,
     with library(db, must_exist=True) as lib:
         entries = read_tracklist(tracklist, input_format)
         tracks = lib.tracks(include_failed=True)
-    results = match_tracklist(entries, tracks)
-    gaps = []
-    if fill:
-        from ..soundtrack.fill import fill_gaps
+        results = match_tracklist(entries, tracks)
+        gaps = []
+        if fill:
+            from ..soundtrack.fill import fill_gaps
 
-        gaps = fill_gaps(results, tracks)
+            gaps = fill_gaps(results, tracks, same_as=_same_sound(lib, results, tracks))
     written = None
     if output is not None:
-        title = os.path.splitext(os.path.basename(os.fspath(tracklist)))[0]
         try:
-            if os.fspath(output).lower().endswith(".xml"):  # rekordbox, grids from the library
-                from ..soundtrack.report import playlist_entries
-                from .outputs import write_rekordbox_xml
-
-                write_rekordbox_xml(playlist_entries(results, gaps), output, title, db)
-            else:
-                write_m3u8(results, output, title=title, relative_to=relative_to, gaps=gaps)
+            write_m3u8(results, output, title=os.path.splitext(os.path.basename(
+                os.fspath(tracklist)))[0], relative_to=relative_to,
+                       gaps=gaps)
         except OSError as exc:
             from ..errors import OutputError
             from ..fileio import os_reason
