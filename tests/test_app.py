@@ -154,6 +154,8 @@ def test_like_resolves_a_playlist_reference(lib, tmp_path):
     assert r.plan.tracks and not {t.id for t in r.plan.tracks} & r.reference.library_ids
     assert set(r.rows) == {"underdog", "montage", "random"}
     assert r.learned.toml.startswith("# Learned by `underdog like`")
+    held, unknown = app.playlist_tracks(ref, db)
+    assert [t.path for t in held] == [str(f) for f in files] and unknown == []
     from underdog.app.planning import like_record
 
     d = like_record(r)

@@ -66,6 +66,11 @@ Outputs (``app.outputs``)
     rekordbox, by extension); ``write_plot(plan, out, title) -> str`` (PNG);
     ``write_text(out, text) -> str`` (e.g. a learned arc's TOML).
 
+References (``app.reference``)
+    ``playlist_tracks(playlist, db=None) -> (tracks, unknown_paths)``: the analysed library
+    tracks a playlist names; ``load_reference(spec, lib) -> Reference`` (a playlist, folder
+    or tracklist; files the library lacks analyzed now).
+
 Soundtrack (``app.soundtrack``)
     ``match_soundtrack(tracklist, db=None, *, input_format=None, output=None,
     relative_to=None, fill=False) -> SoundtrackMatch`` (``.results`` in input order,
@@ -109,7 +114,7 @@ _EXPORTS = {
     "tag_files": "tag", "TagResult": "tag", "TagOutcome": "tag",
     "render_plan": "render",
     "track_record": "common", "TRACK_FIELDS": "common", "parse_range": "common",
-    "load_reference": "reference",
+    "load_reference": "reference", "playlist_tracks": "reference",
 }
 
 __all__ = sorted(_EXPORTS)

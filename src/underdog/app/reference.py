@@ -138,3 +138,24 @@ def same_sound_ids(lib: Library, candidates: list[Track], ref: Reference) -> fro
     prints = lib.identities(t.id for t in near)
     items = [(t.id, t.duration_s, prints[t.id]) for t in near if t.id in prints]
     return frozenset(matches(refs, items, STEP_S))
+
+
+def playlist_tracks(playlist: str | os.PathLike, db=None) -> tuple[list[Track], list[str]]:
+    """The analysed library tracks a playlist (.m3u8/.m3u/.xspf/.json) names, in its
+    order, and the paths it names that the library does not hold analysed. Nothing is
+    opened but the playlist and the library (a reference from the web page cannot make
+    the server read other files). Raises PlaylistError, LibraryError."""
+    from ..export.playlists import read_playlist
+    from .common import library
+
+    paths = read_playlist(playlist)
+    held: list[Track] = []
+    unknown: list[str] = []
+    with library(db) as lib:
+        for p in paths:
+            t = lib.get_track(p)
+            if t is not None and t.status == "ok" and t.duration_s:
+                held.append(t)
+            else:
+                unknown.append(p)
+    return held, unknown
