@@ -13,7 +13,13 @@ from .conftest import DEMO_LIBRARY
 @pytest.fixture(scope="session")
 def demo_db(tmp_path_factory) -> str:
     """The 12 demo tracks (examples/library) scanned with the full analysis."""
-    db = str(tmp_path_factory.mktemp("excerpts") / "demo.db")
-    r = CliRunner().invoke(app, ["scan", str(DEMO_LIBRARY), "--db", db])
-    assert r.exit_code == 0, r.output
-    return db
+    # One folder per test session, whichever module asks first (each module that imports
+    # this fixture gets its own copy of it, so the scan itself is shared through the file).
+    d = tmp_path_factory.getbasetemp() / "excerpts-demo"
+    db = d / "demo.db"
+    if not (d / "done").exists():
+        d.mkdir(exist_ok=True)
+        r = CliRunner().invoke(app, ["scan", str(DEMO_LIBRARY), "--db", str(db)])
+        assert r.exit_code == 0, r.output
+        (d / "done").write_text("")
+    return str(db)

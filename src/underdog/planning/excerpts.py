@@ -270,15 +270,11 @@ def align_drops(choices: list["Choice"]) -> None:
             continue  # it would stretch a track too far: the drop lands that late
         s.start_s, prev.end_s = new_s, new_s
         prev.tempo, s.tempo = t_prev, t_cur
+        pc.excerpt.tempo, ex.tempo = t_prev, t_cur
 
 
 def _stretch_ok(ex: Excerpt, tempo: float) -> bool:
     return abs(tempo / (ex.own_bpm * ex.multiple) - 1.0) <= MAX_STRETCH
-
-
-def overlap_s(a: Slot, b: Slot) -> float:
-    """Session seconds of the blend from slot a into slot b (its tempo ramps a → b)."""
-    return a.overlap_out * 120.0 * (1.0 / a.tempo + 1.0 / b.tempo)
 
 
 # ---------------------------------------------------------------- one excerpt
@@ -298,6 +294,8 @@ class Excerpt:
     phrase_out: bool
     drop_s: float | None      # track time of the drop it lands on the slot's start
     cost: float
+    tempo: float = 0.0        # session BPM it plays at: the slot's, unless out of reach
+    body_bars: int = 0        # session bars until the next slot enters (the slot's bars …)
 
 
 def stretch_cost(dev_pct):
@@ -329,7 +327,12 @@ def choose_excerpt(t: Track, g: Grid, slot: Slot, w: Weights, half_double: bool,
     m = play_multiple(own, slot.tempo, half_double, force)
     if m is None:
         return None
-    sess_bars = slot.bars + slot.overlap_out
+    tempo, body = slot.tempo, slot.bars
+    if abs(slot.tempo / (own * m) - 1.0) > MAX_STRETCH:  # (force) out of reach: play it
+        L = slot.end_s - slot.start_s  # near its own tempo, in whole bars filling the slot
+        body = max(1, int(round(L * own * m / 240.0)))
+        tempo = 240.0 * body / L
+    sess_bars = body + slot.overlap_out
     nb_f = sess_bars / m
     nb = int(round(nb_f))
     if abs(nb - nb_f) > 1e-9 or nb < 1 or nb > g.n_bars:
@@ -395,7 +398,8 @@ def choose_excerpt(t: Track, g: Grid, slot: Slot, w: Weights, half_double: bool,
                    out_s=float(g.downbeats[i + nb]), multiple=m,
                    own_bpm=240.0 * nb / float(g.downbeats[i + nb] - g.downbeats[i]),
                    level=float(lv[i]), phrase_in=bool(g.phrase[i]),
-                   phrase_out=bool(g.phrase[i + nb]), drop_s=drop_s, cost=cost)
+                   phrase_out=bool(g.phrase[i + nb]), drop_s=drop_s, cost=cost,
+                   tempo=tempo, body_bars=body)
 
 
 # ---------------------------------------------------------------- candidates and search

@@ -36,7 +36,7 @@ from ..library.db import Library
 from ..models import Track, level_to_energy
 from .arcs import Arc, Timeline
 from .excerpts import (ExcerptOptions, align_drops, RhythmLookup, Slot, level_range, loud_blend,
-                       make_slots, overlap_s, preselect, rhythm_of, search, track_grid)
+                       make_slots, preselect, rhythm_of, search, track_grid)
 from .score import (ARTIST_GAP, TRANSITION_OK_PCT, PlanCost, Pool, ScoreReport, Weights,
                     artist_spacing, camelot_distance, plan_cost, score_order, segment_prefs,
                     tempo_fit, track_level, transition_cost, transition_pct, unary_cost)
@@ -865,9 +865,12 @@ def _excerpt_entries(pool: Pool, choices, slots: list[Slot], tl: Timeline) -> li
     out: list[PlanEntry] = []
     for k, ch in enumerate(choices):
         s, ex, t = ch.slot, ch.excerpt, pool.tracks[ch.index]
-        nxt = slots[k + 1] if k + 1 < len(slots) else None
-        end = s.end_s + (overlap_s(s, nxt) if nxt is not None and not nxt.cut_in else 0.0)
-        rate = s.tempo / (ex.own_bpm * ex.multiple)  # track seconds per session second
+        tempo = ex.tempo or s.tempo
+        end = s.end_s
+        if k + 1 < len(choices) and not choices[k + 1].slot.cut_in:  # the blend out of it
+            t_next = choices[k + 1].excerpt.tempo or choices[k + 1].slot.tempo
+            end += s.overlap_out * 120.0 * (1.0 / tempo + 1.0 / t_next)
+        rate = tempo / (ex.own_bpm * ex.multiple)  # track seconds per session second
         drop_at, drop_track = None, ex.drop_s
         if drop_track is None:  # any drop inside the excerpt: the strongest
             ds = [d for d in (t.drops or []) if isinstance(d, dict) and d.get("time_s") is not
@@ -906,12 +909,12 @@ def _excerpt_entries(pool: Pool, choices, slots: list[Slot], tl: Timeline) -> li
         out.append(PlanEntry(
             track=t, position=k + 1, start_s=s.start_s, end_s=end, segment=sp.segment.name,
             peak=sp.segment.peak, target_bpm=s.target_bpm, target_level=s.target_level,
-            played_bpm=s.tempo, half_double=hd, tempo_dev_pct=dev, level=ex.level,
+            played_bpm=tempo, half_double=hd, tempo_dev_pct=dev, level=ex.level,
             transition_pct=tp, camelot_step=cs, drop_on_peak_s=ex.drop_s,
             cost=ch.cost + ch.transition, costs=costs, why=why,
             in_s=ex.in_s, out_s=ex.out_s, downbeat_s=ex.in_s, drop_at_s=drop_at,
-            tempo_bpm=s.tempo, transition=tr, round=s.round,
-            bars=s.bars + s.overlap_out, on_phrase=(ex.phrase_in, ex.phrase_out)))
+            tempo_bpm=tempo, transition=tr, round=s.round,
+            bars=(ex.body_bars or s.bars) + s.overlap_out, on_phrase=(ex.phrase_in, ex.phrase_out)))
     return out
 
 
@@ -1141,3 +1144,17 @@ def _short(pool: Pool, i: int) -> str:
     bpm = f"{pool.bpm[i]:.0f} BPM" if math.isfinite(pool.bpm[i]) else "BPM unknown"
     en = f"energy {pool.level[i]:.1f}" if math.isfinite(pool.level[i]) else "energy unknown"
     return f"{t.display} ({bpm}, {en})"
+
+
+def plan_for_order(tracks: Sequence[Track], arc: Arc, minutes: float | None = None,
+                   seed: int = 0, weights: Weights | None = None) -> Plan:
+    """The plan of exactly this order of whole tracks (a hand edit: a swap, a re-plan
+    around locked tracks), with the planner's own cost, report and explanations."""
+    w = weights or Weights()
+    tl = arc.timeline(minutes)
+    pool = Pool(list(tracks), planning=True)
+    order = list(range(len(pool.tracks)))
+    prefs = segment_prefs(tl, pool.styles)
+    pc = plan_cost(pool, order, tl, w, prefs)
+    report = score_order(pool, order, tl, w)
+    return Plan(arc, tl, _entries(pool, order, pc, tl, w), pc, report, [], seed, {})
