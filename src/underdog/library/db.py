@@ -28,7 +28,7 @@ from ..fields import TAG_FIELDS, TRACK
 from ..models import Track, level_to_energy
 from ..theory import try_parse_key
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Forward only. The scripts are the schemas as releases made them (never edit one); since
 # schema 3 a column is added by declaring its field in fields.FIELDS: _declared_ddl adds
@@ -127,6 +127,11 @@ MIGRATIONS: list[str] = [
     # filters it cannot narrow, e.g. key="8A", in a library without statistics.)
     """
     CREATE INDEX IF NOT EXISTS tracks_style_bpm_status ON tracks(style_label, bpm, status);
+    """,
+    # 4 -> 5: counts by energy range read from an index only (the web page's energy filter at
+    # 100,000 rows: count 365 -> 2 ms, its page 484 -> 17 ms; planning CPU unchanged).
+    """
+    CREATE INDEX IF NOT EXISTS tracks_energy_status ON tracks(energy, status);
     """,
 ]
 # Tables every schema version has; a library missing one is damaged.
