@@ -138,6 +138,15 @@ def test_plan_score_and_outputs(lib, tmp_path):
     assert s.arc_source == "the playlist's own" and s.unknown == []
     assert s.report.objective == pytest.approx(r.plan.report.objective, rel=1e-6)
     assert len(s.as_dict()["rows"]) == len(r.plan.entries)
+    # A hand-made order (the web page's swap): the same tracks reversed, costed as such.
+    ids = [e.track.id for e in r.plan.entries]
+    same = app.plan_order(ids, "montage", 3, db=db)
+    assert same.cost.total == pytest.approx(r.plan.cost.total, rel=1e-9)
+    if len(ids) > 1:
+        rev = app.plan_order(ids[::-1], "montage", 3, db=db)
+        assert [e.track.id for e in rev.entries] == ids[::-1] and rev.report.objective > 0
+    with pytest.raises(NotFoundError):
+        app.plan_order([999999], "montage", 3, db=db)
     # An arc object (edited, no file) plans the same as its name.
     r2 = app.plan(app.get_arc("montage"), 3, db=db, record=False)
     assert [e.track.id for e in r2.plan.entries] == [e.track.id for e in r.plan.entries]

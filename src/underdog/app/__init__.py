@@ -50,6 +50,8 @@ Arcs and plans (``app.planning``)
     (``.plan``: entries, timeline, report, warnings; ``.arc``; ``.arc_spec``;
     ``.as_dict()`` the plan JSON; further plans from unused tracks with ``alternatives``).
     ``options`` is a ``planning.sequencer.PlanOptions`` (styles, max_track_s, excerpts).
+    ``plan_order(track_ids, arc, minutes, *, db, seed) -> Plan``: exactly these tracks in
+    this order (a swap, locked tracks), with the planner's cost and explanations.
 
     ``score(playlist, *, arc=None, minutes=None, cadence, work, rest, rounds, db=None)
     -> ScoreResult`` (``.report``: ScoreReport with ``.rows``; ``.arc_source``;
@@ -105,7 +107,7 @@ _EXPORTS = {
     "analyze_file": "analyze", "analyze_files": "analyze", "iter_audio_paths": "analyze",
     "list_arcs": "planning", "get_arc": "planning", "arc_from_toml": "planning",
     "arc_toml": "planning", "arc_record": "planning", "arc_from_record": "planning",
-    "plan": "planning",
+    "plan": "planning", "plan_order": "planning",
     "PlanResult": "planning", "score": "planning", "ScoreResult": "planning",
     "like": "planning", "like_record": "planning",
     "check_outputs": "outputs", "write_playlist": "outputs", "write_plot": "outputs",

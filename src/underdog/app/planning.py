@@ -169,6 +169,25 @@ def plan(arc: str | Arc = "montage", minutes: float | None = None, *, db: DbPath
     return PlanResult(p, a, spec, plans[1:], note)
 
 
+def plan_order(track_ids: Sequence[int], arc: str | Arc = "montage",
+               minutes: float | None = None, *, db: DbPath = None, seed: int = 0) -> Plan:
+    """The plan of exactly these library tracks in this order (the web page's swaps and
+    locks), with the planner's cost, report and explanations. Raises NotFoundError for an
+    id the library does not hold analysed, ArcError."""
+    from ..errors import NotFoundError
+    from ..planning.sequencer import plan_for_order
+
+    a = arc if isinstance(arc, Arc) else get_arc(arc)
+    tracks = []
+    with library(db) as lib:
+        for i in track_ids:
+            t = lib.get_track(int(i))
+            if t is None or t.status != "ok" or not t.duration_s:
+                raise NotFoundError(f"no analysed track {i} in the library")
+            tracks.append(t)
+    return plan_for_order(tracks, a, minutes, seed)
+
+
 # ---------------------------------------------------------------- score
 
 @dataclass
