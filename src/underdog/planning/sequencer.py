@@ -1158,17 +1158,3 @@ def plan_for_order(tracks: Sequence[Track], arc: Arc, minutes: float | None = No
     pc = plan_cost(pool, order, tl, w, prefs)
     report = score_order(pool, order, tl, w)
     return Plan(arc, tl, _entries(pool, order, pc, tl, w), pc, report, [], seed, {})
-
-
-def plan_for_order(tracks: Sequence[Track], arc: Arc, minutes: float | None = None,
-                   seed: int = 0, weights: Weights | None = None) -> Plan:
-    """The plan of exactly this order of whole tracks (a hand edit: a swap, a re-plan
-    around locked tracks), with the planner's own cost, report and explanations."""
-    w = weights or Weights()
-    tl = arc.timeline(minutes)
-    pool = Pool(list(tracks), planning=True)
-    order = list(range(len(pool.tracks)))
-    prefs = segment_prefs(tl, pool.styles)
-    pc = plan_cost(pool, order, tl, w, prefs)
-    report = score_order(pool, order, tl, w)
-    return Plan(arc, tl, _entries(pool, order, pc, tl, w), pc, report, [], seed, {})
