@@ -8,7 +8,7 @@ inherits a bias of up to half a frame (±11.6 ms), a different one for each trac
 tracks pinned by such lines miss each other by up to a frame.
 
 :func:`refine_line` corrects the line against the audio itself: an onset envelope at 2.9 ms
-(128 samples at 44.1 kHz, 11.6 ms frames) and a search for the phase (±50 ms) and period (±0.5 %) whose
+(128 samples at 44.1 kHz, 11.6 ms frames) and a search for the phase (±50 ms) and period (±1.5 %) whose
 beats collect the most onset strength. The tracker still decides which pulse is the beat;
 this only says where exactly it falls.
 """
@@ -20,7 +20,7 @@ import numpy as np
 N_FFT = 512  # 11.6 ms at 44.1 kHz
 HOP = 128  # 2.9 ms
 PHASE_S = 0.05  # search the line's phase within ±50 ms (under half a 16th at 140 BPM)
-PERIOD_REL = 0.005  # and its period within ±0.5 %
+PERIOD_REL = 0.015  # and its period within ±1.5 %
 
 
 def onset_envelope(x: np.ndarray, sr: int, hop: int = HOP) -> np.ndarray:
@@ -73,7 +73,7 @@ def refine_line(env: np.ndarray, fps: float, at: float, period: float, count: in
     # a light smoothing (±1 frame) so a beat between two frames counts for both
     e = np.convolve(env, [0.25, 0.5, 0.25], mode="same").astype(np.float64)
     phases = np.arange(-PHASE_S, PHASE_S + 0.5 / fps, 1.0 / fps)
-    scales = 1.0 + np.linspace(-PERIOD_REL, PERIOD_REL, 21)
+    scales = 1.0 + np.linspace(-PERIOD_REL, PERIOD_REL, 61)
 
     def score(t: float, p: float) -> np.ndarray:
         pos = (t - env_t0 + k[None, :] * p + phases[:, None]) * fps  # (phases, beats)
