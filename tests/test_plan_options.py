@@ -107,3 +107,33 @@ def test_every_plan_option_has_help():
     cmd = typer.main.get_command(app).commands["plan"]
     missing = [p.name for p in cmd.params if not getattr(p, "help", None)]
     assert not missing, missing
+
+
+# ---------------------------------------------------------------- bench/reference.py
+
+def test_fair_baseline_picks_the_nearest_unused_track_in_order(db):
+    """Issue 16.10: the fair baseline of bench/reference.py sees the reference."""
+    import math
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    try:
+        from reference import nearest
+    finally:
+        sys.path.pop(0)
+    from underdog.planning.score import track_level
+
+    with open_library(db) as lib:
+        tracks = lib.tracks()
+    ref = tracks[:3]
+    got = nearest(ref, tracks, frozenset(t.id for t in ref))
+    assert len(got) == 3 and len({t.id for t in got}) == 3
+    assert not {t.id for t in got} & {t.id for t in ref}
+    # the first pick is the closest of all the others to the first reference track
+    def d(a, b):
+        x = math.log2(a.bpm / b.bpm)
+        return ((abs(x - round(x)) / 0.1) ** 2 + (track_level(a) - track_level(b)) ** 2
+                + (a.style_label != b.style_label))
+    others = [t for t in tracks if t.id not in {r.id for r in ref}]
+    assert d(got[0], ref[0]) == min(d(t, ref[0]) for t in others)
