@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import functools
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -145,47 +146,45 @@ def test_no_layer_imports_a_higher_one():
     assert not bad, "imports against the layers:\n" + "\n".join(bad)
 
 
+def imports_of(layers) -> Iterator[tuple[str, Path, str, str | None, int]]:
+    """(module, file, imported module, imported name, line) for the modules of ``layers``."""
+    for name, path in MODULES.items():
+        if top(name) in layers:
+            for mod, imported, line in imports(name, path):
+                yield name, path, mod, imported, line
+
+
+def within(full: str, modules) -> bool:
+    return any(full == m or full.startswith(m + ".") for m in modules)
+
+
 def test_the_user_layers_call_the_app_layer():
     bad = []
-    for name, path in MODULES.items():
-        if top(name) not in USER_LAYERS:
-            continue
-        for mod, imported, line in imports(name, path):
-            full = resolve(mod, imported)
-            if any(full == m or full.startswith(m + ".") for m in OPERATION_MODULES):
-                bad.append(f"{where(path)}:{line}: imports {full}")
-            elif imported in OPERATION_NAMES.get(mod, ()):
-                bad.append(f"{where(path)}:{line}: imports {mod}.{imported}")
+    for _, path, mod, imported, line in imports_of(USER_LAYERS):
+        full = resolve(mod, imported)
+        if within(full, OPERATION_MODULES) or imported in OPERATION_NAMES.get(mod, ()):
+            bad.append(f"{where(path)}:{line}: imports {mod}.{imported or ''}".rstrip("."))
     assert not bad, "commands must go through underdog.app:\n" + "\n".join(bad)
 
 
 def test_planning_reads_no_files_and_decodes_nothing():
     bad = []
-    for name, path in MODULES.items():
-        if top(name) != "planning":
-            continue
-        allowed = PLANNING_EXCEPTIONS.get(name, set())
-        for mod, imported, line in imports(name, path):
-            full = resolve(mod, imported)
-            if full in allowed:
-                continue
-            if any(full == m or full.startswith(m + ".") for m in IMPURE_FOR_PLANNING):
-                bad.append(f"{where(path)}:{line}: imports {full}")
+    for name, path, mod, imported, line in imports_of(("planning",)):
+        full = resolve(mod, imported)
+        if full not in PLANNING_EXCEPTIONS.get(name, set()) and within(full, IMPURE_FOR_PLANNING):
+            bad.append(f"{where(path)}:{line}: imports {full}")
     assert not bad, "planning must stay pure:\n" + "\n".join(bad)
 
 
 def test_no_private_name_crosses_a_module():
     bad = []
-    for name, path in MODULES.items():
-        if top(name) not in PRIVATE_CHECKED:
+    for name, path, mod, imported, line in imports_of(PRIVATE_CHECKED):
+        if mod == name:
             continue
-        for mod, imported, line in imports(name, path):
-            if mod == name:
-                continue
-            if any(p.startswith("_") and p != "__init__" for p in mod.split(".")):
-                bad.append(f"{where(path)}:{line}: imports private module {mod}")
-            elif imported and imported.startswith("_") and resolve(mod, imported) == mod:
-                bad.append(f"{where(path)}:{line}: imports {mod}.{imported}")
+        if any(p.startswith("_") and p != "__init__" for p in mod.split(".")):
+            bad.append(f"{where(path)}:{line}: imports private module {mod}")
+        elif imported and imported.startswith("_") and resolve(mod, imported) == mod:
+            bad.append(f"{where(path)}:{line}: imports {mod}.{imported}")
     assert not bad, "private names used across modules:\n" + "\n".join(bad)
 
 
