@@ -54,3 +54,7 @@ def serve(
         uvicorn.run(web, host=host, port=port, log_level="warning", access_log=False)
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    finally:
+        import shutil
+
+        shutil.rmtree(srv.workdir, ignore_errors=True)  # renders and exports of this launch

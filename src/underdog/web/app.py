@@ -34,6 +34,7 @@ from .security import COOKIE, Guard, allowed_hosts, new_token
 
 MAX_BODY = 2_000_000          # bytes of any request body (tracklists, arcs, playlists)
 MAX_PLANS = 32                # plans kept in memory (oldest dropped)
+MAX_JOBS = 16                 # finished jobs kept (a render's mix file goes with its job)
 ID_MAX = 2**63 - 1
 
 
@@ -82,6 +83,13 @@ class Server:
         with self.lock:
             jid = next(self.ids)
             self.jobs[jid] = job
+            old = [k for k, j in self.jobs.items() if j.done][:-MAX_JOBS]
+            for k in old:  # finished jobs beyond the last few go, with their files
+                gone = self.jobs.pop(k)
+                if gone.file:
+                    for f in (gone.file, os.path.splitext(gone.file)[0] + ".plan.json"):
+                        if os.path.exists(f):
+                            os.unlink(f)
 
         def run() -> None:
             try:
