@@ -94,7 +94,7 @@ def serve(db: str):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = create_app(db, host="127.0.0.1", port=port)
+    app = create_app(db, host="127.0.0.1", port=port, workdir=str(OUT / "web-work"))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="error", lifespan="off"))
     threading.Thread(target=server.run, daemon=True).start()
@@ -163,7 +163,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
-    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "web-work").mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     db = big_library(source_library(args.source), args.rows)
     print(f"library: {db} ({args.rows:,} rows; ready in {time.perf_counter() - t0:.1f} s)")
