@@ -15,7 +15,7 @@ def library_beats(db: DbPath = None, warn: Callable[[str], None] | None = None):
     """A ``beats_for`` that takes each track's beats and downbeats from the library when it
     holds them (no second decode), and analyzes only the files it lacks. The library is
     opened only if it exists; one that cannot be opened is skipped (``warn`` gets one
-    line)."""
+    line). The function's ``close()`` closes the library it opened."""
     from ..library.db import LibraryError, open_library
     from ..render.render import analysis_beats
 
@@ -37,6 +37,7 @@ def library_beats(db: DbPath = None, warn: Callable[[str], None] | None = None):
                 return beats.astype(np.float64), downbeats.astype(np.float64)
         return analysis_beats(track_path)
 
+    beats_for.close = lib.close  # type: ignore[attr-defined]
     return beats_for
 
 
@@ -73,5 +74,11 @@ def render_plan(plan: str | os.PathLike | Mapping[str, Any], out: str | os.PathL
         p = plan_from_json(jsonable(plan), "the plan")
     else:
         p = read_plan(plan)
-    return run_render(p, out, lufs=lufs, cues=cues, method=stretcher,
-                      beats_for=library_beats(db, warn), progress=progress, tempo=tempo)
+    beats_for = library_beats(db, warn)
+    try:
+        return run_render(p, out, lufs=lufs, cues=cues, method=stretcher,
+                          beats_for=beats_for, progress=progress, tempo=tempo)
+    finally:
+        close = getattr(beats_for, "close", None)
+        if close is not None:  # the library it opened (a server renders many times)
+            close()
