@@ -10,6 +10,7 @@ database from version ``i`` to ``i + 1``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import math
@@ -302,13 +303,26 @@ def _values(obj: Any, fs: Iterable[fields.Field]) -> list:
     return [_TO_DB[f.kind](getattr(obj, f.name, None)) for f in fs]
 
 
+# How a _SELECT_TRACK row is read (looked up once, not per row).
+_TRACK_NAMES = tuple(f.name for f in _TRACK_FIELDS)
+_CURVE_AT = _TRACK_NAMES.index("energy_curve")
+
+
+# Track's fields in order, each (column index, reader), or (None, field) for one kept in
+# a side table (its default): a row then maps positionally, without a dict per row.
+_TRACK_ORDER = [fields.BY_NAME[f.name] for f in dataclasses.fields(Track)]
+_ROW_PLAN = tuple((_TRACK_NAMES.index(f.name), _FROM_DB[f.kind]) if f.name in _TRACK_NAMES
+                  else (None, f) for f in _TRACK_ORDER)
+_WARNINGS_AT = [f.name for f in _TRACK_ORDER].index("warnings")
+
+
 def _row_to_track(r: Sequence) -> Track:
     """A Track from a row of _SELECT_TRACK."""
-    vals = {f.name: _FROM_DB[f.kind](v) for f, v in zip(_TRACK_FIELDS, r)}
-    raw = dict(zip((f.name for f in _TRACK_FIELDS), r))
-    if raw["energy_curve"] and not _blob_ok(raw["energy_curve"]):
-        vals["warnings"].append(_DAMAGED_CURVE)
-    return Track(**vals)
+    vals = [read(r[i]) if i is not None else read.empty(TRACK) for i, read in _ROW_PLAN]
+    curve = r[_CURVE_AT]
+    if curve and not _blob_ok(curve):
+        vals[_WARNINGS_AT].append(_DAMAGED_CURVE)
+    return Track(*vals)
 
 
 def _ran(analysis: Any) -> tuple[str, ...]:
@@ -535,7 +549,8 @@ class Library:
                 self._conn.execute(f"PRAGMA user_version = {v + 1}")
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # SQLite may have rolled back (disk full)
+                    self._conn.execute("ROLLBACK")
                 raise
 
     def check_writable(self) -> None:
@@ -1022,7 +1037,7 @@ class _Transaction:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             self.conn.execute("COMMIT")
-        else:
+        elif self.conn.in_transaction:  # SQLite may have rolled back itself (disk full)
             self.conn.execute("ROLLBACK")
 
 
