@@ -81,14 +81,14 @@ def like(
                             "same random baseline)."),
     output: List[Path] = OUTPUT_OPTION,
     plot: Optional[Path] = PLOT_OPTION,
+    explain: bool = typer.Option(False, "--explain", help="One row per track: target, "
+                                 "actual, why."),
+    relative_to: Optional[Path] = RELATIVE_TO_OPTION,
     render: Optional[Path] = RENDER_OPTION,
     lufs: float = LUFS_OPTION,
     cues: Cue = CUES_OPTION,
     stretcher: Stretcher = STRETCHER_OPTION,
     tempo: Tempo = TEMPO_OPTION,
-    explain: bool = typer.Option(False, "--explain", help="One row per track: target, "
-                                 "actual, why."),
-    relative_to: Optional[Path] = RELATIVE_TO_OPTION,
     record: bool = typer.Option(True, "--record/--no-record", help="Remember this plan for "
                                 "`underdog plan --avoid-recent`."),
     db: Optional[Path] = DB_OPTION,

@@ -330,14 +330,7 @@ def read_playlist(path: str | os.PathLike, notes: list[str] | None = None,
     if ext not in M3U_EXTENSIONS + XSPF_EXTENSIONS + JSON_EXTENSIONS:
         raise PlaylistError(path, f"unknown playlist type {ext or '(no extension)'!r}; "
                                   "expected .m3u, .m3u8, .xspf or .json")
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_PLAYLIST_BYTES + 1)
-    except OSError as e:
-        raise PlaylistError(path, f"cannot read: {e.strerror or e}") from None
-    if len(data) > MAX_PLAYLIST_BYTES:
-        raise PlaylistError(path, f"larger than {MAX_PLAYLIST_BYTES // 1_000_000} MB; a "
-                                  "playlist is at most that")
+    data = read_capped(path)
     base = os.path.dirname(os.path.abspath(path))
     if ext in XSPF_EXTENSIONS:
         out = _read_xspf(data, path, base, notes)
@@ -347,6 +340,20 @@ def read_playlist(path: str | os.PathLike, notes: list[str] | None = None,
         return _read_json(data, path, base, spans)
     return _read_m3u(data, path, base, strict_utf8=(ext == ".m3u8"), notes=notes,
                      spans=spans)
+
+
+def read_capped(path: str) -> bytes:
+    """The bytes of a playlist file, at most ``MAX_PLAYLIST_BYTES``; PlaylistError when it
+    cannot be read or is larger."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_PLAYLIST_BYTES + 1)
+    except OSError as e:
+        raise PlaylistError(path, f"cannot read: {e.strerror or e}") from None
+    if len(data) > MAX_PLAYLIST_BYTES:
+        raise PlaylistError(path, f"larger than {MAX_PLAYLIST_BYTES // 1_000_000} MB; a "
+                                  "playlist is at most that")
+    return data
 
 
 def read_arc_spec(path: str | os.PathLike) -> dict[str, Any] | None:

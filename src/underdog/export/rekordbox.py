@@ -37,7 +37,7 @@ import numpy as np
 from ..errors import PlaylistError
 from ..fileio import display_text, write_atomic
 from ..theory import try_parse_key
-from .playlists import MAX_PLAYLIST_BYTES, excerpt_span, file_uri
+from .playlists import excerpt_span, file_uri, read_capped
 
 GRID_TOLERANCE_S = 0.02  # a TEMPO marker holds while the grid stays this close to the beats
 BPM_DECIMALS = 2         # as rekordbox writes AverageBpm and Bpm
@@ -154,20 +154,22 @@ def tempo_markers(beats: np.ndarray, downbeats: np.ndarray | None = None,
     if len(b) < 2:
         return []
     num, meter = beats_in_bar(b, np.zeros(0) if downbeats is None else downbeats)
+    fit_tol = tol_s - 0.002  # room for the 1 ms handover below
     out: list[Tempo] = []
-    a = 0
+    a, start = 0, None
     while a < len(b) - 1:
-        # A bar of another length ends the marker: the next one restarts the count.
+        # A bar of another length ends the marker on the beat where the next one restarts
+        # the count (that beat is the next marker's first).
         off = np.nonzero(num[a:] != (num[a] - 1 + np.arange(len(b) - a)) % meter + 1)[0]
-        cap = a + int(off[0]) - 1 if len(off) else len(b) - 1
-        end, best = a + 1, _fit(b, a, a + 1)
+        cap = a + int(off[0]) if len(off) else len(b) - 1
+        end, best = a + 1, _fit(b, a, a + 1, start)
         step, hi = 1, None
         while end < cap:  # gallop forward, then bisect back to the last beat that fits
             j = min(end + step, cap) if hi is None else (end + hi) // 2
             if j <= end:
                 break
-            cand = _fit(b, a, j)
-            if cand is not None and _misfit(b, a, j, cand) <= tol_s:
+            cand = _fit(b, a, j, start)
+            if cand is not None and _misfit(b, a, j, cand) <= fit_tol:
                 end, best = j, cand
                 step *= 2
             else:
@@ -176,15 +178,28 @@ def tempo_markers(beats: np.ndarray, downbeats: np.ndarray | None = None,
                     break
         if best is not None:  # None: two beats at one time
             out.append(Tempo(best[0], best[1], f"{meter}/4", int(num[a])))
-        a = end + 1 if end == cap and len(off) else end  # restart the count on its beat
+        prev_a, a = a, end
+        # The next marker starts 1 ms before this grid's beat there, so that this grid
+        # ends one beat earlier and no reader sees that beat twice (unless the music
+        # jumped: then where the beat is).
+        start = None
+        if best is not None and a < len(b) - 1:
+            here = best[0] + (a - prev_a) * 60.0 / best[1]
+            s = math.floor((here - 0.001) * 10 ** TIME_DECIMALS) / 10 ** TIME_DECIMALS
+            start = s if abs(s - b[a]) <= tol_s else None
     return out
 
 
-def _fit(b: np.ndarray, a: int, j: int) -> tuple[float, float] | None:
-    """(start s, BPM) of the least-squares steady grid through beats a..j, as written
-    (milliseconds, 2-decimal BPM); None when the beats do not advance."""
+def _fit(b: np.ndarray, a: int, j: int,
+         start: float | None = None) -> tuple[float, float] | None:
+    """(start s, BPM) of the least-squares steady grid through beats a..j (from ``start``
+    when given), as written (milliseconds, 2-decimal BPM); None when the beats do not
+    advance."""
     y = b[a:j + 1]
     k = np.arange(len(y), dtype=np.float64)
+    if start is not None:
+        period = float(k @ (y - start) / (k @ k))
+        return (start, _bpm_of(period)) if period > 0 else None
     kc = k - k.mean()
     period = float(kc @ (y - y.mean()) / (kc @ kc))
     if not period > 0:
@@ -203,17 +218,21 @@ def _bpm_of(period_s: float) -> float:
 
 def grid_beats(tempos: list[Tempo], until_s: float) -> tuple[np.ndarray, np.ndarray]:
     """(beat times, number in bar) that a list of ``TEMPO`` markers lays out up to
-    ``until_s`` (seconds); each marker holds until the next one's ``Inizio``."""
+    ``until_s`` (seconds); each marker holds until the next one's ``Inizio`` (its beats
+    fall before it)."""
     times: list[np.ndarray] = []
     nums: list[np.ndarray] = []
     for i, t in enumerate(tempos):
-        stop = tempos[i + 1].inizio_s - 1e-6 if i + 1 < len(tempos) else until_s
-        if t.bpm <= 0 or stop < t.inizio_s:
+        nxt = tempos[i + 1].inizio_s if i + 1 < len(tempos) else math.inf
+        stop = min(nxt, until_s + 1e-9)
+        if t.bpm <= 0 or stop <= t.inizio_s:
             continue
         meter = _meter(t.metro)
-        k = np.arange(int(math.floor((stop - t.inizio_s) * t.bpm / 60.0)) + 1)
-        times.append(t.inizio_s + k * 60.0 / t.bpm)
-        nums.append((t.battito - 1 + k) % meter + 1)
+        k = np.arange(int(math.ceil((stop - t.inizio_s) * t.bpm / 60.0)) + 1)
+        at = t.inizio_s + k * 60.0 / t.bpm
+        keep = (at < nxt) & (at <= until_s)
+        times.append(at[keep])
+        nums.append(((t.battito - 1 + k) % meter + 1)[keep])
     if not times:
         return np.zeros(0), np.zeros(0, np.int64)
     return np.concatenate(times), np.concatenate(nums)
@@ -405,13 +424,7 @@ def write_rekordbox(entries: Iterable[Any], out: str | os.PathLike, title: str =
 def read_rekordbox(path: str | os.PathLike) -> RbDocument:
     """The tracks (with grids and cues) and playlists of a rekordbox XML file."""
     p = os.fspath(path)
-    try:
-        with open(p, "rb") as f:
-            data = f.read(MAX_PLAYLIST_BYTES + 1)
-    except OSError as e:
-        raise PlaylistError(p, e.strerror or str(e)) from None
-    if len(data) > MAX_PLAYLIST_BYTES:
-        raise PlaylistError(p, f"larger than {MAX_PLAYLIST_BYTES} bytes")
+    data = read_capped(p)
     try:
         root = ET.fromstring(data)
     except ET.ParseError as e:
