@@ -6,8 +6,8 @@ playlist of tracks to leave out), the text from the page is first written into t
 server's own folder under a name the server chooses. Every function takes validated
 values (ids, numbers, text), never a path from a request, except :func:`check_folder`,
 which validates the folders a user types in. Swapping one plan entry, ranking its
-alternatives and re-planning around locked tracks have no application-layer operation
-yet; they are here, over the planner's own cost functions.
+alternatives and re-planning around locked tracks are here: they pick the tracks, and
+``app.plan_order`` makes the plan of each order with the planner's cost and report.
 """
 
 from __future__ import annotations
@@ -381,26 +381,16 @@ class PlanState:
     locked: set[int] = field(default_factory=set)   # track ids
 
 
-def _plan_from_tracks(tracks: Sequence[Track], arc, minutes: float, seed: int):
-    """A Plan for a given order of tracks (after a swap or a re-plan around locked tracks):
-    the planner's own cost, report and explanations for that order."""
-    from ..planning.score import Pool, Weights, plan_cost, score_order, segment_prefs
-    from ..planning.sequencer import Plan, _entries
-
-    tl = arc.timeline(minutes)
-    pool = Pool(list(tracks), planning=True)
-    order = list(range(len(tracks)))
-    w = Weights()
-    prefs = segment_prefs(tl, pool.styles)
-    pc = plan_cost(pool, order, tl, w, prefs)
-    report = score_order(pool, order, tl, w)
-    return Plan(arc, tl, _entries(pool, order, pc, tl, w), pc, report, [], seed, {})
+def _plan_of(db: str, st: PlanState, tracks: Sequence[Track], seed: int):
+    """The plan of exactly this order of tracks (a swap, a re-plan around locks), with
+    the planner's cost, report and explanations (``app.plan_order``)."""
+    return app.plan_order([t.id for t in tracks], st.plan.arc, st.minutes, db=db, seed=seed)
 
 
 def build_plan(db: str, workdir: str, arc_text: str, minutes: float | None, seed: int = 0,
                exclude: Iterable[int] = ()) -> PlanState:
-    """Plan from the library with ``app.plan`` (the arc written as a TOML file and the
-    tracks to leave out as a playlist, in a private folder of the server's)."""
+    """Plan from the library with ``app.plan`` (the tracks to leave out written as a
+    playlist in a private folder of the server's)."""
     import shutil
 
     from ..fileio import write_atomic
@@ -409,8 +399,6 @@ def build_plan(db: str, workdir: str, arc_text: str, minutes: float | None, seed
     mins = float(minutes) if minutes is not None else float(arc.minutes)
     d = _scratch(workdir)
     try:
-        arc_path = os.path.join(d, "arc.toml")
-        write_atomic(arc_path, arc_text)
         skip = []
         ids = list(exclude)
         if ids:
@@ -419,7 +407,7 @@ def build_plan(db: str, workdir: str, arc_text: str, minutes: float | None, seed
             skip_path = os.path.join(d, "exclude.m3u8")
             write_atomic(skip_path, "#EXTM3U\n" + "".join(p + "\n" for p in paths))
             skip = [skip_path]
-        r = app.plan(arc_path, mins, db=db, seed=seed, exclude=skip, record=False)
+        r = app.plan(arc, mins, db=db, seed=seed, exclude=skip, record=False)
     finally:
         shutil.rmtree(d, ignore_errors=True)
     return PlanState(arc_text, mins, seed, r.plan)
@@ -466,13 +454,11 @@ def alternatives(db: str, st: PlanState, position: int, n: int = 8) -> list[dict
             for t in lib.tracks(limit=200):
                 if t.id not in used and t.duration_s:
                     seen.setdefault(t.id, t)
-    arc = st.plan.arc
     tracks = [x.track for x in st.plan.entries]
     ranked = []
     for t in list(seen.values())[:60]:
         trial = tracks[:position - 1] + [t] + tracks[position:]
-        p = _plan_from_tracks(trial, arc, st.minutes, st.seed)
-        ranked.append((p.cost.total, t))
+        ranked.append((_plan_of(db, st, trial, st.seed).cost.total, t))
     ranked.sort(key=lambda x: x[0])
     return [{**track_row(t), "cost": _r(c, 2)} for c, t in ranked[:n]]
 
@@ -494,8 +480,8 @@ def swap(db: str, st: PlanState, position: int, track_id: int) -> PlanState:
         raise WebError("that track has no analysis to plan with")
     tracks = [x.track for x in st.plan.entries]
     tracks[position - 1] = t
-    p = _plan_from_tracks(tracks, st.plan.arc, st.minutes, st.seed)
-    return PlanState(st.arc_toml, st.minutes, st.seed, p, set(st.locked))
+    return PlanState(st.arc_toml, st.minutes, st.seed, _plan_of(db, st, tracks, st.seed),
+                     set(st.locked))
 
 
 def replan(db: str, workdir: str, st: PlanState) -> PlanState:
@@ -517,8 +503,8 @@ def replan(db: str, workdir: str, st: PlanState) -> PlanState:
         best = min(pool, key=lambda f: abs(f.start_s - e.start_s))
         pool.remove(best)
         tracks.append(best.track)
-    p = _plan_from_tracks(tracks, st.plan.arc, st.minutes, st.seed + 1)
-    return PlanState(st.arc_toml, st.minutes, st.seed + 1, p, set(st.locked))
+    return PlanState(st.arc_toml, st.minutes, st.seed + 1,
+                     _plan_of(db, st, tracks, st.seed + 1), set(st.locked))
 
 
 EXPORTS = {"m3u8": "audio/x-mpegurl", "xspf": "application/xspf+xml",
@@ -621,22 +607,17 @@ def soundtrack_m3u8(db: str, picks: Sequence[int | None], names: Sequence[str]) 
 
 def library_playlist(db: str, uploaded: str, out: str) -> str:
     """An uploaded playlist (a file the server wrote) cut down to the tracks the library
-    holds, written to ``out``: a reference from the page is never a way to make the server
-    open files outside the library. WebError when none is in the library."""
-    from ..export.playlists import read_playlist
-
+    holds (``app.playlist_tracks``), written to ``out``: a reference from the page is never
+    a way to make the server open files outside the library. WebError when none is."""
     try:
-        paths = read_playlist(uploaded)
+        held, unknown = app.playlist_tracks(uploaded, db)
     except UnderdogError:
         raise WebError("the playlist cannot be read (M3U8 or XSPF)") from None
-    with _library(db) as lib:
-        held = [t.path for p in paths if (t := lib.get_track(p)) is not None
-                and t.status == "ok"]
     if not held:
-        raise WebError(f"none of the playlist's {len(paths)} entries is a track of the "
+        raise WebError(f"none of the playlist's {len(unknown)} entries is a track of the "
                        "library (scan its folder first)")
     with open(out, "w", encoding="utf-8") as f:
-        f.write("#EXTM3U\n" + "".join(p + "\n" for p in held))
+        f.write("#EXTM3U\n" + "".join(t.path + "\n" for t in held))
     return out
 
 
