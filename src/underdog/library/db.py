@@ -229,6 +229,8 @@ def _blob_ok(b: Any, itemsize: int = 4) -> bool:
 
 def _num(v: Any) -> Any:
     """numpy scalars → Python; NaN/inf → None."""
+    if type(v) is float:  # the common case first: this runs for every number written
+        return v if math.isfinite(v) else None
     return fields.plain(v) if isinstance(v, (float, np.generic)) else v
 
 
