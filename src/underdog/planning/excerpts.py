@@ -448,8 +448,8 @@ def search(pool: Pool, slots: Sequence[Slot], tl: Timeline, w: Weights,
     no track with a beat grid at all."""
     table = [_slot_rows(pool, s, tl, w, grids, cand) for s, cand in zip(slots, cands)]
     # Tracks whose drop can open a peak are kept for the peaks: elsewhere they cost more.
-    keep = {r[0] for s, rows in zip(slots, table) if s.want_drop for r in rows
-            if r[1].drop_s is not None}
+    keep = {r[0] for s, rows in zip(slots, table) if s.want_drop and not s.round
+            for r in rows if r[1].drop_s is not None}
     for s, rows in zip(slots, table):
         if not s.want_drop and keep:
             rows[:] = sorted(((i, ex, c + RESERVE * (i in keep), n) for i, ex, c, n in rows),
@@ -481,7 +481,11 @@ def search(pool: Pool, slots: Sequence[Slot], tl: Timeline, w: Weights,
             for ri, (i, ex, c, _) in enumerate(rows):
                 pen = 0.0
                 if i in used:  # another part of it, long after: a small cost; else a big one
-                    pen += REUSE_FAR if len(order) - used[i] >= REUSE_GAP else REUSE
+                    k0 = used[i]
+                    before = table[k0][picks[k0][0]][1]  # its excerpt then
+                    room = max(before.i_in, grids[i].n_bars - before.i_in - before.n_bars)
+                    far = len(order) - k0 >= REUSE_GAP and room >= ex.n_bars
+                    pen += REUSE_FAR if far else REUSE
                     if ex.drop_s is not None and not s.round:
                         pen += DROP_MISS  # its drop has played: the peak gets another part
                 if int(pool.artist[i]) in recent_art:
@@ -503,6 +507,7 @@ def search(pool: Pool, slots: Sequence[Slot], tl: Timeline, w: Weights,
                 break
         prev_idx = idx
     cost, order, picks = beam[0]
+    order, picks = _improve(pool, slots, tl, w, table, list(order), list(picks), opts)
     out = []
     spans: dict[int, list[tuple[float, float]]] = {}
     for si, ((ri, tc, pen), i) in enumerate(zip(picks, order)):
@@ -522,6 +527,49 @@ def search(pool: Pool, slots: Sequence[Slot], tl: Timeline, w: Weights,
         spans.setdefault(i, []).append((ex.in_s, ex.out_s))
         out.append(Choice(slots[si], i, ex, c, tc, notes))
     return out
+
+
+def _improve(pool: Pool, slots, tl: Timeline, w: Weights, table, order: list, picks: list,
+             opts: ExcerptOptions, passes: int = 2) -> tuple[list, list]:
+    """Local search after the beam: replace one slot's excerpt by another track's when
+    the total (its cost, the transitions either side, the penalties) drops; a new track
+    must be unused and keep the artist rule with its neighbours."""
+    n = len(order)
+
+    def trans(k: int, a: int, b: int) -> float:
+        t = float(transition_cost(pool, a, b, bool(tl.half_double[slots[k].span]), w))
+        return 0.5 * t if slots[k].cut_in else t
+
+    gap = opts.artist_gap
+    for _ in range(passes):
+        changed = False
+        for k in range(n):
+            ri, tc, pen = picks[k]
+            old = table[k][ri][2] + pen + (trans(k, order[k - 1], order[k]) if k else 0.0) + \
+                (trans(k + 1, order[k], order[k + 1]) if k + 1 < n else 0.0)
+            used = set(order[:k] + order[k + 1:])
+            near = {int(pool.artist[order[j]]) for j in range(max(0, k - gap),
+                                                               min(n, k + gap + 1))
+                    if j != k and pool.artist[order[j]] >= 0}
+            best = None
+            for rj, (i, ex, c, _) in enumerate(table[k]):
+                if i in used or rj == ri or int(pool.artist[i]) in near:
+                    continue
+                new = c + (trans(k, order[k - 1], i) if k else 0.0) + \
+                    (trans(k + 1, i, order[k + 1]) if k + 1 < n else 0.0)
+                if new < old - 1e-9 and (best is None or new < best[0]):
+                    best = (new, rj, i)
+            if best is not None:
+                _, rj, i = best
+                order[k] = i
+                picks[k] = (rj, trans(k, order[k - 1], i) if k else 0.0, 0.0)
+                if k + 1 < n:
+                    r1, _, p1 = picks[k + 1]
+                    picks[k + 1] = (r1, trans(k + 1, i, order[k + 1]), p1)
+                changed = True
+        if not changed:
+            break
+    return order, picks
 
 
 def _slot_rows(pool: Pool, s: Slot, tl: Timeline, w: Weights, grids, cand,
