@@ -72,7 +72,8 @@ def match_soundtrack(tracklist: str | os.PathLike, db: DbPath = None, *,
     """Match a film's tracklist (text 'Artist - Title [tags] hh:mm:ss' lines, CSV or JSON;
     ``input_format``: "text", "csv", "json", default from the extension) against the
     library's files, failed analyses included (the user still owns them). ``output``:
-    write the film-order M3U8 of the found tracks (with '# missing:' comments). ``fill``:
+    write the film-order M3U8 of the found tracks (with '# missing:' comments), or with a
+    ``.xml`` name the rekordbox XML of the found tracks. ``fill``:
     up to three stand-ins from the library for each missing entry (``gaps``; the playlist
     plays the best in its place). Raises TracklistError, LibraryError (no library
     database), OutputError."""
@@ -91,10 +92,15 @@ def match_soundtrack(tracklist: str | os.PathLike, db: DbPath = None, *,
             gaps = fill_gaps(results, tracks, same_as=_same_sound(lib, results, tracks))
     written = None
     if output is not None:
+        title = os.path.splitext(os.path.basename(os.fspath(tracklist)))[0]
         try:
-            write_m3u8(results, output, title=os.path.splitext(os.path.basename(
-                os.fspath(tracklist)))[0], relative_to=relative_to,
-                       gaps=gaps)
+            if os.fspath(output).lower().endswith(".xml"):  # rekordbox, grids from the library
+                from ..soundtrack.report import playlist_entries
+                from .outputs import write_rekordbox_xml
+
+                write_rekordbox_xml(playlist_entries(results, gaps), output, title, db)
+            else:
+                write_m3u8(results, output, title=title, relative_to=relative_to, gaps=gaps)
         except OSError as exc:
             from ..errors import OutputError
             from ..fileio import os_reason
