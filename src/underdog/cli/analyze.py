@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .. import fields
 from ..app.analyze import analyze_files
 from .output import line, make_console, plain, print_records
 from .root import app
@@ -22,10 +23,6 @@ class OutFormat(str, Enum):
     table = "table"
     json = "json"    # one JSON document: an array of files, written at the end
     jsonl = "jsonl"  # one object per file per line, written as each is done
-
-
-def _fmt(v, spec: str, dash: str = "–") -> str:
-    return dash if v is None else format(v, spec)
 
 
 @app.command()
@@ -63,28 +60,29 @@ class _null:
         return False
 
 
+# Columns from the field declaration (heading, alignment, cell text), around the key.
+_BEFORE_KEY = ("duration_s", "bpm", "bpm_confidence")
+_AFTER_KEY = ("loudness_lufs", "energy", "drops", "style_label")
+
+
 def _print_table(console: Console, rows: list[dict]) -> None:
     table = Table(show_lines=False, header_style="bold")
-    for col, just in [("file", "left"), ("time", "right"), ("BPM", "right"), ("conf", "right"),
-                      ("key", "left"), ("LUFS", "right"), ("energy", "right"),
-                      ("drops", "right"), ("style", "left")]:
+    heads = ([("file", "left")] + [fields.column(n) for n in _BEFORE_KEY] + [("key", "left")]
+             + [fields.column(n) for n in _AFTER_KEY])
+    for col, just in heads:
         table.add_column(col, justify=just)
     errors = []
     for r in rows:
         name = plain(os.path.basename(r["path"]))
         if "error" in r:
             errors.append(r["error"])
-            table.add_row(name, "", "", "", "", "", "", "", Text("failed", style="red"))
+            table.add_row(name, *[""] * (len(heads) - 2), Text("failed", style="red"))
             continue
-        d = r.get("duration_s") or 0.0
         key = r.get("key")
         key_s = f"{key} ({r.get('camelot')})" if key else "–"
-        table.add_row(
-            name, f"{int(d // 60)}:{int(d % 60):02d}", _fmt(r.get("bpm"), ".1f"),
-            _fmt(r.get("bpm_confidence"), ".2f"), key_s, _fmt(r.get("loudness_lufs"), ".1f"),
-            _fmt(r.get("energy"), ".1f"), str(len(r.get("drops") or [])),
-            r.get("style_label") or "–",
-        )
+        v = {**r, "energy": r.get("energy_raw")}  # the energy cell shows the raw value's level
+        table.add_row(name, *(fields.cell(n, v.get(n)) for n in _BEFORE_KEY), key_s,
+                      *(fields.cell(n, v.get(n)) for n in _AFTER_KEY))
     console.print(table)
     for e in errors:
         console.print(line(("error", "red"), " ", e), soft_wrap=True)
