@@ -32,7 +32,7 @@ def serve(
 
         from ..web.app import create_app
     except ImportError as exc:
-        fail(f"the web page needs its extra packages ({exc.name}): pip install 'underdog[web]'")
+        fail(f"the web page needs its extra packages ({exc.name}): reinstall underdog (pip install -e .)")
     from ..library.db import default_db_path
 
     if host not in LOOPBACK and not token:
