@@ -11,7 +11,8 @@ in one transaction into a schema made by the current `open_library` (the columns
 with --source; the beats side table is left empty: neither query reads it). The DB is
 reused while its row count matches.
 
-Measured (median of --repeat, after one warm-up call; the first, cold call is shown too):
+Measured (median of --repeat, after one warm-up call; the first, cold call is shown too;
+CPU time beside wall time; --priority times at autogroup nice -10, see --help):
 - `Library.tracks` BPM 120-140 + style: first page (limit 100), the count, every row;
   a narrow one (BPM 126-130 + style + key); target < 200 ms;
 - `plan` montage, 45 min, seeds 0..repeat-1 (target < 5 s), with its own stats (rows read,
@@ -187,6 +188,10 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=45.0)
     ap.add_argument("--style", default=None, help="style of the query (default: the commonest)")
     ap.add_argument("--no-driver", action="store_true", help="skip the writer and Ray rates")
+    ap.add_argument("--priority", action="store_true",
+                    help="time at autogroup nice -10 (root; restored after): on a machine "
+                    "shared by many sessions the scheduler splits CPU per session, so wall "
+                    "times would measure the other sessions, not underdog")
     args = ap.parse_args()
     if not args.source:
         raise SystemExit("no scanned library to copy rows from (--source)")
@@ -199,6 +204,32 @@ def main() -> None:
         print(f"building {args.rows:,} rows from {args.source} into {db} ...", flush=True)
         print(f"  built in {build(db, Path(args.source), args.rows):.0f} s, "
               f"{db.stat().st_size / 1e9:.2f} GB", flush=True)
+    if args.priority:
+        _autogroup_nice(-10)
+    try:
+        rows = measure(args, db)
+    finally:
+        if args.priority:
+            _autogroup_nice(0)
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"underdog at catalogue scale: {args.rows:,} rows, SQLite "
+                  f"({os.cpu_count()} cores, shared machine"
+                  f"{', autogroup nice -10' if args.priority else ''})")
+    for c in ("measurement", "median", "other", "size", "target", "met"):
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*r[:5], "yes" if r[5] else "NO")
+    Console(width=170).print(table)
+
+
+def _autogroup_nice(n: int) -> None:
+    with open("/proc/self/autogroup", "w") as f:
+        f.write(str(n))
+
+
+def measure(args, db: Path) -> list[tuple]:
     rows: list[tuple] = []
     from underdog.planning.arcs import montage
     from underdog.planning.sequencer import PlanOptions, plan
@@ -262,16 +293,7 @@ def main() -> None:
         s = time.perf_counter() - t
         rows.append((label, f"{s:.2f} s", f"exit {r.returncode}",
                      (r.stderr.strip().splitlines() or [""])[-1][:60], "", r.returncode == 0))
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"underdog at catalogue scale: {args.rows:,} rows, SQLite "
-                  f"({os.cpu_count()} cores, shared machine)")
-    for c in ("measurement", "median", "other", "size", "target", "met"):
-        table.add_column(c)
-    for r in rows:
-        table.add_row(*r[:5], "yes" if r[5] else "NO")
-    Console(width=170).print(table)
+    return rows
 
 
 if __name__ == "__main__":

@@ -161,12 +161,14 @@ def bench_throughput(work: Path, music: Path, subset: int, peer_subset: int,
                 db = work / f"throughput-{engine}-j{jobs}.db"
                 for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
                     p.unlink(missing_ok=True)
-                ex = LocalPoolExecutor(jobs) if engine == "local" else RayExecutor()
+                ex = _Busy(LocalPoolExecutor(jobs) if engine == "local" else RayExecutor())
                 with open_library(db) as lib:
                     st = scan([sub], lib, executor=ex)
+                st.busy = ex.busy / (st.wall_s * jobs)  # type: ignore[attr-defined]
                 runs.setdefault((engine, jobs), []).append(st)
                 print(f"  {engine} --jobs {jobs}: {st.analyzed} analyzed, {st.failed} failed, "
-                      f"{st.audio_s / 3600:.2f} h in {st.wall_s:.1f} s", flush=True)
+                      f"{st.audio_s / 3600:.2f} h in {st.wall_s:.1f} s, workers busy "
+                      f"{st.busy:.0%}", flush=True)
         for key, sts in runs.items():  # the best run: the least disturbed by other load
             res[key] = min(sts, key=lambda x: x.wall_s)
     finally:
@@ -207,8 +209,25 @@ def bench_throughput(work: Path, music: Path, subset: int, peer_subset: int,
                      f"{st.wall_s:.0f} s, ×{rt:.0f} realtime",
                      f"pool --jobs {ray_jobs} {pool.wall_s:.0f} s", f"{over:+.1%}", "<= +15 %",
                      over <= 0.15 and st.analyzed == pool.analyzed))
+        busy = {k: statistics.median(x.busy for x in v) for k, v in runs.items()}
+        rows.append(("  workers busy (sum of per-file seconds / wall x CPUs), median",
+                     f"Ray {busy[('ray', ray_jobs)]:.0%}",
+                     f"pool {busy[('local', ray_jobs)]:.0%}", "", "", True))
         rows.append(("  local Ray start (ray.init, once per cluster/scan)",
                      f"{ray_start_s:.1f} s", "", "", "", True))
+
+
+class _Busy:
+    """An executor that adds up the seconds its workers spent on files (FileResult.seconds):
+    against wall x CPUs, the share of the run the engine kept its workers on files."""
+
+    def __init__(self, ex):
+        self.ex, self.jobs, self.busy = ex, ex.jobs, 0.0
+
+    def map(self, fn, items):
+        for item, res in self.ex.map(fn, items):
+            self.busy += float(getattr(res, "seconds", 0.0) or 0.0)
+            yield item, res
 
 
 def _start_ray(cpus: int) -> float:
