@@ -2,11 +2,12 @@
 under src/underdog (function-level imports included) is parsed with ``ast``, and
 
 - no module imports a module of a higher layer (the drawing's arrows never run upward);
-- the command line calls the application layer, not the operations below it (opening the
-  library, scanning, decoding, planning, reading or writing files);
+- the command line and the web layer call the application layer, not the operations below
+  it (opening the library, scanning, decoding, planning, reading or writing files);
 - pure layers stay pure: ``planning`` reads no files, opens no database and decodes nothing
   (the exceptions are named below, with their reason);
-- no module of ``cli`` or ``app`` imports another module's private (underscore) name.
+- no module of ``cli``, ``app`` or ``web`` imports another module's private (underscore)
+  name.
 """
 
 from __future__ import annotations
@@ -58,9 +59,7 @@ OPERATION_NAMES = {
     "underdog.soundtrack.match": {"match_tracklist"},
     "underdog.soundtrack.report": {"write_m3u8", "match_file"},
 }
-# The web layer joins these two checks once web/ops.py goes through underdog.app (issue 17:
-# today it still plans, scans and renders itself, and uses sequencer._entries).
-USER_LAYERS = ("cli",)
+USER_LAYERS = ("cli", "web")
 
 # Pure planning: no decoding, no files, no SQL. Named exceptions, each with its reason.
 IMPURE_FOR_PLANNING = ("underdog.audio", "underdog.analysis", "underdog.library",
@@ -72,7 +71,7 @@ PLANNING_EXCEPTIONS = {
     "underdog.planning.sequencer": {"underdog.library.db", "underdog.analysis.identity"},
 }
 
-PRIVATE_CHECKED = ("cli", "app")
+PRIVATE_CHECKED = ("cli", "app", "web")
 
 
 def modules() -> dict[str, Path]:

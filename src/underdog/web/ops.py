@@ -533,10 +533,9 @@ def render_plan(db: str, st: PlanState, out: str,
                 progress: Callable[[float, float], None]) -> dict:
     """Render the plan with ``app.render_plan`` into ``out`` (a file in the server's own
     folder; its plan JSON is written beside it)."""
-    from ..export.playlists import write_json
-
     plan_path = os.path.splitext(out)[0] + ".plan.json"
-    write_json(st.plan.as_dict(), plan_path)
+    app.write_playlist(st.plan.entries, plan_path, title=f"underdog {st.plan.arc.name}",
+                       document=st.plan.as_dict())
     rep = app.render_plan(plan_path, out, db=db,
                      progress=lambda done, total, eta: progress(done, total))
     return {"duration_s": _r(rep.duration_s, 1), "chapters": len(rep.chapters),
