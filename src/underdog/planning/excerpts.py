@@ -347,7 +347,7 @@ def choose_excerpt(t: Track, g: Grid, slot: Slot, w: Weights, half_double: bool,
                                                       6.0))])
     mad = (dev[starts + nb] - dev[starts]) / nb
     minutes = (slot.end_s - slot.start_s) / 60.0
-    c = ENERGY_GAIN * w.energy * mad * minutes
+    c = ENERGY_GAIN * w.energy * mad * max(minutes, 0.75)  # a short excerpt still counts
     c = c + PHRASE_MISS * (~g.phrase[starts]) + PHRASE_MISS * (~g.phrase[starts + nb])
     for a, b in avoid:
         c = np.where((g.downbeats[starts] < b - 1e-3) & (g.downbeats[starts + nb] > a + 1e-3),
