@@ -4,12 +4,14 @@ Pure planning over plain records (no I/O). The timeline is cut into **slots**, t
 search gives every slot one **excerpt** (a track's span from one downbeat to another):
 
 1. **Slots** (:func:`make_slots`). Every segment of the arc is filled on its own, so every
-   segment boundary (a round's start and end, a peak's start) is a slot boundary. A segment
-   gets ``round(length / excerpt_s)`` slots (fewer where a slot would fall below the minimum
-   excerpt length; a segment shorter than the minimum, e.g. a tabata rest, is one slot).
-   Slots last whole bars at their tempo: multiples of 4 bars, the last slot of a segment
-   taking the remainder, then one common factor (a fraction of a percent) on the segment's
-   tempi makes the bars fill it exactly, so every boundary falls on a beat.
+   segment boundary (a round's start and end, a peak's start) is a slot boundary. A peak
+   opens with a short ``drop_bars`` slot; the rest of a segment gets about one slot per
+   ``excerpt_s`` (fewer where a slot would fall below the minimum excerpt length; a segment
+   shorter than the minimum, e.g. a tabata rest, is one slot). Slots last whole bars at
+   their tempo: multiples of 4 bars (a segment rounded to whole 4-bar phrases where that
+   moves its tempo by 2 % or less), the last slot of a segment taking the remainder, then
+   one common factor (a fraction of a percent) on the segment's tempi makes the bars fill
+   it exactly, so every boundary falls on a beat.
 2. **Transitions.** A slot that starts a peak or a round, or follows a round, is entered on
    a **cut** (at a peak or a round start: a cut onto the track's drop where it has one);
    other slots blend in over an overlap of 8 bars (4 on short slots, fewer on very short
@@ -20,11 +22,13 @@ search gives every slot one **excerpt** (a track's span from one downbeat to ano
    starts, the one whose bars are nearest the slot's energy (the high-energy bars in a work
    round, a calm part in a rest), on phrase starts at both ends where it can. A slot that
    starts a peak takes the start on the downbeat of one of the track's drops, so that the
-   drop lands on the peak's first beat.
+   drop lands on the peak's first beat (:func:`align_drops` moves the cut when the drop is
+   a little after its downbeat).
 4. **Search** (:func:`search`): slots in order; states keep the tracks so far; a step adds
-   one track (no track twice, no artist within 3 excerpts: relaxed, with a penalty and a
-   warning, only where nothing else is left) and pays the excerpt cost and the transition
-   from the previous track.
+   one track and pays the excerpt cost and the transition from the previous track. No
+   track twice (another part of it, 10 or more excerpts later, at a small cost), no artist
+   within 3 excerpts: both relaxed, with a penalty and a warning, only where nothing else
+   is left. Then a local search replaces single excerpts while the total drops.
 """
 
 from __future__ import annotations
