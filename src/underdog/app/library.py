@@ -6,14 +6,16 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 
 from ..errors import NotFoundError, UsageError
-from ..library.scan import ScanStats
 from ..models import Track
 from .common import DbPath, as_range, library, track_record, user_energy
+
+if TYPE_CHECKING:  # the scanner (and the pipeline it imports) loads only for a scan
+    from ..library.scan import ScanStats
 
 # ---------------------------------------------------------------- scan
 
