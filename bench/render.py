@@ -466,8 +466,17 @@ def main() -> None:
     ap.add_argument("--db", default="/tmp/free.db", help="scanned library (with downbeats)")
     ap.add_argument("--sessions", default="montage,boxing,run160")
     ap.add_argument("--plan-dir", default=None, help="take accept_<session>.json from here")
+    ap.add_argument("--fine-only", action="store_true",
+                    help="only the onset check of each overlap of the --plan-dir plans")
     ap.add_argument("--mix-dir", default=tempfile.gettempdir(), help="where the mixes go")
     args = ap.parse_args()
+    if args.fine_only:
+        for name in args.sessions.split(","):
+            print(name)
+            rows = fine_only(Path(args.plan_dir or ROOT / "bench" / "out") / f"accept_{name}.json",
+                             Path(args.db))
+            (ROOT / "bench" / "out" / f"render_onsets_{name}.json").write_text(json.dumps(rows))
+        return
     if args.accept:
         accept_main(args)
         return
@@ -639,6 +648,63 @@ def _map_step(p, t0: float, t1: float) -> float:
     return float(100 * np.max(np.abs(r[1:] / r[:-1] - 1))) if len(r) > 1 else 0.0
 
 
+def _onset_offsets(ya: np.ndarray, pa, yb: np.ndarray, pb, t0: float, t1: float,
+                   sr: int) -> np.ndarray:
+    """Per session beat of the overlap (the outgoing map's beat knots between ``t0`` and
+    ``t1``): the distance between the two tracks' strongest onsets within ±60 ms of it
+    (2.9 ms onset envelope). A check on the layout that no tracker's choice of phase or
+    metrical level enters; a beat where either track has no onset near is left out."""
+    from underdog.render import beatgrid
+
+    beats = np.array([k for k in pa.knots_s if t0 <= k <= t1])
+    fps = sr / beatgrid.HOP
+    w = int(0.06 * fps)
+    peaks = []
+    for y, p in ((ya, pa), (yb, pb)):
+        e = np.convolve(beatgrid.onset_envelope(y, sr), [0.25, 0.5, 0.25], mode="same")
+        row = []
+        for b in beats:
+            c = int(round((b - p.start_s) * fps))
+            seg = e[max(0, c - w):c + w + 1]
+            ok = c - w >= 0 and len(seg) == 2 * w + 1 and seg.max() > 2 * np.median(seg)
+            row.append((int(np.argmax(seg)) - w) / fps if ok else np.nan)
+        peaks.append(np.array(row))
+    d = np.abs(peaks[0] - peaks[1])
+    return d[np.isfinite(d)]
+
+
+def fine_only(plan_path: Path, db: Path) -> list[dict]:
+    """The onset check of every overlap of a plan (no render, no trackers)."""
+    from underdog.render import mix
+    from underdog.render.render import audio_refiner, contribution, read_plan
+
+    plan = read_plan(plan_path)
+    beats_for = db_beats(db)
+    ex = []
+    for e in plan.entries:
+        b, d = beats_for(e.path)
+        ex.append(mix.Excerpt(beats=b, in_s=e.in_s, out_s=e.out_s if e.out_s is not None
+                              else float(b[-1]), target_bpm=e.tempo_bpm or e.arc_bpm,
+                              downbeats=d, start_s=e.start_s))
+    places = mix.layout(ex, [e.transition for e in plan.entries[1:]],
+                        start_s=plan.entries[0].start_s or 0.0,
+                        refine=audio_refiner([e.path for e in plan.entries]))
+    rows = []
+    for k, (pa, pb) in enumerate(zip(places, places[1:])):
+        ea, eb = plan.entries[k], plan.entries[k + 1]
+        if eb.transition.shape == "cut":
+            continue
+        ov0, ov1 = pa.fade_out.t0, pa.fade_out.t1
+        ya = contribution(ea.path, pa, MIX_SR, lufs=None)
+        yb = contribution(eb.path, pb, MIX_SR, lufs=None)
+        off = _onset_offsets(ya, pa, yb, pb, ov0 + 0.3, ov1 - 0.3, MIX_SR)
+        rows.append({"k": k + 1, "shape": eb.transition.shape, "onsets": _stats(off),
+                     "beats": int(len(off))})
+        print(f"  {k + 1:2d} {eb.transition.shape:11s} onsets {rows[-1]['onsets'][0]:5.1f} / "
+              f"{rows[-1]['onsets'][1]:5.1f} ms ({len(off)} beats)", flush=True)
+    return rows
+
+
 def bench_session(name: str, plan_path: Path, db: Path, out: Path, mix_dir: Path,
                   n_plots: int = 0) -> dict:
     import pyloudnorm
@@ -764,6 +830,7 @@ def bench_session(name: str, plan_path: Path, db: Path, out: Path, mix_dir: Path
         w0, w1 = max(ov0 - 8.0, pa.start_s), min(ov1 + 8.0, pb.end_s)
         ca, cb = _window(ya, pa.start_s, w0, w1, sr), _window(yb, pb.start_s, w0, w1, sr)
         row.update(_align(ca, cb, w0, pa.multiple, pb.multiple, period, ov0 + 0.3, ov1 - 0.3))
+        row["onsets"] = _stats(_onset_offsets(ya, pa, yb, pb, ov0 + 0.3, ov1 - 0.3, sr))
         # the baseline: the outgoing track's last 10 s into the incoming one's first 10 s,
         # each at its own tempo
         da = float(xa.get("duration_s") or 0.0)
