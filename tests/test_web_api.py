@@ -116,6 +116,75 @@ def test_library_page_paged_filtered_sorted(client):
     assert "path" not in d["rows"][0]  # the page names tracks by id
 
 
+def _copied_library(client, tmp_path) -> tuple[str, int]:
+    """The scanned clips and 60 copies of their rows (tagged ``Artist NNN`` / ``Song NNN``
+    / ``Album NNN``, every third with a drop); returns the database and how many tracks
+    have a drop."""
+    import shutil
+    from dataclasses import replace
+
+    from underdog.library.db import open_library
+
+    db = str(tmp_path / "lib.db")
+    shutil.copy(client.db, db)
+    with open_library(db) as lib:
+        real = lib.tracks()
+        drop = next((d for t in real for d in t.drops or []), {"time_s": 5.0, "strength": 1.0})
+        lib.add_tracks([replace(real[i % len(real)], id=None, path=f"/copies/{i:03d}.flac",
+                                drops=[drop] if i % 3 == 0 else [], artist=f"Artist {i:03d}",
+                                title=f"Song {i:03d}", album=f"Album {i % 7:03d}")
+                        for i in range(60)])
+        return db, sum(bool(t.drops) for t in lib.tracks())
+
+
+def test_search_matches_title_artist_album_in_the_query(client, tmp_path):
+    """The search box matches the title and the album as well as the artist (it read the
+    artist only), in SQL, paged, with the total."""
+    from underdog.web import ops
+
+    db, _ = _copied_library(client, tmp_path)
+
+    def search(text, **kw):
+        return ops.library_page(db, ops.parse_query({"q": text, **kw}))
+
+    d = search("SONG 01")  # Song 010-019
+    assert d["total"] == 10 and {r["title"] for r in d["rows"]} == {
+        f"Song {i:03d}" for i in range(10, 20)}
+    d = search("album 003", limit="3", offset="6")  # 3, 10, ..., 59: 9 tracks
+    assert d["total"] == 9 and [r["album"] for r in d["rows"]] == ["Album 003"] * 3
+    assert search("artist 05")["total"] == 10
+    assert search("%")["total"] == search("_")["total"] == 0  # literal, not a pattern
+    st, _, data = client.req("GET", "/api/tracks?q=zz%25")  # and through the server
+    assert st == 200 and json.loads(data)["total"] == 0
+
+
+def test_has_drops_runs_in_the_query_full_pages_true_total(client, tmp_path):
+    """*has drops* filters in SQL: the page is full and the total counts only tracks with a
+    drop (it narrowed the current page only: a short page, the other filters' total)."""
+    import sqlite3
+
+    from underdog.web import ops
+
+    db, want = _copied_library(client, tmp_path)
+    assert want >= 20
+    from underdog.library import db as dbmod
+
+    con = sqlite3.connect(db)  # the filter's term is its partial indexes' WHERE (schema 6)
+    sqls = [r[0] for r in con.execute("SELECT sql FROM sqlite_master WHERE name IN "
+                                      "('tracks_drops_energy', 'tracks_drops_bpm')")]
+    con.close()
+    assert len(sqls) == 2 and all(s.endswith("WHERE " + dbmod._HAS_DROPS) for s in sqls)
+    d = ops.library_page(db, ops.parse_query({"drops": "1", "limit": "10"}))
+    assert d["total"] == want and len(d["rows"]) == 10 and all(r["drops"] for r in d["rows"])
+    assert d["library"] is None  # a filtered count: the page keeps the library's own
+    d = ops.library_page(db, ops.parse_query({"drops": "1", "offset": str(want - 3)}))
+    assert len(d["rows"]) == 3 and all(r["drops"] for r in d["rows"])
+    from underdog import app
+
+    page = app.query_tracks(db, drops=False, limit=1000)
+    assert page.total == len(page.tracks) == 64 - want and not any(t.drops for t in page.tracks)
+
+
 def test_track_detail_and_audio_range(client):
     row = client.json("GET", "/api/tracks?limit=1")["rows"][0]
     t = client.json("GET", f"/api/tracks/{row['id']}")

@@ -195,19 +195,22 @@ def query_tracks(db: DbPath = None, *, bpm: str | tuple | None = None,
                  energy: str | tuple | None = None, style: str | None = None,
                  key: str | None = None, artist: str | None = None, sort: str | None = None,
                  offset: int = 0, limit: int | None = None, include_failed: bool = False,
-                 include_missing: bool = False, count: bool = True) -> TrackPage:
+                 include_missing: bool = False, count: bool = True,
+                 drops: bool | None = None, search: str | None = None) -> TrackPage:
     """Library tracks matching every filter, sorted, one page of them.
 
     ``bpm`` and ``energy`` are ranges, as text ("120-140", "7-", "-10") or (lo, hi)
     pairs; ``energy`` is the users' level 1–10. ``key``: a Camelot code or key name;
     ``artist``: a case-insensitive substring; ``sort``: one of
     :data:`underdog.library.db.SORT_KEYS`, "-" prefix for descending. ``count=False``
-    skips the total count (``total`` is then the page's length). The query and the count
+    skips the total count (``total`` is then the page's length). ``drops``: True for the
+    tracks with a drop, False for those without; ``search``: a case-insensitive substring
+    of the artist, the title or the album. The query and the count
     run in SQL, so a page of a 100,000-track library costs one page. Raises UsageError
     for a malformed range or an unknown sort key."""
     filters = dict(bpm=as_range(bpm, "BPM"), level=as_range(energy, "energy"), style=style,
                    key=key, artist=artist, include_failed=include_failed,
-                   include_missing=include_missing)
+                   include_missing=include_missing, drops=drops, text=search)
     if offset < 0 or (limit is not None and limit < 0):
         raise UsageError("offset and limit must not be negative")
     with library(db) as lib:

@@ -108,7 +108,7 @@ class Query:
     level: tuple[float | None, float | None] | None = None
     style: str | None = None
     key: str | None = None
-    artist: str | None = None
+    search: str | None = None
     drops: bool = False
     sort: str | None = None
     offset: int = 0
@@ -159,7 +159,7 @@ def parse_query(params: dict) -> Query:
     text = params.get("q") or None
     if text is not None and len(text) > 200:
         raise WebError("search text is too long")
-    q.artist = text
+    q.search = text
     q.drops = params.get("drops") in ("1", "true", "on")
     sort = params.get("sort") or None
     if sort is not None and sort.lstrip("-") not in SORT_KEYS:
@@ -172,18 +172,18 @@ def parse_query(params: dict) -> Query:
 
 def library_page(db: str, q: Query) -> dict:
     """One page of the library table, with the number of matching tracks (``library``:
-    the library's own count, only without filters; the page keeps it).
-
-    *has drops* narrows the page itself: the application layer has no drops filter yet,
-    so such a page can hold fewer rows and ``total`` counts the other filters only."""
+    the library's own count, only without filters; the page keeps it). The search text
+    matches the artist, the title or the album; every filter, *has drops* too, runs in
+    the query, so ``total`` counts them all."""
     if not os.path.exists(db):
         return {"total": 0, "library": 0, "offset": 0, "rows": []}
-    filtered = any(v is not None for v in (q.bpm, q.level, q.style, q.key, q.artist))
+    filtered = q.drops or any(v is not None for v in (q.bpm, q.level, q.style, q.key,
+                                                      q.search))
     page = app.query_tracks(db, bpm=q.bpm, energy=q.level, style=q.style, key=q.key,
-                            artist=q.artist, sort=q.sort, offset=q.offset, limit=q.limit)
-    rows = [t for t in page.tracks if t.drops] if q.drops else page.tracks
-    return {"total": page.total, "library": None if filtered or q.drops else page.total,
-            "offset": q.offset, "rows": [track_row(t) for t in rows]}
+                            search=q.search, drops=True if q.drops else None, sort=q.sort,
+                            offset=q.offset, limit=q.limit)
+    return {"total": page.total, "library": None if filtered else page.total,
+            "offset": q.offset, "rows": [track_row(t) for t in page.tracks]}
 
 
 def _details(db: str, track_id: int):
