@@ -617,11 +617,15 @@ def _silences(y: np.ndarray, sr: int, planned: list[tuple[float, float]]) -> tup
 
 
 def _true_peak_db(y: np.ndarray, sr: int) -> float:
+    """4x oversampled peak (dBTP), 10 s at a time; each piece is upsampled with 256
+    samples of context each side and only its own span is read (the resampler rings at a
+    piece's cut edges: read there, it reported -0.24 dBTP for a mix whose peak is -1.1)."""
     peak = 0.0
-    step = sr * 10
+    step, ctx = sr * 10, 256
     for i in range(0, y.shape[1], step):
-        seg = y[:, max(0, i - 64):i + step + 64]
-        peak = max(peak, float(np.abs(resample_poly(seg, 4, 1, axis=1)).max()))
+        a = max(0, i - ctx)
+        up = np.abs(resample_poly(y[:, a:i + step + ctx], 4, 1, axis=1))
+        peak = max(peak, float(up[:, 4 * (i - a):4 * (i - a + min(step, y.shape[1] - i))].max()))
     return 20 * np.log10(peak + 1e-12)
 
 
