@@ -101,6 +101,20 @@ def test_acceptance_walk(site):
     _refresh(page, lambda: page.click("#lib-table th[data-sort='bpm']"))
     bpms = [float(x) for x in _column(page, 3)]
     assert bpms == sorted(bpms, reverse=True) and bpms[0] > bpms[-1]
+    # search: an album's word (it searched the artist only), then a title's
+    _refresh(page, lambda: page.fill("#f-q", "singularity"))
+    assert sorted(_column(page, 2)) == ["Awakening", "Through Space"]
+    assert page.text_content("#lib-count").startswith("2 of 12")
+    _refresh(page, lambda: page.fill("#f-q", "CAVES"))
+    assert _column(page, 2) == ["Caves"]
+    _refresh(page, lambda: page.fill("#f-q", ""))
+    # has drops, in the query: every row has one and the count says how many
+    _refresh(page, lambda: page.check("#f-drops"))
+    drops = _column(page, 7)
+    assert drops and all(int(x) > 0 for x in drops)
+    assert page.text_content("#lib-count").startswith(f"{len(drops)} of 12")
+    _refresh(page, lambda: page.uncheck("#f-drops"))
+    assert len(_column(page, 3)) == 12
 
     lap("filter")
     # -- every format of the demo library plays in Chromium from its track id

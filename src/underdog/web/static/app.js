@@ -90,20 +90,34 @@ function filterParams() {
 }
 
 let libSeq = 0;
-async function loadLibrary(reason) {
+let libInFlight = null;
+async function loadLibrary(reason, t0 = performance.now()) {
   const seq = ++libSeq;
-  const t0 = performance.now();
   window.underdogBusy = true;
+  // One request at a time: changes made while one runs (clearing three filters fires three)
+  // wait for it, and only the newest is asked; parallel requests only slowed the last.
+  while (libInFlight) {
+    await libInFlight.catch(() => {});
+    if (seq !== libSeq) return;
+  }
   let d = null;
   const params = filterParams().toString();
-  if (reason === "first" && params === "offset=0&limit=50") {
-    // the page's <link rel=preload> asked for this as the HTML arrived (the launch
-    // cookie authorizes it); the same request here takes its answer
-    const r = await fetch(`/api/tracks?${params}`).catch(() => null);
-    d = r && r.ok ? await r.json() : null;
+  const req = (async () => {
+    if (reason === "first" && params === "offset=0&limit=50") {
+      // the page's <link rel=preload> asked for this as the HTML arrived (the launch
+      // cookie authorizes it); the same request here takes its answer
+      const r = await fetch(`/api/tracks?${params}`).catch(() => null);
+      const pre = r && r.ok ? await r.json() : null;
+      if (pre) return pre;
+    }
+    return getJSON(`/api/tracks?${params}`);
+  })();
+  libInFlight = req;
+  try { d = await req; }
+  finally {
+    if (libInFlight === req) libInFlight = null;
+    if (seq === libSeq) window.underdogBusy = false;
   }
-  try { if (!d) d = await getJSON(`/api/tracks?${params}`); }
-  finally { if (seq === libSeq) window.underdogBusy = false; }
   if (seq !== libSeq) return;
   state.total = d.total;
   const body = $("#lib-table tbody");
@@ -145,14 +159,18 @@ function showLibrary() {
 function setupLibrary() {
   for (const s of META.styles) $("#f-style").append(el("option", { value: s, text: s }));
   for (const k of META.keys) $("#f-key").append(el("option", { value: k, text: k }));
+  // A burst of changes (clearing three filters fires three) makes one request: each change
+  // waits 25 ms for the next; the page's timing starts at the last change itself.
   let timer = null;
-  const refilter = () => { state.offset = 0; loadLibrary("filter"); };
-  $("#filters").addEventListener("change", refilter);
-  $("#filters").addEventListener("input", (ev) => {
-    if (ev.target.id !== "f-q") return;
-    clearTimeout(timer); timer = setTimeout(refilter, 150);
-  });
-  $("#filters").addEventListener("submit", (ev) => { ev.preventDefault(); refilter(); });
+  const refilter = (wait) => {
+    const t0 = performance.now();
+    window.underdogBusy = true;
+    clearTimeout(timer);
+    timer = setTimeout(() => { state.offset = 0; loadLibrary("filter", t0); }, wait);
+  };
+  $("#filters").addEventListener("change", () => refilter(25));
+  $("#filters").addEventListener("input", (ev) => { if (ev.target.id === "f-q") refilter(150); });
+  $("#filters").addEventListener("submit", (ev) => { ev.preventDefault(); refilter(0); });
   document.querySelectorAll("#lib-table th[data-sort]").forEach((th) => th.addEventListener("click", () => {
     const k = th.dataset.sort;
     state.sort = state.sort === k ? `-${k}` : k;
