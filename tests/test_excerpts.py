@@ -121,3 +121,53 @@ def test_whole_tracks_mode_unchanged_and_planning_needs_no_library(lib):
     ex_mem = plan_candidates(tracks, arc, 20, PlanOptions(excerpts=True), rhythm=rhythm)
     assert [(e.track.id, e.in_s, e.out_s) for e in ex_mem.entries] == \
         [(e.track.id, e.in_s, e.out_s) for e in ex_lib.entries]
+
+
+def test_the_plot_marks_an_excerpts_drop_where_the_plan_lands_it(lib):
+    """The plot's ▼ for an excerpt is at its ``drop_at_s`` (session time), not at its
+    entry's start plus the drop's track time (the excerpt does not start at 0 s)."""
+    from underdog.export.plot import plot_rows
+
+    p = plan(lib, drops_arc(), None, PlanOptions(excerpts=True))
+    _, rows = plot_rows(p)
+    checked = 0
+    for e, row in zip(p.entries, rows):
+        assert row["span"] == (e.in_s, e.out_s)
+        if e.drop_at_s is None:
+            assert row["drops_min"] == []
+            continue
+        assert row["drops_min"] == [pytest.approx(e.drop_at_s / 60.0)]
+        naive = [(e.start_s + d["time_s"]) / 60.0 for d in e.track.drops]
+        assert all(abs(x - e.drop_at_s / 60.0) > 1.0 / 60.0 for x in naive)  # not there
+        checked += 1
+    assert checked >= 1
+
+
+def test_another_part_of_a_track_is_costed_as_the_part_it_plays(lib):
+    """A track may come back 10+ excerpts later with another part of it; the search must
+    cost that part, not the track's best (already played) part. Eleven tracks are loud
+    only in their first half, one is steady at level 7; twelve one-minute slots at level
+    9: the twelfth slot takes the steady track, not a loud track's quiet second half (the
+    old search costed that as the loud half and played a level-~4 part)."""
+    import dataclasses
+
+    base = lib.tracks()[0]
+    tracks, rhythm = [], {}
+    for k in range(12):
+        loud = k < 11
+        curve = np.where(np.arange(192) < 96, 0.95, 0.1) if loud else np.full(192, 0.67)
+        tracks.append(dataclasses.replace(
+            base, id=1000 + k, path=f"/music/t{k}.flac", artist=f"artist {k}",
+            albumartist=None, album=None, title=f"t{k}", bpm=120.0, duration_s=192.0,
+            energy=float(np.mean(curve)), energy_curve=curve.astype(np.float32),
+            energy_curve_hop_s=1.0, drops=[], camelot=None, style=None, style_label=None))
+        rhythm[1000 + k] = (np.arange(0.0, 192.0, 0.5), np.arange(0.0, 192.01, 2.0),
+                            np.arange(0.0, 192.0, 16.0))
+    arc = Arc("work", [_seg("work", 12.0, 120, 9)], minutes=12.0)
+    p = plan_candidates(tracks, arc, None,
+                        PlanOptions(excerpts=True, excerpt=ExcerptOptions(excerpt_s=60.0)),
+                        rhythm=rhythm)
+    assert len(p.entries) == 12
+    levels = [e.level for e in p.entries]
+    assert min(levels) >= 6.5, [(e.track.title, e.in_s, round(e.level, 1)) for e in p.entries]
+    assert 1011 in [e.track.id for e in p.entries]  # the steady track plays

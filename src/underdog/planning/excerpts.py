@@ -26,7 +26,8 @@ search gives every slot one **excerpt** (a track's span from one downbeat to ano
    a little after its downbeat).
 4. **Search** (:func:`search`): slots in order; states keep the tracks so far; a step adds
    one track and pays the excerpt cost and the transition from the previous track. No
-   track twice (another part of it, 10 or more excerpts later, at a small cost), no artist
+   track twice (another part of it, 10 or more excerpts later, at a small cost, costed as
+   the part it would really play: its best part clear of those played), no artist
    within 3 excerpts: both relaxed, with a penalty and a warning, only where nothing else
    is left. Then a local search replaces single excerpts while the total drops.
 """
@@ -59,6 +60,7 @@ REUSE_GAP = 10
 REUSE = 30.0              # cost of using a track twice (only when nothing else is left)
 PER_SLOT = 40             # candidate tracks kept per slot
 ENERGY_GAIN = 2.0         # energy weighs this × the whole-track planner's (the bars are chosen)
+WORK_GAIN = 2.0           # … and this much more in a round's work interval (its loud bars)
 LOUD_LEVEL = 6.5          # both sides of a blend at least this loud: bass swap
 
 Rhythm = tuple[np.ndarray, np.ndarray, np.ndarray]  # beats, downbeats, phrase starts (s)
@@ -170,6 +172,7 @@ class Slot:
     cut_in: bool              # entered on a cut (a peak or round boundary)
     want_drop: bool           # a drop should land on its first beat
     round: int = 0            # the round it belongs to (0: none)
+    work: bool = False        # in a round's work interval (energy is its point)
     overlap_out: int = 0      # bars the next slot blends in over (0: a cut or the end)
     prev_s: float = 0.0       # length of the slot before (seconds; 0: none)
 
@@ -205,7 +208,7 @@ def make_slots(tl: Timeline, opts: ExcerptOptions) -> list[Slot]:
                 index=len(slots), span=sp.index, start_s=t, end_s=end, bars=n, tempo=tempo,
                 target_bpm=b, target_level=float(tl.targets((t + end) / 2.0)[1]),
                 cut_in=cut or (first and sp.index == 0), want_drop=first and seg.peak,
-                round=seg.round))
+                round=seg.round, work=bool(seg.round and seg.peak)))
             t = end
         prev_round = seg.round
     for a, b in zip(slots, slots[1:]):
@@ -302,6 +305,13 @@ class Excerpt:
     body_bars: int = 0        # session bars until the next slot enters (the slot's bars …)
 
 
+def energy_gain(slot: Slot) -> float:
+    """How much more than the whole-track planner an excerpt's energy weighs in ``slot``:
+    twice (its bars are chosen), twice more in a work interval, where a round is only as
+    hard as its music is loud (tempo, key and phrase ends matter less there)."""
+    return ENERGY_GAIN * (WORK_GAIN if slot.work else 1.0)
+
+
 def stretch_cost(dev_pct):
     """Per minute: how far a track is stretched to the slot's tempo, x + x² with x the
     deviation over 8 % (0 at its own tempo, 2 at the limit); vectorized; NaN costs 3."""
@@ -351,7 +361,7 @@ def choose_excerpt(t: Track, g: Grid, slot: Slot, w: Weights, half_double: bool,
                                                       6.0))])
     mad = (dev[starts + nb] - dev[starts]) / nb
     minutes = (slot.end_s - slot.start_s) / 60.0
-    c = ENERGY_GAIN * w.energy * mad * max(minutes, 0.75)  # a short excerpt still counts
+    c = energy_gain(slot) * w.energy * mad * max(minutes, 0.75)  # a short one still counts
     c = c + PHRASE_MISS * (~g.phrase[starts]) + PHRASE_MISS * (~g.phrase[starts + nb])
     for a, b in avoid:
         c = np.where((g.downbeats[starts] < b - 1e-3) & (g.downbeats[starts + nb] > a + 1e-3),
@@ -421,7 +431,7 @@ def preselect(pool: Pool, slots: Sequence[Slot], tl: Timeline, w: Weights, k: in
         reach = np.clip(s.target_level, ranges[:, 0], ranges[:, 1])
         c_e = energy_cost(np.where(np.isfinite(reach), reach, pool.level), s.target_level)
         c_s = style_cost(pool.style_p, prefs[s.span]) if prefs[s.span] is not None else 0.0
-        rate = (w.tempo * stretch_cost(dev) + ENERGY_GAIN * w.energy * c_e + w.style * c_s
+        rate = (w.tempo * stretch_cost(dev) + energy_gain(s) * w.energy * c_e + w.style * c_s
                 + w.novelty * pool.recent)
         rate = rate + pool.bias
         rate = np.where(dev <= 100.0 * MAX_STRETCH, rate, rate + 50.0)  # cannot stretch there
@@ -464,8 +474,10 @@ def search(pool: Pool, slots: Sequence[Slot], tl: Timeline, w: Weights,
             table[si] = _slot_rows(pool, slots[si], tl, w, grids, every, force=True)
         if not table[si]:
             return []
-    # States: (cost, order of pool indices, per slot (row, transition cost, penalty)).
+    # States: (cost, order of pool indices, per slot (row, transition cost, penalty,
+    # the other part of a track played again, else None)).
     beam: list[tuple[float, tuple, tuple]] = [(0.0, (), ())]
+    parts: dict[tuple, Excerpt | None] = {}  # (slot, track, spans played): its other part
     prev_idx = None
     for si, s in enumerate(slots):
         rows = table[si]
@@ -482,20 +494,30 @@ def search(pool: Pool, slots: Sequence[Slot], tl: Timeline, w: Weights,
             recent_art = {int(pool.artist[o]) for o in order[-opts.artist_gap:]
                           if pool.artist[o] >= 0}
             added = 0
-            for ri, (i, ex, c, _) in enumerate(rows):
-                pen = 0.0
+            for ri, (i, ex, c, notes) in enumerate(rows):
+                pen, again = 0.0, None
                 if i in used:  # another part of it, long after: a small cost; else a big one
                     k0 = used[i]
-                    before = table[k0][picks[k0][0]][1]  # its excerpt then
-                    room = max(before.i_in, grids[i].n_bars - before.i_in - before.n_bars)
-                    far = len(order) - k0 >= REUSE_GAP and room >= ex.n_bars
-                    pen += REUSE_FAR if far else REUSE
-                    if ex.drop_s is not None and not s.round:
-                        pen += DROP_MISS  # its drop has played: the peak gets another part
+                    if len(order) - k0 >= REUSE_GAP:
+                        # the part it would really play: the best one clear of those played
+                        spans = tuple(sorted(
+                            (e.in_s, e.out_s) for e in (_played(table, picks, j)
+                                                        for j, o in enumerate(order) if o == i)))
+                        key = (si, i, spans)
+                        if key not in parts:
+                            parts[key] = choose_excerpt(pool.tracks[i], grids[i], s, w, hd,
+                                                        bool(notes), spans)
+                        again = parts[key]
+                    if again is not None:  # costed as that part, not as the best one
+                        pen += REUSE_FAR + again.cost - ex.cost
+                    else:
+                        pen += REUSE
+                        if ex.drop_s is not None and not s.round:
+                            pen += DROP_MISS  # its drop has played: the peak gets another
                 if int(pool.artist[i]) in recent_art:
                     pen += ARTIST_BREAK
                 tc = float(T[picks[-1][0], ri]) if T is not None else 0.0
-                nxt.append((cost + c + tc + pen, order + (i,), picks + ((ri, tc, pen),)))
+                nxt.append((cost + c + tc + pen, order + (i,), picks + ((ri, tc, pen, again),)))
                 added += pen == 0.0
                 if added >= opts.beam_width:
                     break
@@ -514,7 +536,7 @@ def search(pool: Pool, slots: Sequence[Slot], tl: Timeline, w: Weights,
     order, picks = _improve(pool, slots, tl, w, table, list(order), list(picks), opts)
     out = []
     spans: dict[int, list[tuple[float, float]]] = {}
-    for si, ((ri, tc, pen), i) in enumerate(zip(picks, order)):
+    for si, ((ri, tc, pen, _), i) in enumerate(zip(picks, order)):
         _, ex, c, notes = table[si][ri]
         notes = list(notes)
         if i in spans:  # a track played again: another part of it where it has one
@@ -533,6 +555,11 @@ def search(pool: Pool, slots: Sequence[Slot], tl: Timeline, w: Weights,
     return out
 
 
+def _played(table, picks, j: int) -> Excerpt:
+    """The excerpt the ``j``-th pick plays: its row's, or another part of a track again."""
+    return picks[j][3] or table[j][picks[j][0]][1]
+
+
 def _improve(pool: Pool, slots, tl: Timeline, w: Weights, table, order: list, picks: list,
              opts: ExcerptOptions, passes: int = 2) -> tuple[list, list]:
     """Local search after the beam: replace one slot's excerpt by another track's when
@@ -548,7 +575,7 @@ def _improve(pool: Pool, slots, tl: Timeline, w: Weights, table, order: list, pi
     for _ in range(passes):
         changed = False
         for k in range(n):
-            ri, tc, pen = picks[k]
+            ri, tc, pen, _ = picks[k]
             old = table[k][ri][2] + pen + (trans(k, order[k - 1], order[k]) if k else 0.0) + \
                 (trans(k + 1, order[k], order[k + 1]) if k + 1 < n else 0.0)
             used = set(order[:k] + order[k + 1:])
@@ -566,10 +593,10 @@ def _improve(pool: Pool, slots, tl: Timeline, w: Weights, table, order: list, pi
             if best is not None:
                 _, rj, i = best
                 order[k] = i
-                picks[k] = (rj, trans(k, order[k - 1], i) if k else 0.0, 0.0)
+                picks[k] = (rj, trans(k, order[k - 1], i) if k else 0.0, 0.0, None)
                 if k + 1 < n:
-                    r1, _, p1 = picks[k + 1]
-                    picks[k + 1] = (r1, trans(k + 1, i, order[k + 1]), p1)
+                    r1, _, p1, a1 = picks[k + 1]
+                    picks[k + 1] = (r1, trans(k + 1, i, order[k + 1]), p1, a1)
                 changed = True
         if not changed:
             break
