@@ -12,7 +12,8 @@
      navigation's start to the first page of rows in the DOM: HTML, script, /api/meta,
      /api/tracks, drawing);
    - filters: BPM range, style, Camelot key, energy range, has-drops, sort by BPM: each
-     the time from the request to the redrawn table (``performance.now()`` in the page).
+     the time from the last change (a filter; a click for the sort) to the redrawn table
+     (``performance.now()`` in the page; a burst of changes makes one request).
    Median of --runs (targets: first render <= 300 ms, each filter <= 100 ms); beside it
    the server's share (the /api/tracks request's time to first byte, resource timing).
 Prints one table; wall clock on whatever machine runs it (note the load).
