@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 from ..soundtrack.match import FOUND, MatchResult
 from .common import DbPath, library
@@ -14,7 +14,7 @@ from .common import DbPath, library
 class SoundtrackMatch:
     """Every tracklist entry's result in input order (``results``: status found | missing
     | ambiguous, confidence, the library file or the candidates), and the film-order M3U8
-    written, if any (``playlist``)."""
+    written, if any (``playlist``: the paths, comma-separated)."""
 
     tracklist: str
     results: list[MatchResult]
@@ -66,13 +66,14 @@ def _same_sound(lib, results, tracks):
 
 
 def match_soundtrack(tracklist: str | os.PathLike, db: DbPath = None, *,
-                     input_format: str | None = None, output: str | os.PathLike | None = None,
+                     input_format: str | None = None,
+                     output: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
                      relative_to: str | os.PathLike | None = None,
                      fill: bool = False) -> SoundtrackMatch:
     """Match a film's tracklist (text 'Artist - Title [tags] hh:mm:ss' lines, CSV or JSON;
     ``input_format``: "text", "csv", "json", default from the extension) against the
-    library's files, failed analyses included (the user still owns them). ``output``:
-    write the film-order M3U8 of the found tracks (with '# missing:' comments), or with a
+    library's files, failed analyses included (the user still owns them). ``output`` (one
+    path or several): write the film-order M3U8 of the found tracks (with '# missing:' comments), or with a
     ``.xml`` name the rekordbox XML of the found tracks. ``fill``:
     up to three stand-ins from the library for each missing entry (``gaps``; the playlist
     plays the best in its place). Raises TracklistError, LibraryError (no library
@@ -90,21 +91,22 @@ def match_soundtrack(tracklist: str | os.PathLike, db: DbPath = None, *,
             from ..soundtrack.fill import fill_gaps
 
             gaps = fill_gaps(results, tracks, same_as=_same_sound(lib, results, tracks))
-    written = None
-    if output is not None:
-        title = os.path.splitext(os.path.basename(os.fspath(tracklist)))[0]
+    outputs = [] if output is None else (
+        [output] if isinstance(output, (str, bytes, os.PathLike)) else list(output))
+    title = os.path.splitext(os.path.basename(os.fspath(tracklist)))[0]
+    for out in outputs:
         try:
-            if os.fspath(output).lower().endswith(".xml"):  # rekordbox, grids from the library
+            if os.fspath(out).lower().endswith(".xml"):  # rekordbox, grids from the library
                 from ..soundtrack.report import playlist_entries
                 from .outputs import write_rekordbox_xml
 
-                write_rekordbox_xml(playlist_entries(results, gaps), output, title, db)
+                write_rekordbox_xml(playlist_entries(results, gaps), out, title, db)
             else:
-                write_m3u8(results, output, title=title, relative_to=relative_to, gaps=gaps)
+                write_m3u8(results, out, title=title, relative_to=relative_to, gaps=gaps)
         except OSError as exc:
             from ..errors import OutputError
             from ..fileio import os_reason
 
-            raise OutputError(os.fspath(output), os_reason(exc)) from None
-        written = os.fspath(output)
+            raise OutputError(os.fspath(out), os_reason(exc)) from None
+    written = ", ".join(os.fspath(o) for o in outputs) or None
     return SoundtrackMatch(os.fspath(tracklist), results, written, gaps)

@@ -138,7 +138,7 @@ def tracks(
         table.add_row(str(t.id), plain(name),
                       *(fields.cell(f, getattr(t, f)) for f in _TABLE_FIELDS))
     console.print(table)
-    console.print(f"{len(rows)} tracks")
+    console.print(f"{len(rows)} track{'' if len(rows) == 1 else 's'}")
 
 
 _TABLE_FIELDS = ("duration_s", "bpm", "camelot", "energy", "loudness_lufs", "style_label",

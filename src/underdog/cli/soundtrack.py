@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 from rich.table import Table
@@ -40,9 +40,9 @@ def match(
     tracklist: Path = typer.Argument(..., help="Tracklist: text 'Artist - Title \\[tags] "
                                      "hh:mm:ss' lines, CSV artist,title,tags,time, or JSON."),
     db: Optional[Path] = DB_OPTION,
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the film-order "
-                                          "M3U8 (found tracks; '# missing:' comments), or "
-                                          "with a .xml name a rekordbox XML playlist."),
+    output: List[Path] = typer.Option([], "-o", "--output", help="Write the film-order "
+                                      "M3U8 (found tracks; '# missing:' comments), or with "
+                                      "a .xml name a rekordbox XML playlist; repeatable."),
     format: MatchFormat = typer.Option(MatchFormat.table, "--format", "-f",
                                        help="table; json: one JSON array of entries; "
                                        "jsonl: one object per entry per line."),
@@ -67,7 +67,7 @@ def match(
     results = m.results
     shown = [r for r in results if not (missing_only and r.status == FOUND)]
     gap_of = {id(r): g for r in results if (g := m.gap_of(r)) is not None}
-    _print_table(shown, results, output, gap_of)
+    _print_table(shown, results, m.playlist, gap_of)
 
 
 def _print_table(shown, results, output, gap_of) -> None:
