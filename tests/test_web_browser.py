@@ -170,6 +170,28 @@ def test_acceptance_walk(site):
     page.mouse.move(x, y + 40, steps=4)
     page.mouse.up()
     page.screenshot(path=str(shots / "arc.png"), full_page=True)
+    # segments: rename the first, split it in two, remove the last; undo steps back
+    rows = page.locator("#arc-table tbody tr")
+    n = rows.count()
+    page.fill("#arc-table input.seg-name[data-seg='0']", "warm up")
+    page.dispatch_event("#arc-table input.seg-name[data-seg='0']", "change")
+    page.click("#arc-table button.seg-split[data-seg='0']")
+    assert rows.count() == n + 1
+    names = page.eval_on_selector_all("#arc-table input.seg-name", "els => els.map(e => e.value)")
+    assert names[:2] == ["warm up", "warm up 2"], names
+    page.click(f"#arc-table button.seg-remove[data-seg='{n}']")
+    page.click(f"#arc-table button.seg-remove[data-seg='{n - 1}']")
+    assert rows.count() == n - 1
+    page.click("#arc-undo")
+    assert rows.count() == n
+    toml = page.evaluate("""async () => (await fetch('/api/arcs/toml', {method: 'POST',
+        headers: {'X-Underdog-Token': document.querySelector('meta[name=underdog-token]')
+        .content, 'Content-Type': 'application/json'}, body: JSON.stringify(arcDoc())})).text()""")
+    from underdog.planning.arcs import parse_toml
+
+    saved = parse_toml(toml)  # the CLI reads what the page saves
+    assert [x.name for x in saved.segments[:2]] == ["warm up", "warm up 2"]
+    assert len(saved.segments) == n
     page.click("#arc-build")
     page.wait_for_selector("#page-plan.shown #plan-table tbody tr", timeout=60_000)
     first = page.text_content("#plan-table tbody tr:first-child td:nth-child(6)")

@@ -318,11 +318,41 @@ function drawArc() {
     const t = svgEl("text", { x: ax(m / mins) - 6, y: ARC.H - 12, "font-size": 11, fill: "#888" }); t.textContent = `${m}′`; s.append(t);
   }
   const body = $("#arc-table tbody");
-  body.replaceChildren(...a.segments.map((seg) => el("tr", {},
-    el("td", { text: seg.name }), el("td", { class: "num", text: fmt(seg.frac * mins) }),
+  const one = a.segments.length === 1, full = a.segments.length >= ARC_MAX_SEGMENTS;
+  body.replaceChildren(...a.segments.map((seg, i) => el("tr", {},
+    el("td", {}, el("input", { class: "seg-name", value: seg.name, size: 14, maxlength: 100,
+      "aria-label": `segment ${i + 1} name`, "data-seg": i })),
+    el("td", { class: "num", text: fmt(seg.frac * mins) }),
     el("td", { text: `${fmt(seg.bpm[0], 0)} → ${fmt(seg.bpm[1], 0)}` }),
     el("td", { text: `${fmt(seg.energy[0])} → ${fmt(seg.energy[1])}` }),
-    el("td", { text: seg.peak ? "▲" : "" }))));
+    el("td", { text: seg.peak ? "▲" : "" }),
+    el("td", {},
+      el("button", { type: "button", class: "seg-split", "data-seg": i, text: "split", title: "split into two halves", ...(full ? { disabled: "" } : {}) }),
+      el("button", { type: "button", class: "seg-remove", "data-seg": i, text: "remove", title: "remove (its time goes to its neighbour)", ...(one ? { disabled: "" } : {}) })))));
+}
+
+// Segment edits from the table: rename, split in two halves, remove (the time it took goes
+// to the segment before it, or after it for the first). Each can be undone.
+const ARC_MAX_SEGMENTS = 200;  // the server's bound
+
+function splitSegment(i) {
+  const segs = state.arc.segments, s = segs[i];
+  const names = new Set(segs.map((x) => x.name));
+  let n = 2;
+  while (names.has(`${s.name} ${n}`)) n += 1;
+  const b = JSON.parse(JSON.stringify(s));
+  const bm = Math.round((s.bpm[0] + s.bpm[1]) / 2), em = Math.round((s.energy[0] + s.energy[1]) * 5) / 10;
+  s.frac /= 2; b.frac = s.frac;
+  s.bpm = [s.bpm[0], bm]; b.bpm = [bm, b.bpm[1]];
+  s.energy = [s.energy[0], em]; b.energy = [em, b.energy[1]];
+  b.name = `${s.name} ${n}`.slice(0, 100);
+  segs.splice(i + 1, 0, b);
+}
+
+function removeSegment(i) {
+  const segs = state.arc.segments;
+  const [gone] = segs.splice(i, 1);
+  segs[Math.max(0, i - 1)].frac += gone.frac;
 }
 
 function setupArc() {
@@ -363,6 +393,22 @@ function setupArc() {
   const end = () => { if (drag) { drag = null; $("#arc-msg").textContent = "edited"; } };
   svg.addEventListener("pointerup", end);
   svg.addEventListener("pointercancel", end);
+  $("#arc-table").addEventListener("change", (ev) => {
+    const t = ev.target;
+    if (!t.classList.contains("seg-name")) return;
+    const name = t.value.trim().slice(0, 100);
+    const seg = state.arc.segments[Number(t.dataset.seg)];
+    if (name && name !== seg.name) { pushUndo(); seg.name = name; $("#arc-msg").textContent = "edited"; }
+    drawArc();
+  });
+  $("#arc-table").addEventListener("click", (ev) => {
+    const t = ev.target, i = Number(t.dataset && t.dataset.seg), n = state.arc.segments.length;
+    if (t.classList.contains("seg-split") && n < ARC_MAX_SEGMENTS) { pushUndo(); splitSegment(i); }
+    else if (t.classList.contains("seg-remove") && n > 1) { pushUndo(); removeSegment(i); }
+    else return;
+    $("#arc-msg").textContent = "edited";
+    drawArc();
+  });
   $("#arc-undo").addEventListener("click", () => { if (state.undo.length) { state.arc = JSON.parse(state.undo.pop()); drawArc(); } });
   $("#arc-save").addEventListener("click", async () => {
     const r = await api("/api/arcs/toml", { json: arcDoc() });
