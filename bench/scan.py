@@ -180,7 +180,7 @@ def bench_throughput(work: Path, music: Path, subset: int, peer_subset: int,
                 st.cpu_driver = time.process_time() - drv0  # type: ignore[attr-defined]
                 tree = _cpu_delta(cpu0, _tree_cpu(), skip=os.getpid())
                 st.cpu_engine = tree - ex.cpu  # type: ignore[attr-defined]
-                st.cpu_total = ex.cpu + st.cpu_driver + tree  # type: ignore[attr-defined]
+                st.cpu_total = st.cpu_driver + tree  # type: ignore[attr-defined]
                 runs.setdefault((engine, jobs), []).append(st)
                 print(f"  {engine} --jobs {jobs}: {st.analyzed} analyzed, {st.failed} failed, "
                       f"{st.audio_s / 3600:.2f} h in {st.wall_s:.1f} s, workers busy "
