@@ -14,7 +14,7 @@ import pytest
 
 from underdog.library.db import open_library
 
-N = 60_000  # above Library._page_by_artist's 50,000-row floor
+N = 60_000  # above Library._page_index's 50,000-row floor
 STYLES = ("heavy", "atmospheric", "hiphop", "indie_synth")
 
 

@@ -389,3 +389,47 @@ def test_token_mode_guards_the_page(tmp_path):
                      headers={"Cookie": f"underdog_token={token}"})[0] == 200
     finally:
         server.should_exit = True
+
+
+def test_library_pages_walk_the_sort_index_and_match_the_plain_query(tmp_path):
+    """At 50,000+ rows a page of a broad filter walks its sort column's index (BPM inside
+    an energy range, with has-drops the partial index) and a search reads the text index;
+    every page holds exactly the rows of the plain sorted query."""
+    import sqlite3
+
+    from underdog.library.db import open_library
+
+    db = tmp_path / "big.db"
+    open_library(db).close()
+    con = sqlite3.connect(db)
+    with con:
+        con.executemany(
+            "INSERT INTO tracks (path, status, artist, title, album, bpm, energy, drops, "
+            "added_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0)",
+            [(f"/c/{i:06d}.mp3", "ok" if i % 50 else "failed", f"Artist {i * 7919 % 3001}",
+              f"Song {i}", f"Album {i % 13}", 60 + (i * 37 % 1300) / 10, (i % 100) / 100,
+              '[{"time_s": 30.0}]' if i % 3 == 0 else "[]") for i in range(52_000)])
+    con.close()
+    with open_library(db) as lib:
+        sql: list[str] = []
+        lib._conn.set_trace_callback(sql.append)
+
+        def page(**kw):
+            sql.clear()
+            rows = lib.tracks(limit=50, offset=100, **kw)
+            return [t.id for t in rows], " ".join(s for s in sql if "ORDER BY" in s)
+
+        for kw, index in ((dict(level=(7, 10), sort="bpm"), "tracks_bpm"),
+                          (dict(level=(7, 10), sort="-bpm", drops=True), "tracks_drops_bpm"),
+                          (dict(text="album 1", sort="energy"), "tracks_text"),
+                          (dict(include_failed=True, include_missing=True), "tracks_artist")):
+            ids, q = page(**kw)
+            assert f"INDEXED BY {index}" in q, (kw, q)
+            plain = q.replace(f" INDEXED BY {index}", "")  # SQLite's own plan: sorts all
+            assert ids == [r[0] for r in lib._conn.execute(plain)], kw
+            assert len(ids) == 50
+        lib._conn.set_trace_callback(None)
+        assert all(t.drops for t in lib.tracks(drops=True, limit=20))
+        assert lib.count_tracks(drops=True) == sum(1 for i in range(52_000)
+                                                   if i % 3 == 0 and i % 50)
+        assert lib.count_tracks(text="SONG 5100") == 9  # 5100, 51000-51009, not %50

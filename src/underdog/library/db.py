@@ -664,7 +664,7 @@ class Library:
         total = self._conn.execute("SELECT max(id) FROM tracks").fetchone()[0] or 0
         if total < 50_000:
             return None
-        if where == ["status IN (?)"]:  # no filter but the usual status: nearly every row
+        if not where or where == ["status IN (?)"]:  # no filter (but the usual status)
             return index
         n = self._conn.execute("SELECT count(*) FROM tracks WHERE " + " AND ".join(where),
                                args).fetchone()[0]
