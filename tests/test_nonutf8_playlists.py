@@ -95,7 +95,10 @@ def _check_outputs(path: str, m3u: Path, js: Path, xspf: Path) -> None:
 def test_plan_writes_each_format_and_reads_back(scanned, tmp_path, locale):
     db, path, _ = scanned
     m3u, js, xspf = (tmp_path / f"x.{e}" for e in ("m3u8", "json", "xspf"))
-    r = _cli(["plan", "--db", str(db), "--minutes", "3", "--no-record", "-o", str(m3u),
+    # Whole tracks: the names are the point here (an excerpt montage cuts the one track
+    # into several entries; tests/test_m3u8_excerpts.py covers excerpt playlists).
+    r = _cli(["plan", "--db", str(db), "--minutes", "3", "--whole-tracks", "--no-record",
+              "-o", str(m3u),
               "-o", str(js), "-o", str(xspf)], _env(LOCALES[locale]))
     assert r.returncode == 0, r.stderr.decode("utf-8", "replace")
     assert b"Traceback" not in r.stderr
@@ -103,7 +106,8 @@ def test_plan_writes_each_format_and_reads_back(scanned, tmp_path, locale):
     # A relative M3U8 keeps the raw bytes too, and the plan JSON reads back as a playlist
     # for --exclude: nothing is left to plan.
     rel = tmp_path / "rel.m3u8"
-    r = _cli(["plan", "--db", str(db), "--minutes", "3", "--no-record", "-o", str(rel),
+    r = _cli(["plan", "--db", str(db), "--minutes", "3", "--whole-tracks", "--no-record",
+              "-o", str(rel),
               "--relative-to", str(tmp_path)], _env(LOCALES[locale]))
     assert r.returncode == 0, r.stderr.decode("utf-8", "replace")
     assert read_playlist(rel) == [path]
