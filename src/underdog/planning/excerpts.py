@@ -620,7 +620,10 @@ def _slot_rows(pool: Pool, s: Slot, tl: Timeline, w: Weights, grids, cand,
         _, dev, _ = tempo_fit(ex.own_bpm * ex.multiple, s.target_bpm, tl.tol[s.span], False)
         extra = (w.tempo * float(stretch_cost(dev)) + w.novelty * float(pool.recent[i]) +
                  float(pool.bias[i])) * minutes
-        notes = (f"plays {float(dev):.0f} % off its own tempo (beyond ±8 %)",) if force else ()
+        # forced past the stretch limit, it plays near its own tempo and misses the target
+        notes = ((f"{float(dev):.0f} % off the target tempo (no track reaches it within "
+                  f"±{100 * MAX_STRETCH:.0f} %)",) if force and abs(dev) > 100 * MAX_STRETCH
+                 else ())
         rows.append((i, ex, ex.cost + extra, notes))
     rows.sort(key=lambda r: (r[2], r[0]))
     return rows
