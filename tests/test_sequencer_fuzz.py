@@ -196,3 +196,59 @@ def test_a_library_that_cannot_fill_the_session_still_plans(tmp_path):
         p = plan(lib, parse_toml(ISSUE16_ARC, "x.toml"), None, PlanOptions())
     assert len(p.entries) == 1
     assert any("the library ran out" in w for w in p.warnings)
+
+
+def _synthetic_rhythm(tracks: list[Track], seed: int):
+    """A beat grid per track from its tempo (jittered beats, 3- or 4-beat bars, phrases of
+    8 bars), some tracks without one: what the excerpt chooser reads from the library."""
+    rng = np.random.default_rng(seed)
+    grids = {}
+    for t in tracks:
+        if t.bpm is None or not t.duration_s or rng.random() < 0.2:
+            continue
+        period = 60.0 / t.bpm
+        beats = np.arange(rng.uniform(0.0, 1.0), t.duration_s, period)
+        beats = np.sort(beats + rng.normal(0.0, 0.005, len(beats))).clip(0.0, t.duration_s)
+        per_bar = int(rng.choice([3, 4, 4, 4]))
+        downbeats = beats[::per_bar]
+        grids[t.id] = (beats, downbeats, downbeats[::8])
+    return grids
+
+
+@settings(max_examples=N_SMALL, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(spec=library_specs(0, 200), arc=arcs(),
+       minutes=st.one_of(st.none(), st.floats(0.5, 90.0)), seed=st.integers(0, 2**32 - 1),
+       with_rhythm=st.booleans())
+def test_fuzz_excerpt_plans(spec, arc, minutes, seed, with_rhythm):
+    """Excerpt plans (the montage edit) over random arcs and libraries, with or without
+    beat grids: a plan or a clear error; every excerpt inside its track, in order in time,
+    and no second of any track played twice."""
+    from underdog.planning.sequencer import plan_candidates
+
+    tracks = _tracks(spec)
+    for i, t in enumerate(tracks):
+        t.id = i + 1
+    rhythm = _synthetic_rhythm(tracks, seed) if with_rhythm else None
+    try:
+        p = plan_candidates(tracks, arc, minutes, PlanOptions(seed=seed % 7, excerpts=True),
+                            rhythm=rhythm)
+    except (PlanError, UnderdogError) as exc:
+        msg = str(exc)
+        assert msg and "\n" not in msg
+        return
+    played: dict[int, list[tuple[float, float]]] = {}
+    last_start = -math.inf
+    for e in p.entries:
+        assert e.in_s is not None and e.out_s is not None
+        assert 0.0 <= e.in_s < e.out_s <= e.track.duration_s + 1e-6
+        assert math.isfinite(e.start_s) and e.start_s >= last_start - 1e-6
+        last_start = e.start_s
+        for a, b in played.get(e.track.id, []):
+            overlap = min(b, e.out_s) - max(a, e.in_s)
+            # a repeated part is allowed only as a last resort, and then it says so
+            if overlap > 0.5:
+                assert any("repeats a part" in w for w in p.warnings + [e.why]), \
+                    (e.track.id, a, b, e.in_s, e.out_s)
+        played.setdefault(e.track.id, []).append((e.in_s, e.out_s))
+    p.as_dict()
