@@ -27,12 +27,11 @@ import math
 import time
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 
 from ..errors import UnderdogError
-from ..library.db import Library
 from ..models import Track, level_to_energy
 from .arcs import Arc, Timeline
 from .excerpts import (ExcerptOptions, align_drops, RhythmLookup, Slot, level_range, loud_blend,
@@ -44,6 +43,22 @@ from .score import (ARTIST_GAP, TRANSITION_OK_PCT, PlanCost, Pool, ScoreReport, 
 ENERGY_BAND = 1.5          # levels either side of the target that still count as a fit
 LENGTH_FILL = 1.5          # an arc's track-length window must leave this × the session
 TYPICAL_TRACK_MIN = 3.5    # for sizing candidate sets before the tracks are known
+
+
+class TrackSource(Protocol):
+    """What the planner reads from a library. ``library.db.Library`` implements it by
+    indexed queries; any object with these methods can supply candidates (a catalogue
+    service, another store), and :func:`plan_candidates` needs none of it."""
+
+    def tracks(self, **filters) -> list[Track]: ...
+
+    def count(self, status: str | None = "ok") -> int: ...
+
+    def rhythm(self, track_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+    def identities(self, track_ids: Iterable[int]) -> Mapping[int, np.ndarray]: ...
+
+    def recent_plan_track_ids(self, n_plans: int) -> set[int]: ...
 
 
 @dataclass
@@ -249,9 +264,9 @@ def describe_window(sp) -> str:
 
 
 class _Loader:
-    """Reads candidate tracks through Library.tracks, caching each query."""
+    """Reads candidate tracks through the source's ``tracks`` query, caching each query."""
 
-    def __init__(self, lib: Library, usable, nearest_n: int = NEAREST_N):
+    def __init__(self, lib: TrackSource, usable, nearest_n: int = NEAREST_N):
         self.lib = lib
         self.usable = usable
         self.nearest_n = nearest_n
@@ -279,7 +294,7 @@ def _chosen(t: Track, opts: PlanOptions) -> bool:
             and (t.duration_s is None or t.duration_s <= opts.max_track_s))
 
 
-def load_candidates(lib: Library, tl: Timeline, opts: PlanOptions,
+def load_candidates(lib: TrackSource, tl: Timeline, opts: PlanOptions,
                     window: tuple[float, float] | None = None,
                     bands: tuple[float, ...] = (0.5, ENERGY_BAND), nearest_n: int = NEAREST_N):
     """Tracks for every segment, widening where a segment has too few; ``window`` (minutes)
@@ -678,7 +693,7 @@ def optimize(pool: Pool, cand: np.ndarray, tl: Timeline, opts: PlanOptions,
 
 # ---------------------------------------------------------------- the planner
 
-def plan(lib: Library, arc: Arc, minutes: float | None = None,
+def plan(lib: TrackSource, arc: Arc, minutes: float | None = None,
          opts: PlanOptions | None = None) -> Plan:
     """Plan a playlist for ``arc`` over ``minutes`` from the library ``lib``: read the
     candidates through the library's indexed queries, then :func:`plan_candidates`."""
@@ -705,7 +720,7 @@ def plan(lib: Library, arc: Arc, minutes: float | None = None,
     return _plan_over(tracks, tl, opts, lib.rhythm if opts.excerpts else None, recent, found)
 
 
-def _one_per_recording(lib: Library, tracks: list[Track]) -> list[Track]:
+def _one_per_recording(lib: TrackSource, tracks: list[Track]) -> list[Track]:
     """The candidates with each recording once (two files of one song, found by their
     sound prints: analysis/identity.py), so no plan holds one recording twice."""
     from ..analysis.identity import one_per_recording
@@ -713,7 +728,7 @@ def _one_per_recording(lib: Library, tracks: list[Track]) -> list[Track]:
     return one_per_recording(tracks, lib.identities(t.id for t in tracks))[0]
 
 
-def alternatives(lib: Library, arc: Arc, n: int, minutes: float | None = None,
+def alternatives(lib: TrackSource, arc: Arc, n: int, minutes: float | None = None,
                  opts: PlanOptions | None = None) -> tuple[list[Plan], str | None]:
     """Up to ``n`` plans for one arc, each from tracks none of the earlier ones used: the
     best plan, then the best without its tracks, and so on (compare their objectives to see
