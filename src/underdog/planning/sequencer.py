@@ -558,14 +558,21 @@ def _best_trial(pool: Pool, trials, tl: Timeline, w, prefs, cur_cost: float):
     ``(cost, order or None, orders evaluated)``."""
     best_cost, best, n = cur_cost, None, 0
     for trial in trials:
-        trial = _fit_length(pool, trial, tl.total_s)
-        if trial is None or not _valid(pool, trial):
+        trial, c = _trial(pool, trial, tl, w, prefs)
+        if trial is None:
             continue
         n += 1
-        c = plan_cost(pool, trial, tl, w, prefs, bias=True).total
         if c < best_cost - 1e-9:
             best_cost, best = c, trial
     return best_cost, best, n
+
+
+def _trial(pool: Pool, order: list[int], tl: Timeline, w, prefs):
+    """``order`` fitted to the session and its cost, or ``(None, inf)`` if it breaks a rule."""
+    order = _fit_length(pool, order, tl.total_s)
+    if order is None or not _valid(pool, order):
+        return None, math.inf
+    return order, plan_cost(pool, order, tl, w, prefs, bias=True).total
 
 
 def local_search(pool: Pool, cand: np.ndarray, order: list[int], tl: Timeline,
@@ -615,12 +622,9 @@ def local_search(pool: Pool, cand: np.ndarray, order: list[int], tl: Timeline,
                     break
                 trial = list(cur)
                 trial[i], trial[j] = trial[j], trial[i]
-                trial = _fit_length(pool, trial, tl.total_s)
-                if trial is None or not _valid(pool, trial):
-                    continue
-                evals += 1
-                c = plan_cost(pool, trial, tl, w, prefs, bias=True).total
-                if c < cur_cost - 1e-9:
+                c, trial, k = _best_trial(pool, [trial], tl, w, prefs, cur_cost)
+                evals += k
+                if trial is not None:
                     cur, cur_cost = trial, c
                     improved = True
                     n = len(cur)
