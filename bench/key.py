@@ -1,6 +1,6 @@
 """Key accuracy on midi-dev against each clip's symbolic key: underdog beside essentia and librosa.
 
-    .venv/bin/python bench/key.py [--limit N]
+    .venv/bin/python bench/key.py [--limit N] [--tools underdog]
 
 Reference: metadata.csv's symbolic_key (Krumhansl key of the excerpt's own MIDI notes), on
 the clips whose symbolic_key_margin > 0.05. Score: MIREX weighted (mir_eval). Speed: audio
@@ -73,6 +73,8 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--tools", default="", help="only the tools whose row name contains this "
+                    "(e.g. 'underdog'; the speed ratio is then against the first row run)")
     args = ap.parse_args()
     with open(DATA / "midi-dev" / "metadata.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if float(r["symbolic_key_margin"]) > 0.05]
@@ -83,6 +85,7 @@ def main() -> None:
              "librosa chroma_cqt + Krumhansl": librosa_kk}
     for prof in ("edma", "krumhansl", "temperley"):
         tools[f"essentia KeyExtractor ({prof})"] = essentia_key(prof)
+    tools = {k: v for k, v in tools.items() if args.tools in k}
     table = []
     for name, fn in tools.items():
         fn(DATA / "midi-dev" / rows[0]["relative_path"])  # warm up
