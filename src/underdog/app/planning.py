@@ -117,7 +117,8 @@ class PlanResult:
     plan: Plan
     arc: Arc
     arc_spec: dict[str, Any]
-    # --alternatives: the next plans, each from tracks none of the earlier ones used, and
+    # --alternatives: the next near-best plans, each sharing at most half its tracks with an
+    # earlier one (sequencer.alternatives), and
     # why there are fewer than asked (the library ran out)
     alternatives: list[Plan] = field(default_factory=list)
     alternatives_note: str | None = None
@@ -148,8 +149,8 @@ def plan(arc: str | Arc = "montage", minutes: float | None = None, *, db: DbPath
     ``avoid_recent``: skip tracks of the last N recorded plans; ``exclude``: playlists
     whose tracks are left out; ``record``: remember the plan for ``avoid_recent``;
     ``options``: further planner options (its seed, avoid_recent and exclusions are
-    replaced by the arguments); ``alternatives``: plan this many, each from tracks the
-    earlier ones did not use (the first is recorded). Raises ArcError, PlanError,
+    replaced by the arguments); ``alternatives``: plan this many, each sharing at most
+    half its tracks with an earlier one (the first is recorded). Raises ArcError, PlanError,
     PlaylistError, LibraryError."""
     from dataclasses import replace
 

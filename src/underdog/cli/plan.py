@@ -86,8 +86,9 @@ def plan(
         None, "--max-track-minutes", callback=within((0.5, 600.0), " minutes"),
         help="Leave out tracks longer than this many minutes. 0.5–600."),
     alternatives: int = typer.Option(1, "--alternatives", callback=within((1, 20)),
-                                     help="Plan N playlists, each from tracks the earlier "
-                                     "ones did not use, and print each with its objective; "
+                                     help="Plan N playlists: the best, then near-best ones "
+                                     "sharing at most half their tracks with an earlier one; "
+                                     "each printed with its objective; "
                                      "-o writes them as NAME.alt2.EXT, ... 1–20."),
     db: Optional[Path] = DB_OPTION,
 ) -> None:
@@ -119,11 +120,15 @@ def plan(
         render_mix(r.as_dict(), render, lufs=lufs, cues=cues, stretcher=stretcher,
                    tempo=tempo, db=db)
     best = p.report.objective
+    earlier = [{t.id for t in p.tracks}]
     for k, alt in enumerate(r.alternatives, start=2):
         more = (alt.report.objective / best - 1.0) * 100.0 if best > 0 else 0.0
+        ids = {t.id for t in alt.tracks}
+        shared = len(ids & set().union(*earlier))
+        earlier.append(ids)
         console.print(f"\nalternative {k}: objective {alt.report.objective:.1f} "
-                      f"({more:+.0f} % against the first), none of the earlier plans' tracks",
-                      highlight=False)
+                      f"({more:+.0f} % against the first), {shared or 'none'} of its "
+                      f"{len(ids)} tracks in earlier plans", highlight=False)
         print_plan(console, alt, explain)
         for o in output:
             alt_o = o.with_name(f"{o.stem}.alt{k}{o.suffix}")

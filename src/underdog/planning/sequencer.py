@@ -732,31 +732,50 @@ def _one_per_recording(lib: TrackSource, tracks: list[Track]) -> list[Track]:
     return one_per_recording(tracks, lib.identities(t.id for t in tracks))[0]
 
 
+ALT_SHARE = 0.5   # an alternative shares at most this share of its tracks with an earlier plan
+ALT_SEEDS = 6     # seeds tried for each alternative before the fallback
+
+
 def alternatives(lib: TrackSource, arc: Arc, n: int, minutes: float | None = None,
                  opts: PlanOptions | None = None) -> tuple[list[Plan], str | None]:
-    """Up to ``n`` plans for one arc, each from tracks none of the earlier ones used: the
-    best plan, then the best without its tracks, and so on (compare their objectives to see
-    how near-equal they are).
+    """Up to ``n`` plans for one arc: the best, then near-best ones with other tracks.
+
+    Each alternative comes from the next seeds (their variety cost steers the search to
+    other tracks of near-equal fit): the first that shares at most ``ALT_SHARE`` of its
+    tracks with every earlier plan. When ``ALT_SEEDS`` seeds give none, it is the best plan
+    from tracks no earlier plan used (further from the arc, on a small library).
 
     Returns the plans and, when the library ran out of tracks before ``n``, a note saying
     so. The first plan's PlanError propagates."""
     opts = opts or PlanOptions()
-    plans: list[Plan] = []
-    used: set[int] = set()
-    note = None
-    for k in range(max(n, 1)):
-        o = dataclasses.replace(opts, exclude_ids=frozenset(opts.exclude_ids) | used)
-        try:
-            p = plan(lib, arc, minutes, o)
-        except PlanError as exc:
-            if not plans:
-                raise
-            note = (f"only {len(plans)} of {n} plans with different tracks: without the "
-                    f"{len(used)} tracks already used, {exc}")
-            break
+    plans: list[Plan] = [plan(lib, arc, minutes, opts)]
+    seen = [_track_ids(plans[0])]
+    seed, note = opts.seed, None
+    while len(plans) < max(n, 1):
+        p = None
+        for _ in range(ALT_SEEDS):
+            seed += 1
+            q = plan(lib, arc, minutes, dataclasses.replace(opts, seed=seed))
+            ids = _track_ids(q)
+            if ids and all(len(ids & s) <= ALT_SHARE * len(ids) for s in seen):
+                p = q
+                break
+        if p is None:  # the seeds keep finding the same tracks: leave the used ones out
+            used = frozenset().union(*seen)
+            try:
+                p = plan(lib, arc, minutes, dataclasses.replace(
+                    opts, exclude_ids=frozenset(opts.exclude_ids) | used))
+            except PlanError as exc:
+                note = (f"only {len(plans)} of {n} plans with other tracks: without the "
+                        f"{len(used)} tracks already used, {exc}")
+                break
         plans.append(p)
-        used |= {t.id for t in p.tracks if t.id is not None}
+        seen.append(_track_ids(p))
     return plans, note
+
+
+def _track_ids(p: Plan) -> set[int]:
+    return {t.id for t in p.tracks if t.id is not None}
 
 
 def plan_candidates(tracks: Sequence[Track], arc: Arc, minutes: float | None = None,
