@@ -12,12 +12,10 @@ from rich.table import Table
 from rich.text import Text
 
 from ..app.outputs import check_outputs, write_playlist, write_plot, write_text
-from ..app.render import check_mix
 from ..app.planning import like as like_playlist, like_record
 from ..planning.reference import Distances, LikeResult
 from .common import print_plan
-from .render import (CUES_OPTION, LUFS_OPTION, RENDER_OPTION, STRETCHER_OPTION, TEMPO_OPTION,
-                     Cue, Stretcher, Tempo, render_mix)
+from .render import MixRequest, with_mix_options
 from .root import app
 from .options import (DB_OPTION, OUTPUT_OPTION, PLOT_OPTION, RELATIVE_TO_OPTION,
                       minutes_option, seed_option)
@@ -64,6 +62,7 @@ def print_report(console: Console, r: LikeResult) -> None:
 
 
 @app.command()
+@with_mix_options
 def like(
     reference: Path = typer.Argument(..., help="A playlist (.m3u8/.m3u/.xspf), a folder of "
                                      "audio files, or a tracklist (Artist - Title lines, "
@@ -84,18 +83,13 @@ def like(
     explain: bool = typer.Option(False, "--explain", help="One row per track: target, "
                                  "actual, why."),
     relative_to: Optional[Path] = RELATIVE_TO_OPTION,
-    render: Optional[Path] = RENDER_OPTION,
-    lufs: float = LUFS_OPTION,
-    cues: Cue = CUES_OPTION,
-    stretcher: Stretcher = STRETCHER_OPTION,
-    tempo: Tempo = TEMPO_OPTION,
     record: bool = typer.Option(True, "--record/--no-record", help="Remember this plan for "
                                 "`underdog plan --avoid-recent`."),
     db: Optional[Path] = DB_OPTION,
+    mix: MixRequest = None,
 ) -> None:
     """Learn a reference soundtrack's shape and rebuild it from your library."""
     check_outputs(output)
-    check_mix(render)
     console = make_console()
     if not console.is_terminal:
         console = make_console(width=220 if explain else 120)  # piped: keep rows on one line
@@ -120,6 +114,4 @@ def like(
     if plot is not None:
         write_plot(r.plan, plot, f"underdog {r.plan.arc.name}")
         console.print(f"wrote {plot}", highlight=False)
-    if render is not None:  # the plan's JSON, straight to the renderer
-        render_mix(like_record(r), render, lufs=lufs, cues=cues, stretcher=stretcher,
-                   tempo=tempo, db=db)
+    mix.render(like_record(r), db)  # --render: the plan's JSON, straight to the renderer

@@ -10,15 +10,13 @@ from typing import List, Optional
 import typer
 
 from ..app.outputs import check_outputs, write_playlist, write_plot
-from ..app.render import check_mix
 from ..planning.arcs import KNOWN_STYLES
 from ..app.planning import plan as plan_playlist, score as score_playlist
 from ..planning.arcs import boxing_preset
 from ..planning.excerpts import ExcerptOptions
 from ..planning.sequencer import PlanOptions
 from .common import print_plan, print_score_report, print_score_rows
-from .render import (CUES_OPTION, LUFS_OPTION, RENDER_OPTION, STRETCHER_OPTION, TEMPO_OPTION,
-                     Cue, Stretcher, Tempo, render_mix)
+from .render import MixRequest, with_mix_options
 from .root import app
 from .options import (AVOID_RECENT, CADENCE_OPTION, DB_OPTION, OUTPUT_OPTION, PLOT_OPTION,
                       RELATIVE_TO_OPTION, REST_OPTION, ROUNDS_OPTION, WORK_OPTION,
@@ -39,6 +37,7 @@ def _styles(text: Optional[str]) -> Optional[frozenset]:
 
 
 @app.command()
+@with_mix_options
 def plan(
     arc: str = typer.Option("montage", "--arc", help="montage, hiit, boxing, tabata, run, "
                             "lift, warmup, cooldown, or an arc .toml file (see docs/arcs.md)."),
@@ -61,11 +60,6 @@ def plan(
                                       "e.g. a tabata rest, is one excerpt)."),
     output: List[Path] = OUTPUT_OPTION,
     plot: Optional[Path] = PLOT_OPTION,
-    render: Optional[Path] = RENDER_OPTION,
-    lufs: float = LUFS_OPTION,
-    cues: Cue = CUES_OPTION,
-    stretcher: Stretcher = STRETCHER_OPTION,
-    tempo: Tempo = TEMPO_OPTION,
     explain: bool = typer.Option(False, "--explain", help="One row per track: time, target, "
                                  "actual, and why it was chosen."),
     seed: int = seed_option("0: the best playlist; other seeds: near-best alternatives. "
@@ -91,10 +85,10 @@ def plan(
                                      "each printed with its objective; "
                                      "-o writes them as NAME.alt2.EXT, ... 1–20."),
     db: Optional[Path] = DB_OPTION,
+    mix: MixRequest = None,
 ) -> None:
     """Plan a playlist that follows a session arc, from your library."""
     check_outputs(output)
-    check_mix(render)
     console = make_console()
     if explain and not console.is_terminal:
         console = make_console(width=220)  # piped: keep one row per track
@@ -116,9 +110,7 @@ def plan(
     if plot is not None:
         write_plot(p, plot, f"underdog {a.name}: {a.description}")
         console.print(f"wrote {plot}", highlight=False)
-    if render is not None:  # the plan's JSON, straight to the renderer
-        render_mix(r.as_dict(), render, lufs=lufs, cues=cues, stretcher=stretcher,
-                   tempo=tempo, db=db)
+    mix.render(r.as_dict(), db)  # --render: the plan's JSON, straight to the renderer
     best = p.report.objective
     earlier = [{t.id for t in p.tracks}]
     for k, alt in enumerate(r.alternatives, start=2):

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from ..app.render import library_beats, render_plan
+from ..app.render import check_mix, library_beats, render_plan
 from .options import DB_OPTION
 from .output import error, make_console, shown_path
 from .root import app
 
-__all__ = ["library_beats", "render", "render_mix"]
+__all__ = ["MixRequest", "library_beats", "render", "render_mix", "with_mix_options"]
 
 
 class Cue(str, Enum):
@@ -45,6 +48,46 @@ TEMPO_OPTION = typer.Option(Tempo.follow, "--tempo",
                             help="follow: each excerpt at the plan's tempo (the arc's "
                                  "target, within ±8 % of its own or half/double); own: "
                                  "each at its own tempo, only the overlaps ramp.")
+
+
+@dataclass(frozen=True)
+class MixRequest:
+    """``--render MIX`` and its settings, as a command that plans (plan, like) gets them."""
+
+    out: Optional[Path]
+    lufs: float
+    cues: Cue
+    stretcher: Stretcher
+    tempo: Tempo
+
+    def render(self, plan, db: Optional[Path]) -> None:
+        """Render the plan's JSON document into ``out``, if one was asked for."""
+        if self.out is not None:
+            render_mix(plan, self.out, lufs=self.lufs, cues=self.cues,
+                       stretcher=self.stretcher, tempo=self.tempo, db=db)
+
+
+_MIX_PARAMS = (("render", Optional[Path], RENDER_OPTION), ("lufs", float, LUFS_OPTION),
+               ("cues", Cue, CUES_OPTION), ("stretcher", Stretcher, STRETCHER_OPTION),
+               ("tempo", Tempo, TEMPO_OPTION))
+
+
+def with_mix_options(command):
+    """Give a command the --render, --lufs, --cues, --stretcher and --tempo options (declared
+    here once); the command takes them as one ``mix: MixRequest`` argument, checked."""
+    sig = inspect.signature(command)
+    params = [p for p in sig.parameters.values() if p.name != "mix"]
+    params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option,
+                                 annotation=kind) for name, kind, option in _MIX_PARAMS]
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        mix = MixRequest(*(kwargs.pop(name) for name, _, _ in _MIX_PARAMS))
+        check_mix(mix.out)  # a mix it can't write is refused before any planning
+        return command(*args, mix=mix, **kwargs)
+
+    wrapper.__signature__ = sig.replace(parameters=params)
+    return wrapper
 
 
 def render_mix(plan, out: Path, *, lufs: float, cues: Cue, stretcher: Stretcher,
