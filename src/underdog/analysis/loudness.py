@@ -163,6 +163,11 @@ class LoudnessMeter:
         self._steps[self._n:end] = power
         self._n = end
 
+    def integrated_so_far(self) -> float:
+        """Integrated loudness (LUFS) of the 100 ms steps completed so far, without ending
+        the stream (``result`` flushes the filter); -inf before any."""
+        return integrated_loudness(self._steps[:self._n]) if self._n else float("-inf")
+
     def result(self) -> LoudnessResult:
         """Integrated loudness (LUFS), loudness range (LU) and sample peak (dBFS) of all
         pushed blocks; -inf LUFS (and peak) when nothing was metered."""

@@ -50,6 +50,69 @@ def gain_db_to(x: np.ndarray, sr: int, target_lufs: float = TARGET_LUFS,
     return float(min(target_lufs - lufs, max_gain_db))
 
 
+class MakeUpGain:
+    """A make-up gain that brings a limited mix to its target integrated loudness.
+
+    Each excerpt is levelled to the target before the limiter, which then takes some of it
+    back (0.3-1.2 LU on loud, peaky material). Per excerpt, ``next_db`` measures that loss
+    in a first pass (the levelled excerpt through a throwaway limiter with the mix's
+    settings, its output on the analysis's BS.1770 meter) and gives it back; a running
+    meter on the mix limiter's output (``after``) adds a slow catch-up for what the first
+    passes miss (the loss grows with the make-up; crossfades). It streams: the running
+    meter keeps 100 ms steps only, a first pass one excerpt.
+    """
+
+    def __init__(self, sr: int, target_lufs: float = TARGET_LUFS,
+                 ceiling_db: float = CEILING_DBTP, max_db: float = 6.0,
+                 max_catch_up_db: float = 2.0):
+        self.sr, self.target, self.ceiling_db = sr, target_lufs, ceiling_db
+        self.max_db, self.max_catch_up_db = max_db, max_catch_up_db
+        self._post = LoudnessMeter()
+        self._catch = 0.0  # the integral term (dB)
+        self.second_pass_lu = 0.25  # a first-pass loss above this gets a second pass
+
+    def after(self, block: np.ndarray) -> None:
+        """Meter ``block`` ((2, n) float32) as it comes out of the mix's limiter."""
+        for i in range(0, block.shape[1], _BLOCK):
+            self._post.push(block[:, i:i + _BLOCK], self.sr)
+
+    def next_db(self, x: np.ndarray) -> float:
+        """The make-up (dB) for the next excerpt ``x`` ((2, n) float32, already levelled to
+        the target; call once per excerpt, in order): the catch-up, which adds half the
+        mix output's shortfall from the target so far at each call (an integral term,
+        within ±``max_catch_up_db``), plus the limiter's loss on ``x`` (measured, LU; a
+        loss over ``second_pass_lu`` is measured again at the gain that gives it back and
+        the gain solved on the secant); all within ±``max_db``."""
+        post = self._post.integrated_so_far()
+        if math.isfinite(post):
+            lim = self.max_catch_up_db
+            self._catch = min(max(self._catch + 0.5 * (self.target - post), -lim), lim)
+        m0 = self._catch
+        l0 = self.loss_db(x, m0)
+        m = m0 + l0
+        if l0 > self.second_pass_lu:  # the loss grows with the gain: one secant step
+            l1 = self.loss_db(x, m)
+            slope = (l1 - l0) / l0  # dL/dm, measured between m0 and m
+            if 0.0 <= slope < 0.9:
+                m = m0 + l0 / (1.0 - slope)  # solves m - L(m) = m0 on the secant
+            else:
+                m = m0 + l1
+        return float(min(max(m, -self.max_db), self.max_db))
+
+    def loss_db(self, x: np.ndarray, gain_db: float = 0.0) -> float:
+        """How much the limiter lowers the integrated loudness of ``x`` gained by
+        ``gain_db`` (LU, >= 0; 0 for silence)."""
+        x = x * np.float32(10.0 ** (gain_db / 20.0))
+        limiter = TruePeakLimiter(self.sr, x.shape[0], ceiling_db=self.ceiling_db)
+        before, after = LoudnessMeter(), LoudnessMeter()
+        for i in range(0, x.shape[1], _BLOCK):
+            before.push(x[:, i:i + _BLOCK], self.sr)
+            after.push(limiter.push(x[:, i:i + _BLOCK]), self.sr)
+        after.push(limiter.flush(), self.sr)
+        a, b = before.result().integrated_lufs, after.result().integrated_lufs
+        return max(0.0, a - b) if math.isfinite(a) and math.isfinite(b) else 0.0
+
+
 def _oversampling_fir(factor: int = 4, taps_per_phase: int = 16) -> np.ndarray:
     """A windowed-sinc interpolator for ``factor``× oversampling (phases are ``h[p::factor]``)."""
     n = factor * taps_per_phase

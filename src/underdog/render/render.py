@@ -285,6 +285,9 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
     cue_wave = mix.cue_sound(cues, sr) if cue_samples else None
 
     limiter = levels.TruePeakLimiter(sr, 2, ceiling_db=ceiling_db)
+    # the limiter takes back some of each excerpt's level: a first pass per excerpt and a
+    # running meter on its output give it back (levels.MakeUpGain)
+    makeup = levels.MakeUpGain(sr, lufs, ceiling_db) if lufs is not None else None
     with atomic_write(out, "wb") as f:
         import av
 
@@ -299,7 +302,8 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
             buf_start = 0  # session sample of buf[:, 0]
             emitted = 0
             for i, (p, e) in enumerate(zip(places, plan.entries)):
-                y = contribution(e.path, p, sr, lufs, method, secs, where=f"entry {i + 1}")
+                y = contribution(e.path, p, sr, lufs, method, secs, where=f"entry {i + 1}",
+                                 makeup=makeup)
                 t = time.perf_counter()
                 y = mix.apply_envelopes(y, sr, p.start_s, p.fade_in, p.fade_out)
                 s0 = int(round((p.start_s - origin) * sr))
@@ -324,6 +328,10 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
                 t = time.perf_counter()
                 lim = _push_limited(limiter, block)
                 secs["limit"] += time.perf_counter() - t
+                if makeup is not None:
+                    t = time.perf_counter()
+                    makeup.after(lim)
+                    secs["level"] += time.perf_counter() - t
                 enc.write(lim)
                 emitted += block.shape[1]
                 buf = buf[:, final - buf_start:].copy()
@@ -352,10 +360,11 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
 
 def contribution(path: str, p: mix.Placement, sr: int, lufs: float | None = levels.TARGET_LUFS,
                  method: str = DEFAULT_STRETCH, secs: dict[str, float] | None = None,
-                 where: str = "excerpt") -> np.ndarray:
+                 where: str = "excerpt",
+                 makeup: levels.MakeUpGain | None = None) -> np.ndarray:
     """One excerpt as it sounds in the mix before its fades: read, levelled to ``lufs``
-    (None: as it is), stretched along its placement; (2, n) float32 from session
-    ``p.start_s``."""
+    (None: as it is) plus what ``makeup`` gives back for the limiter, stretched along its
+    placement; (2, n) float32 from session ``p.start_s``."""
     secs = {} if secs is None else secs
     t = time.perf_counter()
     t0 = max(0.0, float(p.knots_t.min()) - 0.2)
@@ -367,6 +376,8 @@ def contribution(path: str, p: mix.Placement, sr: int, lufs: float | None = leve
     t = time.perf_counter()
     if lufs is not None:
         x *= np.float32(10.0 ** (levels.gain_db_to(x, sr, lufs) / 20.0))
+        if makeup is not None:
+            x *= np.float32(10.0 ** (makeup.next_db(x) / 20.0))
     secs["level"] = secs.get("level", 0.0) + time.perf_counter() - t
     t = time.perf_counter()
     y = stretch(x, sr, p.time_map(sr, t0), method)
