@@ -149,9 +149,11 @@ def plan(arc: str | Arc = "montage", minutes: float | None = None, *, db: DbPath
     ``avoid_recent``: skip tracks of the last N recorded plans; ``exclude``: playlists
     whose tracks are left out; ``record``: remember the plan for ``avoid_recent``;
     ``options``: further planner options (its seed, avoid_recent and exclusions are
-    replaced by the arguments); ``alternatives``: plan this many, each sharing at most
-    half its tracks with an earlier one (the first is recorded). Raises ArcError, PlanError,
-    PlaylistError, LibraryError."""
+    replaced by the arguments; its ``locked`` (position, track id) pairs keep those tracks
+    at their places and plan the rest around them, whole-track plans only);
+    ``alternatives``: plan this many, each sharing at most half its tracks with an earlier
+    one (the first is recorded). Raises ArcError, PlanError (a locked track that is not
+    usable, or cannot keep its place), PlaylistError, LibraryError."""
     from dataclasses import replace
 
     from ..planning.sequencer import alternatives as more_plans
@@ -172,8 +174,8 @@ def plan(arc: str | Arc = "montage", minutes: float | None = None, *, db: DbPath
 
 def plan_order(track_ids: Sequence[int], arc: str | Arc = "montage",
                minutes: float | None = None, *, db: DbPath = None, seed: int = 0) -> Plan:
-    """The plan of exactly these library tracks in this order (the web page's swaps and
-    locks), with the planner's cost, report and explanations. Raises NotFoundError for an
+    """The plan of exactly these library tracks in this order (the web page's swaps),
+    with the planner's cost, report and explanations. Raises NotFoundError for an
     id the library does not hold analysed, ArcError."""
     from ..errors import NotFoundError
     from ..planning.sequencer import plan_for_order

@@ -16,6 +16,10 @@
    the change when the full objective (``score.plan_cost``) drops, until no move helps
    or a fixed number of evaluations is spent (fixed, so the result is deterministic).
 
+Locked tracks (``PlanOptions.locked``, whole-track plans only): each stays at its
+position (1-based) in the beam search and the local search, is used nowhere else, and
+the other places are filled under the same rules around it.
+
 Seed 0 (the default) plans the best playlist for the objective. Any other seed adds a
 seeded per-track variety cost (up to ``variety`` points per minute), so different seeds
 give different near-best playlists; the same seed always gives the same one.
@@ -60,6 +64,8 @@ class TrackSource(Protocol):
 
     def recent_plan_track_ids(self, n_plans: int) -> set[int]: ...
 
+    def get_track(self, key: int) -> Track | None: ...  # a locked track by id
+
 
 @dataclass
 class PlanOptions:
@@ -78,6 +84,9 @@ class PlanOptions:
     max_track_s: float = math.inf  # longer tracks are left out
     excerpts: bool | None = False  # excerpts (the montage edit); None: the arc's default
     excerpt: ExcerptOptions = field(default_factory=ExcerptOptions)
+    # tracks kept at their places: (position, track id) pairs (1-based) or a mapping of
+    # position to track id; whole-track plans only (excerpt plans raise PlanError)
+    locked: tuple | Mapping = ()
 
 
 @dataclass
@@ -452,6 +461,10 @@ def beam_search(pool: Pool, cand: np.ndarray, tl: Timeline, opts: PlanOptions,
     artist = pool.artist[cand]
     label = pool.label[cand]
     pos_of = {int(p): i for i, p in enumerate(cand)}
+    locks = _locks(pool, opts)
+    lock_c = {k: pos_of[i] for k, i in locks.items()}  # position -> index into cand
+    locked_c = np.fromiter(lock_c.values(), np.int64, len(lock_c))
+    n_min = max(locks) + 1 if locks else 0  # a playlist holds every locked place
     beam = [_State(0.0, 0.0, (), 0.0, {})]
     finished: list[tuple[float, tuple]] = []
     best_partial: tuple = ()
@@ -470,6 +483,8 @@ def beam_search(pool: Pool, cand: np.ndarray, tl: Timeline, opts: PlanOptions,
                     a = pool.artist[o]
                     if a >= 0:
                         inc[artist == a] = np.inf
+            if locks:
+                inc = _lock_mask(inc, len(st.order), lock_c, locked_c, locks, pool, artist)
             new_end = st.end_s + dur
             rest = V[np.minimum(np.rint(new_end / step).astype(np.int64), G - 1), ar]
             # No continuation at all (one track, or one artist only): the rest of the
@@ -513,7 +528,8 @@ def beam_search(pool: Pool, cand: np.ndarray, tl: Timeline, opts: PlanOptions,
             seen.add(sig)
             end = st.end_s + dur[p]
             if end >= total:
-                finished.append((float(keys[j]), new_order))
+                if len(new_order) >= n_min:  # else it ends before a locked place
+                    finished.append((float(keys[j]), new_order))
                 continue
             if len(nxt) < B:
                 labels = dict(st.labels)
@@ -532,8 +548,34 @@ def beam_search(pool: Pool, cand: np.ndarray, tl: Timeline, opts: PlanOptions,
     return list(scored[0][1])
 
 
-def _valid(pool: Pool, order: Sequence[int]) -> bool:
+def _locks(pool: Pool, opts: PlanOptions) -> dict[int, int]:
+    """The locked tracks as {position (0-based): pool index}."""
+    if not opts.locked:
+        return {}
+    at = {int(t): i for i, t in enumerate(pool.ids)}
+    return {p - 1: at[tid] for p, tid in _lock_pairs(opts.locked)}
+
+
+def _lock_mask(inc: np.ndarray, k: int, lock_c: dict, locked_c: np.ndarray,
+               locks: dict, pool: Pool, artist: np.ndarray) -> np.ndarray:
+    """The beam's step costs at position ``k`` with the locks: a locked place takes its
+    track only; elsewhere no locked track, nor its artist within ARTIST_GAP before it."""
+    out = np.full_like(inc, np.inf)
+    if k in lock_c:
+        out[lock_c[k]] = inc[lock_c[k]]
+        return out
+    out[:] = inc
+    out[locked_c] = np.inf
+    for q in range(k + 1, k + 1 + ARTIST_GAP):
+        if q in locks and pool.artist[locks[q]] >= 0:
+            out[artist == pool.artist[locks[q]]] = np.inf
+    return out
+
+
+def _valid(pool: Pool, order: Sequence[int], locks: dict[int, int] | None = None) -> bool:
     if len(set(order)) != len(order):
+        return False
+    if locks and any(p >= len(order) or order[p] != i for p, i in locks.items()):
         return False
     arts = pool.artist[np.asarray(order, dtype=np.int64)]
     for k in range(1, ARTIST_GAP + 1):
@@ -553,12 +595,12 @@ def _fit_length(pool: Pool, order: list[int], total_s: float) -> list[int] | Non
     return None
 
 
-def _best_trial(pool: Pool, trials, tl: Timeline, w, prefs, cur_cost: float):
+def _best_trial(pool: Pool, trials, tl: Timeline, w, prefs, cur_cost: float, locks=None):
     """The cheapest valid order among ``trials`` if it beats ``cur_cost``:
     ``(cost, order or None, orders evaluated)``."""
     best_cost, best, n = cur_cost, None, 0
     for trial in trials:
-        trial, c = _trial(pool, trial, tl, w, prefs)
+        trial, c = _trial(pool, trial, tl, w, prefs, locks)
         if trial is None:
             continue
         n += 1
@@ -567,10 +609,11 @@ def _best_trial(pool: Pool, trials, tl: Timeline, w, prefs, cur_cost: float):
     return best_cost, best, n
 
 
-def _trial(pool: Pool, order: list[int], tl: Timeline, w, prefs):
-    """``order`` fitted to the session and its cost, or ``(None, inf)`` if it breaks a rule."""
+def _trial(pool: Pool, order: list[int], tl: Timeline, w, prefs, locks=None):
+    """``order`` fitted to the session and its cost, or ``(None, inf)`` if it breaks a rule
+    (``locks``: {position: pool index} it must keep)."""
     order = _fit_length(pool, order, tl.total_s)
-    if order is None or not _valid(pool, order):
+    if order is None or not _valid(pool, order, locks):
         return None, math.inf
     return order, plan_cost(pool, order, tl, w, prefs, bias=True).total
 
@@ -578,6 +621,7 @@ def _trial(pool: Pool, order: list[int], tl: Timeline, w, prefs):
 def local_search(pool: Pool, cand: np.ndarray, order: list[int], tl: Timeline,
                  opts: PlanOptions, prefs) -> tuple[list[int], int]:
     w = opts.weights
+    locks = _locks(pool, opts)  # every move keeps these; the others are never moved there
     evals = 0
     cur = list(order)
     cur_cost = plan_cost(pool, cur, tl, w, prefs, bias=True).total
@@ -592,6 +636,8 @@ def local_search(pool: Pool, cand: np.ndarray, order: list[int], tl: Timeline,
         for i in range(len(cur)):
             if evals >= opts.local_evals or i >= len(cur):
                 break
+            if i in locks:
+                continue
             start = pc.start_s[i] if i < len(pc.start_s) else 0.0
             est, parts = unary_cost(pool, cand, start, tl, w, prefs, bias=True)
             hd = tl.half_double[parts["seg"]]
@@ -608,7 +654,7 @@ def local_search(pool: Pool, cand: np.ndarray, order: list[int], tl: Timeline,
             top = np.argpartition(est, k - 1)[:k]
             top = top[np.argsort(est[top], kind="stable")]
             best = _best_trial(pool, (cur[:i] + [int(cand[p])] + cur[i + 1:] for p in top),
-                               tl, w, prefs, cur_cost)
+                               tl, w, prefs, cur_cost, locks)
             evals += best[2]
             if best[1] is not None:
                 cur, cur_cost = best[1], best[0]
@@ -620,9 +666,11 @@ def local_search(pool: Pool, cand: np.ndarray, order: list[int], tl: Timeline,
             for j in range(i + 1, n):
                 if evals >= opts.local_evals or j >= len(cur):
                     break
+                if i in locks or j in locks:
+                    continue
                 trial = list(cur)
                 trial[i], trial[j] = trial[j], trial[i]
-                c, trial, k = _best_trial(pool, [trial], tl, w, prefs, cur_cost)
+                c, trial, k = _best_trial(pool, [trial], tl, w, prefs, cur_cost, locks)
                 evals += k
                 if trial is not None:
                     cur, cur_cost = trial, c
@@ -632,7 +680,7 @@ def local_search(pool: Pool, cand: np.ndarray, order: list[int], tl: Timeline,
         # Drop a track when the rest still fills the session.
         for i in range(len(cur)):
             trial = cur[:i] + cur[i + 1:]
-            if _fit_length(pool, trial, tl.total_s) != trial or not _valid(pool, trial):
+            if _fit_length(pool, trial, tl.total_s) != trial or not _valid(pool, trial, locks):
                 continue
             evals += 1
             c = plan_cost(pool, trial, tl, w, prefs, bias=True).total
@@ -658,7 +706,7 @@ def local_search(pool: Pool, cand: np.ndarray, order: list[int], tl: Timeline,
                 trials += [cur[:i] + [p] + cur[i + 2:] for p in top]
             trials += [cur[:i] + [p, q] + cur[i + 1:] for p in top[:3] for q in top[:6]
                        if p != q]
-            best = _best_trial(pool, trials, tl, w, prefs, cur_cost)
+            best = _best_trial(pool, trials, tl, w, prefs, cur_cost, locks)
             evals += best[2]
             if best[1] is not None:
                 cur, cur_cost = best[1], best[0]
@@ -720,16 +768,27 @@ def plan(lib: TrackSource, arc: Arc, minutes: float | None = None,
                        "session; used tracks of every length")
         tracks, widen, strict_n, n_queries = load_candidates(lib, tl, opts)
         tracks = _one_per_recording(lib, tracks)
+    if opts.locked:  # locked tracks join the candidates whatever the filters read
+        tracks = _with_locked(tracks, [lib.get_track(tid) for _, tid in opts.locked], opts)
+        tracks = _one_per_recording(lib, tracks, {tid for _, tid in opts.locked})
     found = _Found(widen, strict_n, n_queries, length_note, t0)
     return _plan_over(tracks, tl, opts, lib.rhythm if opts.excerpts else None, recent, found)
 
 
-def _one_per_recording(lib: TrackSource, tracks: list[Track]) -> list[Track]:
+def _one_per_recording(lib: TrackSource, tracks: list[Track],
+                       keep: set[int] | None = None) -> list[Track]:
     """The candidates with each recording once (two files of one song, found by their
-    sound prints: analysis/identity.py), so no plan holds one recording twice."""
-    from ..analysis.identity import one_per_recording
+    sound prints: analysis/identity.py), so no plan holds one recording twice. ``keep``
+    (locked track ids): only the other copies of these tracks' recordings go."""
+    from ..analysis.identity import STEP_S, one_per_recording, recording_groups
 
-    return one_per_recording(tracks, lib.identities(t.id for t in tracks))[0]
+    prints = lib.identities(t.id for t in tracks)
+    if not keep:
+        return one_per_recording(tracks, prints)[0]
+    items = [(t.id, t.duration_s, prints[t.id]) for t in tracks if t.id in prints]
+    drop = {k for g in recording_groups(items, STEP_S) if keep & set(g) for k in g
+            if k not in keep}
+    return [t for t in tracks if t.id not in drop]
 
 
 ALT_SHARE = 0.5   # an alternative shares at most this share of its tracks with an earlier plan
@@ -805,6 +864,9 @@ def plan_candidates(tracks: Sequence[Track], arc: Arc, minutes: float | None = N
                     f"{sum(t.duration_s for t in fit) / 60:.0f} min of such tracks for a "
                     f"{tl.total_s / 60:.0f}-min session; used tracks of every length")
     strict_n = [sum(_fits(t, sp) for t in rows) for sp in tl.spans]
+    if opts.locked:
+        by_id = {t.id: t for t in tracks if t.id is not None}
+        rows = _with_locked(rows, [by_id.get(tid) for _, tid in opts.locked], opts)
     found = _Found([0] * len(tl.spans), strict_n, 0, note, t0)
     return _plan_over(rows, tl, opts, rhythm, set(recent_ids), found)
 
@@ -828,7 +890,46 @@ def _check(opts: PlanOptions, arc: Arc) -> PlanOptions:
         from dataclasses import replace
 
         opts = replace(opts, excerpts=arc.excerpts)
+    if opts.locked:
+        opts = dataclasses.replace(opts, locked=_lock_pairs(opts.locked))
+        if opts.excerpts:
+            raise PlanError("locked tracks work in whole-track plans only, not in "
+                            "excerpt plans")
     return opts
+
+
+def _lock_pairs(locked) -> tuple[tuple[int, int], ...]:
+    """``PlanOptions.locked`` as sorted (position, track id) pairs; PlanError when a
+    position is below 1, or a position or a track is locked twice."""
+    pairs = locked.items() if isinstance(locked, Mapping) else locked
+    try:
+        out = tuple(sorted((int(p), int(t)) for p, t in pairs))
+    except (TypeError, ValueError):
+        raise PlanError("locked tracks must be (position, track id) pairs") from None
+    if any(p < 1 for p, _ in out):
+        raise PlanError("a locked position is 1 or more")
+    for k, what in ((0, "position"), (1, "track")):
+        vals = [x[k] for x in out]
+        if len(set(vals)) != len(vals):
+            raise PlanError(f"a {what} is locked twice")
+    return out
+
+
+def _with_locked(rows: list[Track], locked: list[Track | None], opts: PlanOptions
+                 ) -> list[Track]:
+    """``rows`` (sorted by id) with the locked tracks added; PlanError for a locked track
+    that is not an analysed track, or that the options leave out."""
+    have = {t.id for t in rows}
+    for (p, tid), t in zip(opts.locked, locked):
+        if t is None or t.status != "ok" or not t.duration_s:
+            raise PlanError(f"locked track {tid} (position {p}) is not an analysed track "
+                            "of the library")
+        if tid in opts.exclude_ids:
+            raise PlanError(f"locked track {tid} (position {p}) is also left out")
+        if tid not in have:
+            rows = rows + [t]
+            have.add(tid)
+    return sorted(rows, key=lambda t: (t.id is None, t.id if t.id is not None else 0))
 
 
 def _plan_over(tracks: list[Track], tl: Timeline, opts: PlanOptions, rhythm, recent,
@@ -844,11 +945,18 @@ def _plan_over(tracks: list[Track], tl: Timeline, opts: PlanOptions, rhythm, rec
         return _plan_excerpts(pool, tl, opts, rhythm, found, t_load)
     prefs = segment_prefs(tl, pool.styles)
     cand = _preselect(pool, tl, opts, prefs)
+    if opts.locked:  # the locked tracks are searched whatever their fit
+        cand = np.union1d(cand, np.fromiter(_locks(pool, opts).values(), np.int64))
     t_pre = time.perf_counter()
     order, st = optimize(pool, cand, tl, opts, prefs)
     if not order:
         raise PlanError(f"no playlist could be made for arc {arc.name!r} from the "
                         f"{len(tracks)} usable track(s)")
+    for p, tid in opts.locked:
+        if p > len(order) or int(pool.ids[order[p - 1]]) != tid:
+            raise PlanError(f"locked track {tid} cannot stay at position {p}: no playlist "
+                            "of this session keeps every locked track at its place under "
+                            "the rules (no repeats, artist spacing, the session's length)")
     pc = plan_cost(pool, order, tl, opts.weights, prefs)
     report = score_order(pool, order, tl, opts.weights)
     entries = _entries(pool, order, pc, tl, opts.weights)

@@ -5,9 +5,10 @@ Where the application layer reads a file (a tracklist, an arc TOML, a plan JSON,
 playlist of tracks to leave out), the text from the page is first written into the
 server's own folder under a name the server chooses. Every function takes validated
 values (ids, numbers, text), never a path from a request, except :func:`check_folder`,
-which validates the folders a user types in. Swapping one plan entry, ranking its
-alternatives and re-planning around locked tracks are here: they pick the tracks, and
-``app.plan_order`` makes the plan of each order with the planner's cost and report.
+which validates the folders a user types in. Swapping one plan entry and ranking its
+alternatives are here: they pick the tracks, and ``app.plan_order`` makes the plan of
+each order with the planner's cost and report. Re-planning around locked tracks is the
+planner's own (``app.plan`` with ``PlanOptions.locked``).
 """
 
 from __future__ import annotations
@@ -485,26 +486,18 @@ def swap(db: str, st: PlanState, position: int, track_id: int) -> PlanState:
 
 
 def replan(db: str, workdir: str, st: PlanState) -> PlanState:
-    """Plan again around the locked tracks: the unlocked places get tracks from a fresh
-    plan (next seed, leaving out the tracks they had), each taking the new plan's track
-    whose start is nearest its own; locked tracks keep their places."""
+    """Plan again with the next seed around the locked tracks: the planner keeps each
+    locked track at its position and plans the other places around them under the same
+    rules (``app.plan`` with ``PlanOptions.locked``)."""
     if not st.locked:
         return build_plan(db, workdir, st.arc_toml, st.minutes, st.seed + 1)
-    old = st.plan.entries
-    unlocked = [e.track.id for e in old if e.track.id not in st.locked]
-    fresh = build_plan(db, workdir, st.arc_toml, st.minutes, st.seed + 1,
-                       exclude=set(unlocked) | set(st.locked)).plan.entries
-    pool = list(fresh)
-    tracks = []
-    for e in old:
-        if e.track.id in st.locked or not pool:
-            tracks.append(e.track)
-            continue
-        best = min(pool, key=lambda f: abs(f.start_s - e.start_s))
-        pool.remove(best)
-        tracks.append(best.track)
-    return PlanState(st.arc_toml, st.minutes, st.seed + 1,
-                     _plan_of(db, st, tracks, st.seed + 1), set(st.locked))
+    from ..planning.sequencer import PlanOptions
+
+    locked = tuple((i + 1, e.track.id) for i, e in enumerate(st.plan.entries)
+                   if e.track.id in st.locked)
+    r = app.plan(st.plan.arc, st.minutes, db=db, seed=st.seed + 1, record=False,
+                 options=PlanOptions(locked=locked))
+    return PlanState(st.arc_toml, st.minutes, st.seed + 1, r.plan, set(st.locked))
 
 
 EXPORTS = {"m3u8": "audio/x-mpegurl", "xspf": "application/xspf+xml",
