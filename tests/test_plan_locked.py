@@ -147,3 +147,18 @@ def test_a_locked_copy_keeps_its_place_and_its_twin_stays_out(tmp_path):
     ids = [e.track.id for e in p.entries]
     assert ids[1] == copy and caves[0] not in ids, ids
     assert len(ids) == len(set(ids)) and p.entries[-1].end_s >= 2.8 * 60
+
+
+def test_the_web_replan_keeps_the_locks_and_changes_the_rest(db, tmp_path):
+    from underdog.web import ops
+
+    toml = app.arc_toml(load_arc("montage"))
+    st = ops.build_plan(str(db), str(tmp_path), toml, MIN)
+    old = [e.track.id for e in st.plan.entries]
+    st.locked = {old[1], old[3]}
+    r = ops.replan(str(db), str(tmp_path), st)
+    new = [e.track.id for e in r.plan.entries]
+    assert new[1] == old[1] and new[3] == old[3] and r.locked == st.locked
+    _rules(r.plan)
+    # 200 tracks: the other places get tracks they did not have
+    assert not set(new) & (set(old) - st.locked), (old, new)

@@ -389,12 +389,14 @@ def _plan_of(db: str, st: PlanState, tracks: Sequence[Track], seed: int):
 
 
 def build_plan(db: str, workdir: str, arc_text: str, minutes: float | None, seed: int = 0,
-               exclude: Iterable[int] = ()) -> PlanState:
+               exclude: Iterable[int] = (), locked: tuple = ()) -> PlanState:
     """Plan from the library with ``app.plan`` (the tracks to leave out written as a
-    playlist in a private folder of the server's)."""
+    playlist in a private folder of the server's; ``locked``: (position, track id) pairs
+    the planner keeps in place)."""
     import shutil
 
     from ..fileio import write_atomic
+    from ..planning.sequencer import PlanOptions
 
     arc = app.arc_from_toml(arc_text, "arc")
     mins = float(minutes) if minutes is not None else float(arc.minutes)
@@ -408,7 +410,8 @@ def build_plan(db: str, workdir: str, arc_text: str, minutes: float | None, seed
             skip_path = os.path.join(d, "exclude.m3u8")
             write_atomic(skip_path, "#EXTM3U\n" + "".join(p + "\n" for p in paths))
             skip = [skip_path]
-        r = app.plan(arc, mins, db=db, seed=seed, exclude=skip, record=False)
+        r = app.plan(arc, mins, db=db, seed=seed, exclude=skip, record=False,
+                     options=PlanOptions(locked=locked))
     finally:
         shutil.rmtree(d, ignore_errors=True)
     return PlanState(arc_text, mins, seed, r.plan)
@@ -488,16 +491,25 @@ def swap(db: str, st: PlanState, position: int, track_id: int) -> PlanState:
 def replan(db: str, workdir: str, st: PlanState) -> PlanState:
     """Plan again with the next seed around the locked tracks: the planner keeps each
     locked track at its position and plans the other places around them under the same
-    rules (``app.plan`` with ``PlanOptions.locked``)."""
+    rules (``app.plan`` with ``PlanOptions.locked``), without the tracks they had unless
+    the library is too small to fill the session without them."""
     if not st.locked:
         return build_plan(db, workdir, st.arc_toml, st.minutes, st.seed + 1)
-    from ..planning.sequencer import PlanOptions
+    from ..planning.sequencer import PlanError
 
     locked = tuple((i + 1, e.track.id) for i, e in enumerate(st.plan.entries)
                    if e.track.id in st.locked)
-    r = app.plan(st.plan.arc, st.minutes, db=db, seed=st.seed + 1, record=False,
-                 options=PlanOptions(locked=locked))
-    return PlanState(st.arc_toml, st.minutes, st.seed + 1, r.plan, set(st.locked))
+    had = [e.track.id for e in st.plan.entries if e.track.id not in st.locked]
+    new = None
+    try:
+        new = build_plan(db, workdir, st.arc_toml, st.minutes, st.seed + 1, had, locked)
+    except PlanError:
+        pass
+    p = new.plan if new else None
+    if p is None or not p.entries or p.entries[-1].end_s < p.timeline.total_s:
+        new = build_plan(db, workdir, st.arc_toml, st.minutes, st.seed + 1, (), locked)
+    new.locked = set(st.locked)
+    return new
 
 
 EXPORTS = {"m3u8": "audio/x-mpegurl", "xspf": "application/xspf+xml",
