@@ -102,12 +102,13 @@ class MakeUpGain:
     def loss_db(self, x: np.ndarray, gain_db: float = 0.0) -> float:
         """How much the limiter lowers the integrated loudness of ``x`` gained by
         ``gain_db`` (LU, >= 0; 0 for silence)."""
-        x = x * np.float32(10.0 ** (gain_db / 20.0))
+        g = np.float32(10.0 ** (gain_db / 20.0))
         limiter = TruePeakLimiter(self.sr, x.shape[0], ceiling_db=self.ceiling_db)
         before, after = LoudnessMeter(), LoudnessMeter()
-        for i in range(0, x.shape[1], _BLOCK):
-            before.push(x[:, i:i + _BLOCK], self.sr)
-            after.push(limiter.push(x[:, i:i + _BLOCK]), self.sr)
+        for i in range(0, x.shape[1], _BLOCK):  # block by block: no copy of the excerpt
+            part = x[:, i:i + _BLOCK] * g
+            before.push(part, self.sr)
+            after.push(limiter.push(part), self.sr)
         after.push(limiter.flush(), self.sr)
         a, b = before.result().integrated_lufs, after.result().integrated_lufs
         return max(0.0, a - b) if math.isfinite(a) and math.isfinite(b) else 0.0
