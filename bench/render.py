@@ -466,6 +466,8 @@ def main() -> None:
     ap.add_argument("--db", default="/tmp/free.db", help="scanned library (with downbeats)")
     ap.add_argument("--sessions", default="montage,boxing,run160")
     ap.add_argument("--plan-dir", default=None, help="take accept_<session>.json from here")
+    ap.add_argument("--levels-only", action="store_true",
+                    help="with --accept: render and measure the levels (and speed) only")
     ap.add_argument("--fine-only", action="store_true",
                     help="only the onset check of each overlap of the --plan-dir plans")
     ap.add_argument("--mix-dir", default=tempfile.gettempdir(), help="where the mixes go")
@@ -710,7 +712,7 @@ def fine_only(plan_path: Path, db: Path) -> list[dict]:
 
 
 def bench_session(name: str, plan_path: Path, db: Path, out: Path, mix_dir: Path,
-                  n_plots: int = 0) -> dict:
+                  n_plots: int = 0, levels_only: bool = False) -> dict:
     import pyloudnorm
     import soundfile as sf
     from scipy.signal import oaconvolve
@@ -751,6 +753,12 @@ def bench_session(name: str, plan_path: Path, db: Path, out: Path, mix_dir: Path
     gaps = [(pa.end_s - origin, pb.start_s - origin) for pa, pb, e in
             zip(places, places[1:], plan.entries[1:]) if e.transition.shape == "cut"]
     res["longest_silence_s"], res["longest_unplanned_silence_s"] = _silences(y, sr, gaps)
+    if levels_only:
+        print(f"  {res['lufs']:.2f} LUFS (pyloudnorm), {res['true_peak_dbtp']:.2f} dBTP, "
+              f"{res['clipped']} clipped, longest unplanned silence "
+              f"{res['longest_unplanned_silence_s']:.2f} s; shares "
+              + ", ".join(f"{k} {v:.1f} s" for k, v in rep.seconds.items()), flush=True)
+        return res
     # cues
     if rep.cue_samples:
         snd = mix.cue_sound(cue_kind, sr)
@@ -882,9 +890,9 @@ def accept_main(args) -> None:
         plan = Path(args.plan_dir) / f"accept_{name}.json" if args.plan_dir else plan_session(
             name, Path(args.db), out)
         res = bench_session(name, plan, Path(args.db), out, mix_dir,
-                            n_plots=3 if name == "montage" else 0)
+                            n_plots=3 if name == "montage" else 0, levels_only=args.levels_only)
         allres[name] = res
-        (out / f"render_accept_{name}.json").write_text(json.dumps(res, indent=1, default=float))
+        (out / f"render_{'levels' if args.levels_only else 'accept'}_{name}.json").write_text(json.dumps(res, indent=1, default=float))
 
 
 if __name__ == "__main__":
