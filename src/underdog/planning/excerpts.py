@@ -547,7 +547,8 @@ def search(pool: Pool, slots: Sequence[Slot], tl: Timeline, w: Weights,
                 ex = again
                 notes.append("another part of a track played earlier")
             else:
-                notes.append("repeats a part played earlier: no other track left for it")
+                notes.append("repeats a part played earlier: every unused track fits this "
+                             "place worse")
         elif pen >= ARTIST_BREAK:
             notes.append("artist repeated within 3 excerpts: nothing else left")
         spans.setdefault(i, []).append((ex.in_s, ex.out_s))
