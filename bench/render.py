@@ -348,7 +348,7 @@ def bench_montage(out: Path) -> dict:
     from scipy.signal import oaconvolve
 
     from underdog.render import mix
-    from underdog.render.render import contribution, render
+    from underdog.render.render import render
 
     grids = demo_beats(out)
     plan = montage_plan(grids)
@@ -383,13 +383,8 @@ def bench_montage(out: Path) -> dict:
     res["cue_err_ms_max"] = 1000 * max(errs) if errs else None
     # beat alignment in every overlap, and the Mixxx-style baseline
     trs = []
-    for k, (pa, pb) in enumerate(zip(rep.placements, rep.placements[1:])):
-        ea, eb = plan.entries[k], plan.entries[k + 1]
-        if eb.transition.shape == "cut":
-            continue
+    for k, ea, eb, pa, pb, ya, yb in overlaps(plan, rep.placements, sr):
         ov0, ov1 = pa.fade_out.t0, pa.fade_out.t1
-        ya = contribution(ea.path, pa, sr, lufs=None)
-        yb = contribution(eb.path, pb, sr, lufs=None)
         row = {"from": Path(ea.path).stem, "to": Path(eb.path).stem, "shape": eb.transition.shape}
         # what the layout does: each track's own (analysis) beats through its time map
         ga, gb = grids[ea.path][0], grids[eb.path][0]
@@ -423,6 +418,18 @@ def bench_montage(out: Path) -> dict:
                              row)
     res["transitions"] = trs
     return res
+
+
+def overlaps(plan, places, sr: int):
+    """Each blend of a rendered plan (cuts have none): (index, outgoing and incoming entry,
+    their placements, and each track's stretched contribution at ``sr``)."""
+    from underdog.render.render import contribution
+
+    for k, (pa, pb) in enumerate(zip(places, places[1:])):
+        ea, eb = plan.entries[k], plan.entries[k + 1]
+        if eb.transition.shape != "cut":
+            yield (k, ea, eb, pa, pb, contribution(ea.path, pa, sr, lufs=None),
+                   contribution(eb.path, pb, sr, lufs=None))
 
 
 def track(y: np.ndarray) -> np.ndarray:
@@ -682,7 +689,7 @@ def _onset_offsets(ya: np.ndarray, pa, yb: np.ndarray, pb, t0: float, t1: float,
 def fine_only(plan_path: Path, db: Path) -> list[dict]:
     """The onset check of every overlap of a plan (no render, no trackers)."""
     from underdog.render import mix
-    from underdog.render.render import audio_refiner, contribution, read_plan
+    from underdog.render.render import audio_refiner, read_plan
 
     plan = read_plan(plan_path)
     beats_for = db_beats(db)
@@ -696,13 +703,8 @@ def fine_only(plan_path: Path, db: Path) -> list[dict]:
                         start_s=plan.entries[0].start_s or 0.0,
                         refine=audio_refiner([e.path for e in plan.entries]))
     rows = []
-    for k, (pa, pb) in enumerate(zip(places, places[1:])):
-        ea, eb = plan.entries[k], plan.entries[k + 1]
-        if eb.transition.shape == "cut":
-            continue
+    for k, ea, eb, pa, pb, ya, yb in overlaps(plan, places, MIX_SR):
         ov0, ov1 = pa.fade_out.t0, pa.fade_out.t1
-        ya = contribution(ea.path, pa, MIX_SR, lufs=None)
-        yb = contribution(eb.path, pb, MIX_SR, lufs=None)
         off = _onset_offsets(ya, pa, yb, pb, ov0 + 0.3, ov1 - 0.3, MIX_SR)
         rows.append({"k": k + 1, "shape": eb.transition.shape, "onsets": _stats(off),
                      "beats": int(len(off))})
