@@ -11,8 +11,9 @@ from underdog import app
 from underdog.library.db import open_library
 from underdog.models import Track
 from underdog.planning import PlanOptions, load_arc, plan
-from underdog.planning.score import ARTIST_GAP
 from underdog.planning.sequencer import PlanError, plan_candidates
+
+from .test_sequencer import _check_hard_rules
 
 MIN = 30.0
 
@@ -41,13 +42,7 @@ def db(tmp_path):
 
 
 def _rules(p, minutes=MIN):
-    ids = [e.track.id for e in p.entries]
-    assert len(ids) == len(set(ids)), "a track twice"
-    arts = [e.track.artist for e in p.entries]
-    for i in range(len(arts)):
-        for j in range(i + 1, min(i + ARTIST_GAP + 1, len(arts))):
-            assert arts[i] != arts[j], f"{arts[i]} at {i + 1} and {j + 1}"
-    assert minutes * 60 <= p.entries[-1].end_s and p.entries[-1].start_s < minutes * 60
+    _check_hard_rules(p, minutes)  # the sequencer's hard rules: no repeats, artist gap, length
 
 
 def test_locked_tracks_keep_their_places_and_the_rest_is_replanned(db):
