@@ -48,3 +48,13 @@ def flac_clip(src: str | os.PathLike, dst: str | bytes | os.PathLike, start_s: f
         sr = f.samplerate
     with open(dst, "wb") as out:
         sf.write(out, data, sr, format="FLAC")
+
+
+def clip_folder(folder: Path, clips, seconds: float | None = None) -> Path:
+    """``folder`` made and filled with FLAC clips of demo tracks (:func:`flac_clip`): each of
+    ``clips`` is (file name, start_s) taking ``seconds``, or (file name, start_s, seconds)."""
+    folder.mkdir()
+    for src, start, *length in clips:
+        flac_clip(DEMO_LIBRARY / src, folder / (Path(src).stem + ".flac"), start,
+                  length[0] if length else seconds)
+    return folder

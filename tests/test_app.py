@@ -14,7 +14,7 @@ from underdog import app
 from underdog.errors import NotFoundError, UnderdogError, UsageError
 from underdog.library.db import LibraryError
 
-from .conftest import DEMO_LIBRARY, flac_clip
+from .conftest import clip_folder
 
 CLIPS = [("Shawn Parrotte - Caves.flac", 10), ("Max McCracken - Awakening.opus", 5),
          ("Muldjord - Armygeddon.mp3", 60), ("Nexuiz - Beast of Insanity.ogg", 60),
@@ -25,10 +25,7 @@ CLIPS = [("Shawn Parrotte - Caves.flac", 10), ("Max McCracken - Awakening.opus",
 def lib(tmp_path_factory):
     """(db path, music folder, progress events) after one app.scan of the clips."""
     d = tmp_path_factory.mktemp("app")
-    music = d / "music"
-    music.mkdir()
-    for src, start in CLIPS:
-        flac_clip(DEMO_LIBRARY / src, music / (src.rsplit(".", 1)[0] + ".flac"), start, 45)
+    music = clip_folder(d / "music", CLIPS, 45)
     db = str(d / "lib.db")
     events = []
     res = app.scan([music], db, jobs=0, progress=events.append)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from underdog.cli import app
 from underdog.models import energy_to_level, level_to_energy
 
-from .conftest import DEMO_LIBRARY, flac_clip
+from .conftest import DEMO_LIBRARY, clip_folder, flac_clip
 
 runner = CliRunner()
 # Quiet and loud parts of demo tracks, 20 s each.
@@ -23,10 +23,7 @@ CLIPS = [("Shawn Parrotte - Caves.flac", 10), ("Max McCracken - Awakening.opus",
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
     d = tmp_path_factory.mktemp("energy")
-    music = d / "music"
-    music.mkdir()
-    for src, start in CLIPS:
-        flac_clip(DEMO_LIBRARY / src, music / (src.rsplit(".", 1)[0] + ".flac"), start, 20)
+    music = clip_folder(d / "music", CLIPS, 20)
     path = str(d / "lib.db")
     r = runner.invoke(app, ["scan", str(music), "--db", path])
     assert r.exit_code == 0, r.output

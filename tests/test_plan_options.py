@@ -11,7 +11,7 @@ from underdog.library.db import open_library
 from underdog.planning.arcs import montage
 from underdog.planning.sequencer import PlanOptions, alternatives, plan
 
-from .conftest import DEMO_LIBRARY, flac_clip
+from .conftest import clip_folder
 
 runner = CliRunner()
 # (file, start s, length s): lengths differ so a length limit has something to cut
@@ -25,10 +25,7 @@ MINUTES = 2.5
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
     d = tmp_path_factory.mktemp("planopts")
-    music = d / "music"
-    music.mkdir()
-    for src, start, length in CLIPS:
-        flac_clip(DEMO_LIBRARY / src, music / (src.rsplit(".", 1)[0] + ".flac"), start, length)
+    music = clip_folder(d / "music", CLIPS)
     path = str(d / "lib.db")
     r = runner.invoke(app, ["scan", str(music), "--db", path])
     assert r.exit_code == 0, r.output

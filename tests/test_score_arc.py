@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from underdog.cli import app
 from underdog.export.playlists import read_playlist
 
-from .conftest import DEMO_LIBRARY, flac_clip
+from .conftest import clip_folder
 
 runner = CliRunner()
 CLIPS = ["Nexuiz - Beast of Insanity.ogg", "Muldjord - Chaos God.ogg",
@@ -25,10 +25,7 @@ CLIPS = ["Nexuiz - Beast of Insanity.ogg", "Muldjord - Chaos God.ogg",
 def lib(tmp_path_factory):
     """Six 40-s clips of demo tracks, scanned into SQLite."""
     d = tmp_path_factory.mktemp("scorearc")
-    music = d / "music"
-    music.mkdir()
-    for src in CLIPS:
-        flac_clip(DEMO_LIBRARY / src, music / (src.rsplit(".", 1)[0] + ".flac"), 30, 40)
+    music = clip_folder(d / "music", [(src, 30) for src in CLIPS], 40)
     db = str(d / "lib.db")
     r = runner.invoke(app, ["scan", str(music), "--db", db])
     assert r.exit_code == 0, r.output

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from underdog.cli import app
 from underdog.soundtrack.tracklist import read_tracklist, TracklistError
 
-from .conftest import DEMO_LIBRARY, flac_clip
+from .conftest import clip_folder
 
 runner = CliRunner()
 CLIPS = [("Shawn Parrotte - Caves.flac", 10), ("Max McCracken - Awakening.opus", 5),
@@ -24,10 +24,7 @@ CLIPS = [("Shawn Parrotte - Caves.flac", 10), ("Max McCracken - Awakening.opus",
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory):
     d = tmp_path_factory.mktemp("fill")
-    music = d / "music"
-    music.mkdir()
-    for src, start in CLIPS:
-        flac_clip(DEMO_LIBRARY / src, music / (src.rsplit(".", 1)[0] + ".flac"), start, 20)
+    music = clip_folder(d / "music", CLIPS, 20)
     db = str(d / "lib.db")
     r = runner.invoke(app, ["scan", str(music), "--db", db])
     assert r.exit_code == 0, r.output
