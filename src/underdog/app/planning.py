@@ -123,9 +123,10 @@ class PlanResult:
     alternatives: list[Plan] = field(default_factory=list)
     alternatives_note: str | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        """The plan JSON document (what ``plan -o x.json`` writes)."""
-        return {**self.plan.as_dict(), "arc_spec": self.arc_spec}
+    def as_dict(self, plan: Plan | None = None) -> dict[str, Any]:
+        """The plan JSON document (what ``plan -o x.json`` writes) of the plan, or of one
+        of its ``alternatives``."""
+        return {**(plan or self.plan).as_dict(), "arc_spec": self.arc_spec}
 
 
 def playlist_track_ids(lib: Library, playlists: Iterable[str | os.PathLike]) -> frozenset[int]:

@@ -103,34 +103,33 @@ def plan(
                       record=record, options=opts, alternatives=alternatives)
     p, a = r.plan, r.arc
     print_plan(console, p, explain)
-    for o in output:
-        write_playlist(p.entries, o, title=f"underdog {a.name}", document=r.as_dict(),
-                       relative_to=relative_to, arc_spec=r.arc_spec, db=db)
-        console.print(f"wrote {o}", highlight=False)
+    _write_outputs(console, r, p, output, f"underdog {a.name}", relative_to, db)
     if plot is not None:
         write_plot(p, plot, f"underdog {a.name}: {a.description}")
         console.print(f"wrote {plot}", highlight=False)
     mix.render(r.as_dict(), db)  # --render: the plan's JSON, straight to the renderer
     best = p.report.objective
-    earlier = [{t.id for t in p.tracks}]
+    earlier = {t.id for t in p.tracks}
     for k, alt in enumerate(r.alternatives, start=2):
         more = (alt.report.objective / best - 1.0) * 100.0 if best > 0 else 0.0
         ids = {t.id for t in alt.tracks}
-        shared = len(ids & set().union(*earlier))
-        earlier.append(ids)
+        shared, earlier = len(ids & earlier), earlier | ids
         console.print(f"\nalternative {k}: objective {alt.report.objective:.1f} "
                       f"({more:+.0f} % against the first), {shared or 'none'} of its "
                       f"{len(ids)} tracks in earlier plans", highlight=False)
         print_plan(console, alt, explain)
-        for o in output:
-            alt_o = o.with_name(f"{o.stem}.alt{k}{o.suffix}")
-            write_playlist(alt.entries, alt_o, title=f"underdog {a.name} ({k})",
-                           document={**alt.as_dict(), "arc_spec": r.arc_spec},
-                           relative_to=relative_to, arc_spec=r.arc_spec)
-            console.print(f"wrote {alt_o}", highlight=False)
+        _write_outputs(console, r, alt, [o.with_name(f"{o.stem}.alt{k}{o.suffix}") for o in output],
+                       f"underdog {a.name} ({k})", relative_to, db)
     if r.alternatives_note:
         console.print(r.alternatives_note, highlight=False)
 
+
+def _write_outputs(console, r, p, outputs, title: str, relative_to, db) -> None:
+    """Write plan ``p`` (the result's plan or one of its alternatives) to each output."""
+    for o in outputs:
+        write_playlist(p.entries, o, title=title, document=r.as_dict(p),
+                       relative_to=relative_to, arc_spec=r.arc_spec, db=db)
+        console.print(f"wrote {o}", highlight=False)
 
 class ScoreFormat(str, Enum):
     table = "table"
