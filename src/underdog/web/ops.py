@@ -245,11 +245,17 @@ def track_detail(db: str, track_id: int) -> dict:
 
 
 def audio_file(db: str, track_id: int) -> tuple[str, str]:
-    """(path, MIME type) of a library track's file, for streaming; WebError if none."""
-    f = _details(db, track_id).fields
-    path = f.get("path")
+    """(path, MIME type) of a library track's file, for streaming; WebError if none.
+    Each range request asks, so it reads the track's row only (not its curves and beats)."""
+    if not os.path.exists(db):
+        raise WebError("no such track", 404)
+    with _library(db) as lib:
+        t = lib.get_track(int(track_id))
+    if t is None:
+        raise WebError("no such track", 404)
+    path = t.path
     ext = os.path.splitext(path or "")[1].lower()
-    if (not isinstance(path, str) or f.get("status") == "missing" or ext not in AUDIO_MIME
+    if (not isinstance(path, str) or t.status == "missing" or ext not in AUDIO_MIME
             or not os.path.isfile(path)):
         raise WebError("the track's file is not available", 404)
     return path, AUDIO_MIME[ext]
