@@ -368,11 +368,7 @@ def read_arc_spec(path: str | os.PathLike) -> dict[str, Any] | None:
     ext = os.path.splitext(path)[1].lower()
     if ext not in M3U_EXTENSIONS + JSON_EXTENSIONS:
         return None
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_PLAYLIST_BYTES + 1)
-    except OSError as e:
-        raise PlaylistError(path, f"cannot read: {e.strerror or e}") from None
+    data = read_capped(path)
     spec: Any = None
     if ext in JSON_EXTENSIONS:
         try:

@@ -28,6 +28,7 @@ import os
 import re
 import urllib.parse
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -342,6 +343,7 @@ def rekordbox_xml(entries: Iterable[Any], title: str = "underdog",
     by_path: dict[str, tuple[ET.Element, int]] = {}
     hot: dict[str, int] = {}
     order: list[int] = []
+    uses: Counter[int] = Counter()  # how often each track has come so far
     for e in entries:
         path = _plain(e, "path")
         if not path:
@@ -352,10 +354,11 @@ def rekordbox_xml(entries: Iterable[Any], title: str = "underdog",
             by_path[path] = (_track_element(coll, e, path, tid, grid), tid)
         el, tid = by_path[path]
         order.append(tid)
+        uses[tid] += 1
         span = excerpt_span(e)
         marks = [("in", span[0]), ("drop", _drop_track_s(e, span)), ("out", span[1])] \
             if span else [("drop", _drop_track_s(e, None))]
-        n_use = order.count(tid)
+        n_use = uses[tid]
         for name, t in marks:
             if t is None:
                 continue
