@@ -48,7 +48,6 @@ ANALYSERS: tuple[Analyser, ...] = (
 )
 VERSIONS: Mapping[str, int] = MappingProxyType({a.name: a.version for a in ANALYSERS})
 ALL_STEPS = frozenset(VERSIONS)
-ANALYSERS_ORDER = tuple(VERSIONS)
 _BY_NAME = {a.name: a for a in ANALYSERS}
 
 
@@ -277,5 +276,5 @@ def _analyze_stream(stream, path: str, steps: frozenset[str], meter,
             st = style.classify_features(res.style_features)
             res.style, res.style_label, res.style_source = st.probs, st.label, "audio"
     ran = steps | ({"style_features"} if "style" in steps else set())
-    res.analysers = {n: VERSIONS[n] for n in ANALYSERS_ORDER if n in ran}
+    res.analysers = {n: VERSIONS[n] for n in VERSIONS if n in ran}
     return res

@@ -887,9 +887,7 @@ def _check(opts: PlanOptions, arc: Arc) -> PlanOptions:
     if opts.seed < 0:
         raise PlanError(f"seed {opts.seed} is negative; a seed is 0 or more")
     if opts.excerpts is None:
-        from dataclasses import replace
-
-        opts = replace(opts, excerpts=arc.excerpts)
+        opts = dataclasses.replace(opts, excerpts=arc.excerpts)
     if opts.locked:
         opts = dataclasses.replace(opts, locked=_lock_pairs(opts.locked))
         if opts.excerpts:
@@ -1044,7 +1042,6 @@ def _excerpt_entries(pool: Pool, choices, slots: list[Slot], tl: Timeline) -> li
             d = camelot_distance(pool.cam_num[a.index], pool.cam_let[a.index],
                                  pool.cam_num[b.index], pool.cam_let[b.index])
             cs = int(d) if d >= 0 else None
-        minutes = (s.end_s - s.start_s) / 60.0
         costs = {"excerpt": ch.cost, "transition": ch.transition}
         why = _why(t, sp, dev, hd, own_played, ex.level, s.target_level, tp, cs,
                    None, 1.0, bool(pool.recent[ch.index]))
