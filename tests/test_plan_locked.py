@@ -117,6 +117,21 @@ def test_unusable_locks_are_one_clear_error(db):
             plan(lib, arc, 10.0, PlanOptions(locked=((1, bid),)))
 
 
+class _PrintReads:
+    """A library that notes the track ids whose sound prints are read."""
+
+    def __init__(self, lib):
+        self.lib, self.reads = lib, []
+
+    def identities(self, ids):
+        ids = list(ids)
+        self.reads += ids
+        return self.lib.identities(ids)
+
+    def __getattr__(self, name):
+        return getattr(self.lib, name)
+
+
 def test_a_locked_copy_keeps_its_place_and_its_twin_stays_out(tmp_path):
     """Real clips scanned into SQLite: a locked FLAC copy of one recording (the copy the
     one-per-recording rule would drop) is planned at its place, its twin never."""
@@ -138,9 +153,12 @@ def test_a_locked_copy_keeps_its_place_and_its_twin_stays_out(tmp_path):
         caves = sorted(t.id for t in lib.tracks() if "aves" in t.path)
         assert len(caves) == 2 and len(lib.tracks()) == 6
         copy = caves[1]  # the higher id: the one the rule drops without a lock
-        p = plan(lib, load_arc("montage"), 2.8, PlanOptions(locked=((2, copy),)))
+        counted = _PrintReads(lib)
+        p = plan(counted, load_arc("montage"), 2.8, PlanOptions(locked=((2, copy),)))
     ids = [e.track.id for e in p.entries]
     assert ids[1] == copy and caves[0] not in ids, ids
+    # each candidate's sound print is read once (the locks used to read them all again)
+    assert counted.reads and len(counted.reads) == len(set(counted.reads)), counted.reads
     assert len(ids) == len(set(ids)) and p.entries[-1].end_s >= 2.8 * 60
 
 

@@ -22,7 +22,7 @@ same recording (measured in docs/reference.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -307,9 +307,11 @@ def recording_groups(items: list[tuple[int, float | None, np.ndarray]],
 
 
 def one_per_recording(tracks: Sequence[Any], prints: Mapping[int, np.ndarray],
-                      step_s: float = STEP_S) -> tuple[list[Any], int]:
+                      step_s: float = STEP_S, keep: Collection[int] = ()
+                      ) -> tuple[list[Any], int]:
     """``tracks`` with every recording once: of the tracks holding one recording (by
-    :func:`recording_groups` over their prints), the one with the lowest id stays.
+    :func:`recording_groups` over their prints), those in ``keep`` stay where there are
+    any, else the one with the lowest id.
 
     Parameters
     ----------
@@ -319,6 +321,9 @@ def one_per_recording(tracks: Sequence[Any], prints: Mapping[int, np.ndarray],
         Sound prints by track id; a track without one is kept as it is.
     step_s : float
         Seconds per print word.
+    keep : collection of int
+        Track ids that stay (e.g. locked in a plan); the other copies of their
+        recordings go.
 
     Returns
     -------
@@ -327,5 +332,8 @@ def one_per_recording(tracks: Sequence[Any], prints: Mapping[int, np.ndarray],
     """
     items = [(t.id, t.duration_s, prints[t.id]) for t in tracks
              if t.id is not None and t.id in prints]
-    drop = {k for g in recording_groups(items, step_s) for k in sorted(g)[1:]}
+    keep, drop = set(keep), set()
+    for g in recording_groups(items, step_s):
+        stay = keep.intersection(g) or {min(g)}
+        drop.update(k for k in g if k not in stay)
     return [t for t in tracks if t.id not in drop], len(drop)

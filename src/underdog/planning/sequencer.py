@@ -758,37 +758,51 @@ def plan(lib: TrackSource, arc: Arc, minutes: float | None = None,
     # and fewer tracks per query (each track fills a minute or two, not four).
     bands = (ENERGY_BAND,) if opts.excerpts else (0.5, ENERGY_BAND)
     near = NEAREST_N // 2 if opts.excerpts else NEAREST_N
+    locked = [lib.get_track(tid) for _, tid in opts.locked]  # they join whatever is read
+    prints = _Prints(lib)
     tracks, widen, strict_n, n_queries = load_candidates(lib, tl, opts, window, bands, near)
-    tracks = _one_per_recording(lib, tracks)
-    have_s = sum(t.duration_s for t in tracks)
+    tracks, have_s = _one_per_recording(tracks, locked, prints, opts)
     if window is not None and have_s < LENGTH_FILL * tl.total_s:
         # Too little music of the arc's track lengths: use every length, and say so.
         length_note = (f"track length {window[0]:g}–{window[1]:g} min: only "
                        f"{have_s / 60:.0f} min of such tracks for a {tl.total_s / 60:.0f}-min "
                        "session; used tracks of every length")
         tracks, widen, strict_n, n_queries = load_candidates(lib, tl, opts)
-        tracks = _one_per_recording(lib, tracks)
-    if opts.locked:  # locked tracks join the candidates whatever the filters read
-        tracks = _with_locked(tracks, [lib.get_track(tid) for _, tid in opts.locked], opts)
-        tracks = _one_per_recording(lib, tracks, {tid for _, tid in opts.locked})
+        tracks, _ = _one_per_recording(tracks, locked, prints, opts)
     found = _Found(widen, strict_n, n_queries, length_note, t0)
     return _plan_over(tracks, tl, opts, lib.rhythm if opts.excerpts else None, recent, found)
 
 
-def _one_per_recording(lib: TrackSource, tracks: list[Track],
-                       keep: set[int] | None = None) -> list[Track]:
-    """The candidates with each recording once (two files of one song, found by their
-    sound prints: analysis/identity.py), so no plan holds one recording twice. ``keep``
-    (locked track ids): only the other copies of these tracks' recordings go."""
-    from ..analysis.identity import STEP_S, one_per_recording, recording_groups
+class _Prints:
+    """The sound prints of a plan's candidates, each read from the source once."""
 
-    prints = lib.identities(t.id for t in tracks)
-    if not keep:
-        return one_per_recording(tracks, prints)[0]
-    items = [(t.id, t.duration_s, prints[t.id]) for t in tracks if t.id in prints]
-    drop = {k for g in recording_groups(items, STEP_S) if keep & set(g) for k in g
-            if k not in keep}
-    return [t for t in tracks if t.id not in drop]
+    def __init__(self, lib: TrackSource):
+        self.lib = lib
+        self.asked: set[int] = set()
+        self.have: dict[int, np.ndarray] = {}
+
+    def of(self, tracks: Sequence[Track]) -> Mapping[int, np.ndarray]:
+        new = {t.id for t in tracks if t.id is not None} - self.asked
+        if new:
+            self.have.update(self.lib.identities(new))
+            self.asked |= new
+        return self.have
+
+
+def _one_per_recording(tracks: list[Track], locked: list[Track | None], prints: _Prints,
+                       opts: PlanOptions) -> tuple[list[Track], float]:
+    """The candidates read, with the locked tracks added, and each recording once (two
+    files of one song, found by their sound prints: analysis/identity.py), so no plan
+    holds one recording twice: a locked track stays and its copies go, whatever their
+    ids. Also the seconds of music left among the tracks read (locks not counted)."""
+    from ..analysis.identity import one_per_recording
+
+    read = {t.id for t in tracks}
+    if opts.locked:
+        tracks = _with_locked(tracks, locked, opts)
+    keep = {tid for _, tid in opts.locked}
+    tracks = one_per_recording(tracks, prints.of(tracks), keep=keep)[0]
+    return tracks, sum(t.duration_s for t in tracks if t.id in read)
 
 
 ALT_SHARE = 0.5   # an alternative shares at most this share of its tracks with an earlier plan
