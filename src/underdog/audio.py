@@ -391,7 +391,7 @@ def _blocks_pyav(path: str):
         if _mp4_lacks_moov(path):
             raise DecodeError(path, "no moov atom (the index an MP4/M4A needs before anything "
                                     "decodes): the file looks cut before its end") from None
-        raise DecodeError(path, _av_reason(exc)) from None
+        raise DecodeError(path, av_reason(exc)) from None
     if not container.streams.audio:
         container.close()
         raise DecodeError(path, "no audio stream")
@@ -430,7 +430,7 @@ def _blocks_pyav(path: str):
                 except StopIteration:
                     break
                 except av.error.FFmpegError as exc:  # the demuxer cannot go on
-                    report.stopped = _av_reason(exc)
+                    report.stopped = av_reason(exc)
                     break
                 try:
                     frames = packet.decode()
@@ -438,7 +438,7 @@ def _blocks_pyav(path: str):
                     report.skip(decoded / native_sr)
                     bad_run += 1
                     if bad_run >= _MAX_BAD_PACKETS:
-                        report.stopped = f"{bad_run} undecodable packets in a row: {_av_reason(exc)}"
+                        report.stopped = f"{bad_run} undecodable packets in a row: {av_reason(exc)}"
                         break
                     continue
                 bad_run = 0
@@ -581,7 +581,7 @@ def _downmix(block: list[np.ndarray]) -> np.ndarray:
     return mono[None]
 
 
-def _av_reason(exc: Exception) -> str:
+def av_reason(exc: Exception) -> str:
     msg = getattr(exc, "strerror", None) or str(exc)
     msg = msg.split(":", 1)[0] if "Errno" in msg else msg
     return msg.strip() or exc.__class__.__name__

@@ -7,6 +7,7 @@
 - the library's schema: every declared column exists (``library/db.py`` adds the ones a
   database lacks, forward only), the row mapping (read and write, by ``kind``) and which
   columns an analyser's re-run rewrites (``analyser``);
+- the track records users get (``listed``: ``tracks -f json|csv``, ``show``, the web page);
 - the JSON form (:func:`json_value`, :func:`to_json`: rounding by ``digits``);
 - the table columns of the CLI (``label``, ``fmt``; :func:`cell`).
 
@@ -66,7 +67,8 @@ class Field:
     other numbers 4 unless set). ``label``/``fmt``: its column in CLI tables. ``sql``: a
     column definition overriding the kind's type (constraints, defaults). ``sort``: the
     names users sort tracks by it with (``tracks --sort``), ``sort_sql`` the ORDER BY
-    term (the column by default).
+    term (the column by default). ``listed``: part of the track records users get
+    (``tracks -f json|csv``, ``show``, the web page; CSV takes the scalar ones).
     """
 
     name: str
@@ -83,6 +85,7 @@ class Field:
     sql: str | None = None
     sort: tuple[str, ...] = ()
     sort_sql: str | None = None
+    listed: bool = False
     doc: str = ""
 
     @property
@@ -125,60 +128,66 @@ _A = (ANALYSIS,)
 FIELDS: tuple[Field, ...] = (
     # identity and file state
     Field("id", "int", on=_T, required=_T, json=False, sql="INTEGER PRIMARY KEY",
-          label="id", sort=("id",)),
+          label="id", sort=("id",), listed=True),
     Field("path", "path", required=(TRACK, ANALYSIS), sql="TEXT NOT NULL UNIQUE",
-          sort=("path",), doc="absolute; a BLOB of its bytes when not valid UTF-8"),
+          sort=("path",), doc="absolute; a BLOB of its bytes when not valid UTF-8", listed=True),
     # tags (read by library/tags.py)
-    Field("artist", "text", "tags", on=_T, sql="TEXT COLLATE NOCASE", sort=("artist",)),
-    Field("title", "text", "tags", on=_T, sort=("title",), sort_sql="title COLLATE NOCASE"),
-    Field("album", "text", "tags", on=_T, sort=("album",), sort_sql="album COLLATE NOCASE"),
-    Field("albumartist", "text", "tags", on=_T),
-    Field("genre", "text", "tags", on=_T),
-    Field("year", "int", "tags", on=_T, sort=("year",)),
-    Field("track_no", "int", "tags", on=_T),
+    Field("artist", "text", "tags", on=_T, sql="TEXT COLLATE NOCASE",
+          sort=("artist",), listed=True),
+    Field("title", "text", "tags", on=_T, sort=("title",),
+          sort_sql="title COLLATE NOCASE", listed=True),
+    Field("album", "text", "tags", on=_T, sort=("album",),
+          sort_sql="album COLLATE NOCASE", listed=True),
+    Field("albumartist", "text", "tags", on=_T, listed=True),
+    Field("genre", "text", "tags", on=_T, listed=True),
+    Field("year", "int", "tags", on=_T, sort=("year",), listed=True),
+    Field("track_no", "int", "tags", on=_T, listed=True),
     Field("tag_bpm", "real", "tags", on=_DB),
     Field("tag_key", "text", "tags", on=_DB),
     # analysis: every decode
     Field("duration_s", "real", "decode", required=_A, label="time", fmt=_mm_ss,
-          sort=("duration",), doc="seconds of decoded audio"),
+          sort=("duration",), doc="seconds of decoded audio", listed=True),
     # analysis: tempo, beats, bars
     Field("bpm", "real", "tempo", label="BPM", fmt=_number(".1f"), sort=("bpm",),
-          doc="dominant tempo, beats per minute"),
+          doc="dominant tempo, beats per minute", listed=True),
     Field("bpm_confidence", "real", "tempo", label="conf", fmt=_number(".2f"),
-          doc="0..1"),
+          doc="0..1", listed=True),
     Field("bpm_candidates", "pairs", "tempo", on=_A, doc="[(bpm, weight), ...]"),
-    Field("tempo_segments", "triples", "tempo", doc="tempo map [(start_s, end_s, bpm), ...]"),
+    Field("tempo_segments", "triples", "tempo",
+          doc="tempo map [(start_s, end_s, bpm), ...]", listed=True),
     Field("beats", "f32", "tempo", table="beats", on=_A, doc="beat times (s)"),
     Field("downbeats", "f32", "tempo", table="beats", on=_A, doc="bar starts (s)"),
     Field("phrases", "f32", "tempo", table="beats", on=_A, doc="phrase starts (s)"),
     # analysis: loudness
     Field("loudness_lufs", "real", "loudness", label="LUFS", fmt=_number(".1f"),
-          sort=("loudness",), doc="integrated loudness, LUFS (BS.1770)"),
+          sort=("loudness",), doc="integrated loudness, LUFS (BS.1770)", listed=True),
     Field("loudness_range_lu", "real", "loudness", on=_A, doc="loudness range, LU"),
     Field("peak_dbfs", "real", "loudness", on=_A, doc="sample peak, dBFS"),
     # analysis: energy
     Field("energy", "real", "energy", label="energy", fmt=_level, sort=("energy",),
-          doc="raw energy 0..1 (users see the level 1-10: models.shown_level)"),
+          doc="raw energy 0..1 (users see the level 1-10: models.shown_level)", listed=True),
     Field("energy_level", "int", "energy", doc="ceil(10 * energy), 1..10"),
     Field("energy_curve", "f32", "energy", default={TRACK: None},
           doc="energy per bar, 0..1, shape (n_bars,)"),
     Field("energy_curve_hop_s", "real", "energy", doc="seconds per energy_curve value"),
     # analysis: key
-    Field("key", "text", "key", doc='key name, e.g. "A minor"'),
+    Field("key", "text", "key", doc='key name, e.g. "A minor"', listed=True),
     Field("camelot", "text", "key", label="key", fmt=str, sort=("key", "camelot"),
-          doc='Camelot code, e.g. "8A"'),
-    Field("key_confidence", "real", "key", doc="0..1"),
+          doc='Camelot code, e.g. "8A"', listed=True),
+    Field("key_confidence", "real", "key", doc="0..1", listed=True),
     # analysis: sections
     Field("drops", "records", "sections", label="drops", fmt=lambda v: str(len(v)),
-          doc="[{time_s, strength, ...}, ...]"),
+          doc="[{time_s, strength, ...}, ...]", listed=True),
     Field("buildups", "records", "sections", on=_A, doc="[{start_s, end_s, strength}, ...]"),
-    Field("intro_end_s", "real", "sections", doc="first mix-in point (s)"),
-    Field("outro_start_s", "real", "sections", doc="last mix-out point (s)"),
+    Field("intro_end_s", "real", "sections", doc="first mix-in point (s)", listed=True),
+    Field("outro_start_s", "real", "sections", doc="last mix-out point (s)", listed=True),
     # analysis: style (its features are kept so that a new style model re-decodes nothing)
-    Field("style", "probs", "style", doc="{style: probability} over analysis.style.STYLES"),
+    Field("style", "probs", "style",
+          doc="{style: probability} over analysis.style.STYLES", listed=True),
     Field("style_label", "text", "style", label="style", fmt=str, sort=("style",),
-          doc="the likeliest style"),
-    Field("style_source", "text", "style", doc='"audio" or "tag" (a genre tag decided)'),
+          doc="the likeliest style", listed=True),
+    Field("style_source", "text", "style",
+          doc='"audio" or "tag" (a genre tag decided)', listed=True),
     Field("style_features", "f64", "style_features", table="features", on=_A, json=False,
           doc="per-window style descriptors, shape (n_windows, len(style.FEATURE_NAMES))"),
     # analysis: identity by sound (one recording under two paths or encodings)
@@ -186,11 +195,11 @@ FIELDS: tuple[Field, ...] = (
           doc="sound print: one 32-bit word per 93 ms (analysis/identity.py); on a "
               "Track only where loaded (Library.identities)"),
     # things the user should know that did not stop the analysis
-    Field("warnings", "lines", "decode", doc="one line each"),
+    Field("warnings", "lines", "decode", doc="one line each", listed=True),
     # bookkeeping
     Field("status", "text", on=_T, default="ok", json=False,
           sql="TEXT NOT NULL DEFAULT 'ok' CHECK (status IN ('ok','failed','missing'))",
-          doc="ok | failed | missing"),
+          doc="ok | failed | missing", listed=True),
     Field("size", "int", on=_DB), Field("mtime_ns", "int", on=_DB),
     Field("fingerprint", "text", on=_DB),
     Field("analysis_version", "int", on=_DB,
@@ -224,6 +233,9 @@ def of_analysers(names: Iterable[str], table: str | None = None) -> tuple[Field,
 # Every analyser named by a field (the analysis steps, "decode" and "tags").
 PRODUCERS: tuple[str, ...] = tuple(dict.fromkeys(f.analyser for f in FIELDS if f.analyser))
 TAG_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.analyser == "tags")
+# The track record users get (``listed``), in declared order; CSV takes the scalar kinds.
+LISTED: tuple[Field, ...] = tuple(f for f in FIELDS if f.listed)
+SCALAR_KINDS = frozenset({"int", "real", "text", "path"})
 JSON_KINDS = frozenset({"probs", "records", "pairs", "triples", "lines", "versions"})
 
 

@@ -48,25 +48,10 @@ class Key(NamedTuple):
     tonic: int
     minor: bool
 
-    @property
-    def name(self) -> str:
-        """"A minor", "Db major"."""
-        return key_name(*self)
-
-    @property
-    def short(self) -> str:
-        """"Am", "Db"."""
-        return short_name(*self)
-
-    @property
-    def camelot(self) -> str:
-        """"8A"."""
-        return camelot_code(*self)
-
-    @property
-    def open_key(self) -> str:
-        """"1m"."""
-        return open_key_code(*self)
+    name = property(lambda k: key_name(*k), doc='"A minor", "Db major".')
+    short = property(lambda k: short_name(*k), doc='"Am", "Db".')
+    camelot = property(lambda k: camelot_code(*k), doc='"8A".')
+    open_key = property(lambda k: open_key_code(*k), doc='"1m".')
 
 
 # ---------------------------------------------------------------- spelling

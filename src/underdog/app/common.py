@@ -8,17 +8,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from .. import fields
 from ..errors import UsageError
 from ..library.db import Library, LibraryError, default_db_path, open_library
 from ..models import Track, shown_level
 
 DbPath = str | os.PathLike | None
 
-# A track's fields as users get them (tables, CSV, JSON), in this order.
-TRACK_FIELDS = ("id", "artist", "title", "album", "albumartist", "genre", "year", "track_no",
-                "duration_s", "bpm", "bpm_confidence", "loudness_lufs", "energy",
-                "energy_raw", "key", "camelot", "key_confidence", "style_label",
-                "intro_end_s", "outro_start_s", "status", "path")
+# A track's scalar fields as users get them (CSV columns), from the declaration
+# (fields.LISTED); energy shows as the level, with the analysis value beside it.
+TRACK_FIELDS: tuple[str, ...] = tuple(
+    n for f in fields.LISTED if f.kind in fields.SCALAR_KINDS
+    for n in ((f.name, "energy_raw") if f.name == "energy" else (f.name,)))
 
 
 def db_path(db: DbPath = None) -> str:
@@ -55,17 +56,11 @@ def user_energy(d: dict) -> dict:
 
 
 def track_record(t: Track) -> dict[str, Any]:
-    """One track as a plain dict: :data:`TRACK_FIELDS` (energy as the 1–10 level,
-    ``energy_raw`` 0..1), then style probabilities, drops, style source, tempo segments
-    and warnings."""
-    d = {k: getattr(t, k) for k in TRACK_FIELDS if k != "energy_raw"}
-    user_energy(d)
-    d["style"] = t.style
-    d["drops"] = t.drops
-    d["style_source"] = t.style_source
+    """One track as a plain dict: its listed fields (``fields.LISTED``, declared order),
+    energy as the 1–10 level with ``energy_raw`` 0..1 beside it."""
+    d = {f.name: getattr(t, f.name) for f in fields.LISTED}
     d["tempo_segments"] = [list(s) for s in t.tempo_segments]
-    d["warnings"] = t.warnings
-    return d
+    return user_energy(d)
 
 
 def parse_range(text: str | None, what: str) -> tuple[float | None, float | None] | None:

@@ -64,7 +64,7 @@ def render_plan(plan: str | os.PathLike | Mapping[str, Any], out: str | os.PathL
     "beep", "none"), time-stretched by ``stretcher`` ("wsola", "pv", "atempo"). Beats
     come from the library ``db`` where it holds the track. ``progress(done, total,
     eta_s)`` is called as it goes; ``tempo`` "follow" (the plan's tempi) or "own". Returns the ``render.render.RenderReport`` (path,
-    duration, chapters, warnings). Raises render's PlanError, OutputError."""
+    duration, chapters, warnings). Raises render.PlanFileError, OutputError."""
     from ..render.render import plan_from_json, read_plan
     from ..render.render import render as run_render
 

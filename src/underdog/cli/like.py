@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..app.outputs import check_outputs, write_playlist, write_plot, write_text
+from ..app.outputs import write_playlist, write_plot, write_text
 from ..app.planning import like as like_playlist, like_record
 from ..planning.reference import Distances, LikeResult
 from .common import print_plan
@@ -19,7 +19,7 @@ from .render import MixRequest, with_mix_options
 from .root import app
 from .options import (DB_OPTION, OUTPUT_OPTION, PLOT_OPTION, RELATIVE_TO_OPTION,
                       minutes_option, seed_option)
-from .output import line, make_console
+from .output import line, output_console
 
 
 def _f(v, nd: int = 3, pct: bool = False) -> str:
@@ -89,10 +89,7 @@ def like(
     mix: MixRequest = None,
 ) -> None:
     """Learn a reference soundtrack's shape and rebuild it from your library."""
-    check_outputs(output)
-    console = make_console()
-    if not console.is_terminal:
-        console = make_console(width=220 if explain else 120)  # piped: keep rows on one line
+    console = output_console(output, piped_width=220 if explain else 120)
     r = like_playlist(reference, minutes, db=db, exclude_reference=exclude_reference,
                       exclude_artists=exclude_artists, seed=seed, record=record)
     ref = r.reference

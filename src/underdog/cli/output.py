@@ -21,12 +21,14 @@ import json
 import math
 import os
 import sys
+from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
+from ..app.outputs import check_outputs
 from ..fileio import display_text, path_json
 from ..text import visible
 
@@ -64,6 +66,17 @@ class _SafeConsole(Console):
 def make_console(stderr: bool = False, **kwargs: Any) -> Console:
     """A console for the CLI (stdout, or stderr): user text shows literally and visibly."""
     return _SafeConsole(stderr=stderr, markup=False, emoji=False, highlight=False, **kwargs)
+
+
+def output_console(outputs: Sequence[Path] = (), piped_width: int | None = None) -> Console:
+    """Start a command that writes files: check that each of ``outputs`` can be written
+    (before any long work; a bad path is a one-line error), and return the stdout console,
+    ``piped_width`` columns wide when piped (so each table row stays on one line)."""
+    check_outputs(outputs)
+    console = make_console()
+    if piped_width and not console.is_terminal:
+        console = make_console(width=piped_width)
+    return console
 
 
 def error(msg: object, what: str = "error", style: str = "red") -> None:

@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from ..app.outputs import check_outputs, write_playlist, write_plot
+from ..app.outputs import write_playlist, write_plot
 from ..planning.arcs import KNOWN_STYLES
 from ..app.planning import plan as plan_playlist, score as score_playlist
 from ..planning.arcs import boxing_preset
@@ -21,7 +21,7 @@ from .root import app
 from .options import (AVOID_RECENT, CADENCE_OPTION, DB_OPTION, OUTPUT_OPTION, PLOT_OPTION,
                       RELATIVE_TO_OPTION, REST_OPTION, ROUNDS_OPTION, WORK_OPTION,
                       minutes_option, seed_option, within)
-from .output import line, make_console, print_records
+from .output import line, output_console, print_records
 
 
 def _styles(text: Optional[str]) -> Optional[frozenset]:
@@ -88,10 +88,7 @@ def plan(
     mix: MixRequest = None,
 ) -> None:
     """Plan a playlist that follows a session arc, from your library."""
-    check_outputs(output)
-    console = make_console()
-    if explain and not console.is_terminal:
-        console = make_console(width=220)  # piped: keep one row per track
+    console = output_console(output, piped_width=220 if explain else None)
     if preset is not None:  # a boxing format: its numbers, unless given
         rounds, work, rest = boxing_preset(arc, preset, rounds, work, rest)
     opts = PlanOptions(excerpts=None if whole_tracks is None else not whole_tracks,
@@ -161,14 +158,12 @@ def score(
     res = score_playlist(playlist, arc=arc, minutes=minutes, cadence=cadence, work=work,
                          rest=rest, rounds=rounds, db=db)
     r, source = res.report, res.arc_source
-    console = make_console()
     if as_json or format != ScoreFormat.table:
         from ..export.playlists import jsonable
 
         print_records(jsonable(res.as_dict()), "json" if as_json else format.value, indent=2)
         return
-    if not console.is_terminal:
-        console = make_console(width=200)  # piped: keep one row per track
+    console = output_console(piped_width=200)
     console.print(f"{playlist}: {r.tracks} tracks, {r.minutes:.1f} min, graded against the "
                   f"{r.arc} arc ({source}) over {r.session_minutes:.0f} min", highlight=False)
     print_score_report(console, r)

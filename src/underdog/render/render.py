@@ -31,7 +31,7 @@ from .stretch import DEFAULT as DEFAULT_STRETCH
 from .stretch import stretch
 
 
-class PlanError(UnderdogError):
+class PlanFileError(UnderdogError):
     """A render plan that cannot be read or rendered."""
 
     def __init__(self, where: str, reason: str):
@@ -73,7 +73,7 @@ class PlanEntry:
 
         path = path_from_json(d, "path") or d.get("file")
         if not isinstance(path, str) or not path:
-            raise PlanError(where, "no path")
+            raise PlanFileError(where, "no path")
 
         def num(*keys):
             for k in keys:
@@ -82,9 +82,9 @@ class PlanEntry:
                     try:
                         f = float(v)
                     except (TypeError, ValueError):
-                        raise PlanError(where, f"{k} is not a number: {v!r}") from None
+                        raise PlanFileError(where, f"{k} is not a number: {v!r}") from None
                     if not math.isfinite(f):
-                        raise PlanError(where, f"{k} is not finite")
+                        raise PlanFileError(where, f"{k} is not finite")
                     return f
             return None
 
@@ -100,17 +100,17 @@ class PlanEntry:
         shape = {"overlap": "equal_power", "crossfade": "equal_power", "drop": "cut",
                  "cut_on_drop": "cut", "bass-swap": "bass_swap"}.get(str(shape), str(shape))
         if shape not in mix.SHAPES:
-            raise PlanError(where, f"unknown transition {shape!r} (one of {', '.join(mix.SHAPES)})")
+            raise PlanFileError(where, f"unknown transition {shape!r} (one of {', '.join(mix.SHAPES)})")
         try:
             bars = int(bars)
         except (TypeError, ValueError):
-            raise PlanError(where, f"overlap bars is not a whole number: {bars!r}") from None
+            raise PlanFileError(where, f"overlap bars is not a whole number: {bars!r}") from None
         if shape != "cut" and not 1 <= bars <= 64:
-            raise PlanError(where, f"overlap of {bars} bars (1-64)")
+            raise PlanFileError(where, f"overlap of {bars} bars (1-64)")
         in_s = num("in_s") or 0.0
         out_s = num("out_s")
         if out_s is not None and out_s <= in_s:
-            raise PlanError(where, f"out_s {out_s} is not after in_s {in_s}")
+            raise PlanFileError(where, f"out_s {out_s} is not after in_s {in_s}")
         # A whole-track entry (no in_s/out_s: today's planner) was timed back to back,
         # without overlaps: its start_s is not a clock to keep, the transitions set it.
         excerpt = d.get("in_s") is not None or d.get("out_s") is not None
@@ -120,9 +120,9 @@ class PlanEntry:
             try:
                 arc_bpm = float(target["bpm"])
             except (TypeError, ValueError):
-                raise PlanError(where, f"target bpm is not a number: {target['bpm']!r}") from None
+                raise PlanFileError(where, f"target bpm is not a number: {target['bpm']!r}") from None
             if not math.isfinite(arc_bpm) or arc_bpm <= 0:
-                raise PlanError(where, f"target bpm {arc_bpm} is not a tempo")
+                raise PlanFileError(where, f"target bpm {arc_bpm} is not a tempo")
         return cls(path=path, in_s=in_s, out_s=out_s,
                    start_s=num("start_s") if excerpt else None,
                    artist=str(d.get("artist") or ""), title=str(d.get("title") or ""),
@@ -146,9 +146,9 @@ def read_plan(path: str | os.PathLike) -> Plan:
         with open(path, "rb") as f:
             data = json.loads(f.read().decode("utf-8"))
     except OSError as e:
-        raise PlanError(where, os_reason(e)) from None
+        raise PlanFileError(where, os_reason(e)) from None
     except (ValueError, UnicodeDecodeError) as e:
-        raise PlanError(where, f"not JSON: {e}") from None
+        raise PlanFileError(where, f"not JSON: {e}") from None
     return plan_from_json(data, where)
 
 
@@ -160,11 +160,11 @@ def plan_from_json(data: Any, where: str = "plan") -> Plan:
                     if isinstance(data.get(k), list)), None)
         cues_raw = data.get("cues") or data.get("round_cues") or []
     if not isinstance(raw, list) or not raw:
-        raise PlanError(where, "no entries")
+        raise PlanFileError(where, "no entries")
     entries = []
     for i, d in enumerate(raw):
         if not isinstance(d, dict):
-            raise PlanError(f"{where}: entry {i + 1}", "not an object")
+            raise PlanFileError(f"{where}: entry {i + 1}", "not an object")
         entries.append(PlanEntry.from_json(d, f"{where}: entry {i + 1}"))
     cues = []
     for c in cues_raw if isinstance(cues_raw, list) else []:
@@ -172,7 +172,7 @@ def plan_from_json(data: Any, where: str = "plan") -> Plan:
         try:
             cues.append(float(v))
         except (TypeError, ValueError):
-            raise PlanError(where, f"cue time is not a number: {v!r}") from None
+            raise PlanFileError(where, f"cue time is not a number: {v!r}") from None
     return Plan(entries, sorted(cues))
 
 
@@ -242,12 +242,12 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
     out = os.fspath(out)
     ext = os.path.splitext(out)[1].lower()
     if ext not in FORMATS:
-        raise PlanError(out, f"unknown output format {ext or '(none)'} "
+        raise PlanFileError(out, f"unknown output format {ext or '(none)'} "
                              f"(one of {', '.join(sorted(FORMATS))})")
     if tempo not in TEMPO_MODES:
-        raise PlanError("tempo", f"unknown tempo mode {tempo!r} (one of {', '.join(TEMPO_MODES)})")
+        raise PlanFileError("tempo", f"unknown tempo mode {tempo!r} (one of {', '.join(TEMPO_MODES)})")
     if cues not in mix.CUE_KINDS:
-        raise PlanError("cues", f"unknown cue {cues!r} (one of {', '.join(mix.CUE_KINDS)})")
+        raise PlanFileError("cues", f"unknown cue {cues!r} (one of {', '.join(mix.CUE_KINDS)})")
     muxer, codec, sr, _ = FORMATS[ext]
     t_all = time.perf_counter()
     secs = {k: 0.0 for k in ("analyze", "refine", "read", "level", "stretch", "mix", "limit",
@@ -261,7 +261,7 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
         secs["analyze"] += time.perf_counter() - t
         beats, downbeats = grids[e.path]
         if len(beats) < 4:
-            raise PlanError(f"entry {i + 1}", f"{e.path}: too few beats to beat-match")
+            raise PlanFileError(f"entry {i + 1}", f"{e.path}: too few beats to beat-match")
         out_s = e.out_s if e.out_s is not None else float(beats[-1])
         follow = tempo == "follow"
         excerpts.append(mix.Excerpt(beats=beats, in_s=e.in_s, out_s=out_s,
@@ -275,7 +275,7 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
                             refine=audio_refiner([e.path for e in plan.entries], sr, secs)
                             if refine else None)
     except ValueError as exc:
-        raise PlanError("plan", str(exc)) from None
+        raise PlanFileError("plan", str(exc)) from None
     warnings = [w for p in places for w in p.warnings]
     origin = min(p.start_s for p in places)
     n_total = int(round((max(p.end_s for p in places) - origin) * sr))
@@ -372,7 +372,7 @@ def contribution(path: str, p: mix.Placement, sr: int, lufs: float | None = leve
     x = read_span(path, t0, t1, sr)
     secs["read"] = secs.get("read", 0.0) + time.perf_counter() - t
     if x.shape[1] < sr // 10:
-        raise PlanError(where, f"{path}: nothing to play between {t0:.1f} and {t1:.1f} s")
+        raise PlanFileError(where, f"{path}: nothing to play between {t0:.1f} and {t1:.1f} s")
     t = time.perf_counter()
     if lufs is not None:
         x *= np.float32(10.0 ** (levels.gain_db_to(x, sr, lufs) / 20.0))

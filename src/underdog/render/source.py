@@ -9,11 +9,12 @@ and FFmpeg's resampler turns any rate and layout into stereo at ``sr``; samples 
 from __future__ import annotations
 
 import os
+from typing import Callable, Iterable, Iterator
 
 import av
 import numpy as np
 
-from ..audio import _av_reason
+from ..audio import av_reason
 from ..errors import DecodeError
 
 MIX_SR = 44100
@@ -25,6 +26,15 @@ def read_span(path: str | os.PathLike, in_s: float = 0.0, out_s: float | None = 
     (2, n) float32 array at ``sr`` Hz. A span past the end comes back shorter.
 
     Raises DecodeError when the file cannot be opened or holds no audio."""
+    parts = list(iter_span(path, in_s, out_s, sr))
+    return np.concatenate(parts, axis=1) if parts else np.zeros((2, 0), np.float32)
+
+
+def iter_span(path: str | os.PathLike, in_s: float = 0.0, out_s: float | None = None,
+              sr: int = MIX_SR) -> Iterator[np.ndarray]:
+    """:func:`read_span` a decoded frame at a time: (2, k) float32 pieces which, put
+    together, are what it returns. Raises DecodeError on the first ``next`` (cannot open)
+    or where the stream breaks."""
     path = os.fspath(path)
     in_s = max(0.0, float(in_s))
     try:
@@ -48,7 +58,6 @@ def read_span(path: str | os.PathLike, in_s: float = 0.0, out_s: float | None = 
         first = int(round(in_s * sr))
         last = None if out_s is None else int(round(float(out_s) * sr))
         want = None if last is None else max(0, last - first)
-        parts: list[np.ndarray] = []
         got = 0
         pos = None  # output-rate sample index of the next resampled sample
         # track time 0 is the first decoded sample (the stream's start time, e.g. an
@@ -59,20 +68,100 @@ def read_span(path: str | os.PathLike, in_s: float = 0.0, out_s: float | None = 
                 pos = (int(round(float((frame.pts - start) * frame.time_base) * sr))
                        if frame.pts is not None else 0)
             for out in resampler.resample(frame):
-                got, pos = _take(out, parts, pos, first, want, got)
+                a, pos = _take(out, pos, first, want, got)
+                if a is not None:
+                    got += a.shape[1]
+                    yield a
             if want is not None and got >= want:
                 break
         else:
             for out in resampler.resample(None):
-                got, pos = _take(out, parts, pos or 0, first, want, got)
+                a, pos = _take(out, pos or 0, first, want, got)
+                if a is not None:
+                    got += a.shape[1]
+                    yield a
     except av.error.FFmpegError as exc:
         raise DecodeError(path, _av_reason(exc)) from None
     finally:
         container.close()
-    if not parts:
-        return np.zeros((2, 0), np.float32)
-    y = np.concatenate(parts, axis=1)
-    return y if want is None else y[:, :want]
+
+
+class Spill:
+    """A decoded span kept in an anonymous temporary file (interleaved float32), read back
+    a window at a time: an excerpt is decoded once and then levelled, measured and
+    stretched in pieces, so memory does not grow with its length.
+
+    Acts as a (2, n) float32 array for ``shape`` and ``[:, a:b]`` slicing (what the level
+    meters read), with ``gains`` (linear, applied one after the other as float32
+    multiplies) on every read."""
+
+    def __init__(self, pieces: Iterable[np.ndarray], block: int = 65536,
+                 on_block: Callable[[np.ndarray], None] | None = None):
+        """Write ``pieces`` ((2, k) float32) to the file; ``on_block`` sees the span in
+        consecutive ``block``-sample blocks from its start as they are written."""
+        import tempfile
+
+        self._f = tempfile.TemporaryFile()
+        self.n = 0
+        self.gains: tuple[float, ...] = ()
+        pend: list[np.ndarray] = []
+        n_pend = 0
+        try:
+            for a in pieces:
+                pend.append(a)
+                n_pend += a.shape[1]
+                if n_pend >= block:
+                    y = np.concatenate(pend, axis=1)
+                    k = y.shape[1] // block * block
+                    self._write(y[:, :k], block, on_block)
+                    pend, n_pend = [y[:, k:]], y.shape[1] - k
+            if n_pend:
+                self._write(np.concatenate(pend, axis=1), block, on_block)
+        except BaseException:
+            self.close()
+            raise
+
+    def _write(self, y: np.ndarray, block: int, on_block) -> None:
+        if on_block is not None:
+            for i in range(0, y.shape[1], block):
+                on_block(y[:, i:i + block])
+        self._f.write(np.ascontiguousarray(y.T).data)
+        self.n += y.shape[1]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (2, self.n)
+
+    def read(self, a: int, b: int) -> np.ndarray:
+        """Samples ``a`` to ``b`` (may reach outside the span: zeros there), gains applied:
+        (2, b - a) float32."""
+        y = np.zeros((2, max(0, b - a)), np.float32)
+        lo, hi = max(a, 0), min(b, self.n)
+        if lo < hi:
+            buf = np.empty((hi - lo, 2), np.float32)
+            self._f.seek(lo * 8)
+            if self._f.readinto(buf.data) != buf.nbytes:
+                raise OSError("the temporary file of a decoded span came back short")
+            y[:, lo - a:hi - a] = buf.T
+        for g in self.gains:
+            y *= np.float32(g)
+        return y
+
+    def __getitem__(self, key) -> np.ndarray:
+        rows, cols = key
+        if rows != slice(None) or not isinstance(cols, slice) or cols.step not in (None, 1):
+            raise TypeError("a Spill reads [:, a:b] only")
+        a, b, _ = cols.indices(self.n)
+        return self.read(a, max(a, b))
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> "Spill":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _frames(container, stream, path: str):
@@ -83,7 +172,9 @@ def _frames(container, stream, path: str):
             continue  # a damaged packet: skipped, as the analysis decoder does
 
 
-def _take(out, parts: list, pos: int, first: int, want: int | None, got: int):
+def _take(out, pos: int, first: int, want: int | None, got: int):
+    """(the part of resampled frame ``out`` inside the span as a fresh (2, k) array or
+    None, the sample index after ``out``)."""
     n = out.samples
     a = np.stack([np.frombuffer(out.planes[c], np.float32, n) for c in range(2)])
     lo = max(0, first - pos)
@@ -92,6 +183,5 @@ def _take(out, parts: list, pos: int, first: int, want: int | None, got: int):
         if want is not None:
             a = a[:, :max(0, want - got)]
         if a.shape[1]:
-            parts.append(a.copy())
-            got += a.shape[1]
-    return got, pos + n
+            return a.copy(), pos + n
+    return None, pos + n
