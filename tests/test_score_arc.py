@@ -105,3 +105,28 @@ def test_a_malformed_arc_line_is_one_clear_error(lib, planned):
     r = runner.invoke(app, ["score", str(bad), "--db", lib["db"]])
     assert r.exit_code != 0
     assert "UNDERDOG-ARC" in r.output and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("kind", ["m3u8", "json"])
+def test_score_reads_the_playlist_once(lib, planned, kind, monkeypatch):
+    """Its tracks, their excerpts and its arc come from one read of the file."""
+    from underdog import app as ops
+    from underdog.export import playlists
+
+    m3u, js, _ = planned
+    path = m3u if kind == "m3u8" else js
+    reads = []
+    real = playlists.read_capped
+    monkeypatch.setattr(playlists, "read_capped", lambda p: reads.append(p) or real(p))
+    r = ops.score(path, db=lib["db"])
+    assert r.arc_source == "the playlist's own" and r.report.rows
+    assert reads == [str(path)]
+
+
+def test_an_arc_given_ignores_the_playlists_own_line(lib, planned):
+    m3u, _, _ = planned
+    bad = lib["dir"] / "bad-but-overridden.m3u8"
+    bad.write_text(m3u.read_text().replace("#UNDERDOG-ARC:{", "#UNDERDOG-ARC:{oops"))
+    doc = json.loads(_run("score", bad, "--db", lib["db"], "--arc", "montage",
+                          "--format", "json"))
+    assert doc["arc_source"] == "--arc"

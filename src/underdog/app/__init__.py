@@ -70,8 +70,10 @@ Outputs (``app.outputs``)
 
 References (``app.reference``)
     ``playlist_tracks(playlist, db=None) -> (tracks, unknown_paths)``: the analysed library
-    tracks a playlist names; ``load_reference(spec, lib) -> Reference`` (a playlist, folder
-    or tracklist; files the library lacks analyzed now).
+    tracks a playlist names; ``library_playlist(playlist, db=None, *, arc=True) ->
+    LibraryPlaylist`` the same from one read of the file with the excerpts they play and
+    the arc it names (``score``); ``load_reference(spec, lib) -> Reference`` (a playlist,
+    folder or tracklist; files the library lacks analyzed now).
 
 Soundtrack (``app.soundtrack``)
     ``match_soundtrack(tracklist, db=None, *, input_format=None, output=None,
@@ -117,6 +119,7 @@ _EXPORTS = {
     "render_plan": "render",
     "track_record": "common", "TRACK_FIELDS": "common", "parse_range": "common",
     "load_reference": "reference", "playlist_tracks": "reference",
+    "library_playlist": "reference",
 }
 
 __all__ = sorted(_EXPORTS)

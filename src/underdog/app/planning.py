@@ -217,12 +217,11 @@ def score(playlist: str | os.PathLike, *, arc: str | None = None,
     the one the playlist was planned for, else montage; parameters not given come from
     the playlist's own arc. ``minutes`` defaults to the playlist's own length. Raises
     PlaylistError, ArcError, LibraryError, UsageError (no track of the library in it)."""
-    from ..export.playlists import read_arc_spec, read_playlist
+    from .reference import library_playlist
 
     playlist = os.fspath(playlist)
-    spans: list = []  # per path: the excerpt it plays, or None
-    paths = read_playlist(playlist, spans=spans)
-    spec = read_arc_spec(playlist) if arc is None else None
+    pl = library_playlist(playlist, db, arc=arc is None)  # one read: tracks and arc
+    spec = pl.arc_spec
     if arc is not None:
         source = "--arc"
     elif spec is not None:
@@ -237,18 +236,10 @@ def score(playlist: str | os.PathLike, *, arc: str | None = None,
         source = "the playlist names none"
         arc = "montage"
     a = get_arc(arc, cadence=cadence, work=work, rest=rest, rounds=rounds)
-    tracks, unknown, kept = [], [], []
-    with library(db) as lib:
-        for p, sp in zip(paths, spans):
-            t = lib.get_track(p)
-            if t is None or t.status != "ok" or not t.duration_s:
-                unknown.append(p)
-            else:
-                tracks.append(t)
-                kept.append(sp)
+    tracks, kept, unknown = pl.tracks, pl.spans, pl.unknown
     if not tracks:
-        raise UsageError(f"{playlist}: none of its {len(paths)} tracks is an analyzed track "
-                         "of the library (scan their folder first)")
+        raise UsageError(f"{playlist}: none of its {len(pl.paths)} tracks is an analyzed "
+                         "track of the library (scan their folder first)")
     played_s = sum(sp[1] - sp[0] if sp else t.duration_s for t, sp in zip(tracks, kept))
     total_min = minutes if minutes is not None else played_s / 60.0
     r = score_tracks(tracks, a.timeline(total_min), unknown_paths=unknown, spans=kept)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import UnderdogError
@@ -140,22 +141,47 @@ def same_sound_ids(lib: Library, candidates: list[Track], ref: Reference) -> fro
     return frozenset(matches(refs, items, STEP_S))
 
 
-def playlist_tracks(playlist: str | os.PathLike, db=None) -> tuple[list[Track], list[str]]:
-    """The analysed library tracks a playlist (.m3u8/.m3u/.xspf/.json) names, in its
-    order, and the paths it names that the library does not hold analysed. Nothing is
+@dataclass
+class LibraryPlaylist:
+    """A playlist as library tracks: the analysed ``tracks`` it names, in its order, the
+    excerpt each plays (``spans``: (in_s, out_s) track seconds, or None for the whole
+    track), the ``paths`` it names (all of them), the ones the library does not hold
+    analysed (``unknown``) and the arc it was planned for (``arc_spec``, or None)."""
+
+    tracks: list[Track]
+    spans: list[tuple[float, float] | None]
+    paths: list[str]
+    unknown: list[str]
+    arc_spec: dict | None
+
+
+def library_playlist(playlist: str | os.PathLike, db=None, *,
+                     arc: bool = True) -> LibraryPlaylist:
+    """A playlist (.m3u8/.m3u/.xspf/.json) read once, and its entries looked up in the
+    library; ``arc``: read the arc it names too (False: ``arc_spec`` is None). Nothing is
     opened but the playlist and the library (a reference from the web page cannot make
     the server read other files). Raises PlaylistError, LibraryError."""
-    from ..export.playlists import read_playlist
+    from ..export.playlists import read_playlist, read_playlist_arc
     from .common import library
 
-    paths = read_playlist(playlist)
-    held: list[Track] = []
-    unknown: list[str] = []
+    spans: list[tuple[float, float] | None] = []
+    paths, spec = (read_playlist_arc(playlist, spans=spans) if arc
+                   else (read_playlist(playlist, spans=spans), None))
+    out = LibraryPlaylist([], [], paths, [], spec)
     with library(db) as lib:
-        for p in paths:
+        for p, sp in zip(paths, spans):
             t = lib.get_track(p)
             if t is not None and t.status == "ok" and t.duration_s:
-                held.append(t)
+                out.tracks.append(t)
+                out.spans.append(sp)
             else:
-                unknown.append(p)
-    return held, unknown
+                out.unknown.append(p)
+    return out
+
+
+def playlist_tracks(playlist: str | os.PathLike, db=None) -> tuple[list[Track], list[str]]:
+    """The analysed library tracks a playlist (.m3u8/.m3u/.xspf/.json) names, in its
+    order, and the paths it names that the library does not hold analysed
+    (:func:`library_playlist`). Raises PlaylistError, LibraryError."""
+    pl = library_playlist(playlist, db, arc=False)
+    return pl.tracks, pl.unknown

@@ -321,7 +321,22 @@ def read_playlist(path: str | os.PathLike, notes: list[str] | None = None,
     ``spans``, when given, gets one item per path returned: the excerpt that plays,
     ``(in_s, out_s)`` in track seconds (an M3U's ``#EXTVLCOPT:start-time``/``stop-time``, a
     JSON entry's ``in_s``/``out_s``), or None for the whole track."""
+    return _read_entries(os.fspath(path), notes, spans)[0]
+
+
+def read_playlist_arc(path: str | os.PathLike, notes: list[str] | None = None,
+                      spans: list[tuple[float, float] | None] | None = None
+                      ) -> tuple[list[str], dict[str, Any] | None]:
+    """:func:`read_playlist`'s paths and :func:`read_arc_spec`'s arc from one read of the
+    file (grading a playlist against the arc it was planned for)."""
     path = os.fspath(path)
+    paths, data = _read_entries(path, notes, spans)
+    return paths, _arc_spec(path, data)
+
+
+def _read_entries(path: str, notes: list[str] | None,
+                  spans: list[tuple[float, float] | None] | None) -> tuple[list[str], bytes]:
+    """:func:`read_playlist`'s paths, and the bytes of the file."""
     if spans is None:
         spans = []
     if notes is None:
@@ -335,11 +350,12 @@ def read_playlist(path: str | os.PathLike, notes: list[str] | None = None,
     if ext in XSPF_EXTENSIONS:
         out = _read_xspf(data, path, base, notes)
         spans.extend([None] * len(out))
-        return out
-    if ext in JSON_EXTENSIONS:
-        return _read_json(data, path, base, spans)
-    return _read_m3u(data, path, base, strict_utf8=(ext == ".m3u8"), notes=notes,
-                     spans=spans)
+    elif ext in JSON_EXTENSIONS:
+        out = _read_json(data, path, base, spans)
+    else:
+        out = _read_m3u(data, path, base, strict_utf8=(ext == ".m3u8"), notes=notes,
+                        spans=spans)
+    return out, data
 
 
 def read_capped(path: str) -> bytes:
@@ -365,10 +381,16 @@ def read_arc_spec(path: str | os.PathLike) -> dict[str, Any] | None:
     ``"cadence"``, ``"work"``, ``"rest"`` and ``"rounds"``. A malformed line raises
     :class:`PlaylistError`."""
     path = os.fspath(path)
+    if os.path.splitext(path)[1].lower() not in M3U_EXTENSIONS + JSON_EXTENSIONS:
+        return None
+    return _arc_spec(path, read_capped(path))
+
+
+def _arc_spec(path: str, data: bytes) -> dict[str, Any] | None:
+    """:func:`read_arc_spec` of the playlist ``path`` whose bytes are ``data``."""
     ext = os.path.splitext(path)[1].lower()
     if ext not in M3U_EXTENSIONS + JSON_EXTENSIONS:
         return None
-    data = read_capped(path)
     spec: Any = None
     if ext in JSON_EXTENSIONS:
         try:
