@@ -415,3 +415,30 @@ def test_unreadable_file_is_recorded(tmp_path):
         assert "permission denied" in out["errors"][os.path.join(music, "secret.wav")]
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_cli_tracks_search_and_drops(scanned):
+    """`tracks --search` matches artist, title or album (any case); `--drops/--no-drops`
+    split the library in two; both agree with the stored rows."""
+    import json
+
+    _, _, _, db, _ = scanned
+    with open_library(db) as lib:
+        rows = lib.tracks()
+    assert rows
+
+    def listed(*args: str) -> set[int]:
+        r = subprocess.run(_cli("tracks", "--db", db, "-f", "json", *args),
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        return {d["id"] for d in json.loads(r.stdout)}
+
+    t = next(t for t in rows if t.title)
+    word = t.title[1:4].upper()
+    want = {u.id for u in rows if any(word.lower() in (v or "").lower()
+                                      for v in (u.artist, u.title, u.album))}
+    got = listed("--search", word)
+    assert t.id in got and got == want
+    with_drops, without = listed("--drops"), listed("--no-drops")
+    assert with_drops == {u.id for u in rows if u.drops}
+    assert with_drops | without == {u.id for u in rows} and not with_drops & without

@@ -104,6 +104,10 @@ def tracks(
     style: Optional[str] = typer.Option(None, "--style", help="Style label, e.g. heavy."),
     key: Optional[str] = typer.Option(None, "--key", help="Camelot code (8A) or key name."),
     artist: Optional[str] = typer.Option(None, "--artist", help="Artist (substring, any case)."),
+    search: Optional[str] = typer.Option(None, "--search", "-s", help="Artist, title or album "
+                                         "(substring, any case)."),
+    drops: Optional[bool] = typer.Option(None, "--drops/--no-drops", help="Only tracks with a "
+                                         "drop (or only those without)."),
     sort: Optional[str] = typer.Option(None, "--sort", help="Sort by " + ", ".join(SORT_KEYS)
                                        + " ('-' prefix: descending)."),
     limit: Optional[int] = typer.Option(None, "--limit", callback=within(LIMIT),
@@ -118,8 +122,9 @@ def tracks(
     brange, erange = parse_range(bpm, "BPM"), parse_range(energy, "energy")
     try:
         page = query_tracks(db, bpm=brange, energy=erange, style=style, key=key,
-                            artist=artist, sort=sort, include_failed=all_,
-                            include_missing=all_, limit=limit, count=False)
+                            artist=artist, search=search, drops=drops, sort=sort,
+                            include_failed=all_, include_missing=all_, limit=limit,
+                            count=False)
     except UsageError as exc:  # an unknown sort key
         raise typer.BadParameter(str(exc)) from None
     rows = page.tracks
