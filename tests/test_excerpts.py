@@ -171,3 +171,35 @@ def test_another_part_of_a_track_is_costed_as_the_part_it_plays(lib):
     levels = [e.level for e in p.entries]
     assert min(levels) >= 6.5, [(e.track.title, e.in_s, round(e.level, 1)) for e in p.entries]
     assert 1011 in [e.track.id for e in p.entries]  # the steady track plays
+
+
+def test_a_half_time_track_blends_out_over_4_bars_to_end_on_a_phrase(lib):
+    """A track at half the session tempo plays two session bars per bar of its own: a slot
+    of 68 bars plus an 8-bar blend is 38 of its bars, an odd number of 4-bar phrase units,
+    so it could not start and end on phrase starts (midi-full-dev: 5 of the montage's 6
+    phrase misses). It blends out over 4 bars instead (36 of its bars), and the plan says
+    so: the next entry comes in over 4 bars, where the first one's end says it does."""
+    import dataclasses
+
+    base = lib.tracks()[0]
+    tracks, rhythm = [], {}
+    for k in range(4):  # 75 BPM: 3.2-s bars, 96 of them, a phrase every 4 bars
+        curve = np.full(308, 0.5, np.float32)
+        tracks.append(dataclasses.replace(
+            base, id=2000 + k, path=f"/music/h{k}.flac", artist=f"artist {k}",
+            albumartist=None, album=None, title=f"h{k}", bpm=75.0, duration_s=307.2,
+            energy=0.5, energy_curve=curve, energy_curve_hop_s=1.0, drops=[], camelot=None,
+            style=None, style_label=None))
+        rhythm[2000 + k] = (np.arange(0.0, 307.2, 0.8), np.arange(0.0, 307.21, 3.2),
+                            np.arange(0.0, 307.2, 12.8))
+    # 68 bars at 150 BPM (1.6-s bars), then 72: one slot each, an 8-bar blend between
+    arc = Arc("halves", [_seg("a", 68 * 1.6 / 60, 150, 5), _seg("b", 72 * 1.6 / 60, 150, 5)],
+              minutes=140 * 1.6 / 60)
+    p = plan_candidates(tracks, arc, None, PlanOptions(excerpts=True), rhythm=rhythm)
+    a, b = p.entries[:2]
+    assert a.half_double == "double"
+    assert b.transition["bars"] == 4 and a.bars == 68 + 4
+    assert a.out_s - a.in_s == pytest.approx(36 * 3.2, abs=1e-3)
+    assert all(a.on_phrase) and all(b.on_phrase), [e.why for e in p.entries]
+    ov = 4 * 120.0 * (1 / a.tempo_bpm + 1 / b.tempo_bpm)
+    assert a.end_s - b.start_s == pytest.approx(ov, abs=1e-6)

@@ -15,7 +15,9 @@ search gives every slot one **excerpt** (a track's span from one downbeat to ano
 2. **Transitions.** A slot that starts a peak or a round, or follows a round, is entered on
    a **cut** (at a peak or a round start: a cut onto the track's drop where it has one);
    other slots blend in over an overlap of 8 bars (4 on short slots, fewer on very short
-   ones) that starts on the slot boundary. Blends between two loud excerpts swap the bass.
+   ones) that starts on the slot boundary; a half-time track whose 8-bar blend out would
+   leave it an odd number of its 4-bar phrase units blends out over 4. Blends between
+   two loud excerpts swap the bass.
 3. **Excerpts** (:func:`choose_excerpt`). For a track in a slot: the play tempo is the
    slot's (within ±8 % of the track's own tempo, or of half/double it); the span is the
    slot's bars plus the outgoing overlap, starting on a downbeat; among the possible
@@ -303,6 +305,8 @@ class Excerpt:
     cost: float
     tempo: float = 0.0        # session BPM it plays at: the slot's, unless out of reach
     body_bars: int = 0        # session bars until the next slot enters (the slot's bars …)
+    overlap_out: int = 0      # session bars the next excerpt blends in over (the slot's, or
+                              # 4 for a half-time track whose 8 would miss its phrases)
 
 
 def energy_gain(slot: Slot) -> float:
@@ -346,7 +350,25 @@ def choose_excerpt(t: Track, g: Grid, slot: Slot, w: Weights, half_double: bool,
         L = slot.end_s - slot.start_s  # near its own tempo, in whole bars filling the slot
         body = max(1, int(round(L * own * m / 240.0)))
         tempo = 240.0 * body / L
-    sess_bars = body + slot.overlap_out
+    # A half-time track (m = 2) plays two session bars per bar of its own, so a span of
+    # body + 8 session bars with body = 4 (mod 8) is an odd number of its 4-bar phrase
+    # units: it cannot start and end on phrase starts. A blend of 4 bars out of it can.
+    overlaps = [slot.overlap_out]
+    if m == 2.0 and slot.overlap_out == 8 and body % 8 == 4:
+        overlaps.append(4)
+    best = None
+    for ov in overlaps:
+        ex = _span(t, g, slot, w, m, own, tempo, body, ov, avoid)
+        if ex is not None and (best is None or ex.cost < best.cost):
+            best = ex
+    return best
+
+
+def _span(t: Track, g: Grid, slot: Slot, w: Weights, m: float, own: float, tempo: float,
+          body: int, overlap: int, avoid: Sequence[tuple[float, float]]) -> Excerpt | None:
+    """:func:`choose_excerpt`'s best span of ``body`` session bars at ``tempo`` (own × m
+    stretched) plus a blend of ``overlap`` bars out of the slot; None if none fits."""
+    sess_bars = body + overlap
     nb_f = sess_bars / m
     nb = int(round(nb_f))
     if abs(nb - nb_f) > 1e-9 or nb < 1 or nb > g.n_bars:
@@ -413,7 +435,7 @@ def choose_excerpt(t: Track, g: Grid, slot: Slot, w: Weights, half_double: bool,
                    own_bpm=240.0 * nb / float(g.downbeats[i + nb] - g.downbeats[i]),
                    level=float(lv[i]), phrase_in=bool(g.phrase[i]),
                    phrase_out=bool(g.phrase[i + nb]), drop_s=drop_s, cost=cost,
-                   tempo=tempo, body_bars=body)
+                   tempo=tempo, body_bars=body, overlap_out=overlap)
 
 
 # ---------------------------------------------------------------- candidates and search
@@ -552,6 +574,7 @@ def search(pool: Pool, slots: Sequence[Slot], tl: Timeline, w: Weights,
         elif pen >= ARTIST_BREAK:
             notes.append("artist repeated within 3 excerpts: nothing else left")
         spans.setdefault(i, []).append((ex.in_s, ex.out_s))
+        slots[si].overlap_out = ex.overlap_out  # its blend out (4 or 8 bars: choose_excerpt)
         out.append(Choice(slots[si], i, ex, c, tc, notes))
     return out
 
