@@ -107,3 +107,27 @@ def test_plan_reports_a_bad_arc_file(db, tmp_path):
     assert "bad.toml:6" in r.output and "unknown key 'tempo'" in r.output
     r = runner.invoke(app, ["plan", "--db", str(db), "-o", str(tmp_path / "x.txt")])
     assert r.exit_code == 2 and "unknown playlist type" in r.output
+
+
+def test_plan_lock_keeps_tracks_in_place(db, tmp_path):
+    """`--lock PLACE=ID` keeps each track at its place and plans the rest around it; it
+    implies whole tracks; a malformed lock and an excerpt plan with locks are one-line
+    errors."""
+    js = tmp_path / "run.json"
+    base = ["plan", "--db", str(db), "--arc", "run", "--minutes", "30", "--no-record"]
+    r = runner.invoke(app, base + ["-o", str(js)])
+    assert r.exit_code == 0, r.output
+    first = [e["id"] for e in json.loads(js.read_text())["entries"]]
+    with open_library(db) as lib:
+        spare = [t.id for t in lib.tracks() if t.id not in first]
+    locks = {2: spare[0], 4: spare[1]}  # tracks the free plan did not choose
+    r = runner.invoke(app, base + ["-o", str(js)] + [a for p, t in locks.items()
+                                                     for a in ("--lock", f"{p}={t}")])
+    assert r.exit_code == 0, r.output
+    got = [e["id"] for e in json.loads(js.read_text())["entries"]]
+    assert all(got[p - 1] == t for p, t in locks.items()), got
+    assert len(set(got)) == len(got)
+    r = runner.invoke(app, base + ["--lock", "two=5"])
+    assert r.exit_code != 0 and "PLACE=TRACK_ID" in r.output
+    r = runner.invoke(app, base + ["--arc", "montage", "--excerpts", "--lock", "1=5"])
+    assert r.exit_code != 0 and "whole-track plans only" in r.output

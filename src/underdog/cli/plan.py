@@ -36,6 +36,22 @@ def _styles(text: Optional[str]) -> Optional[frozenset]:
     return names
 
 
+def _locks(values: List[str]) -> tuple[tuple[int, int], ...]:
+    """``--lock 3=42`` (place 3 holds track 42) -> ((3, 42), ...); malformed: usage error."""
+    out = []
+    for v in values:
+        place, _, tid = v.partition("=")
+        try:
+            pair = int(place), int(tid)
+        except ValueError:
+            raise typer.BadParameter(f"{v!r}: give PLACE=TRACK_ID, e.g. 3=42 (track ids: "
+                                     "underdog tracks)") from None
+        if pair[0] < 1 or pair[0] > 10_000:
+            raise typer.BadParameter(f"{v!r}: the place is 1-based (1-10000)")
+        out.append(pair)
+    return tuple(out)
+
+
 @app.command()
 @with_mix_options
 def plan(
@@ -84,6 +100,10 @@ def plan(
                                      "sharing at most half their tracks with an earlier one; "
                                      "each printed with its objective; "
                                      "-o writes them as NAME.alt2.EXT, ... 1–20."),
+    lock: List[str] = typer.Option([], "--lock", callback=_locks, help="Keep a track at "
+                                   "its place: PLACE=TRACK_ID (1-based; repeatable), e.g. "
+                                   "--lock 1=42; the planner plans the rest around it. "
+                                   "Whole-track plans."),
     db: Optional[Path] = DB_OPTION,
     mix: MixRequest = None,
 ) -> None:
@@ -91,7 +111,10 @@ def plan(
     console = output_console(output, piped_width=220 if explain else None)
     if preset is not None:  # a boxing format: its numbers, unless given
         rounds, work, rest = boxing_preset(arc, preset, rounds, work, rest)
+    if lock and whole_tracks is None:  # locks hold whole tracks
+        whole_tracks = True
     opts = PlanOptions(excerpts=None if whole_tracks is None else not whole_tracks,
+                       locked=lock,
                        excerpt=ExcerptOptions(min_bars=min_bars, min_s=min_seconds),
                        styles=style or frozenset(),
                        max_track_s=60.0 * (max_track_minutes or math.inf))
