@@ -205,3 +205,19 @@ def test_problems_and_prune(lib):
     p = app.list_problems(db)
     assert p.errors == [] and p.files_with_warnings == 0
     assert app.prune(db) == 0
+
+
+def test_plan_leaves_out_both_the_options_and_the_playlists_tracks(lib, tmp_path):
+    """``options.exclude_ids`` and ``exclude`` playlists join (the web page leaves tracks
+    out by id, without writing a playlist)."""
+    from underdog.planning.sequencer import PlanOptions
+
+    db, _, _ = lib
+    first = app.plan("montage", 2, db=db, record=False).plan.entries
+    skip = tmp_path / "skip.m3u8"
+    skip.write_text(f"#EXTM3U\n{first[0].track.path}\n", encoding="utf-8")
+    out = {first[0].track.id, first[1].track.id}
+    r = app.plan("montage", 2, db=db, record=False, exclude=[skip],
+                 options=PlanOptions(exclude_ids=frozenset({first[1].track.id})))
+    got = {e.track.id for e in r.plan.entries}
+    assert got and not got & out, (got, out)

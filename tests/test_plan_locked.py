@@ -166,10 +166,10 @@ def test_the_web_replan_keeps_the_locks_and_changes_the_rest(db, tmp_path):
     from underdog.web import ops
 
     toml = app.arc_toml(load_arc("montage"))
-    st = ops.build_plan(str(db), str(tmp_path), toml, MIN)
+    st = ops.build_plan(str(db), toml, MIN)
     old = [e.track.id for e in st.plan.entries]
     st.locked = {old[1], old[3]}
-    r = ops.replan(str(db), str(tmp_path), st)
+    r = ops.replan(str(db), st)
     new = [e.track.id for e in r.plan.entries]
     assert new[1] == old[1] and new[3] == old[3] and r.locked == st.locked
     _rules(r.plan)

@@ -149,8 +149,8 @@ def plan(arc: str | Arc = "montage", minutes: float | None = None, *, db: DbPath
     (default: the arc's own); ``seed``: 0 the best playlist, others near-best alternatives;
     ``avoid_recent``: skip tracks of the last N recorded plans; ``exclude``: playlists
     whose tracks are left out; ``record``: remember the plan for ``avoid_recent``;
-    ``options``: further planner options (its seed, avoid_recent and exclusions are
-    replaced by the arguments; its ``locked`` (position, track id) pairs keep those tracks
+    ``options``: further planner options (its seed and avoid_recent are replaced by the
+    arguments, its ``exclude_ids`` joined by the tracks of ``exclude``; its ``locked`` (position, track id) pairs keep those tracks
     at their places and plan the rest around them, whole-track plans only);
     ``alternatives``: plan this many, each sharing at most half its tracks with an earlier
     one (the first is recorded). Raises ArcError, PlanError (a locked track that is not
@@ -162,9 +162,9 @@ def plan(arc: str | Arc = "montage", minutes: float | None = None, *, db: DbPath
     a = arc if isinstance(arc, Arc) else get_arc(arc, cadence=cadence, work=work,
                                                   rest=rest, rounds=rounds)
     with library(db) as lib:
-        skip = playlist_track_ids(lib, exclude)
-        opts = replace(options or PlanOptions(), seed=seed, avoid_recent=avoid_recent,
-                       exclude_ids=skip)
+        opts = options or PlanOptions()
+        opts = replace(opts, seed=seed, avoid_recent=avoid_recent, exclude_ids=frozenset(
+            opts.exclude_ids) | playlist_track_ids(lib, exclude))
         plans, note = more_plans(lib, a, alternatives, minutes, opts)
         p = plans[0]
         if record and p.entries:

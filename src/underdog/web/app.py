@@ -279,7 +279,7 @@ async def plan_build(request: Request) -> Response:
     text = ops.arc_toml(body.get("arc"))
     minutes = _num(body.get("minutes"), 1, 600, "minutes")
     seed = int(_num(body.get("seed", 0), 0, 2**32 - 1, "seed") or 0)
-    st = await run_sync(ops.build_plan, srv.db, srv.workdir, text, minutes, seed)
+    st = await run_sync(ops.build_plan, srv.db, text, minutes, seed)
     return _plan_reply(srv, srv.add_plan(st))
 
 
@@ -330,7 +330,7 @@ async def plan_lock(request: Request) -> Response:
 async def plan_replan(request: Request) -> Response:
     srv = _srv(request)
     st = srv.plan(_id(request, "plan_id"))
-    new = await run_sync(ops.replan, srv.db, srv.workdir, st)
+    new = await run_sync(ops.replan, srv.db, st)
     return _plan_reply(srv, srv.add_plan(new))
 
 

@@ -1,10 +1,9 @@
 """The operations the web page runs: each calls the application layer (``underdog.app``,
 the functions the CLI calls) and turns its records into plain JSON-able dicts.
 
-Where the application layer reads a file (a tracklist, an arc TOML, a plan JSON, a
-playlist of tracks to leave out), the text from the page is first written into the
-server's own folder under a name the server chooses. Every function takes validated
-values (ids, numbers, text), never a path from a request, except :func:`check_folder`,
+Where the application layer reads a file (a tracklist, an arc TOML, a plan JSON), the
+text from the page is first written into the server's own folder under a name the server
+chooses. Every function takes validated values (ids, numbers, text), never a path from a request, except :func:`check_folder`,
 which validates the folders a user types in. Swapping one plan entry and ranking its
 alternatives are here: they pick the tracks, and ``app.plan_order`` makes the plan of
 each order with the planner's cost and report. Re-planning around locked tracks is the
@@ -394,32 +393,16 @@ def _plan_of(db: str, st: PlanState, tracks: Sequence[Track], seed: int):
     return app.plan_order([t.id for t in tracks], st.plan.arc, st.minutes, db=db, seed=seed)
 
 
-def build_plan(db: str, workdir: str, arc_text: str, minutes: float | None, seed: int = 0,
+def build_plan(db: str, arc_text: str, minutes: float | None, seed: int = 0,
                exclude: Iterable[int] = (), locked: tuple = ()) -> PlanState:
-    """Plan from the library with ``app.plan`` (the tracks to leave out written as a
-    playlist in a private folder of the server's; ``locked``: (position, track id) pairs
-    the planner keeps in place)."""
-    import shutil
-
-    from ..fileio import write_atomic
+    """Plan from the library with ``app.plan`` (``exclude``: track ids to leave out;
+    ``locked``: (position, track id) pairs the planner keeps in place)."""
     from ..planning.sequencer import PlanOptions
 
     arc = app.arc_from_toml(arc_text, "arc")
     mins = float(minutes) if minutes is not None else float(arc.minutes)
-    d = _scratch(workdir)
-    try:
-        skip = []
-        ids = list(exclude)
-        if ids:
-            with _library(db) as lib:
-                paths = [t.path for i in ids if (t := lib.get_track(int(i))) is not None]
-            skip_path = os.path.join(d, "exclude.m3u8")
-            write_atomic(skip_path, "#EXTM3U\n" + "".join(p + "\n" for p in paths))
-            skip = [skip_path]
-        r = app.plan(arc, mins, db=db, seed=seed, exclude=skip, record=False,
-                     options=PlanOptions(locked=locked))
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    opts = PlanOptions(locked=locked, exclude_ids=frozenset(int(i) for i in exclude))
+    r = app.plan(arc, mins, db=db, seed=seed, record=False, options=opts)
     return PlanState(arc_text, mins, seed, r.plan)
 
 
@@ -494,13 +477,13 @@ def swap(db: str, st: PlanState, position: int, track_id: int) -> PlanState:
                      set(st.locked))
 
 
-def replan(db: str, workdir: str, st: PlanState) -> PlanState:
+def replan(db: str, st: PlanState) -> PlanState:
     """Plan again with the next seed around the locked tracks: the planner keeps each
     locked track at its position and plans the other places around them under the same
     rules (``app.plan`` with ``PlanOptions.locked``), without the tracks they had unless
     the library is too small to fill the session without them."""
     if not st.locked:
-        return build_plan(db, workdir, st.arc_toml, st.minutes, st.seed + 1)
+        return build_plan(db, st.arc_toml, st.minutes, st.seed + 1)
     from ..planning.sequencer import PlanError
 
     locked = tuple((i + 1, e.track.id) for i, e in enumerate(st.plan.entries)
@@ -508,12 +491,12 @@ def replan(db: str, workdir: str, st: PlanState) -> PlanState:
     had = [e.track.id for e in st.plan.entries if e.track.id not in st.locked]
     new = None
     try:
-        new = build_plan(db, workdir, st.arc_toml, st.minutes, st.seed + 1, had, locked)
+        new = build_plan(db, st.arc_toml, st.minutes, st.seed + 1, had, locked)
     except PlanError:
         pass
     p = new.plan if new else None
     if p is None or not p.entries or p.entries[-1].end_s < p.timeline.total_s:
-        new = build_plan(db, workdir, st.arc_toml, st.minutes, st.seed + 1, (), locked)
+        new = build_plan(db, st.arc_toml, st.minutes, st.seed + 1, (), locked)
     new.locked = set(st.locked)
     return new
 
