@@ -150,8 +150,9 @@ def plan(arc: str | Arc = "montage", minutes: float | None = None, *, db: DbPath
     ``avoid_recent``: skip tracks of the last N recorded plans; ``exclude``: playlists
     whose tracks are left out; ``record``: remember the plan for ``avoid_recent``;
     ``options``: further planner options (its seed and avoid_recent are replaced by the
-    arguments, its ``exclude_ids`` joined by the tracks of ``exclude``; its ``locked`` (position, track id) pairs keep those tracks
-    at their places and plan the rest around them, whole-track plans only);
+    arguments, its ``exclude_ids`` joined by the tracks of ``exclude``; its ``locked``
+    (position, track id) pairs keep those tracks at their places and plan the rest around
+    them, whole-track plans only);
     ``alternatives``: plan this many, each sharing at most half its tracks with an earlier
     one (the first is recorded). Raises ArcError, PlanError (a locked track that is not
     usable, or cannot keep its place), PlaylistError, LibraryError."""
