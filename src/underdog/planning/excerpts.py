@@ -62,7 +62,8 @@ REUSE_GAP = 10
 REUSE = 30.0              # cost of using a track twice (only when nothing else is left)
 PER_SLOT = 40             # candidate tracks kept per slot
 ENERGY_GAIN = 2.0         # energy weighs this × the whole-track planner's (the bars are chosen)
-WORK_GAIN = 2.0           # … and this much more in a round's work interval (its loud bars)
+WORK_GAIN = 1.0           # … times this in a round's work interval: chosen on midi-full-dev
+                          # (docs/montage-edit.md, Tuning); 1, 1.5 and 2 tie there
 LOUD_LEVEL = 6.5          # both sides of a blend at least this loud: bass swap
 
 Rhythm = tuple[np.ndarray, np.ndarray, np.ndarray]  # beats, downbeats, phrase starts (s)
@@ -311,8 +312,7 @@ class Excerpt:
 
 def energy_gain(slot: Slot) -> float:
     """How much more than the whole-track planner an excerpt's energy weighs in ``slot``:
-    twice (its bars are chosen), twice more in a work interval, where a round is only as
-    hard as its music is loud (tempo, key and phrase ends matter less there)."""
+    ENERGY_GAIN (its bars are chosen), times WORK_GAIN in a round's work interval."""
     return ENERGY_GAIN * (WORK_GAIN if slot.work else 1.0)
 
 
