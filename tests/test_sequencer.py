@@ -101,6 +101,20 @@ def test_plan_objective_is_the_reported_one_and_beats_a_shuffle(lib):
     assert p.report.within_6pct >= 0.8
 
 
+def test_order_costs_are_plan_for_order_costs():
+    """Ranking hand edits costs each order without planning it: the same cost as the
+    plan of that order."""
+    from underdog.planning.sequencer import order_costs, plan_for_order
+
+    arc, tracks = load_arc("montage"), make_tracks(14, 7)
+    for k, t in enumerate(tracks):
+        t.id = k + 1
+    orders = [tracks[:12], tracks[11::-1], tracks[2:14]]
+    got = order_costs(orders, arc, 45)
+    assert [c.total for c in got] == [plan_for_order(o, arc, 45).cost.total for o in orders]
+    assert len({c.total for c in got}) == 3
+
+
 def test_avoid_recent_skips_the_last_plans(lib):
     arc = load_arc("montage")
     first = plan(lib, arc, 30)

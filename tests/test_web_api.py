@@ -348,6 +348,8 @@ def test_plan_swap_lock_replan_export(client):
     s = client.json("POST", f"/api/plans/{p['id']}/swap", {"position": 1,
                                                           "track_id": alts[0]["id"]})
     assert s["entries"][0]["id"] == alts[0]["id"] and s["id"] != p["id"]
+    # the ranking's cost is the cost of the plan the swap makes
+    assert s["report"]["objective"] == pytest.approx(alts[0]["cost"], abs=0.006)
     locked = client.json("POST", f"/api/plans/{s['id']}/lock", {"position": 1, "locked": True})
     assert locked["entries"][0]["locked"]
     r = client.json("POST", f"/api/plans/{s['id']}/replan")

@@ -1310,9 +1310,23 @@ def plan_for_order(tracks: Sequence[Track], arc: Arc, minutes: float | None = No
     around locked tracks), with the planner's own cost, report and explanations."""
     w = weights or Weights()
     tl = arc.timeline(minutes)
-    pool = Pool(list(tracks), planning=True)
-    order = list(range(len(pool.tracks)))
-    prefs = segment_prefs(tl, pool.styles)
-    pc = plan_cost(pool, order, tl, w, prefs)
+    pool, order, pc = _order_cost(tracks, tl, w)
     report = score_order(pool, order, tl, w)
     return Plan(arc, tl, _entries(pool, order, pc, tl, w), pc, report, [], seed, {})
+
+
+def order_costs(orders: Iterable[Sequence[Track]], arc: Arc, minutes: float | None = None,
+                weights: Weights | None = None) -> list[PlanCost]:
+    """The planner's cost of each of these orders of whole tracks (ranking hand edits):
+    each is the ``cost`` :func:`plan_for_order` gives that order, without its report and
+    explanations."""
+    w = weights or Weights()
+    tl = arc.timeline(minutes)
+    return [_order_cost(o, tl, w)[2] for o in orders]
+
+
+def _order_cost(tracks: Sequence[Track], tl: Timeline, w: Weights
+                ) -> tuple[Pool, list[int], PlanCost]:
+    pool = Pool(list(tracks), planning=True)
+    order = list(range(len(pool.tracks)))
+    return pool, order, plan_cost(pool, order, tl, w, segment_prefs(tl, pool.styles))

@@ -5,8 +5,9 @@ Where the application layer reads a file (a tracklist, an arc TOML, a plan JSON)
 text from the page is first written into the server's own folder under a name the server
 chooses. Every function takes validated values (ids, numbers, text), never a path from a request, except :func:`check_folder`,
 which validates the folders a user types in. Swapping one plan entry and ranking its
-alternatives are here: they pick the tracks, and ``app.plan_order`` makes the plan of
-each order with the planner's cost and report. Re-planning around locked tracks is the
+alternatives are here: they pick the tracks; the planner costs each alternative's order
+(``sequencer.order_costs``, no search) and ``app.plan_order`` makes the plan of the order
+chosen, with the planner's cost and report. Re-planning around locked tracks is the
 planner's own (``app.plan`` with ``PlanOptions.locked``).
 """
 
@@ -447,12 +448,13 @@ def alternatives(db: str, st: PlanState, position: int, n: int = 8) -> list[dict
             for t in lib.tracks(limit=200):
                 if t.id not in used and t.duration_s:
                     seen.setdefault(t.id, t)
+    from ..planning.sequencer import order_costs
+
     tracks = [x.track for x in st.plan.entries]
-    ranked = []
-    for t in list(seen.values())[:60]:
-        trial = tracks[:position - 1] + [t] + tracks[position:]
-        ranked.append((_plan_of(db, st, trial, st.seed).cost.total, t))
-    ranked.sort(key=lambda x: x[0])
+    picks = list(seen.values())[:60]
+    costs = order_costs((tracks[:position - 1] + [t] + tracks[position:] for t in picks),
+                        st.plan.arc, st.minutes)
+    ranked = sorted(((c.total, t) for c, t in zip(costs, picks)), key=lambda x: x[0])
     return [{**track_row(t), "cost": _r(c, 2)} for c, t in ranked[:n]]
 
 
