@@ -36,6 +36,7 @@ from typing import Iterable, Mapping, Protocol, Sequence
 import numpy as np
 
 from ..errors import UnderdogError
+from ..fields import plain
 from ..models import Track, level_to_energy
 from .arcs import Arc, Timeline
 from .excerpts import (ExcerptOptions, align_drops, RhythmLookup, Slot, level_range, loud_blend,
@@ -150,28 +151,24 @@ class PlanEntry:
             "id": t.id, "start_s": round(self.start_s, 2), "end_s": round(self.end_s, 2),
             "duration_s": t.duration_s, "segment": self.segment, "peak": self.peak,
             "target": {"bpm": round(self.target_bpm, 2), "energy": round(self.target_level, 2)},
-            "actual": {"bpm": t.bpm, "played_bpm": _r(self.played_bpm),
-                       "half_double": self.half_double, "energy": _r(self.level),
+            "actual": {"bpm": t.bpm, "played_bpm": plain(self.played_bpm, 2),
+                       "half_double": self.half_double, "energy": plain(self.level, 2),
                        "camelot": t.camelot, "style": t.style_label,
                        "drops": t.drops},
-            "scores": {"tempo_dev_pct": _r(self.tempo_dev_pct),
-                       "transition_pct": _r(self.transition_pct),
+            "scores": {"tempo_dev_pct": plain(self.tempo_dev_pct, 2),
+                       "transition_pct": plain(self.transition_pct, 2),
                        "camelot_step": self.camelot_step,
-                       "drop_on_peak_s": _r(self.drop_on_peak_s),
+                       "drop_on_peak_s": plain(self.drop_on_peak_s, 2),
                        "cost": round(self.cost, 4),
                        **{k: round(v, 4) for k, v in self.costs.items()}},
             "why": self.why,
             **({} if self.in_s is None else {
                 "in_s": round(self.in_s, 4), "out_s": round(self.out_s, 4),
-                "downbeat_s": round(self.downbeat_s, 4), "drop_at_s": _r(self.drop_at_s, 3),
+                "downbeat_s": round(self.downbeat_s, 4), "drop_at_s": plain(self.drop_at_s, 3),
                 "tempo_bpm": round(self.tempo_bpm, 3), "transition": self.transition,
                 "round": self.round or None, "bars": self.bars,
                 "on_phrase": list(self.on_phrase) if self.on_phrase else None}),
         }
-
-
-def _r(v, nd: int = 2):
-    return None if v is None or not math.isfinite(v) else round(float(v), nd)
 
 
 @dataclass
@@ -1115,7 +1112,7 @@ def _excerpt_report(pool: Pool, choices, entries: list[PlanEntry], tl: Timeline,
              "bpm": round(float(p), 1), "energy": round(float(x), 1),
              "bpm_dev_pct": round(e.tempo_dev_pct, 1),
              "energy_dev": round(float(x) - e.target_level, 1),
-             "transition_pct": _r(e.transition_pct, 1), "camelot_step": e.camelot_step,
+             "transition_pct": plain(e.transition_pct, 1), "camelot_step": e.camelot_step,
              "spacing": "", "cost": round(e.cost, 3)}
             for e, p, x in zip(entries, played_own, lv)]
     minutes = (end_s) / 60.0

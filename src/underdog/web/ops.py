@@ -3,12 +3,13 @@ the functions the CLI calls) and turns its records into plain JSON-able dicts.
 
 Where the application layer reads a file (a tracklist, an arc TOML, a plan JSON), the
 text from the page is first written into the server's own folder under a name the server
-chooses. Every function takes validated values (ids, numbers, text), never a path from a request, except :func:`check_folder`,
-which validates the folders a user types in. Swapping one plan entry and ranking its
-alternatives are here: they pick the tracks; the planner costs each alternative's order
-(``sequencer.order_costs``, no search) and ``app.plan_order`` makes the plan of the order
-chosen, with the planner's cost and report. Re-planning around locked tracks is the
-planner's own (``app.plan`` with ``PlanOptions.locked``).
+chooses. Every function takes validated values (ids, numbers, text), never a path from
+a request, except :func:`check_folder`, which validates the folders a user types in.
+Swapping one plan entry and ranking its alternatives are here: they pick the tracks; the
+planner costs each alternative's order (``sequencer.order_costs``, no search) and
+``app.plan_order`` makes the plan of the order chosen, with the planner's cost and report.
+Re-planning around locked tracks is the planner's own (``app.plan`` with
+``PlanOptions.locked``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 from ..errors import UnderdogError
 from .. import app
+from ..fields import plain
 from ..library.db import SORT_KEYS
 from ..models import Track, shown_level
 from ..theory import try_parse_key
@@ -46,13 +48,6 @@ class WebError(UnderdogError):
     def __init__(self, message: str, status: int = 400):
         super().__init__(message)
         self.status = status
-
-
-def _r(v: Any, nd: int = 2) -> Any:
-    if v is None:
-        return None
-    f = float(v)
-    return round(f, nd) if math.isfinite(f) else None
 
 
 def _library(db: str):
@@ -95,7 +90,7 @@ def check_folder(text: str) -> str:
 def track_row(t: Track) -> dict:
     """One row of the library table."""
     return {"id": t.id, "artist": t.artist, "title": t.title, "album": t.album,
-            "display": t.display, "duration_s": _r(t.duration_s, 1), "bpm": _r(t.bpm, 1),
+            "display": t.display, "duration_s": plain(t.duration_s, 1), "bpm": plain(t.bpm, 1),
             "energy": shown_level(t.energy), "key": t.key, "camelot": t.camelot,
             "style": t.style_label, "drops": len(t.drops or []),
             "file": os.path.basename(t.path)}
@@ -213,15 +208,15 @@ def track_detail(db: str, track_id: int) -> dict:
     dur = f.get("duration_s")
     sections = []
     if sec["intro_end_s"]:
-        sections.append({"name": "intro", "start_s": 0.0, "end_s": _r(sec["intro_end_s"])})
+        sections.append({"name": "intro", "start_s": 0.0, "end_s": plain(sec["intro_end_s"], 2)})
     if sec["outro_start_s"] and dur:
-        sections.append({"name": "outro", "start_s": _r(sec["outro_start_s"]),
-                         "end_s": _r(dur)})
+        sections.append({"name": "outro", "start_s": plain(sec["outro_start_s"], 2),
+                         "end_s": plain(dur, 2)})
     for b in sec["buildups"]:
         if isinstance(b, dict):
-            sections.append({"name": "build-up", "start_s": _r(b.get("start_s")),
-                             "end_s": _r(b.get("end_s", b.get("time_s")))})
-    drops = [{"time_s": _r(x.get("time_s")), "strength": _r(x.get("strength",
+            sections.append({"name": "build-up", "start_s": plain(b.get("start_s"), 2),
+                             "end_s": plain(b.get("end_s", b.get("time_s")), 2)})
+    drops = [{"time_s": plain(x.get("time_s"), 2), "strength": plain(x.get("strength",
                                                                      x.get("score")), 3)}
              for x in sec["drops"] if isinstance(x, dict) and x.get("time_s") is not None]
     path = f.get("path") or ""
@@ -230,10 +225,10 @@ def track_detail(db: str, track_id: int) -> dict:
                else f.get("title") or os.path.splitext(name)[0])
     return {"id": f.get("id"), "artist": f.get("artist"), "title": f.get("title"),
             "album": f.get("album"), "display": display, "file": name,
-            "duration_s": _r(dur, 3), "bpm": _r(f.get("bpm"), 1),
+            "duration_s": plain(dur, 3), "bpm": plain(f.get("bpm"), 1),
             "energy": f.get("energy"), "key": f.get("key"), "camelot": f.get("camelot"),
             "style": f.get("style_label"), "status": f.get("status"),
-            "loudness_lufs": _r(f.get("loudness_lufs"), 1), "genre": f.get("genre"),
+            "loudness_lufs": plain(f.get("loudness_lufs"), 1), "genre": f.get("genre"),
             "year": f.get("year"),
             "energy_curve": {"hop_s": hop, "levels": [shown_level(float(v)) for v in curve]},
             "beats": [round(float(x), 3) for x in d.beats],
@@ -416,14 +411,14 @@ def plan_json(st: PlanState) -> dict:
     d = jsonable(d)
     for e, src in zip(d["entries"], p.entries):
         e["locked"] = src.track.id in st.locked
-        e["level"] = _r(src.level, 1)
+        e["level"] = plain(src.level, 1)
         e["display"] = src.track.display
         e.pop("path", None)  # the page needs ids, not paths
     # the chart: targets sampled every 15 s (same content as the PNG's target band)
     tl = p.timeline
     ts = np.arange(0.0, tl.total_s + 1e-9, 15.0)
     bpm, lvl, _ = tl.targets(ts)
-    d["target"] = [{"t_s": float(t), "bpm": _r(b), "energy": _r(e)}
+    d["target"] = [{"t_s": float(t), "bpm": plain(b, 2), "energy": plain(e, 2)}
                    for t, b, e in zip(ts, bpm, lvl)]
     d["arc_toml"] = st.arc_toml
     d["session_minutes"] = st.minutes
@@ -455,7 +450,7 @@ def alternatives(db: str, st: PlanState, position: int, n: int = 8) -> list[dict
     costs = order_costs((tracks[:position - 1] + [t] + tracks[position:] for t in picks),
                         st.plan.arc, st.minutes)
     ranked = sorted(((c.total, t) for c, t in zip(costs, picks)), key=lambda x: x[0])
-    return [{**track_row(t), "cost": _r(c, 2)} for c, t in ranked[:n]]
+    return [{**track_row(t), "cost": plain(c, 2)} for c, t in ranked[:n]]
 
 
 def _entry(st: PlanState, position: int):
@@ -534,7 +529,7 @@ def render_plan(db: str, st: PlanState, out: str,
                        document=st.plan.as_dict())
     rep = app.render_plan(plan_path, out, db=db,
                      progress=lambda done, total, eta: progress(done, total))
-    return {"duration_s": _r(rep.duration_s, 1), "chapters": len(rep.chapters),
+    return {"duration_s": plain(rep.duration_s, 1), "chapters": len(rep.chapters),
             "warnings": list(rep.warnings)}
 
 
@@ -636,11 +631,11 @@ def _like(db: str, spec: str, minutes: float | None, seed: int) -> tuple[dict, P
     ref = r.reference
     ex = r.extras()
     rows = [{"playlist": "reference", **{k: None for k in Distances.NAMES},
-             "tracks": ex["reference"]["tracks"], "minutes": _r(ex["reference"]["minutes"], 1)}]
+             "tracks": ex["reference"]["tracks"], "minutes": plain(ex["reference"]["minutes"], 1)}]
     for name, dist in r.rows.items():
-        rows.append({"playlist": name, **{k: _r(v, 3) for k, v in
+        rows.append({"playlist": name, **{k: plain(v, 3) for k, v in
                                           zip(Distances.NAMES, dist.values())},
-                     "tracks": ex[name]["tracks"], "minutes": _r(ex[name]["minutes"], 1)})
+                     "tracks": ex[name]["tracks"], "minutes": plain(ex[name]["minutes"], 1)})
     st = PlanState(r.learned.toml, float(r.minutes), seed, r.plan)
     return {"columns": list(Distances.NAMES), "rows": rows,
             "reference_tracks": len(ref.tracks), "skipped": len(ref.skipped),
