@@ -1,5 +1,5 @@
-"""Text made safe to show: every character a terminal (or a plot label) would act on
-written as an escape. Used by the CLI's consoles and by the plot's labels."""
+"""Text for people: every character a terminal (or a plot label) would act on written as
+an escape (the CLI's consoles, the plot's labels), and times as m:ss."""
 
 from __future__ import annotations
 
@@ -35,3 +35,10 @@ def visible(text: object, keep_newlines: bool = False) -> str:
             else:
                 out.append(f"\\U{o:08x}")
     return "".join(out)
+
+
+def mmss(seconds: float, hours: bool = False) -> str:
+    """Seconds (rounded, at least 0) as m:ss; ``hours``: h:mm:ss from an hour on."""
+    s = max(int(round(seconds)), 0)
+    h, m = divmod(s, 3600) if hours else (0, s)
+    return f"{h}:{m // 60:02d}:{m % 60:02d}" if h else f"{m // 60}:{m % 60:02d}"

@@ -9,13 +9,10 @@ from rich.text import Text
 
 from ..planning.score import ScoreReport
 from ..planning.sequencer import Plan
+from ..text import mmss
 from .output import line, visible
 
 
-def mmss(s: float) -> str:
-    """Seconds as m:ss."""
-    s = max(0, int(round(s)))
-    return f"{s // 60}:{s % 60:02d}"
 
 
 def excerpt_cells(in_s, out_s, drop_at_s) -> tuple[str, str]:

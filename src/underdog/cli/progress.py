@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import Progress, ProgressColumn
 from rich.text import Text
 
+from ..text import mmss
 from .output import line, visible
 
 BAR_MIN = 10  # narrowest bar worth drawing
@@ -22,11 +23,6 @@ NAME_MIN = 12  # narrowest file name worth showing (below it, no name)
 NAME_KEEP = 32  # room kept for the name before the optional parts and the bar
 
 
-def clock(seconds: float) -> str:
-    """m:ss, or h:mm:ss from an hour on."""
-    s = max(int(round(seconds)), 0)
-    h, m = divmod(s, 3600)
-    return f"{h}:{m // 60:02d}:{m % 60:02d}" if h else f"{m // 60}:{m % 60:02d}"
 
 
 def cut_middle(text: str, width: int) -> str:
@@ -92,7 +88,7 @@ def status_line(width: int, done: int, total: int, *, analyzed: int = 0,
     core = [count]  # dropped from the end until they fit
     eta = eta_seconds(analyzed, to_analyze, audio_s, todo_audio_s, elapsed_s)
     if to_analyze and analyzed < to_analyze:
-        core.append(f"ETA {clock(eta)}" if eta is not None else "ETA …")
+        core.append(f"ETA {mmss(eta, hours=True)}" if eta is not None else "ETA …")
     if elapsed_s > 0 and analyzed:
         core.append(f"{analyzed / elapsed_s:.1f} tracks/s")
         if audio_s > 0:
@@ -110,7 +106,7 @@ def status_line(width: int, done: int, total: int, *, analyzed: int = 0,
     if todo_audio_s and to_analyze:
         extras.append(f"{todo_audio_s / 3600:.1f} h to analyze")
     if elapsed_s > 0:
-        extras.append(clock(elapsed_s))
+        extras.append(mmss(elapsed_s, hours=True))
     for part in extras:
         if len(text) + 2 + len(part) + keep <= width:
             text += "  " + part

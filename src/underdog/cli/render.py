@@ -12,6 +12,7 @@ from typing import Optional
 import typer
 
 from ..app.render import check_mix, library_beats, render_plan
+from ..text import mmss
 from .options import DB_OPTION
 from .output import error, make_console, shown_path
 from .root import app
@@ -111,8 +112,8 @@ def render_mix(plan, out: Path, *, lufs: float, cues: Cue, stretcher: Stretcher,
                           db=db, progress=progress, warn=warn, tempo=tempo.value)
     for w in rep.warnings:
         console.print(f"warning: {w}")
-    m, s = divmod(int(round(rep.duration_s)), 60)
-    make_console().print(f"{shown_path(rep.path)}: {m}:{s:02d}, {len(rep.chapters)} excerpts")
+    make_console().print(f"{shown_path(rep.path)}: {mmss(rep.duration_s)}, "
+                         f"{len(rep.chapters)} excerpts")
 
 
 @app.command()

@@ -22,6 +22,7 @@ from matplotlib.ticker import MultipleLocator
 from matplotlib.transforms import offset_copy
 
 from ..fileio import atomic_write
+from ..text import mmss
 
 SEGMENT_KEYS = ("start_min", "end_min", "bpm_lo", "bpm_hi", "energy")
 ENTRY_KEYS = ("start_min", "end_min", "bpm", "energy")
@@ -239,8 +240,7 @@ def _span(span: Any) -> str:
     """" (1:02–1:44)" for an excerpt's (in_s, out_s); "" for a whole track."""
     if not span:
         return ""
-    a, b = (int(round(float(x))) for x in span)
-    return f" ({a // 60}:{a % 60:02d}–{b // 60}:{b % 60:02d})"
+    return f" ({mmss(float(span[0]))}–{mmss(float(span[1]))})"
 
 
 def _draw_cues(ax_bpm, ax_e, cues) -> None:

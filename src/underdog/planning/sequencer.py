@@ -38,6 +38,7 @@ import numpy as np
 from ..errors import UnderdogError
 from ..fields import plain
 from ..models import Track, level_to_energy
+from ..text import mmss
 from .arcs import Arc, Timeline
 from .excerpts import (ExcerptOptions, align_drops, RhythmLookup, Slot, level_range, loud_blend,
                        make_slots, preselect, rhythm_of, search, track_grid)
@@ -1056,7 +1057,7 @@ def _excerpt_entries(pool: Pool, choices, slots: list[Slot], tl: Timeline) -> li
         costs = {"excerpt": ch.cost, "transition": ch.transition}
         why = _why(t, sp, dev, hd, own_played, ex.level, s.target_level, tp, cs,
                    None, 1.0, bool(pool.recent[ch.index]))
-        why = (f"bars {ex.i_in + 1}–{ex.i_in + ex.n_bars} ({_mmss(ex.in_s)}–{_mmss(ex.out_s)})"
+        why = (f"bars {ex.i_in + 1}–{ex.i_in + ex.n_bars} ({mmss(ex.in_s)}–{mmss(ex.out_s)})"
                + ("" if ex.phrase_in and ex.phrase_out else ", off a phrase boundary") + "; "
                + why + ("; its drop lands on the first beat" if ex.drop_s is not None else "")
                + "".join("; " + n for n in ch.notes))
@@ -1157,7 +1158,7 @@ def _excerpt_warnings(pool: Pool, choices, tl: Timeline, strict_n: list[int]) ->
         seg = sp.segment
         what = (f"round {seg.round} ({'work' if seg.peak else 'rest'})" if seg.round
                 else f"'{seg.name}'")
-        when = f"{_mmss(sp.start_s)}–{_mmss(min(sp.end_s, tl.total_s))}"
+        when = f"{mmss(sp.start_s)}–{mmss(min(sp.end_s, tl.total_s))}"
         n0 = strict_n[sp.index] if sp.index < len(strict_n) else 0
         out.append(f"{what} ({when}): the library has {n0} track{'s' * (n0 != 1)} at "
                    f"{describe_window(sp)}, not enough; used the closest: "
@@ -1166,11 +1167,6 @@ def _excerpt_warnings(pool: Pool, choices, tl: Timeline, strict_n: list[int]) ->
 
 
 # ---------------------------------------------------------------- explanations
-
-def _mmss(s: float) -> str:
-    s = max(0, int(round(s)))
-    return f"{s // 60}:{s % 60:02d}"
-
 
 def _entries(pool: Pool, order: list[int], pc: PlanCost, tl: Timeline,
              w: Weights) -> list[PlanEntry]:
@@ -1233,7 +1229,7 @@ def _why(t: Track, sp, dev, hd, played, lvl, target_lvl, tp, cs, drop_at, style_
     else:
         bits.append(f"energy {'above' if lvl > target_lvl else 'below'} target ({lvl:.1f})")
     if drop_at is not None:
-        bits.append(f"its drop at {_mmss(drop_at)} hits the peak")
+        bits.append(f"its drop at {mmss(drop_at)} hits the peak")
     if seg.style and style_c <= 0.35 and t.style_label:
         bits.append(f"{t.style_label} suits '{seg.name}'")
     if tp is not None:
@@ -1266,7 +1262,7 @@ def _warnings(pool: Pool, order: list[int], pc: PlanCost, tl: Timeline, widen: l
         n0 = strict_n[sp.index]
         if not (bad_t.any() or bad_e.any()) or n0 >= 2 * int(m.sum()) + ARTIST_GAP:
             continue  # a trade-off (e.g. for a smooth transition), not a shortage
-        when = f"{_mmss(sp.start_s)}–{_mmss(min(sp.end_s, tl.total_s))}"
+        when = f"{mmss(sp.start_s)}–{mmss(min(sp.end_s, tl.total_s))}"
         win = describe_window(sp)
         if n0 == 0:
             head = f"'{seg.name}' ({when}): no tracks at {win}"
