@@ -137,8 +137,8 @@ class Pool:
         self.drop_t = np.full((n, self.MAX_DROPS), np.nan)
         self.drop_q = np.zeros((n, self.MAX_DROPS))
         for i, t in enumerate(self.tracks):
-            ds = [d for d in (t.drops or []) if isinstance(d, dict) and d.get("time_s") is not None]
-            ds = sorted(ds, key=lambda d: -float(d.get("strength") or 0.0))[:self.MAX_DROPS]
+            ds = sorted(drops_in(t), key=lambda d: -float(d.get("strength") or 0.0))
+            ds = ds[:self.MAX_DROPS]
             for j, d in enumerate(ds):
                 self.drop_t[i, j] = float(d["time_s"])
                 self.drop_q[i, j] = min(max(float(d.get("strength") or 0.0), 0.0), 1.0)
@@ -508,10 +508,24 @@ def excerpt_track(t: Track, in_s: float, out_s: float) -> Track:
         part = np.asarray(curve, np.float64)[int(in_s / hop):int(math.ceil(out_s / hop))]
         if len(part):
             energy = float(np.mean(np.clip(part, 0.0, 1.0)))
-    drops = [{**d, "time_s": float(d["time_s"]) - in_s} for d in (t.drops or [])
-             if isinstance(d, dict) and d.get("time_s") is not None
-             and in_s <= float(d["time_s"]) < out_s]
+    drops = [{**d, "time_s": float(d["time_s"]) - in_s} for d in drops_in(t, in_s, out_s)]
     return replace(t, duration_s=out_s - in_s, energy=energy, drops=drops)
+
+
+def drops_in(t: Track, in_s: float = -math.inf, out_s: float = math.inf) -> list[dict]:
+    """The stored drops of ``t`` at track seconds in [in_s, out_s) (malformed ones left
+    out), in stored order."""
+    return [d for d in (t.drops or []) if isinstance(d, dict) and d.get("time_s") is not None
+            and in_s <= float(d["time_s"]) < out_s]
+
+
+def strongest_drop(t: Track, in_s: float = -math.inf, out_s: float = math.inf
+                   ) -> float | None:
+    """Track seconds of the strongest stored drop of ``t`` in [in_s, out_s) (the first of
+    equals); None without one."""
+    best = max(drops_in(t, in_s, out_s), key=lambda d: float(d.get("strength") or 0.0),
+               default=None)
+    return None if best is None else float(best["time_s"])
 
 
 def score_tracks(tracks: Sequence[Track], tl: Timeline, w: Weights = Weights(),
@@ -532,10 +546,9 @@ def score_tracks(tracks: Sequence[Track], tl: Timeline, w: Weights = Weights(),
     rep.cues = list(tl.cues()) if hasattr(tl, "cues") else []
     if any(sp for _, sp in kept):
         for row, t, (_, sp) in zip(rep.rows, played, kept):
-            ds = [d for d in t.drops or [] if isinstance(d, dict) and d.get("time_s") is not None]
-            best = max(ds, key=lambda d: float(d.get("strength") or 0.0), default=None)
+            best = strongest_drop(t)
             row["in_s"] = _num(sp[0], 3) if sp else None
             row["out_s"] = _num(sp[1], 3) if sp else None
-            row["drop_at_s"] = (_num((row["start_s"] or 0.0) + float(best["time_s"]), 1)
-                                if best else None)
+            row["drop_at_s"] = (_num((row["start_s"] or 0.0) + best, 1)
+                                if best is not None else None)
     return rep

@@ -44,7 +44,8 @@ from .excerpts import (ExcerptOptions, align_drops, RhythmLookup, Slot, level_ra
                        make_slots, preselect, rhythm_of, search, track_grid)
 from .score import (ARTIST_GAP, TRANSITION_OK_PCT, PlanCost, Pool, ScoreReport, Weights,
                     artist_spacing, camelot_distance, plan_cost, score_order, segment_prefs,
-                    tempo_fit, track_level, transition_cost, transition_pct, unary_cost)
+                    strongest_drop, tempo_fit, track_level, transition_cost, transition_pct,
+                    unary_cost)
 
 ENERGY_BAND = 1.5          # levels either side of the target that still count as a fit
 LENGTH_FILL = 1.5          # an arc's track-length window must leave this × the session
@@ -1029,10 +1030,7 @@ def _excerpt_entries(pool: Pool, choices, slots: list[Slot], tl: Timeline) -> li
         rate = tempo / (ex.own_bpm * ex.multiple)  # track seconds per session second
         drop_at, drop_track = None, ex.drop_s
         if drop_track is None:  # any drop inside the excerpt: the strongest
-            ds = [d for d in (t.drops or []) if isinstance(d, dict) and d.get("time_s") is not
-                  None and ex.in_s <= float(d["time_s"]) < ex.out_s]
-            if ds:
-                drop_track = float(max(ds, key=lambda d: float(d.get("strength") or 0))["time_s"])
+            drop_track = strongest_drop(t, ex.in_s, ex.out_s)
         if drop_track is not None:
             drop_at = s.start_s + (drop_track - ex.in_s) / rate
         if k == 0 or s.cut_in:
