@@ -140,3 +140,13 @@ def test_web_key_filter_takes_any_notation():
     for bad in ("H", "13A", "x" * 50):
         with pytest.raises(WebError):
             parse_query({"key": bad})
+
+
+def test_fold_octaves_is_one_half_open_octave():
+    """Tempi fold by whole octaves into [center - 0.5, center + 0.5) (log2 BPM): the
+    reference learner, the soundtrack stand-ins and rekordbox cue times use it."""
+    c = np.log2(140.0)
+    got = 2 ** theory.fold_octaves(np.log2([70, 140, 280, 35, 99.0, 198.0]), c)
+    assert np.allclose(got, [140, 140, 140, 140, 99, 99])  # 99/140, 198/140 ~ 0.7071, 1.4143
+    assert np.isnan(theory.fold_octaves(np.nan, c))
+    assert theory.fold_octaves(np.log2([[60, 240]]), 7.0).shape == (1, 2)

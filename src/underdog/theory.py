@@ -1,5 +1,6 @@
 """Music theory in one place: the 24 major/minor keys, their names, Camelot and Open Key
-codes, parsing any of these notations, and harmonic compatibility on the Camelot wheel.
+codes, parsing any of these notations, and harmonic compatibility on the Camelot wheel;
+and tempo octaves (half and double time, :func:`fold_octaves`).
 
 Conventions (used by analysis, the library, the planner and the tag writer alike):
 
@@ -186,3 +187,24 @@ def camelot_distance(a: str, b: str) -> int:
 def compatible(a: str, b: str) -> bool:
     """Same key, a neighbour on the same side of the wheel, or the relative major/minor."""
     return camelot_distance(a, b) <= 1
+
+
+def fold_octaves(log2_bpm, center: float) -> np.ndarray:
+    """Tempi moved by whole octaves (half or double time) into the octave around
+    ``center``.
+
+    Parameters
+    ----------
+    log2_bpm : array_like of float
+        Tempi as log2 BPM, any shape (NaN stays NaN).
+    center : float
+        The octave's middle, log2 BPM.
+
+    Returns
+    -------
+    np.ndarray of float64, the shape of ``log2_bpm``
+        Each tempo in [center - 0.5, center + 0.5): within a factor of sqrt(2) of
+        ``2 ** center`` BPM.
+    """
+    x = np.asarray(log2_bpm, dtype=np.float64)
+    return center + np.mod(x - center + 0.5, 1.0) - 0.5

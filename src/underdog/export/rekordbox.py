@@ -37,7 +37,7 @@ import numpy as np
 
 from ..errors import PlaylistError
 from ..fileio import display_text, write_atomic
-from ..theory import try_parse_key
+from ..theory import fold_octaves, try_parse_key
 from .playlists import excerpt_span, file_uri, read_capped
 
 GRID_TOLERANCE_S = 0.02  # a TEMPO marker holds while the grid stays this close to the beats
@@ -313,12 +313,9 @@ def _drop_track_s(entry: Any, span: tuple[float, float] | None) -> float | None:
         return None
     rate = 1.0
     bpm, play = _float(_from(entry, "bpm")), _float(_plain(entry, "tempo_bpm"))
-    if bpm and play:
-        rate = play / bpm
-        while rate > 1.4:  # the tempo is given in the other octave
-            rate /= 2.0
-        while rate < 0.7:
-            rate *= 2.0
+    if (bpm or 0) > 0 and (play or 0) > 0:
+        # the tempo may be given in the other octave: the rate nearest 1 by octaves
+        rate = 2.0 ** float(fold_octaves(math.log2(play / bpm), 0.0))
     mapped = span[0] + (at - start) * rate
     drops = [_float(d.get("time_s")) for d in (_from(entry, "drops") or [])
              if isinstance(d, Mapping)]

@@ -33,7 +33,7 @@ from scipy.stats import wasserstein_distance
 from ..errors import UnderdogError
 from ..models import Track
 from .arcs import BPM_RANGE, KNOWN_STYLES, Arc, Segment, arc_to_toml, parse_toml
-from ..theory import wheel_coords, wheel_steps
+from ..theory import fold_octaves as theory_fold, wheel_coords, wheel_steps
 from .score import TRANSITION_OK_PCT, NO_ARTIST, track_level
 from .sequencer import Plan, PlanOptions
 
@@ -100,13 +100,14 @@ def tempo_class(log2_bpm: np.ndarray, weights: np.ndarray | None = None) -> floa
 def fold_octaves(log2_bpm: np.ndarray, center: float | None = None) -> np.ndarray:
     """Effective tempo: every log2 BPM moved by whole octaves into the half-open octave
     around ``center`` (default: the list's own :func:`tempo_class`), so a 70-BPM track in
-    a 140 family counts as 140 (half time) while a list of 70s stays at 70. NaN stays NaN."""
+    a 140 family counts as 140 (half time) while a list of 70s stays at 70
+    (:func:`underdog.theory.fold_octaves`). NaN stays NaN."""
     x = np.asarray(log2_bpm, dtype=np.float64)
     if center is None:
         center = tempo_class(x)
     if not math.isfinite(center):
         return x.copy()
-    return center + np.mod(x - center + 0.5, 1.0) - 0.5
+    return theory_fold(x, center)
 
 
 def _wmedian(x: np.ndarray, w: np.ndarray) -> float:

@@ -29,7 +29,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+import numpy as np
+
 from ..models import Track, energy_to_level, shown_level
+from ..theory import fold_octaves
 from .match import FOUND, MISSING, MatchResult
 from .normalize import normalize
 from .report import film_order
@@ -108,11 +111,6 @@ def _level(t: Track) -> float | None:
     return energy_to_level(t.energy)
 
 
-def _fold_to(bpm: float, ref: float) -> float:
-    """``bpm`` moved by octaves to lie within a factor sqrt(2) of ``ref``."""
-    return bpm * 2.0 ** round(math.log2(ref / bpm))
-
-
 def _context(pos: int, order: list[MatchResult], found: dict[int, Track]) -> tuple[
         float | None, float | None]:
     """Tempo and energy level around film position ``pos``: the nearest found entries before
@@ -127,8 +125,8 @@ def _context(pos: int, order: list[MatchResult], found: dict[int, Track]) -> tup
     bpms = [t.bpm for t in near if t.bpm]
     bpm = None
     if bpms:
-        folded = [bpms[0]] + [_fold_to(b, bpms[0]) for b in bpms[1:]]
-        bpm = 2.0 ** (sum(math.log2(b) for b in folded) / len(folded))
+        # the mean in log2, each folded into the first's octave
+        bpm = 2.0 ** float(np.mean(fold_octaves(np.log2(bpms), math.log2(bpms[0]))))
     levels = [lv for lv in (_level(t) for t in near) if lv is not None]
     return bpm, (sum(levels) / len(levels) if levels else None)
 
