@@ -119,6 +119,8 @@ def test_indexes_are_used(lib):
     plan = " ".join(lib.explain_tracks(bpm=(120, 140), style="heavy"))
     assert "INDEX tracks_style_bpm" in plan
     assert "INDEX tracks_camelot" in " ".join(lib.explain_tracks(key="8A"))
+    # the plan of the query tracks() runs, its own index choice included
+    assert "INDEX tracks_text" in " ".join(lib.explain_tracks(text="tune", sort="bpm"))
 
 
 def test_save_analysis_error_cycle_and_beats(lib):

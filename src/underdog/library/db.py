@@ -633,6 +633,14 @@ class Library:
         with at least one drop (False: with none); ``text`` a case-insensitive substring of
         the artist, the title or the album.
         """
+        sql, args = self._tracks_sql(bpm, energy, style, key, artist, sort, include_failed,
+                                     include_missing, limit, level, offset, drops, text)
+        return [_row_to_track(r) for r in self._conn.execute(sql, args)]
+
+    def _tracks_sql(self, bpm=None, energy=None, style=None, key=None, artist=None, sort=None,
+                    include_failed=False, include_missing=False, limit=None, level=None,
+                    offset=0, drops=None, text=None) -> tuple[str, list]:
+        """The SQL and arguments of :meth:`tracks` with these filters."""
         where, args = self._where(bpm, _energy_range(energy, level), style, key, artist,
                                   include_failed, include_missing, drops, text)
         sql = _SELECT_TRACK + (" WHERE " + " AND ".join(where) if where else "")
@@ -647,7 +655,7 @@ class Library:
         if limit is not None or offset:
             sql += " LIMIT ? OFFSET ?"
             args += [-1 if limit is None else int(limit), max(0, int(offset))]
-        return [_row_to_track(r) for r in self._conn.execute(sql, args)]
+        return sql, args
 
     def _page_index(self, where: list[str], args: list, sort: str | None,
                     rows: int) -> str | None:
@@ -685,17 +693,9 @@ class Library:
 
     @_guarded
     def explain_tracks(self, **filters: Any) -> list[str]:
-        """EXPLAIN QUERY PLAN lines for the query ``tracks(**filters)`` would run."""
-        sort = filters.pop("sort", None)
-        limit = filters.pop("limit", None)
-        where, args = self._where(filters.get("bpm"),
-                                  _energy_range(filters.get("energy"), filters.get("level")),
-                                  filters.get("style"), filters.get("key"),
-                                  filters.get("artist"), filters.get("include_failed", False),
-                                  filters.get("include_missing", False),
-                                  filters.get("drops"), filters.get("text"))
-        sql = _SELECT_TRACK + (" WHERE " + " AND ".join(where) if where else "")
-        sql += " ORDER BY " + _order_by(sort) + (f" LIMIT {int(limit)}" if limit else "")
+        """EXPLAIN QUERY PLAN lines for the query ``tracks(**filters)`` runs (the same SQL,
+        its index choice included)."""
+        sql, args = self._tracks_sql(**filters)
         return [r[3] for r in self._conn.execute("EXPLAIN QUERY PLAN " + sql, args)]
 
     @staticmethod
