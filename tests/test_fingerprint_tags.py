@@ -1,7 +1,7 @@
 """Tags are not content: `underdog tag` (or any tag editor) then `scan` decodes nothing.
 
 Issue 12 item 8. Real demo files of every format `underdog tag` writes (MP3/ID3, FLAC,
-Ogg Vorbis, Opus, M4A) plus WAV (and AIFF, which the scanner does not list) made with PyAV; tags grown with mutagen well past
+Ogg Vorbis, Opus, M4A) plus WAV and AIFF made with PyAV; tags grown with mutagen well past
 any padding, so every later byte moves and every later Ogg page is renumbered.
 """
 

@@ -1,6 +1,6 @@
 """Decode any supported audio file to mono float32 at the analysis rate.
 
-PyAV reads every format (mp3, m4a/aac, flac, ogg vorbis, opus, wav); soundfile is used
+PyAV reads every format (mp3, m4a/aac, flac, ogg vorbis, opus, wav, aiff); soundfile is used
 for wav/flac where it is faster. A thread decodes a few blocks ahead; each block is
 downmixed and resampled as it streams (2:1 by a half-band filter, other ratios by
 FFmpeg's resampler) and handed on block by block (``decode_stream``: the analysis never
@@ -32,7 +32,8 @@ from .errors import DecodeError
 
 ANALYSIS_SR = 22050
 AUDIO_EXTENSIONS = frozenset(
-    {".mp3", ".m4a", ".aac", ".mp4", ".flac", ".ogg", ".oga", ".opus", ".wav", ".wave"}
+    {".mp3", ".m4a", ".aac", ".mp4", ".flac", ".ogg", ".oga", ".opus", ".wav", ".wave",
+     ".aiff", ".aif", ".aifc"}
 )
 _SOUNDFILE_EXTENSIONS = frozenset({".wav", ".wave", ".flac"})
 _SOUNDFILE_FALLBACK = frozenset({".ogg", ".oga", ".opus", ".mp3"})
@@ -412,7 +413,7 @@ def _blocks_pyav(path: str):
     elif container.duration:
         dur = container.duration / 1_000_000.0
     fmt = container.format.name
-    exact = (any(f in fmt.split(",") for f in ("mp4", "flac", "wav"))
+    exact = (any(f in fmt.split(",") for f in ("mp4", "flac", "wav", "aiff"))
              or (fmt == "mp3" and _mp3_has_toc(path)))
     report = _Report()
 

@@ -6,11 +6,15 @@ stays on one file system), is flushed and fsynced, takes the target's mode (and 
 the OS allows), and is renamed over the target; then the folder is fsynced so the rename
 itself survives a power cut. On any failure (an exception, a full disk, Ctrl-C) the
 temporary file is removed and the target keeps its old content. Only a kill -9 or a power
-cut can leave a ``.underdog-*.tmp`` file behind, never a damaged target.
+cut can leave a ``.underdog-*.tmp`` file behind, never a damaged target; the writer holds
+an advisory lock (``flock``) on its temporary file until it is renamed or removed, so
+:func:`remove_stale_temps` (run by ``underdog tag`` and ``underdog scan``) can tell such a
+leftover from a file another process is still writing.
 
 - :func:`atomic_write`: a context manager giving a file object for new content.
 - :func:`write_atomic`: the same for bytes or text in one call.
 - :func:`rewrite_atomic`: edit an existing file (e.g. its tags) through a copy of it.
+- :func:`is_temp_name` / :func:`remove_stale_temps`: our leftover temporary files.
 - :func:`path_json` / :func:`path_from_json`: a file name as JSON, lossless when the name's
   bytes are not UTF-8; :func:`display_text`: any string as valid Unicode for showing.
 
@@ -26,16 +30,25 @@ import base64
 import contextlib
 import errno
 import os
+import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from .errors import OutputError
 
 TEMP_PREFIX = ".underdog-"
 TEMP_SUFFIX = ".tmp"
+# Exactly what mkstemp makes of them: eight characters of its alphabet in between.
+_TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX)
+                        + r"\Z")
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; a leftover is told by its age alone
+    fcntl = None  # type: ignore[assignment]
 
 
 def _new_file_mode() -> int:
@@ -75,8 +88,75 @@ def _is_stream(path: str | os.PathLike) -> bool:
 
 
 def _temp_beside(target: str) -> tuple[int, str]:
-    return tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX,
-                            dir=os.path.dirname(target))
+    """A new temporary file beside ``target``, locked (``flock``) while its fd is open."""
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX,
+                               dir=os.path.dirname(target))
+    _lock(fd)
+    return fd, tmp
+
+
+def _lock(fd: int, wait: bool = True) -> bool:
+    """An exclusive advisory lock on ``fd``; False when another process holds one."""
+    if fcntl is None:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    except OSError:  # a file system without locks: held by nobody we can tell
+        return True
+    return True
+
+
+def is_temp_name(name: str) -> bool:
+    """True for the exact names of our temporary files (``.underdog-XXXXXXXX.tmp``)."""
+    return _TEMP_NAME.match(os.path.basename(name)) is not None
+
+
+def remove_stale_temps(paths: Iterable[str | os.PathLike], before: float,
+                       dry_run: bool = False) -> tuple[list[str], list[str]]:
+    """Remove those of ``paths`` that are temporary files a killed writer left behind.
+
+    Only a regular file (no link) with our exact name (:func:`is_temp_name`), last changed
+    before ``before`` (a time.time(); the caller's start) and locked by no live process is
+    removed. Returns (removed, kept): ``kept`` lists our temporary files left in place (in
+    use, newer, or not removable); other names are ignored. ``dry_run`` removes nothing and
+    returns what would be removed."""
+    removed: list[str] = []
+    kept: list[str] = []
+    for p in paths:
+        p = os.fspath(p)
+        if not is_temp_name(p):
+            continue
+        if _remove_if_stale(p, before, dry_run):
+            removed.append(p)
+        else:
+            kept.append(p)
+    return removed, kept
+
+
+def _remove_if_stale(path: str, before: float, dry_run: bool) -> bool:
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return False  # gone, a link, unreadable
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_mtime >= before:
+            return False
+        if not _lock(fd, wait=False):
+            return False  # a live writer holds it
+        named = os.lstat(path)
+        if (named.st_dev, named.st_ino) != (st.st_dev, st.st_ino):
+            return False  # replaced since it was opened
+        if not dry_run:
+            os.unlink(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _unlink_quietly(path: str) -> None:
@@ -142,6 +222,12 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None
         fd, tmp = _temp_beside(target)
     except OSError as e:
         raise OutputError(os.fspath(path), os_reason(e)) from None
+    try:
+        held = os.dup(fd)  # keeps the lock after ``f`` is closed, until the rename
+    except OSError as e:
+        os.close(fd)
+        _unlink_quietly(tmp)
+        raise OutputError(os.fspath(path), os_reason(e)) from None
     f = None
     try:
         if mode == "w":
@@ -167,6 +253,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None
         if isinstance(exc, OSError):
             raise OutputError(os.fspath(path), os_reason(exc)) from None
         raise
+    finally:
+        os.close(held)
     _fsync_folder(os.path.dirname(target))
 
 
@@ -200,8 +288,7 @@ def rewrite_atomic(path: str | os.PathLike, edit: Callable[[str], Any],
         fd, tmp = _temp_beside(target)
     except OSError as e:
         raise OutputError(os.fspath(path), os_reason(e)) from None
-    try:
-        os.close(fd)
+    try:  # ``fd`` stays open, holding the copy's lock, until it is renamed or removed
         shutil.copyfile(target, tmp)
         result = edit(tmp)
         with open(tmp, "rb+") as f:
@@ -215,6 +302,8 @@ def rewrite_atomic(path: str | os.PathLike, edit: Callable[[str], Any],
         if isinstance(exc, OSError):
             raise OutputError(os.fspath(path), os_reason(exc)) from None
         raise
+    finally:
+        os.close(fd)
     _fsync_folder(os.path.dirname(target))
     return result
 

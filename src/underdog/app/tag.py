@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -32,9 +33,40 @@ class TagResult:
     dry_run: bool
     files: list[TagOutcome] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # ``.underdog-*.tmp`` files an interrupted run left in these folders: removed (a dry
+    # run: would be), or kept (another process is writing it, or it is newer than this run)
+    temps_removed: list[str] = field(default_factory=list)
+    temps_kept: list[str] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(f.status == status for f in self.files)
+
+
+def leftover_lines(removed: list[str], kept: list[str], dry_run: bool = False) -> list[str]:
+    """One line each about the temporary files an interrupted ``underdog tag`` left."""
+    out = []
+    if removed:
+        out.append(f"{'would remove' if dry_run else 'removed'} {len(removed)} leftover "
+                   ".underdog-*.tmp file(s) of an interrupted 'underdog tag'")
+    for p in kept:
+        out.append(f"{p}: an underdog temporary file in use, newer than this run or not "
+                   "removable; left in place")
+    return out
+
+
+def _stale_temps_in(folders: Iterable[str], before: float, dry_run: bool
+                    ) -> tuple[list[str], list[str]]:
+    """:func:`fileio.remove_stale_temps` over our temporary files in ``folders``."""
+    from ..fileio import is_temp_name, remove_stale_temps
+
+    found: list[str] = []
+    for d in sorted(set(folders)):
+        try:
+            with os.scandir(d) as it:
+                found += [e.path for e in it if is_temp_name(e.name)]
+        except OSError:
+            continue  # the write itself reports an unreadable folder
+    return remove_stale_temps(found, before, dry_run=dry_run)
 
 
 def _under(path: str, folder: str) -> bool:
@@ -87,8 +119,13 @@ def write_tags(tracks: Iterable[Track], db: DbPath = None, *, problems: list[str
     lines found so far, continued."""
     from ..export.tags import write_bpm_key_tags
 
+    started = time.time()
+    tracks = list(tracks)
     problems = problems if problems is not None else []
     res = TagResult(dry_run, problems=problems)
+    # what a killed earlier run left beside these files goes first (a dry run: counted)
+    res.temps_removed, res.temps_kept = _stale_temps_in(
+        (os.path.dirname(t.path) for t in tracks), started, dry_run)
     seen: set[str] = set()
     written: list[str] = []
     for t in tracks:

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..app.common import TRACK_FIELDS, parse_range as app_parse_range
+from ..app.tag import leftover_lines
 from ..app.library import (ScanInterrupted, list_problems, prepare_scan,
                            prune as prune_missing, query_tracks, show_track)
 from ..errors import UsageError
@@ -74,6 +75,8 @@ def scan(
         f"; {stats.decoded} decoded"))
     for reason, n in stats.failure_reasons():
         console.print(f"  {n:>4} × {reason}")
+    for line_ in leftover_lines(stats.temps_removed, stats.temps_kept):
+        console.print(line_, highlight=False)
     console.print(f"library: {n_total} tracks in {db_path}")
     if stats.failed:
         raise typer.Exit(1)

@@ -13,7 +13,7 @@ from typing import List, Optional
 
 import typer
 
-from ..app.tag import TagOutcome, tag_targets, write_tags
+from ..app.tag import TagOutcome, leftover_lines, tag_targets, write_tags
 from .root import app
 from .options import DB_OPTION
 from .output import error, make_console, shown_path
@@ -53,6 +53,8 @@ def tag(
         out.print("dry run: nothing is written")
     res = write_tags(tracks, db, problems=problems, dry_run=dry_run,
                      key_notation=key_notation.value, each=each)
+    for msg in leftover_lines(res.temps_removed, res.temps_kept, dry_run):
+        out.print(msg, highlight=False)
     for msg in res.problems:
         error(msg)
     verb = "would change" if dry_run else "changed"

@@ -5,7 +5,8 @@ metadata blocks or the MP4 ``ilst`` atom); audio frames and packets stay byte-id
 The file is never edited in place: the tags go into a copy beside it, which is fsynced,
 read back (new values, same length, and for MP3/FLAC the same audio bytes) and renamed
 over the original with its mode and owner (``fileio.rewrite_atomic``). A kill, a full disk
-or an error leaves the original byte-identical; a kill -9 may leave a ``.underdog-*.tmp``.
+or an error leaves the original byte-identical; a kill -9 may leave a ``.underdog-*.tmp``,
+which the next ``underdog tag`` or ``underdog scan`` of the folder removes.
 
 | format              | BPM                        | key                                  |
 |---------------------|----------------------------|--------------------------------------|
@@ -108,7 +109,11 @@ def write_bpm_key_tags(path: str | os.PathLike, bpm: float | None, key: str | No
                                   "wav or aiff)")
     changes: dict[str, tuple[Any, Any]] = {}
     if f.tags is None:
-        f.add_tags()
+        try:
+            f.add_tags()
+        except Exception:  # e.g. raw ADTS .aac: mutagen knows no tag block for it
+            raise TagWriteError(path, f"{type(f).__name__} files hold no tags mutagen can "
+                                      "write; the file is unchanged") from None
     tags = f.tags
 
     if isinstance(tags, ID3):
@@ -221,12 +226,19 @@ def _tag_value(tags: Any, name: str) -> Any:
 def audio_span(path: str, mp3: bool) -> tuple[int, int] | None:
     """(start, end) byte offsets of the audio data that a tag rewrite must not change: an
     MP3 (``mp3`` true) after its ID3v2 tag (before an ID3v1 tag), a FLAC after its metadata
-    blocks. None for other formats (their containers renumber pages or move atoms)."""
+    blocks, a WAV's ``data`` or an AIFF's ``SSND`` chunk. None for other formats (their
+    containers renumber pages or move atoms)."""
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
-        head = fh.read(10)
+        head = fh.read(12)
+        if (head[:4], head[8:12]) in ((b"RIFF", b"WAVE"), (b"FORM", b"AIFF"),
+                                      (b"FORM", b"AIFC")):
+            from ..library.fingerprint import payload_span
+
+            start, end, _ = payload_span(fh, size)
+            return (start, end) if (start, end) != (0, size) else None
         start = 0
-        if head[:3] == b"ID3" and len(head) == 10:
+        if head[:3] == b"ID3" and len(head) >= 10:
             n = (head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9]
             start = 10 + n + (10 if head[5] & 0x10 else 0)
         fh.seek(start)

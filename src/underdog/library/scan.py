@@ -6,14 +6,17 @@ Decisions, per audio file found:
 - the same audio with some analysers stale → only those re-run: the style model from the
   stored style features without decoding (*updated*), the others in a worker that decodes
   and runs just them (*analyzed*); the other analysers' outputs are kept;
-- same path, new mtime but the same content fingerprint → *unchanged* (stat refreshed);
-  the fingerprint hashes the audio payload only (see ``fingerprint``), so a tag edit
-  never causes a decode;
+- same path, new mtime but the same content fingerprint → *unchanged* (stat and tags
+  refreshed); the fingerprint hashes the audio payload only (see ``fingerprint``), so a
+  tag edit never causes a decode; a changed genre tag re-decides the style from the
+  stored style features (*updated*);
 - a stored track whose path is gone and whose fingerprint matches → *moved*: path updated,
   analysis kept;
 - anything else (or ``force``) → analyzed by a worker; the parent alone writes SQLite, one
   commit per finished file, so a killed scan loses at most the files in flight.
-Stored tracks under the scanned folders whose files are gone are marked *missing*.
+Stored tracks under the scanned folders whose files are gone are marked *missing*. Our own
+temporary files (``fileio.is_temp_name``) are never tracks; those a killed writer left are
+removed (``fileio.remove_stale_temps``).
 A file that failed for an OS reason (permission, I/O) is retried by every scan; a decode
 failure is kept until the file changes. One scan at a time per library (``scan_lock``).
 """
@@ -33,6 +36,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 from ..analysis import VERSIONS, needs_decode, stale_analysers
 from ..audio import is_audio_path
 from ..errors import UnderdogError
+from ..fileio import is_temp_name, remove_stale_temps
 from .db import FileState, Library
 from .executors import Executor, WorkerCrashed, make_executor
 from .fingerprint import fingerprint, is_current, legacy_fingerprint
@@ -84,6 +88,9 @@ class ScanStats:
     decoded: int = 0  # files handed to the decoder in this scan
     audio_s: float = 0.0  # audio analyzed in this scan
     wall_s: float = 0.0
+    # ``.underdog-*.tmp`` files a killed ``underdog tag`` left: removed, or kept (in use)
+    temps_removed: list[str] = field(default_factory=list)
+    temps_kept: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> int:
@@ -156,10 +163,12 @@ class WalkEntry:
     problem: str | None = None  # set for things that look like audio but cannot be one
 
 
-def walk_audio(roots: Iterable[str]) -> Iterator[WalkEntry]:
+def walk_audio(roots: Iterable[str], temps: list[str] | None = None) -> Iterator[WalkEntry]:
     """Audio-named paths under ``roots`` (sorted, symlinks followed, loops visited once).
 
     A folder named like audio ("x.mp3") or an unreadable folder is yielded with a problem.
+    ``temps`` (optional) collects the paths of our temporary files seen on the way
+    (``fileio.is_temp_name``), which are never yielded.
     """
     seen_dirs: set[tuple[int, int]] = set()
 
@@ -190,11 +199,16 @@ def walk_audio(roots: Iterable[str]) -> Iterator[WalkEntry]:
                 yield from walk(e.path)
             elif is_audio_path(e.name):
                 yield WalkEntry(e.path)
+            elif temps is not None and is_temp_name(e.name):
+                temps.append(e.path)
 
     for root in roots:
         root = os.path.abspath(os.fspath(root))
         if os.path.isdir(root):
             yield from walk(root)
+        elif is_temp_name(root):  # named on the command line: still no track
+            if temps is not None:
+                temps.append(root)
         else:
             yield WalkEntry(root)
 
@@ -291,6 +305,7 @@ def _scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executo
           jobs: int | None, force: bool, observer: ScanObserver | None,
           analyze_fn: Callable | None, versions: dict[str, int]) -> ScanStats:
     t0 = time.perf_counter()
+    started = time.time()
     obs = observer or _NullObserver()
     roots = [os.path.abspath(os.fspath(r)) for r in roots]
     stats = ScanStats()
@@ -299,11 +314,14 @@ def _scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executo
 
     entries: Spool[WalkEntry] = Spool()  # on disk past a few thousand: a million files fit
     on_disk: set[str] = set()
-    for e in walk_audio(roots):
+    temps: list[str] = []
+    for e in walk_audio(roots, temps):
         if e.path not in on_disk:  # overlapping roots or a file given twice
             on_disk.add(e.path)
             entries.append(e)
     stats.found = len(entries)
+    # leftovers of a killed `underdog tag` (never tracks): gone unless a writer holds them
+    stats.temps_removed, stats.temps_kept = remove_stale_temps(sorted(set(temps)), started)
 
     # Stored tracks under these roots whose files are gone: missing unless they moved.
     gone = [s for p, s in states.items() if _under(p, roots) and p not in on_disk]
@@ -325,11 +343,11 @@ def _scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executo
     jobs_todo: Spool[Job] = Spool()  # streamed to the executor, which pulls as it goes
 
     def rerun(state: FileState, path: str, st: tuple[int, int], fp: str | None,
-              stale: frozenset[str]) -> None:
+              stale: frozenset[str], tags: dict | None = None) -> None:
         """Re-run only the ``stale`` analysers of a stored track whose audio is unchanged:
         without decoding when they can (the style model over stored features), else in a
-        worker that decodes and runs just them."""
-        if not needs_decode(stale) and _restyle(lib, state, path, stale, versions):
+        worker that decodes and runs just them. ``tags``: the file's, when already read."""
+        if not needs_decode(stale) and _restyle(lib, state, path, stale, versions, tags):
             stats.updated += 1
             pending_outcomes.append((path, "updated", None))
             return
@@ -397,15 +415,23 @@ def _scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executo
         if old and not force and old.status == "ok" and fp and (
                 fp == old.fingerprint or (not is_current(old.fingerprint) and
                                           legacy_fingerprint(path) == old.fingerprint)):
-            # touched, same audio: refresh stat and tags (a tag editor may have run)
-            lib.move_track(old.id, path, st, read_tags(path))
+            # touched, same audio: refresh stat and tags (a tag editor may have run); a
+            # changed genre tag re-decides the style from the stored features, first, so
+            # that a scan killed in between finds the file touched again
+            tags = read_tags(path)
+            restyled = current and _restyle(lib, old, path, frozenset({"style"}), versions,
+                                            tags, only_if_changed=True)
+            lib.move_track(old.id, path, st, tags)
             if fp != old.fingerprint:
                 upgraded.append((old.id, fp))
-            if current:
+            if restyled:
+                stats.updated += 1
+                pending_outcomes.append((path, "updated", None))
+            elif current:
                 stats.unchanged += 1
                 pending_outcomes.append((path, "unchanged", None))
             else:
-                rerun(old, path, st, fp, stale)
+                rerun(old, path, st, fp, stale, tags)
             continue
         src = None
         if fp and (old is None or old.status != "ok"):
@@ -455,21 +481,35 @@ def _scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executo
 
 
 def _restyle(lib: Library, state: FileState, path: str, stale: frozenset[str],
-             versions: dict[str, int]) -> bool:
+             versions: dict[str, int], tags: dict | None = None,
+             only_if_changed: bool = False) -> bool:
     """Re-run the style model over the stored style features of a track, no decoding (the
-    genre tags still decide as in a scan). False when none are stored (a track analyzed
-    before they were kept): it must be decoded."""
+    genre tags, ``tags`` or read here, still decide as in a scan). False when none are
+    stored (a track analyzed before they were kept): it must be decoded; and, with
+    ``only_if_changed``, when the stored style already is this decision (nothing written)."""
     from ..analysis.style import FEATURE_NAMES, classify_features, resolve_style
 
     feats = lib.style_features(state.id, len(FEATURE_NAMES))
     if feats is None:
         return False
     res = classify_features(feats)
-    label, probs, source = resolve_style(res.probs, read_tags(path).get("genres"))
+    tags = read_tags(path) if tags is None else tags
+    label, probs, source = resolve_style(res.probs, tags.get("genres"))
+    if only_if_changed:
+        t = lib.get_track(state.id)
+        if t is not None and (t.style_label, t.style_source) == (label, source) and \
+                _same_probs(t.style, probs):
+            return False
     done = SimpleNamespace(style=probs, style_label=label, style_source=source)
     lib.update_analysis(state.id, done, stale, {**state.analysers,
                                                 **{n: versions[n] for n in stale}})
     return True
+
+
+def _same_probs(a: Mapping[str, float] | None, b: Mapping[str, float]) -> bool:
+    """Two style distributions equal to storage precision."""
+    a = a or {}
+    return set(a) == set(b) and all(abs(float(a[k]) - float(b[k])) < 1e-4 for k in b)
 
 
 def _store_results(lib: Library, results: Iterable, stats: ScanStats,

@@ -1,4 +1,4 @@
-"""Read the tags the library keeps, with mutagen, from mp3/m4a/flac/ogg/opus/wav.
+"""Read the tags the library keeps, with mutagen, from mp3/m4a/flac/ogg/opus/wav/aiff.
 
 ``read_tags(path)`` never raises for a bad file: tags are a nice-to-have, the decoder
 decides whether a file is usable. Keys: artist, title, album, albumartist, genre, genres,

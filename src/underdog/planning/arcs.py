@@ -367,9 +367,9 @@ def load_arc(spec: str, *, cadence: float | None = None, work: float | None = No
 # ---------------------------------------------------------------- TOML
 
 _TOP_KEYS = {"name", "description", "minutes", "style_min", "style_max", "segment",
-             "track_minutes"}
+             "track_minutes", "excerpts"}
 _SEG_KEYS = {"name", "minutes", "share", "bpm", "tolerance", "half_double", "energy", "style",
-             "style_min", "style_max", "peak"}
+             "style_min", "style_max", "peak", "round"}
 
 
 class _Where:
@@ -552,13 +552,17 @@ def parse_toml(text: str, path: str = "<arc>") -> Arc:
         for k in ("half_double", "peak"):
             if k in s and not isinstance(s[k], bool):
                 raise w.fail(f"'{k}' must be true or false (got {s[k]!r})", k, i)
+        rnd = s.get("round", 0)
+        if isinstance(rnd, bool) or not isinstance(rnd, int) or not 0 <= rnd <= MAX_ROUNDS:
+            raise w.fail(f"'round' must be a whole number within 0–{MAX_ROUNDS} "
+                         f"(got {_q(rnd)})", "round", i)
         segments.append(Segment(
             name=name, bpm=bpm, energy=energy, minutes=minutes, share=share,
             tolerance_pct=tol, half_double=s.get("half_double", True),
             style=_styles(w, s.get("style", {}), "style", i, False),
             style_min=_styles(w, s.get("style_min", {}), "style_min", i, True),
             style_max=_styles(w, s.get("style_max", {}), "style_max", i, True),
-            peak=s.get("peak", False)))
+            peak=s.get("peak", False), round=rnd))
     total_min = data.get("minutes")
     if total_min is not None:
         total_min = _number(w, total_min, "minutes", None)
@@ -585,6 +589,11 @@ def parse_toml(text: str, path: str = "<arc>") -> Arc:
             raise w.fail(f"'track_minutes' = [{tm[0]:g}, {tm[1]:g}]: min above max",
                          "track_minutes")
         arc.track_minutes = tm
+    if "excerpts" in data:
+        if not isinstance(data["excerpts"], bool):
+            raise w.fail(f"'excerpts' must be true or false (got {_q(data['excerpts'])})",
+                         "excerpts")
+        arc.excerpts = data["excerpts"]
     for bounds_lo, bounds_hi, where in [(arc.style_min, arc.style_max, None)] + [
             (s.style_min, s.style_max, i) for i, s in enumerate(segments)]:
         for k, lo in bounds_lo.items():
@@ -616,8 +625,9 @@ def arc_to_toml(arc: Arc) -> str:
     def val(v) -> str:
         if isinstance(v, bool):
             return "true" if v else "false"
-        if isinstance(v, float):
-            return repr(round(v, 4))
+        if isinstance(v, float):  # 4 decimals unless that changes it (20 s = 1/3 min)
+            r = round(v, 4)
+            return repr(r if abs(r - v) <= 1e-9 * max(1.0, abs(v)) else v)
         if isinstance(v, str):
             return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
         if isinstance(v, tuple):
@@ -634,6 +644,8 @@ def arc_to_toml(arc: Arc) -> str:
     if arc.track_minutes is not None:
         out.append(f"track_minutes = [{val(float(arc.track_minutes[0]))}, "
                    f"{val(float(arc.track_minutes[1]))}]")
+    if arc.excerpts:
+        out.append("excerpts = true")
     for s in arc.segments:
         out += ["", "[[segment]]", f"name = {val(s.name)}"]
         out.append(f"minutes = {val(float(s.minutes))}" if s.minutes is not None
@@ -641,6 +653,8 @@ def arc_to_toml(arc: Arc) -> str:
         out += [f"bpm = {val(s.bpm)}", f"energy = {val(s.energy)}",
                 f"tolerance = {val(float(s.tolerance_pct))}",
                 f"half_double = {val(s.half_double)}", f"peak = {val(s.peak)}"]
+        if s.round:
+            out.append(f"round = {int(s.round)}")
         for k in ("style", "style_min", "style_max"):
             if getattr(s, k):
                 out.append(f"{k} = {val(getattr(s, k))}")
