@@ -364,6 +364,24 @@ def test_plan_swap_lock_replan_export(client):
     _no_leak(data)
 
 
+def test_a_round_arc_saved_from_the_page_keeps_its_rounds(client):
+    """The editor's boxing arc, saved as TOML and read back, keeps each segment's round
+    and the arc's excerpt default (the round cues come from them)."""
+    from underdog.planning.arcs import parse_toml
+
+    arc = client.json("GET", "/api/arcs/builtin/boxing?minutes=20")
+    rounds = [s["round"] for s in arc["segments"]]
+    assert max(rounds) >= 2 and arc["excerpts"] is True
+    toml = client.req("POST", "/api/arcs/toml", arc)[2].decode()
+    assert [s.round for s in parse_toml(toml).segments] == rounds
+    assert parse_toml(toml).excerpts is True
+    back = json.loads(client.req("POST", "/api/arcs/parse", toml.encode())[2])
+    assert [s["round"] for s in back["segments"]] == rounds and back["excerpts"] is True
+    arc["segments"][1]["round"] = 2.5
+    st, _, data = client.req("POST", "/api/arcs/toml", arc)
+    assert st == 400 and b"round must be a whole number" in data
+
+
 def test_soundtrack_match_uses_the_cli_parser(client):
     d = client.json("POST", "/api/soundtrack", {"text": "Muldjord - Chaos God\nNobody - Nothing\n"})
     assert [r["status"] for r in d["rows"]] == ["found", "missing"]

@@ -33,6 +33,7 @@ AUDIO_MIME = {
     ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".mp4": "audio/mp4", ".aac": "audio/aac",
     ".flac": "audio/flac", ".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/ogg",
     ".wav": "audio/wav", ".wave": "audio/wav",
+    ".aiff": "audio/aiff", ".aif": "audio/aiff", ".aifc": "audio/aiff",
 }
 PAGE_MAX = 200                 # rows per library page
 CURVE_POINTS = 2000            # energy-curve points sent to the track page, at most
@@ -290,12 +291,12 @@ def arc_json(arc) -> dict:
                      "bpm": [float(s.bpm[0]), float(s.bpm[1])],
                      "energy": [float(s.energy[0]), float(s.energy[1])],
                      "tolerance": s.tolerance_pct, "half_double": s.half_double,
-                     "peak": s.peak, "style": dict(s.style),
+                     "peak": s.peak, "round": s.round, "style": dict(s.style),
                      "style_min": dict(s.style_min), "style_max": dict(s.style_max)})
     return {"name": arc.name, "description": arc.description, "minutes": float(arc.minutes),
             "style_min": dict(arc.style_min), "style_max": dict(arc.style_max),
             "track_minutes": list(arc.track_minutes) if arc.track_minutes else None,
-            "segments": segs}
+            "excerpts": arc.excerpts, "segments": segs}
 
 
 def load_builtin(name: str, minutes: float | None = None) -> dict:
@@ -330,6 +331,13 @@ def _weights(v: Any, what: str) -> dict[str, float]:
     return {str(k)[:40]: float(_floats([x], 1, what)[0]) for k, x in v.items()}
 
 
+def _round_no(v: Any, i: int) -> int:
+    """A segment's round number (0: none; boxing, tabata and hiit number theirs 1-100)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v) or not 0 <= v <= 100:
+        raise WebError(f"segment {i + 1}: round must be a whole number 0–100")
+    return int(v)
+
+
 def arc_toml(doc: Any) -> str:
     """The editor's JSON arc as TOML in the ``--save-arc`` format, validated by parsing it
     back with the CLI's parser (so the page cannot make an arc the CLI would refuse)."""
@@ -353,6 +361,7 @@ def arc_toml(doc: Any) -> str:
             share=share,
             tolerance_pct=_floats([s.get("tolerance", 6.0)], 1, "tolerance")[0],
             half_double=bool(s.get("half_double", True)), peak=bool(s.get("peak", False)),
+            round=_round_no(s.get("round", 0), i),
             style=_weights(s.get("style") or {}, "style"),
             style_min=_weights(s.get("style_min") or {}, "style_min"),
             style_max=_weights(s.get("style_max") or {}, "style_max")))
@@ -361,7 +370,8 @@ def arc_toml(doc: Any) -> str:
               segments=segs, description=str(doc.get("description") or "")[:500],
               minutes=minutes, style_min=_weights(doc.get("style_min") or {}, "style_min"),
               style_max=_weights(doc.get("style_max") or {}, "style_max"),
-              track_minutes=_floats(tm, 2, "track_minutes") if tm else None)
+              track_minutes=_floats(tm, 2, "track_minutes") if tm else None,
+              excerpts=bool(doc.get("excerpts", False)))
     text = app.arc_toml(arc)
     try:
         app.arc_from_toml(text, "arc")
