@@ -221,3 +221,24 @@ def test_plan_leaves_out_both_the_options_and_the_playlists_tracks(lib, tmp_path
                  options=PlanOptions(exclude_ids=frozenset({first[1].track.id})))
     got = {e.track.id for e in r.plan.entries}
     assert got and not got & out, (got, out)
+
+
+def test_like_reads_the_library_whole_once(lib, tmp_path, monkeypatch):
+    """The rebuild, the montage baseline and the random pick share one read of it."""
+    from underdog.library.db import Library
+
+    db, music, _ = lib
+    ref = tmp_path / "ref.m3u8"
+    ref.write_text("#EXTM3U\n" + "".join(f"{f}\n" for f in sorted(music.iterdir())[:2]),
+                   encoding="utf-8")
+    whole = []
+    real = Library.tracks
+
+    def tracks(self, **filters):
+        whole.append(not filters)
+        return real(self, **filters)
+
+    monkeypatch.setattr(Library, "tracks", tracks)
+    r = app.like(ref, 1.5, db=db, record=False)
+    assert r.plan.tracks and r.montage.tracks
+    assert sum(whole) == 1, whole

@@ -262,11 +262,26 @@ def like_from_library(lib: Library, ref: Reference, minutes: float | None = None
         from .reference import same_sound_ids
 
         excl |= same_sound_ids(lib, candidates, ref)
-    ours = make_plan(lib, learned.arc, mins, PlanOptions(seed=seed, exclude_ids=excl))
-    mont = make_plan(lib, montage(), mins, PlanOptions(seed=seed, exclude_ids=excl))
+    src = _ReadOnce(lib, candidates)  # both plans read the library as it was read here
+    ours = make_plan(src, learned.arc, mins, PlanOptions(seed=seed, exclude_ids=excl))
+    mont = make_plan(src, montage(), mins, PlanOptions(seed=seed, exclude_ids=excl))
     rnd = random_pick(candidates, mins, excl, seed)
     rows = compare(ref, {"underdog": ours.tracks, "montage": mont.tracks, "random": rnd})
     return LikeResult(ref, learned, ours, mont, rnd, mins, len(excl), rows)
+
+
+class _ReadOnce:
+    """``lib`` for the planner, its whole track list (``tracks()`` without filters, what
+    a small library's plan reads) served from the list already read; the rest is lib's."""
+
+    def __init__(self, lib: Library, tracks: list):
+        self._lib, self._tracks = lib, tracks
+
+    def tracks(self, **filters) -> list:
+        return list(self._tracks) if not filters else self._lib.tracks(**filters)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._lib, name)
 
 
 def like_record(r: LikeResult) -> dict[str, Any]:
