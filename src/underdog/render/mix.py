@@ -261,10 +261,11 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
             for _ in range(2 if pre else 1):
                 ramp_s = span * (pa + p_start) / 2.0 if pre else 0.0
                 rate_fit = (a_from - t_last) / max(nxt.start_s - ramp_s - s_last, 1e-9)
-                rate = _refit(info[i][2], rate_fit, [], i)
+                notes: list[str] = []  # the last fit's warnings, said once below
+                rate = _refit(info[i][2], rate_fit, notes, i)
                 pa = p_own / (rate * m)
             if abs(rate_fit / info[i][2] - 1.0) > 0.02:
-                _refit(info[i][2], rate_fit, warn, i)
+                warn.extend(notes)
             t0 = s_last + (a_from - t_last) / rate
             if not pre:
                 p_start = pa
