@@ -221,3 +221,32 @@ def test_an_alternative_leaves_out_only_the_tracks_it_must(lib):
                    PlanOptions(excerpts=True, exclude_ids=frozenset(ids_a)))  # the old way
     assert shared, "every track of the first plan left out"
     assert b.cost.total < without.cost.total
+
+
+def test_a_work_span_leaves_the_rest_of_a_loud_part_in_one_piece(lib):
+    """A track loud for its first 64 bars (level 8.65), a hair louder in bars 24–40
+    (8.83), quiet after; a 32-bar work slot at level 9. Chosen on cost alone, the span
+    takes the whole louder stretch (bars 8–40) and strands 8 loud bars before it: the
+    track's next part for such a slot is half quiet (midi-full-dev's boxing left 4 min of
+    level-7+ music out of its work rounds that way). Within a quarter level of the best,
+    the span that leaves the rest in one piece is taken, and the next part is as loud."""
+    import dataclasses
+
+    from underdog.planning.excerpts import Slot, choose_excerpt, track_grid
+    from underdog.planning.score import Weights
+
+    base = lib.tracks()[0]
+    bars = np.arange(96)
+    curve = np.where(bars < 64, 0.85, 0.2)
+    curve = np.where((bars >= 24) & (bars < 40), 0.87, curve).astype(np.float32)
+    t = dataclasses.replace(base, id=3000, bpm=120.0, duration_s=192.0, energy=0.6,
+                            energy_curve=curve, energy_curve_hop_s=2.0, drops=[])
+    g = track_grid(t, (np.arange(0.0, 192.0, 0.5), np.arange(0.0, 192.01, 2.0),
+                       np.arange(0.0, 192.0, 16.0)))
+    slot = Slot(index=0, span=0, start_s=0.0, end_s=64.0, bars=32, tempo=120.0,
+                target_bpm=120.0, target_level=9.0, cut_in=True, want_drop=False,
+                round=1, work=True)
+    first = choose_excerpt(t, g, slot, Weights(), False)
+    again = choose_excerpt(t, g, slot, Weights(), False, avoid=[(first.in_s, first.out_s)])
+    assert first.level >= 8.6 and first.i_in in (0, 32), first
+    assert again is not None and again.level >= 8.6, (first.i_in, again)

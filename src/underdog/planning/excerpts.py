@@ -22,7 +22,9 @@ search gives every slot one **excerpt** (a track's span from one downbeat to ano
    slot's (within ±8 % of the track's own tempo, or of half/double it); the span is the
    slot's bars plus the outgoing overlap, starting on a downbeat; among the possible
    starts, the one whose bars are nearest the slot's energy (the high-energy bars in a work
-   round, a calm part in a rest), on phrase starts at both ends where it can. A slot that
+   round, a calm part in a rest), on phrase starts at both ends where it can; of spans
+   within a quarter level of the best, the one that strands the fewest of the track's
+   free bars in pieces too short for such a slot (:func:`_keep_rest`). A slot that
    starts a peak takes the start on the downbeat of one of the track's drops, so that the
    drop lands on the peak's first beat (:func:`align_drops` moves the cut when the drop is
    a little after its downbeat).
@@ -65,6 +67,8 @@ ENERGY_GAIN = 2.0         # energy weighs this × the whole-track planner's (the
 WORK_GAIN = 1.0           # … times this in a round's work interval: chosen on midi-full-dev
                           # (docs/montage-edit.md, Tuning); 1, 1.5 and 2 tie there
 LOUD_LEVEL = 6.5          # both sides of a blend at least this loud: bass swap
+KEEP_WHOLE = 0.25         # spans within this many levels of the best count as equal: of
+                          # those, the one that strands the fewest bars (_keep_rest)
 
 Rhythm = tuple[np.ndarray, np.ndarray, np.ndarray]  # beats, downbeats, phrase starts (s)
 RhythmLookup = Mapping[int, Rhythm] | Callable[[int], Rhythm]
@@ -383,8 +387,10 @@ def _span(t: Track, g: Grid, slot: Slot, w: Weights, m: float, own: float, tempo
                                                       6.0))])
     mad = (dev[starts + nb] - dev[starts]) / nb
     minutes = (slot.end_s - slot.start_s) / 60.0
-    c = energy_gain(slot) * w.energy * mad * max(minutes, 0.75)  # a short one still counts
-    c = c + PHRASE_MISS * (~g.phrase[starts]) + PHRASE_MISS * (~g.phrase[starts + nb])
+    k_e = energy_gain(slot) * w.energy * max(minutes, 0.75)  # a short one still counts
+    c = k_e * mad
+    off_phrase = (~g.phrase[starts]).astype(np.int64) + (~g.phrase[starts + nb])
+    c = c + PHRASE_MISS * off_phrase
     for a, b in avoid:
         c = np.where((g.downbeats[starts] < b - 1e-3) & (g.downbeats[starts + nb] > a + 1e-3),
                      np.inf, c)
@@ -425,10 +431,10 @@ def _span(t: Track, g: Grid, slot: Slot, w: Weights, m: float, own: float, tempo
             drop_s = best_drop[2]
             cost = float(best_drop[0])
         else:
-            i = int(np.argmin(c))
+            i = _keep_rest(c, g, nb, avoid, KEEP_WHOLE * k_e, off_phrase)
             cost = float(c[i]) + miss
     else:
-        i = int(np.argmin(c))
+        i = _keep_rest(c, g, nb, avoid, KEEP_WHOLE * k_e, off_phrase)
         cost = float(c[i])
     return Excerpt(i_in=i, n_bars=nb, in_s=float(g.downbeats[i]),
                    out_s=float(g.downbeats[i + nb]), multiple=m,
@@ -436,6 +442,36 @@ def _span(t: Track, g: Grid, slot: Slot, w: Weights, m: float, own: float, tempo
                    level=float(lv[i]), phrase_in=bool(g.phrase[i]),
                    phrase_out=bool(g.phrase[i + nb]), drop_s=drop_s, cost=cost,
                    tempo=tempo, body_bars=body, overlap_out=overlap)
+
+
+def _keep_rest(c: np.ndarray, g: Grid, nb: int, avoid: Sequence[tuple[float, float]],
+               tol: float, off_phrase: np.ndarray) -> int:
+    """The start (bar index) of the span to play: of the spans costing at most ``tol``
+    more than the cheapest and off a phrase boundary at no more ends than it
+    (``off_phrase``: 0–2 per start), the one that strands the fewest bars, then the
+    cheapest.
+
+    A span cuts the free stretch of the track it lies in (between the track's ends and
+    the parts already played, ``avoid``) into what is left before and after it; a piece
+    shorter than the span itself (``nb`` bars) can no longer fill a slot like this one, so
+    its bars are stranded. Chosen on the cost alone, a span in the middle of a track's
+    loud part leaves two short loud pieces that no later slot can use; one at its edge
+    leaves the rest in one piece, for another part of the track later."""
+    i0 = int(np.argmin(c))
+    starts = np.arange(len(c))
+    lo = np.zeros(len(c), np.int64)           # where the free stretch begins, bars
+    hi = np.full(len(c), g.n_bars, np.int64)  # … and ends
+    for a, b in avoid:
+        ia = int(np.searchsorted(g.downbeats, a - 1e-3))
+        ib = int(np.searchsorted(g.downbeats, b - 1e-3))
+        lo = np.where(ib <= starts, np.maximum(lo, ib), lo)
+        hi = np.where(ia >= starts + nb, np.minimum(hi, ia), hi)
+    before, after = starts - lo, hi - (starts + nb)
+    stranded = np.where(before < nb, before, 0) + np.where(after < nb, after, 0)
+    near = (c <= c[i0] + tol) & (off_phrase <= off_phrase[i0])
+    stranded = np.where(near, stranded, np.iinfo(np.int64).max)
+    near = np.flatnonzero(stranded == stranded.min())
+    return int(near[np.argmin(c[near])])
 
 
 # ---------------------------------------------------------------- candidates and search
