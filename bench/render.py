@@ -1,6 +1,11 @@
 """The renderer, measured: a montage of the demo library, and which time-stretcher.
 
     .venv/bin/python bench/render.py [--montage-only] [--demo N] [--gtzan N] [--seconds S]
+    .venv/bin/python bench/render.py --memory [--db LIBRARY.db]
+
+**Memory** (``--memory``, alone): ``underdog render`` as a child process on a 90-minute run
+of whole tracks and on the 45-minute montage of excerpts, planned from ``--db``; its peak
+RSS and CPU time (wait4), written to bench/out/render_memory.json.
 
 **Montage** (first): the 12 demo tracks ordered by tempo, 24-bar excerpts, 8-bar overlaps
 (equal-power and bass swap alternating) where tempi are within 12 %, cuts elsewhere, a beep
@@ -478,7 +483,13 @@ def main() -> None:
     ap.add_argument("--fine-only", action="store_true",
                     help="only the onset check of each overlap of the --plan-dir plans")
     ap.add_argument("--mix-dir", default=tempfile.gettempdir(), help="where the mixes go")
+    ap.add_argument("--memory", action="store_true",
+                    help="peak RSS and CPU time of `underdog render` on a 90-min whole-track "
+                         "run and the 45-min montage (--db)")
     args = ap.parse_args()
+    if args.memory:
+        memory_main(args)
+        return
     if args.fine_only:
         for name in args.sessions.split(","):
             print(name)
@@ -542,14 +553,16 @@ SESSIONS = {  # name -> (underdog plan arguments, round cue sound)
 }
 
 
-def plan_session(name: str, db: Path, out: Path) -> Path:
-    """``underdog plan`` for one session, on a copy of ``db`` (plan writes its history)."""
+def plan_session(name: str, db: Path, out: Path, plan_args: list[str] | None = None) -> Path:
+    """``underdog plan`` for one session (``plan_args``, default ``SESSIONS[name]``'s), on a
+    copy of ``db`` (plan writes its history)."""
     import shutil
 
     copy = out / f"accept_{name}.db"
     shutil.copyfile(db, copy)
     plan = out / f"accept_{name}.json"
-    cmd = [str(ROOT / ".venv" / "bin" / "underdog"), "plan", *SESSIONS[name][0], "--db", str(copy),
+    cmd = [str(ROOT / ".venv" / "bin" / "underdog"), "plan",
+           *(SESSIONS[name][0] if plan_args is None else plan_args), "--db", str(copy),
            "-o", str(plan)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     copy.unlink()
@@ -880,6 +893,42 @@ def bench_session(name: str, plan_path: Path, db: Path, out: Path, mix_dir: Path
     res["transitions"] = trs
     del y
     return res
+
+
+MEMORY_SESSIONS = {  # name -> underdog plan arguments
+    "run90_whole": ["--arc", "run", "--minutes", "90", "--whole-tracks"],
+    "montage45": ["--arc", "montage"],
+}
+
+
+def memory_main(args) -> None:
+    """Peak RSS and CPU time of ``underdog render`` (a child process, measured by wait4)
+    on a 90-minute run of whole tracks and the 45-minute montage of excerpts."""
+    import soundfile as sf
+
+    out = ROOT / "bench" / "out"
+    out.mkdir(exist_ok=True)
+    res = {}
+    for name, plan_args in MEMORY_SESSIONS.items():
+        plan = plan_session(name, Path(args.db), out, plan_args)
+        mixf = Path(args.mix_dir) / f"memory_{name}.flac"
+        cmd = [str(ROOT / ".venv" / "bin" / "underdog"), "render", str(plan), "-o", str(mixf),
+               "--db", args.db, "--cues", "none"]
+        child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, ru = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        err = child.stderr.read().decode(errors="replace")
+        if child.returncode:
+            raise SystemExit(f"render {name} failed: {err.strip()[-500:]}")
+        duration = sf.info(str(mixf)).duration
+        cpu = ru.ru_utime + ru.ru_stime
+        res[name] = {"duration_s": duration, "entries": len(json.loads(plan.read_text())["entries"]),
+                     "peak_rss_mb": ru.ru_maxrss / 1024, "cpu_s": cpu, "speed_x": duration / cpu}
+        r = res[name]
+        print(f"[{name}] {duration / 60:.1f} min, {r['entries']} entries: peak RSS "
+              f"{r['peak_rss_mb']:.0f} MB, {cpu:.1f} s CPU ({r['speed_x']:.1f}x realtime; the "
+              "whole command: start-up and the library's beats included)", flush=True)
+    (out / "render_memory.json").write_text(json.dumps(res, indent=1))
 
 
 def accept_main(args) -> None:

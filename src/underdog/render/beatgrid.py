@@ -23,31 +23,54 @@ PHASE_S = 0.05  # search the line's phase within ±50 ms (under half a 16th at 1
 PERIOD_REL = 0.015  # and its period within ±1.5 %
 
 
-def onset_envelope(x: np.ndarray, sr: int, hop: int = HOP) -> np.ndarray:
+def onset_envelope(x: np.ndarray, sr: int, hop: int = HOP,
+                   scale: float | None = None) -> np.ndarray:
     """Spectral flux of ``x`` ((channels, n) or (n,) float32 at ``sr`` Hz): the rectified
     rise of log-compressed STFT magnitudes summed over bins, one value per ``hop`` samples,
-    value ``k`` at time ``k * hop / sr`` s (centred frames)."""
-    from numpy.lib.stride_tricks import sliding_window_view
+    value ``k`` at time ``k * hop / sr`` s (centred frames). ``scale`` sets the log
+    compression (default: :func:`onset_scale` of ``x``; a long signal read in pieces
+    passes its whole's)."""
     from scipy.fft import rfft
 
-    m = np.atleast_2d(x).mean(axis=0).astype(np.float32)
-    m = np.pad(m, (N_FFT // 2, N_FFT // 2))
-    if len(m) < N_FFT + hop:
+    frames, win = _frames(x, hop)
+    if frames is None:
         return np.zeros(0, np.float32)
-    frames = sliding_window_view(m, N_FFT)[::hop]
-    win = np.hanning(N_FFT).astype(np.float32)
     flux = np.zeros(len(frames), np.float32)
     prev = None
-    scale = None
     for a in range(0, len(frames), 4096):  # a few thousand frames at a time
         mag = np.abs(rfft(frames[a:a + 4096] * win, axis=1))
         if scale is None:
-            scale = np.float32(100.0 / (float(mag.max()) + 1e-9))
-        db = np.log1p(scale * mag)
+            scale = _scale(mag)
+        db = np.log1p(np.float32(scale) * mag)
         d = np.diff(db, axis=0, prepend=db[:1] if prev is None else prev[None, :])
         flux[a:a + len(db)] = np.maximum(d, 0.0).sum(axis=1)
         prev = db[-1]
     return flux
+
+
+def onset_scale(x: np.ndarray, hop: int = HOP) -> float:
+    """The log compression's scale in :func:`onset_envelope` of ``x``: 100 over the peak
+    STFT magnitude of its first 4096 frames (only those samples are read)."""
+    from scipy.fft import rfft
+
+    frames, win = _frames(np.atleast_2d(x)[:, :4096 * hop + N_FFT // 2], hop)
+    return 1.0 if frames is None else float(_scale(np.abs(rfft(frames[:4096] * win, axis=1))))
+
+
+def _frames(x: np.ndarray, hop: int):
+    """(centred frames of ``x``'s channel mean as a strided view, Hann window), or
+    (None, None) when ``x`` is too short for one frame and hop."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    m = np.atleast_2d(x).mean(axis=0).astype(np.float32)
+    m = np.pad(m, (N_FFT // 2, N_FFT // 2))
+    if len(m) < N_FFT + hop:
+        return None, None
+    return sliding_window_view(m, N_FFT)[::hop], np.hanning(N_FFT).astype(np.float32)
+
+
+def _scale(mag: np.ndarray) -> np.float32:
+    return np.float32(100.0 / (float(mag.max()) + 1e-9))
 
 
 def refine_line(env: np.ndarray, fps: float, at: float, period: float, count: int,
@@ -100,9 +123,15 @@ def onset_times(x: np.ndarray, sr: int, hop: int = 256, min_gap_s: float = 0.05,
     envelope (:func:`onset_envelope` at ``hop``) that stand ``threshold`` standard
     deviations above the envelope's running mean (±0.5 s) and are the largest within
     ``min_gap_s``."""
+    return onset_peaks(onset_envelope(x, sr, hop), sr, hop, min_gap_s, threshold)
+
+
+def onset_peaks(env: np.ndarray, sr: int, hop: int = 256, min_gap_s: float = 0.05,
+                threshold: float = 1.5) -> np.ndarray:
+    """:func:`onset_times` from an onset envelope already computed (at ``hop``)."""
     from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
-    env = onset_envelope(x, sr, hop).astype(np.float64)
+    env = np.asarray(env).astype(np.float64)
     if len(env) < 3:
         return np.zeros(0, np.int64)
     w = max(3, int(sr / hop) | 1)

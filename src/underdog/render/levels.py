@@ -27,7 +27,7 @@ from ..analysis.loudness import LoudnessMeter
 
 TARGET_LUFS = -14.0
 CEILING_DBTP = -1.0
-_BLOCK = 65536
+BLOCK = 65536  # samples per block the meters and limiters are fed
 
 
 def integrated_lufs(x: np.ndarray, sr: int) -> float:
@@ -35,8 +35,8 @@ def integrated_lufs(x: np.ndarray, sr: int) -> float:
     -inf for silence."""
     m = LoudnessMeter()
     x = np.atleast_2d(x)
-    for i in range(0, x.shape[1], _BLOCK):
-        m.push(x[:, i:i + _BLOCK], sr)
+    for i in range(0, x.shape[1], BLOCK):
+        m.push(x[:, i:i + BLOCK], sr)
     return m.result().integrated_lufs
 
 
@@ -44,7 +44,12 @@ def gain_db_to(x: np.ndarray, sr: int, target_lufs: float = TARGET_LUFS,
                max_gain_db: float = 24.0) -> float:
     """The gain (dB) that brings ``x`` to ``target_lufs`` integrated; 0 for silence, at
     most ``max_gain_db`` up (a near-silent excerpt is not blown up into noise)."""
-    lufs = integrated_lufs(x, sr)
+    return gain_db_for(integrated_lufs(x, sr), target_lufs, max_gain_db)
+
+
+def gain_db_for(lufs: float, target_lufs: float = TARGET_LUFS, max_gain_db: float = 24.0
+                ) -> float:
+    """:func:`gain_db_to` from the integrated loudness (LUFS) already measured."""
     if not math.isfinite(lufs):
         return 0.0
     return float(min(target_lufs - lufs, max_gain_db))
@@ -73,8 +78,8 @@ class MakeUpGain:
 
     def after(self, block: np.ndarray) -> None:
         """Meter ``block`` ((2, n) float32) as it comes out of the mix's limiter."""
-        for i in range(0, block.shape[1], _BLOCK):
-            self._post.push(block[:, i:i + _BLOCK], self.sr)
+        for i in range(0, block.shape[1], BLOCK):
+            self._post.push(block[:, i:i + BLOCK], self.sr)
 
     def next_db(self, x: np.ndarray) -> float:
         """The make-up (dB) for the next excerpt ``x`` ((2, n) float32, already levelled to
@@ -119,8 +124,8 @@ class MakeUpGain:
         before, after = LoudnessMeter(), LoudnessMeter()
         for a, b in self.windows(x.shape[1]):
             limiter = TruePeakLimiter(self.sr, x.shape[0], ceiling_db=self.ceiling_db)
-            for i in range(a, b, _BLOCK):  # block by block: no copy of the excerpt
-                part = x[:, i:min(b, i + _BLOCK)] * g
+            for i in range(a, b, BLOCK):  # block by block: no copy of the excerpt
+                part = x[:, i:min(b, i + BLOCK)] * g
                 if before_lufs is None:
                     before.push(part, self.sr)
                 after.push(limiter.push(part), self.sr)

@@ -1,10 +1,12 @@
 """The render driver: a plan in, one encoded mix out (with chapters and a cue sheet).
 
-Excerpt by excerpt: read its span (``source``), level it to the target loudness
-(``levels``), stretch it along its place on the session timeline (``mix.layout``), fade it
+Excerpt by excerpt: decode its span once into a temporary file (``source.Spill``) while
+metering its loudness, level it to the target loudness (``levels``), stretch it along its
+place on the session timeline (``mix.layout``) a block at a time, fade each block
 (``mix.apply_envelopes``) and add it into a session buffer. Everything before the next
-excerpt's entry is final: it gets its round cues, goes through the true-peak limiter and
-into the encoder. So memory holds about one excerpt, whatever the length of the mix.
+excerpt's entry is final as soon as a block has covered it: it gets its round cues, goes
+through the true-peak limiter and into the encoder. So memory holds a few blocks and the
+longest overlap, whatever the length of an excerpt or of the mix (``contribution_blocks``).
 
 The output is written through ``fileio.atomic_write``: a temporary file beside the target,
 renamed over it only when the whole mix, its chapters included, is written. A failure or
@@ -19,16 +21,18 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from ..errors import UnderdogError
 from ..fileio import atomic_write, os_reason, write_atomic
 from . import beatgrid, levels, mix
-from .source import MIX_SR, read_span
+from ..analysis.loudness import LoudnessMeter
+from .source import MIX_SR, Spill, iter_span, read_span
+from .stretch import BLOCK as STRETCH_BLOCK
 from .stretch import DEFAULT as DEFAULT_STRETCH
-from .stretch import stretch
+from .stretch import onset_times_read, stretch, wsola_blocks
 
 
 class PlanFileError(UnderdogError):
@@ -302,44 +306,42 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
             buf_start = 0  # session sample of buf[:, 0]
             emitted = 0
             for i, (p, e) in enumerate(zip(places, plan.entries)):
-                y = contribution(e.path, p, sr, lufs, method, secs, where=f"entry {i + 1}",
-                                 makeup=makeup)
-                t = time.perf_counter()
-                y = mix.apply_envelopes(y, sr, p.start_s, p.fade_in, p.fade_out)
                 s0 = int(round((p.start_s - origin) * sr))
-                end = s0 + y.shape[1]
-                if s0 == buf_start and buf.shape[1] <= y.shape[1]:
-                    y[:, :buf.shape[1]] += buf  # the usual case: the excerpt becomes the buffer
-                    buf = y
-                else:
-                    if end > buf_start + buf.shape[1]:
-                        buf = np.concatenate(
-                            [buf, np.zeros((2, end - buf_start - buf.shape[1]), np.float32)],
-                            axis=1)
-                    buf[:, s0 - buf_start:end - buf_start] += y
-                del y
-                final = (int(round((places[i + 1].start_s - origin) * sr))
-                         if i + 1 < len(places) else buf_start + buf.shape[1])
-                final = min(max(final, buf_start), buf_start + buf.shape[1])
-                block = buf[:, :final - buf_start]
-                if cue_wave is not None:
-                    mix.add_cues(block, sr, buf_start, cue_samples, cue_wave)
-                secs["mix"] += time.perf_counter() - t
-                t = time.perf_counter()
-                lim = _push_limited(limiter, block)
-                secs["limit"] += time.perf_counter() - t
-                if makeup is not None:
+                # everything before the next excerpt's entry is final once this one is in
+                nxt = (int(round((places[i + 1].start_s - origin) * sr))
+                       if i + 1 < len(places) else None)
+                for k, y in contribution_blocks(e.path, p, sr, lufs, method, secs,
+                                                where=f"entry {i + 1}", makeup=makeup):
                     t = time.perf_counter()
-                    makeup.after(lim)
-                    secs["level"] += time.perf_counter() - t
-                enc.write(lim)
-                emitted += block.shape[1]
-                buf = buf[:, final - buf_start:].copy()
-                buf_start = final
-                if progress is not None:
-                    done = min(emitted, n_total) / sr
-                    el = time.perf_counter() - t_all
-                    progress(done, total_s, el / done * (total_s - done) if done > 0 else None)
+                    y = mix.apply_envelopes(y, sr, p.start_s + k / sr, p.fade_in, p.fade_out)
+                    at, end = s0 + k, s0 + k + y.shape[1]
+                    if end > buf_start + buf.shape[1]:
+                        more = np.zeros((2, end - buf_start - buf.shape[1]), np.float32)
+                        buf = np.concatenate([buf, more], axis=1)
+                    lo = max(at, buf_start)  # (never before the last entry: emitted)
+                    buf[:, lo - buf_start:end - buf_start] += y[:, lo - at:]
+                    del y
+                    final = end if nxt is None else min(nxt, end)
+                    final = min(max(final, buf_start), buf_start + buf.shape[1])
+                    block = buf[:, :final - buf_start]
+                    if cue_wave is not None:
+                        mix.add_cues(block, sr, buf_start, cue_samples, cue_wave)
+                    secs["mix"] += time.perf_counter() - t
+                    t = time.perf_counter()
+                    lim = _push_limited(limiter, block)
+                    secs["limit"] += time.perf_counter() - t
+                    if makeup is not None:
+                        t = time.perf_counter()
+                        makeup.after(lim)
+                        secs["level"] += time.perf_counter() - t
+                    enc.write(lim)
+                    emitted += block.shape[1]
+                    buf = buf[:, final - buf_start:].copy()
+                    buf_start = final
+                    if progress is not None:
+                        done = min(emitted, n_total) / sr
+                        el = time.perf_counter() - t_all
+                        progress(done, total_s, el / done * (total_s - done) if done > 0 else None)
             if buf.shape[1]:
                 if cue_wave is not None:
                     mix.add_cues(buf, sr, buf_start, cue_samples, cue_wave)
@@ -364,25 +366,83 @@ def contribution(path: str, p: mix.Placement, sr: int, lufs: float | None = leve
                  makeup: levels.MakeUpGain | None = None) -> np.ndarray:
     """One excerpt as it sounds in the mix before its fades: read, levelled to ``lufs``
     (None: as it is) plus what ``makeup`` gives back for the limiter, stretched along its
-    placement; (2, n) float32 from session ``p.start_s``."""
+    placement; (2, n) float32 from session ``p.start_s`` (:func:`contribution_blocks`, put
+    together)."""
+    parts = [y for _, y in contribution_blocks(path, p, sr, lufs, method, secs, where, makeup)]
+    return np.concatenate(parts, axis=1) if parts else np.zeros((2, 0), np.float32)
+
+
+def contribution_blocks(path: str, p: mix.Placement, sr: int,
+                        lufs: float | None = levels.TARGET_LUFS, method: str = DEFAULT_STRETCH,
+                        secs: dict[str, float] | None = None, where: str = "excerpt",
+                        makeup: levels.MakeUpGain | None = None
+                        ) -> Iterator[tuple[int, np.ndarray]]:
+    """:func:`contribution` a block at a time, in memory that does not grow with the
+    excerpt's length: the span is decoded once into a temporary file (``source.Spill``)
+    while its loudness is metered; the make-up's first pass and the attack detection read
+    it back in pieces, and WSOLA stretches it block by block (``stretch.wsola_blocks``).
+    Yields (output sample from ``p.start_s``, (2, k) float32). Each of ``p``'s fades lies
+    inside one block (with its band split's context), so ``mix.apply_envelopes`` on each
+    block gives the whole's; blocks are ``stretch.BLOCK`` long elsewhere. The ``"pv"``
+    stretcher takes the whole span at once."""
     secs = {} if secs is None else secs
     t = time.perf_counter()
     t0 = max(0.0, float(p.knots_t.min()) - 0.2)
     t1 = float(p.knots_t.max()) + 0.2
-    x = read_span(path, t0, t1, sr)
-    secs["read"] = secs.get("read", 0.0) + time.perf_counter() - t
-    if x.shape[1] < sr // 10:
-        raise PlanFileError(where, f"{path}: nothing to play between {t0:.1f} and {t1:.1f} s")
-    t = time.perf_counter()
-    if lufs is not None:
-        x *= np.float32(10.0 ** (levels.gain_db_to(x, sr, lufs) / 20.0))
-        if makeup is not None:
-            x *= np.float32(10.0 ** (makeup.next_db(x) / 20.0))
-    secs["level"] = secs.get("level", 0.0) + time.perf_counter() - t
-    t = time.perf_counter()
-    y = stretch(x, sr, p.time_map(sr, t0), method)
-    secs["stretch"] = secs.get("stretch", 0.0) + time.perf_counter() - t
-    return y
+    meter = LoudnessMeter() if lufs is not None else None
+    metering = [0.0]
+
+    def meter_block(y: np.ndarray) -> None:
+        tm = time.perf_counter()
+        meter.push(y, sr)
+        metering[0] += time.perf_counter() - tm
+
+    # the meter sees the span in levels.integrated_lufs' blocks: the same loudness
+    span = Spill(iter_span(path, t0, t1, sr), block=levels.BLOCK,
+                 on_block=meter_block if meter is not None else None)
+    try:
+        secs["read"] = secs.get("read", 0.0) + time.perf_counter() - t - metering[0]
+        if span.n < sr // 10:
+            raise PlanFileError(where, f"{path}: nothing to play between {t0:.1f} and {t1:.1f} s")
+        t = time.perf_counter()
+        if meter is not None:
+            lufs_in = meter.result().integrated_lufs
+            span.gains = (10.0 ** (levels.gain_db_for(lufs_in, lufs) / 20.0),)
+            if makeup is not None:
+                span.gains += (10.0 ** (makeup.next_db(span) / 20.0),)
+        secs["level"] = secs.get("level", 0.0) + time.perf_counter() - t + metering[0]
+        t = time.perf_counter()
+        tmap = p.time_map(sr, t0)
+        if method != "wsola":
+            y = stretch(span.read(0, span.n), sr, tmap, method)
+            secs["stretch"] = secs.get("stretch", 0.0) + time.perf_counter() - t
+            yield 0, y
+            return
+        blocks = wsola_blocks(span.read, sr, tmap, _block_cuts(p, sr, tmap.n_out),
+                              onset_times_read(span.read, span.n, sr))
+        while True:
+            y = next(blocks, None)
+            secs["stretch"] = secs.get("stretch", 0.0) + time.perf_counter() - t
+            if y is None:
+                return
+            yield y
+            t = time.perf_counter()
+    finally:
+        span.close()
+
+
+def _block_cuts(p: mix.Placement, sr: int, n_out: int, block: int = STRETCH_BLOCK
+                ) -> list[int]:
+    """Where an excerpt's output blocks end: every ``block`` samples, but never inside a
+    fade (from the excerpt's start through a fade in, from a fade out to its end) or
+    within reach of the band split that a bass swap applies around it."""
+    reach = 0.25 + len(mix.lowpass_fir(sr)) / sr  # s: a fade's pad and the split's context
+    lo, hi = 0, n_out
+    if p.fade_in is not None:
+        lo = int(math.ceil((max(p.fade_in.t0, p.fade_in.t1) - p.start_s + reach) * sr))
+    if p.fade_out is not None:
+        hi = int(math.floor((min(p.fade_out.t0, p.fade_out.t1) - p.start_s - reach) * sr))
+    return [c for c in range(block, n_out, block) if lo <= c <= hi] + [n_out]
 
 
 def _push_limited(limiter: levels.TruePeakLimiter, block: np.ndarray) -> np.ndarray:

@@ -4,6 +4,8 @@ The analysis decoder (``underdog.audio``) makes mono at 22,050 Hz; a mix needs t
 at full bandwidth. This reads only ``[in_s, out_s)``: PyAV seeks near ``in_s``, decodes,
 and FFmpeg's resampler turns any rate and layout into stereo at ``sr``; samples before
 ``in_s`` (a seek lands on a packet boundary before it) are dropped by timestamp.
+``iter_span`` gives the same samples a decoded frame at a time, and ``Spill`` keeps them in
+a temporary file to be read back in pieces, so a long span never sits in memory whole.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def iter_span(path: str | os.PathLike, in_s: float = 0.0, out_s: float | None = 
     try:
         container = av.open(path)
     except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise DecodeError(path, _av_reason(exc) if isinstance(exc, av.error.FFmpegError)
+        raise DecodeError(path, av_reason(exc) if isinstance(exc, av.error.FFmpegError)
                           else str(exc)) from None
     try:
         if not container.streams.audio:
@@ -81,7 +83,7 @@ def iter_span(path: str | os.PathLike, in_s: float = 0.0, out_s: float | None = 
                     got += a.shape[1]
                     yield a
     except av.error.FFmpegError as exc:
-        raise DecodeError(path, _av_reason(exc)) from None
+        raise DecodeError(path, av_reason(exc)) from None
     finally:
         container.close()
 
@@ -135,8 +137,10 @@ class Spill:
     def read(self, a: int, b: int) -> np.ndarray:
         """Samples ``a`` to ``b`` (may reach outside the span: zeros there), gains applied:
         (2, b - a) float32."""
-        y = np.zeros((2, max(0, b - a)), np.float32)
+        y = np.empty((2, max(0, b - a)), np.float32)
         lo, hi = max(a, 0), min(b, self.n)
+        y[:, :max(0, min(lo, b) - a)] = 0.0
+        y[:, max(0, max(hi, a) - a):] = 0.0
         if lo < hi:
             buf = np.empty((hi - lo, 2), np.float32)
             self._f.seek(lo * 8)

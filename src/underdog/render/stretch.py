@@ -14,7 +14,9 @@ tempo ramp is the same call as a constant ratio:
 - ``"atempo"``: FFmpeg's atempo filter (through PyAV), constant ratio only.
 
 Frames are computed a chunk at a time, so the working memory besides input and output is
-a few megabytes whatever the length. ``bench/render.py`` measures them; docs/render.md has
+a few megabytes whatever the length. WSOLA also streams (``wsola_blocks``): it reads its
+input and gives its output a block at a time, its frame-to-frame continuity and overlap-add
+carried across block edges, with the same result as the whole array at once. ``bench/render.py`` measures them; docs/render.md has
 the table and why ``DEFAULT`` is the default.
 
 Rubber Band (pyrubberband, pedalboard, FFmpeg's ``rubberband`` filter) is GPL and cannot
@@ -24,11 +26,13 @@ ship in an MIT project; the bench measures it only from a throwaway environment.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
 DEFAULT = "wsola"
 METHODS = ("wsola", "pv", "atempo")
+BLOCK = 1 << 20  # output samples per block when a stretch goes in pieces (24 s at 44.1 kHz)
 MAX_RATE_STEP = 0.08  # the most a track is sped up or slowed down (±8 %), half/double aside
 
 
@@ -99,46 +103,89 @@ def _frame_positions(tmap: TimeMap, hop: int, n_frames: int, half: int) -> np.nd
 
 
 def _wsola(x: np.ndarray, sr: int, tmap: TimeMap) -> np.ndarray:
+    n = x.shape[1]
+
+    def read(a: int, b: int) -> np.ndarray:
+        """x[:, a:b], zeros outside (no padded copy of the whole input)."""
+        if 0 <= a and b <= n:
+            return x[:, a:b]
+        seg = np.zeros((x.shape[0], b - a), np.float32)
+        lo, hi = max(a, 0), min(b, n)
+        if lo < hi:
+            seg[:, lo - a:hi - a] = x[:, lo:hi]
+        return seg
+
+    cuts = [*range(BLOCK, tmap.n_out, BLOCK), tmap.n_out]
+    parts = [y for _, y in wsola_blocks(read, sr, tmap, cuts, onset_times(x, sr))]
+    return np.concatenate(parts, axis=1) if parts else np.zeros((x.shape[0], 0), np.float32)
+
+
+def wsola_blocks(read: Callable[[int, int], np.ndarray], sr: int, tmap: TimeMap,
+                 cuts: Sequence[int], hits: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """WSOLA (see the module doc) a block of output at a time, for an input read in pieces.
+
+    ``read(a, b)`` gives input samples ``a`` to ``b`` ((channels, b - a) float32, zeros
+    outside the input); ``cuts`` are the ends of the output blocks (increasing, the last
+    one ``tmap.n_out``); ``hits`` the input's attacks (samples, :func:`onset_times`).
+    Yields (first output sample, (channels, k) float32) for each block; together they
+    are the whole stretch, the same as :func:`stretch` of the whole input."""
     n_win = 1 << int(round(np.log2(0.046 * sr)))  # 2048 at 44.1 kHz
     hop, half = n_win // 2, n_win // 2
     tol = n_win // 4  # ±12 ms at 44.1 kHz: more than a 100 Hz period
     n_out = tmap.n_out
     n_frames = n_out // hop + 2
     starts = _frame_positions(tmap, hop, n_frames, half)
-    ch, n = x.shape
     win = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_win) / n_win)).astype(np.float32)
     nfft = 1 << int(np.ceil(np.log2(n_win + 2 * tol)))
-    out = np.zeros((ch, n_frames * hop + n_win), np.float32)
     rfft, irfft = np.fft.rfft, np.fft.irfft
-
-    def grab(a: int, length: int) -> np.ndarray:
-        """x[:, a:a+length], zeros outside (no padded copy of the whole input)."""
-        if 0 <= a and a + length <= n:
-            return x[:, a:a + length]
-        seg = np.zeros((ch, length), np.float32)
-        lo, hi = max(a, 0), min(a + length, n)
-        if lo < hi:
-            seg[:, lo - a:hi - a] = x[:, lo:hi]
-        return seg
-
-    pinned = _attack_frames(x, sr, starts, n_win)
+    pinned = _attack_frames(hits, starts, n_win)
+    # out[:, i] is output sample (before the half-window trim) out0 + i: what the frames
+    # so far have added at or after the next sample to yield (out0 = done + half)
+    out = None
+    out0 = 0
     prev = None
-    for m in range(n_frames):
-        s = int(starts[m])
-        if prev is not None and not pinned[m]:
-            nat = grab(prev + hop, n_win).sum(axis=0)
-            seg = grab(s - tol, n_win + 2 * tol).sum(axis=0)
-            corr = irfft(rfft(seg, nfft) * np.conj(rfft(nat, nfft)), nfft)[:2 * tol + 1]
-            sq = np.concatenate([[0.0], np.cumsum(seg.astype(np.float64) ** 2)])
-            energy = sq[n_win:n_win + 2 * tol + 1] - sq[:2 * tol + 1]
-            s = s - tol + int(np.argmax(corr / np.sqrt(energy + 1e-9)))
-        out[:, m * hop:m * hop + n_win] += grab(s, n_win) * win
-        prev = s
-    return out[:, half:half + n_out]
+    m0 = 0  # next frame
+    done = 0  # output samples yielded
+    for cut in cuts:
+        cut = min(int(cut), n_out)
+        if cut <= done:
+            continue
+        m1 = min(n_frames, (cut + half - 1) // hop + 1)  # the frames that start before cut
+        if m1 > m0:
+            st = starts[m0:m1]
+            lo = int(st.min()) - tol
+            if prev is not None:
+                lo = min(lo, prev + hop)
+            xw = read(lo, int(st.max()) + n_win + tol + hop)
+            grown = np.zeros((xw.shape[0], (m1 - 1) * hop + n_win - out0), np.float32)
+            if out is not None:
+                grown[:, :out.shape[1]] += out
+            out = grown
+            for m in range(m0, m1):
+                s = int(starts[m])
+                if prev is not None and not pinned[m]:
+                    nat = xw[:, prev + hop - lo:prev + hop - lo + n_win].sum(axis=0)
+                    seg = xw[:, s - tol - lo:s - tol - lo + n_win + 2 * tol].sum(axis=0)
+                    corr = irfft(rfft(seg, nfft) * np.conj(rfft(nat, nfft)), nfft)[:2 * tol + 1]
+                    sq = np.concatenate([[0.0], np.cumsum(seg.astype(np.float64) ** 2)])
+                    energy = sq[n_win:n_win + 2 * tol + 1] - sq[:2 * tol + 1]
+                    s = s - tol + int(np.argmax(corr / np.sqrt(energy + 1e-9)))
+                p = m * hop - out0
+                out[:, p:p + n_win] += xw[:, s - lo:s - lo + n_win] * win
+                prev = s
+            m0 = m1
+            del xw
+        y = out[:, done + half - out0:cut + half - out0]
+        if y.shape[1] < cut - done:  # past the last frame: silence
+            y = np.pad(y, ((0, 0), (0, cut - done - y.shape[1])))
+        yield done, np.ascontiguousarray(y)
+        out = out[:, cut + half - out0:].copy()
+        out0, done = cut + half, cut
 
 
-def _attack_frames(x: np.ndarray, sr: int, starts: np.ndarray, n_win: int) -> np.ndarray:
-    """Which WSOLA frames hold an attack in the middle three quarters of their window.
+def _attack_frames(hits: np.ndarray, starts: np.ndarray, n_win: int) -> np.ndarray:
+    """Which WSOLA frames hold an attack (``hits``, input samples) in the middle three
+    quarters of their window.
 
     Those frames are taken exactly where the time map puts them: WSOLA's search for the
     best continuation lets a frame slide by up to its tolerance, and at a steady rate other
@@ -146,14 +193,41 @@ def _attack_frames(x: np.ndarray, sr: int, starts: np.ndarray, n_win: int) -> np
     hop, the map by rate × hop), so drum hits would land up to 12 ms off the map, early in
     one track and late in the other. Pinned at attacks, a hit lands within
     |1 - rate| × hop samples (1 ms at ±4 %); the seam this leaves is under the hit."""
-    from .beatgrid import onset_times
-
-    hits = onset_times(x, sr)
     if not len(hits):
         return np.zeros(len(starts), bool)
     lo = np.searchsorted(hits, starts + n_win // 8)
     hi = np.searchsorted(hits, starts + n_win - n_win // 8)
     return hi > lo
+
+
+def onset_times(x: np.ndarray, sr: int) -> np.ndarray:
+    """The attacks WSOLA pins (``beatgrid.onset_times``), of ``x`` ((channels, n))."""
+    from .beatgrid import onset_times as times
+
+    return times(x, sr)
+
+
+def onset_times_read(read: Callable[[int, int], np.ndarray], n: int, sr: int,
+                     block: int = 1 << 21) -> np.ndarray:
+    """:func:`onset_times` of an input read in pieces (``read`` as in :func:`wsola_blocks`,
+    ``n`` samples long), the same attacks: the onset envelope is computed ``block``
+    samples at a time, each piece with two frames of context and the whole's log scale."""
+    from .beatgrid import N_FFT, onset_envelope, onset_peaks, onset_scale
+
+    hop = 256  # beatgrid.onset_times' default
+    n_env = n // hop + 1
+    if n_env < 3:
+        return onset_times(read(0, n), sr)
+    scale = onset_scale(read(0, min(n, 4096 * hop + N_FFT // 2)), hop)
+    env = np.zeros(n_env, np.float32)
+    step = max(4, block // hop)
+    for k0 in range(0, n_env, step):
+        k1 = min(n_env, k0 + step)
+        a = max(0, (k0 - 2) * hop)  # frame k spans k * hop ± N_FFT / 2; its flux needs k - 1
+        b = min(n, (k1 - 1) * hop + N_FFT // 2)
+        e = onset_envelope(read(a, b), sr, hop, scale=scale)
+        env[k0:k1] = e[k0 - a // hop:k1 - a // hop]
+    return onset_peaks(env, sr, hop)
 
 
 def _pv(x: np.ndarray, sr: int, tmap: TimeMap, chunk: int = 64) -> np.ndarray:
