@@ -315,12 +315,7 @@ def load_candidates(lib: TrackSource, tl: Timeline, opts: PlanOptions,
     if window is not None:
         lo_s, hi_s = max(lo_s, 60.0 * window[0]), 60.0 * window[1]
 
-    def usable(t: Track) -> bool:
-        return (t.status == "ok" and t.duration_s is not None and
-                lo_s <= t.duration_s <= hi_s and t.id not in opts.exclude_ids
-                and _chosen(t, opts))
-
-    ld = _Loader(lib, usable, nearest_n)
+    ld = _Loader(lib, lambda t: _usable(t, opts, lo_s, hi_s), nearest_n)
     found: dict[int, Track] = {}
     widen_used, strict_n = [], []
     whole = lib.count() <= opts.read_all_below
@@ -360,6 +355,19 @@ def load_candidates(lib: TrackSource, tl: Timeline, opts: PlanOptions,
         found.update(got)
     tracks = [found[k] for k in sorted(found)]
     return tracks, widen_used, strict_n, ld.queries
+
+
+def _usable(t: Track, opts: PlanOptions, lo_s: float, hi_s: float = math.inf) -> bool:
+    """A track the plan may use: analysed, ``lo_s``–``hi_s`` long, not left out, of a
+    chosen style."""
+    return (t.status == "ok" and t.duration_s is not None and lo_s <= t.duration_s <= hi_s
+            and t.id not in opts.exclude_ids and _chosen(t, opts))
+
+
+def _length_note(window: tuple[float, float], have_s: float, total_s: float) -> str:
+    """Why a plan used tracks of every length: too little music of the arc's lengths."""
+    return (f"track length {window[0]:g}–{window[1]:g} min: only {have_s / 60:.0f} min of "
+            f"such tracks for a {total_s / 60:.0f}-min session; used tracks of every length")
 
 
 def _preselect(pool: Pool, tl: Timeline, opts: PlanOptions, prefs) -> np.ndarray:
@@ -763,9 +771,7 @@ def plan(lib: TrackSource, arc: Arc, minutes: float | None = None,
     tracks, have_s = _one_per_recording(tracks, locked, prints, opts)
     if window is not None and have_s < LENGTH_FILL * tl.total_s:
         # Too little music of the arc's track lengths: use every length, and say so.
-        length_note = (f"track length {window[0]:g}–{window[1]:g} min: only "
-                       f"{have_s / 60:.0f} min of such tracks for a {tl.total_s / 60:.0f}-min "
-                       "session; used tracks of every length")
+        length_note = _length_note(window, have_s, tl.total_s)
         tracks, widen, strict_n, n_queries = load_candidates(lib, tl, opts)
         tracks, _ = _one_per_recording(tracks, locked, prints, opts)
     found = _Found(widen, strict_n, n_queries, length_note, t0)
@@ -893,20 +899,17 @@ def plan_candidates(tracks: Sequence[Track], arc: Arc, minutes: float | None = N
     opts = _check(opts or PlanOptions(), arc)
     t0 = time.perf_counter()
     tl = arc.timeline(minutes)
-    lo_s = opts.min_track_s
     window = None if opts.excerpts else arc.track_minutes
-    rows = [t for t in tracks if t.status == "ok" and t.duration_s is not None and
-            t.duration_s >= lo_s and t.id not in opts.exclude_ids and _chosen(t, opts)]
+    rows = [t for t in tracks if _usable(t, opts, opts.min_track_s)]
     rows.sort(key=lambda t: (t.id is None, t.id if t.id is not None else 0))
     note = None
     if window is not None:
         fit = [t for t in rows if 60.0 * window[0] <= t.duration_s <= 60.0 * window[1]]
-        if sum(t.duration_s for t in fit) >= LENGTH_FILL * tl.total_s:
+        have_s = sum(t.duration_s for t in fit)
+        if have_s >= LENGTH_FILL * tl.total_s:
             rows = fit
         else:
-            note = (f"track length {window[0]:g}–{window[1]:g} min: only "
-                    f"{sum(t.duration_s for t in fit) / 60:.0f} min of such tracks for a "
-                    f"{tl.total_s / 60:.0f}-min session; used tracks of every length")
+            note = _length_note(window, have_s, tl.total_s)
     strict_n = [sum(_fits(t, sp) for t in rows) for sp in tl.spans]
     if opts.locked:
         by_id = {t.id: t for t in tracks if t.id is not None}
