@@ -119,6 +119,19 @@ def test_explain_shows_spans_drops_and_rounds(planned):
     assert outs["png"].stat().st_size > 10_000
 
 
+def test_excerpt_report_rows_note_artist_spacing(planned):
+    """An excerpt plan's report rows say where an artist comes back within 3 excerpts (the
+    whole-track report's spacing note), and carry each excerpt's span."""
+    _, plan, _ = planned
+    rows, entries = plan["report"]["rows"], plan["entries"]
+    assert [r["in_s"] for r in rows] == [round(e["in_s"], 2) for e in entries]
+    artist = [e["path"].rsplit("/", 1)[-1].split(" - ")[0] for e in entries]
+    close = {k for k in range(len(artist)) for j in range(max(0, k - 3), k)
+             if artist[j] == artist[k]}
+    assert close, "the demo library is too small for 3-excerpt spacing in this plan"
+    assert {k for k, r in enumerate(rows) if r["spacing"]} == close
+
+
 def test_exports_of_the_plan_carry_its_excerpts(planned):
     outs, plan, _ = planned
     lines = outs["m3u8"].read_text().splitlines()

@@ -400,10 +400,12 @@ def _num(v, nd: int = 2):
     return None if v is None or not math.isfinite(float(v)) else round(float(v), nd)
 
 
-def track_rows(pool: Pool, order: Sequence[int], pc: PlanCost, tl: Timeline) -> list[dict]:
+def track_rows(pool: Pool, order: Sequence[int], pc: PlanCost, tl: Timeline,
+               levels: Sequence[float] | None = None) -> list[dict]:
     """Per track, in order: position (1-based), name, segment, target and actual BPM and
     energy level, their deviations (BPM in %, energy in levels), the transition into it
-    (BPM change in %, Camelot steps) and the artist-spacing note ("" when spaced well)."""
+    (BPM change in %, Camelot steps) and the artist-spacing note ("" when spaced well).
+    ``levels``: the energy level of each place (an excerpt's bars), not the track's."""
     order = np.asarray(order, dtype=np.int64)
     parts = pc.parts
     last: dict[int, int] = {}
@@ -418,7 +420,7 @@ def track_rows(pool: Pool, order: Sequence[int], pc: PlanCost, tl: Timeline) -> 
                        f"{k - last[a] - 1} apart")
         if a >= 0:
             last[a] = k
-        level = float(pool.level[i])
+        level = float(pool.level[i] if levels is None else levels[k])
         seg = int(parts["seg"][k])
         rows.append({
             "position": k + 1, "track": name, "path": t.path, "id": t.id,

@@ -44,8 +44,8 @@ from .excerpts import (ExcerptOptions, align_drops, RhythmLookup, Slot, level_ra
                        make_slots, preselect, rhythm_of, search, track_grid)
 from .score import (ARTIST_GAP, TRANSITION_OK_PCT, PlanCost, Pool, ScoreReport, Weights,
                     artist_spacing, camelot_distance, plan_cost, score_order, segment_prefs,
-                    strongest_drop, tempo_fit, track_level, transition_cost, transition_pct,
-                    unary_cost)
+                    strongest_drop, tempo_fit, track_level, track_rows, transition_cost,
+                    transition_pct, unary_cost)
 
 ENERGY_BAND = 1.5          # levels either side of the target that still count as a fit
 LENGTH_FILL = 1.5          # an arc's track-length window must leave this × the session
@@ -1138,16 +1138,9 @@ def _excerpt_report(pool: Pool, choices, entries: list[PlanEntry], tl: Timeline,
     shares = {s: float(np.mean(pool.label[order] == i)) for i, s in enumerate(pool.styles)}
     within = float(np.mean(tpct <= TRANSITION_OK_PCT + 1e-9)) if len(tpct) else None
     known = cdist >= 0
-    rows = [{"position": e.position, "track": e.track.display, "path": e.track.path,
-             "id": e.track.id, "segment": e.segment, "start_s": round(e.start_s, 1),
-             "in_s": round(e.in_s, 2), "out_s": round(e.out_s, 2),
-             "target_bpm": round(e.target_bpm, 1), "target_energy": round(e.target_level, 1),
-             "bpm": round(float(p), 1), "energy": round(float(x), 1),
-             "bpm_dev_pct": round(e.tempo_dev_pct, 1),
-             "energy_dev": round(float(x) - e.target_level, 1),
-             "transition_pct": plain(e.transition_pct, 1), "camelot_step": e.camelot_step,
-             "spacing": "", "cost": round(e.cost, 3)}
-            for e, p, x in zip(entries, played_own, lv)]
+    rows = track_rows(pool, order, pc, tl, levels=lv)
+    for r, e in zip(rows, entries):
+        r["in_s"], r["out_s"] = round(e.in_s, 2), round(e.out_s, 2)
     minutes = (end_s) / 60.0
     report = ScoreReport(
         arc=tl.arc.name, tracks=n, minutes=round(minutes, 2),
