@@ -76,3 +76,18 @@ def test_counts_read_the_covering_index(big_db):
         assert lib.count() == N - N // 50
         assert lib.count_tracks(bpm=(100, 140), style="heavy") == len(
             lib.tracks(bpm=(100, 140), style="heavy"))
+
+
+def test_a_counted_page_counts_its_matches_once(big_db):
+    """A page with its total (the web's library page, `query_tracks`) counts the matches
+    once: the count that chooses the page's index is the total it returns."""
+    with open_library(big_db) as lib:
+        sql: list[str] = []
+        lib._conn.set_trace_callback(sql.append)
+        rows, total = lib.page(bpm=(100, 140), style="heavy", limit=100, offset=100)
+        lib._conn.set_trace_callback(None)
+        assert sum("count(*)" in s for s in sql) == 1, sql
+        assert any("INDEXED BY tracks_artist" in s for s in sql)
+        assert total == lib.count_tracks(bpm=(100, 140), style="heavy")
+        assert [t.id for t in rows] == [t.id for t in lib.tracks(
+            bpm=(100, 140), style="heavy", limit=100, offset=100)]

@@ -215,10 +215,13 @@ def query_tracks(db: DbPath = None, *, bpm: str | tuple | None = None,
         raise UsageError("offset and limit must not be negative")
     with library(db) as lib:
         try:
-            rows = lib.tracks(sort=sort, limit=limit, offset=offset, **filters)
+            if count:
+                rows, total = lib.page(sort=sort, limit=limit, offset=offset, **filters)
+            else:
+                rows = lib.tracks(sort=sort, limit=limit, offset=offset, **filters)
+                total = len(rows)
         except ValueError as exc:  # an unknown sort key
             raise UsageError(str(exc)) from None
-        total = lib.count_tracks(**filters) if count else len(rows)
     return TrackPage(rows, total, offset, limit)
 
 

@@ -639,8 +639,9 @@ class Library:
 
     def _tracks_sql(self, bpm=None, energy=None, style=None, key=None, artist=None, sort=None,
                     include_failed=False, include_missing=False, limit=None, level=None,
-                    offset=0, drops=None, text=None) -> tuple[str, list]:
-        """The SQL and arguments of :meth:`tracks` with these filters."""
+                    offset=0, drops=None, text=None, matches=None) -> tuple[str, list]:
+        """The SQL and arguments of :meth:`tracks` with these filters (``matches``: how
+        many rows they match, when already counted)."""
         where, args = self._where(bpm, _energy_range(energy, level), style, key, artist,
                                   include_failed, include_missing, drops, text)
         sql = _SELECT_TRACK + (" WHERE " + " AND ".join(where) if where else "")
@@ -648,7 +649,8 @@ class Library:
         if text and not (bpm or energy or level or style or key):
             index = "tracks_text"  # the three columns matched, read from the index
         elif limit is not None:
-            index = self._page_index(where, args, sort, int(limit) + max(0, int(offset)))
+            index = self._page_index(where, args, sort, int(limit) + max(0, int(offset)),
+                                     matches)
         if index:
             sql = sql.replace(" FROM tracks", f" FROM tracks INDEXED BY {index}", 1)
         sql += " ORDER BY " + _order_by(sort)
@@ -658,7 +660,7 @@ class Library:
         return sql, args
 
     def _page_index(self, where: list[str], args: list, sort: str | None,
-                    rows: int) -> str | None:
+                    rows: int, matches: int | None = None) -> str | None:
         """The index in the sort's order to walk for the first ``rows`` rows, where that
         is cheaper (about rows x library / matches rows read) than the filters' index
         (every match read, then sorted): a page of a broad filter on a catalogue (1M
@@ -674,9 +676,19 @@ class Library:
             return None
         if not where or where == ["status IN (?)"]:  # no filter (but the usual status)
             return index
-        n = self._conn.execute("SELECT count(*) FROM tracks WHERE " + " AND ".join(where),
-                               args).fetchone()[0]
+        n = matches if matches is not None else self._conn.execute(
+            "SELECT count(*) FROM tracks WHERE " + " AND ".join(where), args).fetchone()[0]
         return index if n * n > rows * total else None
+
+    @_guarded
+    def page(self, *, sort: str | None = None, limit: int | None = None, offset: int = 0,
+             **filters: Any) -> tuple[list[Track], int]:
+        """A page of :meth:`tracks` and how many tracks match in all (counted once: the
+        count also chooses the page's index)."""
+        n = self.count_tracks(**filters)
+        f = dict(filters, sort=sort, limit=limit, offset=offset, matches=n)
+        sql, args = self._tracks_sql(**f)
+        return [_row_to_track(r) for r in self._conn.execute(sql, args)], n
 
     @_guarded
     def count_tracks(self, *, bpm: tuple[float, float] | None = None,
