@@ -164,7 +164,8 @@ def leave_song_out_tempi(items: list[dict]) -> dict[str, float | None]:
     rows = tt.examples(tt.labelled_clips())
     out = {}
     for it in items:
-        model = tt.train([r for r in rows if r[1] != it["clip"]])
+        model = tt.fit([(r[4], r[5], tt.weight(r[0])) for r in rows
+                        if r[1] != it["clip"] and r[5] is not None])
         env, bands, fps = tt.envelopes(it["path"])
         out[it["path"]] = tempo.estimate_tempo(env, fps, bands, model=model).bpm
     return out

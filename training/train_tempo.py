@@ -30,7 +30,6 @@ from underdog.audio import ANALYSIS_SR, decode  # noqa: E402
 DATA = Path(os.environ.get("UNDERDOG_SHARED_DATA", ROOT.parent / "shared" / "data"))
 CACHE = ROOT / "bench" / "out" / "envelopes"
 L2 = 0.3
-PAIR_L2 = 30.0  # the octave check's (10-fold CV on the 369 clips: 10-100 alike)
 GTZAN_WEIGHT = 1.0
 SEED = 0
 
@@ -63,20 +62,18 @@ def envelopes(path: str) -> tuple[np.ndarray, np.ndarray, float]:
 
 
 def clip_examples(env, bands, fps, ref: float | None):
-    """Candidates, their feature rows, the index of the correct one (or None) and their
-    rows for the octave check (candidate features, then octave features)."""
+    """Candidates, their feature rows and the index of the correct one (or None)."""
     p = tempo.periodicity(env, fps, bands)
     cands = tempo.candidate_tempi(p)
     if not cands:
-        return [], np.zeros((0, 0)), None, np.zeros((0, 0))
+        return [], np.zeros((0, 0)), None
     X = np.stack([tempo.candidate_features(p, b) for b in cands])
-    Xo = np.hstack([X, np.stack([tempo.octave_features(p, b) for b in cands])])
     y = None
     if ref is not None:
         err = [abs(b - ref) / ref for b in cands]
         j = int(np.argmin(err))
         y = j if err[j] <= 0.04 else None
-    return cands, X, y, Xo
+    return cands, X, y
 
 
 def fit(groups: list[tuple], l2: float | None = None) -> tempo.OctaveModel:
@@ -114,27 +111,9 @@ def examples(clips):
     rows = []
     for ds, path, ref in clips:
         env, bands, fps = envelopes(path)
-        cands, X, y, Xo = clip_examples(env, bands, fps, ref)
-        rows.append((ds, path, ref, cands, X, y, Xo))
+        cands, X, y = clip_examples(env, bands, fps, ref)
+        rows.append((ds, path, ref, cands, X, y))
     return rows
-
-
-def train(rows) -> tempo.OctaveModel:
-    """The octave model from ``examples`` rows: the conditional logit over all
-    candidates, and the octave check's, fitted on each clip's correct tempo against its
-    x2 and x1/2 candidates (octave_features added)."""
-    model = fit([(r[4], r[5], weight(r[0])) for r in rows if r[5] is not None])
-    pairs = [(r[6][[r[5], o]], 0, weight(r[0])) for r in rows if r[5] is not None
-             for o in tempo.octave_relatives(r[3], r[5])]
-    return tempo.OctaveModel(model.mean, model.std, model.weights, fit(pairs, PAIR_L2))
-
-
-def predict(model: tempo.OctaveModel, row) -> float | None:
-    """The tempo ``model`` picks for one ``examples`` row (one 30-s clip, one window)."""
-    if not row[3]:
-        return None
-    probs = tempo.octave_check(row[3], model.scores(row[4]), model.pair, lambda g: row[6][g])
-    return row[3][int(np.argmax(probs))]
 
 
 def cross_val_predict(rows, folds: int | None = None) -> dict[str, float | None]:
@@ -148,18 +127,20 @@ def cross_val_predict(rows, folds: int | None = None) -> dict[str, float | None]
         fold_of[order] = np.arange(len(rows)) % folds
     out: dict[str, float | None] = {}
     for k in range(folds):
-        model = train([r for i, r in enumerate(rows) if fold_of[i] != k])
+        train = [(r[4], r[5], weight(r[0])) for i, r in enumerate(rows)
+                 if fold_of[i] != k and r[5] is not None]
+        model = fit(train)
         for i, r in enumerate(rows):
             if fold_of[i] == k:
-                out[r[1]] = predict(model, r)
+                out[r[1]] = r[3][int(np.argmax(model.scores(r[4])))] if r[3] else None
     return out
 
 
 def main() -> None:
     rows = examples(labelled_clips())
-    n_ok = sum(r[5] is not None for r in rows)
-    print(f"{len(rows)} clips, {n_ok} with the correct tempo among the candidates")
-    model = train(rows)
+    train = [(r[4], r[5], weight(r[0])) for r in rows if r[5] is not None]
+    print(f"{len(rows)} clips, {len(train)} with the correct tempo among the candidates")
+    model = fit(train)
     out = ROOT / "src" / "underdog" / "analysis" / "data" / tempo.MODEL_FILE
     model.save(out)
     print(f"wrote {out.relative_to(ROOT)} ({out.stat().st_size} bytes)")

@@ -37,7 +37,7 @@ class Analyser:
 # Bump an analyser's version when its output changes: a scan re-runs it (and the analysers
 # that need it) on tracks stored with another version, and nothing else.
 ANALYSERS: tuple[Analyser, ...] = (
-    Analyser("tempo", 2),  # bpm, tempo map, beats, bars, phrases (2: the octave check)
+    Analyser("tempo", 1),  # bpm, tempo map, beats, bars, phrases
     Analyser("loudness", 1),
     Analyser("energy", 1, needs=("tempo", "loudness")),
     Analyser("key", 1),

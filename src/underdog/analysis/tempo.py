@@ -5,8 +5,7 @@ period and its multiples, i.e. at tempo / k) and a Fourier tempogram (peaks at t
 rate and its harmonics, i.e. at tempo * k). Their product keeps the rate both agree on.
 The octave (which of tempo / 2, tempo, tempo * 2, ...) is then chosen among the candidates
 by a small shipped conditional-logit model over their features (salience at related tempi,
-pulse shape, kick/snare timing), and the winner's octave looked at again by a second one
-trained on that choice alone; without band envelopes, by salience times a log-normal
+pulse shape, kick/snare timing); without band envelopes, by salience times a log-normal
 prior on tapped tempi.
 
 All of this reads fixed 30-s windows (the length the model was trained on), pooled over
@@ -31,7 +30,7 @@ MIN_SALIENCE = 0.01  # candidates weaker than this share of the strongest are no
 RELATIONS = {"half": 0.5, "double": 2.0, "two_thirds": 2.0 / 3.0, "three_halves": 1.5}
 # Rows of ``onset.onset_bands``: the first four get periodicity features; the snare is
 # read as the geometric mean of its body and its crack.
-KICK, SNARE_BODY, MIDS, HIGHS, SNARE_CRACK = 0, 1, 2, 3, 4
+KICK, SNARE_BODY, HIGHS, SNARE_CRACK = 0, 1, 3, 4
 PERIODICITY_BANDS = 4
 # The octave model was trained on 30-s clips and several of its features (the DFT's
 # resolution, folds and beat parity at a fixed period) sharpen or smear with the length
@@ -204,7 +203,6 @@ class Periodicity:
     fps: float = 0.0
     band_envs: tuple = ()  # the normalised per-band envelopes
     snare: np.ndarray | None = None  # normalised snare envelope (body x crack), if given
-    acs: tuple = ()  # autocorrelations (by lag) of the full band and of the kick, mids, highs
 
     @property
     def product(self) -> np.ndarray:
@@ -214,10 +212,9 @@ class Periodicity:
 
 def _views(env: np.ndarray, fps: float, grid: np.ndarray):
     e = normalize_envelope(env, fps)
-    ac = autocorrelation(e)
-    a = acf_salience(ac, fps, grid)
+    a = acf_salience(autocorrelation(e), fps, grid)
     d = dft_salience(e, fps, grid)
-    return a, (d / d.max() if d.max() > 0 else d), e, ac
+    return a, (d / d.max() if d.max() > 0 else d), e
 
 
 def periodicity(env: np.ndarray, fps: float, bands: np.ndarray | None = None) -> Periodicity:
@@ -238,21 +235,20 @@ def periodicity(env: np.ndarray, fps: float, bands: np.ndarray | None = None) ->
     Periodicity
         On ``bpm_grid()``: full-band ACF and DFT saliences (n_tempi,), per-band ones
         (n_bands, n_tempi), track-level descriptors (onset rate, spectral balance, pulse
-        clarity), the normalised envelopes and the autocorrelations of four of them.
+        clarity) and the normalised envelopes.
     """
     grid = bpm_grid()
-    a, d, e, ac = _views(env, fps, grid)
+    a, d, e = _views(env, fps, grid)
     bands = np.zeros((0, len(env))) if bands is None else np.asarray(bands)
     per = bands[:PERIODICITY_BANDS]
-    ba, bd, be, bac = zip(*(_views(b, fps, grid) for b in per)) if len(per) else ((),) * 4
+    ba, bd, be = zip(*(_views(b, fps, grid) for b in per)) if len(per) else ((), (), ())
     snare = None
     if len(bands) > SNARE_CRACK:
         body = np.asarray(bands[SNARE_BODY], np.float64)
         snare = normalize_envelope(np.sqrt(body * bands[SNARE_CRACK]), fps)
     return Periodicity(grid, a, d, np.array(ba).reshape(len(per), -1),
                        np.array(bd).reshape(len(per), -1), _globals(env, be, fps, a * d),
-                       e, fps, tuple(be), snare,
-                       (ac, *(bac[b] for b in (KICK, MIDS, HIGHS) if b < len(bac))))
+                       e, fps, tuple(be), snare)
 
 
 def _globals(env: np.ndarray, band_envs, fps: float, product: np.ndarray) -> np.ndarray:
@@ -428,114 +424,6 @@ def _pulse_shape(e: np.ndarray | None, fps: float, bpm: float, bins: int = 12) -
     return [float(top / (prof.mean() + 1e-9)), float(half), float(third)]
 
 
-OCTAVE_FEATURES = 42  # length of :func:`octave_features`
-
-
-def octave_features(p: Periodicity, bpm: float) -> np.ndarray:
-    """What the octave check reads of one candidate beside :func:`candidate_features`:
-    cues that tell a tempo from twice or half it.
-
-    Parameters
-    ----------
-    p : Periodicity
-        The window's periodicity views (with band envelopes; zeros without them).
-    bpm : float > 0
-        The candidate (BPM).
-
-    Returns
-    -------
-    np.ndarray [shape=(OCTAVE_FEATURES,), float64]
-        Per drum band and the full band, onsets on the beat against the half- and
-        quarter-beat offsets (log ratios, beats at the full band's phase); the kick and
-        snare over a two-beat cycle; salience at x4, x1/4 and per-band ACF at x1/2 and
-        x4; and per band the ACF at 2, 3, 4, 6 and 8 beats (bar-length repetition).
-    """
-    if p.snare is None or len(p.band_envs) <= HIGHS or len(p.acs) < 4 or p.env is None:
-        return np.zeros(OCTAVE_FEATURES)
-    f = _onbeat_ratios(p, bpm) + _two_beat_cycle(p, bpm)
-    top = p.product.max() if p.product.max() > 0 else 1.0
-    f += [np.log(1e-3 + _read(p.product, p.grid, bpm * r) / top) for r in (4.0, 0.25)]
-    for b in range(p.band_acf.shape[0]):
-        f += [_read(p.band_acf[b], p.grid, bpm * 0.5), _read(p.band_acf[b], p.grid, bpm * 4.0)]
-    period = 60.0 * p.fps / bpm
-    for ac in p.acs:
-        v = {k: np.interp(k * period, np.arange(len(ac)), ac, right=0.0) for k in (2, 3, 4, 6, 8)}
-        f += [v[4] - v[2], v[8] - v[4], v[3] - 0.5 * (v[2] + v[4]), v[6] - 0.5 * (v[4] + v[8])]
-    return np.array(f, dtype=np.float64)
-
-
-def _onbeat_ratios(p: Periodicity, bpm: float, bins: int = 24) -> list[float]:
-    """Kick, snare, highs and full band folded at the beat (phase: the full band's
-    peak): log of on-beat over half-beat, over quarter-beat and over mean strength."""
-    k = int(np.argmax(_smoothed_fold(p.env, p.fps, bpm, bins)))
-    out = []
-    for e in (p.band_envs[KICK], p.snare, p.band_envs[HIGHS], p.env):
-        prof = _smoothed_fold(np.asarray(e), p.fps, bpm, bins)
-        on = prof[k] + 1e-3
-        half = prof[(k + bins // 2) % bins] + 1e-3
-        quarter = max(prof[(k + bins // 4) % bins], prof[(k + 3 * bins // 4) % bins]) + 1e-3
-        out += [float(np.log(on / half)), float(np.log(on / quarter)),
-                float(np.log(on / (prof.mean() + 1e-3)))]
-    return out
-
-
-def _two_beat_cycle(p: Periodicity, bpm: float, bins: int = 16) -> list[float]:
-    """Kick and snare folded over two beats: where the snare peaks after the kick (cosine
-    of the phase), the snare half a cycle after the kick's peak against at it, the kick's
-    peak against half a cycle later, and how peaked the snare is."""
-    kick = _smoothed_fold(np.asarray(p.band_envs[KICK]), p.fps, bpm / 2, bins)
-    sn = _smoothed_fold(p.snare, p.fps, bpm / 2, bins)
-    k, s = int(np.argmax(kick)), int(np.argmax(sn))
-    half = (k + bins // 2) % bins
-    return [float(np.cos(2 * np.pi * ((s - k) % bins) / bins)),
-            float(np.log((sn[half] + 1e-3) / (sn[k] + 1e-3))),
-            float(np.log((kick[k] + 1e-3) / (kick[half] + 1e-3))),
-            float(np.log((sn.max() + 1e-3) / (sn.mean() + 1e-3)))]
-
-
-def octave_relatives(cands, j: int, tol: float = 0.04) -> list[int]:
-    """Indices of the candidates at twice and at half candidate ``j`` (within ``tol``)."""
-    c = np.asarray(cands, np.float64)
-    out = []
-    for r in (2.0, 0.5):
-        d = np.abs(c / (c[j] * r) - 1.0)
-        k = int(np.argmin(d))
-        if d[k] < tol:
-            out.append(k)
-    return out
-
-
-def octave_check(cands, probs: np.ndarray, pair: "OctaveModel | None", rows) -> np.ndarray:
-    """Second look at the winner's octave: the probability the first model gave the
-    winner and its x2 and x1/2 candidates is shared among them by the pairwise octave
-    model ``pair``.
-
-    Parameters
-    ----------
-    cands : list of float
-        A window's candidate tempi (BPM).
-    probs : np.ndarray [shape=(n_candidates,)]
-        Their probabilities from the first model.
-    pair : OctaveModel or None
-        The octave model (None: ``probs`` unchanged).
-    rows : callable
-        ``rows(indices)`` -> the candidates' :func:`candidate_features` rows followed by
-        their :func:`octave_features`, shape (len(indices), n_features).
-
-    Returns
-    -------
-    np.ndarray [shape=(n_candidates,)]
-        The probabilities, still summing to 1.
-    """
-    j = int(np.argmax(probs))
-    group = [j] + octave_relatives(cands, j)
-    if pair is None or len(group) < 2:
-        return probs
-    out = np.array(probs, dtype=np.float64)
-    out[group] = out[group].sum() * pair.scores(rows(group))
-    return out
-
-
 @dataclass(frozen=True)
 class OctaveModel:
     """A conditional-logit scorer over a track's candidate tempi (weights shipped as .npz)."""
@@ -543,7 +431,6 @@ class OctaveModel:
     mean: np.ndarray
     std: np.ndarray
     weights: np.ndarray
-    pair: "OctaveModel | None" = None  # the octave check's model (see octave_check)
 
     def __post_init__(self):
         for a in (self.mean, self.std, self.weights):
@@ -566,16 +453,11 @@ class OctaveModel:
             path = resources.files("underdog.analysis") / "data" / MODEL_FILE
         with resources.as_file(path) if not isinstance(path, str) else _nullctx(path) as f:
             z = np.load(f)
-            pair = cls(z["pair_mean"], z["pair_std"], z["pair_weights"]) \
-                if "pair_weights" in z else None
-            return cls(z["mean"], z["std"], z["weights"], pair)
+            return cls(z["mean"], z["std"], z["weights"])
 
     def save(self, path) -> None:
-        """Write the standardisation and weights (and the octave check's) to ``path``."""
-        extra = {} if self.pair is None else {"pair_mean": self.pair.mean,
-                                              "pair_std": self.pair.std,
-                                              "pair_weights": self.pair.weights}
-        np.savez(path, mean=self.mean, std=self.std, weights=self.weights, **extra)
+        """Write the standardisation and weights to ``path`` (.npz)."""
+        np.savez(path, mean=self.mean, std=self.std, weights=self.weights)
 
 
 class _nullctx:
@@ -609,9 +491,7 @@ def _window_estimate(env: np.ndarray, fps: float, bands: np.ndarray | None,
         return None
     if bands is not None:
         model = model or default_model()
-        feats = np.stack([candidate_features(p, b) for b in cands])
-        probs = octave_check(cands, model.scores(feats), model.pair, lambda g: np.hstack(
-            [feats[g], np.stack([octave_features(p, cands[i]) for i in g])]))
+        probs = model.scores(np.stack([candidate_features(p, b) for b in cands]))
     else:
         w = np.array([_read(p.product, p.grid, b) for b in cands]) * tempo_prior(cands)
         probs = w / w.sum() if w.sum() > 0 else np.full(len(cands), 1.0 / len(cands))
