@@ -127,7 +127,33 @@ def test_plan_lock_keeps_tracks_in_place(db, tmp_path):
     got = [e["id"] for e in json.loads(js.read_text())["entries"]]
     assert all(got[p - 1] == t for p, t in locks.items()), got
     assert len(set(got)) == len(got)
+    assert "note: --lock holds whole tracks" not in r.output  # a run plays whole tracks
+    r = runner.invoke(app, base + ["--arc", "montage", "--lock", f"2={spare[0]}"])
+    assert r.exit_code == 0 and "note: --lock holds whole tracks, so this montage" in r.output
     r = runner.invoke(app, base + ["--lock", "two=5"])
     assert r.exit_code != 0 and "PLACE=TRACK_ID" in r.output
     r = runner.invoke(app, base + ["--arc", "montage", "--excerpts", "--lock", "1=5"])
     assert r.exit_code != 0 and "whole-track plans only" in r.output
+
+
+def test_a_note_that_a_warning_says_is_printed_once(db):
+    """A plan's report note that its warnings repeat (the style-mix bound) prints once,
+    as the warning; `score` (no warnings) still prints it as a note."""
+    import dataclasses
+    import io
+
+    from underdog.app.planning import plan
+    from underdog.cli.common import print_plan, print_score_report
+    from underdog.cli.output import make_console
+
+    p = plan("montage", 20.0, db=db, record=False).plan
+    note = "session: heavy 9/10 above its 40% bound"
+    p = dataclasses.replace(p, report=dataclasses.replace(p.report, notes=[note]),
+                            warnings=[f"style mix: {note}"])
+    buf = io.StringIO()
+    print_plan(make_console(file=buf, width=300), p, False)
+    out = buf.getvalue()
+    assert out.count(note) == 1 and f"warning style mix: {note}" in out
+    buf = io.StringIO()
+    print_score_report(make_console(file=buf, width=300), p.report)
+    assert f"note: {note}" in buf.getvalue()

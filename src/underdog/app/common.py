@@ -50,16 +50,17 @@ def user_energy(d: dict) -> dict:
     ``energy_level`` is left out, so that one scale shows."""
     raw = d.get("energy")
     d["energy"] = shown_level(raw)
-    d["energy_raw"] = raw
+    d["energy_raw"] = fields.json_value(fields.BY_NAME["energy"], raw)
     d.pop("energy_level", None)
     return d
 
 
 def track_record(t: Track) -> dict[str, Any]:
-    """One track as a plain dict: its listed fields (``fields.LISTED``, declared order),
-    energy as the 1–10 level with ``energy_raw`` 0..1 beside it."""
-    d = {f.name: getattr(t, f.name) for f in fields.LISTED}
-    d["tempo_segments"] = [list(s) for s in t.tempo_segments]
+    """One track as a plain dict: its listed fields (``fields.LISTED``, declared order) in
+    their JSON form (rounded as declared), energy as the 1–10 level with ``energy_raw``
+    0..1 beside it."""
+    d = {f.name: fields.json_value(f, getattr(t, f.name)) for f in fields.LISTED}
+    d["energy"] = t.energy  # the level is that of the stored value
     return user_energy(d)
 
 

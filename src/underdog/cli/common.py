@@ -3,6 +3,8 @@ so no command module reaches into another's private helpers."""
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -11,8 +13,6 @@ from ..planning.score import ScoreReport
 from ..planning.sequencer import Plan
 from ..text import mmss
 from .output import line, visible
-
-
 
 
 def excerpt_cells(in_s, out_s, drop_at_s) -> tuple[str, str]:
@@ -74,7 +74,7 @@ def print_plan(console: Console, p: Plan, explain: bool) -> None:
     for c in cues:
         tab.add_row(mmss(c["at_s"]), Text(cue_text(c), style="dim"), *blank)
     console.print(tab)
-    print_score_report(console, p.report)
+    print_score_report(console, p.report, said=p.warnings)
     for w in p.warnings:
         console.print(line(("warning", "yellow"), " ", w), soft_wrap=True)
 
@@ -86,9 +86,10 @@ def fmt(v, pct: bool = False, nd: int = 1) -> str:
     return f"{v * 100:.0f} %" if pct else f"{v:.{nd}f}"
 
 
-def print_score_report(console: Console, r: ScoreReport) -> None:
+def print_score_report(console: Console, r: ScoreReport, said: Sequence[str] = ()) -> None:
     """One summary line of a score report (fit, transitions, keys, artists, drops,
-    styles, objective), then its notes."""
+    styles, objective), then its notes (but those a line of ``said`` already holds, such
+    as a plan's warnings printed after it)."""
     styles = ", ".join(f"{k} {v:.0%}" for k, v in r.style_shares.items() if v > 0) or "–"
     gap = ("no artist repeats" if r.artist_min_gap is None else
            f"closest repeat {r.artist_min_gap} tracks apart, {r.artist_violations} within 3")
@@ -102,7 +103,8 @@ def print_score_report(console: Console, r: ScoreReport) -> None:
         f"styles {styles}; objective {r.objective:.1f} ({r.objective_per_min:.2f}/min)",
         highlight=False, soft_wrap=True)
     for n in r.notes:
-        console.print(f"note: {n}", highlight=False, soft_wrap=True)
+        if not any(n in w for w in said):
+            console.print(f"note: {n}", highlight=False, soft_wrap=True)
 
 
 def print_score_rows(console: Console, r: ScoreReport) -> None:

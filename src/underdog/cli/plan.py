@@ -111,7 +111,8 @@ def plan(
     console = output_console(output, piped_width=220 if explain else None)
     if preset is not None:  # a boxing format: its numbers, unless given
         rounds, work, rest = boxing_preset(arc, preset, rounds, work, rest)
-    if lock and whole_tracks is None:  # locks hold whole tracks
+    lock_whole = bool(lock) and whole_tracks is None
+    if lock_whole:  # locks hold whole tracks
         whole_tracks = True
     opts = PlanOptions(excerpts=None if whole_tracks is None else not whole_tracks,
                        locked=lock,
@@ -123,6 +124,9 @@ def plan(
                       record=record, options=opts, alternatives=alternatives)
     p, a = r.plan, r.arc
     print_plan(console, p, explain)
+    if lock_whole and a.excerpts:
+        console.print(f"note: --lock holds whole tracks, so this {a.name} plays whole tracks "
+                      "(it cuts excerpts without locks)", highlight=False, soft_wrap=True)
     _write_outputs(console, r, p, output, f"underdog {a.name}", relative_to, db)
     if plot is not None:
         write_plot(p, plot, f"underdog {a.name}: {a.description}")
