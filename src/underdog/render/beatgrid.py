@@ -9,8 +9,14 @@ tracks pinned by such lines miss each other by up to a frame.
 
 :func:`refine_line` corrects the line against the audio itself: an onset envelope at 2.9 ms
 (128 samples at 44.1 kHz, 11.6 ms frames) and a search for the phase (±50 ms) and period (±1.5 %) whose
-beats collect the most onset strength. The tracker still decides which pulse is the beat;
-this only says where exactly it falls.
+beats collect the most onset strength.
+
+Which pulse is the beat is the tracker's to say, but the library's beats come from the
+whole track: in one window the tracker can hear the beat a 16th or an eighth away (a
+section whose hi-hats or snare outweigh the pulse the whole track settled on).
+:func:`tracker_line` re-tracks the window as the mix plays it and moves the line to the
+phase it hears there; :func:`pin_beats` then follows a track that drifts against any
+straight line, beat by beat. :func:`refine_beats` does all three for one overlap.
 """
 
 from __future__ import annotations
@@ -74,7 +80,8 @@ def _scale(mag: np.ndarray) -> np.float32:
 
 
 def refine_line(env: np.ndarray, fps: float, at: float, period: float, count: int,
-                forward: bool, env_t0: float = 0.0) -> tuple[float, float]:
+                forward: bool, env_t0: float = 0.0, phase_s: float = PHASE_S,
+                min_gain: float = 1.02) -> tuple[float, float]:
     """(time, period) of the beat line that best fits an onset envelope.
 
     Parameters
@@ -84,6 +91,9 @@ def refine_line(env: np.ndarray, fps: float, at: float, period: float, count: in
     at, period : the line to refine (s): its beat at ``at`` and the ``count`` beats after
         it (``forward``) or before it.
     count : beats in the window besides ``at``.
+    phase_s : how far (s) the phase is searched either side of ``at``.
+    min_gain : the best line replaces the given one where its onset strength is at least
+        this many times the given line's.
 
     Returns
     -------
@@ -95,7 +105,7 @@ def refine_line(env: np.ndarray, fps: float, at: float, period: float, count: in
         return at, period
     # a light smoothing (±1 frame) so a beat between two frames counts for both
     e = np.convolve(env, [0.25, 0.5, 0.25], mode="same").astype(np.float64)
-    phases = np.arange(-PHASE_S, PHASE_S + 0.5 / fps, 1.0 / fps)
+    phases = np.arange(-phase_s, phase_s + 0.5 / fps, 1.0 / fps)
     scales = 1.0 + np.linspace(-PERIOD_REL, PERIOD_REL, 61)
 
     def score(t: float, p: float) -> np.ndarray:
@@ -105,7 +115,7 @@ def refine_line(env: np.ndarray, fps: float, at: float, period: float, count: in
     table = np.array([score(at, period * s) for s in scales])  # (scales, phases)
     base = table[len(scales) // 2, len(phases) // 2]
     i, j = np.unravel_index(int(np.argmax(table)), table.shape)
-    if table[i, j] <= base * 1.02 or not np.isfinite(table[i, j]):
+    if table[i, j] <= base * min_gain or not np.isfinite(table[i, j]):
         return at, period  # no better line: keep the tracker's
     # parabolic interpolation of the phase between frames
     d = 0.0
@@ -140,3 +150,201 @@ def onset_peaks(env: np.ndarray, sr: int, hop: int = 256, min_gap_s: float = 0.0
     peak = env == maximum_filter1d(env, size=max(3, int(2 * min_gap_s * sr / hop) | 1))
     keep = peak & (env > mean + threshold * sd + 1e-6)
     return np.flatnonzero(keep).astype(np.int64) * hop
+
+
+# ------------------------------------------------------------------ phase and drift
+
+TRACK_SR = 22050  # the analysis's beat tracker works at this rate
+PHASE_COHERENCE = 0.6  # the re-tracked beats must agree on one phase (resultant length)
+PHASE_MIN = 1.0 / 16  # and sit further than this (beats) from the line to move it
+SECOND_PHASE_S = 0.03  # the tracker's line is placed on its onsets within ±30 ms
+PIN_REACH_S = 0.03  # a beat is pinned to an onset within ±30 ms of its line
+PIN_MIN_SPREAD_S = 0.02  # pin beat by beat only where the line misses by more than this
+# the tracker hears the overlap with this much of the track's body beside it (the
+# acceptance bench's listening window; with 2 or 5 s it moved fewer of the lines it hears
+# elsewhere on the free library, and an ambiguous track's answer changes with it)
+CONTEXT_S = 8.0
+
+
+def tracker_line(x: np.ndarray, sr: int, x_t0: float, beats: np.ndarray,
+                 tracked: dict[str, np.ndarray] | None = None) -> tuple[float, float] | None:
+    """The beat line the analysis's beat tracker hears in ``x``, where it is not ``beats``.
+
+    The library's beats were tracked over the whole track; inside one window the tracker
+    can hear the beat a 16th or an eighth away from them (a section whose hi-hats or
+    snare outweigh the pulse the whole track settled on). This re-tracks the window at the
+    line's tempo (``analysis.beats.track_beats`` on the analysis's onset strength) and
+    measures the phase of its beats against the line (their circular mean). Where the
+    beat is ambiguous (the off-beats as strong as the beats) the tracker's choice turns on
+    where its window starts, so the window is tracked again from half a beat later and
+    both must agree.
+
+    Parameters
+    ----------
+    x : audio ((channels, n) or (n,), float32 at ``sr`` Hz), sample 0 at track time
+        ``x_t0`` s, covering the line.
+    beats : the beat line (s, track time, increasing, evenly spaced).
+    tracked : the tracker's beats of ``x`` kept between calls on the same ``x`` (a dict
+        this fills), so a second line is measured without tracking again.
+
+    Returns
+    -------
+    (time, period) (s) of the line moved to the tracker's phase, at the beat nearest
+    ``beats[0]``; None where the tracker's beats sit within a 16th of a beat of the line
+    (more than a tracker frame at 160 BPM), are too few, do not agree on one phase, or
+    change with the window's start.
+    """
+    if len(beats) < 4:
+        return None
+    x = np.atleast_2d(x)
+    tracked = {} if tracked is None else tracked
+    period = float(beats[-1] - beats[0]) / (len(beats) - 1)
+    cut = int(0.5 * period * sr)
+    for key, a in (("whole", 0), ("later", cut)):
+        if key not in tracked:
+            tracked[key] = _track(x[:, a:], sr, x_t0 + a / sr, period)
+        frac = _phase(tracked[key], beats, period)
+        if frac is None or abs(frac) <= PHASE_MIN:
+            return None
+        if key == "whole":
+            first = frac
+        elif abs((frac - first + 0.5) % 1.0 - 0.5) > PHASE_MIN:
+            return None
+    return float(beats[0] + first * period), period
+
+
+def _track(x: np.ndarray, sr: int, x_t0: float, period: float) -> np.ndarray:
+    """The analysis's beat tracker on ``x`` told the tempo of ``period`` (beats, s)."""
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    from ..analysis import beats as ud_beats
+    from ..analysis import onset, spectral
+
+    fr = Fraction(TRACK_SR, sr)
+    m = resample_poly(x.mean(axis=0), fr.numerator, fr.denominator).astype(np.float32)
+    spec = spectral.compute(m, TRACK_SR, key_chroma=False)
+    return x_t0 + ud_beats.track_beats(onset.onset_strength(spec), spec.fps, 60.0 / period)
+
+
+def _phase(got: np.ndarray, beats: np.ndarray, period: float) -> float | None:
+    """Phase (fraction of a beat, -0.5..0.5) of tracked beats ``got`` against the line
+    ``beats``; None where they are too few or do not agree on one phase."""
+    got = got[(got >= beats[0] - 0.5 * period) & (got <= beats[-1] + 0.5 * period)]
+    if len(got) < len(beats) // 2:
+        return None
+    z = np.exp(2j * np.pi * (got - beats[0]) / period).mean()
+    if abs(z) < PHASE_COHERENCE:
+        return None
+    return float(np.angle(z)) / (2 * np.pi)
+
+
+def pin_beats(env: np.ndarray, fps: float, beats: np.ndarray, env_t0: float = 0.0,
+              reach_s: float = PIN_REACH_S) -> np.ndarray:
+    """Each beat of a line moved onto the onset it stands for, where the track drifts.
+
+    A played or loosely produced track wanders against any straight line by tens of ms
+    over a few bars; pinning only a line lets the other track's beats drift off it.
+
+    Parameters
+    ----------
+    env : onset envelope (:func:`onset_envelope`), value ``k`` at ``env_t0 + k / fps`` s.
+    beats : the refined beat line (s, increasing).
+    reach_s : how far (s) from its line a beat looks for its onset.
+
+    Returns
+    -------
+    The beats (s), each moved by the smoothed (running median of five, then mean of three
+    beats) distance to the strongest clear onset within ``reach_s``: a drift is followed
+    while one beat's stray onset is not. The line itself where fewer than half the beats
+    have a clear onset, or where the smoothed distances stay within
+    ``PIN_MIN_SPREAD_S`` of their mean (a straight line is then as good).
+    """
+    from scipy.ndimage import median_filter, uniform_filter1d
+
+    if len(beats) < 5 or len(env) < 4:
+        return beats
+    e = np.convolve(env, [0.25, 0.5, 0.25], mode="same")
+    w = max(1, int(round(reach_s * fps)))
+    dev = np.full(len(beats), np.nan)
+    for k, b in enumerate(beats):
+        c = int(round((b - env_t0) * fps))
+        if c - 2 * w < 0 or c + 2 * w + 1 > len(e):
+            continue
+        seg = e[c - w:c + w + 1]
+        j = int(np.argmax(seg))
+        # a clear onset: a peak inside the reach standing out of its beat's wider context
+        if 0 < j < 2 * w and seg[j] > 2.0 * np.median(e[c - 2 * w:c + 2 * w + 1]):
+            y0, y1, y2 = seg[j - 1], seg[j], seg[j + 1]
+            den = y0 - 2 * y1 + y2
+            d = 0.5 * (y0 - y2) / den if den < 0 else 0.0
+            dev[k] = (j - w + d) / fps + (c / fps + env_t0 - b)
+    ok = np.isfinite(dev)
+    if ok.sum() < len(beats) / 2:
+        return beats
+    dev = np.interp(np.arange(len(beats)), np.flatnonzero(ok), dev[ok])
+    smooth = uniform_filter1d(median_filter(dev, size=5, mode="nearest"), 3, mode="nearest")
+    if np.max(np.abs(smooth - smooth.mean())) <= PIN_MIN_SPREAD_S:
+        return beats
+    out = beats + smooth
+    return out if np.all(np.diff(out) > 0) else beats
+
+
+def refine_beats(x: np.ndarray, sr: int, x_t0: float, at: float, period: float, count: int,
+                 forward: bool) -> np.ndarray:
+    """The beats of an overlap as the audio has them, from the tracker's line.
+
+    Parameters
+    ----------
+    x : the track's audio around the line ((channels, n) float32 at ``sr`` Hz), sample 0
+        at track time ``x_t0`` s.
+    at, period : the tracker's line (s): its beat at ``at`` and ``count`` beats after it
+        (``forward``) or before it.
+
+    Returns
+    -------
+    ``count + 1`` beat times (s, track time, increasing): the line placed to the
+    millisecond on the onsets (:func:`refine_line`); the line the beat tracker hears in
+    this window instead where that is another (:func:`tracker_line`), placed the same way;
+    then each beat pinned where the track drifts (:func:`pin_beats`).
+    """
+    k = np.arange(count + 1) * (1.0 if forward else -1.0)
+    x = np.atleast_2d(x)
+    fps = sr / HOP
+
+    def envelope(at: float) -> tuple[np.ndarray, float]:
+        # the onsets of the line's window only; the body beside it is the tracker's context
+        lo = max(x_t0, min(at, at + k[-1] * period) - 2 * PHASE_S - 0.05)
+        hi = max(at, at + k[-1] * period) + 2 * PHASE_S + 0.05
+        a = int(round((lo - x_t0) * sr))
+        return onset_envelope(x[:, a:max(a, int(round((hi - x_t0) * sr)))], sr), x_t0 + a / sr
+
+    # the tracker hears the track as the mix plays it: silent before the incoming one's
+    # first beat, after the outgoing one's last
+    heard = x.copy()
+    cut = int(round((at - x_t0) * sr)) + (-int(0.005 * sr) if forward else int(0.005 * sr))
+    if forward:
+        heard[:, :max(0, cut)] = 0.0
+    else:
+        heard[:, max(0, cut):] = 0.0
+
+    tracked: dict[str, np.ndarray] = {}  # the tracker runs once for both checks
+
+    def to_tracker(at: float, period: float) -> tuple[float, float, bool]:
+        got = tracker_line(heard, sr, x_t0, np.sort(at + k * period), tracked)
+        if got is None:
+            return at, period, False
+        return (got[0] if forward else got[0] + count * got[1]), got[1], True
+
+    # which pulse is the beat, on the tracker's line (a line refined from the wrong pulse
+    # may tilt across to the right one), then to the millisecond, then checked again
+    at, period, _ = to_tracker(at, period)
+    env, e_t0 = envelope(at)
+    at, period = refine_line(env, fps, at, period, count, forward, e_t0)
+    at, period, moved = to_tracker(at, period)
+    if moved:
+        env, e_t0 = envelope(at)
+        at, period = refine_line(env, fps, at, period, count, forward, e_t0, SECOND_PHASE_S,
+                                 min_gain=1.0)
+    return pin_beats(env, fps, np.sort(at + k * period), e_t0)

@@ -166,9 +166,17 @@ def _session_beat_time(t0: float, pa: float, pb: float, span: float, j: np.ndarr
     return t0 + pa * j + (pb - pa) * j * j / (2.0 * span)
 
 
-Refine = Callable[[int, float, float, int, bool], tuple[float, float]]
-"""``refine(excerpt index, at, period, count, forward) -> (at, period)``: a beat line of
-the tracker's beats (s, track time) corrected against the audio (``beatgrid.refine_line``)."""
+Refine = Callable[[int, float, float, int, bool], np.ndarray]
+"""``refine(excerpt index, at, period, count, forward) -> beats``: a line of the tracker's
+beats (s, track time; its beat at ``at`` and ``count`` more after it, ``forward``, or before
+it) as the audio has them: ``count + 1`` increasing beat times (``beatgrid.refine_beats``:
+the phase the tracker hears in that window, to the millisecond, pinned where it drifts)."""
+
+
+def beat_line(at: float, period: float, count: int, forward: bool) -> np.ndarray:
+    """The ``count + 1`` beats (s, increasing) of a line: its beat at ``at`` and ``count``
+    more ``period`` s apart after it (``forward``) or before it."""
+    return np.sort(at + np.arange(count + 1) * (period if forward else -period))
 
 
 def layout(excerpts: list[Excerpt], transitions: list[Transition],
@@ -226,7 +234,7 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
                 # beat line, so its beat lands on the planned second as pinned beats do
                 at, per = fit_beats(nxt.beats, nxt.in_s, 2 * BEATS_PER_BAR, forward=True)
                 if abs(at - nxt.in_s) < 0.5 * per:
-                    b_in = nxt.in_s + refine(i + 1, at, per, 2 * BEATS_PER_BAR, True)[0] - at
+                    b_in = nxt.in_s + float(refine(i + 1, at, per, 2 * BEATS_PER_BAR, True)[0]) - at
             # play from a little before the beat (and never after the plan's in_s), so the
             # hit's attack, which starts before the beat's centre, is not cut off
             play_from = min(nxt.in_s, b_in) - 0.005
@@ -239,10 +247,15 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
         nb = int(round(span / m_b))
         a_end, a_per = fit_beats(e.beats, e.out_s, na, forward=False)
         b_first, b_per = fit_beats(nxt.beats, nxt.in_s, nb, forward=True)
-        if refine is not None:
-            a_end, a_per = refine(i, a_end, a_per, na, False)
-            b_first, b_per = refine(i + 1, b_first, b_per, nb, True)
-        a_start = a_end - na * a_per
+        # each track's beats through the overlap (track time): its line, or as the audio
+        # has them (phase, milliseconds, drift) with ``refine``
+        fit = refine or (lambda _, at, per, n, fwd: beat_line(at, per, n, fwd))
+        a_beats = fit(i, a_end, a_per, na, False)
+        b_beats = fit(i + 1, b_first, b_per, nb, True)
+        a_start, a_end = float(a_beats[0]), float(a_beats[-1])
+        a_per = (a_end - a_start) / na
+        b_first = float(b_beats[0])
+        b_per = (float(b_beats[-1]) - b_first) / nb
         # the session tempo at which the two meet: within ±8 % of both tracks' own where
         # it can be; when a body's tempo is outside that, the outgoing ramps to it over the
         # overlap's length before the overlap (pre-ramp), the incoming from it after
@@ -277,7 +290,7 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
             t0 = float(ts_pre[-1])
         qa = np.arange(1, na + 1)
         ts_a = _session_beat_time(t0, p_start, p_end, span, qa * m)
-        cur_knots.extend(zip(ts_a, a_start + qa * a_per))
+        cur_knots.extend(zip(ts_a, a_beats[qa]))
         t1 = float(ts_a[-1])
         swap = None
         if tr.shape == "bass_swap":
@@ -292,11 +305,11 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
         fade_in = Envelope(tr.shape, t0, t1, incoming=True, swap_s=swap, swap_len_s=swap_len)
         qb = np.arange(0, nb + 1)
         ts_b = _session_beat_time(t0, p_start, p_end, span, qb * m_b)
-        cur_knots = list(zip(ts_b, b_first + qb * b_per))
+        cur_knots = list(zip(ts_b, b_beats[qb]))
         if abs(p_end / pb - 1.0) > 1e-3 and b_first + 2 * nb * b_per < nxt.out_s - 2 * b_per:
             qp = np.arange(1, nb + 1)  # post-ramp: from the meeting tempo to its own body's
             ts_post = _session_beat_time(t1, p_end, pb, span, qp * m_b)
-            cur_knots.extend(zip(ts_post, b_first + (nb + qp) * b_per))
+            cur_knots.extend(zip(ts_post, float(b_beats[-1]) + qp * b_per))
         # in_s may sit a hair before the fitted first beat: play it from there
         if nxt.in_s < b_first:
             r0 = b_per / (p_start * m_b)  # at the overlap's starting tempo

@@ -209,20 +209,20 @@ def analysis_beats(path: str) -> tuple[np.ndarray, np.ndarray]:
 def audio_refiner(paths: list[str], sr: int = MIX_SR, secs: dict[str, float] | None = None
                   ) -> mix.Refine:
     """A ``mix.Refine`` that reads the window of each beat line from excerpt ``i``'s file
-    (``paths[i]``) and corrects the line against its onsets (``beatgrid.refine_line``)."""
+    (``paths[i]``) and places its beats as the audio has them (``beatgrid.refine_beats``:
+    the phase the beat tracker hears there, onsets to the millisecond, drift)."""
 
-    def refine(i: int, at: float, period: float, count: int, forward: bool
-               ) -> tuple[float, float]:
+    def refine(i: int, at: float, period: float, count: int, forward: bool) -> np.ndarray:
         t = time.perf_counter()
         span = count * period
-        lo = max(0.0, (at if forward else at - span) - 2 * beatgrid.PHASE_S - 0.05)
-        hi = (at + span if forward else at) + 2 * beatgrid.PHASE_S + 0.05
+        # the body beside the overlap too: the tracker hears the beat in that context
+        lo = max(0.0, (at if forward else at - span - beatgrid.CONTEXT_S) - period)
+        hi = (at + span + beatgrid.CONTEXT_S if forward else at) + period
         try:
             x = read_span(paths[i], lo, hi, sr)
-        except UnderdogError:
-            return at, period  # the render's own read will say what is wrong
-        env = beatgrid.onset_envelope(x, sr)
-        got = beatgrid.refine_line(env, sr / beatgrid.HOP, at, period, count, forward, lo)
+        except UnderdogError:  # the render's own read will say what is wrong
+            return mix.beat_line(at, period, count, forward)
+        got = beatgrid.refine_beats(x, sr, lo, at, period, count, forward)
         if secs is not None:
             secs["refine"] = secs.get("refine", 0.0) + time.perf_counter() - t
         return got

@@ -1,0 +1,84 @@
+"""Beat lines as the audio has them (render/beatgrid.py): an overlap's beats meet where a
+beat tracker hears them even when the library's beats for that window sit a 16th or an
+eighth off (another phase), and a track that drifts against a straight line is pinned beat
+by beat. Real audio: demo-library tracks, the drift made with the render's own stretcher."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from underdog.render import beatgrid, mix
+from underdog.render.render import analysis_beats, audio_refiner
+from underdog.render.source import MIX_SR, read_span
+from underdog.render.stretch import TimeMap, stretch
+
+from .test_render_mix import A
+
+
+@pytest.mark.parametrize("forward", [False, True])
+@pytest.mark.parametrize("off_beats", [0.25, 0.5, -0.25])
+def test_library_beats_off_phase_are_placed_where_the_tracker_hears_the_beat(forward, off_beats):
+    """A library whose stored beats for a window are a 16th (a quarter beat) or an eighth
+    off: the render's refiner used to keep (or tilt) the line there, ±50 ms from it at
+    most, so two tracks met 100-250 ms apart; it now places the same beats as on the
+    library's own line (within 10 ms; a line half a beat off may land on the next beat)."""
+    beats, down = analysis_beats(A)
+    period = float(np.median(np.diff(beats)))
+    refine = audio_refiner([A])
+    t = float(down[np.argmin(np.abs(down - (30.0 if forward else 60.0)))])
+    at, per = mix.fit_beats(beats, t, 32, forward)
+    want = refine(0, at, per, 32, forward)
+    at_off, per_off = mix.fit_beats(beats + off_beats * period, t + off_beats * period, 32,
+                                    forward)
+    got = refine(0, at_off, per_off, 32, forward)
+    gap = (got - want + 0.5 * period) % period - 0.5 * period  # modulo whole beats
+    assert np.max(np.abs(gap)) < 0.010
+
+
+def test_tracker_line_keeps_a_line_on_the_beat_and_moves_one_off_it():
+    """On the library's own line the tracker hears no other beat; on a line an eighth
+    off it hears the beat half a beat away."""
+    beats, _ = analysis_beats(A)
+    sel = beats[(beats >= 20.0) & (beats <= 40.0)]
+    at, period = mix.fit_beats(beats, float(sel[0]), len(sel) - 1, forward=True)
+    line = at + np.arange(len(sel)) * period
+    x = read_span(A, 12.0, 41.0)
+    assert beatgrid.tracker_line(x, MIX_SR, 12.0, line) is None
+    got = beatgrid.tracker_line(x, MIX_SR, 12.0, line + 0.5 * period)
+    assert got is not None
+    assert abs(abs(got[0] - line[0] - 0.5 * period) - 0.5 * period) < 0.05 * period
+    assert got[1] == pytest.approx(period, rel=0.01)
+
+
+def test_a_drifting_track_is_pinned_beat_by_beat():
+    """A track whose tempo wanders (made here: 16 s of a demo track played through a
+    time map whose rate swings ±1.3 %, so its beats leave the best straight line by up to
+    ~25 ms): each beat is pinned onto its onset, where the line misses."""
+    sr = MIX_SR
+    fps = sr / beatgrid.HOP
+    beats, _ = analysis_beats(A)
+    t0, t1 = 20.0, 36.0
+    x = read_span(A, t0, t1)
+    # output time u (s) -> input time u + a sin(2 pi u / T)
+    u = np.linspace(0.0, x.shape[1] / sr, 400)
+    tin = u + 0.03 * np.sin(2 * np.pi * u / 15.0)
+    keep = tin <= x.shape[1] / sr
+    y = stretch(x, sr, TimeMap(u[keep] * sr, tin[keep] * sr), "wsola")
+    # the beats' onsets in the original (the library's beats are on 23 ms frames), then
+    # where the map puts them
+    src = beats[(beats >= t0 + 1.0) & (beats <= t1 - 1.0)] - t0
+    ex = np.convolve(beatgrid.onset_envelope(x, sr), [0.25, 0.5, 0.25], mode="same")
+    w = int(0.03 * fps)
+    src = np.array([b + (np.argmax(ex[int(round(b * fps)) - w:int(round(b * fps)) + w + 1]) - w)
+                    / fps for b in src])
+    true = np.interp(src, tin[keep], u[keep])
+    k = np.arange(len(true))
+    slope, icpt = np.polyfit(k, true, 1)
+    line = icpt + slope * k
+    miss = np.abs(line - true)
+    assert miss.max() > 0.02  # a line cannot follow it
+    pinned = beatgrid.pin_beats(beatgrid.onset_envelope(y, sr), fps, line)
+    err = np.abs(pinned - true)
+    assert np.median(err) < 0.004
+    assert err.max() < 0.5 * miss.max()
