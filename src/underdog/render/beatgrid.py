@@ -166,8 +166,8 @@ PIN_MIN_SPREAD_S = 0.02  # pin beat by beat only where the line misses by more t
 CONTEXT_S = 8.0
 
 
-def tracker_line(x: np.ndarray, sr: int, x_t0: float, beats: np.ndarray,
-                 tracked: dict[str, np.ndarray] | None = None) -> tuple[float, float] | None:
+def tracker_line(x: np.ndarray, sr: int, x_t0: float, beats: np.ndarray
+                 ) -> tuple[float, float] | None:
     """The beat line the analysis's beat tracker hears in ``x``, where it is not ``beats``.
 
     The library's beats were tracked over the whole track; inside one window the tracker
@@ -184,8 +184,6 @@ def tracker_line(x: np.ndarray, sr: int, x_t0: float, beats: np.ndarray,
     x : audio ((channels, n) or (n,), float32 at ``sr`` Hz), sample 0 at track time
         ``x_t0`` s, covering the line.
     beats : the beat line (s, track time, increasing, evenly spaced).
-    tracked : the tracker's beats of ``x`` kept between calls on the same ``x`` (a dict
-        this fills), so a second line is measured without tracking again.
 
     Returns
     -------
@@ -197,20 +195,16 @@ def tracker_line(x: np.ndarray, sr: int, x_t0: float, beats: np.ndarray,
     if len(beats) < 4:
         return None
     x = np.atleast_2d(x)
-    tracked = {} if tracked is None else tracked
     period = float(beats[-1] - beats[0]) / (len(beats) - 1)
+    # (told this line's tempo: a line refined to another period is tracked again)
+    frac = _phase(_track(x, sr, x_t0, period), beats, period)
+    if frac is None or abs(frac) <= PHASE_MIN:
+        return None
     cut = int(0.5 * period * sr)
-    for key, a in (("whole", 0), ("later", cut)):
-        if key not in tracked:
-            tracked[key] = _track(x[:, a:], sr, x_t0 + a / sr, period)
-        frac = _phase(tracked[key], beats, period)
-        if frac is None or abs(frac) <= PHASE_MIN:
-            return None
-        if key == "whole":
-            first = frac
-        elif abs((frac - first + 0.5) % 1.0 - 0.5) > PHASE_MIN:
-            return None
-    return float(beats[0] + first * period), period
+    again = _phase(_track(x[:, cut:], sr, x_t0 + cut / sr, period), beats, period)
+    if again is None or abs((again - frac + 0.5) % 1.0 - 0.5) > PHASE_MIN:
+        return None
+    return float(beats[0] + frac * period), period
 
 
 def _track(x: np.ndarray, sr: int, x_t0: float, period: float) -> np.ndarray:
@@ -329,10 +323,8 @@ def refine_beats(x: np.ndarray, sr: int, x_t0: float, at: float, period: float, 
     else:
         heard[:, max(0, cut):] = 0.0
 
-    tracked: dict[str, np.ndarray] = {}  # the tracker runs once for both checks
-
     def to_tracker(at: float, period: float) -> tuple[float, float, bool]:
-        got = tracker_line(heard, sr, x_t0, np.sort(at + k * period), tracked)
+        got = tracker_line(heard, sr, x_t0, np.sort(at + k * period))
         if got is None:
             return at, period, False
         return (got[0] if forward else got[0] + count * got[1]), got[1], True
