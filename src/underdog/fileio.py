@@ -229,32 +229,44 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None
         _unlink_quietly(tmp)
         raise OutputError(os.fspath(path), os_reason(e)) from None
     f = None
+    with _renamed_over(path, target, tmp, held):
+        try:
+            if mode == "w":
+                f = os.fdopen(fd, "w", encoding=encoding or "utf-8", errors=errors,
+                              newline=newline)
+            else:
+                f = os.fdopen(fd, "wb")
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+            f.close()
+            _take_mode_and_owner(tmp, _stat_or_none(target))
+            os.replace(tmp, target)
+        except BaseException:
+            if f is None:
+                os.close(fd)
+            elif not f.closed:
+                try:
+                    f.close()  # may fail again (the flush on a full disk): it goes anyway
+                except OSError:
+                    pass
+            raise
+
+
+@contextlib.contextmanager
+def _renamed_over(path, target: str, tmp: str, lock_fd: int) -> Iterator[None]:
+    """Around writing ``tmp``, which the block renames over ``target``: any failure removes
+    ``tmp`` (an OS error is raised as OutputError for ``path``); ``lock_fd`` (``tmp``'s
+    lock) is closed either way; after the rename, the folder is synced."""
     try:
-        if mode == "w":
-            f = os.fdopen(fd, "w", encoding=encoding or "utf-8", errors=errors,
-                          newline=newline)
-        else:
-            f = os.fdopen(fd, "wb")
-        yield f
-        f.flush()
-        os.fsync(f.fileno())
-        f.close()
-        _take_mode_and_owner(tmp, _stat_or_none(target))
-        os.replace(tmp, target)
+        yield
     except BaseException as exc:
-        if f is None:
-            os.close(fd)
-        elif not f.closed:
-            try:
-                f.close()  # may fail again (the flush on a full disk): the file goes anyway
-            except OSError:
-                pass
         _unlink_quietly(tmp)
         if isinstance(exc, OSError):
             raise OutputError(os.fspath(path), os_reason(exc)) from None
         raise
     finally:
-        os.close(held)
+        os.close(lock_fd)
     _fsync_folder(os.path.dirname(target))
 
 
@@ -288,7 +300,7 @@ def rewrite_atomic(path: str | os.PathLike, edit: Callable[[str], Any],
         fd, tmp = _temp_beside(target)
     except OSError as e:
         raise OutputError(os.fspath(path), os_reason(e)) from None
-    try:  # ``fd`` stays open, holding the copy's lock, until it is renamed or removed
+    with _renamed_over(path, target, tmp, fd):  # ``fd`` holds the copy's lock till then
         shutil.copyfile(target, tmp)
         result = edit(tmp)
         with open(tmp, "rb+") as f:
@@ -297,14 +309,6 @@ def rewrite_atomic(path: str | os.PathLike, edit: Callable[[str], Any],
             verify(target, tmp)
         _take_mode_and_owner(tmp, st)
         os.replace(tmp, target)
-    except BaseException as exc:
-        _unlink_quietly(tmp)
-        if isinstance(exc, OSError):
-            raise OutputError(os.fspath(path), os_reason(exc)) from None
-        raise
-    finally:
-        os.close(fd)
-    _fsync_folder(os.path.dirname(target))
     return result
 
 
