@@ -180,7 +180,7 @@ def _take(out, pos: int, first: int, want: int | None, got: int):
     """(the part of resampled frame ``out`` inside the span as a fresh (2, k) array or
     None, the sample index after ``out``)."""
     n = out.samples
-    a = np.stack([np.frombuffer(out.planes[c], np.float32, n) for c in range(2)])
+    a = out.to_ndarray()  # fltp stereo: (2, n) float32
     lo = max(0, first - pos)
     if lo < n:
         a = a[:, lo:]
