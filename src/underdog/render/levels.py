@@ -60,7 +60,7 @@ class MakeUpGain:
 
     Each excerpt is levelled to the target before the limiter, which then takes some of it
     back (0.3-1.2 LU on loud, peaky material). Per excerpt, ``next_db`` measures that loss
-    in a first pass (a third of the levelled excerpt, in 4-s windows, through a throwaway
+    in a first pass (a sixth of the levelled excerpt, in 4-s windows, through a throwaway
     limiter with the mix's settings, on the analysis's BS.1770 meter) and gives it back; a running
     meter on the mix limiter's output (``after``) adds a slow catch-up for what the first
     passes miss (the loss grows with the make-up; crossfades). It streams: the running
@@ -111,9 +111,9 @@ class MakeUpGain:
 
     def windows(self, n: int) -> list[tuple[int, int]]:
         """The sample spans of an ``n``-sample excerpt that a first pass measures: 4 s of
-        every 12 s (a third of the limiter's work), the whole of a short excerpt."""
-        win, hop = 4 * self.sr, 12 * self.sr
-        if n <= 3 * hop:
+        every 24 s (a sixth of the limiter's work), the whole of a short excerpt."""
+        win, hop = 4 * self.sr, 24 * self.sr
+        if n <= 9 * win:  # under 36 s
             return [(0, n)]
         return [(a, min(n, a + win)) for a in range(0, n - win // 2, hop)]
 
