@@ -18,15 +18,16 @@ MINUTES = 10.0
 MAX_RSS_MB = 400  # the whole render's process, numpy, scipy and FFmpeg included
 
 CHILD = """
-import json, resource, sys
+import json, sys
 import numpy as np
 from underdog.render.render import read_plan, render
 plan, out, grids = sys.argv[1:4]
 g = np.load(grids)
 beats = {p: (g[k + "_beats"], g[k + "_downbeats"]) for k, p in json.loads(g["paths"].item()).items()}
 rep = render(read_plan(plan), out, beats_for=beats.__getitem__, cues="none")
-print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "duration_s": rep.duration_s}))
+# VmHWM: this process's own peak (ru_maxrss keeps the forking parent's across exec)
+hwm = next(int(ln.split()[1]) for ln in open("/proc/self/status") if ln.startswith("VmHWM:"))
+print(json.dumps({"rss_mb": hwm / 1024, "duration_s": rep.duration_s}))
 """
 
 
