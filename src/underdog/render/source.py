@@ -42,8 +42,19 @@ def iter_span(path: str | os.PathLike, in_s: float = 0.0, out_s: float | None = 
     try:
         container = av.open(path)
     except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise DecodeError(path, av_reason(exc) if isinstance(exc, av.error.FFmpegError)
-                          else str(exc)) from None
+        first_error = DecodeError(path, av_reason(exc) if isinstance(exc, av.error.FFmpegError)
+                                  else str(exc))
+        # libsndfile reads some Ogg files FFmpeg's demuxer rejects (the analysis decoder
+        # takes the same second opinion, so they are in the library)
+        pieces = _span_soundfile(path, in_s, out_s, sr)
+        try:
+            head = next(pieces, None)
+        except Exception:
+            raise first_error from None
+        if head is not None:
+            yield head
+            yield from pieces
+        return
     try:
         if not container.streams.audio:
             raise DecodeError(path, "no audio stream")
@@ -65,7 +76,10 @@ def iter_span(path: str | os.PathLike, in_s: float = 0.0, out_s: float | None = 
         # track time 0 is the first decoded sample (the stream's start time, e.g. an
         # MP3's encoder delay, is not audio time)
         start = stream.start_time if stream.start_time is not None else 0
-        for frame in _frames(container, stream, path):
+        frames = _frames(container, stream, path)
+        if in_s > 1.0:  # after a seek: count from a frame whose timestamp the next confirms
+            frames = _confirmed(frames, stream)
+        for frame in frames:
             if pos is None:
                 pos = (int(round(float((frame.pts - start) * frame.time_base) * sr))
                        if frame.pts is not None else 0)
@@ -174,6 +188,64 @@ def _frames(container, stream, path: str):
             yield from packet.decode()
         except av.error.InvalidDataError:
             continue  # a damaged packet: skipped, as the analysis decoder does
+
+
+def _span_soundfile(path: str, in_s: float, out_s: float | None, sr: int
+                    ) -> Iterator[np.ndarray]:
+    """:func:`iter_span` through libsndfile: seek to ``in_s`` (exact, by sample), read
+    blocks, and resample them to stereo at ``sr`` with FFmpeg's resampler."""
+    import soundfile as sf
+
+    with sf.SoundFile(path) as f:
+        native = f.samplerate
+        a = min(int(round(in_s * native)), f.frames)
+        n = f.frames - a if out_s is None else max(0, min(f.frames, int(round(out_s * native))) - a)
+        f.seek(a)
+        want = None if out_s is None else max(0, int(round(out_s * sr)) - int(round(in_s * sr)))
+        resampler = av.AudioResampler(format="fltp", layout="stereo", rate=sr)
+        got = 0
+        for block in f.blocks(blocksize=65536, frames=n, dtype="float32", always_2d=True):
+            x = block.T if block.shape[1] != 1 else np.repeat(block.T, 2, axis=0)
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(x[:2]), format="fltp",
+                                               layout="stereo")
+            frame.sample_rate = native
+            for out in [*resampler.resample(frame)]:
+                y = out.to_ndarray()
+                y = y if want is None else y[:, :max(0, want - got)]
+                got += y.shape[1]
+                if y.shape[1]:
+                    yield y
+        for out in resampler.resample(None):
+            y = out.to_ndarray()
+            y = y if want is None else y[:, :max(0, want - got)]
+            got += y.shape[1]
+            if y.shape[1]:
+                yield y
+
+
+def _confirmed(frames, stream):
+    """``frames`` from the first one whose timestamp the next frame confirms (its pts plus
+    its length is the next one's pts). After a seek, every later sample's place is counted
+    from the first frame's timestamp, and that one can be off: FFmpeg's Vorbis decoder
+    stamps a frame at a block-size change 448 samples late, so an excerpt read from there
+    played 10.2 ms away from where a full decode (the analysis's beats) has it."""
+    it = iter(frames)
+    prev = None
+    for f in it:
+        if prev is not None and _follows(prev, f, stream.time_base):
+            yield prev
+            yield f
+            yield from it
+            return
+        prev = f
+    if prev is not None:  # never confirmed (one frame, or no timestamps): as it is
+        yield prev
+
+
+def _follows(a, b, time_base) -> bool:
+    if a.pts is None or b.pts is None or not a.sample_rate:
+        return False
+    return abs(float((b.pts - a.pts) * time_base) * a.sample_rate - a.samples) < 1.0
 
 
 def _take(out, pos: int, first: int, want: int | None, got: int):
