@@ -489,17 +489,18 @@ def _restyle(lib: Library, state: FileState, path: str, stale: frozenset[str],
     ``only_if_changed``, when the stored style already is this decision (nothing written)."""
     from ..analysis.style import FEATURE_NAMES, classify_features, resolve_style
 
+    tags = read_tags(path) if tags is None else tags
+    t = lib.get_track(state.id) if only_if_changed else None
+    if only_if_changed and (t is None or (t.genre or None) == (tags.get("genre") or None)):
+        return False  # the genre tag, all a style decision reads besides the audio, is as stored
     feats = lib.style_features(state.id, len(FEATURE_NAMES))
     if feats is None:
         return False
     res = classify_features(feats)
-    tags = read_tags(path) if tags is None else tags
     label, probs, source = resolve_style(res.probs, tags.get("genres"))
-    if only_if_changed:
-        t = lib.get_track(state.id)
-        if t is not None and (t.style_label, t.style_source) == (label, source) and \
-                _same_probs(t.style, probs):
-            return False
+    if t is not None and (t.style_label, t.style_source) == (label, source) and \
+            _same_probs(t.style, probs):
+        return False
     done = SimpleNamespace(style=probs, style_label=label, style_source=source)
     lib.update_analysis(state.id, done, stale, {**state.analysers,
                                                 **{n: versions[n] for n in stale}})
