@@ -10,6 +10,7 @@ a temporary file to be read back in pieces, so a long span never sits in memory 
 
 from __future__ import annotations
 
+import itertools
 import os
 from typing import Callable, Iterable, Iterator
 
@@ -204,23 +205,20 @@ def _span_soundfile(path: str, in_s: float, out_s: float | None, sr: int
         want = None if out_s is None else max(0, int(round(out_s * sr)) - int(round(in_s * sr)))
         resampler = av.AudioResampler(format="fltp", layout="stereo", rate=sr)
         got = 0
-        for block in f.blocks(blocksize=65536, frames=n, dtype="float32", always_2d=True):
-            x = block.T if block.shape[1] != 1 else np.repeat(block.T, 2, axis=0)
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(x[:2]), format="fltp",
-                                               layout="stereo")
-            frame.sample_rate = native
-            for out in [*resampler.resample(frame)]:
+        blocks = f.blocks(blocksize=65536, frames=n, dtype="float32", always_2d=True)
+        for block in itertools.chain(blocks, [None]):  # None: flush the resampler
+            frame = None
+            if block is not None:
+                x = block.T if block.shape[1] != 1 else np.repeat(block.T, 2, axis=0)
+                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(x[:2]),
+                                                   format="fltp", layout="stereo")
+                frame.sample_rate = native
+            for out in resampler.resample(frame):
                 y = out.to_ndarray()
                 y = y if want is None else y[:, :max(0, want - got)]
                 got += y.shape[1]
                 if y.shape[1]:
                     yield y
-        for out in resampler.resample(None):
-            y = out.to_ndarray()
-            y = y if want is None else y[:, :max(0, want - got)]
-            got += y.shape[1]
-            if y.shape[1]:
-                yield y
 
 
 def _confirmed(frames, stream):
