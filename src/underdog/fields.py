@@ -24,6 +24,8 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from underdog.text import mmss
+
 # Where a field lives: on models.Track ("track"), on analysis.TrackAnalysis ("analysis"),
 # or only in the database (neither).
 TRACK, ANALYSIS = "track", "analysis"
@@ -106,10 +108,6 @@ class Field:
         return _EMPTY[self.kind]() if self.kind in _EMPTY else None
 
 
-def _mm_ss(v: float) -> str:
-    return f"{int(v // 60)}:{int(v % 60):02d}"
-
-
 def _number(spec: str) -> Callable[[Any], str]:
     return lambda v: format(v, spec)
 
@@ -145,7 +143,7 @@ FIELDS: tuple[Field, ...] = (
     Field("tag_bpm", "real", "tags", on=_DB),
     Field("tag_key", "text", "tags", on=_DB),
     # analysis: every decode
-    Field("duration_s", "real", "decode", required=_A, label="time", fmt=_mm_ss,
+    Field("duration_s", "real", "decode", required=_A, label="time", fmt=mmss,
           sort=("duration",), doc="seconds of decoded audio", listed=True),
     # analysis: tempo, beats, bars
     Field("bpm", "real", "tempo", label="BPM", fmt=_number(".1f"), sort=("bpm",),
