@@ -70,7 +70,8 @@ class Field:
     column definition overriding the kind's type (constraints, defaults). ``sort``: the
     names users sort tracks by it with (``tracks --sort``), ``sort_sql`` the ORDER BY
     term (the column by default). ``listed``: part of the track records users get
-    (``tracks -f json|csv``, ``show``, the web page; CSV takes the scalar ones).
+    (``tracks -f json|csv``, ``show``, the web page; CSV takes the scalar ones, and those
+    with a ``csv`` cell: the JSON value as one text cell).
     """
 
     name: str
@@ -88,6 +89,7 @@ class Field:
     sort: tuple[str, ...] = ()
     sort_sql: str | None = None
     listed: bool = False
+    csv: Callable[[Any], str] | None = None
     doc: str = ""
 
     @property
@@ -175,6 +177,7 @@ FIELDS: tuple[Field, ...] = (
     Field("key_confidence", "real", "key", doc="0..1", listed=True),
     # analysis: sections
     Field("drops", "records", "sections", label="drops", fmt=lambda v: str(len(v)),
+          csv=lambda v: " ".join(f"{d['time_s']:.2f}" for d in v or ()),
           doc="[{time_s, strength, ...}, ...]", listed=True),
     Field("buildups", "records", "sections", on=_A, doc="[{start_s, end_s, strength}, ...]"),
     Field("intro_end_s", "real", "sections", doc="first mix-in point (s)", listed=True),
@@ -193,7 +196,8 @@ FIELDS: tuple[Field, ...] = (
           doc="sound print: one 32-bit word per 93 ms (analysis/identity.py); on a "
               "Track only where loaded (Library.identities)"),
     # things the user should know that did not stop the analysis
-    Field("warnings", "lines", "decode", doc="one line each", listed=True),
+    Field("warnings", "lines", "decode", doc="one line each", listed=True,
+          csv=lambda v: " | ".join(v or ())),
     # bookkeeping
     Field("status", "text", on=_T, default="ok", json=False,
           sql="TEXT NOT NULL DEFAULT 'ok' CHECK (status IN ('ok','failed','missing'))",

@@ -15,11 +15,17 @@ from ..models import Track, shown_level
 
 DbPath = str | os.PathLike | None
 
-# A track's scalar fields as users get them (CSV columns), from the declaration
-# (fields.LISTED); energy shows as the level, with the analysis value beside it.
+# A track's CSV columns, from the declaration (fields.LISTED): the scalar fields and those
+# with a CSV cell (drops as their times); energy shows as the level, the analysis value beside.
 TRACK_FIELDS: tuple[str, ...] = tuple(
-    n for f in fields.LISTED if f.kind in fields.SCALAR_KINDS
+    n for f in fields.LISTED if f.kind in fields.SCALAR_KINDS or f.csv
     for n in ((f.name, "energy_raw") if f.name == "energy" else (f.name,)))
+_CSV_CELLS = {f.name: f.csv for f in fields.LISTED if f.csv}
+
+
+def track_csv_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A track record (``track_record``) with its list fields as one CSV cell each."""
+    return {k: _CSV_CELLS[k](v) if k in _CSV_CELLS else v for k, v in record.items()}
 
 
 def db_path(db: DbPath = None) -> str:

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from ..app.common import TRACK_FIELDS, parse_range as app_parse_range
+from ..app.common import TRACK_FIELDS, parse_range as app_parse_range, track_csv_record
 from ..app.tag import leftover_lines
 from ..app.library import (ScanInterrupted, list_problems, prepare_scan,
                            prune as prune_missing, query_tracks, show_track)
@@ -132,7 +132,10 @@ def tracks(
         raise typer.BadParameter(str(exc)) from None
     rows = page.tracks
     if format != TracksFormat.table:
-        print_records(page.records(), format.value, csv_fields=TRACK_FIELDS)
+        records = page.records()
+        if format == TracksFormat.csv:
+            records = [track_csv_record(r) for r in records]
+        print_records(records, format.value, csv_fields=TRACK_FIELDS)
         return
     console = make_console()
     table = Table(header_style="bold")
