@@ -97,3 +97,56 @@ def test_a_library_too_small_for_the_rounds_warns_per_round(demo_db, tmp_path): 
         assert len(lines) == 1, (r, p.warnings)
     assert all("used twice" in w or "energy" in w or "tempo" in w
                for w in p.warnings if w.startswith("round"))
+
+
+def _bench_planner():
+    """bench/planner.py as a module (the bound lives with the benchmark that quotes it)."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    bench = str(Path(__file__).resolve().parents[1] / "bench")
+    if bench not in sys.path:
+        sys.path.insert(0, bench)
+    return importlib.import_module("planner")
+
+
+def test_contiguous_bound_is_the_best_disjoint_windows(lib):
+    """The bench's contiguity-aware bound on the work rounds' energy error equals a brute
+    force over the demo library: one work slot, the best window of consecutive bars of any
+    track that can play there; two, the best two disjoint windows (one track or two)."""
+    import math
+
+    import numpy as np
+    from underdog.planning.excerpts import (ExcerptOptions, make_slots, play_multiple,
+                                            track_grid)
+
+    bp = _bench_planner()
+    tracks = [t for t in lib.tracks() if t.duration_s and t.duration_s >= 20]
+    for rounds in (1, 2):
+        arc = load_arc("hiit", work=0.5, rest=0.5, rounds=rounds)
+        for seg in arc.segments:  # work at 120 BPM, which several demo tracks can play
+            seg.bpm = (120.0, 120.0) if seg.round and seg.peak else seg.bpm
+        tl = arc.timeline(None)
+        work = [s for s in make_slots(tl, ExcerptOptions()) if s.work]
+        assert len(work) == rounds and len({s.bars for s in work}) == 1
+        n, tempo, target = work[0].bars, work[0].tempo, work[0].target_level
+        singles, pairs = [], []
+        for t in tracks:
+            g = track_grid(t, lib.rhythm(t.id))
+            m = play_multiple(240.0 * g.n_bars / float(g.downbeats[-1] - g.downbeats[0]),
+                              tempo, True) if g is not None else None
+            if m is None:
+                continue
+            w = int(math.ceil(n / m - 1e-9))
+            err = np.array([np.mean(np.abs(g.levels[i:i + w] - target))
+                            for i in range(g.n_bars - w + 1)])
+            if not len(err):
+                continue
+            singles.append(float(err.min()))
+            pairs += [float(err[i] + err[j]) for i in range(len(err))
+                      for j in range(i + w, len(err))]
+        singles.sort()
+        brute = singles[0] if rounds == 1 else min(pairs + [singles[0] + singles[1]]) / 2
+        got = bp._contiguous_bound(lib, tracks, tl)
+        assert got == pytest.approx(brute, abs=1e-9)
