@@ -486,52 +486,29 @@ def _contiguous_bound(lib, tracks, tl) -> float:
     into the planner's own work slots (``make_slots``): each work slot filled by one
     stretch of one track's consecutive bars, no bar of music twice, from tracks that can
     play at the slot's tempo (±8 %, or half or double). It drops only the reuse gap, the
-    artist rule and every cost but energy, so it is exact for those relaxations: per
-    track, a dynamic program over its bars and how many slots of each length it fills;
-    then the tracks combined (min-plus over those counts). Bar levels as the planner
-    reads them (``track_grid``)."""
-    from underdog.planning.excerpts import ExcerptOptions, make_slots, play_multiple, track_grid
+    artist rule and every cost but energy, so it is exact for those relaxations
+    (``excerpts.fill_windows``, which the planner also uses to know how loud its work
+    slots can be). Bar levels as the planner reads them (``track_grid``); inf when the
+    library cannot fill the work slots without playing a bar twice."""
+    from underdog.planning.excerpts import (ExcerptOptions, fill_windows, make_slots,
+                                            play_multiple, track_grid)
 
     work = [s for s in make_slots(tl, ExcerptOptions()) if s.work]
     if not work:
         return math.nan
-    lengths = sorted({s.bars for s in work})
-    counts = [sum(s.bars == n for s in work) for n in lengths]
-    shape = tuple(c + 1 for c in counts)
-    tempo, target = float(work[0].tempo), float(work[0].target_level)
-    total = np.full(shape, np.inf)
-    total[(0,) * len(shape)] = 0.0
+    kinds = sorted({(s.bars, s.target_level) for s in work})
+    counts = [sum((s.bars, s.target_level) == kd for s in work) for kd in kinds]
+    items = []
     for t in tracks:
         g = track_grid(t, lib.rhythm(t.id))
         if g is None or g.n_bars < 1:
             continue
         own = 240.0 * g.n_bars / float(g.downbeats[-1] - g.downbeats[0])
-        m = play_multiple(own, tempo, True)
-        if m is None:
-            continue
-        cum = np.concatenate([[0.0], np.cumsum(np.abs(g.levels - target))])
-        best = [np.full(shape, np.inf) for _ in range(g.n_bars + 1)]
-        best[0][(0,) * len(shape)] = 0.0
-        for pos in range(1, g.n_bars + 1):
-            b = best[pos - 1].copy()
-            for k, n in enumerate(lengths):
-                w = int(math.ceil(n / m - 1e-9))  # the track's bars under n session bars
-                if pos >= w:
-                    c = (cum[pos] - cum[pos - w]) / w * n  # level error × session bars
-                    to = tuple(slice(1 if j == k else 0, None) for j in range(len(shape)))
-                    fr = tuple(slice(0, -1 if j == k else None) for j in range(len(shape)))
-                    b[to] = np.minimum(b[to], best[pos - w][fr] + c)
-            best[pos] = b
-        mine, new = best[-1], total.copy()
-        for idx in zip(*np.nonzero(np.isfinite(mine))):
-            if not any(idx):
-                continue
-            to = tuple(slice(i, None) for i in idx)
-            fr = tuple(slice(0, d - i) for i, d in zip(idx, shape))
-            new[to] = np.minimum(new[to], total[fr] + mine[idx])
-        total = new
-    need = total[tuple(counts)]  # inf: too little music to fill them without a repeat
-    return float(need / sum(c * n for c, n in zip(counts, lengths)))
+        m = play_multiple(own, float(work[0].tempo), True)
+        if m is not None:
+            items.append((g.levels, m))
+    total, _ = fill_windows(items, [n for n, _ in kinds], [t for _, t in kinds], counts)
+    return total / sum(c * n for c, (n, _) in zip(counts, kinds))
 
 
 def excerpt_bench(db_path: Path) -> None:

@@ -250,3 +250,75 @@ def test_a_work_span_leaves_the_rest_of_a_loud_part_in_one_piece(lib):
     again = choose_excerpt(t, g, slot, Weights(), False, avoid=[(first.in_s, first.out_s)])
     assert first.level >= 8.6 and first.i_in in (0, 32), first
     assert again is not None and again.level >= 8.6, (first.i_in, again)
+
+
+def test_fill_windows_is_the_best_packing_of_two_slot_lengths():
+    """excerpts.fill_windows against a brute force: two short tracks, two windows of 2
+    bars and two of 3, no bar in two windows; the least total |level − 9| × bars, and the
+    windows it reports are disjoint and add up to that total."""
+    import itertools
+
+    from underdog.planning.excerpts import fill_windows
+
+    rng = np.random.default_rng(7)
+    levels = [rng.uniform(3.0, 10.0, 9), rng.uniform(3.0, 10.0, 7)]
+    lengths, counts = [2, 3], [2, 2]
+    places = [(t, b, n) for t, lv in enumerate(levels) for n in lengths
+              for b in range(len(lv) - n + 1)]
+
+    def err(t, b, n):
+        return float(np.sum(np.abs(levels[t][b:b + n] - 9.0)))
+
+    best = np.inf
+    for combo in itertools.combinations(places, 4):
+        if sorted(n for _, _, n in combo) != [2, 2, 3, 3]:
+            continue
+        bars = [(t, x) for t, b, n in combo for x in range(b, b + n)]
+        if len(set(bars)) == len(bars):
+            best = min(best, sum(err(*c) for c in combo))
+    total, wins = fill_windows([(lv, 1.0) for lv in levels], lengths, [9.0, 9.0], counts)
+    assert total == pytest.approx(best)
+    assert [len(w) for w in wins] == counts
+    bars = [(t, x) for k, w in enumerate(wins) for t, b, _ in w
+            for x in range(b, b + lengths[k])]
+    assert len(set(bars)) == len(bars)
+    assert sum(e * lengths[k] for k, w in enumerate(wins) for _, _, e in w) == \
+        pytest.approx(total)
+    # 2 × 2 + 5 × 3 bars of windows in 9 + 7 bars of music: none
+    assert fill_windows([(lv, 1.0) for lv in levels], [2, 3], [9.0, 9.0], [2, 5])[0] == \
+        np.inf
+
+
+def test_a_work_round_plays_the_loud_track_first(lib):
+    """A 2-minute work round at level 9, 120 BPM: three tracks on its tempo at level
+    7.9, two at level 9.1 that must be stretched 7 % (111.5 BPM). On cost alone the
+    on-tempo tracks win (the stretch costs more than 1.1 levels); a boxer wants the
+    work loud first, so the round plays the loud tracks (the old planner played the
+    7.9 ones), and the rest (level 4.5) still gets a calm part."""
+    import dataclasses
+
+    base = lib.tracks()[0]
+    tracks, rhythm = [], {}
+    for k, (bpm, lv) in enumerate([(120.0, 0.77)] * 3 + [(111.5, 0.9)] * 2):
+        beat = 60.0 / bpm
+        dur = 320 * beat
+        n = int(dur / 1.0)
+        curve = np.full(n, lv)
+        curve[int(0.8 * n):] = 0.3  # a calm end for the rest
+        tracks.append(dataclasses.replace(
+            base, id=2000 + k, path=f"/music/w{k}.flac", artist=f"artist {k}",
+            albumartist=None, album=None, title=f"w{k}", bpm=bpm, duration_s=dur,
+            energy=float(np.mean(curve)), energy_curve=curve.astype(np.float32),
+            energy_curve_hop_s=1.0, drops=[], camelot=None, style=None, style_label=None))
+        rhythm[2000 + k] = (np.arange(0.0, dur, beat), np.arange(0.0, dur + 1e-6, 4 * beat),
+                            np.arange(0.0, dur, 16 * beat))
+    arc = Arc("round", [Segment("work 1", bpm=(120.0, 120.0), energy=(9.0, 9.0),
+                                minutes=2.0, peak=True, round=1),
+                        Segment("rest 1", bpm=(120.0, 120.0), energy=(4.5, 4.5),
+                                minutes=1.0, round=1)], minutes=3.0)
+    p = plan_candidates(tracks, arc, None, PlanOptions(excerpts=True), rhythm=rhythm)
+    work = [e for e in p.entries if e.segment == "work 1"]
+    assert work and all(e.track.bpm == 111.5 and e.level >= 8.5 for e in work), \
+        [(e.track.title, round(e.level, 1)) for e in p.entries]
+    rest = [e for e in p.entries if e.segment == "rest 1"]
+    assert rest and all(e.level <= 6.0 for e in rest)

@@ -34,6 +34,14 @@ search gives every slot one **excerpt** (a track's span from one downbeat to ano
    the part it would really play: its best part clear of those played), no artist
    within 3 excerpts: both relaxed, with a penalty and a warning, only where nothing else
    is left. Then a local search replaces single excerpts while the total drops.
+5. **Work rounds, loud first** (:func:`_work_plan`). Before the search, the best filling
+   of all the work slots with windows of the candidates' consecutive bars, each bar once
+   and energy the only cost (:func:`fill_windows`, exact), says how loud the library lets
+   each work slot be. In a work slot the search then takes only excerpts within a level
+   of the target, or within a quarter level of the filling's worst window for slots of
+   that length (of the clean ones: no part again, no artist within the gap); the tracks
+   the filling uses offer its windows there; the tracks it needs for other work slots
+   cost RESERVE elsewhere. Tempo, key and phrase ends choose among what is loud enough.
 """
 
 from __future__ import annotations
@@ -69,6 +77,8 @@ WORK_GAIN = 1.0           # … times this in a round's work interval: chosen on
 LOUD_LEVEL = 6.5          # both sides of a blend at least this loud: bass swap
 KEEP_WHOLE = 0.25         # spans within this many levels of the best count as equal: of
                           # those, the one that strands the fewest bars (_keep_rest)
+WORK_WITHIN = 1.0         # a work round's excerpt within this many levels of its target
+                          # is always loud enough (_work_plan)
 
 Rhythm = tuple[np.ndarray, np.ndarray, np.ndarray]  # beats, downbeats, phrase starts (s)
 RhythmLookup = Mapping[int, Rhythm] | Callable[[int], Rhythm]
@@ -312,6 +322,8 @@ class Excerpt:
     body_bars: int = 0        # session bars until the next slot enters (the slot's bars …)
     overlap_out: int = 0      # session bars the next excerpt blends in over (the slot's, or
                               # 4 for a half-time track whose 8 would miss its phrases)
+    err: float = 0.0          # its bars' mean |level − target| (levels, at most 6 a bar)
+    window: bool = False      # a work slot's window of the filling (_window_rows): this span
 
 
 def energy_gain(slot: Slot) -> float:
@@ -441,7 +453,7 @@ def _span(t: Track, g: Grid, slot: Slot, w: Weights, m: float, own: float, tempo
                    own_bpm=240.0 * nb / float(g.downbeats[i + nb] - g.downbeats[i]),
                    level=float(lv[i]), phrase_in=bool(g.phrase[i]),
                    phrase_out=bool(g.phrase[i + nb]), drop_s=drop_s, cost=cost,
-                   tempo=tempo, body_bars=body, overlap_out=overlap)
+                   tempo=tempo, body_bars=body, overlap_out=overlap, err=float(mad[i]))
 
 
 def _keep_rest(c: np.ndarray, g: Grid, nb: int, avoid: Sequence[tuple[float, float]],
@@ -472,6 +484,134 @@ def _keep_rest(c: np.ndarray, g: Grid, nb: int, avoid: Sequence[tuple[float, flo
     stranded = np.where(near, stranded, np.iinfo(np.int64).max)
     near = np.flatnonzero(stranded == stranded.min())
     return int(near[np.argmin(c[near])])
+
+
+def fill_windows(tracks: Sequence[tuple[np.ndarray, float]], lengths: Sequence[int],
+                 targets: Sequence[float], counts: Sequence[int], clip: float = math.inf
+                 ) -> tuple[float, list[list[tuple[int, int, float]]]]:
+    """The best way to fill ``counts[k]`` slots of ``lengths[k]`` session bars (target
+    level ``targets[k]``) each with one window of one track's consecutive bars, no bar in
+    two windows: the least total |level − target| × session bars (each bar's deviation at
+    most ``clip``). ``tracks``: (bar levels, m: session bars per bar of the track).
+
+    Exact: per track, a dynamic program over its bars and how many windows of each length
+    it holds; the tracks combined min-plus over those counts. Returns the total (inf when
+    the tracks cannot fill the slots) and, per length, the windows used: (index into
+    ``tracks``, its first bar, its mean deviation)."""
+    dims = len(lengths)
+    shape = tuple(int(c) + 1 for c in counts)
+    zero = (0,) * dims
+    total = np.full(shape, np.inf)
+    total[zero] = 0.0
+    hist = []  # per track: its counts per cell of the total, how each of its cells ends
+    for levels, m in tracks:
+        lv = np.asarray(levels, np.float64)
+        cums = [np.concatenate([[0.0], np.cumsum(np.minimum(np.abs(lv - t), clip))])
+                for t in targets]
+        wins = [int(math.ceil(n / m - 1e-9)) for n in lengths]  # its bars under n
+        own = tuple(min(c, len(lv) // w) + 1 for c, w in zip(shape, wins))  # it can hold
+        best = np.full((len(lv) + 1,) + own, np.inf)
+        best[0][zero] = 0.0
+        how = np.full((len(lv) + 1,) + own, -1, np.int8)  # -1: skip a bar; k: a window
+        for pos in range(1, len(lv) + 1):
+            best[pos] = best[pos - 1]
+            for k, (n, w) in enumerate(zip(lengths, wins)):
+                if pos < w or own[k] < 2:
+                    continue
+                c = (cums[k][pos] - cums[k][pos - w]) / w * n
+                to = tuple(slice(1 if j == k else 0, None) for j in range(dims))
+                fr = tuple(slice(0, -1 if j == k else None) for j in range(dims))
+                cand = best[pos - w][fr] + c
+                better = cand < best[pos][to]
+                best[pos][to] = np.where(better, cand, best[pos][to])
+                how[pos][to] = np.where(better, k, how[pos][to])
+        mine = best[-1]
+        new, pick = total.copy(), np.zeros(shape + (dims,), np.int64)
+        for idx in zip(*np.nonzero(np.isfinite(mine))):
+            if not any(idx):
+                continue
+            to = tuple(slice(i, None) for i in idx)
+            fr = tuple(slice(0, d - i) for i, d in zip(idx, shape))
+            cand = total[fr] + mine[idx]
+            better = cand < new[to]
+            new[to] = np.where(better, cand, new[to])
+            pick[to] = np.where(better[..., None], np.array(idx, np.int64), pick[to])
+        hist.append((pick, how, cums, wins))
+        total = new
+    cell = tuple(int(c) for c in counts)
+    out: list[list[tuple[int, int, float]]] = [[] for _ in lengths]
+    if not np.isfinite(total[cell]):
+        return math.inf, out
+    value = float(total[cell])
+    for ti in range(len(tracks) - 1, -1, -1):
+        pick, how, cums, wins = hist[ti]
+        left = [int(x) for x in pick[cell]]
+        cell = tuple(c - i for c, i in zip(cell, left))
+        pos = how.shape[0] - 1
+        while any(left) and pos > 0:
+            k = int(how[pos][tuple(left)])
+            if k < 0:
+                pos -= 1
+                continue
+            w = wins[k]
+            out[k].append((ti, pos - w, float((cums[k][pos] - cums[k][pos - w]) / w)))
+            left[k] -= 1
+            pos -= w
+    return value, out
+
+
+def _work_plan(slots: Sequence[Slot], table, grids
+               ) -> tuple[list[float], list[set], list[list[tuple[int, int, float]]]]:
+    """Energy first in a round's work interval, as loud as the library allows: the best
+    filling of the work slots with windows of the candidates' consecutive bars
+    (:func:`fill_windows`, each bar once, no other cost) says how loud every work slot
+    of a length can be, and with which windows. Per slot: the error limit of its excerpt
+    (WORK_WITHIN, or the worst window that filling uses for slots of its length, plus
+    KEEP_WHOLE; inf outside work slots, or when the candidates cannot fill them: then
+    all is as before); the tracks that cost RESERVE more there (used by the filling,
+    but not for work slots of its length); and the filling's windows for its length
+    (pool index, first bar, play multiple)."""
+    limits: list[float] = [math.inf] * len(slots)
+    reserve: list[set] = [set() for _ in slots]
+    windows: list[list[tuple[int, int, float]]] = [[] for _ in slots]
+    work = [si for si, s in enumerate(slots) if s.work]
+    if not work:
+        return limits, reserve, windows
+    key = {si: (slots[si].bars + slots[si].overlap_out, slots[si].target_level) for si in work}
+    kinds = sorted(set(key.values()))
+    mult: dict[int, float] = {}
+    for si in work:
+        for i, ex, _, notes in table[si]:
+            if grids.get(i) is not None and not notes:  # not forced past the stretch limit
+                mult.setdefault(i, ex.multiple)
+    ids = sorted(mult)
+    total, wins = fill_windows([(grids[i].levels, mult[i]) for i in ids],
+                               [n for n, _ in kinds], [t for _, t in kinds],
+                               [sum(key[si] == kd for si in work) for kd in kinds], 6.0)
+    if not math.isfinite(total):
+        return limits, reserve, windows  # too little music for the work slots: as before
+    used = [{ids[t] for t, _, _ in wk} for wk in wins]
+    every = set().union(*used)
+    for si, s in enumerate(slots):
+        reserve[si] = every
+        if s.work:
+            k = kinds.index(key[si])
+            limits[si] = max(WORK_WITHIN, max(e for _, _, e in wins[k]) + KEEP_WHOLE)
+            windows[si] = [(ids[t], b, mult[ids[t]]) for t, b, _ in wins[k]]
+            reserve[si] = every - used[k]
+    return limits, reserve, windows
+
+
+def _energy_first(steps: list, errs: list[float], clean: list[bool], limit: float) -> list:
+    """Of one state's next steps into a work slot, the clean ones (no part played again,
+    no artist within the gap) whose excerpt is within ``limit`` (:func:`_work_plan`);
+    none: those within KEEP_WHOLE of the nearest clean one; no clean step: all of them."""
+    ok = [e for e, c in zip(errs, clean) if c]
+    if not ok:
+        return steps
+    if min(ok) > limit:
+        limit = min(ok) + KEEP_WHOLE
+    return [st for st, e, c in zip(steps, errs, clean) if c and e <= limit]
 
 
 # ---------------------------------------------------------------- candidates and search
@@ -532,6 +672,16 @@ def search(pool: Pool, slots: Sequence[Slot], tl: Timeline, w: Weights,
             table[si] = _slot_rows(pool, slots[si], tl, w, grids, every, force=True)
         if not table[si]:
             return []
+    # The work rounds, loud first: how loud each work slot can be, the windows that get
+    # there, and the tracks they need kept (_work_plan).
+    limits, reserve, windows = _work_plan(slots, table, grids)
+    for si, wins in enumerate(windows):
+        if wins:
+            table[si] = _window_rows(pool, slots[si], tl, w, grids, table[si], wins)
+    for rows, kept in zip(table, reserve):
+        if kept:
+            rows[:] = sorted(((i, ex, c + RESERVE * (i in kept), n) for i, ex, c, n in rows),
+                             key=lambda r: (r[2], r[0]))
     # States: (cost, order of pool indices, per slot (row, transition cost, penalty,
     # the other part of a track played again, else None)).
     beam: list[tuple[float, tuple, tuple]] = [(0.0, (), ())]
@@ -552,6 +702,7 @@ def search(pool: Pool, slots: Sequence[Slot], tl: Timeline, w: Weights,
             recent_art = {int(pool.artist[o]) for o in order[-opts.artist_gap:]
                           if pool.artist[o] >= 0}
             added = 0
+            mine, errs, clean = [], [], []
             for ri, (i, ex, c, notes) in enumerate(rows):
                 pen, again = 0.0, None
                 if i in used:  # another part of it, long after: a small cost; else a big one
@@ -562,23 +713,31 @@ def search(pool: Pool, slots: Sequence[Slot], tl: Timeline, w: Weights,
                             (e.in_s, e.out_s) for e in (_played(table, picks, j)
                                                         for j, o in enumerate(order) if o == i)))
                         key = (si, i, spans)
-                        if key not in parts:
-                            parts[key] = choose_excerpt(pool.tracks[i], grids[i], s, w, hd,
-                                                        bool(notes), spans)
-                        again = parts[key]
+                        if ex.window:  # a window of the filling: itself, if clear of them
+                            again = ex if _clear(ex, spans) else None
+                        else:
+                            if key not in parts:
+                                parts[key] = choose_excerpt(pool.tracks[i], grids[i], s, w,
+                                                            hd, bool(notes), spans)
+                            again = parts[key]
                     if again is not None:  # costed as that part, not as the best one
                         pen += REUSE_FAR + again.cost - ex.cost
                     else:
                         pen += REUSE
                         if ex.drop_s is not None and not s.round:
                             pen += DROP_MISS  # its drop has played: the peak gets another
-                if int(pool.artist[i]) in recent_art:
+                broke = int(pool.artist[i]) in recent_art
+                if broke:
                     pen += ARTIST_BREAK
                 tc = float(T[picks[-1][0], ri]) if T is not None else 0.0
-                nxt.append((cost + c + tc + pen, order + (i,), picks + ((ri, tc, pen, again),)))
+                mine.append((cost + c + tc + pen, order + (i,), picks + ((ri, tc, pen, again),)))
+                errs.append((again or ex).err)
+                clean.append(not broke and (i not in used or again is not None))
                 added += pen == 0.0
-                if added >= opts.beam_width:
+                if added >= opts.beam_width and math.isinf(limits[si]):
                     break
+            nxt.extend(mine if math.isinf(limits[si]) else
+                       _energy_first(mine, errs, clean, limits[si]))
         nxt.sort(key=lambda x: (x[0], x[1]))
         seen, beam = set(), []
         for st in nxt:
@@ -591,7 +750,8 @@ def search(pool: Pool, slots: Sequence[Slot], tl: Timeline, w: Weights,
                 break
         prev_idx = idx
     cost, order, picks = beam[0]
-    order, picks = _improve(pool, slots, tl, w, table, list(order), list(picks), opts)
+    order, picks = _improve(pool, slots, tl, w, table, list(order), list(picks), opts,
+                            limits)
     out = []
     spans: dict[int, list[tuple[float, float]]] = {}
     for si, ((ri, tc, pen, _), i) in enumerate(zip(picks, order)):
@@ -599,8 +759,9 @@ def search(pool: Pool, slots: Sequence[Slot], tl: Timeline, w: Weights,
         notes = list(notes)
         if i in spans:  # a track played again: another part of it where it has one
             s = slots[si]
-            again = choose_excerpt(pool.tracks[i], grids[i], s, w,
-                                   bool(tl.half_double[s.span]), bool(notes), spans[i])
+            again = ex if ex.window and _clear(ex, spans[i]) else \
+                choose_excerpt(pool.tracks[i], grids[i], s, w,
+                               bool(tl.half_double[s.span]), bool(notes), spans[i])
             if again is not None:
                 ex = again
                 notes.append("another part of a track played earlier")
@@ -615,13 +776,40 @@ def search(pool: Pool, slots: Sequence[Slot], tl: Timeline, w: Weights,
     return out
 
 
+def _clear(ex: Excerpt, spans) -> bool:
+    """True when ``ex`` overlaps none of ``spans`` (track seconds played)."""
+    return all(ex.out_s <= a + 1e-3 or ex.in_s >= b - 1e-3 for a, b in spans)
+
+
+def _window_rows(pool: Pool, s: Slot, tl: Timeline, w: Weights, grids, rows: list,
+                 wins: Sequence[tuple[int, int, float]]) -> list:
+    """Slot ``s``'s rows with the filling's windows for it (:func:`_work_plan`): a track
+    that has windows here offers exactly those (one row each, its excerpt the window,
+    marked ``window``) instead of its best part; other tracks keep their rows."""
+    new = []
+    for i, b, m in wins:
+        g = grids[i]
+        e = min(g.n_bars, b + int(math.ceil((s.bars + s.overlap_out) / m - 1e-9)))
+        # every start but bar b overlaps one of these, so the span is the window
+        r = _row(pool, s, tl, w, g, i, False,
+                 [(-math.inf, float(g.downbeats[b])), (float(g.downbeats[e]), math.inf)])
+        if r is not None:
+            r[1].window = True
+            new.append(r)
+    mine = {r[0] for r in new}
+    out = [r for r in rows if r[0] not in mine] + new
+    out.sort(key=lambda r: (r[2], r[0]))
+    return out
+
+
 def _played(table, picks, j: int) -> Excerpt:
     """The excerpt the ``j``-th pick plays: its row's, or another part of a track again."""
     return picks[j][3] or table[j][picks[j][0]][1]
 
 
 def _improve(pool: Pool, slots, tl: Timeline, w: Weights, table, order: list, picks: list,
-             opts: ExcerptOptions, passes: int = 2) -> tuple[list, list]:
+             opts: ExcerptOptions, limits: Sequence[float],
+             passes: int = 2) -> tuple[list, list]:
     """Local search after the beam: replace one slot's excerpt by another track's when
     the total (its cost, the transitions either side, the penalties) drops; a new track
     must be unused and keep the artist rule with its neighbours."""
@@ -643,8 +831,9 @@ def _improve(pool: Pool, slots, tl: Timeline, w: Weights, table, order: list, pi
                                                                min(n, k + gap + 1))
                     if j != k and pool.artist[order[j]] >= 0}
             best = None
+            limit = max(limits[k], _played(table, picks, k).err)  # no quieter work excerpt
             for rj, (i, ex, c, _) in enumerate(table[k]):
-                if i in used or rj == ri or int(pool.artist[i]) in near:
+                if i in used or rj == ri or int(pool.artist[i]) in near or ex.err > limit:
                     continue
                 new = c + (trans(k, order[k - 1], i) if k else 0.0) + \
                     (trans(k + 1, i, order[k + 1]) if k + 1 < n else 0.0)
@@ -667,26 +856,29 @@ def _slot_rows(pool: Pool, s: Slot, tl: Timeline, w: Weights, grids, cand,
                force: bool = False) -> list[tuple[int, Excerpt, float, tuple]]:
     """(pool index, excerpt, cost, notes) of each candidate that can play slot ``s``,
     cheapest first."""
-    hd = bool(tl.half_double[s.span])
-    minutes = (s.end_s - s.start_s) / 60.0
-    rows = []
-    for i in np.asarray(cand).tolist():
-        g = grids.get(i)
-        if g is None:
-            continue
-        ex = choose_excerpt(pool.tracks[i], g, s, w, hd, force)
-        if ex is None:
-            continue
-        _, dev, _ = tempo_fit(ex.own_bpm * ex.multiple, s.target_bpm, tl.tol[s.span], False)
-        extra = (w.tempo * float(stretch_cost(dev)) + w.novelty * float(pool.recent[i]) +
-                 float(pool.bias[i])) * minutes
-        # forced past the stretch limit, it plays near its own tempo and misses the target
-        notes = ((f"{float(dev):.0f} % off the target tempo (no track reaches it within "
-                  f"±{100 * MAX_STRETCH:.0f} %)",) if force and abs(dev) > 100 * MAX_STRETCH
-                 else ())
-        rows.append((i, ex, ex.cost + extra, notes))
+    rows = [r for r in (_row(pool, s, tl, w, grids.get(i), i, force)
+                        for i in np.asarray(cand).tolist()) if r is not None]
     rows.sort(key=lambda r: (r[2], r[0]))
     return rows
+
+
+def _row(pool: Pool, s: Slot, tl: Timeline, w: Weights, g: Grid | None, i: int,
+         force: bool = False, avoid: Sequence[tuple[float, float]] = ()
+         ) -> tuple[int, Excerpt, float, tuple] | None:
+    """One candidate's row for slot ``s`` (see :func:`_slot_rows`), or None."""
+    if g is None:
+        return None
+    ex = choose_excerpt(pool.tracks[i], g, s, w, bool(tl.half_double[s.span]), force, avoid)
+    if ex is None:
+        return None
+    _, dev, _ = tempo_fit(ex.own_bpm * ex.multiple, s.target_bpm, tl.tol[s.span], False)
+    extra = (w.tempo * float(stretch_cost(dev)) + w.novelty * float(pool.recent[i]) +
+             float(pool.bias[i])) * (s.end_s - s.start_s) / 60.0
+    # forced past the stretch limit, it plays near its own tempo and misses the target
+    notes = ((f"{float(dev):.0f} % off the target tempo (no track reaches it within "
+              f"±{100 * MAX_STRETCH:.0f} %)",) if force and abs(dev) > 100 * MAX_STRETCH
+             else ())
+    return i, ex, ex.cost + extra, notes
 
 
 def rhythm_of(lookup: RhythmLookup | None, track_id: int) -> Rhythm | None:
