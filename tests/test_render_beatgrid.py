@@ -5,6 +5,9 @@ by beat. Real audio: demo-library tracks, the drift made with the render's own s
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -82,3 +85,57 @@ def test_a_drifting_track_is_pinned_beat_by_beat():
     err = np.abs(pinned - true)
     assert np.median(err) < 0.004
     assert err.max() < 0.5 * miss.max()
+
+
+FREE_MUSIC = Path(os.environ.get("UNDERDOG_FREE_MUSIC",
+                                 Path(__file__).resolve().parents[2] / "free-music"))
+
+
+def _jumped(x: np.ndarray, sr: int, at_s: float, by_s: float) -> np.ndarray:
+    """``x`` with ``by_s`` of itself played again at ``at_s``: from there on, every beat
+    comes ``by_s`` later (a beat that moves inside a window, made from real audio)."""
+    a, d = int(round(at_s * sr)), int(round(by_s * sr))
+    return np.concatenate([x[:, :a], x[:, a - d:]], axis=1)
+
+
+def test_steady_beats_finds_where_a_beat_moves_by_a_16th(tmp_path):
+    """The demo's Stairs over 32 beats: the tracker hears every beat on the line; with
+    the audio moved by a 16th from beat 16 on (a quarter beat repeated there), the beats
+    after the jump are unsteady and those before are not, and the render's refiner
+    records it for a warning."""
+    import soundfile as sf
+
+    sr = MIX_SR
+    beats, down = analysis_beats(A)
+    t = float(down[np.argmin(np.abs(down - 30.0))])
+    at, per = mix.fit_beats(beats, t, 32, forward=True)
+    line = at + np.arange(33) * per
+    lo = at - per
+    x = read_span(A, lo, line[-1] + beatgrid.CONTEXT_S + per)
+    assert beatgrid.steady_beats(x, sr, lo, line, forward=True).all()
+    y = _jumped(x, sr, line[16] - 0.1 * per - lo, 0.25 * per)
+    ok = beatgrid.steady_beats(y, sr, lo, line, forward=True)
+    assert ok[:14].mean() >= 0.9 and ok[19:].mean() <= 0.1
+    # through the render's refiner, from a file
+    path = tmp_path / "jumped.wav"
+    sf.write(path, y.T, sr)
+    unsteady: dict = {}
+    got = audio_refiner([str(path)], unsteady=unsteady)(0, at - lo, per, 32, True)
+    assert len(got) == 33
+    bad, n = unsteady[(0, True)]
+    assert n == 33 and bad > n / 4
+
+
+def test_an_intro_without_a_clear_beat_keeps_the_trackers_period():
+    """Warzone 2100's track20 opens with 9 s where its beat is unclear (the tracker reads
+    152 or 79 BPM there, 161 after): the onsets alone tilted its first 32 beats' line by
+    1 % (0.368 s for a 0.3715-s beat), so the line left the beat by ~115 ms at the end of
+    the overlap; the tracker, told each tempo, follows the track's own, which is kept."""
+    path = FREE_MUSIC / "warzone2100" / "track20.opus"
+    if not path.exists():
+        pytest.skip(f"{path} absent (the free library)")
+    beats, _ = analysis_beats(str(path))
+    at, per = mix.fit_beats(beats, 0.0, 32, forward=True)
+    got = audio_refiner([str(path)])(0, at, per, 32, True)
+    slope = float(np.polyfit(np.arange(len(got)), got, 1)[0])
+    assert slope == pytest.approx(per, rel=0.003)

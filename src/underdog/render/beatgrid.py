@@ -27,6 +27,7 @@ N_FFT = 512  # 11.6 ms at 44.1 kHz
 HOP = 128  # 2.9 ms
 PHASE_S = 0.05  # search the line's phase within ±50 ms (under half a 16th at 140 BPM)
 PERIOD_REL = 0.015  # and its period within ±1.5 %
+PERIOD_KEEP = 0.002  # a period refined further than this from the tracker's is checked
 
 
 def onset_envelope(x: np.ndarray, sr: int, hop: int = HOP,
@@ -81,7 +82,7 @@ def _scale(mag: np.ndarray) -> np.float32:
 
 def refine_line(env: np.ndarray, fps: float, at: float, period: float, count: int,
                 forward: bool, env_t0: float = 0.0, phase_s: float = PHASE_S,
-                min_gain: float = 1.02) -> tuple[float, float]:
+                min_gain: float = 1.02, period_rel: float = PERIOD_REL) -> tuple[float, float]:
     """(time, period) of the beat line that best fits an onset envelope.
 
     Parameters
@@ -94,6 +95,7 @@ def refine_line(env: np.ndarray, fps: float, at: float, period: float, count: in
     phase_s : how far (s) the phase is searched either side of ``at``.
     min_gain : the best line replaces the given one where its onset strength is at least
         this many times the given line's.
+    period_rel : how far (a fraction) the period is searched either side (0: the phase only).
 
     Returns
     -------
@@ -106,7 +108,7 @@ def refine_line(env: np.ndarray, fps: float, at: float, period: float, count: in
     # a light smoothing (±1 frame) so a beat between two frames counts for both
     e = np.convolve(env, [0.25, 0.5, 0.25], mode="same").astype(np.float64)
     phases = np.arange(-phase_s, phase_s + 0.5 / fps, 1.0 / fps)
-    scales = 1.0 + np.linspace(-PERIOD_REL, PERIOD_REL, 61)
+    scales = 1.0 + np.linspace(-period_rel, period_rel, 61 if period_rel > 0 else 1)
 
     def score(t: float, p: float) -> np.ndarray:
         pos = (t - env_t0 + k[None, :] * p + phases[:, None]) * fps  # (phases, beats)
@@ -164,6 +166,7 @@ PIN_MIN_SPREAD_S = 0.02  # pin beat by beat only where the line misses by more t
 # acceptance bench's listening window; with 2 or 5 s it moved fewer of the lines it hears
 # elsewhere on the free library, and an ambiguous track's answer changes with it)
 CONTEXT_S = 8.0
+STEADY_TOL = 0.125  # a beat the tracker hears further than an eighth of a beat off is unsteady
 
 
 def tracker_line(x: np.ndarray, sr: int, x_t0: float, beats: np.ndarray
@@ -209,16 +212,10 @@ def tracker_line(x: np.ndarray, sr: int, x_t0: float, beats: np.ndarray
 
 def _track(x: np.ndarray, sr: int, x_t0: float, period: float) -> np.ndarray:
     """The analysis's beat tracker on ``x`` told the tempo of ``period`` (beats, s)."""
-    from fractions import Fraction
-
-    from scipy.signal import resample_poly
-
     from ..analysis import beats as ud_beats
     from ..analysis import onset, spectral
 
-    fr = Fraction(TRACK_SR, sr)
-    m = resample_poly(x.mean(axis=0), fr.numerator, fr.denominator).astype(np.float32)
-    spec = spectral.compute(m, TRACK_SR, key_chroma=False)
+    spec = spectral.compute(_mono_22k(x, sr), TRACK_SR, key_chroma=False)
     return x_t0 + ud_beats.track_beats(onset.onset_strength(spec), spec.fps, 60.0 / period)
 
 
@@ -285,6 +282,96 @@ def pin_beats(env: np.ndarray, fps: float, beats: np.ndarray, env_t0: float = 0.
     return out if np.all(np.diff(out) > 0) else beats
 
 
+def as_heard(x: np.ndarray, sr: int, x_t0: float, at: float, forward: bool) -> np.ndarray:
+    """``x`` (sample 0 at track time ``x_t0``) as the mix plays it around an overlap: an
+    incoming track (``forward``) silent until 5 ms before its first beat ``at``, an outgoing
+    one silent from 5 ms after its last beat ``at`` (a copy)."""
+    heard = np.atleast_2d(x).copy()
+    cut = int(round((at - x_t0) * sr)) + (-int(0.005 * sr) if forward else int(0.005 * sr))
+    if forward:
+        heard[:, :max(0, cut)] = 0.0
+    else:
+        heard[:, max(0, cut):] = 0.0
+    return heard
+
+
+def steady_beats(x: np.ndarray, sr: int, x_t0: float, beats: np.ndarray, forward: bool,
+                 tol: float = STEADY_TOL, free: bool = True) -> np.ndarray:
+    """Which beats of an overlap the beat tracker hears where they are.
+
+    A track's beat can move by a 16th inside an overlap (a section that shifts its
+    accent), or an outro can hold no clear beat: no line nor pin follows that, and a DJ
+    would not blend over those bars.
+
+    Parameters
+    ----------
+    x : the track's audio around the beats ((channels, n) float32 at ``sr`` Hz), sample 0
+        at track time ``x_t0`` s, with the body beside the overlap as context.
+    beats : the overlap's beats as they will be pinned (s, track time, increasing).
+    forward : an incoming track (silent before its first beat), else an outgoing one
+        (silent after its last).
+    tol : how far (a fraction of a beat) a tracked beat may sit from its beat.
+    free : also ask the tracker free (else only told the beats' tempo).
+
+    Returns
+    -------
+    One bool per beat: the analysis's tracker on the window as the mix plays it, told
+    the beats' tempo and (``free``) free, with its own tempo model, has a beat within ``tol`` of it (a
+    free tracker at half or double the tempo is compared at the coarser level: its beats
+    on every other beat count); running median of three beats, so one stray beat does
+    not count.
+    """
+    from scipy.ndimage import median_filter
+
+    from ..analysis import analyze_signal
+    from ..errors import UnderdogError
+
+    beats = np.asarray(beats, np.float64)
+    if len(beats) < 4:
+        return np.ones(len(beats), bool)
+    period = float(beats[-1] - beats[0]) / (len(beats) - 1)
+    heard = as_heard(x, sr, x_t0, float(beats[0] if forward else beats[-1]), forward)
+    ok = np.ones(len(beats), bool)
+    for got in (_track(heard, sr, x_t0, period), None)[:2 if free else 1]:
+        if got is None:  # free: the analysis's own tempo and beats
+            try:
+                got = x_t0 + np.asarray(analyze_signal(_mono_22k(heard, sr), TRACK_SR,
+                                                       steps={"tempo"}).beats, np.float64)
+            except UnderdogError:  # too short or silent: the told tracker's word stands
+                break
+        got = got[(got >= beats[0] - period) & (got <= beats[-1] + period)]
+        if len(got) < 2:
+            return np.zeros(len(beats), bool)
+        gap = float(np.median(np.diff(got)))
+        if gap < 0.75 * period:  # denser: each beat's nearest tracked beat
+            d = _nearest(got, beats)
+        else:  # the beat or sparser: each tracked beat's nearest beat, spread to the beats
+            per = _nearest(beats, got)
+            d = per[np.clip(np.searchsorted(got, beats), 0, len(got) - 1)]
+            d = np.minimum(d, per[np.clip(np.searchsorted(got, beats) - 1, 0, len(got) - 1)])
+            d[(beats < got[0] - 0.6 * gap) | (beats > got[-1] + 0.6 * gap)] = np.inf
+        ok &= median_filter(d, size=3, mode="nearest") <= tol * period
+    return ok
+
+
+def _nearest(ref: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """|each of ``t`` - the nearest of ``ref``| (``ref`` sorted, not empty)."""
+    j = np.searchsorted(ref, t)
+    return np.minimum(np.abs(t - ref[np.clip(j - 1, 0, len(ref) - 1)]),
+                      np.abs(ref[np.clip(j, 0, len(ref) - 1)] - t))
+
+
+def _mono_22k(x: np.ndarray, sr: int) -> np.ndarray:
+    """``x``'s channel mean at the tracker's rate (``TRACK_SR``), float32."""
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    fr = Fraction(TRACK_SR, sr)
+    return resample_poly(np.atleast_2d(x).mean(axis=0), fr.numerator,
+                         fr.denominator).astype(np.float32)
+
+
 def refine_beats(x: np.ndarray, sr: int, x_t0: float, at: float, period: float, count: int,
                  forward: bool) -> np.ndarray:
     """The beats of an overlap as the audio has them, from the tracker's line.
@@ -314,14 +401,7 @@ def refine_beats(x: np.ndarray, sr: int, x_t0: float, at: float, period: float, 
         a = int(round((lo - x_t0) * sr))
         return onset_envelope(x[:, a:max(a, int(round((hi - x_t0) * sr)))], sr), x_t0 + a / sr
 
-    # the tracker hears the track as the mix plays it: silent before the incoming one's
-    # first beat, after the outgoing one's last
-    heard = x.copy()
-    cut = int(round((at - x_t0) * sr)) + (-int(0.005 * sr) if forward else int(0.005 * sr))
-    if forward:
-        heard[:, :max(0, cut)] = 0.0
-    else:
-        heard[:, max(0, cut):] = 0.0
+    heard = as_heard(x, sr, x_t0, at, forward)
 
     def to_tracker(at: float, period: float) -> tuple[float, float, bool]:
         got = tracker_line(heard, sr, x_t0, np.sort(at + k * period))
@@ -332,6 +412,7 @@ def refine_beats(x: np.ndarray, sr: int, x_t0: float, at: float, period: float, 
     # which pulse is the beat, on the tracker's line (a line refined from the wrong pulse
     # may tilt across to the right one), then to the millisecond, then checked again
     at, period, _ = to_tracker(at, period)
+    period0 = period
     env, e_t0 = envelope(at)
     at, period = refine_line(env, fps, at, period, count, forward, e_t0)
     at, period, moved = to_tracker(at, period)
@@ -339,4 +420,15 @@ def refine_beats(x: np.ndarray, sr: int, x_t0: float, at: float, period: float, 
         env, e_t0 = envelope(at)
         at, period = refine_line(env, fps, at, period, count, forward, e_t0, SECOND_PHASE_S,
                                  min_gain=1.0)
+    # the onsets alone can tilt the period where the beat is unclear (an intro without
+    # drums): keep the tracker's period, placing only the phase, where the tracker told
+    # each tempo follows that line on more beats than the tilted one
+    if abs(period / period0 - 1.0) > PERIOD_KEEP:
+        def heard_on(period: float) -> int:
+            return int(steady_beats(x, sr, x_t0, np.sort(at + k * period), forward,
+                                    free=False).sum())
+
+        if heard_on(period0) > heard_on(period):
+            at, period = refine_line(env, fps, at, period0, count, forward, e_t0,
+                                     period_rel=0.0)
     return pin_beats(env, fps, np.sort(at + k * period), e_t0)

@@ -206,11 +206,14 @@ def analysis_beats(path: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(a.beats, np.float64), np.asarray(a.downbeats, np.float64)
 
 
-def audio_refiner(paths: list[str], sr: int = MIX_SR, secs: dict[str, float] | None = None
+def audio_refiner(paths: list[str], sr: int = MIX_SR, secs: dict[str, float] | None = None,
+                  unsteady: dict[tuple[int, bool], tuple[int, int]] | None = None
                   ) -> mix.Refine:
     """A ``mix.Refine`` that reads the window of each beat line from excerpt ``i``'s file
     (``paths[i]``) and places its beats as the audio has them (``beatgrid.refine_beats``:
-    the phase the beat tracker hears there, onsets to the millisecond, drift)."""
+    the phase the beat tracker hears there, onsets to the millisecond, drift). With
+    ``unsteady``, each line's (excerpt index, forward) gets (beats where the tracker hears
+    no steady beat, beats) (``beatgrid.steady_beats``)."""
 
     def refine(i: int, at: float, period: float, count: int, forward: bool) -> np.ndarray:
         t = time.perf_counter()
@@ -223,11 +226,34 @@ def audio_refiner(paths: list[str], sr: int = MIX_SR, secs: dict[str, float] | N
         except UnderdogError:  # the render's own read will say what is wrong
             return mix.beat_line(at, period, count, forward)
         got = beatgrid.refine_beats(x, sr, lo, at, period, count, forward)
+        if unsteady is not None:
+            ok = beatgrid.steady_beats(x, sr, lo, got, forward)
+            unsteady[(i, forward)] = (int(len(ok) - ok.sum()), len(ok))
         if secs is not None:
             secs["refine"] = secs.get("refine", 0.0) + time.perf_counter() - t
         return got
 
     return refine
+
+
+def unsteady_warnings(plan: Plan, unsteady: dict[tuple[int, bool], tuple[int, int]]
+                      ) -> list[str]:
+    """A warning for each blend where the beat tracker hears no steady beat on more than a
+    quarter of one track's beats (``audio_refiner``'s ``unsteady``): a beat that moves by a
+    16th inside the overlap or an intro/outro without a clear beat, which no beat line
+    follows; the blend is rendered as planned."""
+    out = []
+    for k, e in enumerate(plan.entries[1:]):
+        if e.transition.shape == "cut":
+            continue
+        for i, forward in ((k, False), (k + 1, True)):
+            bad, n = unsteady.get((i, forward), (0, 0))
+            if n and bad > n / 4:
+                out.append(f"blend {k + 1} ({_chapter_name(plan.entries[k])} -> "
+                           f"{_chapter_name(e)}): the beat tracker hears no steady beat on "
+                           f"{bad} of {n} beats of {_chapter_name(plan.entries[i])} there; "
+                           "the beats may not meet")
+    return out
 
 
 def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LUFS,
@@ -273,14 +299,15 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
                                     downbeats=downbeats,
                                     start_s=e.start_s if follow or i == 0 else None))
     transitions = [e.transition for e in plan.entries[1:]]
+    unsteady: dict[tuple[int, bool], tuple[int, int]] = {}
     try:
         places = mix.layout(excerpts, transitions,
                             start_s=plan.entries[0].start_s or 0.0,
-                            refine=audio_refiner([e.path for e in plan.entries], sr, secs)
-                            if refine else None)
+                            refine=audio_refiner([e.path for e in plan.entries], sr, secs,
+                                                 unsteady) if refine else None)
     except ValueError as exc:
         raise PlanFileError("plan", str(exc)) from None
-    warnings = [w for p in places for w in p.warnings]
+    warnings = [w for p in places for w in p.warnings] + unsteady_warnings(plan, unsteady)
     origin = min(p.start_s for p in places)
     n_total = int(round((max(p.end_s for p in places) - origin) * sr))
     total_s = n_total / sr
