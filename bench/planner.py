@@ -1,6 +1,6 @@
 """Benchmark the planner: quality against baselines, optimality gap, speed.
 
-    python bench/planner.py [--parts compare,exact,speed,seeds,excerpts,tune]
+    python bench/planner.py [--parts compare,exact,speed,seeds,excerpts,tune,rounds]
                             [--library realistic|synthetic] [--db LIBRARY.db]
                             [--instances 24] [--runs 5]
 
@@ -39,6 +39,9 @@
    the planner's own work slots each filled by one track's consecutive bars.
 6. tune (not in the default parts): the grid and the rule that chose excerpts.WORK_GAIN,
    on --db (chosen on midi-full-dev, not on the libraries the figures are quoted for).
+7. rounds (not in the default parts): six round formats on --db and on 8 random subsets
+   of it missing 10 % of its tracks each: the measure the work rounds' "loud first" rule
+   was developed on (midi-full-dev; docs/montage-edit.md, Work rounds: loud first).
 """
 
 from __future__ import annotations
@@ -585,6 +588,47 @@ def excerpt_bench(db_path: Path) -> None:
               f"{len(order)} | – |")
 
 
+ROUND_FORMATS = ("amateur", "pro-8", "pro-women", "pro", "tabata", "hiit")
+
+
+def round_formats(db_path: Path, subsets: int = 8, seed: int = 12345) -> None:
+    """The measure the work-round rules were developed on (run it on a library other than
+    the one the figures are quoted for): six round formats (boxing amateur, pro-8,
+    pro-women, pro; tabata; hiit), excerpts, each planned on the library and on
+    ``subsets`` random subsets of it missing 10 % of its tracks each (a fixed seed), so
+    that a rule is judged on more than one library; per format the mean work-round
+    |energy − target| on the library and over all of them, track seconds played twice,
+    round boundaries missed."""
+    from underdog.planning.sequencer import plan_candidates
+
+    rng = np.random.default_rng(seed)
+    with open_library(db_path) as lib:
+        tracks = lib.tracks()
+        rhythm = {t.id: lib.rhythm(t.id) for t in tracks}
+    libs = [tracks] + [[t for t, k in zip(tracks, rng.random(len(tracks)) >= 0.1) if k]
+                       for _ in range(subsets)]
+    print(f"\n## Round formats on {db_path.name} and {subsets} subsets of 90 %\n")
+    print("| format | energy err, library | energy err, mean of all | played twice s | "
+          "boundaries missed |")
+    print("|---|---|---|---|---|")
+    means = []
+    for name in ROUND_FORMATS:
+        arc = load_arc(name) if name in ("tabata", "hiit") else load_arc("boxing", preset=name)
+        tl = arc.timeline(None)
+        beat = 60.0 / max(s.bpm[0] for s in arc.segments)
+        errs, twice, missed = [], 0.0, 0
+        for sub in libs:
+            p = plan_candidates(sub, arc, None, PlanOptions(excerpts=True), rhythm=rhythm)
+            m = _round_metrics(_Timing.of_plan(p), tl, beat)
+            on, n = m["bounds"].split(" ")[0].split("/")
+            errs.append(m["energy"])
+            twice += _replayed_s(p)
+            missed += int(n) - int(on)
+        means.append(float(np.mean(errs)))
+        print(f"| {name} | {errs[0]:.3f} | {means[-1]:.3f} | {twice:.0f} | {missed} |")
+    print(f"\nmean of the formats' means: {np.mean(means):.3f}")
+
+
 WORK_GAIN_GRID = (1.0, 1.5, 2.0, 3.0, 4.0)
 
 
@@ -712,6 +756,8 @@ def main() -> None:
         speed(args.runs)
     if "tune" in parts:
         tune_work_gain(args.db or realistic_library(jobs=args.jobs))
+    if "rounds" in parts:
+        round_formats(args.db or realistic_library(jobs=args.jobs))
     if "excerpts" in parts:
         db = args.db or realistic_library(jobs=args.jobs)
         excerpt_bench(db)
