@@ -1,9 +1,15 @@
-"""Read a span of a track as stereo float32 at the mix rate (seek, decode, resample).
+"""Read a span of a track as stereo float32 at the mix rate (count, decode, resample).
 
 The analysis decoder (``underdog.audio``) makes mono at 22,050 Hz; a mix needs the channels
-at full bandwidth. This reads only ``[in_s, out_s)``: PyAV seeks near ``in_s``, decodes,
-and FFmpeg's resampler turns any rate and layout into stereo at ``sr``; samples before
-``in_s`` (a seek lands on a packet boundary before it) are dropped by timestamp.
+at full bandwidth. This reads only ``[in_s, out_s)`` and FFmpeg's resampler turns any rate
+and layout into stereo at ``sr``. Sample ``k`` of a span is where the analysis has it: the
+analysis counts decoded samples from the first, so the reader counts them too rather than
+trust timestamps (FFmpeg stamps Vorbis frames at block-size changes 448 samples off, files
+transcoded from Vorbis carry such jumps for good, a file looped with ``-c copy`` restarts
+its clock). It demuxes from the start without decoding and counts what each packet will
+decode to (``_PacketCount``: Vorbis block sizes from the setup header, a fixed frame size,
+the packet's duration, the decoder's skips), decodes from 2 s before ``in_s``, and checks
+that count against what the decoder gives; where they disagree it decodes from the start.
 ``iter_span`` gives the same samples a decoded frame at a time, and ``Spill`` keeps them in
 a temporary file to be read back in pieces, so a long span never sits in memory whole.
 """
@@ -11,6 +17,7 @@ a temporary file to be read back in pieces, so a long span never sits in memory 
 from __future__ import annotations
 
 import itertools
+import math
 import os
 from typing import Callable, Iterable, Iterator
 
@@ -60,30 +67,28 @@ def iter_span(path: str | os.PathLike, in_s: float = 0.0, out_s: float | None = 
         if not container.streams.audio:
             raise DecodeError(path, "no audio stream")
         stream = container.streams.audio[0]
-        if in_s > 1.0:
-            try:  # lands on a packet at or before in_s; timestamps say where exactly
-                # 2 s early: the first frames after a seek decode without their
-                # predecessors (MP3's bit reservoir, AAC's overlap) and are dropped
-                container.seek(int((in_s - 2.0) * av.time_base), any_frame=False,
-                               backward=True)
-            except av.error.FFmpegError:
-                container.seek(0)
+        native = int(stream.codec_context.sample_rate or 0)
+        if native <= 0:
+            raise DecodeError(path, "unknown sample rate")
         resampler = av.AudioResampler(format="fltp", layout="stereo", rate=sr)
         first = int(round(in_s * sr))
         last = None if out_s is None else int(round(float(out_s) * sr))
         want = None if last is None else max(0, last - first)
         got = 0
         pos = None  # output-rate sample index of the next resampled sample
-        # track time 0 is the first decoded sample (the stream's start time, e.g. an
-        # MP3's encoder delay, is not audio time)
-        start = stream.start_time if stream.start_time is not None else 0
-        frames = _frames(container, stream, path)
-        if in_s > 1.0:  # after a seek: count from a frame whose timestamp the next confirms
-            frames = _confirmed(frames, stream)
-        for frame in frames:
-            if pos is None:
-                pos = (int(round(float((frame.pts - start) * frame.time_base) * sr))
-                       if frame.pts is not None else 0)
+        at = int(in_s * native) - 2 * native  # decoding starts 2 s early (MP3's bit
+        # reservoir, Opus's pre-roll, Vorbis's overlap: a cold decoder's first frames)
+        frames = (_indexed(container, stream, path, at) if at > 0
+                  else _counted(_frames(container, stream, path), 0))
+        step = native // math.gcd(native, sr)  # native samples that make whole output ones
+        for frame, n0 in frames:
+            if pos is None:  # resample from a sample that lies on the output's grid (as
+                # a decode from the start does), not up to half an output sample beside it
+                cut = -n0 % step
+                if cut >= frame.samples:
+                    continue
+                frame, n0 = (_drop(frame, cut), n0 + cut) if cut else (frame, n0)
+                pos = n0 * sr // native
             for out in resampler.resample(frame):
                 a, pos = _take(out, pos, first, want, got)
                 if a is not None:
@@ -184,11 +189,245 @@ class Spill:
 
 
 def _frames(container, stream, path: str):
+    """Every frame decoded from where the demuxer stands."""
     for packet in container.demux(stream):
-        try:
-            yield from packet.decode()
-        except av.error.InvalidDataError:
-            continue  # a damaged packet: skipped, as the analysis decoder does
+        yield from _decode(packet)
+
+
+def _decode(packet) -> list:
+    try:
+        return packet.decode()
+    except av.error.InvalidDataError:
+        return []  # a damaged packet: skipped, as the analysis decoder does
+    except av.error.FFmpegError:
+        if packet.size:
+            raise
+        return []  # the flush at the end, where a decoder has nothing left to give
+
+
+def _drop(frame, k: int):
+    """``frame`` without its first ``k`` samples."""
+    a = frame.to_ndarray()
+    a = a[:, k:] if frame.format.is_planar else a[:, k * len(frame.layout.channels):]
+    out = av.AudioFrame.from_ndarray(np.ascontiguousarray(a), format=frame.format.name,
+                                     layout=frame.layout.name)
+    out.sample_rate = frame.sample_rate
+    return out
+
+
+def _counted(frames, before: int):
+    """(frame, decoded samples before it) for ``frames`` counted from the first, the
+    ones that end at or before sample ``before`` left out (not resampled)."""
+    n = 0
+    for f in frames:
+        if n + f.samples > before:
+            yield f, n
+        n += f.samples
+
+
+_WARM = 3  # packets a decoder starting mid-stream may give short or differently
+_CHECK = 8  # packets after those whose decoded length must be what the count says
+
+
+def _indexed(container, stream, path: str, at: int):
+    """(frame, decoded samples before it, counted from the file's first) from the packet
+    that holds sample ``at`` (native rate) on. Demuxes from the start counting what each
+    packet will decode to (``_PacketCount``), decodes from ``at``, and checks the count
+    against the decoder on the first ``_CHECK`` packets after ``_WARM``; where it cannot
+    count or the decoder disagrees, decodes the file from the start instead."""
+    count = _PacketCount.of(stream)
+    if count is not None:
+        packets = container.demux(stream)
+        held: list = []
+        seen = 0
+        n = None
+        for packet in packets:
+            c, k = count.push(packet)
+            if k is None:
+                break
+            if seen == 0 and c + k <= at:
+                continue  # before the span: demuxed, counted, not decoded
+            frames = _decode(packet)
+            seen += 1
+            if seen <= _WARM:
+                continue
+            if sum(f.samples for f in frames) != k:
+                break
+            n = c if n is None else n
+            for f in frames:
+                held.append((f, n))
+                n += f.samples
+            if seen == _WARM + _CHECK:
+                yield from held
+                for packet in packets:
+                    for f in _decode(packet):
+                        yield f, n
+                        n += f.samples
+                return
+        else:  # the file ended while checking: what was checked is right
+            yield from held
+            return
+    fresh = av.open(path)  # from the start, counting every decoded sample
+    try:
+        st = fresh.streams.audio[0]
+        yield from _counted(_frames(fresh, st, path), at)
+    finally:
+        fresh.close()
+
+
+class _PacketCount:
+    """How many samples each packet of an audio stream decodes to, from the packets alone
+    (no decoding): a fixed frame size (AAC, MP3), the packet's duration (Opus, FLAC, PCM)
+    or Vorbis's block sizes, less the decoder's skips (an encoder delay, an edit list's
+    priming, the end's padding) as FFmpeg's decoders apply them."""
+
+    def __init__(self, raw: Callable[[av.Packet, dict[str, bytes]], int | None],
+                 end_in_raw: bool = False):
+        self._raw = raw  # (packet, its side data by type) -> samples, None: unknown
+        self._end_in_raw = end_in_raw  # a last packet's duration leaves its padding out
+        self.n = 0  # samples decoded before the next packet's
+        self._skip = 0
+
+    @classmethod
+    def of(cls, stream) -> "_PacketCount | None":
+        """The count for ``stream``, or None where it cannot be counted this way."""
+        cc = stream.codec_context
+        if cc.name == "vorbis":
+            blocks = _vorbis_blocks(bytes(cc.extradata or b""))
+            return None if blocks is None else cls(_VorbisBlocks(*blocks).samples)
+        if cc.frame_size:
+            size = int(cc.frame_size)
+            return cls(lambda p, side: None if "new_extradata" in side else
+                       size if p.size else 0)
+        native, tb = int(cc.sample_rate), stream.time_base
+
+        def by_duration(p, side) -> int | None:
+            if not p.size:
+                return 0
+            if not p.duration or tb is None or "new_extradata" in side:
+                return None
+            k = p.duration * tb * native
+            return int(k) if k.denominator == 1 else None
+
+        return cls(by_duration, end_in_raw=True)
+
+    def push(self, packet) -> tuple[int, int | None]:
+        """(samples decoded before ``packet``'s, how many it decodes to; None: unknown)."""
+        side = {sd.data_type: sd for sd in packet.iter_sidedata()}
+        k = self._raw(packet, side)
+        if k is None:
+            return self.n, None
+        end = 0
+        if "skip_samples" in side:
+            skip = bytes(side["skip_samples"])
+            self._skip = int.from_bytes(skip[0:4], "little")
+            end = int.from_bytes(skip[4:8], "little")
+        if self._skip:
+            eat = min(self._skip, k)
+            self._skip -= eat
+            k -= eat
+        if end and not self._end_in_raw:
+            k = max(0, k - end)
+        if packet.is_discard:
+            k = 0
+        c = self.n
+        self.n += k
+        return c, k
+
+
+class _VorbisBlocks:
+    """A Vorbis packet decodes to a quarter of its block plus a quarter of the one before
+    (the first to nothing); its block size is its mode's, the mode number in its first
+    byte."""
+
+    def __init__(self, short: int, long: int, flags: list[int]):
+        self._prev: int | None = None
+        self._modes(short, long, flags)
+
+    def _modes(self, short: int, long: int, flags: list[int]) -> None:
+        mask = (1 << (len(flags) - 1).bit_length()) - 1
+        # block size by a packet's first byte (None: a header, or no such mode)
+        self._size = [None if b & 1 or (b >> 1) & mask >= len(flags) else
+                      long if flags[(b >> 1) & mask] else short for b in range(256)]
+
+    def samples(self, packet, side: dict) -> int | None:
+        if not packet.size:
+            return 0
+        if "new_extradata" in side:  # a chained Ogg's next link has its own modes;
+            # FFmpeg's decoder goes on overlapping with the last link's final block
+            blocks = _vorbis_blocks(bytes(side["new_extradata"]))
+            if blocks is None:
+                return None
+            self._modes(*blocks)
+        size = self._size[bytes(packet)[0]]
+        if size is None:
+            return None
+        k = 0 if self._prev is None else (self._prev + size) // 4
+        self._prev = size
+        return k
+
+
+def _vorbis_blocks(extra: bytes) -> tuple[int, int, list[int]] | None:
+    """(short and long block size, each mode's block flag) from a Vorbis stream's
+    headers as FFmpeg keeps them (three Xiph-laced or 16-bit-length packets), or None.
+    The modes end the setup header, after codebooks only a full parse could step over, so
+    they are read backwards from its framing bit: 41-bit entries whose window and
+    transform types are 0, for as many as the 6-bit count before them says."""
+    heads = _xiph_split(extra)
+    if heads is None or len(heads) != 3:
+        return None
+    ident, setup = heads[0], heads[2]
+    if len(ident) < 29 or ident[:7] != b"\x01vorbis" or setup[:7] != b"\x05vorbis":
+        return None
+    short, long = 1 << (ident[28] & 15), 1 << (ident[28] >> 4)
+    bits = int.from_bytes(setup, "little")
+    framing = bits.bit_length() - 1
+    if framing < 56 + 47:
+        return None
+
+    def field(lo: int, width: int) -> int:
+        return (bits >> lo) & ((1 << width) - 1)
+
+    n = found = 0
+    p = framing
+    while p - 47 >= 56 and n < 64:
+        lo = p - 41
+        if field(lo + 1, 16) or field(lo + 17, 16) or field(lo + 33, 8) >= 64:
+            break
+        n, p = n + 1, lo
+        if field(p - 6, 6) + 1 == n:
+            found = n
+    if not found:
+        return None
+    return short, long, [field(framing - 41 * (found - i), 1) for i in range(found)]
+
+
+def _xiph_split(extra: bytes) -> list[bytes] | None:
+    """The three header packets in FFmpeg's Xiph extradata, or None."""
+    if len(extra) >= 6 and extra[0] == 0 and extra[1] == 30:  # 16-bit lengths
+        out, i = [], 0
+        for _ in range(3):
+            if i + 2 > len(extra):
+                return None
+            size = int.from_bytes(extra[i:i + 2], "big")
+            out.append(extra[i + 2:i + 2 + size])
+            i += 2 + size
+        return out
+    if not extra or extra[0] != 2:
+        return None
+    sizes, i = [], 1
+    for _ in range(2):
+        size = 0
+        while i < len(extra) and extra[i] == 255:
+            size, i = size + 255, i + 1
+        if i >= len(extra):
+            return None
+        sizes.append(size + extra[i])
+        i += 1
+    if i + sum(sizes) > len(extra):
+        return None
+    a, b = i + sizes[0], i + sizes[0] + sizes[1]
+    return [extra[i:a], extra[a:b], extra[b:]]
 
 
 def _span_soundfile(path: str, in_s: float, out_s: float | None, sr: int
@@ -219,31 +458,6 @@ def _span_soundfile(path: str, in_s: float, out_s: float | None, sr: int
                 got += y.shape[1]
                 if y.shape[1]:
                     yield y
-
-
-def _confirmed(frames, stream):
-    """``frames`` from the first one whose timestamp the next frame confirms (its pts plus
-    its length is the next one's pts). After a seek, every later sample's place is counted
-    from the first frame's timestamp, and that one can be off: FFmpeg's Vorbis decoder
-    stamps a frame at a block-size change 448 samples late, so an excerpt read from there
-    played 10.2 ms away from where a full decode (the analysis's beats) has it."""
-    it = iter(frames)
-    prev = None
-    for f in it:
-        if prev is not None and _follows(prev, f, stream.time_base):
-            yield prev
-            yield f
-            yield from it
-            return
-        prev = f
-    if prev is not None:  # never confirmed (one frame, or no timestamps): as it is
-        yield prev
-
-
-def _follows(a, b, time_base) -> bool:
-    if a.pts is None or b.pts is None or not a.sample_rate:
-        return False
-    return abs(float((b.pts - a.pts) * time_base) * a.sample_rate - a.samples) < 1.0
 
 
 def _take(out, pos: int, first: int, want: int | None, got: int):
