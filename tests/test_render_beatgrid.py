@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from underdog.render import beatgrid, mix
-from underdog.render.render import analysis_beats, audio_refiner
+from underdog.render.render import (Plan, PlanEntry, analysis_beats, audio_refiner,
+                                    unsteady_warnings)
 from underdog.render.source import MIX_SR, read_span
 from underdog.render.stretch import TimeMap, stretch
 
@@ -124,6 +125,12 @@ def test_steady_beats_finds_where_a_beat_moves_by_a_16th(tmp_path):
     assert len(got) == 33
     bad, n = unsteady[(0, True)]
     assert n == 33 and bad > n / 4
+    # the render's report: one warning for that blend, none for a cut or a steady side
+    plan = Plan([PlanEntry(path="a.flac", title="Before"),
+                 PlanEntry(path=str(path), title="Jumped"),
+                 PlanEntry(path="c.flac", title="After", transition=mix.Transition("cut"))])
+    notes = unsteady_warnings(plan, {(0, False): (2, 33), (1, True): (bad, n), (2, True): (33, 33)})
+    assert len(notes) == 1 and "Before -> Jumped" in notes[0] and f"{bad} of 33" in notes[0]
 
 
 def test_an_intro_without_a_clear_beat_keeps_the_trackers_period():
