@@ -111,3 +111,54 @@ def test_make_up_measures_the_limiters_loss(loud):
     assert mk.loss_db(x, -8.0) < mk.loss_db(x)  # less of it 8 dB down
     assert 0.3 < mk.next_db(x) <= 6.0
     assert mk.loss_db(np.zeros((2, MIX_SR), np.float32)) == 0.0
+
+
+# The limiter's fast paths (render speed) give what the direct computations give, on a
+# loud real track: the running max, the attack/release recursion and the true peak.
+
+def test_the_running_max_is_scipys(loud):
+    from scipy.ndimage import maximum_filter1d
+
+    from underdog.render.levels import _running_max
+
+    env = np.abs(loud).max(axis=0)
+    for n in (1, 7, 19, 20, 4099, env.size):
+        for width in (1, 3, 19, 37):
+            want = maximum_filter1d(env[:n], size=width, mode="nearest")
+            assert np.array_equal(_running_max(env[:n], width), want)
+
+
+def test_attack_release_is_the_one_pole_recursion(loud):
+    """The vectorized gains (attack at once, one-pole release) are the sample loop's to
+    1e-12, over more than one chunk and from a state left reduced."""
+    from underdog.render.levels import _attack_release
+
+    lim = TruePeakLimiter(MIX_SR)
+    env = np.abs(loud * np.float32(2.0)).max(axis=0)  # pushed 6 dB: much to limit
+    h = np.minimum(1.0, lim.ceiling / np.maximum(env, 1e-12))[:lim.k * 5000]
+    h = h.reshape(-1, lim.k).min(axis=1).astype(np.float64)
+    for last in (1.0, 0.4):
+        want = np.empty(len(h))
+        e = last
+        for i, v in enumerate(h):
+            e = v if v < e else v + (e - v) * lim.rel
+            want[i] = e
+        got = _attack_release(h, last, lim.rel)
+        assert float(np.max(np.abs(got - want) / want)) < 1e-12
+        assert float(want.min()) < 0.6  # it limits
+
+
+def test_the_true_peak_skips_only_what_stays_under_twice_the_bound(loud):
+    """Pieces with no sample at ``skip_below`` within the filter's reach keep their sample
+    peak; every true peak at twice that or more is the full interpolation's."""
+    from underdog.render.levels import true_peak_envelope
+
+    x = loud * np.float32(0.7)
+    full = true_peak_envelope(x)
+    for below in (0.25, 0.45):
+        fast = true_peak_envelope(x, skip_below=below)
+        hot = full >= 2 * below
+        assert hot.any() and (~hot).any()
+        assert np.array_equal(fast[hot], full[hot])
+        assert float(fast[~hot].max()) < 2 * below and np.all(fast <= full)
+        assert np.array_equal(fast, np.maximum(fast, np.abs(x).max(axis=0)))
