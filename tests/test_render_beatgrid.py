@@ -88,6 +88,35 @@ def test_a_drifting_track_is_pinned_beat_by_beat():
     assert err.max() < 0.5 * miss.max()
 
 
+def test_a_track_that_speeds_up_past_the_reach_is_followed():
+    """The same 16 s, its second half played ever faster (the input runs 3 ms/s² ahead
+    from 8 s on): its beats leave the best straight line by 30 ms in the middle and 57 ms
+    at the end, past the ±30 ms a beat looks for its onset. Pinned beats follow the drift
+    from beat to beat (the old pins stopped at the reach: up to 57 ms off)."""
+    sr = MIX_SR
+    fps = sr / beatgrid.HOP
+    beats, _ = analysis_beats(A)
+    t0, t1 = 20.0, 36.0
+    x = read_span(A, t0, t1)
+    u = np.linspace(0.0, x.shape[1] / sr, 400)
+    tin = u + 0.003 * np.maximum(0.0, u - 8.0) ** 2
+    keep = tin <= x.shape[1] / sr
+    y = stretch(x, sr, TimeMap(u[keep] * sr, tin[keep] * sr), "wsola")
+    src = beats[(beats >= t0 + 1.0) & (beats <= t1 - 1.0)] - t0
+    ex = np.convolve(beatgrid.onset_envelope(x, sr), [0.25, 0.5, 0.25], mode="same")
+    w = int(0.03 * fps)
+    src = np.array([b + (np.argmax(ex[int(round(b * fps)) - w:int(round(b * fps)) + w + 1]) - w)
+                    / fps for b in src])
+    true = np.interp(src, tin[keep], u[keep])
+    true = true[true < y.shape[1] / sr - 0.5]
+    k = np.arange(len(true))
+    slope, icpt = np.polyfit(k, true, 1)
+    line = icpt + slope * k
+    assert np.abs(line - true).max() > 0.05
+    pinned = beatgrid.pin_beats(beatgrid.onset_envelope(y, sr), fps, line)
+    assert np.abs(pinned - true).max() < 0.010
+
+
 FREE_MUSIC = Path(os.environ.get("UNDERDOG_FREE_MUSIC",
                                  Path(__file__).resolve().parents[2] / "free-music"))
 

@@ -162,6 +162,7 @@ PHASE_MIN = 1.0 / 16  # and sit further than this (beats) from the line to move 
 SECOND_PHASE_S = 0.03  # the tracker's line is placed on its onsets within ±30 ms
 PIN_REACH_S = 0.03  # a beat is pinned to an onset within ±30 ms of its line
 PIN_MIN_SPREAD_S = 0.02  # pin beat by beat only where the line misses by more than this
+WALK_MAX = 0.25  # a pinned beat follows a drift up to this far (beats) from the line
 # the tracker hears the overlap with this much of the track's body beside it (the
 # acceptance bench's listening window; with 2 or 5 s it moved fewer of the lines it hears
 # elsewhere on the free library, and an ambiguous track's answer changes with it)
@@ -242,13 +243,15 @@ def pin_beats(env: np.ndarray, fps: float, beats: np.ndarray, env_t0: float = 0.
     ----------
     env : onset envelope (:func:`onset_envelope`), value ``k`` at ``env_t0 + k / fps`` s.
     beats : the refined beat line (s, increasing).
-    reach_s : how far (s) from its line a beat looks for its onset.
+    reach_s : how far (s) from where the drift so far puts it a beat looks for its onset.
 
     Returns
     -------
     The beats (s), each moved by the smoothed (running median of five, then mean of three
-    beats) distance to the strongest clear onset within ``reach_s``: a drift is followed
-    while one beat's stray onset is not. The line itself where fewer than half the beats
+    beats) distance to the strongest clear onset within ``reach_s`` of where the last
+    three found beats' drift puts it (walked from the line's either end, the walk that
+    finds more onsets; at most ``WALK_MAX`` of a beat from the line): a drift is followed
+    past the reach while one beat's stray onset is not. The line itself where fewer than half the beats
     have a clear onset, or where the smoothed distances stay within
     ``PIN_MIN_SPREAD_S`` of their mean (a straight line is then as good).
     """
@@ -258,19 +261,46 @@ def pin_beats(env: np.ndarray, fps: float, beats: np.ndarray, env_t0: float = 0.
         return beats
     e = np.convolve(env, [0.25, 0.5, 0.25], mode="same")
     w = max(1, int(round(reach_s * fps)))
-    dev = np.full(len(beats), np.nan)
-    for k, b in enumerate(beats):
-        c = int(round((b - env_t0) * fps))
+    period = float(np.median(np.diff(beats)))
+
+    def onset_near(t: float) -> float | None:
+        """The clear onset within the reach of ``t`` (s from ``t``), or None: a peak
+        inside the reach standing out of its wider context."""
+        c = int(round((t - env_t0) * fps))
         if c - 2 * w < 0 or c + 2 * w + 1 > len(e):
-            continue
+            return None
         seg = e[c - w:c + w + 1]
         j = int(np.argmax(seg))
-        # a clear onset: a peak inside the reach standing out of its beat's wider context
-        if 0 < j < 2 * w and seg[j] > 2.0 * np.median(e[c - 2 * w:c + 2 * w + 1]):
-            y0, y1, y2 = seg[j - 1], seg[j], seg[j + 1]
-            den = y0 - 2 * y1 + y2
-            d = 0.5 * (y0 - y2) / den if den < 0 else 0.0
-            dev[k] = (j - w + d) / fps + (c / fps + env_t0 - b)
+        if not (0 < j < 2 * w and seg[j] > 2.0 * np.median(e[c - 2 * w:c + 2 * w + 1])):
+            return None
+        y0, y1, y2 = seg[j - 1], seg[j], seg[j + 1]
+        den = y0 - 2 * y1 + y2
+        d = 0.5 * (y0 - y2) / den if den < 0 else 0.0
+        return (j - w + d) / fps + (c / fps + env_t0 - t)
+
+    def walk(order: range) -> np.ndarray:
+        """Each beat's onset, looked for around where the last three found put the
+        track (so a drift past the reach is followed), within a quarter beat of the line."""
+        dev = np.full(len(beats), np.nan)
+        found: list[int] = []
+        for k in order:
+            # where the last three found beats' drift puts this one
+            at = 0.0
+            if len(found) >= 3:
+                (k1, k3) = found[-1], found[-3]
+                at = float(np.median(dev[found[-3:]])) + (dev[k1] - dev[k3]) / (k1 - k3) * (
+                    k - found[-2])
+            elif found:
+                at = float(dev[found[-1]])
+            d = onset_near(beats[k] + at)
+            if d is not None and abs(at + d) <= WALK_MAX * period:
+                dev[k] = at + d
+                found.append(k)
+        return dev
+
+    # from either end; the walk that finds more beats' onsets
+    dev = max((walk(range(len(beats))), walk(range(len(beats) - 1, -1, -1))),
+              key=lambda d: int(np.isfinite(d).sum()))
     ok = np.isfinite(dev)
     if ok.sum() < len(beats) / 2:
         return beats
@@ -396,8 +426,8 @@ def refine_beats(x: np.ndarray, sr: int, x_t0: float, at: float, period: float, 
 
     def envelope(at: float) -> tuple[np.ndarray, float]:
         # the onsets of the line's window only; the body beside it is the tracker's context
-        lo = max(x_t0, min(at, at + k[-1] * period) - 2 * PHASE_S - 0.05)
-        hi = max(at, at + k[-1] * period) + 2 * PHASE_S + 0.05
+        lo = max(x_t0, min(at, at + k[-1] * period) - WALK_MAX * period - 2 * PIN_REACH_S - 0.05)
+        hi = max(at, at + k[-1] * period) + WALK_MAX * period + 2 * PIN_REACH_S + 0.05
         a = int(round((lo - x_t0) * sr))
         return onset_envelope(x[:, a:max(a, int(round((hi - x_t0) * sr)))], sr), x_t0 + a / sr
 
