@@ -175,3 +175,36 @@ def test_a_file_the_count_cannot_read_is_decoded_from_the_start(cases, monkeypat
     monkeypatch.setattr(source._PacketCount, "of", classmethod(lambda cls, stream: None))
     x = read_span(path, 222.686, 224.686)
     assert x.shape[1] == 2 * SR and _offset(mono, 222.686, x) == 0
+
+
+@pytest.mark.parametrize("name", ["Nexuiz - Beast of Insanity.ogg", "Max McCracken - Through Space.ogg",
+                                  "Sectoid - Feelings.opus", "Max McCracken - Awakening.opus",
+                                  "looped copy"])
+def test_an_oggs_pages_count_its_packets_as_the_decoder_does(name, cases):
+    """The count read from an Ogg file's pages (no FFmpeg) is, packet for packet, where
+    FFmpeg's demuxer puts the packet and what the decoder gives for it (the looped copy's
+    last packet aside: its end padding is the first pass's)."""
+    path = cases[name] if name in cases else str(LIB / name)
+    c = av.open(path)
+    try:
+        stream = c.streams.audio[0]
+        page, size, before, out = source._ogg_index(path, stream.codec_context.name)
+        n = 0
+        got = []
+        for packet in c.demux(stream):
+            d = sum(f.samples for f in source._decode(packet))
+            if packet.size:
+                got.append((packet.pos, packet.size, n, d))
+            n += d
+    finally:
+        c.close()
+    want = list(zip(page.tolist(), size.tolist(), before.tolist(), out.tolist()))
+    if name == "looped copy":
+        got, want = got[:-1], want[:-1]
+    assert len(got) == len(want) and [g for g, w in zip(got, want) if g != w] == []
+
+
+def test_a_chained_ogg_is_counted_by_demuxing_it(cases):
+    """A chained Ogg's links end with their own padding: its pages are not counted
+    (``_ogg_index`` gives None) and the reader counts what the demuxer gives instead."""
+    assert source._ogg_index(cases["chained"], "vorbis") is None

@@ -6,10 +6,12 @@ and layout into stereo at ``sr``. Sample ``k`` of a span is where the analysis h
 analysis counts decoded samples from the first, so the reader counts them too rather than
 trust timestamps (FFmpeg stamps Vorbis frames at block-size changes 448 samples off, files
 transcoded from Vorbis carry such jumps for good, a file looped with ``-c copy`` restarts
-its clock). It demuxes from the start without decoding and counts what each packet will
-decode to (``_PacketCount``: Vorbis block sizes from the setup header, a fixed frame size,
-the packet's duration, the decoder's skips), decodes from 2 s before ``in_s``, and checks
-that count against what the decoder gives; where they disagree it decodes from the start.
+its clock). It counts what each packet will decode to without decoding: for an Ogg
+Vorbis or Opus file from its pages (``_ogg_index``: Vorbis block sizes from the setup
+header, Opus frame sizes from the TOC byte), then seeks; otherwise by demuxing from the
+start (``_PacketCount``: those, a fixed frame size, the packet's duration, the decoder's
+skips). It decodes from 2 s before ``in_s`` and checks the count against what the decoder
+gives; where they disagree it counts by demuxing, and then decodes from the start.
 ``iter_span`` gives the same samples a decoded frame at a time, and ``Spill`` keeps them in
 a temporary file to be read back in pieces, so a long span never sits in memory whole.
 """
@@ -231,48 +233,207 @@ _CHECK = 8  # packets after those whose decoded length must be what the count sa
 
 def _indexed(container, stream, path: str, at: int):
     """(frame, decoded samples before it, counted from the file's first) from the packet
-    that holds sample ``at`` (native rate) on. Demuxes from the start counting what each
-    packet will decode to (``_PacketCount``), decodes from ``at``, and checks the count
-    against the decoder on the first ``_CHECK`` packets after ``_WARM``; where it cannot
-    count or the decoder disagrees, decodes the file from the start instead."""
-    count = _PacketCount.of(stream)
-    if count is not None:
-        packets = container.demux(stream)
-        held: list = []
-        seen = 0
-        n = None
-        for packet in packets:
-            c, k = count.push(packet)
-            if k is None:
-                break
-            if seen == 0 and c + k <= at:
-                continue  # before the span: demuxed, counted, not decoded
-            frames = _decode(packet)
-            seen += 1
-            if seen <= _WARM:
-                continue
-            if sum(f.samples for f in frames) != k:
-                break
-            n = c if n is None else n
-            for f in frames:
-                held.append((f, n))
-                n += f.samples
-            if seen == _WARM + _CHECK:
-                yield from held
-                for packet in packets:
-                    for f in _decode(packet):
-                        yield f, n
-                        n += f.samples
-                return
-        else:  # the file ended while checking: what was checked is right
-            yield from held
-            return
-    fresh = av.open(path)  # from the start, counting every decoded sample
+    that holds sample ``at`` (native rate) on. Each packet's count comes from an Ogg
+    file's own pages (``_ogg_index``, then a seek) or from demuxing from the start
+    (``_PacketCount``); decoding starts at ``at`` and the count is checked against the
+    decoder on the first ``_CHECK`` packets after ``_WARM``. Where neither can count or
+    the decoder disagrees, the file is decoded from the start instead."""
+    fresh = None
     try:
-        st = fresh.streams.audio[0]
-        yield from _counted(_frames(fresh, st, path), at)
+        for attempt in ("ogg", "demux"):
+            if attempt == "ogg":
+                counted, moved = _ogg_counted(container, stream, path, at)
+            else:
+                if moved:  # the Ogg try sought: demux from the start on a fresh one
+                    fresh = av.open(path)
+                    container, stream = fresh, fresh.streams.audio[0]
+                counted = _demux_counted(container, stream)
+            if counted is None:
+                continue
+            anchor = _anchor(counted, at)
+            moved = True  # the demuxer went on
+            if anchor is None:
+                continue
+            held, n = anchor
+            yield from held
+            for packet, _, _ in counted:
+                for f in _decode(packet):
+                    yield f, n
+                    n += f.samples
+            return
+        if fresh is not None:
+            fresh.close()
+        fresh = av.open(path)  # from the start, counting every decoded sample
+        yield from _counted(_frames(fresh, fresh.streams.audio[0], path), at)
     finally:
-        fresh.close()
+        if fresh is not None:
+            fresh.close()
+
+
+def _anchor(counted, at: int) -> tuple[list, int] | None:
+    """Decode ``counted`` ((packet, samples before its output, its output length)) from
+    the packet that holds sample ``at``: (the frames with their places up to the end of the
+    check, the count after them), or None where the count and the decoder disagree."""
+    held: list = []
+    seen = 0
+    n = None
+    for packet, c, k in counted:
+        if k is None:
+            return None
+        if seen == 0 and c + k <= at:
+            continue  # before the span: counted, not decoded
+        frames = _decode(packet)
+        seen += 1
+        if seen <= _WARM:
+            continue
+        if sum(f.samples for f in frames) != k:
+            return None
+        n = c if n is None else n
+        for f in frames:
+            held.append((f, n))
+            n += f.samples
+        if seen == _WARM + _CHECK:
+            break
+    return held, (0 if n is None else n)
+
+
+def _demux_counted(container, stream):
+    """(packet, count before it, its count) for every packet from the start, counted by
+    ``_PacketCount``; None where the stream cannot be counted that way."""
+    count = _PacketCount.of(stream)
+    if count is None:
+        return None
+    return ((packet, *count.push(packet)) for packet in container.demux(stream))
+
+
+def _ogg_counted(container, stream, path: str, at: int) -> tuple[Iterator | None, bool]:
+    """(packet, count before it, its count) from a packet before sample ``at`` on, for an
+    Ogg Vorbis or Opus file: the count from its pages (``_ogg_index``), a seek by
+    timestamp to a second before, and the packets FFmpeg gives after it found in the index
+    by page and size. (None where the file is no such Ogg or the landing is not found,
+    whether it sought.)"""
+    if "ogg" not in container.format.name.split(","):
+        return None, False
+    idx = _ogg_index(path, stream.codec_context.name)
+    if idx is None:
+        return None, False
+    page, size, before, out = idx
+    k = int(np.searchsorted(before + out, at, side="right"))
+    if k >= len(size) or stream.time_base is None:
+        return None, False
+    native = int(stream.codec_context.sample_rate)
+    t = max(0.0, before[k] / native - 1.0)
+    try:
+        container.seek(int(t / stream.time_base), stream=stream, backward=True)
+    except av.error.FFmpegError:
+        return None, True
+    packets = (p for p in container.demux(stream) if p.size)
+    ahead = list(itertools.islice(packets, 8))
+    sizes = [p.size for p in ahead]
+    found = [int(j) for j in np.flatnonzero((page == ahead[0].pos) & (size == sizes[0]))
+             if j <= k and list(size[j:j + len(sizes)]) == sizes] if ahead else []
+    if len(found) != 1:
+        return None, True
+
+    def counted(j: int):
+        for p in itertools.chain(ahead, packets):
+            ok = j < len(size) and p.size == size[j]
+            yield (p, int(before[j]), int(out[j])) if ok else (p, 0, None)
+            j += 1
+
+    return counted(found[0]), True
+
+
+_OPUS_FRAME = [(480, 960, 1920, 2880)[c % 4] if c < 12 else (480, 960)[c % 2] if c < 16
+               else (120, 240, 480, 960)[c % 4] for c in range(32)]  # samples at 48 kHz
+
+
+def _ogg_index(path: str, codec: str) -> tuple[np.ndarray, ...] | None:
+    """An Ogg Vorbis or Opus file's audio packets as FFmpeg demuxes them, read from its
+    pages: (page each starts on (byte), size, samples decoded before it, samples it
+    decodes to), the count as ``_PacketCount`` gives it (Vorbis block sizes, the links of
+    a chained file one after the other; Opus frame sizes from the TOC byte, less the
+    pre-skip). None for anything else (other codecs, interleaved streams, a chained
+    Opus, damage): the caller demuxes from the start instead."""
+    import struct
+
+    with open(path, "rb") as f:
+        buf = f.read()
+    pos_l, data_l, lac_l, serial_l = [], [], [], []
+    pos, n = 0, len(buf)
+    while pos + 27 <= n:
+        if buf[pos:pos + 4] != b"OggS":
+            return None
+        nseg = buf[pos + 26]
+        lac = buf[pos + 27:pos + 27 + nseg]
+        data = pos + 27 + nseg
+        end = data + sum(lac)
+        if end > n:
+            break  # a cut last page: FFmpeg gives no packet from it either
+        pos_l.append(pos)
+        data_l.append(data)
+        lac_l.append(lac)
+        serial_l.append(struct.unpack_from("<I", buf, pos + 14)[0])
+        pos = end
+    if not pos_l:
+        return None
+    nsegs = np.fromiter((len(x) for x in lac_l), np.int64, len(lac_l))
+    seg = np.frombuffer(b"".join(lac_l), np.uint8).astype(np.int64)
+    page_of = np.repeat(np.arange(len(pos_l)), nsegs)
+    cum = np.cumsum(seg) - seg  # bytes before each segment, all pages' data in a row
+    first_seg = np.cumsum(nsegs) - nsegs
+    offset = np.asarray(data_l)[page_of] + cum - cum[first_seg][page_of]
+    last = np.flatnonzero(seg < 255)  # a packet ends on a segment under 255 bytes
+    if not len(last):
+        return None
+    first = np.r_[0, last[:-1] + 1]
+    size = cum[last] + seg[last] - cum[first]
+    raw = np.frombuffer(buf, np.uint8)
+    b0 = raw[np.minimum(offset[first], n - 1)].astype(np.int64)
+    b1 = raw[np.minimum(offset[first] + 1, n - 1)].astype(np.int64)
+    page = np.asarray(pos_l)[page_of[first]]
+    serial = np.asarray(serial_l)[page_of[first]]
+
+    def packet(i: int) -> bytes:  # a header packet's bytes, segment by segment
+        return b"".join(buf[int(offset[j]):int(offset[j] + seg[j])]
+                        for j in range(int(first[i]), int(last[i]) + 1))
+
+    if len(size) < 4 or (serial != serial[0]).any():
+        return None  # chained or interleaved streams: FFmpeg trims each link's end
+    audio = size > 0  # FFmpeg gives no empty packet
+    if codec == "vorbis":
+        modes = _vorbis_modes(packet(0), packet(2))
+        if modes is None:
+            return None
+        audio[:3] = False
+        table = _VorbisBlocks(*modes).sizes_by_byte
+        blocks = np.asarray([table[v] or 0 for v in b0[audio].tolist()], np.int64)
+        if not len(blocks) or not blocks.all():
+            return None
+        out = (np.r_[blocks[0], blocks[:-1]] + blocks) // 4
+        out[0] = 0  # the first block only primes the overlap
+        skip = 0
+    elif codec == "opus":
+        head = packet(0)
+        if head[:8] != b"OpusHead" or len(head) < 12:
+            return None
+        audio[:2] = False
+        toc, second = b0[audio], b1[audio]
+        frames = np.where(toc & 3 == 0, 1, np.where(toc & 3 == 3, second & 63, 2))
+        out = np.asarray(_OPUS_FRAME, np.int64)[toc >> 3] * frames
+        skip = int.from_bytes(head[10:12], "little")
+    else:
+        return None
+    if not len(out):
+        return None
+    # the last page's granule says where the stream ends: the last packet's padding
+    end = struct.unpack_from("<q", buf, pos_l[-1] + 6)[0]
+    over = int(out.sum()) - end
+    if end >= 0 and 0 < over <= out[-1]:
+        out[-1] -= over
+    done = np.maximum(0, np.cumsum(out) - skip)
+    out = np.diff(np.r_[0, done])  # Opus's pre-skip comes off the first packets
+    return page[audio], size[audio], np.cumsum(out) - out, out
 
 
 class _PacketCount:
@@ -347,8 +508,9 @@ class _VorbisBlocks:
     def _modes(self, short: int, long: int, flags: list[int]) -> None:
         mask = (1 << (len(flags) - 1).bit_length()) - 1
         # block size by a packet's first byte (None: a header, or no such mode)
-        self._size = [None if b & 1 or (b >> 1) & mask >= len(flags) else
-                      long if flags[(b >> 1) & mask] else short for b in range(256)]
+        self.sizes_by_byte = self._size = [
+            None if b & 1 or (b >> 1) & mask >= len(flags) else
+            long if flags[(b >> 1) & mask] else short for b in range(256)]
 
     def samples(self, packet, side: dict) -> int | None:
         if not packet.size:
@@ -376,7 +538,11 @@ def _vorbis_blocks(extra: bytes) -> tuple[int, int, list[int]] | None:
     heads = _xiph_split(extra)
     if heads is None or len(heads) != 3:
         return None
-    ident, setup = heads[0], heads[2]
+    return _vorbis_modes(heads[0], heads[2])
+
+
+def _vorbis_modes(ident: bytes, setup: bytes) -> tuple[int, int, list[int]] | None:
+    """:func:`_vorbis_blocks` from the identification and setup header packets."""
     if len(ident) < 29 or ident[:7] != b"\x01vorbis" or setup[:7] != b"\x05vorbis":
         return None
     short, long = 1 << (ident[28] & 15), 1 << (ident[28] >> 4)
