@@ -233,6 +233,8 @@ def free_peer_reads(paths: list[str], use_madmom: bool) -> dict[str, dict[str, f
         for p, r in run_madmom([str(wavs[p]) for p in todo]).items():
             cache[key(next(q for q in todo if str(wavs[q]) == p))][MADMOM] = r[0]
     cache_file.write_text(json.dumps(cache, indent=0))
+    for wav in wavs.values():  # 5 MB each; the reads are what is kept
+        wav.unlink(missing_ok=True)
     return {p: cache[key(p)] for p in paths}
 
 
