@@ -344,6 +344,7 @@ def _ogg_counted(container, stream, path: str, at: int) -> tuple[Iterator | None
     return counted(found[0]), True
 
 
+_OGG_INDEX_MAX = 64 << 20  # bytes: a longer file (an hour's mix) is demuxed, not held
 _OPUS_FRAME = [(480, 960, 1920, 2880)[c % 4] if c < 12 else (480, 960)[c % 2] if c < 16
                else (120, 240, 480, 960)[c % 4] for c in range(32)]  # samples at 48 kHz
 
@@ -357,6 +358,8 @@ def _ogg_index(path: str, codec: str) -> tuple[np.ndarray, ...] | None:
     Opus, damage): the caller demuxes from the start instead."""
     import struct
 
+    if os.path.getsize(path) > _OGG_INDEX_MAX:
+        return None
     with open(path, "rb") as f:
         buf = f.read()
     pos_l, data_l, lac_l, serial_l = [], [], [], []
