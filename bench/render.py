@@ -675,7 +675,8 @@ def _align(ca: np.ndarray, cb: np.ndarray, w0: float, ma: float, mb: float, peri
     for name, tracker in trackers:
         # as measured until 2026-12-01: the analysis's 23.2 ms frames, the plan's sparser
         ta, tb = w0 + tracker(ca, ma, 512), w0 + tracker(cb, mb, 512)
-        row[name + "_512"] = _stats(_offsets(ta, tb, t0, t1) if ma >= mb else _offsets(tb, ta, t0, t1))
+        row[name + "_512"] = _stats(_offsets(ta, tb, t0, t1) if ma >= mb
+                                    else _offsets(tb, ta, t0, t1))
         ta, tb = w0 + tracker(ca, ma, None), w0 + tracker(cb, mb, None)
         row[name] = _stats(_pair_offsets(ta, tb, ma, mb, t0, t1))
         ok = True

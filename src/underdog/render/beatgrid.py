@@ -251,8 +251,8 @@ def pin_beats(env: np.ndarray, fps: float, beats: np.ndarray, env_t0: float = 0.
     beats) distance to the strongest clear onset within ``reach_s`` of where the last
     three found beats' drift puts it (walked from the line's either end, the walk that
     finds more onsets; at most ``WALK_MAX`` of a beat from the line): a drift is followed
-    past the reach while one beat's stray onset is not. The line itself where fewer than half the beats
-    have a clear onset, or where the smoothed distances stay within
+    past the reach while one beat's stray onset is not. The line itself where fewer than
+    half the beats have a clear onset, or where the smoothed distances stay within
     ``PIN_MIN_SPREAD_S`` of their mean (a straight line is then as good).
     """
     from scipy.ndimage import median_filter, uniform_filter1d
@@ -287,9 +287,9 @@ def pin_beats(env: np.ndarray, fps: float, beats: np.ndarray, env_t0: float = 0.
             # where the last three found beats' drift puts this one
             at = 0.0
             if len(found) >= 3:
-                (k1, k3) = found[-1], found[-3]
-                at = float(np.median(dev[found[-3:]])) + (dev[k1] - dev[k3]) / (k1 - k3) * (
-                    k - found[-2])
+                k1, k3 = found[-1], found[-3]
+                slope = (dev[k1] - dev[k3]) / (k1 - k3)  # s per beat
+                at = float(np.median(dev[found[-3:]])) + slope * (k - found[-2])
             elif found:
                 at = float(dev[found[-1]])
             d = onset_near(beats[k] + at)
@@ -346,10 +346,10 @@ def steady_beats(x: np.ndarray, sr: int, x_t0: float, beats: np.ndarray, forward
     Returns
     -------
     One bool per beat: the analysis's tracker on the window as the mix plays it, told
-    the beats' tempo and (``free``) free, with its own tempo model, has a beat within ``tol`` of it (a
-    free tracker at half or double the tempo is compared at the coarser level: its beats
-    on every other beat count); running median of three beats, so one stray beat does
-    not count.
+    the beats' tempo and (``free``) free, with its own tempo model, has a beat within
+    ``tol`` of it (a free tracker at half or double the tempo is compared at the coarser
+    level: its beats on every other beat count); running median of three beats, so one
+    stray beat does not count.
     """
     from scipy.ndimage import median_filter
 
@@ -426,8 +426,10 @@ def refine_beats(x: np.ndarray, sr: int, x_t0: float, at: float, period: float, 
 
     def envelope(at: float) -> tuple[np.ndarray, float]:
         # the onsets of the line's window only; the body beside it is the tracker's context
-        lo = max(x_t0, min(at, at + k[-1] * period) - WALK_MAX * period - 2 * PIN_REACH_S - 0.05)
-        hi = max(at, at + k[-1] * period) + WALK_MAX * period + 2 * PIN_REACH_S + 0.05
+        # (wide enough for refine_line's phase search and pin_beats' walk and context)
+        pad = WALK_MAX * period + 2 * PIN_REACH_S + 0.05
+        lo = max(x_t0, min(at, at + k[-1] * period) - pad)
+        hi = max(at, at + k[-1] * period) + pad
         a = int(round((lo - x_t0) * sr))
         return onset_envelope(x[:, a:max(a, int(round((hi - x_t0) * sr)))], sr), x_t0 + a / sr
 
