@@ -55,18 +55,17 @@ def test_tracker_line_keeps_a_line_on_the_beat_and_moves_one_off_it():
     assert got[1] == pytest.approx(period, rel=0.01)
 
 
-def test_a_drifting_track_is_pinned_beat_by_beat():
-    """A track whose tempo wanders (made here: 16 s of a demo track played through a
-    time map whose rate swings ±1.3 %, so its beats leave the best straight line by up to
-    ~25 ms): each beat is pinned onto its onset, where the line misses."""
+def _warped(time_map):
+    """16 s of the demo's Stairs played through ``time_map`` (output s -> input s):
+    (the stretched audio, where its beats' onsets land, their best straight line, frames
+    per second of the onset envelope)."""
     sr = MIX_SR
     fps = sr / beatgrid.HOP
     beats, _ = analysis_beats(A)
     t0, t1 = 20.0, 36.0
     x = read_span(A, t0, t1)
-    # output time u (s) -> input time u + a sin(2 pi u / T)
     u = np.linspace(0.0, x.shape[1] / sr, 400)
-    tin = u + 0.03 * np.sin(2 * np.pi * u / 15.0)
+    tin = time_map(u)
     keep = tin <= x.shape[1] / sr
     y = stretch(x, sr, TimeMap(u[keep] * sr, tin[keep] * sr), "wsola")
     # the beats' onsets in the original (the library's beats are on 23 ms frames), then
@@ -77,12 +76,21 @@ def test_a_drifting_track_is_pinned_beat_by_beat():
     src = np.array([b + (np.argmax(ex[int(round(b * fps)) - w:int(round(b * fps)) + w + 1]) - w)
                     / fps for b in src])
     true = np.interp(src, tin[keep], u[keep])
+    true = true[true < y.shape[1] / sr - 0.5]
     k = np.arange(len(true))
     slope, icpt = np.polyfit(k, true, 1)
-    line = icpt + slope * k
+    return y, true, icpt + slope * k, fps
+
+
+def test_a_drifting_track_is_pinned_beat_by_beat():
+    """A track whose tempo wanders (made here: 16 s of a demo track played through a
+    time map whose rate swings ±1.3 %, so its beats leave the best straight line by up to
+    ~25 ms): each beat is pinned onto its onset, where the line misses."""
+    # output time u (s) -> input time u + a sin(2 pi u / T)
+    y, true, line, fps = _warped(lambda u: u + 0.03 * np.sin(2 * np.pi * u / 15.0))
     miss = np.abs(line - true)
     assert miss.max() > 0.02  # a line cannot follow it
-    pinned = beatgrid.pin_beats(beatgrid.onset_envelope(y, sr), fps, line)
+    pinned = beatgrid.pin_beats(beatgrid.onset_envelope(y, MIX_SR), fps, line)
     err = np.abs(pinned - true)
     assert np.median(err) < 0.004
     assert err.max() < 0.5 * miss.max()
@@ -93,27 +101,9 @@ def test_a_track_that_speeds_up_past_the_reach_is_followed():
     from 8 s on): its beats leave the best straight line by 30 ms in the middle and 57 ms
     at the end, past the ±30 ms a beat looks for its onset. Pinned beats follow the drift
     from beat to beat (the old pins stopped at the reach: up to 57 ms off)."""
-    sr = MIX_SR
-    fps = sr / beatgrid.HOP
-    beats, _ = analysis_beats(A)
-    t0, t1 = 20.0, 36.0
-    x = read_span(A, t0, t1)
-    u = np.linspace(0.0, x.shape[1] / sr, 400)
-    tin = u + 0.003 * np.maximum(0.0, u - 8.0) ** 2
-    keep = tin <= x.shape[1] / sr
-    y = stretch(x, sr, TimeMap(u[keep] * sr, tin[keep] * sr), "wsola")
-    src = beats[(beats >= t0 + 1.0) & (beats <= t1 - 1.0)] - t0
-    ex = np.convolve(beatgrid.onset_envelope(x, sr), [0.25, 0.5, 0.25], mode="same")
-    w = int(0.03 * fps)
-    src = np.array([b + (np.argmax(ex[int(round(b * fps)) - w:int(round(b * fps)) + w + 1]) - w)
-                    / fps for b in src])
-    true = np.interp(src, tin[keep], u[keep])
-    true = true[true < y.shape[1] / sr - 0.5]
-    k = np.arange(len(true))
-    slope, icpt = np.polyfit(k, true, 1)
-    line = icpt + slope * k
+    y, true, line, fps = _warped(lambda u: u + 0.003 * np.maximum(0.0, u - 8.0) ** 2)
     assert np.abs(line - true).max() > 0.05
-    pinned = beatgrid.pin_beats(beatgrid.onset_envelope(y, sr), fps, line)
+    pinned = beatgrid.pin_beats(beatgrid.onset_envelope(y, MIX_SR), fps, line)
     assert np.abs(pinned - true).max() < 0.010
 
 
