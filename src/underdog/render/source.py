@@ -349,6 +349,19 @@ _OPUS_FRAME = [(480, 960, 1920, 2880)[c % 4] if c < 12 else (480, 960)[c % 2] if
                else (120, 240, 480, 960)[c % 4] for c in range(32)]  # samples at 48 kHz
 
 
+_REV8 = bytes(int(f"{b:08b}"[::-1], 2) for b in range(256))  # each byte's bits reversed
+
+
+def _ogg_crc(rev: memoryview, pos: int, end: int) -> int:
+    """The CRC of the Ogg page at ``pos:end`` (its CRC field taken as zero), from the
+    file's bytes bit-reversed (``rev``): Ogg's CRC-32 is zlib's with bits the other way."""
+    import zlib
+
+    c = zlib.crc32(rev[pos + 26:end], zlib.crc32(bytes(4), zlib.crc32(rev[pos:pos + 22],
+                                                                       0xFFFFFFFF)))
+    return int(f"{~c & 0xFFFFFFFF:032b}"[::-1], 2)
+
+
 def _ogg_index(path: str, codec: str) -> tuple[np.ndarray, ...] | None:
     """An Ogg Vorbis or Opus file's audio packets as FFmpeg demuxes them, read from its
     pages: (page each starts on (byte), size, samples decoded before it, samples it
@@ -362,6 +375,7 @@ def _ogg_index(path: str, codec: str) -> tuple[np.ndarray, ...] | None:
         return None
     with open(path, "rb") as f:
         buf = f.read()
+    rev = memoryview(buf.translate(_REV8))  # for the pages' CRCs
     pos_l, data_l, lac_l, serial_l = [], [], [], []
     pos, n = 0, len(buf)
     while pos + 27 <= n:
@@ -373,6 +387,8 @@ def _ogg_index(path: str, codec: str) -> tuple[np.ndarray, ...] | None:
         end = data + sum(lac)
         if end > n:
             break  # a cut last page: FFmpeg gives no packet from it either
+        if _ogg_crc(rev, pos, end) != struct.unpack_from("<I", buf, pos + 22)[0]:
+            return None  # a damaged page FFmpeg drops: counted by demuxing instead
         pos_l.append(pos)
         data_l.append(data)
         lac_l.append(lac)

@@ -1,0 +1,56 @@
+"""Hardening, round 8: the excerpt reader (render/source.py) on damaged files made at test
+time from the demo library. A read past a damaged stretch of an Ogg lands where a full
+decode (the analysis's count) has the sample: FFmpeg drops an Ogg page whose CRC is wrong,
+so the reader's own page index must not count it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from underdog.render import source
+from underdog.render.source import read_span
+
+from .conftest import DEMO_LIBRARY
+
+pytestmark = pytest.mark.timeout(300)
+SR = 44100
+
+
+def _damage_pages(src: Path, dst: Path, pages: int = 5) -> None:
+    """``src`` with the payload of ``pages`` Ogg pages from its middle on flipped (page
+    headers, lacing and stored CRCs kept): the CRCs no longer match."""
+    b = bytearray(src.read_bytes())
+    i = b.find(b"OggS", len(b) // 2)
+    for _ in range(pages):
+        nseg = b[i + 26]
+        data = i + 27 + nseg
+        end = data + sum(b[i + 27:data])
+        for k in range(data + 10, end, 13):
+            b[k] ^= 0xA5
+        i = end
+    dst.write_bytes(bytes(b))
+
+
+def test_a_read_past_ogg_pages_with_bad_crcs_lands_where_the_full_decode_has_it(tmp_path):
+    """Old code: the page index counted the 5 pages FFmpeg drops; this read (after them)
+    came back from the wrong place (every sample off)."""
+    bad = tmp_path / "feelings-bad-crc.opus"
+    _damage_pages(DEMO_LIBRARY / "Sectoid - Feelings.opus", bad)
+    full = read_span(bad)
+    assert full.shape[1] < 287 * SR  # the damaged pages are gone from the decode
+    t0 = 212.25
+    x = read_span(bad, t0, t0 + 3)
+    a = int(round(t0 * SR))
+    assert x.shape[1] == 3 * SR
+    np.testing.assert_array_equal(x, full[:, a:a + 3 * SR])
+    assert source._ogg_index(str(bad), "opus") is None  # counted by demuxing instead
+
+
+@pytest.mark.parametrize("name, codec", [("Sectoid - Feelings.opus", "opus"),
+                                         ("Muldjord - Chaos God.ogg", "vorbis")])
+def test_an_undamaged_oggs_pages_pass_the_crc_check(name, codec):
+    """The CRC check is Ogg's own: a clean file is still indexed from its pages."""
+    assert source._ogg_index(str(DEMO_LIBRARY / name), codec) is not None
