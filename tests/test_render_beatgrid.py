@@ -165,3 +165,25 @@ def test_an_intro_without_a_clear_beat_keeps_the_trackers_period():
     got = audio_refiner([str(path)])(0, at, per, 32, True)
     slope = float(np.polyfit(np.arange(len(got)), got, 1)[0])
     assert slope == pytest.approx(per, rel=0.003)
+
+
+def test_a_shared_memo_gives_the_same_beats_and_steady_flags():
+    """The refiner analyses each window as heard once (``memo``, issue 15): refine_beats
+    and steady_beats with one memo across them give exactly the beats and flags they give
+    each on its own, on a line an eighth off (the tracker tells the tempo twice there)."""
+    sr = MIX_SR
+    beats, down = analysis_beats(A)
+    per0 = float(np.median(np.diff(beats)))
+    t = float(down[np.argmin(np.abs(down - 30.0))]) + 0.5 * per0
+    at, per = mix.fit_beats(beats + 0.5 * per0, t, 16, forward=True)
+    lo = at - per
+    x = read_span(A, lo, at + 16 * per + beatgrid.CONTEXT_S + per)
+    want = beatgrid.refine_beats(x, sr, lo, at, per, 16, True)
+    memo: dict = {}
+    got = beatgrid.refine_beats(x, sr, lo, at, per, 16, True, memo)
+    assert np.array_equal(got, want)
+    assert any(k[0] == "onset" for k in memo)  # the window's onset strength is kept
+    ok = beatgrid.steady_beats(x, sr, lo, got, True)
+    assert np.array_equal(beatgrid.steady_beats(x, sr, lo, got, True, memo=memo), ok)
+    # once more from the memo alone (nothing recomputed): the same flags
+    assert np.array_equal(beatgrid.steady_beats(x, sr, lo, got, True, memo=memo), ok)

@@ -170,8 +170,8 @@ CONTEXT_S = 8.0
 STEADY_TOL = 0.125  # a beat the tracker hears further than an eighth of a beat off is unsteady
 
 
-def tracker_line(x: np.ndarray, sr: int, x_t0: float, beats: np.ndarray
-                 ) -> tuple[float, float] | None:
+def tracker_line(x: np.ndarray, sr: int, x_t0: float, beats: np.ndarray,
+                 memo: dict | None = None, key: object = None) -> tuple[float, float] | None:
     """The beat line the analysis's beat tracker hears in ``x``, where it is not ``beats``.
 
     The library's beats were tracked over the whole track; inside one window the tracker
@@ -188,6 +188,8 @@ def tracker_line(x: np.ndarray, sr: int, x_t0: float, beats: np.ndarray
     x : audio ((channels, n) or (n,), float32 at ``sr`` Hz), sample 0 at track time
         ``x_t0`` s, covering the line.
     beats : the beat line (s, track time, increasing, evenly spaced).
+    memo, key : where ``x``'s onset strengths are kept for a later call on the same
+        ``x`` (the same ``key``): the tracker told another tempo reuses them.
 
     Returns
     -------
@@ -201,23 +203,42 @@ def tracker_line(x: np.ndarray, sr: int, x_t0: float, beats: np.ndarray
     x = np.atleast_2d(x)
     period = float(beats[-1] - beats[0]) / (len(beats) - 1)
     # (told this line's tempo: a line refined to another period is tracked again)
-    frac = _phase(_track(x, sr, x_t0, period), beats, period)
+    frac = _phase(_track(x, sr, x_t0, period, memo, (key, 0)), beats, period)
     if frac is None or abs(frac) <= PHASE_MIN:
         return None
     cut = int(0.5 * period * sr)
-    again = _phase(_track(x[:, cut:], sr, x_t0 + cut / sr, period), beats, period)
+    again = _phase(_track(x[:, cut:], sr, x_t0 + cut / sr, period, memo, (key, cut)),
+                   beats, period)
     if again is None or abs((again - frac + 0.5) % 1.0 - 0.5) > PHASE_MIN:
         return None
     return float(beats[0] + frac * period), period
 
 
-def _track(x: np.ndarray, sr: int, x_t0: float, period: float) -> np.ndarray:
-    """The analysis's beat tracker on ``x`` told the tempo of ``period`` (beats, s)."""
+def _track(x: np.ndarray, sr: int, x_t0: float, period: float, memo: dict | None = None,
+           key: object = None) -> np.ndarray:
+    """The analysis's beat tracker on ``x`` told the tempo of ``period`` (beats, s); with
+    ``memo``, ``x``'s onset strength is kept there under ``key`` (the same ``x`` for the
+    same key) and reused."""
     from ..analysis import beats as ud_beats
     from ..analysis import onset, spectral
 
-    spec = spectral.compute(_mono_22k(x, sr), TRACK_SR, key_chroma=False)
-    return x_t0 + ud_beats.track_beats(onset.onset_strength(spec), spec.fps, 60.0 / period)
+    if memo is None or ("onset", key) not in memo:
+        spec = spectral.compute(_mono(x, sr, memo, key), TRACK_SR, key_chroma=False)
+        got = (onset.onset_strength(spec), spec.fps)
+        if memo is None:
+            return x_t0 + ud_beats.track_beats(got[0], got[1], 60.0 / period)
+        memo[("onset", key)] = got
+    env, fps = memo[("onset", key)]
+    return x_t0 + ud_beats.track_beats(env, fps, 60.0 / period)
+
+
+def _mono(x: np.ndarray, sr: int, memo: dict | None, key: object) -> np.ndarray:
+    """:func:`_mono_22k` of ``x``, kept in ``memo`` under ``key`` (the same ``x``)."""
+    if memo is None:
+        return _mono_22k(x, sr)
+    if ("mono", key) not in memo:
+        memo[("mono", key)] = _mono_22k(x, sr)
+    return memo[("mono", key)]
 
 
 def _phase(got: np.ndarray, beats: np.ndarray, period: float) -> float | None:
@@ -317,7 +338,7 @@ def as_heard(x: np.ndarray, sr: int, x_t0: float, at: float, forward: bool) -> n
     incoming track (``forward``) silent until 5 ms before its first beat ``at``, an outgoing
     one silent from 5 ms after its last beat ``at`` (a copy)."""
     heard = np.atleast_2d(x).copy()
-    cut = int(round((at - x_t0) * sr)) + (-int(0.005 * sr) if forward else int(0.005 * sr))
+    cut = _heard_cut(sr, x_t0, at, forward)
     if forward:
         heard[:, :max(0, cut)] = 0.0
     else:
@@ -325,8 +346,14 @@ def as_heard(x: np.ndarray, sr: int, x_t0: float, at: float, forward: bool) -> n
     return heard
 
 
+def _heard_cut(sr: int, x_t0: float, at: float, forward: bool) -> int:
+    """The sample where :func:`as_heard` silences ``x`` (before it: ``forward``)."""
+    return int(round((at - x_t0) * sr)) + (-int(0.005 * sr) if forward else int(0.005 * sr))
+
+
 def steady_beats(x: np.ndarray, sr: int, x_t0: float, beats: np.ndarray, forward: bool,
-                 tol: float = STEADY_TOL, free: bool = True) -> np.ndarray:
+                 tol: float = STEADY_TOL, free: bool = True, memo: dict | None = None
+                 ) -> np.ndarray:
     """Which beats of an overlap the beat tracker hears where they are.
 
     A track's beat can move by a 16th inside an overlap (a section that shifts its
@@ -342,6 +369,8 @@ def steady_beats(x: np.ndarray, sr: int, x_t0: float, beats: np.ndarray, forward
         (silent after its last).
     tol : how far (a fraction of a beat) a tracked beat may sit from its beat.
     free : also ask the tracker free (else only told the beats' tempo).
+    memo : a dict kept between calls on the same ``x``, ``sr``, ``x_t0`` (and with
+        :func:`refine_beats`): the window as heard from the same beat is analysed once.
 
     Returns
     -------
@@ -360,13 +389,16 @@ def steady_beats(x: np.ndarray, sr: int, x_t0: float, beats: np.ndarray, forward
     if len(beats) < 4:
         return np.ones(len(beats), bool)
     period = float(beats[-1] - beats[0]) / (len(beats) - 1)
-    heard = as_heard(x, sr, x_t0, float(beats[0] if forward else beats[-1]), forward)
+    edge = float(beats[0] if forward else beats[-1])
+    heard = as_heard(x, sr, x_t0, edge, forward)
+    key = (("heard", _heard_cut(sr, x_t0, edge, forward), forward), 0)
     ok = np.ones(len(beats), bool)
-    for got in (_track(heard, sr, x_t0, period), None)[:2 if free else 1]:
+    for got in (_track(heard, sr, x_t0, period, memo, key), None)[:2 if free else 1]:
         if got is None:  # free: the analysis's own tempo and beats
             try:
-                got = x_t0 + np.asarray(analyze_signal(_mono_22k(heard, sr), TRACK_SR,
-                                                       steps={"tempo"}).beats, np.float64)
+                got = x_t0 + np.asarray(analyze_signal(_mono(heard, sr, memo, key),
+                                                       TRACK_SR, steps={"tempo"}).beats,
+                                        np.float64)
             except UnderdogError:  # too short or silent: the told tracker's word stands
                 break
         got = got[(got >= beats[0] - period) & (got <= beats[-1] + period)]
@@ -403,7 +435,7 @@ def _mono_22k(x: np.ndarray, sr: int) -> np.ndarray:
 
 
 def refine_beats(x: np.ndarray, sr: int, x_t0: float, at: float, period: float, count: int,
-                 forward: bool) -> np.ndarray:
+                 forward: bool, memo: dict | None = None) -> np.ndarray:
     """The beats of an overlap as the audio has them, from the tracker's line.
 
     Parameters
@@ -412,6 +444,8 @@ def refine_beats(x: np.ndarray, sr: int, x_t0: float, at: float, period: float, 
         at track time ``x_t0`` s.
     at, period : the tracker's line (s): its beat at ``at`` and ``count`` beats after it
         (``forward``) or before it.
+    memo : a dict to keep the window's onset strengths in for :func:`steady_beats` on the
+        same ``x`` (each window as heard is analysed once; the same beats without it).
 
     Returns
     -------
@@ -434,9 +468,11 @@ def refine_beats(x: np.ndarray, sr: int, x_t0: float, at: float, period: float, 
         return onset_envelope(x[:, a:max(a, int(round((hi - x_t0) * sr)))], sr), x_t0 + a / sr
 
     heard = as_heard(x, sr, x_t0, at, forward)
+    memo = {} if memo is None else memo
+    key = ("heard", _heard_cut(sr, x_t0, at, forward), forward)
 
     def to_tracker(at: float, period: float) -> tuple[float, float, bool]:
-        got = tracker_line(heard, sr, x_t0, np.sort(at + k * period))
+        got = tracker_line(heard, sr, x_t0, np.sort(at + k * period), memo, key)
         if got is None:
             return at, period, False
         return (got[0] if forward else got[0] + count * got[1]), got[1], True
@@ -458,7 +494,7 @@ def refine_beats(x: np.ndarray, sr: int, x_t0: float, at: float, period: float, 
     if abs(period / period0 - 1.0) > PERIOD_KEEP:
         def heard_on(period: float) -> int:
             return int(steady_beats(x, sr, x_t0, np.sort(at + k * period), forward,
-                                    free=False).sum())
+                                    free=False, memo=memo).sum())
 
         if heard_on(period0) > heard_on(period):
             at, period = refine_line(env, fps, at, period0, count, forward, e_t0,

@@ -225,9 +225,10 @@ def audio_refiner(paths: list[str], sr: int = MIX_SR, secs: dict[str, float] | N
             x = read_span(paths[i], lo, hi, sr)
         except UnderdogError:  # the render's own read will say what is wrong
             return mix.beat_line(at, period, count, forward)
-        got = beatgrid.refine_beats(x, sr, lo, at, period, count, forward)
+        memo: dict = {}  # the window's onset strengths, analysed once for both
+        got = beatgrid.refine_beats(x, sr, lo, at, period, count, forward, memo)
         if unsteady is not None:
-            ok = beatgrid.steady_beats(x, sr, lo, got, forward)
+            ok = beatgrid.steady_beats(x, sr, lo, got, forward, memo=memo)
             unsteady[(i, forward)] = (int(len(ok) - ok.sum()), len(ok))
         if secs is not None:
             secs["refine"] = secs.get("refine", 0.0) + time.perf_counter() - t
