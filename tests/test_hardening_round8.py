@@ -54,3 +54,26 @@ def test_a_read_past_ogg_pages_with_bad_crcs_lands_where_the_full_decode_has_it(
 def test_an_undamaged_oggs_pages_pass_the_crc_check(name, codec):
     """The CRC check is Ogg's own: a clean file is still indexed from its pages."""
     assert source._ogg_index(str(DEMO_LIBRARY / name), codec) is not None
+
+
+def test_fill_windows_gives_up_on_a_search_too_large_rather_than_growing_without_bound():
+    """An arc file's work rounds each at its own length and level make one slot kind each:
+    fill_windows' cells grow as 2 to the kinds (old code, 14 kinds: 150 s CPU, 9 GB).
+    Past FILL_WORK it answers inf at once (the planner then plans as before)."""
+    import resource
+    import time
+
+    from underdog.planning.excerpts import fill_windows
+
+    rng = np.random.default_rng(0)
+    tracks = [(rng.uniform(0, 10, 100), 1.0) for _ in range(3)]
+    kinds = 11
+    t = time.process_time()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    value, wins = fill_windows(tracks, list(range(4, 4 + kinds)), [7.0] * kinds, [1] * kinds)
+    assert time.process_time() - t < 1.0
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss < 100_000  # KiB
+    assert value == float("inf") and wins == [[] for _ in range(kinds)]
+    # a search within the bound still answers: two kinds, as the round arcs make
+    value, wins = fill_windows(tracks, [8, 16], [7.0, 6.0], [3, 2])
+    assert np.isfinite(value) and [len(w) for w in wins] == [3, 2]

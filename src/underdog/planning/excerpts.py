@@ -486,6 +486,9 @@ def _keep_rest(c: np.ndarray, g: Grid, nb: int, avoid: Sequence[tuple[float, flo
     return int(near[np.argmin(c[near])])
 
 
+FILL_WORK = 1e7  # fill_windows' most cell pairs (tracks' counts x the slots'): ~4 s CPU
+
+
 def fill_windows(tracks: Sequence[tuple[np.ndarray, float]], lengths: Sequence[int],
                  targets: Sequence[float], counts: Sequence[int], clip: float = math.inf
                  ) -> tuple[float, list[list[tuple[int, int, float]]]]:
@@ -497,10 +500,16 @@ def fill_windows(tracks: Sequence[tuple[np.ndarray, float]], lengths: Sequence[i
     Exact: per track, a dynamic program over its bars and how many windows of each length
     it holds; the tracks combined min-plus over those counts. Returns the total (inf when
     the tracks cannot fill the slots) and, per length, the windows used: (index into
-    ``tracks``, its first bar, its mean deviation)."""
+    ``tracks``, its first bar, its mean deviation). Also inf, without searching, where the
+    search would take more than ``FILL_WORK`` cell pairs (many distinct slot kinds: the
+    cells grow as 2 to the number of kinds)."""
     dims = len(lengths)
     shape = tuple(int(c) + 1 for c in counts)
     zero = (0,) * dims
+    work = sum(math.prod(min(c - 1, len(lv) // int(math.ceil(n / m - 1e-9))) + 1
+                         for c, n in zip(shape, lengths)) for lv, m in tracks)
+    if work * math.prod(shape) > FILL_WORK:
+        return math.inf, [[] for _ in lengths]
     total = np.full(shape, np.inf)
     total[zero] = 0.0
     hist = []  # per track: its counts per cell of the total, how each of its cells ends
