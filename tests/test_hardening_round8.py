@@ -77,3 +77,23 @@ def test_fill_windows_gives_up_on_a_search_too_large_rather_than_growing_without
     # a search within the bound still answers: two kinds, as the round arcs make
     value, wins = fill_windows(tracks, [8, 16], [7.0, 6.0], [3, 2])
     assert np.isfinite(value) and [len(w) for w in wins] == [3, 2]
+
+
+def test_a_render_refuses_an_excerpt_past_the_end_of_a_file_cut_since_the_plan(tmp_path):
+    """Old code: the excerpt of a file cut to 300 kB (of 288 s, about 30 s left) was laid
+    out on beats that are not there (a '-7.080x' rate, silence written) and the render
+    went on. Now: one line naming the entry, and no output file."""
+    from underdog.errors import UnderdogError
+    from underdog.render.render import plan_from_json, render
+
+    cut = tmp_path / "Feelings.opus"
+    cut.write_bytes((DEMO_LIBRARY / "Sectoid - Feelings.opus").read_bytes()[:300_000])
+    stairs = str(DEMO_LIBRARY / "Nexuiz - Stairs.mp3")
+    plan = plan_from_json({"entries": [
+        {"path": stairs, "in_s": 4.0, "out_s": 34.0, "start_s": 0.0},
+        {"path": str(cut), "in_s": 156.7, "out_s": 171.6, "start_s": 28.0}]})
+    out = tmp_path / "mix.wav"
+    with pytest.raises(UnderdogError, match="entry 2.*after the track's last beat"):
+        render(plan, out, refine=False)
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["Feelings.opus"]

@@ -293,6 +293,10 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
         beats, downbeats = grids[e.path]
         if len(beats) < 4:
             raise PlanFileError(f"entry {i + 1}", f"{e.path}: too few beats to beat-match")
+        if e.in_s >= beats[-1]:  # a file cut or replaced since the plan was made
+            raise PlanFileError(f"entry {i + 1}", f"{e.path}: the excerpt starts at "
+                                f"{e.in_s:.1f} s, after the track's last beat at "
+                                f"{beats[-1]:.1f} s (has the file changed?)")
         out_s = e.out_s if e.out_s is not None else float(beats[-1])
         follow = tempo == "follow"
         excerpts.append(mix.Excerpt(beats=beats, in_s=e.in_s, out_s=out_s,
