@@ -527,7 +527,7 @@ class _VorbisBlocks:
     def _modes(self, short: int, long: int, flags: list[int]) -> None:
         mask = (1 << (len(flags) - 1).bit_length()) - 1
         # block size by a packet's first byte (None: a header, or no such mode)
-        self.sizes_by_byte = self._size = [
+        self.sizes_by_byte = [
             None if b & 1 or (b >> 1) & mask >= len(flags) else
             long if flags[(b >> 1) & mask] else short for b in range(256)]
 
@@ -540,7 +540,7 @@ class _VorbisBlocks:
             if blocks is None:
                 return None
             self._modes(*blocks)
-        size = self._size[bytes(packet)[0]]
+        size = self.sizes_by_byte[bytes(packet)[0]]
         if size is None:
             return None
         k = 0 if self._prev is None else (self._prev + size) // 4
