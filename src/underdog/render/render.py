@@ -29,7 +29,7 @@ from ..errors import UnderdogError
 from ..fileio import atomic_write, os_reason, write_atomic
 from . import beatgrid, levels, mix
 from ..analysis.loudness import LoudnessMeter
-from .source import MIX_SR, Spill, iter_span, read_span
+from .source import MIX_SR, FileMaps, Spill, iter_span, read_span
 from .stretch import BLOCK as STRETCH_BLOCK
 from .stretch import DEFAULT as DEFAULT_STRETCH
 from .stretch import onset_times_read, stretch, wsola_blocks
@@ -207,13 +207,14 @@ def analysis_beats(path: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def audio_refiner(paths: list[str], sr: int = MIX_SR, secs: dict[str, float] | None = None,
-                  unsteady: dict[tuple[int, bool], tuple[int, int]] | None = None
-                  ) -> mix.Refine:
+                  unsteady: dict[tuple[int, bool], tuple[int, int]] | None = None,
+                  maps: FileMaps | None = None) -> mix.Refine:
     """A ``mix.Refine`` that reads the window of each beat line from excerpt ``i``'s file
     (``paths[i]``) and places its beats as the audio has them (``beatgrid.refine_beats``:
     the phase the beat tracker hears there, onsets to the millisecond, drift). With
     ``unsteady``, each line's (excerpt index, forward) gets (beats where the tracker hears
-    no steady beat, beats) (``beatgrid.steady_beats``)."""
+    no steady beat, beats) (``beatgrid.steady_beats``). ``maps``: the render's
+    ``source.FileMaps``."""
 
     def refine(i: int, at: float, period: float, count: int, forward: bool) -> np.ndarray:
         t = time.perf_counter()
@@ -222,7 +223,7 @@ def audio_refiner(paths: list[str], sr: int = MIX_SR, secs: dict[str, float] | N
         lo = max(0.0, (at if forward else at - span - beatgrid.CONTEXT_S) - period)
         hi = (at + span + beatgrid.CONTEXT_S if forward else at) + period
         try:
-            x = read_span(paths[i], lo, hi, sr)
+            x = read_span(paths[i], lo, hi, sr, maps)
         except UnderdogError:  # the render's own read will say what is wrong
             return mix.beat_line(at, period, count, forward)
         memo: dict = {}  # the window's onset strengths, analysed once for both
@@ -284,6 +285,7 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
     secs = {k: 0.0 for k in ("analyze", "refine", "read", "level", "stretch", "mix", "limit",
                              "encode")}
     grids: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    maps = FileMaps()  # what the reads learn of each file, for its next read
     excerpts = []
     for i, e in enumerate(plan.entries):
         t = time.perf_counter()
@@ -309,7 +311,7 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
         places = mix.layout(excerpts, transitions,
                             start_s=plan.entries[0].start_s or 0.0,
                             refine=audio_refiner([e.path for e in plan.entries], sr, secs,
-                                                 unsteady) if refine else None)
+                                                 unsteady, maps) if refine else None)
     except ValueError as exc:
         raise PlanFileError("plan", str(exc)) from None
     warnings = [w for p in places for w in p.warnings] + unsteady_warnings(plan, unsteady)
@@ -343,7 +345,8 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
                 nxt = (int(round((places[i + 1].start_s - origin) * sr))
                        if i + 1 < len(places) else None)
                 for k, y in contribution_blocks(e.path, p, sr, lufs, method, secs,
-                                                where=f"entry {i + 1}", makeup=makeup):
+                                                where=f"entry {i + 1}", makeup=makeup,
+                                                maps=maps):
                     t = time.perf_counter()
                     y = mix.apply_envelopes(y, sr, p.start_s + k / sr, p.fade_in, p.fade_out)
                     at, end = s0 + k, s0 + k + y.shape[1]
@@ -407,8 +410,8 @@ def contribution(path: str, p: mix.Placement, sr: int, lufs: float | None = leve
 def contribution_blocks(path: str, p: mix.Placement, sr: int,
                         lufs: float | None = levels.TARGET_LUFS, method: str = DEFAULT_STRETCH,
                         secs: dict[str, float] | None = None, where: str = "excerpt",
-                        makeup: levels.MakeUpGain | None = None
-                        ) -> Iterator[tuple[int, np.ndarray]]:
+                        makeup: levels.MakeUpGain | None = None,
+                        maps: FileMaps | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """:func:`contribution` a block at a time, in memory that does not grow with the
     excerpt's length: the span is decoded once into a temporary file (``source.Spill``)
     while its loudness is metered; the make-up's first pass and the attack detection read
@@ -416,7 +419,7 @@ def contribution_blocks(path: str, p: mix.Placement, sr: int,
     Yields (output sample from ``p.start_s``, (2, k) float32). Each of ``p``'s fades lies
     inside one block (with its band split's context), so ``mix.apply_envelopes`` on each
     block gives the whole's; blocks are ``stretch.BLOCK`` long elsewhere. The ``"pv"``
-    stretcher takes the whole span at once."""
+    stretcher takes the whole span at once. ``maps``: the render's ``source.FileMaps``."""
     secs = {} if secs is None else secs
     t = time.perf_counter()
     t0 = max(0.0, float(p.knots_t.min()) - 0.2)
@@ -430,7 +433,7 @@ def contribution_blocks(path: str, p: mix.Placement, sr: int,
         metering[0] += time.perf_counter() - tm
 
     # the meter sees the span in levels.integrated_lufs' blocks: the same loudness
-    span = Spill(iter_span(path, t0, t1, sr), block=levels.BLOCK,
+    span = Spill(iter_span(path, t0, t1, sr, maps), block=levels.BLOCK,
                  on_block=meter_block if meter is not None else None)
     try:
         secs["read"] = secs.get("read", 0.0) + time.perf_counter() - t - metering[0]

@@ -10,7 +10,9 @@ its clock). It counts what each packet will decode to without decoding: for an O
 Vorbis or Opus file from its pages (``_ogg_index``: Vorbis block sizes from the setup
 header, Opus frame sizes from the TOC byte), then seeks; otherwise by demuxing from the
 start (``_PacketCount``: those, a fixed frame size, the packet's duration, the decoder's
-skips). It decodes from 2 s before ``in_s`` and checks the count against what the decoder
+skips), corrected where a packet does not decode to its count (``_count_fixes``: a damaged
+AAC or MP3 packet the codec rejects gives nothing, found by decoding the file once, kept
+in the render's ``FileMaps``). It decodes from 2 s before ``in_s`` and checks the count against what the decoder
 gives; where they disagree it counts by demuxing, and then decodes from the start.
 ``iter_span`` gives the same samples a decoded frame at a time, and ``Spill`` keeps them in
 a temporary file to be read back in pieces, so a long span never sits in memory whole.
@@ -33,17 +35,19 @@ MIX_SR = 44100
 
 
 def read_span(path: str | os.PathLike, in_s: float = 0.0, out_s: float | None = None,
-              sr: int = MIX_SR) -> np.ndarray:
+              sr: int = MIX_SR, maps: "FileMaps | None" = None) -> np.ndarray:
     """``path`` from ``in_s`` to ``out_s`` (s, track time; ``None``: to the end) as a
-    (2, n) float32 array at ``sr`` Hz. A span past the end comes back shorter.
+    (2, n) float32 array at ``sr`` Hz. A span past the end comes back shorter. ``maps``
+    keeps what a read learns of the file for the next (one per render; None: learnt
+    for this read only).
 
     Raises DecodeError when the file cannot be opened or holds no audio."""
-    parts = list(iter_span(path, in_s, out_s, sr))
+    parts = list(iter_span(path, in_s, out_s, sr, maps))
     return np.concatenate(parts, axis=1) if parts else np.zeros((2, 0), np.float32)
 
 
 def iter_span(path: str | os.PathLike, in_s: float = 0.0, out_s: float | None = None,
-              sr: int = MIX_SR) -> Iterator[np.ndarray]:
+              sr: int = MIX_SR, maps: "FileMaps | None" = None) -> Iterator[np.ndarray]:
     """:func:`read_span` a decoded frame at a time: (2, k) float32 pieces which, put
     together, are what it returns. Raises DecodeError on the first ``next`` (cannot open)
     or where the stream breaks."""
@@ -80,7 +84,7 @@ def iter_span(path: str | os.PathLike, in_s: float = 0.0, out_s: float | None = 
         pos = None  # output-rate sample index of the next resampled sample
         at = int(in_s * native) - 2 * native  # decoding starts 2 s early (MP3's bit
         # reservoir, Opus's pre-roll, Vorbis's overlap: a cold decoder's first frames)
-        frames = (_indexed(container, stream, path, at) if at > 0
+        frames = (_indexed(container, stream, path, at, maps or FileMaps()) if at > 0
                   else _counted(_frames(container, stream, path), 0))
         step = native // math.gcd(native, sr)  # native samples that make whole output ones
         for frame, n0 in frames:
@@ -108,6 +112,37 @@ def iter_span(path: str | os.PathLike, in_s: float = 0.0, out_s: float | None = 
         raise DecodeError(path, av_reason(exc)) from None
     finally:
         container.close()
+
+
+class FileMaps:
+    """What reads learn of a file by going through it whole, kept for the next read of
+    it: the corrections to its packet count (:func:`_count_fixes`). A render reads each
+    file about three times (its span and a refine window at each end) and keeps one of
+    these for its life. Bounded: past ``max_bytes`` of arrays the least recently used
+    file's go; a file whose size or modification time changed is learnt again."""
+
+    def __init__(self, max_bytes: int = 64 << 20):
+        from collections import OrderedDict
+
+        self._max = max_bytes
+        self._known: OrderedDict[tuple, tuple[object, int]] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, kind: str, path: str, learn: Callable[[], object]) -> object:
+        """``learn()`` for ``path`` (what ``kind`` names), or what it gave last time."""
+        st = os.stat(path)
+        key = (kind, path, st.st_size, st.st_mtime_ns)
+        if key in self._known:
+            self._known.move_to_end(key)
+            return self._known[key][0]
+        value = learn()
+        size = (sum(a.nbytes for a in value) if isinstance(value, tuple)
+                else 64 * len(value) if isinstance(value, dict) else 0)
+        self._known[key] = (value, size)
+        self._bytes += size
+        while self._bytes > self._max and len(self._known) > 1:
+            self._bytes -= self._known.popitem(last=False)[1][1]
+        return value
 
 
 class Spill:
@@ -231,11 +266,11 @@ _WARM = 3  # packets a decoder starting mid-stream may give short or differently
 _CHECK = 8  # packets after those whose decoded length must be what the count says
 
 
-def _indexed(container, stream, path: str, at: int):
+def _indexed(container, stream, path: str, at: int, maps: FileMaps):
     """(frame, decoded samples before it, counted from the file's first) from the packet
     that holds sample ``at`` (native rate) on. Each packet's count comes from an Ogg
     file's own pages (``_ogg_index``, then a seek) or from demuxing from the start
-    (``_PacketCount``); decoding starts at ``at`` and the count is checked against the
+    (``_PacketCount`` corrected by ``_count_fixes``, from ``maps``); decoding starts at ``at`` and the count is checked against the
     decoder on the first ``_CHECK`` packets after ``_WARM``. Where neither can count or
     the decoder disagrees, the file is decoded from the start instead."""
     fresh = None
@@ -247,7 +282,8 @@ def _indexed(container, stream, path: str, at: int):
                 if moved:  # the Ogg try sought: demux from the start on a fresh one
                     fresh = av.open(path)
                     container, stream = fresh, fresh.streams.audio[0]
-                counted = _demux_counted(container, stream)
+                counted = _demux_counted(container, stream,
+                                         maps.get("fixes", path, lambda: _count_fixes(path)))
             if counted is None:
                 continue
             anchor = _anchor(counted, at)
@@ -297,13 +333,49 @@ def _anchor(counted, at: int) -> tuple[list, int] | None:
     return held, (0 if n is None else n)
 
 
-def _demux_counted(container, stream):
+def _demux_counted(container, stream, fixes: dict[int, int] | None):
     """(packet, count before it, its count) for every packet from the start, counted by
-    ``_PacketCount``; None where the stream cannot be counted that way."""
+    ``_PacketCount`` and corrected by ``fixes`` (what packet ``i`` decodes to where the
+    count is not that: :func:`_count_fixes`); None where the stream cannot be counted that
+    way."""
     count = _PacketCount.of(stream)
-    if count is None:
+    if count is None or fixes is None:
         return None
-    return ((packet, *count.push(packet)) for packet in container.demux(stream))
+
+    def counted():
+        n = 0
+        for i, packet in enumerate(container.demux(stream)):
+            k = fixes.get(i, count.push(packet)[1])
+            yield packet, n, k
+            n += k or 0
+
+    return counted()
+
+
+def _count_fixes(path: str) -> dict[int, int] | None:
+    """What each packet of ``path``'s audio stream (by its index among them) decodes to
+    where that is not what ``_PacketCount`` says, found by decoding the file once from the
+    start, as the analysis does: a damaged AAC or MP3 packet the codec rejects decodes to
+    nothing, and every sample after it sits a frame earlier than the count has it. {} for
+    an undamaged file; None where it cannot be counted so (the caller decodes from the
+    start). A PCM packet always decodes to its count: not decoded."""
+    try:
+        with av.open(path) as c:
+            stream = c.streams.audio[0]
+            count = _PacketCount.of(stream)
+            if count is None:
+                return None
+            if stream.codec_context.name.startswith("pcm_"):
+                return {}
+            fixes = {}
+            for i, packet in enumerate(c.demux(stream)):
+                k = count.push(packet)[1]
+                d = sum(f.samples for f in _decode(packet))
+                if d != k:
+                    fixes[i] = d
+            return fixes
+    except av.error.FFmpegError:
+        return None
 
 
 def _ogg_counted(container, stream, path: str, at: int) -> tuple[Iterator | None, bool]:

@@ -1,0 +1,67 @@
+"""Hardening, round 9: damaged files and honest reports. The excerpt reader
+(render/source.py) on files damaged at test time from the demo library lands where a
+full decode has the sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from underdog.render.source import read_span
+
+from .conftest import DEMO_LIBRARY
+from .test_render_source import _offset
+
+pytestmark = pytest.mark.timeout(300)
+SR = 44100
+
+
+def _flip(src: Path, dst: Path, at: float = 0.45, span: int = 4000) -> None:
+    """``src`` with every 7th byte of ``span`` bytes from ``at`` of its length flipped:
+    a few packets in the middle that the codec rejects."""
+    b = bytearray(src.read_bytes())
+    for k in range(int(len(b) * at), int(len(b) * at) + span, 7):
+        b[k] ^= 0xA5
+    dst.write_bytes(bytes(b))
+
+
+@pytest.mark.parametrize("name", ["Nexuiz - Ninesix.m4a", "Nexuiz - Stairs.mp3"])
+def test_reads_past_undecodable_packets_land_where_the_full_decode_has_them(tmp_path, name):
+    """Old code counted every AAC/MP3 packet as a full frame: reads after the damage
+    came back 17,408 (M4A) and 8,064 (MP3) samples off, and a read of the last second
+    went on past the end of the full decode."""
+    bad = tmp_path / f"bad{Path(name).suffix}"
+    _flip(DEMO_LIBRARY / name, bad)
+    full = read_span(bad)
+    mono = full.mean(axis=0)
+    dur = full.shape[1] / SR
+    got = []
+    for t0 in np.random.default_rng(9).uniform(0.55 * dur, dur - 3.0, 4):
+        x = read_span(bad, t0, t0 + 2.0)
+        got.append((x.shape[1], _offset(mono, t0, x)))
+    assert got == [(2 * SR, 0)] * 4
+    tail = read_span(bad, dur - 1.0, dur + 1.0)  # the last second: no more than there is
+    assert tail.shape[1] == full.shape[1] - int(round((dur - 1.0) * SR))
+
+
+def test_a_files_count_fixes_are_learnt_once_per_render(tmp_path):
+    """The damage scan decodes the file whole: a render's FileMaps keeps it for the
+    file's next reads, and learns it again when the file changes."""
+    from underdog.render.source import FileMaps
+
+    bad = tmp_path / "bad.m4a"
+    _flip(DEMO_LIBRARY / "Nexuiz - Ninesix.m4a", bad)
+    maps = FileMaps()
+
+    def again():
+        raise AssertionError("learnt again")
+
+    a = read_span(bad, 150.0, 152.0, maps=maps)
+    fixes = maps.get("fixes", str(bad), again)
+    assert np.array_equal(a, read_span(bad, 150.0, 152.0, maps=maps))
+    assert len(fixes) == 17 and set(fixes.values()) == {0}  # 17 packets rejected
+    _flip(DEMO_LIBRARY / "Nexuiz - Ninesix.m4a", bad, at=0.7)  # changed: learnt again
+    read_span(bad, 150.0, 152.0, maps=maps)
+    assert maps.get("fixes", str(bad), again).keys().isdisjoint(fixes)
