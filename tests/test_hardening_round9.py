@@ -65,3 +65,29 @@ def test_a_files_count_fixes_are_learnt_once_per_render(tmp_path):
     _flip(DEMO_LIBRARY / "Nexuiz - Ninesix.m4a", bad, at=0.7)  # changed: learnt again
     read_span(bad, 150.0, 152.0, maps=maps)
     assert maps.get("fixes", str(bad), again).keys().isdisjoint(fixes)
+
+
+def test_a_libsndfile_read_that_breaks_mid_file_says_so_in_one_line(tmp_path, monkeypatch):
+    """A file FFmpeg refuses is read through libsndfile; a FLAC damaged in its middle
+    loses sync there. Old code: only the first piece was wrapped, so the
+    LibsndfileError escaped as a traceback."""
+    import av
+
+    from underdog.errors import DecodeError
+    from underdog.render import source
+
+    bad = tmp_path / "caves-bad.flac"
+    _flip(DEMO_LIBRARY / "Shawn Parrotte - Caves.flac", bad, at=0.6, span=20000)
+    real_open = av.open
+
+    def refuse(p, *a, **k):  # FFmpeg refuses the file, as it does three free-library Oggs
+        if str(p) == str(bad):
+            raise av.error.InvalidDataError(1094995529, "Invalid data found when "
+                                            "processing input", str(p))
+        return real_open(p, *a, **k)
+
+    monkeypatch.setattr(source.av, "open", refuse)
+    assert read_span(bad, 5.0, 8.0).shape[1] == 3 * SR  # before the damage: read
+    with pytest.raises(DecodeError, match=r"flac decoder lost sync at \d+\.\d s$") as err:
+        read_span(bad, 5.0, None)
+    assert "\n" not in str(err.value)

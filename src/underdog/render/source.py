@@ -65,9 +65,17 @@ def iter_span(path: str | os.PathLike, in_s: float = 0.0, out_s: float | None = 
             head = next(pieces, None)
         except Exception:
             raise first_error from None
-        if head is not None:
-            yield head
-            yield from pieces
+        if head is None:
+            return
+        yield head
+        got = head.shape[1]
+        try:
+            for piece in pieces:
+                yield piece
+                got += piece.shape[1]
+        except Exception as exc:  # a damaged stretch later in the file: one line
+            reason = str(exc).replace("Error : ", "").strip(" .") or type(exc).__name__
+            raise DecodeError(path, f"{reason} at {in_s + got / sr:.1f} s") from None
         return
     try:
         if not container.streams.audio:
