@@ -71,16 +71,16 @@ def test_query_pages_in_sql_with_a_total(lib):
     rec = page.records()[0]
     assert set(app.TRACK_FIELDS) <= set(rec) and 1.0 <= rec["energy"] <= 10.0
     assert 0.0 <= rec["energy_raw"] <= 1.0 and "energy_level" not in rec
-    # CSV: a track's drops are one cell of their times, its warnings one cell of lines.
+    # CSV: a track's drops are one cell of their times, its warnings one JSON array.
     assert "drops" in app.TRACK_FIELDS and "warnings" in app.TRACK_FIELDS
     for r in every.records():
         row = track_csv_record(r)
         assert row["drops"] == " ".join(f"{d['time_s']:.2f}" for d in r["drops"])
-        assert row["warnings"] == " | ".join(r["warnings"])
+        assert row["warnings"] == (json.dumps(r["warnings"]) if r["warnings"] else "")
     row = track_csv_record({"id": 1, "drops": [{"time_s": 9.868, "strength": 0.7},
                                                {"time_s": 51.04, "strength": 0.4}],
                             "warnings": ["truncated", "odd tag"]})
-    assert row == {"id": 1, "drops": "9.87 51.04", "warnings": "truncated | odd tag"}
+    assert row == {"id": 1, "drops": "9.87 51.04", "warnings": '["truncated", "odd tag"]'}
     with pytest.raises(UsageError, match="unknown sort key"):
         app.query_tracks(db, sort="loudest")
     with pytest.raises(UsageError, match="range must look like"):

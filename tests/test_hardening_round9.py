@@ -91,3 +91,39 @@ def test_a_libsndfile_read_that_breaks_mid_file_says_so_in_one_line(tmp_path, mo
     with pytest.raises(DecodeError, match=r"flac decoder lost sync at \d+\.\d s$") as err:
         read_span(bad, 5.0, None)
     assert "\n" not in str(err.value)
+
+
+def test_the_csv_warnings_cell_splits_back_into_the_warnings(tmp_path):
+    """``tracks -f csv`` puts a track's warnings in one cell, a JSON array: a warning
+    that itself holds " | " comes back whole (old code joined them with " | ", so this
+    one split into three). Real scan, real SQLite, the CLI, Python's csv module."""
+    import csv
+    import io
+    import json
+    import sqlite3
+    import subprocess
+    import sys
+
+    from .conftest import flac_clip
+
+    music = tmp_path / "music"
+    music.mkdir()
+    flac_clip(DEMO_LIBRARY / "Shawn Parrotte - Caves.flac", music / "caves.flac", 10.0, 8.0)
+    db = str(tmp_path / "lib.db")
+
+    def cli(*args: str) -> str:
+        r = subprocess.run([sys.executable, "-m", "underdog.cli", *args, "--db", db],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+        return r.stdout
+
+    cli("scan", str(music), "--jobs", "1")
+    warnings = ["decoding stopped at 7.9 s (lost sync | bad frame): the file looks damaged",
+                'a "quoted", comma, line']
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE tracks SET warnings = ?", (json.dumps(warnings),))
+    rows = list(csv.DictReader(io.StringIO(cli("tracks", "-f", "csv"))))
+    assert len(rows) == 1 and json.loads(rows[0]["warnings"]) == warnings
+    with sqlite3.connect(db) as con:  # none: an empty cell
+        con.execute("UPDATE tracks SET warnings = NULL")
+    assert list(csv.DictReader(io.StringIO(cli("tracks", "-f", "csv"))))[0]["warnings"] == ""

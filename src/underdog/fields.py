@@ -18,6 +18,7 @@ docs/descriptors.md, "Adding a field"). Nothing in this module reads files or SQ
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
@@ -197,7 +198,8 @@ FIELDS: tuple[Field, ...] = (
               "Track only where loaded (Library.identities)"),
     # things the user should know that did not stop the analysis
     Field("warnings", "lines", "decode", doc="one line each", listed=True,
-          csv=lambda v: " | ".join(v or ())),
+          # CSV: one JSON array per cell (a warning may hold any separator); "" for none
+          csv=lambda v: json.dumps(list(v), ensure_ascii=False) if v else ""),
     # bookkeeping
     Field("status", "text", on=_T, default="ok", json=False,
           sql="TEXT NOT NULL DEFAULT 'ok' CHECK (status IN ('ok','failed','missing'))",
