@@ -9,7 +9,7 @@ import shutil
 import pytest
 from underdog.library.db import open_library
 from underdog.planning.arcs import ArcError, load_arc
-from underdog.planning.sequencer import PlanOptions, plan
+from underdog.planning.sequencer import PlanOptions, plan, plan_candidates
 
 from .excerpt_library import demo_db  # noqa: F401  (the shared scan)
 
@@ -150,3 +150,111 @@ def test_contiguous_bound_is_the_best_disjoint_windows(lib):
         brute = singles[0] if rounds == 1 else min(pairs + [singles[0] + singles[1]]) / 2
         got = bp._contiguous_bound(lib, tracks, tl)
         assert got == pytest.approx(brute, abs=1e-9)
+
+
+def _copies(lib, n: int, seed: int):
+    """``n`` copies of the demo library's analysed tracks, each a little faster or slower
+    (tempo × e^N(0, 0.03): every time scaled, as bench/planner.py's copied library), with
+    their real bars and energy curves; their rhythm by id. A library large enough for
+    rounds without playing a part twice."""
+    import dataclasses
+    import os
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    base = [t for t in lib.tracks() if t.bpm and t.duration_s]
+    tracks, rhythm = [], {}
+    for c in range(n):
+        for t in base:
+            f = float(np.exp(rng.normal(0.0, 0.03)))
+            k = 1000 * (c + 1) + t.id
+            tracks.append(dataclasses.replace(
+                t, id=k, path=f"/copies/{c}/{os.path.basename(t.path)}",
+                artist=f"{t.artist} {c}", bpm=t.bpm * f, duration_s=t.duration_s / f,
+                drops=[{**d, "time_s": d["time_s"] / f} for d in (t.drops or [])],
+                energy_curve_hop_s=(t.energy_curve_hop_s / f if t.energy_curve_hop_s
+                                    else None), tempo_segments=[]))
+            rhythm[k] = tuple(np.asarray(a, np.float64) / f for a in lib.rhythm(t.id)[:3])
+    return tracks, rhythm
+
+
+def _work_bars(p, rhythm):
+    """Per work excerpt of plan ``p``: (track bars it plays, their mean |level − target|
+    as the planner reads bar levels, at most 6 a bar)."""
+    import numpy as np
+    from underdog.planning.excerpts import track_grid
+
+    out = []
+    for e in p.entries:
+        if e.peak and e.round:
+            g = track_grid(e.track, rhythm[e.track.id])
+            i, j = (int(np.argmin(np.abs(g.downbeats - x))) for x in (e.in_s, e.out_s))
+            out.append((j - i, float(np.mean(np.minimum(np.abs(g.levels[i:j] - e.target_level),
+                                                        6.0)))))
+    return out
+
+
+def _played_twice_s(p) -> float:
+    spans: dict = {}
+    for e in p.entries:
+        spans.setdefault(e.track.id, []).append((e.in_s, e.out_s))
+    total = 0.0
+    for v in spans.values():
+        v.sort()
+        end = -float("inf")
+        for a, b in v:
+            total += max(0.0, min(b, end) - a)
+            end = max(end, b)
+    return total
+
+
+def test_work_rounds_keep_the_reuse_gap_in_their_filling(lib):
+    """Work rounds, loud first, with the reuse gap in the filling: a track comes back 10
+    excerpts later at most, so the best filling of the work slots gives it no more windows
+    than it can play, and each window gets a work slot where it may play. Four copies of
+    the demo library (48 tracks, real bars and energy curves), boxing's amateur format:
+    the old filling gave one loud part to two work slots 4 excerpts apart, and the plan
+    played it twice (165 s); now no part is played twice and every work excerpt is
+    within a level of the target."""
+    tracks, rhythm = _copies(lib, 4, seed=1)
+    p = plan_candidates(tracks, load_arc("boxing"), None, PlanOptions(excerpts=True),
+                        rhythm=rhythm)
+    assert _played_twice_s(p) == 0.0, [(e.track.id, e.in_s, e.out_s) for e in p.entries]
+    work = _work_bars(p, rhythm)
+    assert len(work) == 6 and max(e for _, e in work) <= 1.0, work
+
+
+def test_tabata_work_slots_reach_the_filling_under_the_reuse_gap(lib):
+    """Tabata (8 × 20 s of work at 160 BPM, level 9) on four copies of the demo library:
+    the work excerpts are the best filling's windows under the reuse gap, so their bars
+    are as near the target as that filling (fill_windows with its caps: a window per
+    track at most as many as there are work slots 10 or more excerpts apart: 2) allows
+    (0.295 levels a bar; the old planner, whose filling ignored the gap, 0.341)."""
+    from underdog.planning.excerpts import (ExcerptOptions, REUSE_GAP, fill_windows,
+                                            make_slots, play_multiple, track_grid)
+
+    tracks, rhythm = _copies(lib, 4, seed=1)
+    arc = load_arc("tabata")
+    p = plan_candidates(tracks, arc, None, PlanOptions(excerpts=True), rhythm=rhythm)
+    work = _work_bars(p, rhythm)
+    got = sum(n * e for n, e in work) / sum(n for n, _ in work)
+    slots = make_slots(arc.timeline(None), ExcerptOptions())
+    ws = [s for s in slots if s.work]
+    assert len(ws) == 8 and len({(s.bars + s.overlap_out, s.target_level) for s in ws}) == 1
+    pos = [s.index for s in ws]
+    cap, last = 0, -REUSE_GAP  # work slots REUSE_GAP or more apart: a track's most windows
+    for x in pos:
+        if x - last >= REUSE_GAP:
+            cap, last = cap + 1, x
+    items = []
+    for t in tracks:
+        g = track_grid(t, rhythm[t.id])
+        own = 240.0 * g.n_bars / float(g.downbeats[-1] - g.downbeats[0])
+        m = play_multiple(own, ws[0].tempo, True)
+        if m is not None:
+            items.append((g.levels, m))
+    n = ws[0].bars + ws[0].overlap_out
+    best, _ = fill_windows(items, [n], [9.0], [8], 6.0, ([cap], cap))
+    assert cap == 2
+    assert got <= best / (8 * n) + 0.02, (got, best / (8 * n), work)

@@ -35,13 +35,16 @@ search gives every slot one **excerpt** (a track's span from one downbeat to ano
    within 3 excerpts: both relaxed, with a penalty and a warning, only where nothing else
    is left. Then a local search replaces single excerpts while the total drops.
 5. **Work rounds, loud first** (:func:`_work_plan`). Before the search, the best filling
-   of all the work slots with windows of the candidates' consecutive bars, each bar once
-   and energy the only cost (:func:`fill_windows`, exact), says how loud the library lets
-   each work slot be. In a work slot the search then takes only excerpts within a level
-   of the target, or within a quarter level of the filling's worst window for slots of
-   that length (of the clean ones: no part again, no artist within the gap); the tracks
-   the filling uses offer its windows there; the tracks it needs for other work slots
-   cost RESERVE elsewhere. Tempo, key and phrase ends choose among what is loud enough.
+   of all the work slots with windows of the candidates' consecutive bars, each bar once,
+   a track in no more windows than the reuse gap lets it come back for, and energy the
+   only cost (:func:`fill_windows`, exact), says how loud the library lets each work slot
+   be; :func:`_schedule` gives each window a work slot where the reuse gap and the artist
+   rule let it play, and that slot plays it. In a work slot left open the search takes
+   only excerpts within a level of the target, or within a quarter level of the filling's
+   worst window for slots of that length (of the clean ones: no part again, no artist
+   within the gap); the windows left over are offered there; the tracks the filling needs
+   for other work slots cost RESERVE elsewhere. Tempo, key and phrase ends choose among
+   what is loud enough.
 """
 
 from __future__ import annotations
@@ -490,12 +493,14 @@ FILL_WORK = 1e7  # fill_windows' most cell pairs (tracks' counts x the slots'): 
 
 
 def fill_windows(tracks: Sequence[tuple[np.ndarray, float]], lengths: Sequence[int],
-                 targets: Sequence[float], counts: Sequence[int], clip: float = math.inf
+                 targets: Sequence[float], counts: Sequence[int], clip: float = math.inf,
+                 caps: tuple[Sequence[int], int] | None = None
                  ) -> tuple[float, list[list[tuple[int, int, float]]]]:
     """The best way to fill ``counts[k]`` slots of ``lengths[k]`` session bars (target
     level ``targets[k]``) each with one window of one track's consecutive bars, no bar in
     two windows: the least total |level − target| × session bars (each bar's deviation at
     most ``clip``). ``tracks``: (bar levels, m: session bars per bar of the track).
+    ``caps``: (per length, in all) the most windows one track may hold (default: any).
 
     Exact: per track, a dynamic program over its bars and how many windows of each length
     it holds; the tracks combined min-plus over those counts. Returns the total (inf when
@@ -505,6 +510,7 @@ def fill_windows(tracks: Sequence[tuple[np.ndarray, float]], lengths: Sequence[i
     cells grow as 2 to the number of kinds)."""
     dims = len(lengths)
     shape = tuple(int(c) + 1 for c in counts)
+    per_kind, per_track = caps if caps is not None else (counts, sum(counts))
     zero = (0,) * dims
     work = sum(math.prod(min(c - 1, len(lv) // int(math.ceil(n / m - 1e-9))) + 1
                          for c, n in zip(shape, lengths)) for lv, m in tracks)
@@ -518,7 +524,8 @@ def fill_windows(tracks: Sequence[tuple[np.ndarray, float]], lengths: Sequence[i
         cums = [np.concatenate([[0.0], np.cumsum(np.minimum(np.abs(lv - t), clip))])
                 for t in targets]
         wins = [int(math.ceil(n / m - 1e-9)) for n in lengths]  # its bars under n
-        own = tuple(min(c, len(lv) // w) + 1 for c, w in zip(shape, wins))  # it can hold
+        own = tuple(min(c - 1, len(lv) // w, int(k)) + 1  # it can hold
+                    for c, w, k in zip(shape, wins, per_kind))
         best = np.full((len(lv) + 1,) + own, np.inf)
         best[0][zero] = 0.0
         how = np.full((len(lv) + 1,) + own, -1, np.int8)  # -1: skip a bar; k: a window
@@ -537,7 +544,7 @@ def fill_windows(tracks: Sequence[tuple[np.ndarray, float]], lengths: Sequence[i
         mine = best[-1]
         new, pick = total.copy(), np.zeros(shape + (dims,), np.int64)
         for idx in zip(*np.nonzero(np.isfinite(mine))):
-            if not any(idx):
+            if not any(idx) or sum(idx) > per_track:
                 continue
             to = tuple(slice(i, None) for i in idx)
             fr = tuple(slice(0, d - i) for i, d in zip(idx, shape))
@@ -569,23 +576,40 @@ def fill_windows(tracks: Sequence[tuple[np.ndarray, float]], lengths: Sequence[i
     return value, out
 
 
-def _work_plan(slots: Sequence[Slot], table, grids
-               ) -> tuple[list[float], list[set], list[list[tuple[int, int, float]]]]:
+@dataclass
+class WorkPlan:
+    """What :func:`_work_plan` says about each slot."""
+
+    limits: list[float]       # the most |level − target| of its excerpt (inf: any)
+    reserve: list[set]        # tracks that cost RESERVE more there
+    windows: list[list[tuple[int, int, float]]]  # the filling's windows it offers
+    only: list[bool]          # it plays its scheduled window and nothing else
+    drop: list[set]           # tracks whose other rows go (their windows are scheduled)
+
+
+def _work_plan(slots: Sequence[Slot], table, grids, artist=None, artist_gap: int = 0
+               ) -> WorkPlan:
     """Energy first in a round's work interval, as loud as the library allows: the best
     filling of the work slots with windows of the candidates' consecutive bars
-    (:func:`fill_windows`, each bar once, no other cost) says how loud every work slot
-    of a length can be, and with which windows. Per slot: the error limit of its excerpt
-    (WORK_WITHIN, or the worst window that filling uses for slots of its length, plus
-    KEEP_WHOLE; inf outside work slots, or when the candidates cannot fill them: then
-    all is as before); the tracks that cost RESERVE more there (used by the filling,
-    but not for work slots of its length); and the filling's windows for its length
-    (pool index, first bar, play multiple)."""
-    limits: list[float] = [math.inf] * len(slots)
-    reserve: list[set] = [set() for _ in slots]
-    windows: list[list[tuple[int, int, float]]] = [[] for _ in slots]
+    (:func:`fill_windows`, each bar once, no other cost, a track in no more windows than
+    it can come back for REUSE_GAP excerpts apart) says how loud every work slot of a
+    length can be, and with which windows; :func:`_schedule` then gives each window a
+    work slot where the reuse and artist rules let it play.
+
+    Per slot: the error limit of its excerpt (WORK_WITHIN, or the worst window that
+    filling uses for slots of its length, plus KEEP_WHOLE; inf outside work slots, or
+    when the candidates cannot fill them: then all is as before); the tracks that cost
+    RESERVE more there (used by the filling, but not for work slots of its length); the
+    filling's windows for its length (pool index, first bar, play multiple): a scheduled
+    slot offers its own window only, a slot the schedule leaves open the windows left
+    over. Where the capped filling cannot fill the slots, the filling without the cap
+    still sets the limits and windows (no schedule)."""
+    n = len(slots)
+    wp = WorkPlan([math.inf] * n, [set() for _ in slots], [[] for _ in slots],
+                  [False] * n, [set() for _ in slots])
     work = [si for si, s in enumerate(slots) if s.work]
     if not work:
-        return limits, reserve, windows
+        return wp
     key = {si: (slots[si].bars + slots[si].overlap_out, slots[si].target_level) for si in work}
     kinds = sorted(set(key.values()))
     mult: dict[int, float] = {}
@@ -594,21 +618,129 @@ def _work_plan(slots: Sequence[Slot], table, grids
             if grids.get(i) is not None and not notes:  # not forced past the stretch limit
                 mult.setdefault(i, ex.multiple)
     ids = sorted(mult)
-    total, wins = fill_windows([(grids[i].levels, mult[i]) for i in ids],
-                               [n for n, _ in kinds], [t for _, t in kinds],
-                               [sum(key[si] == kd for si in work) for kd in kinds], 6.0)
+    args = ([(grids[i].levels, mult[i]) for i in ids], [n for n, _ in kinds],
+            [t for _, t in kinds], [sum(key[si] == kd for si in work) for kd in kinds], 6.0)
+    # a track comes back REUSE_GAP excerpts later at most: as many windows as there are
+    # work slots (of its length, and in all) that far apart
+    caps = ([_spaced([si for si in work if key[si] == kd], REUSE_GAP) for kd in kinds],
+            _spaced(work, REUSE_GAP))
+    total, wins = fill_windows(*args, caps)
+    capped = math.isfinite(total)
+    if not capped:
+        total, wins = fill_windows(*args)
     if not math.isfinite(total):
-        return limits, reserve, windows  # too little music for the work slots: as before
+        return wp  # too little music for the work slots: as before
     used = [{ids[t] for t, _, _ in wk} for wk in wins]
     every = set().union(*used)
     for si, s in enumerate(slots):
-        reserve[si] = every
+        wp.reserve[si] = every
         if s.work:
             k = kinds.index(key[si])
-            limits[si] = max(WORK_WITHIN, max(e for _, _, e in wins[k]) + KEEP_WHOLE)
-            windows[si] = [(ids[t], b, mult[ids[t]]) for t, b, _ in wins[k]]
-            reserve[si] = every - used[k]
-    return limits, reserve, windows
+            wp.limits[si] = max(WORK_WITHIN, max(e for _, _, e in wins[k]) + KEEP_WHOLE)
+            wp.windows[si] = [(ids[t], b, mult[ids[t]]) for t, b, _ in wins[k]]
+            wp.reserve[si] = every - used[k]
+    sched = _schedule(work, [kinds.index(key[si]) for si in work],
+                      [[(ids[t], b, e) for t, b, e in wk] for wk in wins],
+                      artist, artist_gap) if capped else None
+    if sched is None:
+        return wp
+    done = {x for x in sched if x is not None}
+    fixed = {i for i, _ in done}
+    for si, x in zip(work, sched):
+        if x is not None:
+            wp.windows[si], wp.only[si], wp.reserve[si] = [(x[0], x[1], mult[x[0]])], True, set()
+        else:
+            wp.windows[si] = [wd for wd in wp.windows[si] if wd[:2] not in done]
+            wp.drop[si] = fixed - {wd[0] for wd in wp.windows[si]}
+    return wp
+
+
+def _spaced(positions: Sequence[int], gap: int) -> int:
+    """The most of ``positions`` (slot indices) that are pairwise ``gap`` or more apart."""
+    n, last = 0, -math.inf
+    for p in sorted(positions):
+        if p - last >= gap:
+            n, last = n + 1, p
+    return n
+
+
+SCHEDULE_NODES = 20_000   # _schedule's steps per number of open slots tried …
+SCHEDULE_ALL = 100_000    # … and in all (then no schedule: the work slots as before)
+
+
+def _schedule(work: Sequence[int], kind: Sequence[int], wins, artist, gap: int
+              ) -> list[tuple[int, int] | None] | None:
+    """Each of the filling's windows in one work slot of its kind (``wins[k]``: (pool
+    index, first bar, err) of kind ``k``; ``work``: the work slots' indices, ``kind``
+    theirs) so that a track's windows are REUSE_GAP or more slots apart and an artist's
+    (``artist[i]``, < 0: none) more than ``gap``: per work slot its (pool index, first
+    bar), or None for a slot left open. Depth-first over the work slots in order, at
+    each the windows of its kind allowed there, the track with the most windows left
+    first, then the least error, leaving a slot open last; the fewest open slots found
+    (0, 1, .. up to half of them, SCHEDULE_NODES steps each); None when none is found."""
+    left = [list(w) for w in wins]
+    count: dict[int, int] = {}
+    for w in wins:
+        for i, _, _ in w:
+            count[i] = count.get(i, 0) + 1
+    last: dict[int, int] = {}
+    last_a: dict[int, int] = {}
+    out: list[tuple[int, int] | None] = []
+    steps = spent = 0
+
+    def art(i: int) -> int | None:
+        return int(artist[i]) if artist is not None and artist[i] >= 0 else None
+
+    def go(j: int, skips: int) -> bool:
+        nonlocal steps
+        if j == len(work):
+            return True
+        steps -= 1
+        if steps < 0:
+            return False
+        p, k = work[j], kind[j]
+        tried = set()
+        for x in sorted(range(len(left[k])),
+                        key=lambda x: (-count[left[k][x][0]], left[k][x][2], x)):
+            i, b, e = left[k][x]
+            a = art(i)
+            if (i, b) in tried or p - last.get(i, -REUSE_GAP) < REUSE_GAP or \
+                    (a is not None and p - last_a.get(a, -gap - 1) <= gap):
+                continue
+            tried.add((i, b))
+            was = last.get(i), last_a.get(a)
+            del left[k][x]
+            count[i] -= 1
+            last[i] = p
+            if a is not None:
+                last_a[a] = p
+            out.append((i, b))
+            if go(j + 1, skips):
+                return True
+            out.pop()
+            left[k].insert(x, (i, b, e))
+            count[i] += 1
+            for d, kk, v in ((last, i, was[0]), (last_a, a, was[1])):
+                if kk is not None:
+                    if v is None:
+                        d.pop(kk, None)
+                    else:
+                        d[kk] = v
+        if skips > 0:
+            out.append(None)
+            if go(j + 1, skips - 1):
+                return True
+            out.pop()
+        return False
+
+    for skips in range(len(work) // 2 + 1):
+        if spent >= SCHEDULE_ALL:
+            break
+        steps = SCHEDULE_NODES
+        if go(0, skips):
+            return out
+        spent += SCHEDULE_NODES - max(steps, 0)
+    return None
 
 
 def _energy_first(steps: list, errs: list[float], clean: list[bool], limit: float) -> list:
@@ -683,11 +815,15 @@ def search(pool: Pool, slots: Sequence[Slot], tl: Timeline, w: Weights,
             return []
     # The work rounds, loud first: how loud each work slot can be, the windows that get
     # there, and the tracks they need kept (_work_plan).
-    limits, reserve, windows = _work_plan(slots, table, grids)
-    for si, wins in enumerate(windows):
+    wp = _work_plan(slots, table, grids, pool.artist, opts.artist_gap)
+    limits = wp.limits
+    for si, wins in enumerate(wp.windows):
         if wins:
             table[si] = _window_rows(pool, slots[si], tl, w, grids, table[si], wins)
-    for rows, kept in zip(table, reserve):
+        if wp.only[si] or wp.drop[si]:  # its scheduled window; others' kept for theirs
+            table[si] = [r for r in table[si] if r[1].window or
+                         (not wp.only[si] and r[0] not in wp.drop[si])] or table[si]
+    for rows, kept in zip(table, wp.reserve):
         if kept:
             rows[:] = sorted(((i, ex, c + RESERVE * (i in kept), n) for i, ex, c, n in rows),
                              key=lambda r: (r[2], r[0]))
