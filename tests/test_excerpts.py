@@ -116,7 +116,7 @@ def test_whole_tracks_mode_unchanged_and_planning_needs_no_library(lib):
     again = plan_candidates(tracks, arc, 20, PlanOptions(seed=2))
     assert [e.track.id for e in again.entries] == [e.track.id for e in whole.entries]
     assert again.cost.total == pytest.approx(whole.cost.total)
-    rhythm = {t.id: lib.rhythm(t.id) for t in tracks}
+    rhythm = {t.id: tuple(lib.rhythm(t.id)) + (lib.beat_clarity(t.id),) for t in tracks}
     ex_lib = plan(lib, arc, 20, PlanOptions(excerpts=True))
     ex_mem = plan_candidates(tracks, arc, 20, PlanOptions(excerpts=True), rhythm=rhythm)
     assert [(e.track.id, e.in_s, e.out_s) for e in ex_mem.entries] == \

@@ -38,22 +38,25 @@ TRACK, ANALYSIS = "track", "analysis"
 #   pairs / triples: JSON [[x, y], ...] / [[x, y, z], ...] (None when empty);
 #   lines: JSON ["one line", ...] (None when empty); versions: JSON {"analyser": version};
 #   f32 / f64 / u32: little-endian float32 / float64 / uint32 arrays as BLOBs (None when
-#   empty; u32 for bit words such as a sound print).
+#   empty; u32 for bit words such as a sound print); u8: bytes (0-255 per item, e.g. a
+#   beat's clarity).
 SQL_TYPES: dict[str, str] = {
     "int": "INTEGER", "real": "REAL", "text": "TEXT", "path": "TEXT", "probs": "TEXT",
     "records": "TEXT", "pairs": "TEXT", "triples": "TEXT", "lines": "TEXT", "versions": "TEXT",
-    "f32": "BLOB", "f64": "BLOB", "u32": "BLOB",
+    "f32": "BLOB", "f64": "BLOB", "u32": "BLOB", "u8": "BLOB",
 }
 _PY_TYPES: dict[str, str] = {
     "int": "int | None", "real": "float | None", "text": "str | None", "path": "str",
     "probs": "dict[str, float]", "records": "list[dict]", "pairs": "list[tuple[float, float]]",
     "triples": "list[tuple[float, float, float]]", "lines": "list[str]",
     "versions": "dict[str, int]", "f32": "np.ndarray", "f64": "np.ndarray", "u32": "np.ndarray",
+    "u8": "np.ndarray",
 }
 _EMPTY: dict[str, Callable[[], Any]] = {
     "probs": dict, "records": list, "pairs": list, "triples": list, "lines": list,
     "versions": dict, "f32": lambda: np.zeros(0, np.float32),
     "f64": lambda: np.zeros((0, 0), np.float64), "u32": lambda: np.zeros(0, np.uint32),
+    "u8": lambda: np.zeros(0, np.uint8),
 }
 _MISSING = object()
 
@@ -159,6 +162,9 @@ FIELDS: tuple[Field, ...] = (
     Field("beats", "f32", "tempo", table="beats", on=_A, doc="beat times (s)"),
     Field("downbeats", "f32", "tempo", table="beats", on=_A, doc="bar starts (s)"),
     Field("phrases", "f32", "tempo", table="beats", on=_A, doc="phrase starts (s)"),
+    # analysis: how clearly each beat is the beat (analysis/beat_clarity.py)
+    Field("beat_clarity", "u8", "beat_clarity", table="clarity", on=_A,
+          doc="per stored beat, 0-255: how clearly it is the beat (255 clear)"),
     # analysis: loudness
     Field("loudness_lufs", "real", "loudness", label="LUFS", fmt=_number(".1f"),
           sort=("loudness",), doc="integrated loudness, LUFS (BS.1770)", listed=True),

@@ -45,6 +45,7 @@ ANALYSERS: tuple[Analyser, ...] = (
     Analyser("style_features", 1),  # the per-window descriptors the style model reads
     Analyser("style", 1, needs=("style_features",), decodes=False),  # the model
     Analyser("identity", 1),  # the sound print: one recording in two files
+    Analyser("beat_clarity", 1, needs=("tempo",)),  # how clearly each beat is the beat
 )
 VERSIONS: Mapping[str, int] = MappingProxyType({a.name: a.version for a in ANALYSERS})
 ALL_STEPS = frozenset(VERSIONS)
@@ -231,7 +232,7 @@ def _analyze_stream(stream, path: str, steps: frozenset[str], meter,
     env, bands = onset.onset_bands(spec)
     if grid is not None and "tempo" not in steps:
         res.bpm, res.beats = grid[0], np.asarray(grid[1], dtype=np.float32)
-    elif "tempo" in steps or steps & {"energy", "sections"}:
+    elif "tempo" in steps or steps & {"energy", "sections", "beat_clarity"}:
         from . import beats, downbeats, tempo
 
         est = tempo.estimate_tempo(env, spec.fps, bands)
@@ -239,6 +240,11 @@ def _analyze_stream(stream, path: str, steps: frozenset[str], meter,
         res.tempo_segments = est.segments
         res.beats = beats.track_beats_segments(env, spec.fps, est.segments)
         res.downbeats, res.phrases = downbeats.bars_and_phrases(spec, env, bands, res.beats)
+    if "beat_clarity" in steps:
+        from . import beat_clarity
+
+        res.beat_clarity = beat_clarity.to_bytes(
+            beat_clarity.beat_clarity(env, spec.fps, np.asarray(res.beats, np.float64)))
     del bands  # only tempo and downbeats read them: room for the later steps' arrays
     loud = None
     if "loudness" in steps or "energy" in steps:

@@ -154,7 +154,7 @@ _TABLES = ("tracks", "beats", "errors", "plans", "plan_tracks")
 _TRACK_FIELDS = fields.on(TRACK, "tracks")
 _SELECT_TRACK = "SELECT " + ", ".join(f.name for f in _TRACK_FIELDS) + " FROM tracks"
 # Tables holding a track's large arrays, one row per track (``track_id``).
-_SIDE_TABLES = ("beats", "features", "prints")
+_SIDE_TABLES = ("beats", "features", "prints", "clarity")
 # The analysers whose fields a run writes when the analysis does not say (every one).
 _ALL_RUN = tuple(a for a in fields.PRODUCERS if a != "tags")
 # Rows of schema <= 2 hold one version for the whole pipeline: 4 was the last, whose
@@ -302,6 +302,7 @@ _TO_DB = {
     "lines": lambda v: _dumps([str(w) for w in v]) if v else None,
     "versions": lambda v: None if v is None else _dumps(dict(v)),
     "f32": _blob, "f64": lambda v: _blob(v, "<f8"), "u32": lambda v: _blob(v, "<u4"),
+    "u8": lambda v: _blob(v, "u1"),
 }
 _FROM_DB = {
     "int": _int, "real": _real, "text": lambda v: v, "path": path_from_db,
@@ -313,6 +314,7 @@ _FROM_DB = {
     "versions": lambda v: {str(k): x for k, x in _typed(_loads(v, {}), dict).items()
                            if _int(x) is not None},
     "f32": _unblob, "f64": lambda v: _unblob(v, "<f8"), "u32": lambda v: _unblob(v, "<u4"),
+    "u8": lambda v: _unblob(v, "u1"),
 }
 _DAMAGED_CURVE = "stored energy curve is damaged; ignored (scan --force to redo)"
 
@@ -796,6 +798,14 @@ class Library:
         r = self._conn.execute("SELECT beats, downbeats, phrases FROM beats WHERE track_id = ?",
                                (track_id,)).fetchone()
         return tuple(_unblob(v) for v in (r or (None, None, None)))  # type: ignore[return-value]
+
+    @_guarded
+    def beat_clarity(self, track_id: int) -> np.ndarray:
+        """Per stored beat, how clearly it is the beat (uint8, 255 clear; analysis/
+        beat_clarity.py); empty when not analysed (a row from before that analyser)."""
+        r = self._conn.execute("SELECT beat_clarity FROM clarity WHERE track_id = ?",
+                               (track_id,)).fetchone()
+        return _FROM_DB["u8"](r[0] if r else None)
 
     @_guarded
     def count(self, status: str | None = "ok") -> int:

@@ -352,7 +352,7 @@ def _scan(roots: Iterable[str | os.PathLike], lib: Library, *, executor: Executo
             pending_outcomes.append((path, "updated", None))
             return
         grid = None
-        if "tempo" not in stale and stale & {"energy", "sections"}:
+        if "tempo" not in stale and stale & {"energy", "sections", "beat_clarity"}:
             # their input, the beat grid, is kept: read, not tracked again
             t = lib.get_track(state.id)
             grid = (t.bpm if t else None, lib.beats(state.id))

@@ -82,8 +82,18 @@ KEEP_WHOLE = 0.25         # spans within this many levels of the best count as e
                           # those, the one that strands the fewest bars (_keep_rest)
 WORK_WITHIN = 1.0         # a work round's excerpt within this many levels of its target
                           # is always loud enough (_work_plan)
+CLEAR = 0.1               # a beat is clear at this stored clarity or more (analysis/
+                          # beat_clarity.py: the beat's onsets 55:45 against the strongest
+                          # other phase, the free tracker on it); chosen on the demo library:
+                          # it marks its intros, breakdowns and outros without drums
+UNCLEAR_SHARE = 0.25      # a blend side with more unclear beats than this does not blend
+                          # (the renderer's unsteady-blend warning uses the same quarter)
+UNCLEAR_SIDE = 2 * PHRASE_MISS  # cost of such a side: it ends as a shorter blend or a cut,
+                          # a change of the plan's shape worth missing both phrase ends
 
-Rhythm = tuple[np.ndarray, np.ndarray, np.ndarray]  # beats, downbeats, phrase starts (s)
+# beats, downbeats, phrase starts (s), and optionally each beat's clarity (uint8, 255
+# clear; analysis/beat_clarity.py): absent or empty for rows from before it (neutral)
+Rhythm = tuple[np.ndarray, ...]
 RhythmLookup = Mapping[int, Rhythm] | Callable[[int], Rhythm]
 
 
@@ -109,6 +119,10 @@ class Grid:
     levels: np.ndarray      # (n_bars,) each bar's energy level
     beat_s: float           # median beat period, seconds
     source: str             # "downbeats", "beats" or "tempo" (a grid from the BPM alone)
+    # cumulative beats and unclear beats (clarity < CLEAR) per bar, (n_bars + 1,); None
+    # when the track's beat clarity is unknown (every beat counts as clear)
+    beats_cum: np.ndarray | None = None
+    unclear_cum: np.ndarray | None = None
 
     @property
     def n_bars(self) -> int:
@@ -118,11 +132,23 @@ class Grid:
         """Mean energy level (1–10) of bars i .. i+n-1."""
         return float((self.level_cum[i + n] - self.level_cum[i]) / n)
 
+    def unclear(self, a, b):
+        """Whether bars a .. b-1 (ints or arrays of bar indices) hold more than
+        UNCLEAR_SHARE beats whose beat is unclear; False where clarity is unknown."""
+        if self.unclear_cum is None:
+            return np.zeros(np.shape(a), bool) if np.ndim(a) else False
+        a, b = np.clip(a, 0, self.n_bars), np.clip(b, 0, self.n_bars)
+        n = self.beats_cum[b] - self.beats_cum[a]
+        u = self.unclear_cum[b] - self.unclear_cum[a]
+        return u > UNCLEAR_SHARE * np.maximum(n, 1)
+
 
 def track_grid(t: Track, rhythm: Rhythm | None) -> Grid | None:
     """The bar grid of ``t`` from its stored rhythm; without downbeats, every fourth beat;
     without beats, a grid at its BPM from 0 s; None when even the BPM is unknown."""
-    beats, downbeats, phrases = (np.asarray(a, np.float64) for a in (rhythm or ((), (), ())))
+    rhythm = tuple(rhythm or ((), (), ()))
+    beats, downbeats, phrases = (np.asarray(a, np.float64) for a in rhythm[:3])
+    clarity = stored_clarity(rhythm[3] if len(rhythm) > 3 else None, len(beats))
     dur = t.duration_s or 0.0
     source = "downbeats"
     if len(downbeats) < 3:
@@ -159,8 +185,22 @@ def track_grid(t: Track, rhythm: Rhythm | None) -> Grid | None:
         lv = 1.0 + 9.0 * np.clip(np.asarray(curve, np.float64)[k], 0.0, 1.0)
     else:
         lv = np.full(len(mids), base)
+    beats_cum = unclear_cum = None
+    if clarity is not None:  # each bar's beats: those from its downbeat to the next
+        at = np.searchsorted(beats, downbeats - 0.25 * beat_s)
+        u = np.concatenate([[0], np.cumsum(clarity < CLEAR)])
+        beats_cum, unclear_cum = at - at[0], u[at] - u[at[0]]
     return Grid(downbeats, phrase, np.concatenate([[0.0], np.cumsum(lv)]), lv, beat_s,
-                source)
+                source, beats_cum, unclear_cum)
+
+
+def stored_clarity(stored, n_beats: int) -> np.ndarray | None:
+    """Stored beat clarity (uint8, 255 clear: analysis/beat_clarity.py) as 0..1 per beat;
+    None (unknown: every beat counts as clear) when nothing is stored or it does not hold
+    one value per beat (beats tracked again since)."""
+    if stored is None or len(stored) == 0 or len(stored) != n_beats:
+        return None
+    return np.asarray(stored, np.float64) / 255.0
 
 
 def level_range(t: Track) -> tuple[float, float]:
@@ -195,6 +235,8 @@ class Slot:
     work: bool = False        # in a round's work interval (energy is its point)
     overlap_out: int = 0      # bars the next slot blends in over (0: a cut or the end)
     prev_s: float = 0.0       # length of the slot before (seconds; 0: none)
+    overlap_in: int = 0       # bars it blends in over (the slot before's overlap_out)
+    reason: str = ""          # why its blend in became shorter or a cut (unclear_blends)
 
     @property
     def bar_s(self) -> float:
@@ -238,6 +280,7 @@ def make_slots(tl: Timeline, opts: ExcerptOptions) -> list[Slot]:
         room = min(a.bars, b.bars) // 2
         k = opts.overlap_bars if room >= opts.overlap_bars else 4 if room >= 4 else room
         a.overlap_out = max(0, k)
+        b.overlap_in = a.overlap_out
         if a.overlap_out == 0:
             b.cut_in = True
     return slots
@@ -406,6 +449,11 @@ def _span(t: Track, g: Grid, slot: Slot, w: Weights, m: float, own: float, tempo
     c = k_e * mad
     off_phrase = (~g.phrase[starts]).astype(np.int64) + (~g.phrase[starts + nb])
     c = c + PHRASE_MISS * off_phrase
+    if g.unclear_cum is not None:  # blend bars over an unclear beat: a shorter blend or a cut
+        n_in = 0 if slot.cut_in else int(math.ceil(slot.overlap_in / m - 1e-9))
+        n_out = int(math.ceil(overlap / m - 1e-9))
+        c = c + UNCLEAR_SIDE * ((n_in > 0) * g.unclear(starts, starts + n_in)
+                                + (n_out > 0) * g.unclear(starts + nb - n_out, starts + nb))
     for a, b in avoid:
         c = np.where((g.downbeats[starts] < b - 1e-3) & (g.downbeats[starts + nb] > a + 1e-3),
                      np.inf, c)
@@ -1036,3 +1084,48 @@ def rhythm_of(lookup: RhythmLookup | None, track_id: int) -> Rhythm | None:
 
 def loud_blend(a: Excerpt, b: Excerpt) -> bool:
     return a.level >= LOUD_LEVEL and b.level >= LOUD_LEVEL
+
+
+def unclear_blends(choices: list[Choice], grids: Mapping[int, Grid | None]) -> dict[str, int]:
+    """Blends laid over bars whose beat is unclear (analysis/beat_clarity.py) become
+    shorter or cuts, as a DJ does: a blend stays where both sides' blend bars have a clear
+    beat (no more than UNCLEAR_SHARE unclear beats); else it shortens to its first half
+    (the outgoing excerpt ends that much earlier) where both halves are clear; else the
+    next excerpt comes in on a cut on the slot's downbeat (the outgoing one ends there).
+    Marks each changed slot's ``reason``; returns how many became shorter and cuts."""
+    out = {"shorter": 0, "cuts": 0}
+    for prev, cur in zip(choices, choices[1:]):
+        ov = prev.slot.overlap_out
+        ga, gb = grids.get(prev.index), grids.get(cur.index)
+        if cur.slot.cut_in or ov <= 0 or ga is None or gb is None:
+            continue
+        a, b = prev.excerpt, cur.excerpt
+        end = a.i_in + a.n_bars
+
+        def clear(v: int) -> bool:
+            na, nb = v / a.multiple, v / b.multiple  # track bars of each side
+            start = end - int(math.ceil(ov / a.multiple - 1e-9))
+            return not (ga.unclear(start, start + int(math.ceil(na - 1e-9))) or
+                        gb.unclear(b.i_in, b.i_in + int(math.ceil(nb - 1e-9))))
+
+        if clear(ov):
+            continue
+        keep = 0
+        half = ov // 2
+        if half >= 1 and abs((ov - half) / a.multiple - round((ov - half) / a.multiple)) < 1e-9 \
+                and clear(half):
+            keep = half
+        cut = round((ov - keep) / a.multiple)  # track bars the outgoing excerpt loses
+        if cut <= 0 or cut >= a.n_bars:
+            continue
+        a.n_bars -= cut
+        a.out_s = float(ga.downbeats[a.i_in + a.n_bars])
+        a.phrase_out = bool(ga.phrase[a.i_in + a.n_bars])
+        a.level = ga.level(a.i_in, a.n_bars)
+        a.overlap_out = keep
+        prev.slot.overlap_out = keep
+        cur.slot.overlap_in = keep
+        cur.slot.cut_in = keep == 0
+        cur.slot.reason = "unclear beat"
+        out["shorter" if keep else "cuts"] += 1
+    return out

@@ -41,7 +41,7 @@ from ..models import Track, level_to_energy
 from ..text import mmss
 from .arcs import Arc, Timeline
 from .excerpts import (ExcerptOptions, align_drops, RhythmLookup, Slot, level_range, loud_blend,
-                       make_slots, preselect, rhythm_of, search, track_grid)
+                       make_slots, preselect, rhythm_of, search, track_grid, unclear_blends)
 from .score import (ARTIST_GAP, TRANSITION_OK_PCT, PlanCost, Pool, ScoreReport, Weights,
                     artist_spacing, camelot_distance, plan_cost, score_order, segment_prefs,
                     strongest_drop, tempo_fit, track_level, track_rows, transition_cost,
@@ -170,6 +170,9 @@ class PlanEntry:
                 "tempo_bpm": round(self.tempo_bpm, 3), "transition": self.transition,
                 "round": self.round or None, "bars": self.bars,
                 "on_phrase": list(self.on_phrase) if self.on_phrase else None}),
+            # a whole-track blend changed over an unclear beat (_whole_unclear)
+            **({"transition": self.transition}
+               if self.in_s is None and self.transition else {}),
         }
 
 
@@ -775,7 +778,16 @@ def plan(lib: TrackSource, arc: Arc, minutes: float | None = None,
         tracks, widen, strict_n, n_queries = load_candidates(lib, tl, opts)
         tracks, _ = _one_per_recording(tracks, locked, prints, opts)
     found = _Found(widen, strict_n, n_queries, length_note, t0)
-    return _plan_over(tracks, tl, opts, lib.rhythm if opts.excerpts else None, recent, found)
+    return _plan_over(tracks, tl, opts, _with_clarity(lib), recent, found)
+
+
+def _with_clarity(lib: TrackSource) -> RhythmLookup:
+    """``lib.rhythm`` plus each beat's clarity where the source keeps it
+    (``Library.beat_clarity``; analysis/beat_clarity.py)."""
+    clarity = getattr(lib, "beat_clarity", None)
+    if clarity is None:
+        return lib.rhythm
+    return lambda tid: tuple(lib.rhythm(tid)) + (clarity(tid),)
 
 
 class _Prints:
@@ -1005,13 +1017,65 @@ def _plan_over(tracks: list[Track], tl: Timeline, opts: PlanOptions, rhythm, rec
     pc = plan_cost(pool, order, tl, opts.weights, prefs)
     report = score_order(pool, order, tl, opts.weights)
     entries = _entries(pool, order, pc, tl, opts.weights)
+    unclear = _whole_unclear(entries, rhythm)
+    _note_unclear(report, unclear)
     warnings = _warnings(pool, order, pc, tl, found.widen, found.strict_n, opts)
     if found.length_note:
         warnings.insert(0, found.length_note)
     stats = {"library_tracks_read": len(tracks), "candidates": int(len(cand)),
              "queries": found.queries, "load_s": t_load - found.t0,
-             "preselect_s": t_pre - t_load, **st, "total_s": time.perf_counter() - found.t0}
+             "preselect_s": t_pre - t_load, **st, "unclear_beat": unclear,
+             "total_s": time.perf_counter() - found.t0}
     return Plan(arc, tl, entries, pc, report, warnings, opts.seed, stats)
+
+
+def _whole_unclear(entries: list[PlanEntry], rhythm) -> dict[str, int]:
+    """Whole-track plans: the renderer blends the outgoing track's last 8 bars into the
+    incoming one's first 8. Where either side holds more than UNCLEAR_SHARE unclear beats
+    (analysis/beat_clarity.py), the blend shortens to the last/first 4 bars when those are
+    clear, else becomes a cut; the entry's ``transition`` says so (``"reason"``). Tracks
+    without a stored clarity blend as before. Returns how many became shorter and cuts."""
+    from .excerpts import CLEAR, OVERLAP_BARS, UNCLEAR_SHARE, stored_clarity
+
+    out = {"shorter": 0, "cuts": 0}
+    if rhythm is None:
+        return out
+
+    def side(e: PlanEntry):
+        r = rhythm_of(rhythm, e.track.id) if e.track.id is not None else None
+        if r is None or len(r) < 4:
+            return None
+        c = stored_clarity(r[3], len(r[0]))
+        m = {"double": 2.0, "half": 0.5}.get(e.half_double or "", 1.0)  # session per own beat
+        return None if c is None else (c < CLEAR, m)
+
+    sides = [side(e) for e in entries]
+    for k in range(1, len(entries)):
+        a, b = sides[k - 1], sides[k]
+        if a is None or b is None:
+            continue
+
+        def clear(bars: int) -> bool:
+            na, nb = int(round(4 * bars / a[1])), int(round(4 * bars / b[1]))
+            ua, ub = a[0][-na - 1:], b[0][:nb + 1]  # the beats the renderer lines up
+            return ua.mean() <= UNCLEAR_SHARE and ub.mean() <= UNCLEAR_SHARE
+
+        if clear(OVERLAP_BARS):
+            continue
+        half = OVERLAP_BARS // 2
+        tr = ({"shape": "equal_power", "bars": half} if clear(half)
+              else {"shape": "cut", "bars": 0})
+        entries[k].transition = {**tr, "reason": "unclear beat"}
+        out["shorter" if tr["bars"] else "cuts"] += 1
+    return out
+
+
+def _note_unclear(report: ScoreReport, unclear: dict[str, int]) -> None:
+    """The report's note of blends that became shorter or cuts over an unclear beat."""
+    n = unclear["shorter"] + unclear["cuts"]
+    if n:
+        report.notes.append(f"{n} blend{'s' * (n != 1)} over bars without a clear beat: "
+                            f"{unclear['shorter']} shortened, {unclear['cuts']} made cuts")
 
 
 # ---------------------------------------------------------------- excerpt plans
@@ -1034,6 +1098,7 @@ def _plan_excerpts(pool: Pool, tl: Timeline, opts: PlanOptions, rhythm, found: _
         choices = search(pool, slots, tl, w, grids, cands, xo)
         if choices:
             break
+    unclear = unclear_blends(choices, grids)
     align_drops(choices)
     if not choices:
         raise PlanError(f"no excerpt plan could be made for arc {tl.arc.name!r}: none of the "
@@ -1042,13 +1107,14 @@ def _plan_excerpts(pool: Pool, tl: Timeline, opts: PlanOptions, rhythm, found: _
     t_search = time.perf_counter()
     entries = _excerpt_entries(pool, choices, slots, tl)
     pc, report = _excerpt_report(pool, choices, entries, tl, w)
+    _note_unclear(report, unclear)
     warnings = _excerpt_warnings(pool, choices, tl, found.strict_n)
     if found.length_note:
         warnings.insert(0, found.length_note)
     stats = {"library_tracks_read": len(pool), "candidates": len(need), "slots": len(slots),
              "queries": found.queries, "load_s": t_load - found.t0,
              "preselect_s": t_pre - t_load, "search_s": t_search - t_pre,
-             "total_s": time.perf_counter() - found.t0}
+             "unclear_beat": unclear, "total_s": time.perf_counter() - found.t0}
     return Plan(tl.arc, tl, entries, pc, report, warnings, opts.seed, stats)
 
 
@@ -1074,6 +1140,8 @@ def _excerpt_entries(pool: Pool, choices, slots: list[Slot], tl: Timeline) -> li
             shape = "bass_swap" if loud_blend(prev.excerpt, ex) and \
                 prev.slot.overlap_out >= 4 else "equal_power"
             tr = {"shape": shape, "bars": prev.slot.overlap_out}
+        if s.reason:
+            tr["reason"] = s.reason
         sp = tl.spans[s.span]
         own_played = ex.own_bpm * ex.multiple
         dev = abs(own_played / s.target_bpm - 1.0) * 100.0
