@@ -127,3 +127,41 @@ def test_the_csv_warnings_cell_splits_back_into_the_warnings(tmp_path):
     with sqlite3.connect(db) as con:  # none: an empty cell
         con.execute("UPDATE tracks SET warnings = NULL")
     assert list(csv.DictReader(io.StringIO(cli("tracks", "-f", "csv"))))[0]["warnings"] == ""
+
+
+def test_score_grades_an_excerpt_at_the_tempo_it_plays(tmp_path):
+    """An excerpt plan stretches each excerpt to its slot's tempo (``tempo_bpm``): the
+    report grades that, not the track's own tempo. Old code: own tempi 150 -> 168 -> 150
+    made every transition a 12 % jump (within ±6 %: 0) and each excerpt 6-7 % off the
+    160-BPM target, though all three play at 160. A whole-track entry is unchanged."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from underdog.cli import app
+    from underdog.library.db import open_library
+    from underdog.models import Track
+
+    own = [150.0, 168.0, 150.0, 164.0]
+    tracks = [Track(id=None, path=f"/music/x{i}/{i}.ogg", title=f"t{i}", artist=f"a{i}",
+                    duration_s=240.0, bpm=b, energy=0.6, camelot="8A",
+                    style={"heavy": 1.0}, style_label="heavy") for i, b in enumerate(own)]
+    db = tmp_path / "lib.db"
+    with open_library(db) as lib:
+        lib.add_tracks(tracks)
+    entries = [{"path": t.path, "in_s": 30.0, "out_s": 90.0, "tempo_bpm": 160.0}
+               for t in tracks[:3]] + [{"path": tracks[3].path}]  # the last: whole
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"entries": entries}))
+    r = CliRunner().invoke(app, ["score", str(plan), "--db", str(db), "--arc", "run",
+                                 "--cadence", "160", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    rows = doc["rows"]
+    assert [row["bpm"] for row in rows] == [160.0, 160.0, 160.0, 164.0]
+    assert [row["own_bpm"] for row in rows] == [150.0, 168.0, 150.0, None]
+    assert [row["transition_pct"] for row in rows] == [None, 0.0, 0.0, 2.5]
+    assert doc["within_6pct"] == 1.0
+    for row in rows[:3]:  # off the target by the played tempo (the run's warm-up ramps)
+        assert row["bpm_dev_pct"] == pytest.approx(
+            abs(160.0 / row["target_bpm"] - 1.0) * 100.0, abs=0.15)

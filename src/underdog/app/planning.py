@@ -243,7 +243,8 @@ def score(playlist: str | os.PathLike, *, arc: str | None = None,
                          "track of the library (scan their folder first)")
     played_s = sum(sp[1] - sp[0] if sp else t.duration_s for t, sp in zip(tracks, kept))
     total_min = minutes if minutes is not None else played_s / 60.0
-    r = score_tracks(tracks, a.timeline(total_min), unknown_paths=unknown, spans=kept)
+    r = score_tracks(tracks, a.timeline(total_min), unknown_paths=unknown, spans=kept,
+                     tempi=pl.tempi)
     return ScoreResult(playlist, r, source, unknown)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import UnderdogError
@@ -145,7 +145,7 @@ def same_sound_ids(lib: Library, candidates: list[Track], ref: Reference) -> fro
 class LibraryPlaylist:
     """A playlist as library tracks: the analysed ``tracks`` it names, in its order, the
     excerpt each plays (``spans``: (in_s, out_s) track seconds, or None for the whole
-    track), the ``paths`` it names (all of them), the ones the library does not hold
+    track) and the tempo it is stretched to (``tempi``: BPM, or None), the ``paths`` it names (all of them), the ones the library does not hold
     analysed (``unknown``) and the arc it was planned for (``arc_spec``, or None)."""
 
     tracks: list[Track]
@@ -153,6 +153,7 @@ class LibraryPlaylist:
     paths: list[str]
     unknown: list[str]
     arc_spec: dict | None
+    tempi: list[float | None] = field(default_factory=list)
 
 
 def library_playlist(playlist: str | os.PathLike, db=None, *,
@@ -165,15 +166,17 @@ def library_playlist(playlist: str | os.PathLike, db=None, *,
     from .common import library
 
     spans: list[tuple[float, float] | None] = []
-    paths, spec = (read_playlist_arc(playlist, spans=spans) if arc
-                   else (read_playlist(playlist, spans=spans), None))
+    tempi: list[float | None] = []
+    paths, spec = (read_playlist_arc(playlist, spans=spans, tempi=tempi) if arc
+                   else (read_playlist(playlist, spans=spans, tempi=tempi), None))
     out = LibraryPlaylist([], [], paths, [], spec)
     with library(db) as lib:
-        for p, sp in zip(paths, spans):
+        for p, sp, tempo in zip(paths, spans, tempi):
             t = lib.get_track(p)
             if t is not None and t.status == "ok" and t.duration_s:
                 out.tracks.append(t)
                 out.spans.append(sp)
+                out.tempi.append(tempo)
             else:
                 out.unknown.append(p)
     return out

@@ -303,7 +303,8 @@ def lossless_paths(obj: Any) -> Any:
 
 
 def read_playlist(path: str | os.PathLike, notes: list[str] | None = None,
-                  spans: list[tuple[float, float] | None] | None = None) -> list[str]:
+                  spans: list[tuple[float, float] | None] | None = None,
+                  tempi: list[float | None] | None = None) -> list[str]:
     """The absolute paths in an M3U/M3U8, XSPF or underdog JSON playlist, in order.
 
     Relative entries resolve against the playlist's folder; ``#`` lines are skipped;
@@ -320,25 +321,31 @@ def read_playlist(path: str | os.PathLike, notes: list[str] | None = None,
 
     ``spans``, when given, gets one item per path returned: the excerpt that plays,
     ``(in_s, out_s)`` in track seconds (an M3U's ``#EXTVLCOPT:start-time``/``stop-time``, a
-    JSON entry's ``in_s``/``out_s``), or None for the whole track."""
-    return _read_entries(os.fspath(path), notes, spans)[0]
+    JSON entry's ``in_s``/``out_s``), or None for the whole track; ``tempi`` likewise the
+    tempo (BPM) an excerpt plays at, stretched (a JSON excerpt's ``tempo_bpm``), or None."""
+    return _read_entries(os.fspath(path), notes, spans, tempi)[0]
 
 
 def read_playlist_arc(path: str | os.PathLike, notes: list[str] | None = None,
-                      spans: list[tuple[float, float] | None] | None = None
+                      spans: list[tuple[float, float] | None] | None = None,
+                      tempi: list[float | None] | None = None
                       ) -> tuple[list[str], dict[str, Any] | None]:
     """:func:`read_playlist`'s paths and :func:`read_arc_spec`'s arc from one read of the
     file (grading a playlist against the arc it was planned for)."""
     path = os.fspath(path)
-    paths, data = _read_entries(path, notes, spans)
+    paths, data = _read_entries(path, notes, spans, tempi)
     return paths, _arc_spec(path, data)
 
 
 def _read_entries(path: str, notes: list[str] | None,
-                  spans: list[tuple[float, float] | None] | None) -> tuple[list[str], bytes]:
+                  spans: list[tuple[float, float] | None] | None,
+                  tempi: list[float | None] | None = None) -> tuple[list[str], bytes]:
     """:func:`read_playlist`'s paths, and the bytes of the file."""
     if spans is None:
         spans = []
+    if tempi is None:
+        tempi = []
+    had = len(tempi)
     if notes is None:
         notes = _LoggedNotes()
     ext = os.path.splitext(path)[1].lower()
@@ -351,10 +358,11 @@ def _read_entries(path: str, notes: list[str] | None,
         out = _read_xspf(data, path, base, notes)
         spans.extend([None] * len(out))
     elif ext in JSON_EXTENSIONS:
-        out = _read_json(data, path, base, spans)
+        out = _read_json(data, path, base, spans, tempi)
     else:
         out = _read_m3u(data, path, base, strict_utf8=(ext == ".m3u8"), notes=notes,
                         spans=spans)
+    tempi.extend([None] * (had + len(out) - len(tempi)))  # only JSON entries state one
     return out, data
 
 
@@ -456,7 +464,8 @@ def _shown(text: object, n: int = 80) -> str:
 
 
 def _read_json(data: bytes, path: str, base: str,
-               spans: list[tuple[float, float] | None]) -> list[str]:
+               spans: list[tuple[float, float] | None],
+               tempi: list[float | None]) -> list[str]:
     try:
         doc = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
@@ -471,6 +480,12 @@ def _read_json(data: bytes, path: str, base: str,
             raise PlaylistError(path, f"entry {i} has no \"path\"")
         out.append(os.path.normpath(os.path.join(base, p)))
         spans.append(excerpt_span(e))
+        try:
+            tempo = float(e["tempo_bpm"]) if spans[-1] else None
+        except (KeyError, TypeError, ValueError):
+            tempo = None
+        tempi.append(tempo if tempo is not None and math.isfinite(tempo) and tempo > 0
+                     else None)
     return out
 
 

@@ -500,10 +500,11 @@ def score_order(pool: Pool, order: Sequence[int], tl: Timeline, w: Weights = Wei
         rows=track_rows(pool, order, pc, tl))
 
 
-def excerpt_track(t: Track, in_s: float, out_s: float) -> Track:
+def excerpt_track(t: Track, in_s: float, out_s: float, bpm: float | None = None) -> Track:
     """``t`` as its excerpt ``in_s``..``out_s`` (track seconds) plays it: that long, its
     drops in the excerpt's own time (those outside left out), its energy the mean of its
-    energy curve over the span (the whole track's when it has no curve)."""
+    energy curve over the span (the whole track's when it has no curve), its tempo
+    ``bpm`` where it is stretched to one (a plan's ``tempo_bpm``; None: its own)."""
     energy = t.energy
     curve, hop = t.energy_curve, t.energy_curve_hop_s
     if curve is not None and len(curve) and hop and hop > 0:
@@ -511,7 +512,8 @@ def excerpt_track(t: Track, in_s: float, out_s: float) -> Track:
         if len(part):
             energy = float(np.mean(np.clip(part, 0.0, 1.0)))
     drops = [{**d, "time_s": float(d["time_s"]) - in_s} for d in drops_in(t, in_s, out_s)]
-    return replace(t, duration_s=out_s - in_s, energy=energy, drops=drops)
+    return replace(t, duration_s=out_s - in_s, energy=energy, drops=drops,
+                   bpm=t.bpm if bpm is None else float(bpm))
 
 
 def drops_in(t: Track, in_s: float = -math.inf, out_s: float = math.inf) -> list[dict]:
@@ -532,25 +534,34 @@ def strongest_drop(t: Track, in_s: float = -math.inf, out_s: float = math.inf
 
 def score_tracks(tracks: Sequence[Track], tl: Timeline, w: Weights = Weights(),
                  unknown_paths: Sequence[str] = (),
-                 spans: Sequence[tuple[float, float] | None] | None = None) -> ScoreReport:
+                 spans: Sequence[tuple[float, float] | None] | None = None,
+                 tempi: Sequence[float | None] | None = None) -> ScoreReport:
     """The report for an ordered list of library tracks (a plan or a hand-made playlist).
 
     ``spans`` gives, per track, the excerpt that plays ((in_s, out_s), track seconds; None:
     the whole track): each is graded as that excerpt (:func:`excerpt_track`), laid back to
     back, and its row shows ``in_s``, ``out_s`` and ``drop_at_s`` (session seconds where
-    its strongest drop plays; None without one). The report lists the arc's round cues."""
+    its strongest drop plays; None without one). ``tempi`` gives the tempo (BPM) each
+    excerpt is stretched to (an excerpt plan's ``tempo_bpm``; None: its own): the tempo
+    fit, the transitions and ``within_6pct`` grade that played tempo, and the row shows
+    the track's own as ``own_bpm`` (None for a whole track, which plays at its own). The
+    report lists the arc's round cues."""
     if spans is None:
         spans = [None] * len(tracks)
-    kept = [(t, sp) for t, sp in zip(tracks, spans) if t.duration_s]
-    played = [excerpt_track(t, *sp) if sp else t for t, sp in kept]
+    if tempi is None:
+        tempi = [None] * len(tracks)
+    kept = [(t, sp, bpm if sp else None) for t, sp, bpm in zip(tracks, spans, tempi)
+            if t.duration_s]
+    played = [excerpt_track(t, *sp, bpm) if sp else t for t, sp, bpm in kept]
     pool = Pool(played)
     rep = score_order(pool, list(range(len(played))), tl, w, unknown_paths)
     rep.cues = list(tl.cues()) if hasattr(tl, "cues") else []
-    if any(sp for _, sp in kept):
-        for row, t, (_, sp) in zip(rep.rows, played, kept):
+    if any(sp for _, sp, _ in kept):
+        for row, t, (own, sp, bpm) in zip(rep.rows, played, kept):
             best = strongest_drop(t)
             row["in_s"] = _num(sp[0], 3) if sp else None
             row["out_s"] = _num(sp[1], 3) if sp else None
+            row["own_bpm"] = _num(own.bpm, 1) if bpm is not None and own.bpm else None
             row["drop_at_s"] = (_num((row["start_s"] or 0.0) + best, 1)
                                 if best is not None else None)
     return rep
