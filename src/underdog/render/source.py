@@ -124,7 +124,8 @@ def iter_span(path: str | os.PathLike, in_s: float = 0.0, out_s: float | None = 
 
 class FileMaps:
     """What reads learn of a file by going through it whole, kept for the next read of
-    it: the corrections to its packet count (:func:`_count_fixes`). A render reads each
+    it: an Ogg file's page index (:func:`_ogg_index`), another's corrections to its
+    packet count (:func:`_count_fixes`). A render reads each
     file about three times (its span and a refine window at each end) and keeps one of
     these for its life. Bounded: past ``max_bytes`` of arrays the least recently used
     file's go; a file whose size or modification time changed is learnt again."""
@@ -285,7 +286,7 @@ def _indexed(container, stream, path: str, at: int, maps: FileMaps):
     try:
         for attempt in ("ogg", "demux"):
             if attempt == "ogg":
-                counted, moved = _ogg_counted(container, stream, path, at)
+                counted, moved = _ogg_counted(container, stream, path, at, maps)
             else:
                 if moved:  # the Ogg try sought: demux from the start on a fresh one
                     fresh = av.open(path)
@@ -386,7 +387,8 @@ def _count_fixes(path: str) -> dict[int, int] | None:
         return None
 
 
-def _ogg_counted(container, stream, path: str, at: int) -> tuple[Iterator | None, bool]:
+def _ogg_counted(container, stream, path: str, at: int, maps: FileMaps
+                 ) -> tuple[Iterator | None, bool]:
     """(packet, count before it, its count) from a packet before sample ``at`` on, for an
     Ogg Vorbis or Opus file: the count from its pages (``_ogg_index``), a seek by
     timestamp to a second before, and the packets FFmpeg gives after it found in the index
@@ -394,7 +396,8 @@ def _ogg_counted(container, stream, path: str, at: int) -> tuple[Iterator | None
     whether it sought.)"""
     if "ogg" not in container.format.name.split(","):
         return None, False
-    idx = _ogg_index(path, stream.codec_context.name)
+    codec = stream.codec_context.name
+    idx = maps.get("ogg " + codec, path, lambda: _ogg_index(path, codec))
     if idx is None:
         return None, False
     page, size, before, out = idx
