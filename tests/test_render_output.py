@@ -276,3 +276,33 @@ def test_cut_onto_a_drop(tmp_path, grids):  # noqa: F811
     assert first == pytest.approx(planned, abs=0.03)
     after = y[:, int(planned * sr):int((planned + 0.1) * sr)]
     assert np.sqrt(np.mean(after ** 2)) > 0.05
+
+
+def test_whole_track_cut_enters_on_its_first_downbeat_not_its_silence(tmp_path, grids):  # noqa: F811
+    """A whole track (no in_s) entered by a cut, whose file opens with 1.5 s of silence:
+    it slams in on its first downbeat, so the mix's silence is the plan's gap, not the gap
+    plus the file's silence (warzone2100's track20 made a run's cut 0.80 s of dead air)."""
+    from underdog.render.render import analysis_beats
+
+    a = tmp_path / "a.flac"
+    sf.write(a, read_span(A, downbeat_near(grids, A, 20.0), downbeat_near(grids, A, 36.0)).T, 44100)
+    b = tmp_path / "b.flac"
+    body = read_span(B, downbeat_near(grids, B, 10.0) - 0.05, 30.0)
+    sf.write(b, np.concatenate([np.zeros((2, 66150), np.float32), body], axis=1).T, 44100)
+    g = {str(a): analysis_beats(str(a)), str(b): analysis_beats(str(b))}
+    assert g[str(b)][0][0] > 1.3  # the tracker puts no beat in the silence
+    p = tmp_path / "plan.json"
+    p.write_text(json.dumps({"entries": [{"path": str(a)},
+                                         {"path": str(b), "transition": "cut"}]}))
+    out = tmp_path / "cut.wav"
+    rep = render(read_plan(p), out, beats_for=lambda q: g[q], cues="none")
+    pa, pb = rep.placements
+    assert pb.knots_t[0] >= 1.4  # it enters after the file's silence
+    y, sr = sf.read(out, dtype="float32", always_2d=True)
+    m = y.mean(axis=1)
+    hop = sr // 20
+    n = len(m) // hop
+    quiet = np.sqrt(np.mean(m[:n * hop].reshape(n, hop) ** 2, axis=1)) < 1e-3
+    runs = np.diff(np.flatnonzero(np.diff(np.r_[False, quiet, False].astype(np.int8))))[::2]
+    longest = float(runs.max()) / 20 if len(runs) else 0.0
+    assert longest <= (pb.start_s - pa.end_s) + 0.15

@@ -70,6 +70,7 @@ class PlanEntry:
     drop_at_s: float | None = None  # session time where its drop lands
     downbeat_s: float | None = None  # the downbeat it enters on (track time)
     transition: mix.Transition = field(default_factory=mix.Transition)  # how it comes in
+    whole: bool = False  # a whole track (no in_s/out_s): the render picks where it enters
 
     @classmethod
     def from_json(cls, d: dict[str, Any], where: str) -> "PlanEntry":
@@ -127,7 +128,7 @@ class PlanEntry:
                 raise PlanFileError(where, f"target bpm is not a number: {target['bpm']!r}") from None
             if not math.isfinite(arc_bpm) or arc_bpm <= 0:
                 raise PlanFileError(where, f"target bpm {arc_bpm} is not a tempo")
-        return cls(path=path, in_s=in_s, out_s=out_s,
+        return cls(path=path, in_s=in_s, out_s=out_s, whole=not excerpt,
                    start_s=num("start_s") if excerpt else None,
                    artist=str(d.get("artist") or ""), title=str(d.get("title") or ""),
                    tempo_bpm=num("tempo_bpm", "target_bpm", "tempo", "bpm_target"),
@@ -300,8 +301,11 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
                                 f"{e.in_s:.1f} s, after the track's last beat at "
                                 f"{beats[-1]:.1f} s (has the file changed?)")
         out_s = e.out_s if e.out_s is not None else float(beats[-1])
+        in_s = e.in_s
+        if e.whole and i > 0 and e.transition.shape == "cut":
+            in_s = cut_in(beats, downbeats)
         follow = tempo == "follow"
-        excerpts.append(mix.Excerpt(beats=beats, in_s=e.in_s, out_s=out_s,
+        excerpts.append(mix.Excerpt(beats=beats, in_s=in_s, out_s=out_s,
                                     target_bpm=(e.tempo_bpm or e.arc_bpm) if follow else None,
                                     downbeats=downbeats,
                                     start_s=e.start_s if follow or i == 0 else None))
@@ -478,6 +482,18 @@ def _block_cuts(p: mix.Placement, sr: int, n_out: int, block: int = STRETCH_BLOC
     if p.fade_out is not None:
         hi = int(math.floor((min(p.fade_out.t0, p.fade_out.t1) - p.start_s - reach) * sr))
     return [c for c in range(block, n_out, block) if lo <= c <= hi] + [n_out]
+
+
+def cut_in(beats: np.ndarray, downbeats: np.ndarray) -> float:
+    """Where a whole track slams in after a cut: on its first downbeat if that comes within
+    two bars of its first beat, else on that beat; not on second 0, where a fade-in or a
+    silence before the music lengthens the cut's silence past the plan's (warzone2100's
+    track20: 0.80 s of it where 0.37 s were planned) and puts no beat on the slot's beat."""
+    first = float(beats[0])
+    later = downbeats[downbeats >= first - 1e-6] if len(downbeats) else downbeats
+    if len(later) and float(later[0]) <= float(beats[min(len(beats) - 1, 2 * mix.BEATS_PER_BAR)]) + 1e-6:
+        return float(later[0])
+    return first
 
 
 def _push_limited(limiter: levels.TruePeakLimiter, block: np.ndarray) -> np.ndarray:
