@@ -312,3 +312,55 @@ def test_scan_stores_damaged_files_and_errors_lists_their_warnings(tmp_path):
     assert any(s.startswith("warning ") and "christmas-like.ogg" in s
                and "skipped 1 undecodable packet" in s for s in lines), out.stdout
     assert "1 files failed, 2 analyzed with warnings" in out.stdout
+
+
+def _mp3_frame_after(data: bytes, pos: int) -> int:
+    """Offset of the first MPEG audio frame header at or after ``pos`` whose next frame
+    follows where its length says (a real header, not sync-like bytes in the data)."""
+    rates, bitrates = (44100, 48000, 32000), (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160,
+                                             192, 224, 256, 320)
+    for i in range(pos, len(data) - 4):
+        if data[i] != 0xFF or data[i + 1] & 0xFE != 0xFA:  # MPEG-1 layer III
+            continue
+        b, r = data[i + 2] >> 4, (data[i + 2] >> 2) & 3
+        if not 0 < b < 15 or r == 3:
+            continue
+        n = 144000 * bitrates[b] // rates[r] + ((data[i + 2] >> 1) & 1)
+        if data[i + n:i + n + 1] == b"\xff":
+            return i
+    raise AssertionError("no MP3 frame found")
+
+
+def _lag(x: np.ndarray, ref: np.ndarray, at: int, n: int, reach: int) -> int:
+    """The shift of ``x[at:at+n]`` within ``ref`` (samples), by least absolute difference."""
+    return min(range(-reach, reach + 1),
+               key=lambda k: float(np.abs(x[at:at + n] - ref[at + k:at + k + n]).max()))
+
+
+def test_an_mp3_frame_whose_header_says_another_sample_rate_is_skipped(tmp_path):
+    """One frame's sample-rate bits damaged (44.1 -> 32 kHz) mid-file. It was refused
+    ("sample rate changes mid-stream"); now it is analyzed with a warning, the damaged
+    frame silent, and after it the analysis's audio sits where a render reads it (FFmpeg's
+    parser loses two frames there: both see the same shift), so the beats still line up."""
+    from underdog.render.source import read_span
+
+    data = bytearray(MP3.read_bytes())
+    i = _mp3_frame_after(data, len(data) // 2)
+    data[i + 2] = (data[i + 2] & 0xF3) | 0x08  # sample-rate index 2: 32 kHz
+    bad = tmp_path / "damaged header.mp3"
+    bad.write_bytes(bytes(data))
+    clean, got = decode(MP3), decode(bad)
+    assert any("skipped" in w and "undecodable" in w for w in got.warnings)
+    sr = got.sr
+    changed = np.flatnonzero(np.abs(got.samples[:sr * 150] - clean.samples[:sr * 150]) > 1e-4)
+    hit = changed[0] / sr
+    assert 60 < hit < 110 and abs(len(got.samples) - len(clean.samples)) < 0.1 * sr
+    t = hit + 5.0  # well after the damage: the same audio, shifted as the render shifts it
+    lag = _lag(got.samples, clean.samples, int(t * sr), sr // 2, sr // 10)
+    assert np.allclose(got.samples[int(t * sr):int(t * sr) + sr],
+                       clean.samples[int(t * sr) + lag:int(t * sr) + lag + sr], atol=1e-4)
+    rs, rc = read_span(bad, t, t + 2).mean(axis=0), read_span(MP3, t - 1, t + 3).mean(axis=0)
+    r_lag = min(range(-4410, 4411), key=lambda k: float(
+        np.abs(rs[:22050] - rc[44100 + k:44100 + k + 22050]).max()))
+    assert abs(r_lag - 2 * lag) <= 2
+    assert analyze(bad).bpm == pytest.approx(analyze(MP3).bpm, rel=0.01)

@@ -420,6 +420,7 @@ def _blocks_pyav(path: str):
     def gen():
         decoded = 0
         bad_run = 0
+        last_good = None
         # Frames are small (Vorbis: ~700 samples); FFmpeg's FIFO joins them in C, and
         # only large blocks become arrays: per-frame conversion costs more than decoding.
         fifo = av.AudioFifo()
@@ -442,10 +443,24 @@ def _blocks_pyav(path: str):
                         report.stopped = f"{bad_run} undecodable packets in a row: {av_reason(exc)}"
                         break
                     continue
+                wrong = [f for f in frames if f.sample_rate and f.sample_rate != native_sr]
+                if wrong:  # a damaged header (one MP3 frame's rate bits), or a real change
+                    bad_run += 1
+                    if bad_run >= _MAX_BAD_PACKETS:
+                        report.stopped = (f"the sample rate changes mid-stream ({native_sr} -> "
+                                          f"{wrong[0].sample_rate} Hz)")
+                        break
+                    # silence as long as the frame (as the render reads it), so beats after it
+                    # stay where a render finds them
+                    report.skip(decoded / native_sr)
+                    n = sum(f.samples for f in frames)
+                    decoded += n
+                    like = last_good or wrong[0]
+                    fifo.write(_silent_frame(n, like.format.name, like.layout.name, native_sr))
+                    continue
                 bad_run = 0
                 for frame in frames:
-                    if frame.sample_rate and frame.sample_rate != native_sr:
-                        raise DecodeError(path, "sample rate changes mid-stream")
+                    last_good = frame
                     decoded += frame.samples
                     frame.pts = None  # the FIFO checks timestamps are contiguous; we don't
                     try:
@@ -461,6 +476,17 @@ def _blocks_pyav(path: str):
             container.close()
 
     return _Source(native_sr, channels, dur, gen(), exact, report)
+
+
+def _silent_frame(n: int, fmt: str, layout: str, sr: int):
+    """``n`` samples of silence as a frame of ``fmt``/``layout`` at ``sr``."""
+    import av
+
+    frame = av.AudioFrame(format=fmt, layout=layout, samples=n)
+    for plane in frame.planes:
+        plane.update(bytes(plane.buffer_size))
+    frame.sample_rate = sr
+    return frame
 
 
 def _mp3_has_toc(path: str) -> bool:
