@@ -32,7 +32,7 @@ from ..analysis.loudness import LoudnessMeter
 from .source import MIX_SR, FileMaps, Spill, iter_span, read_span
 from .stretch import BLOCK as STRETCH_BLOCK
 from .stretch import DEFAULT as DEFAULT_STRETCH
-from .stretch import onset_times_read, stretch, wsola_blocks
+from .stretch import onset_times_read, pv_blocks, stretch, wsola_blocks
 
 
 class PlanFileError(UnderdogError):
@@ -422,8 +422,9 @@ def contribution_blocks(path: str, p: mix.Placement, sr: int,
     it back in pieces, and WSOLA stretches it block by block (``stretch.wsola_blocks``).
     Yields (output sample from ``p.start_s``, (2, k) float32). Each of ``p``'s fades lies
     inside one block (with its band split's context), so ``mix.apply_envelopes`` on each
-    block gives the whole's; blocks are ``stretch.BLOCK`` long elsewhere. The ``"pv"``
-    stretcher takes the whole span at once. ``maps``: the render's ``source.FileMaps``."""
+    block gives the whole's; blocks are ``stretch.BLOCK`` long elsewhere. The phase
+    vocoder streams the same way (``stretch.pv_blocks``); ``"atempo"`` takes the whole
+    span at once. ``maps``: the render's ``source.FileMaps``."""
     secs = {} if secs is None else secs
     t = time.perf_counter()
     t0 = max(0.0, float(p.knots_t.min()) - 0.2)
@@ -452,13 +453,14 @@ def contribution_blocks(path: str, p: mix.Placement, sr: int,
         secs["level"] = secs.get("level", 0.0) + time.perf_counter() - t + metering[0]
         t = time.perf_counter()
         tmap = p.time_map(sr, t0)
-        if method != "wsola":
+        if method not in ("wsola", "pv"):
             y = stretch(span.read(0, span.n), sr, tmap, method)
             secs["stretch"] = secs.get("stretch", 0.0) + time.perf_counter() - t
             yield 0, y
             return
-        blocks = wsola_blocks(span.read, sr, tmap, _block_cuts(p, sr, tmap.n_out),
-                              onset_times_read(span.read, span.n, sr))
+        cuts = _block_cuts(p, sr, tmap.n_out)
+        blocks = (wsola_blocks(span.read, sr, tmap, cuts, onset_times_read(span.read, span.n, sr))
+                  if method == "wsola" else pv_blocks(span.read, sr, tmap, cuts))
         while True:
             y = next(blocks, None)
             secs["stretch"] = secs.get("stretch", 0.0) + time.perf_counter() - t

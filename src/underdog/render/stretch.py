@@ -14,9 +14,10 @@ tempo ramp is the same call as a constant ratio:
 - ``"atempo"``: FFmpeg's atempo filter (through PyAV), constant ratio only.
 
 Frames are computed a chunk at a time, so the working memory besides input and output is
-a few megabytes whatever the length. WSOLA also streams (``wsola_blocks``): it reads its
-input and gives its output a block at a time, its frame-to-frame continuity and overlap-add
-carried across block edges, with the same result as the whole array at once. ``bench/render.py`` measures them; docs/render.md has
+a few megabytes whatever the length. WSOLA and the phase vocoder also stream
+(``wsola_blocks``, ``pv_blocks``): they read their input and give their output a block at a
+time, frame-to-frame continuity (phases) and overlap-add carried across block edges, with
+the same result as the whole array at once. ``bench/render.py`` measures them; docs/render.md has
 the table and why ``DEFAULT`` is the default.
 
 Rubber Band (pyrubberband, pedalboard, FFmpeg's ``rubberband`` filter) is GPL and cannot
@@ -230,63 +231,95 @@ def onset_times_read(read: Callable[[int, int], np.ndarray], n: int, sr: int,
     return onset_peaks(env, sr, hop)
 
 
-def _pv(x: np.ndarray, sr: int, tmap: TimeMap, chunk: int = 64) -> np.ndarray:
+def _pv(x: np.ndarray, sr: int, tmap: TimeMap) -> np.ndarray:
+    n = x.shape[1]
+
+    def read(a: int, b: int) -> np.ndarray:
+        seg = np.zeros((x.shape[0], b - a), np.float32)
+        lo, hi = max(a, 0), min(b, n)
+        if lo < hi:
+            seg[:, lo - a:hi - a] = x[:, lo:hi]
+        return seg
+
+    cuts = [*range(BLOCK, tmap.n_out, BLOCK), tmap.n_out]
+    parts = [y for _, y in pv_blocks(read, sr, tmap, cuts)]
+    return np.concatenate(parts, axis=1) if parts else np.zeros((x.shape[0], 0), np.float32)
+
+
+def pv_blocks(read: Callable[[int, int], np.ndarray], sr: int, tmap: TimeMap,
+              cuts: Sequence[int], chunk: int = 64) -> Iterator[tuple[int, np.ndarray]]:
+    """The phase vocoder (see the module doc) a block of output at a time, for an input
+    read in pieces (``read`` and ``cuts`` as :func:`wsola_blocks`'s); frames go ``chunk``
+    at a time and the phases carry across, so the blocks are the whole stretch's."""
     n_win = 1 << int(round(np.log2(0.093 * sr)))  # 4096 at 44.1 kHz
     hop, half = n_win // 4, n_win // 2
     n_out = tmap.n_out
     n_frames = n_out // hop + 4
     starts = _frame_positions(tmap, hop, n_frames, half)
-    lo = min(0, int(starts.min()))
-    hi = max(x.shape[1], int(starts.max()) + n_win)
-    xp = np.zeros((x.shape[0], hi - lo), np.float32)
-    xp[:, -lo:-lo + x.shape[1]] = x
-    starts = starts - lo
-    mono = xp.sum(axis=0)
     win = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_win) / n_win)).astype(np.float32)
+    norm = np.float32(np.sum(win ** 2) / hop)  # Hann² at 4× overlap sums to this constant
     n_bins = n_win // 2 + 1
     omega = 2 * np.pi * np.arange(n_bins) / n_win
     bins = np.arange(n_bins)
-    out = np.zeros((x.shape[0], n_frames * hop + n_win), np.float32)
     idx0 = np.arange(n_win)
-    prev_ang = None
+    prev_ang = phase = None
     prev_start = 0
-    phase = None
-    for c0 in range(0, n_frames, chunk):
-        st = starts[c0:c0 + chunk]
-        idx = st[:, None] + idx0
-        spec_m = np.fft.rfft(mono[idx] * win, axis=1)
-        ang = np.angle(spec_m)
-        mag = np.abs(spec_m)
-        # identity phase locking: each bin follows its nearest spectral peak
-        peak = np.zeros(mag.shape, bool)
-        peak[:, 2:-2] = ((mag[:, 2:-2] > mag[:, 1:-3]) & (mag[:, 2:-2] >= mag[:, 3:-1])
-                         & (mag[:, 2:-2] > mag[:, :-4]) & (mag[:, 2:-2] >= mag[:, 4:]))
-        left = np.maximum.accumulate(np.where(peak, bins, -10 * n_bins), axis=1)
-        right = np.minimum.accumulate(np.where(peak, bins, 10 * n_bins)[:, ::-1], axis=1)[:, ::-1]
-        near = np.where(bins - left <= right - bins, left, right)
-        near = np.clip(near, 0, n_bins - 1)
-        syn = np.empty_like(ang)
-        for j in range(len(st)):
-            if phase is None:
-                phase = ang[j].copy()
-            else:
-                ha = max(1, int(st[j]) - prev_start)
-                d = ang[j] - prev_ang - omega * ha
-                d -= 2 * np.pi * np.round(d / (2 * np.pi))
-                cand = phase + (omega + d / ha) * hop
-                nj = near[j]
-                phase = cand[nj] + ang[j] - ang[j][nj]
-            syn[j] = phase
-            prev_ang, prev_start = ang[j], int(st[j])
-        rot = np.exp(1j * (syn - ang))
-        for c in range(x.shape[0]):
-            frames = np.fft.irfft(np.fft.rfft(xp[c][idx] * win, axis=1) * rot, n_win, axis=1)
-            frames *= win
-            for j in range(len(st)):
-                p = (c0 + j) * hop
-                out[c, p:p + n_win] += frames[j]
-    norm = float(np.sum(win ** 2) / hop)  # Hann² at 4× overlap sums to this constant
-    return out[:, half:half + n_out] / np.float32(norm)
+    out, out0, m0, done = None, 0, 0, 0  # as in wsola_blocks
+    for cut in cuts:
+        cut = min(int(cut), n_out)
+        if cut <= done:
+            continue
+        m1 = min(n_frames, (cut + half - 1) // hop + 1)  # the frames that start before cut
+        if m1 > m0:
+            grown = np.zeros((0, 0), np.float32)
+            for c0 in range(m0, m1, chunk):
+                st = starts[c0:min(m1, c0 + chunk)]
+                lo = int(st.min())
+                xw = read(lo, int(st.max()) + n_win)
+                if grown.size == 0:
+                    grown = np.zeros((xw.shape[0], (m1 - 1) * hop + n_win - out0), np.float32)
+                    if out is not None:
+                        grown[:, :out.shape[1]] += out
+                idx = (st - lo)[:, None] + idx0
+                spec_m = np.fft.rfft(xw.sum(axis=0)[idx] * win, axis=1)
+                ang = np.angle(spec_m)
+                mag = np.abs(spec_m)
+                # identity phase locking: each bin follows its nearest spectral peak
+                peak = np.zeros(mag.shape, bool)
+                peak[:, 2:-2] = ((mag[:, 2:-2] > mag[:, 1:-3]) & (mag[:, 2:-2] >= mag[:, 3:-1])
+                                 & (mag[:, 2:-2] > mag[:, :-4]) & (mag[:, 2:-2] >= mag[:, 4:]))
+                left = np.maximum.accumulate(np.where(peak, bins, -10 * n_bins), axis=1)
+                right = np.minimum.accumulate(np.where(peak, bins, 10 * n_bins)[:, ::-1],
+                                              axis=1)[:, ::-1]
+                near = np.clip(np.where(bins - left <= right - bins, left, right), 0, n_bins - 1)
+                syn = np.empty_like(ang)
+                for j in range(len(st)):
+                    if phase is None:
+                        phase = ang[j].copy()
+                    else:
+                        ha = max(1, int(st[j]) - prev_start)
+                        d = ang[j] - prev_ang - omega * ha
+                        d -= 2 * np.pi * np.round(d / (2 * np.pi))
+                        cand = phase + (omega + d / ha) * hop
+                        nj = near[j]
+                        phase = cand[nj] + ang[j] - ang[j][nj]
+                    syn[j] = phase
+                    prev_ang, prev_start = ang[j], int(st[j])
+                rot = np.exp(1j * (syn - ang))
+                for c in range(xw.shape[0]):
+                    frames = np.fft.irfft(np.fft.rfft(xw[c][idx] * win, axis=1) * rot, n_win,
+                                          axis=1)
+                    frames *= win
+                    for j in range(len(st)):
+                        p = (c0 + j) * hop - out0
+                        grown[c, p:p + n_win] += frames[j]
+            out, m0 = grown, m1
+        y = out[:, done + half - out0:cut + half - out0]
+        if y.shape[1] < cut - done:  # past the last frame: silence
+            y = np.pad(y, ((0, 0), (0, cut - done - y.shape[1])))
+        yield done, np.ascontiguousarray(y / norm)
+        out = out[:, cut + half - out0:].copy()
+        out0, done = cut + half, cut
 
 
 def _atempo(x: np.ndarray, sr: int, rate: float) -> np.ndarray:
