@@ -31,7 +31,9 @@ def cue_text(c: dict) -> str:
 def print_plan(console: Console, p: Plan, explain: bool) -> None:
     """The plan table (``explain``: target, actual and why per track), its score report
     and its warnings. An excerpt plan adds the part of each track it plays (track time),
-    where its drop lands (session time), and a row at each round's start and end."""
+    where its drop lands (session time), and a row at each round's start and end. BPM is
+    the track's own, then "→" the tempo it plays at where that differs (half/double time,
+    an excerpt stretched to its slot)."""
     title = (f"{p.arc.name}: {len(p.entries)} tracks, {p.cost.end_s / 60:.1f} min "
              f"(asked {p.timeline.total_s / 60:.0f}), seed {p.seed}")
     tab = Table(title=title, title_justify="left", show_lines=False)
@@ -60,7 +62,8 @@ def print_plan(console: Console, p: Plan, explain: bool) -> None:
         t = e.track
         ex = list(excerpt_cells(e.in_s, e.out_s, e.drop_at_s)) if excerpts else []
         bpm = f"{t.bpm:.0f}" if t.bpm else "?"
-        if e.half_double and e.played_bpm:
+        if e.played_bpm and (e.half_double or (excerpts  # stretched to the slot's tempo
+                                               and f"{e.played_bpm:.0f}" != bpm)):
             bpm += f"→{e.played_bpm:.0f}"
         lvl = f"{e.level:.1f}" if e.level is not None else "?"
         seg = e.segment + (" ▲" if e.peak else "")
@@ -96,8 +99,10 @@ def print_score_report(console: Console, r: ScoreReport, said: Sequence[str] = (
     by = r.artist_spacing_by
     if by and set(by) != {"artist"}:  # say what stood in for missing artist tags
         gap += " (artist spacing by: " + ", ".join(f"{k} {v:.0%}" for k, v in by.items()) + ")"
+    own = getattr(r, "bpm_mae_own", None)  # an excerpt plan's, before stretching
+    bpm = fmt(r.bpm_mae) + ("" if own is None else f" played ({fmt(own)} own)")
     console.print(
-        f"arc fit: mean |BPM − target| {fmt(r.bpm_mae)}, energy error {fmt(r.energy_mae)}; "
+        f"arc fit: mean |BPM − target| {bpm}, energy error {fmt(r.energy_mae)}; "
         f"transitions within ±6 % BPM {fmt(r.within_6pct, True)}; Camelot-compatible "
         f"{fmt(r.camelot_ok, True)}; {gap}; drops on peaks {r.drops_on_peaks}; "
         f"styles {styles}; objective {r.objective:.1f} ({r.objective_per_min:.2f}/min)",

@@ -124,6 +124,10 @@ class PlanEntry:
     round: int = 0                     # the round it plays in (0: none)
     bars: int | None = None            # session bars from in_s to out_s
     on_phrase: tuple[bool, bool] | None = None  # in_s, out_s on phrase boundaries
+    # An excerpt plays at tempo_bpm (= played_bpm): its tempo_dev_pct and transition_pct
+    # grade that, as `underdog score` grades the plan's JSON; before stretching:
+    stretch_pct: float | None = None        # played / its own tempo (its bars) − 1, in %
+    own_tempo_dev_pct: float | None = None  # its own tempo (its bars) against the target
 
     # Exporters read .path, .artist, .title, .duration_s
     @property
@@ -158,6 +162,9 @@ class PlanEntry:
                        "camelot": t.camelot, "style": t.style_label,
                        "drops": t.drops},
             "scores": {"tempo_dev_pct": plain(self.tempo_dev_pct, 2),
+                       **({} if self.in_s is None else {
+                           "stretch_pct": plain(self.stretch_pct, 2),
+                           "own_tempo_dev_pct": plain(self.own_tempo_dev_pct, 2)}),
                        "transition_pct": plain(self.transition_pct, 2),
                        "camelot_step": self.camelot_step,
                        "drop_on_peak_s": plain(self.drop_on_peak_s, 2),
@@ -1122,10 +1129,10 @@ def _excerpt_entries(pool: Pool, choices, slots: list[Slot], tl: Timeline) -> li
     out: list[PlanEntry] = []
     for k, ch in enumerate(choices):
         s, ex, t = ch.slot, ch.excerpt, pool.tracks[ch.index]
-        tempo = ex.tempo or s.tempo
+        tempo = _played_tempo(ch)
         end = s.end_s
         if k + 1 < len(choices) and not choices[k + 1].slot.cut_in:  # the blend out of it
-            t_next = choices[k + 1].excerpt.tempo or choices[k + 1].slot.tempo
+            t_next = _played_tempo(choices[k + 1])
             end += s.overlap_out * 120.0 * (1.0 / tempo + 1.0 / t_next)
         rate = tempo / (ex.own_bpm * ex.multiple)  # track seconds per session second
         drop_at, drop_track = None, ex.drop_s
@@ -1143,20 +1150,23 @@ def _excerpt_entries(pool: Pool, choices, slots: list[Slot], tl: Timeline) -> li
         if s.reason:
             tr["reason"] = s.reason
         sp = tl.spans[s.span]
+        # graded as it plays, stretched to `tempo` (as `underdog score` grades the JSON);
+        # its own tempo over its bars, in the octave it plays, is what it is stretched from
         own_played = ex.own_bpm * ex.multiple
-        dev = abs(own_played / s.target_bpm - 1.0) * 100.0
+        dev = abs(tempo / s.target_bpm - 1.0) * 100.0
+        own_dev = abs(own_played / s.target_bpm - 1.0) * 100.0
+        stretch = (tempo / own_played - 1.0) * 100.0
         hd = None if ex.multiple == 1.0 else ("double" if ex.multiple > 1 else "half")
         tp = cs = None
         if k > 0:
             a, b = choices[k - 1], ch
-            tp = float(transition_pct(a.excerpt.own_bpm * a.excerpt.multiple,
-                                      b.excerpt.own_bpm * b.excerpt.multiple, False))
+            tp = float(transition_pct(_played_tempo(a), tempo, False))
             d = camelot_distance(pool.cam_num[a.index], pool.cam_let[a.index],
                                  pool.cam_num[b.index], pool.cam_let[b.index])
             cs = int(d) if d >= 0 else None
         costs = {"excerpt": ch.cost, "transition": ch.transition}
-        why = _why(t, sp, dev, hd, own_played, ex.level, s.target_level, tp, cs,
-                   None, 1.0, bool(pool.recent[ch.index]))
+        why = _why(t, sp, dev, hd, tempo, ex.level, s.target_level, tp, cs,
+                   None, 1.0, bool(pool.recent[ch.index]), stretch=(stretch, ex.own_bpm))
         why = (f"bars {ex.i_in + 1}–{ex.i_in + ex.n_bars} ({mmss(ex.in_s)}–{mmss(ex.out_s)})"
                + ("" if ex.phrase_in and ex.phrase_out else ", off a phrase boundary") + "; "
                + why + ("; its drop lands on the first beat" if ex.drop_s is not None else "")
@@ -1169,14 +1179,30 @@ def _excerpt_entries(pool: Pool, choices, slots: list[Slot], tl: Timeline) -> li
             cost=ch.cost + ch.transition, costs=costs, why=why,
             in_s=ex.in_s, out_s=ex.out_s, downbeat_s=ex.in_s, drop_at_s=drop_at,
             tempo_bpm=tempo, transition=tr, round=s.round,
-            bars=(ex.body_bars or s.bars) + s.overlap_out, on_phrase=(ex.phrase_in, ex.phrase_out)))
+            bars=(ex.body_bars or s.bars) + s.overlap_out, on_phrase=(ex.phrase_in, ex.phrase_out),
+            stretch_pct=stretch, own_tempo_dev_pct=own_dev))
     return out
 
 
+def _played_tempo(ch) -> float:
+    """The session tempo an excerpt choice plays at (its own, else its slot's)."""
+    return ch.excerpt.tempo or ch.slot.tempo
+
+
+@dataclass
+class ExcerptReport(ScoreReport):
+    """An excerpt plan's report. Its tempo figures grade what plays (each excerpt at its
+    ``tempo_bpm``), as ``underdog score`` grades the plan's JSON; ``bpm_mae_own`` keeps the
+    fit before stretching beside them."""
+
+    bpm_mae_own: float | None = None  # mean |own BPM (its bars, its octave) − target|
+
+
 def _excerpt_report(pool: Pool, choices, entries: list[PlanEntry], tl: Timeline,
-                    w: Weights) -> tuple[PlanCost, ScoreReport]:
+                    w: Weights) -> tuple[PlanCost, ExcerptReport]:
     """The objective and the report of an excerpt plan, in the whole-track report's terms:
-    BPM error is the excerpt's own tempo (before stretching) against the target."""
+    tempo fit and transitions at the tempo each excerpt plays at (stretched), the fit of
+    the excerpts' own tempi beside it (``bpm_mae_own``, rows' ``own_bpm``)."""
     n = len(entries)
     order = [c.index for c in choices]
     unary = np.array([c.cost for c in choices])
@@ -1187,11 +1213,12 @@ def _excerpt_report(pool: Pool, choices, entries: list[PlanEntry], tl: Timeline,
     start = np.array([e.start_s for e in entries])
     end_s = max(e.end_s for e in entries)
     target = np.array([e.target_bpm for e in entries])
-    played_own = np.array([c.excerpt.own_bpm * c.excerpt.multiple for c in choices])
+    played = np.array([e.tempo_bpm for e in entries])
+    own = np.array([c.excerpt.own_bpm * c.excerpt.multiple for c in choices])
     lv = np.array([e.level for e in entries], np.float64)
     tgt_lv = np.array([e.target_level for e in entries])
     parts = {"seg": np.array([c.slot.span for c in choices]), "target_bpm": target,
-             "target_level": tgt_lv, "played": played_own,
+             "target_level": tgt_lv, "played": played,
              "dev": np.array([e.tempo_dev_pct for e in entries]),
              "minutes": np.array([(c.slot.end_s - c.slot.start_s) / 60.0 for c in choices])}
     total = float(unary.sum() + trans.sum())
@@ -1208,18 +1235,22 @@ def _excerpt_report(pool: Pool, choices, entries: list[PlanEntry], tl: Timeline,
     known = cdist >= 0
     rows = track_rows(pool, order, pc, tl, levels=lv)
     for r, e in zip(rows, entries):
+        # the keys `score` gives an excerpt's row
         r["in_s"], r["out_s"] = round(e.in_s, 2), round(e.out_s, 2)
+        r["own_bpm"] = plain(e.track.bpm, 1) if e.track.bpm else None
+        r["drop_at_s"] = plain(e.drop_at_s, 1)
     minutes = (end_s) / 60.0
-    report = ScoreReport(
+    report = ExcerptReport(
         arc=tl.arc.name, tracks=n, minutes=round(minutes, 2),
         session_minutes=round(tl.total_s / 60.0, 2),
-        bpm_mae=float(np.mean(np.abs(played_own - target))), energy_mae=float(
+        bpm_mae=float(np.mean(np.abs(played - target))), energy_mae=float(
             np.mean(np.abs(lv - tgt_lv))), within_6pct=within,
         camelot_ok=float(np.mean(cdist[known] <= 1)) if known.any() else None,
         artist_min_gap=gap, artist_violations=bad, style_shares=shares,
         drops_on_peaks=f"{hits}/{len(peaks)}", objective=total,
         objective_per_min=total / max(minutes, 1e-9), terms=terms,
-        notes=list(pool.spacing_notes), rows=rows)
+        notes=list(pool.spacing_notes), rows=rows,
+        bpm_mae_own=float(np.mean(np.abs(own - target))))
     return pc, report
 
 
@@ -1306,15 +1337,22 @@ def _entries(pool: Pool, order: list[int], pc: PlanCost, tl: Timeline,
 
 
 def _why(t: Track, sp, dev, hd, played, lvl, target_lvl, tp, cs, drop_at, style_c,
-         recent) -> str:
+         recent, stretch: tuple[float, float] | None = None) -> str:
+    """The explanation of one entry. ``stretch``: an excerpt's (stretch %, its own tempo
+    over its bars), ``dev`` then its played tempo's against the target."""
     seg = sp.segment
     bits = []
+    how = f", {hd} time" if hd else ""
+    if stretch is not None:  # "0.2 % off: its 127 BPM stretched +5.3 %"
+        pct, own = stretch
+        how = (f": its {own:.0f} BPM" + (f" ({hd} time)" if hd else "")
+               + (f" stretched {pct:+.1f} %" if abs(pct) >= 0.05 else " as it is"))
     if dev is None:
         bits.append("tempo unknown")
     elif dev <= seg.tolerance_pct:
-        bits.append(f"tempo on target ({dev:.1f} % off" + (f", {hd} time" if hd else "") + ")")
+        bits.append(f"tempo on target ({dev:.1f} % off{how})")
     else:
-        bits.append(f"closest tempo available ({dev:.0f} % off)")
+        bits.append(f"closest tempo available ({dev:.0f} % off{how if stretch else ''})")
     if lvl is None:
         bits.append("energy unknown")
     elif abs(lvl - target_lvl) <= 1.0:
