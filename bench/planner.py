@@ -578,7 +578,8 @@ def excerpt_bench(db_path: Path) -> None:
                     ph_ok += all(e.on_phrase)
                 played = f"{np.mean([abs(e.tempo_bpm - e.target_bpm) for e in p.entries]):.2f}"
             n = len(p.entries)
-            print(f"| {label} | {hits}/{len(peaks)} | {p.report.bpm_mae:.2f} | {played} | "
+            before = getattr(p.report, "bpm_mae_own", None) or p.report.bpm_mae  # unstretched
+            print(f"| {label} | {hits}/{len(peaks)} | {before:.2f} | {played} | "
                   + (f"{100.0 * db_ok / n:.0f} % | {100.0 * ph_ok / n:.0f} % | " if mode
                      else "– | – | ") + f"{n} | {dt:.2f} |")
         order = baseline_greedy(pool, tl)
