@@ -55,7 +55,7 @@ def test_the_plan_report_grades_the_played_tempo(planned):
 def test_plan_and_score_give_the_same_tempo_figures(planned):
     """Where the plan and ``score`` of its JSON grade the same thing they agree: the
     tempo each excerpt plays at, the transitions, the keys, the own tempo. (``score``
-    lays the excerpts end to end, so its targets, and with them bpm_mae, differ.)"""
+    places each excerpt at its start_s: tests/test_score_placement.py.)"""
     plan, _, scored = planned
     rows, srows = plan["report"]["rows"], scored["rows"]
     assert len(rows) == len(srows) == len(plan["entries"])

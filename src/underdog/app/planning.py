@@ -216,7 +216,9 @@ def score(playlist: str | os.PathLike, *, arc: str | None = None,
           db: DbPath = None) -> ScoreResult:
     """Grade any playlist (.m3u8/.m3u/.xspf/.json) against an arc: ``arc`` given, else
     the one the playlist was planned for, else montage; parameters not given come from
-    the playlist's own arc. ``minutes`` defaults to the playlist's own length. Raises
+    the playlist's own arc. ``minutes`` defaults to the playlist's own length. An excerpt
+    plan's JSON places each excerpt at its ``start_s``; other playlists play back to back
+    (:func:`~underdog.planning.score.score_tracks`). Raises
     PlaylistError, ArcError, LibraryError, UsageError (no track of the library in it)."""
     from .reference import library_playlist
 
@@ -242,9 +244,12 @@ def score(playlist: str | os.PathLike, *, arc: str | None = None,
         raise UsageError(f"{playlist}: none of its {len(pl.paths)} tracks is an analyzed "
                          "track of the library (scan their folder first)")
     played_s = sum(sp[1] - sp[0] if sp else t.duration_s for t, sp in zip(tracks, kept))
+    ends = [p["end_s"] for p in pl.places if p and p["end_s"] is not None]
+    if any(kept) and all(pl.places) and ends:  # excerpts placed in the session: it ends
+        played_s = max(ends)                     # where the last one does
     total_min = minutes if minutes is not None else played_s / 60.0
     r = score_tracks(tracks, a.timeline(total_min), unknown_paths=unknown, spans=kept,
-                     tempi=pl.tempi)
+                     tempi=pl.tempi, places=pl.places)
     return ScoreResult(playlist, r, source, unknown)
 
 

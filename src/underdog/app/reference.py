@@ -154,6 +154,8 @@ class LibraryPlaylist:
     unknown: list[str]
     arc_spec: dict | None
     tempi: list[float | None] = field(default_factory=list)
+    # where each sits in the session (a plan JSON's start_s, end_s, bars), or None
+    places: list[dict | None] = field(default_factory=list)
 
 
 def library_playlist(playlist: str | os.PathLike, db=None, *,
@@ -167,16 +169,19 @@ def library_playlist(playlist: str | os.PathLike, db=None, *,
 
     spans: list[tuple[float, float] | None] = []
     tempi: list[float | None] = []
-    paths, spec = (read_playlist_arc(playlist, spans=spans, tempi=tempi) if arc
-                   else (read_playlist(playlist, spans=spans, tempi=tempi), None))
+    places: list[dict | None] = []
+    paths, spec = (read_playlist_arc(playlist, spans=spans, tempi=tempi, places=places)
+                   if arc else
+                   (read_playlist(playlist, spans=spans, tempi=tempi, places=places), None))
     out = LibraryPlaylist([], [], paths, [], spec)
     with library(db) as lib:
-        for p, sp, tempo in zip(paths, spans, tempi):
+        for p, sp, tempo, place in zip(paths, spans, tempi, places):
             t = lib.get_track(p)
             if t is not None and t.status == "ok" and t.duration_s:
                 out.tracks.append(t)
                 out.spans.append(sp)
                 out.tempi.append(tempo)
+                out.places.append(place)
             else:
                 out.unknown.append(p)
     return out

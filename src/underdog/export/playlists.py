@@ -304,7 +304,8 @@ def lossless_paths(obj: Any) -> Any:
 
 def read_playlist(path: str | os.PathLike, notes: list[str] | None = None,
                   spans: list[tuple[float, float] | None] | None = None,
-                  tempi: list[float | None] | None = None) -> list[str]:
+                  tempi: list[float | None] | None = None,
+                  places: list[dict | None] | None = None) -> list[str]:
     """The absolute paths in an M3U/M3U8, XSPF or underdog JSON playlist, in order.
 
     Relative entries resolve against the playlist's folder; ``#`` lines are skipped;
@@ -322,30 +323,37 @@ def read_playlist(path: str | os.PathLike, notes: list[str] | None = None,
     ``spans``, when given, gets one item per path returned: the excerpt that plays,
     ``(in_s, out_s)`` in track seconds (an M3U's ``#EXTVLCOPT:start-time``/``stop-time``, a
     JSON entry's ``in_s``/``out_s``), or None for the whole track; ``tempi`` likewise the
-    tempo (BPM) an excerpt plays at, stretched (a JSON excerpt's ``tempo_bpm``), or None."""
-    return _read_entries(os.fspath(path), notes, spans, tempi)[0]
+    tempo (BPM) an excerpt plays at, stretched (a JSON excerpt's ``tempo_bpm``), or None;
+    ``places`` likewise where the entry sits in the session: ``{"start_s", "end_s",
+    "bars"}`` from a JSON entry's ``start_s`` (session seconds), ``end_s`` and ``bars``
+    (None where not given), or None where the entry has no ``start_s`` (M3U, XSPF)."""
+    return _read_entries(os.fspath(path), notes, spans, tempi, places)[0]
 
 
 def read_playlist_arc(path: str | os.PathLike, notes: list[str] | None = None,
                       spans: list[tuple[float, float] | None] | None = None,
-                      tempi: list[float | None] | None = None
+                      tempi: list[float | None] | None = None,
+                      places: list[dict | None] | None = None
                       ) -> tuple[list[str], dict[str, Any] | None]:
     """:func:`read_playlist`'s paths and :func:`read_arc_spec`'s arc from one read of the
     file (grading a playlist against the arc it was planned for)."""
     path = os.fspath(path)
-    paths, data = _read_entries(path, notes, spans, tempi)
+    paths, data = _read_entries(path, notes, spans, tempi, places)
     return paths, _arc_spec(path, data)
 
 
 def _read_entries(path: str, notes: list[str] | None,
                   spans: list[tuple[float, float] | None] | None,
-                  tempi: list[float | None] | None = None) -> tuple[list[str], bytes]:
+                  tempi: list[float | None] | None = None,
+                  places: list[dict | None] | None = None) -> tuple[list[str], bytes]:
     """:func:`read_playlist`'s paths, and the bytes of the file."""
     if spans is None:
         spans = []
     if tempi is None:
         tempi = []
-    had = len(tempi)
+    if places is None:
+        places = []
+    had, had_places = len(tempi), len(places)
     if notes is None:
         notes = _LoggedNotes()
     ext = os.path.splitext(path)[1].lower()
@@ -358,11 +366,12 @@ def _read_entries(path: str, notes: list[str] | None,
         out = _read_xspf(data, path, base, notes)
         spans.extend([None] * len(out))
     elif ext in JSON_EXTENSIONS:
-        out = _read_json(data, path, base, spans, tempi)
+        out = _read_json(data, path, base, spans, tempi, places)
     else:
         out = _read_m3u(data, path, base, strict_utf8=(ext == ".m3u8"), notes=notes,
                         spans=spans)
     tempi.extend([None] * (had + len(out) - len(tempi)))  # only JSON entries state one
+    places.extend([None] * (had_places + len(out) - len(places)))
     return out, data
 
 
@@ -465,7 +474,8 @@ def _shown(text: object, n: int = 80) -> str:
 
 def _read_json(data: bytes, path: str, base: str,
                spans: list[tuple[float, float] | None],
-               tempi: list[float | None]) -> list[str]:
+               tempi: list[float | None],
+               places: list[dict | None] | None = None) -> list[str]:
     try:
         doc = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
@@ -486,7 +496,27 @@ def _read_json(data: bytes, path: str, base: str,
             tempo = None
         tempi.append(tempo if tempo is not None and math.isfinite(tempo) and tempo > 0
                      else None)
+        if places is not None:
+            places.append(_place(e))
     return out
+
+
+def _place(entry: dict) -> dict | None:
+    """Where a JSON entry sits in the session: ``start_s`` (seconds, required), ``end_s``
+    and ``bars`` (None where missing or malformed); None without a usable ``start_s``."""
+    def num(k: str) -> float | None:
+        try:
+            v = float(entry[k])
+        except (KeyError, TypeError, ValueError):
+            return None
+        return v if math.isfinite(v) and v >= 0 else None
+
+    start = num("start_s")
+    if start is None:
+        return None
+    end, bars = num("end_s"), num("bars")
+    return {"start_s": start, "end_s": end if end is not None and end > start else None,
+            "bars": bars if bars else None}
 
 
 def _has_escapes(text: str) -> bool:

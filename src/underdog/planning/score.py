@@ -4,8 +4,10 @@ Every term is a vectorized numpy function, so the sequencer (many candidates at 
 exact solver in ``bench/`` and the report (one playlist) share one definition. Costs are
 "points"; lower is better. The weights and shapes are documented in ``docs/arcs.md``.
 
-A playlist is laid out back to back from t = 0. Track k starts at the sum of the earlier
-durations; its *target* (BPM, energy level, segment) is the arc at its midpoint.
+A playlist is laid out back to back from t = 0: track k starts at the sum of the earlier
+durations. An excerpt plan's JSON places each excerpt itself (its ``start_s``; blends
+overlap): the report then grades each from its start to the next one's. A track's *target*
+(BPM, energy level, segment) is the arc at its midpoint.
 """
 
 from __future__ import annotations
@@ -310,12 +312,17 @@ class PlanCost:
 
 
 def plan_cost(pool: Pool, order: Sequence[int], tl: Timeline, w: Weights = Weights(),
-              prefs: list | None = None, bias: bool = False) -> PlanCost:
-    """The full objective of playing ``order`` (pool indices) back to back. ``bias`` adds
-    the seeded variety the planner optimizes with (never in reports)."""
+              prefs: list | None = None, bias: bool = False,
+              start_s: np.ndarray | None = None) -> PlanCost:
+    """The full objective of playing ``order`` (pool indices) back to back, or each from
+    its ``start_s`` (session seconds) where given. ``bias`` adds the seeded variety the
+    planner optimizes with (never in reports)."""
     order = np.asarray(order, dtype=np.int64)
     dur = pool.dur_s[order]
-    start = np.concatenate([[0.0], np.cumsum(dur)[:-1]]) if len(order) else np.zeros(0)
+    if start_s is not None:
+        start = np.asarray(start_s, np.float64)
+    else:
+        start = np.concatenate([[0.0], np.cumsum(dur)[:-1]]) if len(order) else np.zeros(0)
     unary, parts = unary_cost(pool, order, start, tl, w, prefs, bias)
     seg = parts["seg"]
     hd = tl.half_double[seg]
@@ -361,7 +368,8 @@ class ScoreReport:
     artist_min_gap: int | None       # fewest tracks between two by one artist (None: no repeat)
     artist_violations: int           # repeats within ARTIST_GAP tracks
     style_shares: dict[str, float]
-    drops_on_peaks: str              # "k/n" peak starts with a drop within ±60 s
+    drops_on_peaks: str              # "k/n" peak starts with a drop within ±60 s (placed
+                                     # excerpts: within one beat)
     objective: float                 # the combined objective (lower is better)
     objective_per_min: float
     terms: dict[str, float]
@@ -456,9 +464,27 @@ def peak_drops(pool: Pool, order: Sequence[int], start_s: np.ndarray, tl: Timeli
     return out
 
 
+def beat_drops(pool: Pool, order: Sequence[int], start_s: np.ndarray, tl: Timeline,
+               end_s: float) -> tuple[int, int]:
+    """(peak starts before ``end_s``, those with a drop of some track within one beat of
+    them, at the tempo it plays at): how an excerpt plan's drops are graded, since the
+    planner lands them on the peak's first beat."""
+    order = np.asarray(order, dtype=np.int64)
+    peaks = [p for p in tl.peak_starts_s if p < end_s]
+    at = np.asarray(start_s)[:, None] + pool.drop_t[order]          # session seconds
+    beat = 60.0 / pool.bpm[order]
+    with np.errstate(invalid="ignore"):
+        hits = sum(bool(np.any(np.abs(at - p) <= beat[:, None] + 1e-6)) for p in peaks)
+    return len(peaks), hits
+
+
 def score_order(pool: Pool, order: Sequence[int], tl: Timeline, w: Weights = Weights(),
-                unknown_paths: Sequence[str] = ()) -> ScoreReport:
-    pc = plan_cost(pool, order, tl, w)
+                unknown_paths: Sequence[str] = (),
+                start_s: np.ndarray | None = None) -> ScoreReport:
+    """The report of ``order`` (pool indices) laid back to back, or placed at ``start_s``
+    (session seconds; an excerpt plan): then each is graded from its start to the next
+    one's (the pool's durations say so) and a drop counts on a peak within one beat."""
+    pc = plan_cost(pool, order, tl, w, start_s=start_s)
     order = np.asarray(order, dtype=np.int64)
     n = len(order)
     parts = pc.parts
@@ -481,8 +507,11 @@ def score_order(pool: Pool, order: Sequence[int], tl: Timeline, w: Weights = Wei
         unl = float(np.mean(pool.label[order] < 0))
         if unl:
             shares["unknown"] = unl
-    pk = peak_drops(pool, order, pc.start_s, tl)
-    hits = sum(q > 0 for _, _, q in pk)
+    if start_s is None:
+        pk = peak_drops(pool, order, pc.start_s, tl)
+        n_peaks, hits = len(pk), sum(q > 0 for _, _, q in pk)
+    else:
+        n_peaks, hits = beat_drops(pool, order, pc.start_s, tl, pc.end_s)
     notes = list(pc.bound_notes) + list(pool.spacing_notes)
     by = Counter(pool.spacing_by[i] for i in order.tolist())
     spacing_by = {b: by[b] / n for b in SPACING_BASES + ("none",) if by[b]}
@@ -494,7 +523,7 @@ def score_order(pool: Pool, order: Sequence[int], tl: Timeline, w: Weights = Wei
         arc=tl.arc.name, tracks=n, minutes=round(minutes, 2),
         session_minutes=round(tl.total_s / 60.0, 2), bpm_mae=bpm_mae, energy_mae=energy_mae,
         within_6pct=within, camelot_ok=cam, artist_min_gap=gap, artist_violations=bad,
-        style_shares=shares, drops_on_peaks=f"{hits}/{len(pk)}", objective=pc.total,
+        style_shares=shares, drops_on_peaks=f"{hits}/{n_peaks}", objective=pc.total,
         objective_per_min=pc.total / max(minutes, 1e-9), terms=pc.terms, notes=notes,
         unknown_paths=list(unknown_paths), artist_spacing_by=spacing_by,
         rows=track_rows(pool, order, pc, tl))
@@ -535,29 +564,40 @@ def strongest_drop(t: Track, in_s: float = -math.inf, out_s: float = math.inf
 def score_tracks(tracks: Sequence[Track], tl: Timeline, w: Weights = Weights(),
                  unknown_paths: Sequence[str] = (),
                  spans: Sequence[tuple[float, float] | None] | None = None,
-                 tempi: Sequence[float | None] | None = None) -> ScoreReport:
+                 tempi: Sequence[float | None] | None = None,
+                 places: Sequence[dict | None] | None = None) -> ScoreReport:
     """The report for an ordered list of library tracks (a plan or a hand-made playlist).
 
     ``spans`` gives, per track, the excerpt that plays ((in_s, out_s), track seconds; None:
-    the whole track): each is graded as that excerpt (:func:`excerpt_track`), laid back to
-    back, and its row shows ``in_s``, ``out_s`` and ``drop_at_s`` (session seconds where
-    its strongest drop plays; None without one). ``tempi`` gives the tempo (BPM) each
-    excerpt is stretched to (an excerpt plan's ``tempo_bpm``; None: its own): the tempo
-    fit, the transitions and ``within_6pct`` grade that played tempo, and the row shows
-    the track's own as ``own_bpm`` (None for a whole track, which plays at its own). The
-    report lists the arc's round cues."""
+    the whole track): each is graded as that excerpt (:func:`excerpt_track`), and its row
+    shows ``in_s``, ``out_s`` and ``drop_at_s`` (session seconds where its strongest drop
+    plays; None without one). ``tempi`` gives the tempo (BPM) each excerpt is stretched to
+    (an excerpt plan's ``tempo_bpm``; None: its own): the tempo fit, the transitions and
+    ``within_6pct`` grade that played tempo, and the row shows the track's own as
+    ``own_bpm`` (None for a whole track, which plays at its own). ``places`` gives where
+    each sits in the session (``{"start_s", "end_s", "bars"}``: an excerpt plan's JSON):
+    where there are excerpts and every track has one, each is placed at its ``start_s``
+    and graded up to the next one's (:func:`placed_tracks`); otherwise the tracks are laid
+    back to back. The report lists the arc's round cues."""
     if spans is None:
         spans = [None] * len(tracks)
     if tempi is None:
         tempi = [None] * len(tracks)
-    kept = [(t, sp, bpm if sp else None) for t, sp, bpm in zip(tracks, spans, tempi)
-            if t.duration_s]
-    played = [excerpt_track(t, *sp, bpm) if sp else t for t, sp, bpm in kept]
+    if places is None:
+        places = [None] * len(tracks)
+    kept = [(t, sp, bpm if sp else None, pl) for t, sp, bpm, pl
+            in zip(tracks, spans, tempi, places) if t.duration_s]
+    played = [excerpt_track(t, *sp, bpm) if sp else t for t, sp, bpm, _ in kept]
+    starts = None
+    if any(sp for _, sp, _, _ in kept):
+        placed = placed_tracks([(t, sp, pl) for (t, sp, _, pl) in kept], played)
+        if placed is not None:
+            played, starts = placed
     pool = Pool(played)
-    rep = score_order(pool, list(range(len(played))), tl, w, unknown_paths)
+    rep = score_order(pool, list(range(len(played))), tl, w, unknown_paths, start_s=starts)
     rep.cues = list(tl.cues()) if hasattr(tl, "cues") else []
-    if any(sp for _, sp, _ in kept):
-        for row, t, (own, sp, bpm) in zip(rep.rows, played, kept):
+    if any(sp for _, sp, _, _ in kept):
+        for row, t, (own, sp, bpm, _) in zip(rep.rows, played, kept):
             best = strongest_drop(t)
             row["in_s"] = _num(sp[0], 3) if sp else None
             row["out_s"] = _num(sp[1], 3) if sp else None
@@ -565,3 +605,37 @@ def score_tracks(tracks: Sequence[Track], tl: Timeline, w: Weights = Weights(),
             row["drop_at_s"] = (_num((row["start_s"] or 0.0) + best, 1)
                                 if best is not None else None)
     return rep
+
+
+def placed_tracks(entries: Sequence[tuple[Track, tuple[float, float] | None, dict | None]],
+                  played: Sequence[Track]) -> tuple[list[Track], np.ndarray] | None:
+    """An excerpt plan's tracks where its JSON places them: (the ``played`` tracks, each
+    as long as from its ``start_s`` to the next one's (the last: to its ``end_s``), its
+    drops in session seconds from its start; the starts). ``entries``: (library track,
+    excerpt span or None, place) per played track. The session seconds an excerpt lasts:
+    its ``bars`` at the tempo it plays at, else ``end_s`` − ``start_s``; its drops move by
+    that stretch. None (lay them back to back) where a track has no place or the starts
+    go back in time."""
+    if not entries or any(pl is None for _, _, pl in entries):
+        return None
+    starts = np.array([pl["start_s"] for _, _, pl in entries], np.float64)
+    if np.any(np.diff(starts) < 0):
+        return None
+    out = []
+    for k, ((t, sp, pl), p) in enumerate(zip(entries, played)):
+        a, b = sp if sp else (0.0, float(t.duration_s))
+        length = None  # session seconds the whole entry plays (its blend out included)
+        if pl.get("bars") and p.bpm and sp:
+            length = pl["bars"] * 240.0 / float(p.bpm)
+        elif pl.get("end_s") is not None:
+            length = pl["end_s"] - pl["start_s"]
+        rate = (b - a) / length if length and length > 0 else 1.0  # track s per session s
+        if k + 1 < len(entries):
+            end = starts[k + 1]
+        else:
+            end = pl["end_s"] if pl.get("end_s") is not None else starts[k] + (length or b - a)
+        if end <= starts[k]:  # an entry wholly under the next one's blend
+            end = starts[k] + (length or (b - a))
+        drops = [{**d, "time_s": float(d["time_s"]) / rate} for d in drops_in(p)]
+        out.append(replace(p, duration_s=float(end - starts[k]), drops=drops))
+    return out, starts
