@@ -88,8 +88,8 @@ CLEAR = 0.1               # a beat is clear at this stored clarity or more (anal
                           # it marks its intros, breakdowns and outros without drums
 UNCLEAR_SHARE = 0.25      # a blend side with more unclear beats than this does not blend
                           # (the renderer's unsteady-blend warning uses the same quarter)
-UNCLEAR_SIDE = 2 * PHRASE_MISS  # cost of such a side: it ends as a shorter blend or a cut,
-                          # a change of the plan's shape worth missing both phrase ends
+UNCLEAR_SIDE = 0.5 * PHRASE_MISS  # cost of such a side: it ends as a shorter blend or a
+                          # cut; PHRASE_MISS more where no such change keeps its phrase end
 
 # beats, downbeats, phrase starts (s), and optionally each beat's clarity (uint8, 255
 # clear; analysis/beat_clarity.py): absent or empty for rows from before it (neutral)
@@ -450,10 +450,7 @@ def _span(t: Track, g: Grid, slot: Slot, w: Weights, m: float, own: float, tempo
     off_phrase = (~g.phrase[starts]).astype(np.int64) + (~g.phrase[starts + nb])
     c = c + PHRASE_MISS * off_phrase
     if g.unclear_cum is not None:  # blend bars over an unclear beat: a shorter blend or a cut
-        n_in = 0 if slot.cut_in else int(math.ceil(slot.overlap_in / m - 1e-9))
-        n_out = int(math.ceil(overlap / m - 1e-9))
-        c = c + UNCLEAR_SIDE * ((n_in > 0) * g.unclear(starts, starts + n_in)
-                                + (n_out > 0) * g.unclear(starts + nb - n_out, starts + nb))
+        c = c + _unclear_cost(g, starts, nb, m, 0 if slot.cut_in else slot.overlap_in, overlap)
     for a, b in avoid:
         c = np.where((g.downbeats[starts] < b - 1e-3) & (g.downbeats[starts + nb] > a + 1e-3),
                      np.inf, c)
@@ -505,6 +502,35 @@ def _span(t: Track, g: Grid, slot: Slot, w: Weights, m: float, own: float, tempo
                    level=float(lv[i]), phrase_in=bool(g.phrase[i]),
                    phrase_out=bool(g.phrase[i + nb]), drop_s=drop_s, cost=cost,
                    tempo=tempo, body_bars=body, overlap_out=overlap, err=float(mad[i]))
+
+
+def _unclear_cost(g: Grid, starts: np.ndarray, nb: int, m: float, ov_in: int,
+                  ov_out: int) -> np.ndarray:
+    """Per start, what :func:`unclear_blends` will make of the span's blends (``ov_in``
+    session bars in, ``ov_out`` out; 0: a cut) where a side's bars hold unclear beats:
+    UNCLEAR_SIDE for the change of shape, and PHRASE_MISS more where this side has no
+    change that keeps its phrase boundary: for the way out, a cut on the slot's downbeat
+    (a phrase start there) or half the blend from there (clear, its end a phrase start);
+    for the way in, a cut as late as the blend's end or half the blend late (clear), its
+    entry a phrase start."""
+    c = np.zeros(len(starts))
+    for ov, out in ((ov_in, False), (ov_out, True)):
+        n = int(math.ceil(ov / m - 1e-9))  # track bars of the blend
+        if ov <= 0 or n <= 0:
+            continue
+        a = starts + nb - n if out else starts
+        bad = g.unclear(a, a + n)
+        if not bad.any():
+            continue
+        keep = g.phrase[a] if out else g.phrase[a + n]
+        h = (ov // 2) / m
+        if ov // 2 >= 1 and abs(h - round(h)) < 1e-9:
+            h = int(round(h))
+            half = (g.phrase[a + h] & ~g.unclear(a, a + h)) if out else \
+                (g.phrase[a + n - h] & ~g.unclear(a + n - h, a + n))
+            keep = keep | half
+        c += bad * (UNCLEAR_SIDE + PHRASE_MISS * ~keep)
+    return c
 
 
 def _keep_rest(c: np.ndarray, g: Grid, nb: int, avoid: Sequence[tuple[float, float]],
@@ -1089,43 +1115,95 @@ def loud_blend(a: Excerpt, b: Excerpt) -> bool:
 def unclear_blends(choices: list[Choice], grids: Mapping[int, Grid | None]) -> dict[str, int]:
     """Blends laid over bars whose beat is unclear (analysis/beat_clarity.py) become
     shorter or cuts, as a DJ does: a blend stays where both sides' blend bars have a clear
-    beat (no more than UNCLEAR_SHARE unclear beats); else it shortens to its first half
-    (the outgoing excerpt ends that much earlier) where both halves are clear; else the
-    next excerpt comes in on a cut on the slot's downbeat (the outgoing one ends there).
-    Marks each changed slot's ``reason``; returns how many became shorter and cuts."""
+    beat (no more than UNCLEAR_SHARE unclear beats); else it becomes a cut or a blend of
+    half its bars (both sides' bars clear) somewhere in the old blend: the next excerpt
+    enters ``p`` session bars after the slot's downbeat (its in point that much later)
+    and the outgoing one ends when the new blend does (that much earlier). Of these
+    changes (:func:`_blend_changes`), the one that keeps the most of the two phrase
+    boundaries (the outgoing out point, the incoming in point), then a blend over a cut,
+    then the one that moves the least. Marks each changed slot's ``reason``; returns how
+    many became shorter and cuts."""
     out = {"shorter": 0, "cuts": 0}
     for prev, cur in zip(choices, choices[1:]):
         ov = prev.slot.overlap_out
         ga, gb = grids.get(prev.index), grids.get(cur.index)
         if cur.slot.cut_in or ov <= 0 or ga is None or gb is None:
             continue
-        a, b = prev.excerpt, cur.excerpt
-        end = a.i_in + a.n_bars
-
-        def clear(v: int) -> bool:
-            na, nb = v / a.multiple, v / b.multiple  # track bars of each side
-            start = end - int(math.ceil(ov / a.multiple - 1e-9))
-            return not (ga.unclear(start, start + int(math.ceil(na - 1e-9))) or
-                        gb.unclear(b.i_in, b.i_in + int(math.ceil(nb - 1e-9))))
-
-        if clear(ov):
+        best = _blend_changes(prev, cur, ga, gb)
+        if best is None:
             continue
-        keep = 0
-        half = ov // 2
-        if half >= 1 and abs((ov - half) / a.multiple - round((ov - half) / a.multiple)) < 1e-9 \
-                and clear(half):
-            keep = half
-        cut = round((ov - keep) / a.multiple)  # track bars the outgoing excerpt loses
-        if cut <= 0 or cut >= a.n_bars:
-            continue
-        a.n_bars -= cut
+        p, keep = best
+        a, b, sa, sb = prev.excerpt, cur.excerpt, prev.slot, cur.slot
+        a.n_bars -= round((ov - p - keep) / a.multiple)
         a.out_s = float(ga.downbeats[a.i_in + a.n_bars])
         a.phrase_out = bool(ga.phrase[a.i_in + a.n_bars])
-        a.level = ga.level(a.i_in, a.n_bars)
+        a.level, a.err = ga.level(a.i_in, a.n_bars), _err(ga, a.i_in, a.n_bars, sa)
         a.overlap_out = keep
-        prev.slot.overlap_out = keep
-        cur.slot.overlap_in = keep
-        cur.slot.cut_in = keep == 0
-        cur.slot.reason = "unclear beat"
+        if p:  # the slot's downbeat moves p bars later: the incoming excerpt starts later
+            d = round(p / b.multiple)
+            b.i_in, b.n_bars = b.i_in + d, b.n_bars - d
+            b.in_s = float(gb.downbeats[b.i_in])
+            b.phrase_in = bool(gb.phrase[b.i_in])
+            b.level, b.err = gb.level(b.i_in, b.n_bars), _err(gb, b.i_in, b.n_bars, sb)
+            t_new = sb.start_s + p * 240.0 / sb.tempo
+            a.body_bars, b.body_bars = (a.body_bars or sa.bars) + p, (b.body_bars or sb.bars) - p
+            sa.bars, sb.bars = sa.bars + p, sb.bars - p
+            sa.end_s = sb.start_s = t_new
+            sa.tempo = a.tempo = 240.0 * sa.bars / (sa.end_s - sa.start_s)
+        sa.overlap_out = sb.overlap_in = keep
+        sb.cut_in = keep == 0
+        sb.reason = "unclear beat"
         out["shorter" if keep else "cuts"] += 1
     return out
+
+
+def _blend_changes(prev: Choice, cur: Choice, ga: Grid, gb: Grid
+                   ) -> tuple[int, int] | None:
+    """:func:`unclear_blends`' change of the blend from ``prev`` into ``cur``: (p, keep),
+    the session bars after the slot's downbeat where the incoming excerpt enters and the
+    bars it blends over (0: a cut); None where the blend is clear (or nothing fits)."""
+    ov = prev.slot.overlap_out
+    a, b = prev.excerpt, cur.excerpt
+    ma, mb = a.multiple, b.multiple
+    a0 = a.i_in + a.n_bars - int(math.ceil(ov / ma - 1e-9))  # a's bar at the slot's downbeat
+
+    def whole(x: float) -> bool:
+        return abs(x - round(x)) < 1e-9
+
+    def clear(p: int, k: int) -> bool:
+        i, j = a0 + int(p / ma), b.i_in + int(p / mb)
+        return not (ga.unclear(i, i + int(math.ceil(k / ma - 1e-9))) or
+                    gb.unclear(j, j + int(math.ceil(k / mb - 1e-9))))
+
+    if clear(0, ov):
+        return None
+    # the incoming excerpt may enter later only where both play at their slots' tempi
+    # (the moved downbeat keeps every later one) and the outgoing one stays in reach
+    late = (abs(a.tempo - prev.slot.tempo) < 1e-6 and abs(b.tempo - cur.slot.tempo) < 1e-6)
+    body_b = b.body_bars or cur.slot.bars
+    best = None
+    for p in range(0, ov + 1 if late else 1):
+        if p and not (whole(p / ma) and whole(p / mb) and body_b - p >= max(1, body_b // 2)):
+            continue
+        if p:
+            sa, sb = prev.slot, cur.slot
+            t = 240.0 * (sa.bars + p) / (sb.start_s + p * 240.0 / sb.tempo - sa.start_s)
+            if not _stretch_ok(a, t):
+                continue
+        for keep in {0, ov // 2, ov // 4}:
+            if p + keep > ov or keep >= ov or not whole((ov - p - keep) / ma):
+                continue
+            cut = round((ov - p - keep) / ma)
+            if cut >= a.n_bars or (keep and not clear(p, keep)):
+                continue
+            misses = int(not ga.phrase[a.i_in + a.n_bars - cut]) + \
+                int(not gb.phrase[b.i_in + round(p / mb)])
+            key = (misses, -keep, p)
+            if best is None or key < best[0]:
+                best = (key, p, keep)
+    return None if best is None else best[1:]
+
+
+def _err(g: Grid, i: int, n: int, s: Slot) -> float:
+    """Bars i .. i+n-1's mean |level − the slot's target| (at most 6 a bar)."""
+    return float(np.mean(np.minimum(np.abs(g.levels[i:i + n] - s.target_level), 6.0)))
