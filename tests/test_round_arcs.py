@@ -258,3 +258,73 @@ def test_tabata_work_slots_reach_the_filling_under_the_reuse_gap(lib):
     best, _ = fill_windows(items, [n], [9.0], [8], 6.0, ([cap], cap))
     assert cap == 2
     assert got <= best / (8 * n) + 0.02, (got, best / (8 * n), work)
+
+
+def test_fill_windows_keeps_an_artist_to_what_the_artist_rule_lets_play():
+    """fill_windows with groups (an artist's tracks, the most windows they may hold in
+    all) against a brute force: three slots of 2 bars at level 9; the three loudest
+    tracks are one artist's; an artist may hold 1 window (a track without one, any).
+    Without the groups the filling gives that artist all three (the free library's
+    boxing 12 x 3/1: one artist held 14 of 24 windows, the schedule could play 8, and
+    found none)."""
+    import itertools
+
+    import numpy as np
+    from underdog.planning.excerpts import fill_windows
+
+    levels = [np.array(x, np.float64) for x in ([9, 9, 1, 9, 9, 2], [9, 8.5, 8, 9, 2, 2],
+                                                [9, 9, 3, 3, 3, 3], [8, 8, 7, 8, 8, 7],
+                                                [6, 7, 7, 6, 1, 1])]
+    artist = [0, 0, 0, 1, -1]
+    tracks = [(lv, 1.0) for lv in levels]
+
+    def brute(cap: int) -> float:
+        wins = [(t, b, float(np.abs(lv[b:b + 2] - 9.0).sum()))
+                for t, lv in enumerate(levels) for b in range(len(lv) - 1)]
+        best = np.inf
+        for pick in itertools.combinations(wins, 3):
+            held = [(t, b) for t, b, _ in pick]
+            if any(t1 == t2 and abs(b1 - b2) < 2 for (t1, b1), (t2, b2)
+                   in itertools.combinations(held, 2)):
+                continue
+            if any(sum(artist[t] == a for t, _ in held) > cap for a in (0, 1)):
+                continue
+            best = min(best, sum(e for _, _, e in pick))
+        return best
+
+    free, wins = fill_windows(tracks, [2], [9.0], [3])
+    assert free == pytest.approx(brute(3)) and all(artist[t] == 0 for t, _, _ in wins[0])
+    got, wins = fill_windows(tracks, [2], [9.0], [3], groups=(artist, 1))
+    assert got == pytest.approx(brute(1)) and got > free
+    assert sum(artist[t] == 0 for t, _, _ in wins[0]) == 1 and len(wins[0]) == 3
+    held = sorted((t, b) for t, b, _ in wins[0])
+    assert all(t1 != t2 or b2 - b1 >= 2 for (t1, b1), (t2, b2) in zip(held, held[1:]))
+    assert got == pytest.approx(sum(2 * e for _, _, e in wins[0]))
+
+
+def test_schedule_starts_at_the_open_slots_an_artist_forces():
+    """_schedule where one artist holds more windows than the artist rule lets it play
+    (boxing 12 x 3/1, work slots 2 of every 3 excerpts: an artist plays at most 8 of
+    them; it holds 14 of 24): 6 slots must stay open. Searching from 0 open slots spent
+    the whole budget proving 0-4 impossible and gave no schedule, leaving every work
+    slot to the beam (on the free library, a round 12 at level 3.5); starting at 6 it
+    finds one at once, every window of that artist 4 or more excerpts apart."""
+    import numpy as np
+    from underdog.planning.excerpts import _schedule
+
+    work = [3 * r + k for r in range(1, 13) for k in (0, 1)]
+    kind = [k for _ in range(12) for k in (0, 1)]
+    wins = [[(20 * k + j, 0, 0.1 * j) for j in range(12)] for k in (0, 1)]
+    artist = np.full(40, -1)
+    for k in (0, 1):
+        for j in range(12):
+            artist[20 * k + j] = 0 if j < 7 else 1 + 5 * k + (j - 7)
+    got = _schedule(work, kind, wins, artist, 3)
+    assert got is not None and sum(x is None for x in got) == 6
+    last = {}
+    for p, x in zip(work, got):
+        if x is not None:
+            a = int(artist[x[0]])
+            assert p - last.get(a, -99) > 3
+            last[a] = p
+    assert sum(x is not None and artist[x[0]] == 0 for x in got) == 8

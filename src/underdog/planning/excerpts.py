@@ -17,7 +17,8 @@ search gives every slot one **excerpt** (a track's span from one downbeat to ano
    other slots blend in over an overlap of 8 bars (4 on short slots, fewer on very short
    ones) that starts on the slot boundary; a half-time track whose 8-bar blend out would
    leave it an odd number of its 4-bar phrase units blends out over 4. Blends between
-   two loud excerpts swap the bass.
+   two loud excerpts swap the bass. After the search, a blend over unclear beats becomes
+   a cut or a shorter blend, where it keeps the phrase ends (:func:`unclear_blends`).
 3. **Excerpts** (:func:`choose_excerpt`). For a track in a slot: the play tempo is the
    slot's (within ±8 % of the track's own tempo, or of half/double it); the span is the
    slot's bars plus the outgoing overlap, starting on a downbeat; among the possible
@@ -36,8 +37,9 @@ search gives every slot one **excerpt** (a track's span from one downbeat to ano
    is left. Then a local search replaces single excerpts while the total drops.
 5. **Work rounds, loud first** (:func:`_work_plan`). Before the search, the best filling
    of all the work slots with windows of the candidates' consecutive bars, each bar once,
-   a track in no more windows than the reuse gap lets it come back for, and energy the
-   only cost (:func:`fill_windows`, exact), says how loud the library lets each work slot
+   a track in no more windows than the reuse gap lets it come back for, an artist in no
+   more than the artist rule lets play, and energy the only cost (:func:`fill_windows`,
+   exact), says how loud the library lets each work slot
    be; :func:`_schedule` gives each window a work slot where the reuse gap and the artist
    rule let it play, and that slot plays it. In a work slot left open the search takes
    only excerpts within a level of the target, or within a quarter level of the filling's
@@ -568,86 +570,129 @@ FILL_WORK = 1e7  # fill_windows' most cell pairs (tracks' counts x the slots'): 
 
 def fill_windows(tracks: Sequence[tuple[np.ndarray, float]], lengths: Sequence[int],
                  targets: Sequence[float], counts: Sequence[int], clip: float = math.inf,
-                 caps: tuple[Sequence[int], int] | None = None
+                 caps: tuple[Sequence[int], int] | None = None,
+                 groups: tuple[Sequence[int], int] | None = None
                  ) -> tuple[float, list[list[tuple[int, int, float]]]]:
     """The best way to fill ``counts[k]`` slots of ``lengths[k]`` session bars (target
     level ``targets[k]``) each with one window of one track's consecutive bars, no bar in
     two windows: the least total |level − target| × session bars (each bar's deviation at
     most ``clip``). ``tracks``: (bar levels, m: session bars per bar of the track).
     ``caps``: (per length, in all) the most windows one track may hold (default: any).
+    ``groups``: (each track's group, e.g. its artist, < 0: none; the most windows the
+    tracks of one group may hold in all) (default: no limit).
 
     Exact: per track, a dynamic program over its bars and how many windows of each length
-    it holds; the tracks combined min-plus over those counts. Returns the total (inf when
-    the tracks cannot fill the slots) and, per length, the windows used: (index into
-    ``tracks``, its first bar, its mean deviation). Also inf, without searching, where the
-    search would take more than ``FILL_WORK`` cell pairs (many distinct slot kinds: the
-    cells grow as 2 to the number of kinds)."""
+    it holds; the tracks of a group combined min-plus over those counts (capped), then the
+    groups. Returns the total (inf when the tracks cannot fill the slots) and, per length,
+    the windows used: (index into ``tracks``, its first bar, its mean deviation). Also
+    inf, without searching, where the search would take more than ``FILL_WORK`` cell
+    pairs (many distinct slot kinds: the cells grow as 2 to the number of kinds)."""
     dims = len(lengths)
     shape = tuple(int(c) + 1 for c in counts)
     per_kind, per_track = caps if caps is not None else (counts, sum(counts))
+    of, per_group = groups if groups is not None else ([-1] * len(tracks), sum(counts))
+    members: dict = {}
+    for ti, gid in enumerate(of):
+        members.setdefault(int(gid) if gid >= 0 else ("track", ti), []).append(ti)
     zero = (0,) * dims
     work = sum(math.prod(min(c - 1, len(lv) // int(math.ceil(n / m - 1e-9))) + 1
                          for c, n in zip(shape, lengths)) for lv, m in tracks)
+    work += sum(len(t) > 1 for t in members.values()) * math.prod(shape)
     if work * math.prod(shape) > FILL_WORK:
         return math.inf, [[] for _ in lengths]
+    held = np.indices(shape).sum(axis=0)  # windows held at each cell
     total = np.full(shape, np.inf)
     total[zero] = 0.0
-    hist = []  # per track: its counts per cell of the total, how each of its cells ends
-    for levels, m in tracks:
-        lv = np.asarray(levels, np.float64)
-        cums = [np.concatenate([[0.0], np.cumsum(np.minimum(np.abs(lv - t), clip))])
-                for t in targets]
-        wins = [int(math.ceil(n / m - 1e-9)) for n in lengths]  # its bars under n
-        own = tuple(min(c - 1, len(lv) // w, int(k)) + 1  # it can hold
-                    for c, w, k in zip(shape, wins, per_kind))
-        best = np.full((len(lv) + 1,) + own, np.inf)
-        best[0][zero] = 0.0
-        how = np.full((len(lv) + 1,) + own, -1, np.int8)  # -1: skip a bar; k: a window
-        for pos in range(1, len(lv) + 1):
-            best[pos] = best[pos - 1]
-            for k, (n, w) in enumerate(zip(lengths, wins)):
-                if pos < w or own[k] < 2:
-                    continue
-                c = (cums[k][pos] - cums[k][pos - w]) / w * n
-                to = tuple(slice(1 if j == k else 0, None) for j in range(dims))
-                fr = tuple(slice(0, -1 if j == k else None) for j in range(dims))
-                cand = best[pos - w][fr] + c
-                better = cand < best[pos][to]
-                best[pos][to] = np.where(better, cand, best[pos][to])
-                how[pos][to] = np.where(better, k, how[pos][to])
-        mine = best[-1]
-        new, pick = total.copy(), np.zeros(shape + (dims,), np.int64)
-        for idx in zip(*np.nonzero(np.isfinite(mine))):
-            if not any(idx) or sum(idx) > per_track:
-                continue
-            to = tuple(slice(i, None) for i in idx)
-            fr = tuple(slice(0, d - i) for i, d in zip(idx, shape))
-            cand = total[fr] + mine[idx]
-            better = cand < new[to]
-            new[to] = np.where(better, cand, new[to])
-            pick[to] = np.where(better[..., None], np.array(idx, np.int64), pick[to])
-        hist.append((pick, how, cums, wins))
-        total = new
+    hist = []  # per group: its counts per cell of the total; per track, the same in it
+    for key, tis in members.items():
+        inner = []
+        group = np.full(shape, np.inf)
+        group[zero] = 0.0
+        for ti in tis:
+            mine, how, cums, wins = _track_fill(tracks[ti], lengths, targets, shape, clip,
+                                                per_kind)
+            mine[held[tuple(slice(0, o) for o in mine.shape)] > per_track] = np.inf
+            if len(tis) == 1:  # alone: its own table is the group's
+                group[tuple(slice(0, o) for o in mine.shape)] = mine
+                pick = None
+            else:
+                group, pick = _min_plus(group, mine)
+            inner.append((ti, pick, how, cums, wins))
+        if not isinstance(key, tuple):
+            group[held > per_group] = np.inf
+        total, gpick = _min_plus(total, group)
+        hist.append((gpick, inner))
     cell = tuple(int(c) for c in counts)
     out: list[list[tuple[int, int, float]]] = [[] for _ in lengths]
     if not np.isfinite(total[cell]):
         return math.inf, out
     value = float(total[cell])
-    for ti in range(len(tracks) - 1, -1, -1):
-        pick, how, cums, wins = hist[ti]
-        left = [int(x) for x in pick[cell]]
-        cell = tuple(c - i for c, i in zip(cell, left))
-        pos = how.shape[0] - 1
-        while any(left) and pos > 0:
-            k = int(how[pos][tuple(left)])
-            if k < 0:
-                pos -= 1
-                continue
-            w = wins[k]
-            out[k].append((ti, pos - w, float((cums[k][pos] - cums[k][pos - w]) / w)))
-            left[k] -= 1
-            pos -= w
+    for gpick, inner in reversed(hist):
+        gcell = tuple(int(x) for x in gpick[cell])
+        cell = tuple(c - i for c, i in zip(cell, gcell))
+        for ti, pick, how, cums, wins in reversed(inner):
+            left = list(gcell) if pick is None else [int(x) for x in pick[gcell]]
+            gcell = tuple(c - i for c, i in zip(gcell, left))
+            pos = how.shape[0] - 1
+            while any(left) and pos > 0:
+                k = int(how[pos][tuple(left)])
+                if k < 0:
+                    pos -= 1
+                    continue
+                w = wins[k]
+                out[k].append((ti, pos - w, float((cums[k][pos] - cums[k][pos - w]) / w)))
+                left[k] -= 1
+                pos -= w
     return value, out
+
+
+def _track_fill(track: tuple[np.ndarray, float], lengths, targets, shape, clip, per_kind):
+    """:func:`fill_windows`' dynamic program over one track's bars: the least total per
+    count of windows of each length it holds, how each of its cells ends (per bar: -1,
+    skip it; k, a window of length k ends there), its cumulative deviations, its bars per
+    window length."""
+    levels, m = track
+    dims = len(lengths)
+    zero = (0,) * dims
+    lv = np.asarray(levels, np.float64)
+    cums = [np.concatenate([[0.0], np.cumsum(np.minimum(np.abs(lv - t), clip))])
+            for t in targets]
+    wins = [int(math.ceil(n / m - 1e-9)) for n in lengths]  # its bars under n
+    own = tuple(min(c - 1, len(lv) // w, int(k)) + 1  # it can hold
+                for c, w, k in zip(shape, wins, per_kind))
+    best = np.full((len(lv) + 1,) + own, np.inf)
+    best[0][zero] = 0.0
+    how = np.full((len(lv) + 1,) + own, -1, np.int8)  # -1: skip a bar; k: a window
+    for pos in range(1, len(lv) + 1):
+        best[pos] = best[pos - 1]
+        for k, (n, w) in enumerate(zip(lengths, wins)):
+            if pos < w or own[k] < 2:
+                continue
+            c = (cums[k][pos] - cums[k][pos - w]) / w * n
+            to = tuple(slice(1 if j == k else 0, None) for j in range(dims))
+            fr = tuple(slice(0, -1 if j == k else None) for j in range(dims))
+            cand = best[pos - w][fr] + c
+            better = cand < best[pos][to]
+            best[pos][to] = np.where(better, cand, best[pos][to])
+            how[pos][to] = np.where(better, k, how[pos][to])
+    return best[-1].copy(), how, cums, wins
+
+
+def _min_plus(total: np.ndarray, mine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``total`` combined with one more table (``mine``, no larger): per cell the least
+    sum over the ways to split its counts, and the counts ``mine`` holds in it."""
+    shape = total.shape
+    new, pick = total.copy(), np.zeros(shape + (len(shape),), np.int64)
+    for idx in zip(*np.nonzero(np.isfinite(mine))):
+        if not any(idx):
+            continue
+        to = tuple(slice(i, None) for i in idx)
+        fr = tuple(slice(0, d - i) for i, d in zip(idx, shape))
+        cand = total[fr] + mine[idx]
+        better = cand < new[to]
+        new[to] = np.where(better, cand, new[to])
+        pick[to] = np.where(better[..., None], np.array(idx, np.int64), pick[to])
+    return new, pick
 
 
 @dataclass
@@ -666,7 +711,8 @@ def _work_plan(slots: Sequence[Slot], table, grids, artist=None, artist_gap: int
     """Energy first in a round's work interval, as loud as the library allows: the best
     filling of the work slots with windows of the candidates' consecutive bars
     (:func:`fill_windows`, each bar once, no other cost, a track in no more windows than
-    it can come back for REUSE_GAP excerpts apart) says how loud every work slot of a
+    it can come back for REUSE_GAP excerpts apart, an artist in no more than can play
+    more than ``artist_gap`` excerpts apart) says how loud every work slot of a
     length can be, and with which windows; :func:`_schedule` then gives each window a
     work slot where the reuse and artist rules let it play.
 
@@ -676,8 +722,9 @@ def _work_plan(slots: Sequence[Slot], table, grids, artist=None, artist_gap: int
     RESERVE more there (used by the filling, but not for work slots of its length); the
     filling's windows for its length (pool index, first bar, play multiple): a scheduled
     slot offers its own window only, a slot the schedule leaves open the windows left
-    over. Where the capped filling cannot fill the slots, the filling without the cap
-    still sets the limits and windows (no schedule)."""
+    over. Where the artists' cap leaves the slots unfilled, the filling without it;
+    where the track cap does too, the filling without either still sets the limits and
+    windows (no schedule)."""
     n = len(slots)
     wp = WorkPlan([math.inf] * n, [set() for _ in slots], [[] for _ in slots],
                   [False] * n, [set() for _ in slots])
@@ -698,7 +745,12 @@ def _work_plan(slots: Sequence[Slot], table, grids, artist=None, artist_gap: int
     # work slots (of its length, and in all) that far apart
     caps = ([_spaced([si for si in work if key[si] == kd], REUSE_GAP) for kd in kinds],
             _spaced(work, REUSE_GAP))
-    total, wins = fill_windows(*args, caps)
+    # … and an artist in no more windows than the artist rule lets play in the work slots
+    groups = (([int(artist[i]) for i in ids], _spaced(work, artist_gap + 1))
+              if artist is not None else None)
+    total, wins = fill_windows(*args, caps, groups)
+    if not math.isfinite(total) and groups is not None:  # the artists cannot: without
+        total, wins = fill_windows(*args, caps)
     capped = math.isfinite(total)
     if not capped:
         total, wins = fill_windows(*args)
@@ -807,7 +859,15 @@ def _schedule(work: Sequence[int], kind: Sequence[int], wins, artist, gap: int
             out.pop()
         return False
 
-    for skips in range(len(work) // 2 + 1):
+    # fewer open slots than this cannot be: an artist's (a track's) windows beyond what
+    # its rule lets play in these slots stay unplayed, so as many slots stay open
+    per_art: dict[int, int] = {}
+    for i, n in count.items():
+        if art(i) is not None:
+            per_art[art(i)] = per_art.get(art(i), 0) + n
+    least = max(sum(max(0, n - _spaced(work, gap + 1)) for n in per_art.values()),
+                sum(max(0, n - _spaced(work, REUSE_GAP)) for n in count.values()))
+    for skips in range(least, len(work) // 2 + 1):
         if spent >= SCHEDULE_ALL:
             break
         steps = SCHEDULE_NODES
@@ -1146,7 +1206,8 @@ def unclear_blends(choices: list[Choice], grids: Mapping[int, Grid | None]) -> d
             b.phrase_in = bool(gb.phrase[b.i_in])
             b.level, b.err = gb.level(b.i_in, b.n_bars), _err(gb, b.i_in, b.n_bars, sb)
             t_new = sb.start_s + p * 240.0 / sb.tempo
-            a.body_bars, b.body_bars = (a.body_bars or sa.bars) + p, (b.body_bars or sb.bars) - p
+            a.body_bars = (a.body_bars or sa.bars) + p
+            b.body_bars = (b.body_bars or sb.bars) - p
             sa.bars, sb.bars = sa.bars + p, sb.bars - p
             sa.end_s = sb.start_s = t_new
             sa.tempo = a.tempo = 240.0 * sa.bars / (sa.end_s - sa.start_s)
