@@ -15,13 +15,17 @@ Two readings of the analysis's onset envelope (the one the beat tracker reads), 
    [0, 1]. 1: nothing but the beat; 0: another phase is as strong (a tracker may take
    either, as it did on the free library's chipdisko and track25) or stronger (a 16th
    that outweighs the beat), or no onsets at all on any phase (an intro without a beat).
-2. **A free run of the beat tracker.** The analysis's own tracker (``beats.track_beats``)
-   runs on its own over ``WINDOW_BEATS`` beats (four bars) around the beat, told the
-   stored beats' tempo there but not where they are, every ``WINDOW_HOP`` beats (so each
-   beat lies in two windows that start half a window apart: an ambiguous beat's answer
-   turns on where the window starts). A beat agrees when every window holding it has a
-   tracked beat within ``AGREE`` of a beat from it. The agreement is the share of the
-   ``CONTEXT_BEATS`` beats around it that agree.
+2. **Free runs of the beat tracker.** The analysis's own tracker (``beats.track_beats``)
+   runs on its own over windows of each length in ``WINDOWS`` (four bars, and a blend's
+   eight), told the stored beats' tempo there but not where they are, every half window
+   (so each beat lies in two windows of each length that start half a window apart: an
+   ambiguous beat's answer turns on where the window starts and how long it is). A beat
+   agrees when every window holding it has a tracked beat within ``AGREE`` of a beat from
+   it. The agreement is the share of the ``CONTEXT_BEATS`` beats around it that agree.
+   The eight-bar windows catch what the four-bar ones miss: a stretch where the stored
+   beats slip from the beat to near the off-beat over a few bars (the free library's
+   Escape from Chaosland: 8 beats 5 % short, 0.4 beat in all), which a tracker over a
+   whole blend reads on one phase throughout.
 
 Clarity is their product, in [0, 1], stored as one byte per beat (``to_bytes``; the
 planner reads it back with ``planning.excerpts.stored_clarity``).
@@ -35,8 +39,8 @@ from . import beats as beat_tracker
 from .tempo import normalize_envelope
 
 CONTEXT_BEATS = 8   # two bars of 4/4 around a beat: what a DJ listens to before a blend
-WINDOW_BEATS = 16   # the free tracker's window: four bars (the blend's half)
-WINDOW_HOP = 8      # half a window: each beat is tracked from two starts
+WINDOWS = (16, 32)  # the free tracker's windows, beats: four bars, and a blend's eight;
+                    # each hops half its length, so each beat is tracked from two starts
 AGREE = 1.0 / 8     # a tracked beat within an eighth of a beat (a 16th is ¼ away)
 OFFSETS = (0.25, 0.5, 0.75)  # the other phases a tracker can lock to: 16ths, off-beat
 REACH_FRAMES = 1    # an onset counts within ±1 envelope frame (±23 ms) of its time
@@ -67,7 +71,7 @@ def beat_clarity(env: np.ndarray, fps: float, beats: np.ndarray) -> np.ndarray:
     e = normalize_envelope(env, fps, window_s=1.0)
     period = _periods(b)
     phase = _phase_contrast(e, fps, b, period)
-    agree = _tracker_agreement(env, fps, b, period)
+    agree = np.min([_tracker_agreement(env, fps, b, period, w) for w in WINDOWS], axis=0)
     return np.clip(phase * agree, 0.0, 1.0)
 
 
@@ -114,19 +118,19 @@ def _phase_contrast(e: np.ndarray, fps: float, b: np.ndarray, period: np.ndarray
                     0.0)
 
 
-def _tracker_agreement(env: np.ndarray, fps: float, b: np.ndarray, period: np.ndarray
-                       ) -> np.ndarray:
+def _tracker_agreement(env: np.ndarray, fps: float, b: np.ndarray, period: np.ndarray,
+                       window: int) -> np.ndarray:
     """Per beat: the share of the ``CONTEXT_BEATS`` beats around it on which every free
-    run of the tracker over a ``WINDOW_BEATS`` window holding them lands (within
-    ``AGREE`` of a beat)."""
+    run of the tracker over a ``window``-beat window holding them (one every half window)
+    lands (within ``AGREE`` of a beat)."""
     n = len(b)
     ok = np.ones(n, bool)
-    last = max(n - WINDOW_BEATS, 0)
-    starts = list(range(0, last + 1, WINDOW_HOP))
+    last = max(n - window, 0)
+    starts = list(range(0, last + 1, window // 2))
     if starts[-1] != last:
         starts.append(last)
     for s in starts:
-        j = np.arange(s, min(s + WINDOW_BEATS, n))
+        j = np.arange(s, min(s + window, n))
         p = float(np.median(period[j]))
         a = max(0, int(np.floor((b[j[0]] - p) * fps)))
         z = min(len(env), int(np.ceil((b[j[-1]] + p) * fps)) + 1)
