@@ -91,6 +91,23 @@ def write_plot(plan: Any, out: str | os.PathLike, title: str) -> str:
     return os.fspath(out)
 
 
+def write_score_plot(result: Any, out: str | os.PathLike, title: str) -> str:
+    """The arc plot (PNG) of a graded playlist (``planning.ScoreResult``): the arc's
+    segments, each track or excerpt where score placed it, at the tempo it plays, its
+    drops and the round boundaries, drawn as a plan's. Returns the path; raises
+    OutputError."""
+    from ..export.plot import plot_plan, plot_text
+
+    segs, ents = result.plot_rows()
+    try:
+        plot_plan(segs, ents, out, title=plot_text(title), cues=result.report.cues)
+    except OSError as exc:
+        from ..fileio import os_reason
+
+        raise OutputError(os.fspath(out), os_reason(exc)) from None
+    return os.fspath(out)
+
+
 def write_text(out: str | os.PathLike, text: str) -> str:
     """Write ``text`` (UTF-8) to ``out`` atomically, creating its folder; e.g. a learned
     arc's TOML. Returns the path; raises OutputError (the old file, if any, intact)."""

@@ -205,21 +205,37 @@ class ScoreResult:
     report: ScoreReport
     arc_source: str
     unknown: list[str] = field(default_factory=list)
+    # what the plot needs: the arc laid over the session, the graded library tracks (one
+    # per row) and the tempo each excerpt is stretched to
+    timeline: Any = None
+    tracks: list[Any] = field(default_factory=list)
+    tempi: list[float | None] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.report.as_dict(), "arc_source": self.arc_source}
+
+    def plot_rows(self) -> tuple[list[dict], list[dict]]:
+        """The arc plot's segments and entries (each row where score placed it), ready
+        for ``export.plot.plot_plan``; the round cues are ``report.cues``."""
+        from ..export.plot import plot_segments, score_entries
+
+        return (plot_segments(self.timeline),
+                score_entries(self.report.rows, self.tracks, self.report.minutes * 60.0,
+                              self.tempi))
 
 
 def score(playlist: str | os.PathLike, *, arc: str | None = None,
           minutes: float | None = None, cadence: float | None = None,
           work: float | None = None, rest: float | None = None, rounds: int | None = None,
-          db: DbPath = None) -> ScoreResult:
+          db: DbPath = None, plot: str | os.PathLike | None = None) -> ScoreResult:
     """Grade any playlist (.m3u8/.m3u/.xspf/.json) against an arc: ``arc`` given, else
     the one the playlist was planned for, else montage; parameters not given come from
     the playlist's own arc. ``minutes`` defaults to the playlist's own length. An excerpt
     plan's JSON places each excerpt at its ``start_s``; other playlists play back to back
-    (:func:`~underdog.planning.score.score_tracks`). Raises
-    PlaylistError, ArcError, LibraryError, UsageError (no track of the library in it)."""
+    (:func:`~underdog.planning.score.score_tracks`). ``plot``: also write the arc plot
+    (PNG) of what plays, as score placed it (``outputs.write_score_plot``). Raises
+    PlaylistError, ArcError, LibraryError, UsageError (no track of the library in it),
+    OutputError (the plot)."""
     from .reference import library_playlist
 
     playlist = os.fspath(playlist)
@@ -248,9 +264,18 @@ def score(playlist: str | os.PathLike, *, arc: str | None = None,
     if any(kept) and all(pl.places) and ends:  # excerpts placed in the session: it ends
         played_s = max(ends)                     # where the last one does
     total_min = minutes if minutes is not None else played_s / 60.0
-    r = score_tracks(tracks, a.timeline(total_min), unknown_paths=unknown, spans=kept,
-                     tempi=pl.tempi, places=pl.places)
-    return ScoreResult(playlist, r, source, unknown)
+    tl = a.timeline(total_min)
+    r = score_tracks(tracks, tl, unknown_paths=unknown, spans=kept, tempi=pl.tempi,
+                     places=pl.places)
+    graded = [(t, tempo) for t, tempo in zip(tracks, pl.tempi) if t.duration_s]  # its rows
+    res = ScoreResult(playlist, r, source, unknown, tl, [t for t, _ in graded],
+                      [tempo for _, tempo in graded])
+    if plot is not None:
+        from .outputs import write_score_plot
+
+        write_score_plot(res, plot, f"underdog score: {os.path.basename(playlist)} "
+                         f"against {a.name}")
+    return res
 
 
 # ---------------------------------------------------------------- like

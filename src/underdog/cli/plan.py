@@ -178,12 +178,14 @@ def score(
     format: ScoreFormat = typer.Option(ScoreFormat.table, "--format", "-f",
                                        help="table; json: the report as one JSON document; "
                                        "jsonl: the same on one line."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Write the arc plot (PNG) of "
+                                        "what plays, where score placed it."),
     db: Optional[Path] = typer.Option(None, "--db", help="Library database."),
 ) -> None:
     """Grade a playlist against an arc: fit, transitions, keys, artists, styles, drops;
     then one row per track."""
     res = score_playlist(playlist, arc=arc, minutes=minutes, cadence=cadence, work=work,
-                         rest=rest, rounds=rounds, db=db)
+                         rest=rest, rounds=rounds, db=db, plot=plot)
     r, source = res.report, res.arc_source
     if as_json or format != ScoreFormat.table:
         from ..export.playlists import jsonable
@@ -197,3 +199,5 @@ def score(
     print_score_rows(console, r)
     for p in res.unknown:
         console.print(line(("not in the library", "yellow"), " ", p), soft_wrap=True)
+    if plot is not None:
+        console.print(f"wrote {plot}", highlight=False)

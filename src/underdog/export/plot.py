@@ -289,12 +289,11 @@ def plot_text(s: str) -> str:
     return visible(s).replace("$", r"\$")
 
 
-def plot_rows(p: Any) -> tuple[list[dict], list[dict]]:
-    """The plot's rows of a plan (``planning.sequencer.Plan``): its segments (ramps drawn
-    as steps of ~2.5 min; BPM band, energy level 1–10) and its entries (effective BPM,
-    level, drops in plan minutes), ready for :func:`plot_plan`."""
+def plot_segments(timeline: Any) -> list[dict]:
+    """The plot's segment rows of an arc's ``Timeline``: ramps drawn as steps of ~2.5 min;
+    BPM band, energy level 1–10."""
     segs = []
-    for sp in p.timeline.spans:
+    for sp in timeline.spans:
         seg = sp.segment
         length = sp.end_s - sp.start_s
         ramp = seg.bpm[0] != seg.bpm[1] or seg.energy[0] != seg.energy[1]
@@ -302,12 +301,20 @@ def plot_rows(p: Any) -> tuple[list[dict], list[dict]]:
         for k in range(n):
             a = sp.start_s + length * k / n
             b = sp.start_s + length * (k + 1) / n
-            bpm, lvl, _ = p.timeline.targets((a + b) / 2.0)
+            bpm, lvl, _ = timeline.targets((a + b) / 2.0)
             tol = seg.tolerance_pct / 100.0
             segs.append({"start_min": a / 60.0, "end_min": b / 60.0,
                          "bpm_lo": float(bpm) * (1 - tol), "bpm_hi": float(bpm) * (1 + tol),
                          "energy": float(lvl), "peak": seg.peak,
                          "label": plot_text(seg.name) if k == n // 2 else None})
+    return segs
+
+
+def plot_rows(p: Any) -> tuple[list[dict], list[dict]]:
+    """The plot's rows of a plan (``planning.sequencer.Plan``): its segments
+    (:func:`plot_segments`) and its entries (effective BPM, level, drops in plan minutes),
+    ready for :func:`plot_plan`."""
+    segs = plot_segments(p.timeline)
     ents = []
     for e in p.entries:
         t = e.track
@@ -332,3 +339,38 @@ def plot_cues(p: Any) -> list[dict]:
     """The round boundaries of a plan's timeline (none where it has no rounds)."""
     cues = getattr(p.timeline, "cues", None)
     return list(cues()) if cues else []
+
+
+def score_entries(rows: Sequence[Mapping[str, Any]], tracks: Sequence[Any], end_s: float,
+                  tempi: Sequence[float | None] | None = None) -> list[dict]:
+    """The plot's entries of a graded playlist (``underdog score``): one per score row,
+    where score placed it (from its ``start_s`` to the next row's, the last to ``end_s``,
+    session seconds), at the tempo it plays (an excerpt: its ``tempo_bpm``; a whole track:
+    its own, ½×/2× where score counted it so), its energy level, an excerpt's span
+    (``in_s``, ``out_s``) and drop (``drop_at_s``), a whole track's drops from its start.
+    ``tracks``: the library tracks of the rows, in order; ``tempi``: the tempo each
+    excerpt is stretched to (None: its own), as score was given them."""
+    ents = []
+    starts = [float(r.get("start_s") or 0.0) for r in rows]
+    for k, (r, t) in enumerate(zip(rows, tracks)):
+        a = starts[k]
+        b = starts[k + 1] if k + 1 < len(rows) else float(end_s)
+        span = (r["in_s"], r["out_s"]) if r.get("in_s") is not None else None
+        if span:
+            drops = [r["drop_at_s"] / 60.0] if r.get("drop_at_s") is not None else []
+        else:
+            drops = [(a + float(d["time_s"])) / 60.0 for d in (t.drops or [])
+                     if isinstance(d, dict) and d.get("time_s") is not None
+                     and a + float(d["time_s"]) < b]
+        tempo = tempi[k] if tempi is not None and span else None
+        bpm, played = tempo or t.bpm, r.get("bpm")
+        hd = None
+        if not span and bpm and played:  # score's played tempo: own, half or double
+            hd = min((None, "half", "double"),
+                     key=lambda h: abs(effective_bpm(bpm, h) - float(played)))
+        ents.append({"start_min": a / 60.0, "end_min": max(b, a + 1e-3) / 60.0,
+                     "bpm": float(bpm) if bpm else math.nan,
+                     "energy": float(r["energy"]) if r.get("energy") is not None else math.nan,
+                     "label": plot_text(t.display), "span": span, "drops_min": drops,
+                     "half_double": hd})
+    return ents
