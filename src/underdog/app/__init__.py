@@ -66,6 +66,7 @@ Outputs (``app.outputs``)
     ``check_outputs(paths)``; ``write_playlist(entries, out, *, title, document,
     relative_to=None, arc_spec=None, db=None) -> str`` (.m3u8/.m3u/.xspf/.json/.xml
     rekordbox, by extension); ``write_plot(plan, out, title) -> str`` (PNG);
+    ``write_score_plot(score_result, out, title) -> str`` (PNG of a graded playlist);
     ``write_text(out, text) -> str`` (e.g. a learned arc's TOML).
 
 References (``app.reference``)
@@ -113,7 +114,7 @@ _EXPORTS = {
     "PlanResult": "planning", "score": "planning", "ScoreResult": "planning",
     "like": "planning", "like_record": "planning",
     "check_outputs": "outputs", "write_playlist": "outputs", "write_plot": "outputs",
-    "write_text": "outputs",
+    "write_score_plot": "outputs", "write_text": "outputs",
     "match_soundtrack": "soundtrack", "SoundtrackMatch": "soundtrack",
     "tag_files": "tag", "TagResult": "tag", "TagOutcome": "tag",
     "render_plan": "render",
