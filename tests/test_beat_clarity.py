@@ -183,7 +183,8 @@ def test_a_montage_keeps_its_phrases_and_clear_blends(demo_db):  # noqa: F811
     excerpts start and end on phrase boundaries (issue 14), and still no blend is laid
     over unclear beats (issue 15). Measured: 21 of 25 (84 %); session 9's planner, which
     costed an unclear blend side as two phrase misses and cut on the slot's downbeat
-    whatever the phrases, 13 of 25 (52 %); without the clarity, 22 of 25."""
+    whatever the phrases, 13 of 25 (52 %; 15 with f1b8b78's eight-bar clarity windows);
+    without the clarity, 22 of 25."""
     with open_library(demo_db) as lib:
         p = plan(lib, load_arc("montage"), 45, PlanOptions(excerpts=True))
         on = sum(all(e.on_phrase) for e in p.entries)
