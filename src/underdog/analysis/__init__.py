@@ -45,7 +45,7 @@ ANALYSERS: tuple[Analyser, ...] = (
     Analyser("style_features", 1),  # the per-window descriptors the style model reads
     Analyser("style", 1, needs=("style_features",), decodes=False),  # the model
     Analyser("identity", 1),  # the sound print: one recording in two files
-    Analyser("beat_clarity", 1, needs=("tempo",)),  # how clearly each beat is the beat
+    Analyser("beat_clarity", 2, needs=("tempo",)),  # how clearly each beat is the beat
 )
 VERSIONS: Mapping[str, int] = MappingProxyType({a.name: a.version for a in ANALYSERS})
 ALL_STEPS = frozenset(VERSIONS)
