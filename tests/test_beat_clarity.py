@@ -154,6 +154,18 @@ def _unclear_side(lib, entry, first: bool, beats_n: int) -> bool:
     return bool(len(side)) and float(np.mean(side < CLEAR)) > UNCLEAR_SHARE
 
 
+
+def _assert_no_blend_over_unclear_beats(lib, p) -> None:
+    """No blend of plan ``p`` lies over a side with more than a quarter unclear beats."""
+    for prev, e in zip(p.entries, p.entries[1:]):
+        tr = e.transition
+        if tr["shape"] == "cut":
+            continue
+        n_out = int(round(4 * tr["bars"] * prev.track.bpm / prev.tempo_bpm))
+        n_in = int(round(4 * tr["bars"] * e.track.bpm / e.tempo_bpm))
+        assert not _unclear_side(lib, prev, False, n_out), (prev.track.path, tr)
+        assert not _unclear_side(lib, e, True, n_in), (e.track.path, tr)
+
 def test_an_excerpt_plan_blends_only_over_clear_beats(demo_db):  # noqa: F811
     """The demo library's montage: every blend's bars have a clear beat on both sides;
     blends that could not are cuts or shorter, and say why (the old planner blended over
@@ -161,16 +173,8 @@ def test_an_excerpt_plan_blends_only_over_clear_beats(demo_db):  # noqa: F811
     with open_library(demo_db) as lib:
         assert len(lib.beat_clarity(1)) == len(lib.beats(1))
         p = plan(lib, load_arc("montage"), 20, PlanOptions(excerpts=True))
-        changed = 0
-        for prev, e in zip(p.entries, p.entries[1:]):
-            tr = e.transition
-            changed += tr.get("reason") == "unclear beat"
-            if tr["shape"] == "cut":
-                continue
-            n_out = int(round(4 * tr["bars"] * prev.track.bpm / prev.tempo_bpm))
-            n_in = int(round(4 * tr["bars"] * e.track.bpm / e.tempo_bpm))
-            assert not _unclear_side(lib, prev, False, n_out), (prev.track.path, tr)
-            assert not _unclear_side(lib, e, True, n_in), (e.track.path, tr)
+        changed = sum(e.transition.get("reason") == "unclear beat" for e in p.entries)
+        _assert_no_blend_over_unclear_beats(lib, p)
     assert p.stats["unclear_beat"]["shorter"] + p.stats["unclear_beat"]["cuts"] == changed
     assert changed >= 1  # the demo's intros and War of Freedom's entry
     assert any("without a clear beat" in n for n in p.report.notes)
@@ -189,14 +193,7 @@ def test_a_montage_keeps_its_phrases_and_clear_blends(demo_db):  # noqa: F811
         p = plan(lib, load_arc("montage"), 45, PlanOptions(excerpts=True))
         on = sum(all(e.on_phrase) for e in p.entries)
         assert on >= 0.8 * len(p.entries), (on, len(p.entries))
-        for prev, e in zip(p.entries, p.entries[1:]):
-            tr = e.transition
-            if tr["shape"] == "cut":
-                continue
-            n_out = int(round(4 * tr["bars"] * prev.track.bpm / prev.tempo_bpm))
-            n_in = int(round(4 * tr["bars"] * e.track.bpm / e.tempo_bpm))
-            assert not _unclear_side(lib, prev, False, n_out), (prev.track.path, tr)
-            assert not _unclear_side(lib, e, True, n_in), (e.track.path, tr)
+        _assert_no_blend_over_unclear_beats(lib, p)
         assert sum(p.stats["unclear_beat"].values()) >= 1
 
 

@@ -103,11 +103,11 @@ def _frame_positions(tmap: TimeMap, hop: int, n_frames: int, half: int) -> np.nd
     return np.round(tmap(np.arange(n_frames) * float(hop))).astype(np.int64) - half
 
 
-def _wsola(x: np.ndarray, sr: int, tmap: TimeMap) -> np.ndarray:
+def _reader(x: np.ndarray) -> Callable[[int, int], np.ndarray]:
+    """read(a, b): x[:, a:b], zeros outside (no padded copy of the whole input)."""
     n = x.shape[1]
 
     def read(a: int, b: int) -> np.ndarray:
-        """x[:, a:b], zeros outside (no padded copy of the whole input)."""
         if 0 <= a and b <= n:
             return x[:, a:b]
         seg = np.zeros((x.shape[0], b - a), np.float32)
@@ -116,8 +116,12 @@ def _wsola(x: np.ndarray, sr: int, tmap: TimeMap) -> np.ndarray:
             seg[:, lo - a:hi - a] = x[:, lo:hi]
         return seg
 
+    return read
+
+
+def _wsola(x: np.ndarray, sr: int, tmap: TimeMap) -> np.ndarray:
     cuts = [*range(BLOCK, tmap.n_out, BLOCK), tmap.n_out]
-    parts = [y for _, y in wsola_blocks(read, sr, tmap, cuts, onset_times(x, sr))]
+    parts = [y for _, y in wsola_blocks(_reader(x), sr, tmap, cuts, onset_times(x, sr))]
     return np.concatenate(parts, axis=1) if parts else np.zeros((x.shape[0], 0), np.float32)
 
 
@@ -232,17 +236,8 @@ def onset_times_read(read: Callable[[int, int], np.ndarray], n: int, sr: int,
 
 
 def _pv(x: np.ndarray, sr: int, tmap: TimeMap) -> np.ndarray:
-    n = x.shape[1]
-
-    def read(a: int, b: int) -> np.ndarray:
-        seg = np.zeros((x.shape[0], b - a), np.float32)
-        lo, hi = max(a, 0), min(b, n)
-        if lo < hi:
-            seg[:, lo - a:hi - a] = x[:, lo:hi]
-        return seg
-
     cuts = [*range(BLOCK, tmap.n_out, BLOCK), tmap.n_out]
-    parts = [y for _, y in pv_blocks(read, sr, tmap, cuts)]
+    parts = [y for _, y in pv_blocks(_reader(x), sr, tmap, cuts)]
     return np.concatenate(parts, axis=1) if parts else np.zeros((x.shape[0], 0), np.float32)
 
 
