@@ -28,6 +28,9 @@ HOP = 128  # 2.9 ms
 PHASE_S = 0.05  # search the line's phase within ±50 ms (under half a 16th at 140 BPM)
 PERIOD_REL = 0.015  # and its period within ±1.5 %
 PERIOD_KEEP = 0.002  # a period refined further than this from the tracker's is checked
+PEAK_SPAN_S = 0.1  # a line's onset-strength peak is measured over ±100 ms of phase
+BROAD_PEAK_S = 0.04  # an onset peak wider than this (s) over the phase: soft attacks,
+SOFT_MOVE_S = 0.0116  # which move a line half the tracker's frame (512 at 22.05 kHz) at most
 
 
 def onset_envelope(x: np.ndarray, sr: int, hop: int = HOP,
@@ -110,8 +113,8 @@ def refine_line(env: np.ndarray, fps: float, at: float, period: float, count: in
     phases = np.arange(-phase_s, phase_s + 0.5 / fps, 1.0 / fps)
     scales = 1.0 + np.linspace(-period_rel, period_rel, 61 if period_rel > 0 else 1)
 
-    def score(t: float, p: float) -> np.ndarray:
-        pos = (t - env_t0 + k[None, :] * p + phases[:, None]) * fps  # (phases, beats)
+    def score(t: float, p: float, ph: np.ndarray = phases) -> np.ndarray:
+        pos = (t - env_t0 + k[None, :] * p + ph[:, None]) * fps  # (phases, beats)
         return np.interp(pos, np.arange(len(e)), e, left=0.0, right=0.0).sum(axis=1)
 
     table = np.array([score(at, period * s) for s in scales])  # (scales, phases)
@@ -119,6 +122,13 @@ def refine_line(env: np.ndarray, fps: float, at: float, period: float, count: in
     i, j = np.unravel_index(int(np.argmax(table)), table.shape)
     if table[i, j] <= base * min_gain or not np.isfinite(table[i, j]):
         return at, period  # no better line: keep the tracker's
+    # a soft attack (strings, pads) spreads its onset strength over tens of ms after the
+    # beat, and the best line sits on the lump's peak, late: where the onsets' peak is that
+    # broad they may correct the tracker's own frames (half a frame) but move it no further
+    moved = max(abs(phases[j]), abs(phases[j] + count * period * (float(scales[i]) - 1.0)))
+    if moved > SOFT_MOVE_S and _peak_width(score, at + phases[j], period * float(scales[i]),
+                                           fps) > BROAD_PEAK_S:
+        return at, period
     # parabolic interpolation of the phase between frames
     d = 0.0
     if 0 < j < len(phases) - 1:
@@ -127,6 +137,22 @@ def refine_line(env: np.ndarray, fps: float, at: float, period: float, count: in
         if den < 0:
             d = 0.5 * (y0 - y2) / den
     return at + phases[j] + d / fps, period * float(scales[i])
+
+
+def _peak_width(score, at: float, period: float, fps: float) -> float:
+    """Width (s) of the onset-strength peak of the line (``at``, ``period``) over its
+    phase (±``PEAK_SPAN_S``): the span around its phase where the line collects more than
+    half-way from the span's least strength to its own."""
+    phases = np.arange(-PEAK_SPAN_S, PEAK_SPAN_S + 0.5 / fps, 1.0 / fps)
+    prof = score(at, period, phases)
+    c = len(phases) // 2
+    half = prof.min() + 0.5 * (prof[c] - prof.min())
+    lo, hi = c, c
+    while lo > 0 and prof[lo - 1] >= half:
+        lo -= 1
+    while hi < len(prof) - 1 and prof[hi + 1] >= half:
+        hi += 1
+    return (hi - lo) / fps
 
 
 def onset_times(x: np.ndarray, sr: int, hop: int = 256, min_gap_s: float = 0.05,
