@@ -10,6 +10,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_LIBRARY = ROOT / "examples" / "library"
 SHARED_DATA = Path(os.environ.get("UNDERDOG_SHARED_DATA", ROOT.parent / "shared" / "data"))
+# the 146-track free library (../shared/data/get-free-music; .ci/run fetches it)
+FREE_MUSIC = Path(os.environ.get("UNDERDOG_FREE_MUSIC", ROOT.parent / "free-music"))
 
 
 def demo_tracks() -> list[Path]:

@@ -23,14 +23,14 @@ from underdog.analysis import analyze
 from underdog.audio import decode
 from underdog.errors import DecodeError
 
-from .conftest import DEMO_LIBRARY
+from .conftest import DEMO_LIBRARY, FREE_MUSIC
 
 OGG = DEMO_LIBRARY / "Nexuiz - Beast of Insanity.ogg"  # 152.6 s, 140 BPM
 OPUS = DEMO_LIBRARY / "Nexuiz - Digital Pursuit.opus"
 MP3 = DEMO_LIBRARY / "Nexuiz - Stairs.mp3"  # has a Xing/Info frame: its length is exact
 FLAC = DEMO_LIBRARY / "Shawn Parrotte - Caves.flac"
 M4A = DEMO_LIBRARY / "Sectoid - War of Freedom.m4a"  # moov after mdat, as most encoders write
-CHRISTMAS = Path("/work/free-music/supertux/christmas_theme.ogg")
+CHRISTMAS = FREE_MUSIC / "supertux" / "christmas_theme.ogg"
 
 
 # --- Ogg pages: just enough to cut, join and damage an Ogg the way real files are --------
@@ -171,7 +171,7 @@ def test_undecodable_packets_mid_stream_are_skipped_and_decoding_goes_on(tmp_pat
 
 def test_supertux_christmas_theme():
     if not CHRISTMAS.exists():
-        pytest.skip(f"{CHRISTMAS} not here (the free library is fetched by developers only)")
+        pytest.skip(f"{CHRISTMAS} not here (run ../shared/data/get-free-music {FREE_MUSIC})")
     a = decode(CHRISTMAS)
     assert 134.0 < a.duration_s < 136.0
     assert a.warnings == ["skipped 1 undecodable packet at 135.0 s"]
