@@ -152,17 +152,23 @@ def test_steady_beats_finds_where_a_beat_moves_by_a_16th(tmp_path):
     assert len(notes) == 1 and "Before -> Jumped" in notes[0] and f"{bad} of 33" in notes[0]
 
 
+def _refined_free_line(name: str, from_s: float):
+    """The refiner's 33 beats for the library's 32-beat line of warzone2100's ``name``
+    from ``from_s`` (skipped without the free library); (beats, line start, period)."""
+    path = FREE_MUSIC / "warzone2100" / name
+    if not path.exists():
+        pytest.skip(f"{path} absent (the free library)")
+    beats, _ = analysis_beats(str(path))
+    at, per = mix.fit_beats(beats, from_s, 32, forward=True)
+    return audio_refiner([str(path)])(0, at, per, 32, True), at, per
+
+
 def test_an_intro_without_a_clear_beat_keeps_the_trackers_period():
     """Warzone 2100's track20 opens with 9 s where its beat is unclear (the tracker reads
     152 or 79 BPM there, 161 after): the onsets alone tilted its first 32 beats' line by
     1 % (0.368 s for a 0.3715-s beat), so the line left the beat by ~115 ms at the end of
     the overlap; the tracker, told each tempo, follows the track's own, which is kept."""
-    path = FREE_MUSIC / "warzone2100" / "track20.opus"
-    if not path.exists():
-        pytest.skip(f"{path} absent (the free library)")
-    beats, _ = analysis_beats(str(path))
-    at, per = mix.fit_beats(beats, 0.0, 32, forward=True)
-    got = audio_refiner([str(path)])(0, at, per, 32, True)
+    got, at, per = _refined_free_line("track20.opus", 0.0)
     slope = float(np.polyfit(np.arange(len(got)), got, 1)[0])
     assert slope == pytest.approx(per, rel=0.003)
 
@@ -224,10 +230,5 @@ def test_track25s_soft_beats_keep_the_trackers_line():
     """The same on the audio (Warzone 2100's track25 from 158 s, 32 beats, skipped without
     the free library): the refined beats stay within 15 ms of the library's line (about
     half a tracker frame; the old code put them 28-36 ms late)."""
-    path = FREE_MUSIC / "warzone2100" / "track25.opus"
-    if not path.exists():
-        pytest.skip(f"{path} absent (the free library)")
-    beats, _ = analysis_beats(str(path))
-    at, per = mix.fit_beats(beats, 158.0, 32, forward=True)
-    got = audio_refiner([str(path)])(0, at, per, 32, True)
+    got, at, per = _refined_free_line("track25.opus", 158.0)
     assert np.max(np.abs(got - (at + np.arange(33) * per))) <= 0.015
