@@ -76,13 +76,18 @@ def _one_line(text: Any) -> str:
     return " ".join(display_text(str(text)).split())
 
 
-def _duration_s(entry: Any) -> float | None:
-    d = _get(entry, "duration_s")
+def _finite(entry: Any, name: str) -> float | None:
+    """``entry``'s ``name`` as a finite number, or None (missing or malformed)."""
     try:
-        d = float(d)
+        v = float(_get(entry, name))
     except (TypeError, ValueError):
         return None
-    return d if math.isfinite(d) and d > 0 else None
+    return v if math.isfinite(v) else None
+
+
+def _duration_s(entry: Any) -> float | None:
+    d = _finite(entry, "duration_s")
+    return d if d is not None and d > 0 else None
 
 
 def _display(entry: Any) -> str:
@@ -490,12 +495,8 @@ def _read_json(data: bytes, path: str, base: str,
             raise PlaylistError(path, f"entry {i} has no \"path\"")
         out.append(os.path.normpath(os.path.join(base, p)))
         spans.append(excerpt_span(e))
-        try:
-            tempo = float(e["tempo_bpm"]) if spans[-1] else None
-        except (KeyError, TypeError, ValueError):
-            tempo = None
-        tempi.append(tempo if tempo is not None and math.isfinite(tempo) and tempo > 0
-                     else None)
+        tempo = _finite(e, "tempo_bpm") if spans[-1] else None
+        tempi.append(tempo if tempo is not None and tempo > 0 else None)
         if places is not None:
             places.append(_place(e))
     return out
@@ -505,11 +506,8 @@ def _place(entry: dict) -> dict | None:
     """Where a JSON entry sits in the session: ``start_s`` (seconds, required), ``end_s``
     and ``bars`` (None where missing or malformed); None without a usable ``start_s``."""
     def num(k: str) -> float | None:
-        try:
-            v = float(entry[k])
-        except (KeyError, TypeError, ValueError):
-            return None
-        return v if math.isfinite(v) and v >= 0 else None
+        v = _finite(entry, k)
+        return v if v is not None and v >= 0 else None
 
     start = num("start_s")
     if start is None:
