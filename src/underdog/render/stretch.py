@@ -144,46 +144,62 @@ def wsola_blocks(read: Callable[[int, int], np.ndarray], sr: int, tmap: TimeMap,
     nfft = 1 << int(np.ceil(np.log2(n_win + 2 * tol)))
     rfft, irfft = np.fft.rfft, np.fft.irfft
     pinned = _attack_frames(hits, starts, n_win)
+    prev = None  # where the last frame was taken (input sample)
+
+    def frames(m0: int, m1: int) -> Iterator[tuple[int, np.ndarray]]:
+        nonlocal prev
+        st = starts[m0:m1]
+        lo = int(st.min()) - tol
+        if prev is not None:
+            lo = min(lo, prev + hop)
+        xw = read(lo, int(st.max()) + n_win + tol + hop)
+        for m in range(m0, m1):
+            s = int(starts[m])
+            if prev is not None and not pinned[m]:
+                nat = xw[:, prev + hop - lo:prev + hop - lo + n_win].sum(axis=0)
+                seg = xw[:, s - tol - lo:s - tol - lo + n_win + 2 * tol].sum(axis=0)
+                corr = irfft(rfft(seg, nfft) * np.conj(rfft(nat, nfft)), nfft)[:2 * tol + 1]
+                sq = np.concatenate([[0.0], np.cumsum(seg.astype(np.float64) ** 2)])
+                energy = sq[n_win:n_win + 2 * tol + 1] - sq[:2 * tol + 1]
+                s = s - tol + int(np.argmax(corr / np.sqrt(energy + 1e-9)))
+            yield m, xw[:, s - lo:s - lo + n_win] * win
+            prev = s
+
+    return _overlap_add_blocks(cuts, n_out, n_frames, hop, n_win, frames)
+
+
+def _overlap_add_blocks(cuts: Sequence[int], n_out: int, n_frames: int, hop: int,
+                        n_win: int, frames: Callable[[int, int], Iterator[tuple[int, np.ndarray]]],
+                        scale: float = 1.0) -> Iterator[tuple[int, np.ndarray]]:
+    """Overlap-add, a block of output at a time (WSOLA's and the phase vocoder's shared
+    mechanism): ``frames(m0, m1)`` yields (m, (channels, n_win) float32) for the frames
+    m0 .. m1-1 in order, frame m centred on output sample m * hop; each block ends at the
+    next of ``cuts`` (the last ``n_out``) and is divided by ``scale``. Yields (first output
+    sample, (channels, k) float32); together they are the whole overlap-add."""
+    half = n_win // 2
     # out[:, i] is output sample (before the half-window trim) out0 + i: what the frames
     # so far have added at or after the next sample to yield (out0 = done + half)
-    out = None
-    out0 = 0
-    prev = None
-    m0 = 0  # next frame
-    done = 0  # output samples yielded
+    out, out0, m0, done = None, 0, 0, 0
     for cut in cuts:
         cut = min(int(cut), n_out)
         if cut <= done:
             continue
         m1 = min(n_frames, (cut + half - 1) // hop + 1)  # the frames that start before cut
         if m1 > m0:
-            st = starts[m0:m1]
-            lo = int(st.min()) - tol
-            if prev is not None:
-                lo = min(lo, prev + hop)
-            xw = read(lo, int(st.max()) + n_win + tol + hop)
-            grown = np.zeros((xw.shape[0], (m1 - 1) * hop + n_win - out0), np.float32)
-            if out is not None:
-                grown[:, :out.shape[1]] += out
-            out = grown
-            for m in range(m0, m1):
-                s = int(starts[m])
-                if prev is not None and not pinned[m]:
-                    nat = xw[:, prev + hop - lo:prev + hop - lo + n_win].sum(axis=0)
-                    seg = xw[:, s - tol - lo:s - tol - lo + n_win + 2 * tol].sum(axis=0)
-                    corr = irfft(rfft(seg, nfft) * np.conj(rfft(nat, nfft)), nfft)[:2 * tol + 1]
-                    sq = np.concatenate([[0.0], np.cumsum(seg.astype(np.float64) ** 2)])
-                    energy = sq[n_win:n_win + 2 * tol + 1] - sq[:2 * tol + 1]
-                    s = s - tol + int(np.argmax(corr / np.sqrt(energy + 1e-9)))
+            size = (m1 - 1) * hop + n_win - out0
+            for m, f in frames(m0, m1):
+                if out is None or out.shape[1] < size:
+                    grown = np.zeros((f.shape[0], size), np.float32)
+                    if out is not None:
+                        grown[:, :out.shape[1]] += out
+                    out = grown
                 p = m * hop - out0
-                out[:, p:p + n_win] += xw[:, s - lo:s - lo + n_win] * win
-                prev = s
+                out[:, p:p + n_win] += f
             m0 = m1
-            del xw
         y = out[:, done + half - out0:cut + half - out0]
         if y.shape[1] < cut - done:  # past the last frame: silence
             y = np.pad(y, ((0, 0), (0, cut - done - y.shape[1])))
-        yield done, np.ascontiguousarray(y)
+        yield done, np.ascontiguousarray(y if scale == 1.0 else y / np.float32(scale))
         out = out[:, cut + half - out0:].copy()
         out0, done = cut + half, cut
 
@@ -259,62 +275,46 @@ def pv_blocks(read: Callable[[int, int], np.ndarray], sr: int, tmap: TimeMap,
     idx0 = np.arange(n_win)
     prev_ang = phase = None
     prev_start = 0
-    out, out0, m0, done = None, 0, 0, 0  # as in wsola_blocks
-    for cut in cuts:
-        cut = min(int(cut), n_out)
-        if cut <= done:
-            continue
-        m1 = min(n_frames, (cut + half - 1) // hop + 1)  # the frames that start before cut
-        if m1 > m0:
-            grown = np.zeros((0, 0), np.float32)
-            for c0 in range(m0, m1, chunk):
-                st = starts[c0:min(m1, c0 + chunk)]
-                lo = int(st.min())
-                xw = read(lo, int(st.max()) + n_win)
-                if grown.size == 0:
-                    grown = np.zeros((xw.shape[0], (m1 - 1) * hop + n_win - out0), np.float32)
-                    if out is not None:
-                        grown[:, :out.shape[1]] += out
-                idx = (st - lo)[:, None] + idx0
-                spec_m = np.fft.rfft(xw.sum(axis=0)[idx] * win, axis=1)
-                ang = np.angle(spec_m)
-                mag = np.abs(spec_m)
-                # identity phase locking: each bin follows its nearest spectral peak
-                peak = np.zeros(mag.shape, bool)
-                peak[:, 2:-2] = ((mag[:, 2:-2] > mag[:, 1:-3]) & (mag[:, 2:-2] >= mag[:, 3:-1])
-                                 & (mag[:, 2:-2] > mag[:, :-4]) & (mag[:, 2:-2] >= mag[:, 4:]))
-                left = np.maximum.accumulate(np.where(peak, bins, -10 * n_bins), axis=1)
-                right = np.minimum.accumulate(np.where(peak, bins, 10 * n_bins)[:, ::-1],
-                                              axis=1)[:, ::-1]
-                near = np.clip(np.where(bins - left <= right - bins, left, right), 0, n_bins - 1)
-                syn = np.empty_like(ang)
-                for j in range(len(st)):
-                    if phase is None:
-                        phase = ang[j].copy()
-                    else:
-                        ha = max(1, int(st[j]) - prev_start)
-                        d = ang[j] - prev_ang - omega * ha
-                        d -= 2 * np.pi * np.round(d / (2 * np.pi))
-                        cand = phase + (omega + d / ha) * hop
-                        nj = near[j]
-                        phase = cand[nj] + ang[j] - ang[j][nj]
-                    syn[j] = phase
-                    prev_ang, prev_start = ang[j], int(st[j])
-                rot = np.exp(1j * (syn - ang))
-                for c in range(xw.shape[0]):
-                    frames = np.fft.irfft(np.fft.rfft(xw[c][idx] * win, axis=1) * rot, n_win,
-                                          axis=1)
-                    frames *= win
-                    for j in range(len(st)):
-                        p = (c0 + j) * hop - out0
-                        grown[c, p:p + n_win] += frames[j]
-            out, m0 = grown, m1
-        y = out[:, done + half - out0:cut + half - out0]
-        if y.shape[1] < cut - done:  # past the last frame: silence
-            y = np.pad(y, ((0, 0), (0, cut - done - y.shape[1])))
-        yield done, np.ascontiguousarray(y / norm)
-        out = out[:, cut + half - out0:].copy()
-        out0, done = cut + half, cut
+
+    def frames(m0: int, m1: int) -> Iterator[tuple[int, np.ndarray]]:
+        nonlocal prev_ang, phase, prev_start
+        for c0 in range(m0, m1, chunk):
+            st = starts[c0:min(m1, c0 + chunk)]
+            lo = int(st.min())
+            xw = read(lo, int(st.max()) + n_win)
+            idx = (st - lo)[:, None] + idx0
+            spec_m = np.fft.rfft(xw.sum(axis=0)[idx] * win, axis=1)
+            ang = np.angle(spec_m)
+            mag = np.abs(spec_m)
+            # identity phase locking: each bin follows its nearest spectral peak
+            peak = np.zeros(mag.shape, bool)
+            peak[:, 2:-2] = ((mag[:, 2:-2] > mag[:, 1:-3]) & (mag[:, 2:-2] >= mag[:, 3:-1])
+                             & (mag[:, 2:-2] > mag[:, :-4]) & (mag[:, 2:-2] >= mag[:, 4:]))
+            left = np.maximum.accumulate(np.where(peak, bins, -10 * n_bins), axis=1)
+            right = np.minimum.accumulate(np.where(peak, bins, 10 * n_bins)[:, ::-1],
+                                          axis=1)[:, ::-1]
+            near = np.clip(np.where(bins - left <= right - bins, left, right), 0, n_bins - 1)
+            syn = np.empty_like(ang)
+            for j in range(len(st)):
+                if phase is None:
+                    phase = ang[j].copy()
+                else:
+                    ha = max(1, int(st[j]) - prev_start)
+                    d = ang[j] - prev_ang - omega * ha
+                    d -= 2 * np.pi * np.round(d / (2 * np.pi))
+                    cand = phase + (omega + d / ha) * hop
+                    nj = near[j]
+                    phase = cand[nj] + ang[j] - ang[j][nj]
+                syn[j] = phase
+                prev_ang, prev_start = ang[j], int(st[j])
+            rot = np.exp(1j * (syn - ang))
+            out = np.stack([np.fft.irfft(np.fft.rfft(xw[c][idx] * win, axis=1) * rot, n_win,
+                                         axis=1) for c in range(xw.shape[0])])
+            out *= win
+            for j in range(len(st)):
+                yield c0 + j, out[:, j]
+
+    return _overlap_add_blocks(cuts, n_out, n_frames, hop, n_win, frames, scale=norm)
 
 
 def _atempo(x: np.ndarray, sr: int, rate: float) -> np.ndarray:
