@@ -80,6 +80,7 @@ ENERGY_GAIN = 2.0         # energy weighs this × the whole-track planner's (the
 WORK_GAIN = 1.0           # … times this in a round's work interval: chosen on midi-full-dev
                           # (docs/montage-edit.md, Tuning); 1, 1.5 and 2 tie there
 LOUD_LEVEL = 6.5          # both sides of a blend at least this loud: bass swap
+BAR_ERR_MAX = 6.0         # a bar's |level − target| counts at most this much
 KEEP_WHOLE = 0.25         # spans within this many levels of the best count as equal: of
                           # those, the one that strands the fewest bars (_keep_rest)
 WORK_WITHIN = 1.0         # a work round's excerpt within this many levels of its target
@@ -444,7 +445,7 @@ def _span(t: Track, g: Grid, slot: Slot, w: Weights, m: float, own: float, tempo
     lv = (g.level_cum[starts + nb] - g.level_cum[starts]) / nb
     # energy: the bars' mean distance from the target (each bar counts, not their mean)
     dev = np.concatenate([[0.0], np.cumsum(np.minimum(np.abs(g.levels - slot.target_level),
-                                                      6.0))])
+                                                      BAR_ERR_MAX))])
     mad = (dev[starts + nb] - dev[starts]) / nb
     minutes = (slot.end_s - slot.start_s) / 60.0
     k_e = energy_gain(slot) * w.energy * max(minutes, 0.75)  # a short one still counts
@@ -740,7 +741,7 @@ def _work_plan(slots: Sequence[Slot], table, grids, artist=None, artist_gap: int
                 mult.setdefault(i, ex.multiple)
     ids = sorted(mult)
     args = ([(grids[i].levels, mult[i]) for i in ids], [n for n, _ in kinds],
-            [t for _, t in kinds], [sum(key[si] == kd for si in work) for kd in kinds], 6.0)
+            [t for _, t in kinds], [sum(key[si] == kd for si in work) for kd in kinds], BAR_ERR_MAX)
     # a track comes back REUSE_GAP excerpts later at most: as many windows as there are
     # work slots (of its length, and in all) that far apart
     caps = ([_spaced([si for si in work if key[si] == kd], REUSE_GAP) for kd in kinds],
@@ -1266,5 +1267,6 @@ def _blend_changes(prev: Choice, cur: Choice, ga: Grid, gb: Grid
 
 
 def _err(g: Grid, i: int, n: int, s: Slot) -> float:
-    """Bars i .. i+n-1's mean |level − the slot's target| (at most 6 a bar)."""
-    return float(np.mean(np.minimum(np.abs(g.levels[i:i + n] - s.target_level), 6.0)))
+    """Bars i .. i+n-1's mean |level − the slot's target| (at most BAR_ERR_MAX a bar), as
+    :func:`_span` measures a span."""
+    return float(np.mean(np.minimum(np.abs(g.levels[i:i + n] - s.target_level), BAR_ERR_MAX)))
