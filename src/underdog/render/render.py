@@ -492,7 +492,7 @@ def cut_in(beats: np.ndarray, downbeats: np.ndarray) -> float:
     silence before the music lengthens the cut's silence past the plan's (warzone2100's
     track20: 0.80 s of it where 0.37 s were planned) and puts no beat on the slot's beat."""
     first = float(beats[0])
-    later = downbeats[downbeats >= first - 1e-6] if len(downbeats) else downbeats
+    later = downbeats[downbeats >= first - 1e-6]
     if len(later) and float(later[0]) <= float(beats[min(len(beats) - 1, 2 * mix.BEATS_PER_BAR)]) + 1e-6:
         return float(later[0])
     return first
