@@ -7,7 +7,9 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from ..errors import UsageError
+import numpy as np
+
+from ..errors import UnderdogError, UsageError
 from ..library.db import Library
 from ..planning.arcs import BUILTIN, Arc, arc_to_toml, load_arc, montage, parse_toml
 from ..planning.reference import (Distances, Learned, LikeResult, Reference, compare,
@@ -141,7 +143,8 @@ def plan(arc: str | Arc = "montage", minutes: float | None = None, *, db: DbPath
          cadence: float | None = None, work: float | None = None, rest: float | None = None,
          rounds: int | None = None, seed: int = 0, avoid_recent: int = 0,
          exclude: Sequence[str | os.PathLike] = (), record: bool = True,
-         options: PlanOptions | None = None, alternatives: int = 1) -> PlanResult:
+         options: PlanOptions | None = None, alternatives: int = 1,
+         check_beats: bool = True) -> PlanResult:
     """Plan a playlist that follows an arc, from the library.
 
     ``arc``: a built-in name or a TOML path (:func:`get_arc`), or an :class:`Arc` (from
@@ -154,8 +157,11 @@ def plan(arc: str | Arc = "montage", minutes: float | None = None, *, db: DbPath
     (position, track id) pairs keep those tracks at their places and plan the rest around
     them, whole-track plans only);
     ``alternatives``: plan this many, each sharing at most half its tracks with an earlier
-    one (the first is recorded). Raises ArcError, PlanError (a locked track that is not
-    usable, or cannot keep its place), PlaylistError, LibraryError."""
+    one (the first is recorded); ``check_beats``: lay each plan out as the render will and,
+    where its beat check hears no steady beat on more than a quarter of a blend side's
+    beats (the render's warning), plan again with those beats unclear
+    (:func:`heard_plans`). Raises ArcError, PlanError (a locked track that is not usable,
+    or cannot keep its place), PlaylistError, LibraryError."""
     from dataclasses import replace
 
     from ..planning.sequencer import alternatives as more_plans
@@ -167,11 +173,107 @@ def plan(arc: str | Arc = "montage", minutes: float | None = None, *, db: DbPath
         opts = replace(opts, seed=seed, avoid_recent=avoid_recent, exclude_ids=frozenset(
             opts.exclude_ids) | playlist_track_ids(lib, exclude))
         plans, note = more_plans(lib, a, alternatives, minutes, opts)
+        if check_beats:
+            plans, note = heard_plans(lib, plans, note,
+                                      lambda src: more_plans(src, a, alternatives, minutes, opts))
         p = plans[0]
         if record and p.entries:
             lib.record_plan([e.track.id for e in p.entries], a.name, seed)
     spec = arc_spec(arc, a, p.timeline.total_s / 60.0, cadence, work, rest, rounds)
     return PlanResult(p, a, spec, plans[1:], note)
+
+
+HEARD_ROUNDS = 3  # plan again at most this often over blends the beat check heard unsteady
+
+
+def heard_plans(lib: Library, plans: list[Plan], note: str | None,
+                replan: Any) -> tuple[list[Plan], str | None]:
+    """The planner's blends checked by ear before any render: each plan with blends is laid
+    out as the render lays it (``render.render.unsteady_beats``: the render's beat lines
+    and its beat check on each overlap's window as the mix plays it). Where the check hears
+    no steady beat on more than a quarter of a blend side's beats, which the render would
+    warn of, those beats count as unclear (stored clarity 0) and ``replan(source)`` plans
+    again from a view of ``lib`` that says so; the planner's own rule then moves, shortens
+    or cuts that blend (planning/excerpts.py). Up to ``HEARD_ROUNDS`` rounds (a new blend
+    can be heard unsteady too); the first plan's report notes how many blends were heard
+    so. A file that cannot be read leaves its plan as it is (the render will say why)."""
+    from ..export.playlists import jsonable
+    from ..render.render import plan_from_json, unsteady_beats
+    from .render import open_library_beats
+
+    beats_for = open_library_beats(lib)
+    marks: dict[int, set[int]] = {}
+    heard = 0
+    for _ in range(HEARD_ROUNDS):
+        new = 0
+        for p in plans:
+            if len(p.entries) < 2:
+                continue
+            try:
+                found = unsteady_beats(plan_from_json(jsonable(p.as_dict()), "the plan"),
+                                       beats_for)
+            except UnderdogError:
+                continue
+            for i, times in found.items():
+                tid = p.entries[i].track.id
+                if tid is None:
+                    continue
+                got = _bars_of(*lib.rhythm(tid)[:2], times) - marks.get(tid, set())
+                if got:
+                    marks.setdefault(tid, set()).update(got)
+                    new += 1
+        if not new:
+            break
+        heard += new
+        plans, note = replan(_HeardClarity(lib, marks))
+    if heard and plans:
+        plans[0].report.notes.append(
+            f"{heard} blend side{'s' * (heard != 1)} where the render's beat check heard no "
+            "steady beat: planned again with those beats unclear")
+        plans[0].stats["heard_unsteady"] = heard
+    return plans, note
+
+
+def _bars_of(beats: np.ndarray, downbeats: np.ndarray, times: np.ndarray) -> set[int]:
+    """The indices of the stored beats of every bar that holds one of ``times`` (each
+    taken as its nearest stored beat): the planner blends over whole bars, and a bar is
+    as steady as its least steady beat."""
+    beats = np.asarray(beats, np.float64)
+    if len(beats) < 2 or not len(times):
+        return set()
+    j = np.clip(np.searchsorted(beats, times), 1, len(beats) - 1)
+    j = np.where(times - beats[j - 1] < beats[j] - times, j - 1, j)
+    starts = np.flatnonzero(np.isin(np.round(beats, 3), np.round(np.asarray(downbeats,
+                                                                             np.float64), 3)))
+    out: set[int] = set()
+    for x in set(int(v) for v in j):
+        k = np.searchsorted(starts, x, side="right") - 1
+        lo = int(starts[k]) if k >= 0 else 0
+        hi = int(starts[k + 1]) if k + 1 < len(starts) else min(len(beats), lo + 4)
+        out.update(range(lo, max(hi, x + 1)))
+    return out
+
+
+class _HeardClarity:
+    """``lib`` for the planner, with the beats the render's beat check heard unsteady
+    (``marks``: track id -> stored beat indices) at clarity 0."""
+
+    def __init__(self, lib: Library, marks: dict[int, set[int]]):
+        self._lib, self._marks = lib, marks
+
+    def beat_clarity(self, track_id: int) -> np.ndarray:
+        c = self._lib.beat_clarity(track_id)
+        idx = self._marks.get(track_id)
+        if not idx:
+            return c
+        if not len(c):  # not analysed: every beat clear but these
+            c = np.full(len(self._lib.rhythm(track_id)[0]), 255, np.uint8)
+        c = np.array(c, np.uint8)
+        c[[i for i in idx if i < len(c)]] = 0
+        return c
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._lib, name)
 
 
 def plan_order(track_ids: Sequence[int], arc: str | Arc = "montage",

@@ -29,6 +29,16 @@ def library_beats(db: DbPath = None, warn: Callable[[str], None] | None = None):
             warn(f"{exc}; beats come from a fresh analysis")
         return analysis_beats
 
+    beats_for = open_library_beats(lib)
+    beats_for.close = lib.close  # type: ignore[attr-defined]
+    return beats_for
+
+
+def open_library_beats(lib):
+    """A ``beats_for`` on the open library ``lib``: its beats and downbeats where it holds
+    the track, else a fresh analysis of the file."""
+    from ..render.render import analysis_beats
+
     def beats_for(track_path: str) -> tuple[np.ndarray, np.ndarray]:
         t = lib.get_track(track_path)
         if t is not None and t.status == "ok":
@@ -37,7 +47,6 @@ def library_beats(db: DbPath = None, warn: Callable[[str], None] | None = None):
                 return beats.astype(np.float64), downbeats.astype(np.float64)
         return analysis_beats(track_path)
 
-    beats_for.close = lib.close  # type: ignore[attr-defined]
     return beats_for
 
 

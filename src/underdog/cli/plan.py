@@ -104,6 +104,10 @@ def plan(
                                    "its place: PLACE=TRACK_ID (1-based; repeatable), e.g. "
                                    "--lock 1=42; the planner plans the rest around it. "
                                    "Whole-track plans."),
+    check_beats: bool = typer.Option(True, "--check-beats/--no-check-beats", help="Lay the "
+                                     "plan out as the render will and plan again over blends "
+                                     "whose beat it hears unsteady (reads each blend's "
+                                     "audio; see docs/render.md)."),
     db: Optional[Path] = DB_OPTION,
     mix: MixRequest = None,
 ) -> None:
@@ -121,7 +125,8 @@ def plan(
                        max_track_s=60.0 * (max_track_minutes or math.inf))
     r = plan_playlist(arc, minutes, db=db, cadence=cadence, work=work, rest=rest,
                       rounds=rounds, seed=seed, avoid_recent=avoid_recent, exclude=exclude,
-                      record=record, options=opts, alternatives=alternatives)
+                      record=record, options=opts, alternatives=alternatives,
+                      check_beats=check_beats)
     p, a = r.plan, r.arc
     print_plan(console, p, explain)
     if lock_whole and a.excerpts:

@@ -209,13 +209,15 @@ def analysis_beats(path: str) -> tuple[np.ndarray, np.ndarray]:
 
 def audio_refiner(paths: list[str], sr: int = MIX_SR, secs: dict[str, float] | None = None,
                   unsteady: dict[tuple[int, bool], tuple[int, int]] | None = None,
-                  maps: FileMaps | None = None) -> mix.Refine:
+                  maps: FileMaps | None = None,
+                  heard: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] | None = None
+                  ) -> mix.Refine:
     """A ``mix.Refine`` that reads the window of each beat line from excerpt ``i``'s file
     (``paths[i]``) and places its beats as the audio has them (``beatgrid.refine_beats``:
     the phase the beat tracker hears there, onsets to the millisecond, drift). With
     ``unsteady``, each line's (excerpt index, forward) gets (beats where the tracker hears
-    no steady beat, beats) (``beatgrid.steady_beats``). ``maps``: the render's
-    ``source.FileMaps``."""
+    no steady beat, beats) (``beatgrid.steady_beats``), and ``heard`` its (beats, steady
+    per beat). ``maps``: the render's ``source.FileMaps``."""
 
     def refine(i: int, at: float, period: float, count: int, forward: bool) -> np.ndarray:
         t = time.perf_counter()
@@ -229,9 +231,12 @@ def audio_refiner(paths: list[str], sr: int = MIX_SR, secs: dict[str, float] | N
             return mix.beat_line(at, period, count, forward)
         memo: dict = {}  # the window's onset strengths, analysed once for both
         got = beatgrid.refine_beats(x, sr, lo, at, period, count, forward, memo)
-        if unsteady is not None:
+        if unsteady is not None or heard is not None:
             ok = beatgrid.steady_beats(x, sr, lo, got, forward, memo=memo)
-            unsteady[(i, forward)] = (int(len(ok) - ok.sum()), len(ok))
+            if unsteady is not None:
+                unsteady[(i, forward)] = (int(len(ok) - ok.sum()), len(ok))
+            if heard is not None:
+                heard[(i, forward)] = (np.asarray(got, np.float64), ok)
         if secs is not None:
             secs["refine"] = secs.get("refine", 0.0) + time.perf_counter() - t
         return got
@@ -257,6 +262,67 @@ def unsteady_warnings(plan: Plan, unsteady: dict[tuple[int, bool], tuple[int, in
                            f"{bad} of {n} beats of {_chapter_name(plan.entries[i])} there; "
                            "the beats may not meet")
     return out
+
+
+def lay_out(plan: Plan, beats_for: BeatsFor, sr: int = MIX_SR, *, tempo: str = "follow",
+            refine: bool = True, secs: dict[str, float] | None = None,
+            unsteady: dict[tuple[int, bool], tuple[int, int]] | None = None,
+            heard: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] | None = None,
+            maps: FileMaps | None = None) -> list[mix.Placement]:
+    """Each excerpt of ``plan`` placed on the session clock (``mix.layout``), its beats
+    from ``beats_for``; with ``refine``, each overlap's beat lines corrected against the
+    audio (``audio_refiner``, which fills ``unsteady`` and ``heard``). ``secs`` gets the
+    time spent in ``analyze`` (``beats_for``) and ``refine``. Raises PlanFileError."""
+    grids: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    excerpts = []
+    for i, e in enumerate(plan.entries):
+        t = time.perf_counter()
+        if e.path not in grids:
+            grids[e.path] = beats_for(e.path)
+        if secs is not None:
+            secs["analyze"] = secs.get("analyze", 0.0) + time.perf_counter() - t
+        beats, downbeats = grids[e.path]
+        if len(beats) < 4:
+            raise PlanFileError(f"entry {i + 1}", f"{e.path}: too few beats to beat-match")
+        if e.in_s >= beats[-1]:  # a file cut or replaced since the plan was made
+            raise PlanFileError(f"entry {i + 1}", f"{e.path}: the excerpt starts at "
+                                f"{e.in_s:.1f} s, after the track's last beat at "
+                                f"{beats[-1]:.1f} s (has the file changed?)")
+        out_s = e.out_s if e.out_s is not None else float(beats[-1])
+        in_s = e.in_s
+        if e.whole and i > 0 and e.transition.shape == "cut":
+            in_s = cut_in(beats, downbeats)
+        follow = tempo == "follow"
+        excerpts.append(mix.Excerpt(beats=beats, in_s=in_s, out_s=out_s,
+                                    target_bpm=(e.tempo_bpm or e.arc_bpm) if follow else None,
+                                    downbeats=downbeats,
+                                    start_s=e.start_s if follow or i == 0 else None))
+    try:
+        return mix.layout(excerpts, [e.transition for e in plan.entries[1:]],
+                          start_s=plan.entries[0].start_s or 0.0,
+                          refine=audio_refiner([e.path for e in plan.entries], sr, secs,
+                                               unsteady, maps, heard) if refine else None)
+    except ValueError as exc:
+        raise PlanFileError("plan", str(exc)) from None
+
+
+def unsteady_beats(plan: Plan, beats_for: BeatsFor, tempo: str = "follow"
+                   ) -> dict[int, np.ndarray]:
+    """The blends the render would warn of (``unsteady_warnings``), found before any
+    render: per entry index, the times (track time, s) of the beats of each such blend
+    side where the beat tracker hears no steady beat. Lays the plan out with the render's
+    own refiner (reads only each overlap's window). Raises PlanFileError."""
+    heard: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
+    lay_out(plan, beats_for, tempo=tempo, heard=heard)
+    out: dict[int, list[np.ndarray]] = {}
+    for k, e in enumerate(plan.entries[1:]):
+        if e.transition.shape == "cut":
+            continue
+        for i, forward in ((k, False), (k + 1, True)):
+            got, ok = heard.get((i, forward), (np.zeros(0), np.zeros(0, bool)))
+            if len(ok) and np.count_nonzero(~ok) > len(ok) / 4:
+                out.setdefault(i, []).append(np.asarray(got, np.float64)[~ok])
+    return {i: np.sort(np.concatenate(v)) for i, v in out.items()}
 
 
 def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LUFS,
@@ -285,39 +351,10 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
     t_all = time.perf_counter()
     secs = {k: 0.0 for k in ("analyze", "refine", "read", "level", "stretch", "mix", "limit",
                              "encode")}
-    grids: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     maps = FileMaps()  # what the reads learn of each file, for its next read
-    excerpts = []
-    for i, e in enumerate(plan.entries):
-        t = time.perf_counter()
-        if e.path not in grids:
-            grids[e.path] = beats_for(e.path)
-        secs["analyze"] += time.perf_counter() - t
-        beats, downbeats = grids[e.path]
-        if len(beats) < 4:
-            raise PlanFileError(f"entry {i + 1}", f"{e.path}: too few beats to beat-match")
-        if e.in_s >= beats[-1]:  # a file cut or replaced since the plan was made
-            raise PlanFileError(f"entry {i + 1}", f"{e.path}: the excerpt starts at "
-                                f"{e.in_s:.1f} s, after the track's last beat at "
-                                f"{beats[-1]:.1f} s (has the file changed?)")
-        out_s = e.out_s if e.out_s is not None else float(beats[-1])
-        in_s = e.in_s
-        if e.whole and i > 0 and e.transition.shape == "cut":
-            in_s = cut_in(beats, downbeats)
-        follow = tempo == "follow"
-        excerpts.append(mix.Excerpt(beats=beats, in_s=in_s, out_s=out_s,
-                                    target_bpm=(e.tempo_bpm or e.arc_bpm) if follow else None,
-                                    downbeats=downbeats,
-                                    start_s=e.start_s if follow or i == 0 else None))
-    transitions = [e.transition for e in plan.entries[1:]]
     unsteady: dict[tuple[int, bool], tuple[int, int]] = {}
-    try:
-        places = mix.layout(excerpts, transitions,
-                            start_s=plan.entries[0].start_s or 0.0,
-                            refine=audio_refiner([e.path for e in plan.entries], sr, secs,
-                                                 unsteady, maps) if refine else None)
-    except ValueError as exc:
-        raise PlanFileError("plan", str(exc)) from None
+    places = lay_out(plan, beats_for, sr, tempo=tempo, refine=refine, secs=secs,
+                     unsteady=unsteady, maps=maps)
     warnings = [w for p in places for w in p.warnings] + unsteady_warnings(plan, unsteady)
     origin = min(p.start_s for p in places)
     n_total = int(round((max(p.end_s for p in places) - origin) * sr))
