@@ -384,9 +384,11 @@ def score(playlist: str | os.PathLike, *, arc: str | None = None,
 
 def like_from_library(lib: Library, ref: Reference, minutes: float | None = None, *,
                       exclude_reference: bool = True, exclude_artists: bool = False,
-                      seed: int = 0, learned: Learned | None = None) -> LikeResult:
+                      seed: int = 0, learned: Learned | None = None,
+                      check_beats: bool = False) -> LikeResult:
     """Learn ``ref``, plan it from ``lib`` (and the montage and random baselines), and
-    measure all three against the reference."""
+    measure all three against the reference. ``check_beats``: the rebuild's blends checked
+    by ear as :func:`plan` does (:func:`heard_plans`)."""
     learned = learned or learn(ref)
     mins = float(minutes) if minutes is not None else learned.arc.minutes
     candidates = lib.tracks()
@@ -396,7 +398,11 @@ def like_from_library(lib: Library, ref: Reference, minutes: float | None = None
 
         excl |= same_sound_ids(lib, candidates, ref)
     src = _ReadOnce(lib, candidates)  # both plans read the library as it was read here
-    ours = make_plan(src, learned.arc, mins, PlanOptions(seed=seed, exclude_ids=excl))
+    opts = PlanOptions(seed=seed, exclude_ids=excl)
+    ours = make_plan(src, learned.arc, mins, opts)
+    if check_beats:
+        ours = heard_plans(src, [ours], None,
+                           lambda s: ([make_plan(s, learned.arc, mins, opts)], None))[0][0]
     mont = make_plan(src, montage(), mins, PlanOptions(seed=seed, exclude_ids=excl))
     rnd = random_pick(candidates, mins, excl, seed)
     rows = compare(ref, {"underdog": ours.tracks, "montage": mont.tracks, "random": rnd})
@@ -430,13 +436,14 @@ def like_record(r: LikeResult) -> dict[str, Any]:
 
 def like(reference: str | os.PathLike, minutes: float | None = None, *, db: DbPath = None,
          exclude_reference: bool = True, exclude_artists: bool = False, seed: int = 0,
-         record: bool = True) -> LikeResult:
+         record: bool = True, check_beats: bool = True) -> LikeResult:
     """Learn a reference soundtrack's shape (a playlist, a folder of audio files, or a
     tracklist matched against the library) and rebuild it from the library.
 
     Files of the reference the library lacks are analyzed now (nothing is stored);
     unusable ones are listed in ``result.reference.skipped``. ``record``: remember the
-    plan for ``plan --avoid-recent``. The learned arc's TOML is ``result.learned.toml``.
+    plan for ``plan --avoid-recent``; ``check_beats``: as for :func:`plan`. The learned
+    arc's TOML is ``result.learned.toml``.
     Raises UnusableReference, PlanError, ArcError, LibraryError."""
     from .reference import load_reference
 
@@ -445,7 +452,8 @@ def like(reference: str | os.PathLike, minutes: float | None = None, *, db: DbPa
             warnings.simplefilter("ignore")  # skipped files are in ref.skipped instead
             ref = load_reference(reference, lib)
         r = like_from_library(lib, ref, minutes, exclude_reference=exclude_reference,
-                              exclude_artists=exclude_artists, seed=seed)
+                              exclude_artists=exclude_artists, seed=seed,
+                              check_beats=check_beats)
         if record and r.plan.entries:
             lib.record_plan([e.track.id for e in r.plan.entries], r.plan.arc.name, seed)
     return r

@@ -17,7 +17,7 @@ from ..planning.reference import Distances, LikeResult
 from .common import print_plan
 from .render import MixRequest, with_mix_options
 from .root import app
-from .options import (DB_OPTION, OUTPUT_OPTION, PLOT_OPTION, RELATIVE_TO_OPTION,
+from .options import (CHECK_BEATS_OPTION, DB_OPTION, OUTPUT_OPTION, PLOT_OPTION, RELATIVE_TO_OPTION,
                       minutes_option, seed_option)
 from .output import line, output_console
 
@@ -85,13 +85,15 @@ def like(
     relative_to: Optional[Path] = RELATIVE_TO_OPTION,
     record: bool = typer.Option(True, "--record/--no-record", help="Remember this plan for "
                                 "`underdog plan --avoid-recent`."),
+    check_beats: bool = CHECK_BEATS_OPTION,
     db: Optional[Path] = DB_OPTION,
     mix: MixRequest = None,
 ) -> None:
     """Learn a reference soundtrack's shape and rebuild it from your library."""
     console = output_console(output, piped_width=220 if explain else 120)
     r = like_playlist(reference, minutes, db=db, exclude_reference=exclude_reference,
-                      exclude_artists=exclude_artists, seed=seed, record=record)
+                      exclude_artists=exclude_artists, seed=seed, record=record,
+                      check_beats=check_beats)
     ref = r.reference
     for p, why in ref.skipped:
         console.print(line(("warning", "yellow"), f" reference: skipped {p}: {why}"),

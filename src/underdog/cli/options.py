@@ -7,6 +7,10 @@ DB_OPTION = typer.Option(None, "--db", help="Library database (default: $UNDERDO
 OUTPUT_OPTION = typer.Option([], "-o", "--output", help="Write the playlist: .m3u8, .xspf, "
                              ".json or .xml (rekordbox) (repeatable).")
 PLOT_OPTION = typer.Option(None, "--plot", help="Write the arc plot (PNG).")
+CHECK_BEATS_OPTION = typer.Option(True, "--check-beats/--no-check-beats", help="Lay the "
+                                  "plan out as the render will and plan again over blends "
+                                  "whose beat it hears unsteady (reads each blend's audio; "
+                                  "see docs/render.md).")
 RELATIVE_TO_OPTION = typer.Option(None, "--relative-to", help="M3U8 paths relative to this "
                                   "folder.")
 

@@ -18,9 +18,9 @@ from ..planning.sequencer import PlanOptions
 from .common import print_plan, print_score_report, print_score_rows
 from .render import MixRequest, with_mix_options
 from .root import app
-from .options import (AVOID_RECENT, CADENCE_OPTION, DB_OPTION, OUTPUT_OPTION, PLOT_OPTION,
-                      RELATIVE_TO_OPTION, REST_OPTION, ROUNDS_OPTION, WORK_OPTION,
-                      minutes_option, seed_option, within)
+from .options import (AVOID_RECENT, CADENCE_OPTION, CHECK_BEATS_OPTION, DB_OPTION,
+                      OUTPUT_OPTION, PLOT_OPTION, RELATIVE_TO_OPTION, REST_OPTION,
+                      ROUNDS_OPTION, WORK_OPTION, minutes_option, seed_option, within)
 from .output import line, output_console, print_records
 
 
@@ -104,10 +104,7 @@ def plan(
                                    "its place: PLACE=TRACK_ID (1-based; repeatable), e.g. "
                                    "--lock 1=42; the planner plans the rest around it. "
                                    "Whole-track plans."),
-    check_beats: bool = typer.Option(True, "--check-beats/--no-check-beats", help="Lay the "
-                                     "plan out as the render will and plan again over blends "
-                                     "whose beat it hears unsteady (reads each blend's "
-                                     "audio; see docs/render.md)."),
+    check_beats: bool = CHECK_BEATS_OPTION,
     db: Optional[Path] = DB_OPTION,
     mix: MixRequest = None,
 ) -> None:
