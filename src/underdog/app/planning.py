@@ -202,6 +202,7 @@ def heard_plans(lib: Library, plans: list[Plan], note: str | None,
     from .render import open_library_beats
 
     beats_for = open_library_beats(lib)
+    known: dict = {}  # each line read and checked once over the rounds
     marks: dict[int, set[int]] = {}
     heard = 0
     for _ in range(HEARD_ROUNDS):
@@ -211,7 +212,7 @@ def heard_plans(lib: Library, plans: list[Plan], note: str | None,
                 continue
             try:
                 found = unsteady_beats(plan_from_json(jsonable(p.as_dict()), "the plan"),
-                                       beats_for)
+                                       beats_for, known=known)
             except UnderdogError:
                 continue
             for i, times in found.items():

@@ -210,16 +210,27 @@ def analysis_beats(path: str) -> tuple[np.ndarray, np.ndarray]:
 def audio_refiner(paths: list[str], sr: int = MIX_SR, secs: dict[str, float] | None = None,
                   unsteady: dict[tuple[int, bool], tuple[int, int]] | None = None,
                   maps: FileMaps | None = None,
-                  heard: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] | None = None
-                  ) -> mix.Refine:
+                  heard: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] | None = None,
+                  known: dict | None = None) -> mix.Refine:
     """A ``mix.Refine`` that reads the window of each beat line from excerpt ``i``'s file
     (``paths[i]``) and places its beats as the audio has them (``beatgrid.refine_beats``:
     the phase the beat tracker hears there, onsets to the millisecond, drift). With
     ``unsteady``, each line's (excerpt index, forward) gets (beats where the tracker hears
     no steady beat, beats) (``beatgrid.steady_beats``), and ``heard`` its (beats, steady
-    per beat). ``maps``: the render's ``source.FileMaps``."""
+    per beat). ``maps``: the render's ``source.FileMaps``. ``known``: a dict kept between
+    refiners of the same files: a line asked again (file, place, length, direction) is not
+    read and checked again (the check by ear plans several times over mostly the same
+    blends)."""
 
     def refine(i: int, at: float, period: float, count: int, forward: bool) -> np.ndarray:
+        key = (paths[i], sr, round(at, 6), round(period, 9), count, forward)
+        if known is not None and key in known:
+            got, ok = known[key]
+            if unsteady is not None:
+                unsteady[(i, forward)] = (int(len(ok) - ok.sum()), len(ok))
+            if heard is not None:
+                heard[(i, forward)] = (got, ok)
+            return got.copy()
         t = time.perf_counter()
         span = count * period
         # the body beside the overlap too: the tracker hears the beat in that context
@@ -237,6 +248,8 @@ def audio_refiner(paths: list[str], sr: int = MIX_SR, secs: dict[str, float] | N
                 unsteady[(i, forward)] = (int(len(ok) - ok.sum()), len(ok))
             if heard is not None:
                 heard[(i, forward)] = (np.asarray(got, np.float64), ok)
+            if known is not None:
+                known[key] = (np.asarray(got, np.float64), ok)
         if secs is not None:
             secs["refine"] = secs.get("refine", 0.0) + time.perf_counter() - t
         return got
@@ -268,7 +281,7 @@ def lay_out(plan: Plan, beats_for: BeatsFor, sr: int = MIX_SR, *, tempo: str = "
             refine: bool = True, secs: dict[str, float] | None = None,
             unsteady: dict[tuple[int, bool], tuple[int, int]] | None = None,
             heard: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] | None = None,
-            maps: FileMaps | None = None) -> list[mix.Placement]:
+            maps: FileMaps | None = None, known: dict | None = None) -> list[mix.Placement]:
     """Each excerpt of ``plan`` placed on the session clock (``mix.layout``), its beats
     from ``beats_for``; with ``refine``, each overlap's beat lines corrected against the
     audio (``audio_refiner``, which fills ``unsteady`` and ``heard``). ``secs`` gets the
@@ -301,19 +314,21 @@ def lay_out(plan: Plan, beats_for: BeatsFor, sr: int = MIX_SR, *, tempo: str = "
         return mix.layout(excerpts, [e.transition for e in plan.entries[1:]],
                           start_s=plan.entries[0].start_s or 0.0,
                           refine=audio_refiner([e.path for e in plan.entries], sr, secs,
-                                               unsteady, maps, heard) if refine else None)
+                                               unsteady, maps, heard, known)
+                          if refine else None)
     except ValueError as exc:
         raise PlanFileError("plan", str(exc)) from None
 
 
-def unsteady_beats(plan: Plan, beats_for: BeatsFor, tempo: str = "follow"
-                   ) -> dict[int, np.ndarray]:
+def unsteady_beats(plan: Plan, beats_for: BeatsFor, tempo: str = "follow",
+                   known: dict | None = None) -> dict[int, np.ndarray]:
     """The blends the render would warn of (``unsteady_warnings``), found before any
     render: per entry index, the times (track time, s) of the beats of each such blend
     side where the beat tracker hears no steady beat. Lays the plan out with the render's
-    own refiner (reads only each overlap's window). Raises PlanFileError."""
+    own refiner (reads only each overlap's window; ``known``: as for ``audio_refiner``).
+    Raises PlanFileError."""
     heard: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
-    lay_out(plan, beats_for, tempo=tempo, heard=heard)
+    lay_out(plan, beats_for, tempo=tempo, heard=heard, known=known)
     out: dict[int, list[np.ndarray]] = {}
     for k, e in enumerate(plan.entries[1:]):
         if e.transition.shape == "cut":
