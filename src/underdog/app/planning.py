@@ -196,7 +196,8 @@ def heard_plans(lib: Library, plans: list[Plan], note: str | None,
     again from a view of ``lib`` that says so; the planner's own rule then moves, shortens
     or cuts that blend (planning/excerpts.py). Up to ``HEARD_ROUNDS`` rounds (a new blend
     can be heard unsteady too); the first plan's report notes how many blends were heard
-    so. A file that cannot be read leaves its plan as it is (the render will say why)."""
+    so. A file that cannot be read leaves its plan as it is (the render will say why), and
+    so does a re-plan that fails (the render warns of the blend instead)."""
     from ..export.playlists import jsonable
     from ..render.render import plan_from_json, unsteady_beats
     from .render import open_library_beats
@@ -225,8 +226,11 @@ def heard_plans(lib: Library, plans: list[Plan], note: str | None,
                     new += 1
         if not new:
             break
+        try:
+            plans, note = replan(_HeardClarity(lib, marks))
+        except UnderdogError:  # e.g. locked tracks that no longer fit: keep the plans heard
+            break
         heard += new
-        plans, note = replan(_HeardClarity(lib, marks))
     if heard and plans:
         plans[0].report.notes.append(
             f"{heard} blend side{'s' * (heard != 1)} where the render's beat check heard no "
