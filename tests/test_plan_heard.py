@@ -12,8 +12,9 @@ import pytest
 import soundfile as sf
 
 from underdog import app
-from underdog.app.planning import _bars_of, get_arc, heard_plans
+from underdog.app.planning import get_arc, heard_plans
 from underdog.library.db import open_library
+from underdog.planning.excerpts import beats_of_bars
 from underdog.planning.sequencer import PlanOptions, alternatives
 from underdog.render.source import MIX_SR, read_span
 
@@ -86,9 +87,10 @@ def test_a_blend_the_render_would_warn_of_is_planned_again(demo_db, tmp_path):  
     assert any("beat check heard" in n for n in new.report.notes)
 
 
-def test_bars_of_marks_whole_bars():
+def test_beats_of_bars_marks_whole_bars():
     beats = np.arange(40) * 0.5
     down = beats[::4]
-    got = _bars_of(beats, down, np.array([5.1, 12.0]))
+    got = beats_of_bars(beats, down, np.array([5.1, 12.0]))
     assert got == set(range(8, 12)) | set(range(24, 28))
-    assert _bars_of(beats, down, np.zeros(0)) == set()
+    assert beats_of_bars(beats, down, np.zeros(0)) == set()
+    assert beats_of_bars(beats, down[:2], np.array([5.1])) == set(range(8, 12))  # no downbeats

@@ -139,16 +139,22 @@ def test_steady_beats_finds_where_a_beat_moves_by_a_16th(tmp_path):
     # through the render's refiner, from a file
     path = tmp_path / "jumped.wav"
     sf.write(path, y.T, sr)
-    unsteady: dict = {}
-    got = audio_refiner([str(path)], unsteady=unsteady)(0, at - lo, per, 32, True)
+    heard: dict = {}
+    got = audio_refiner([str(path)], heard=heard)(0, at - lo, per, 32, True)
     assert len(got) == 33
-    bad, n = unsteady[(0, True)]
+    placed, steady = heard[(0, True)]
+    np.testing.assert_array_equal(placed, got)
+    bad, n = int(np.count_nonzero(~steady)), len(steady)
     assert n == 33 and bad > n / 4
     # the render's report: one warning for that blend, none for a cut or a steady side
     plan = Plan([PlanEntry(path="a.flac", title="Before"),
                  PlanEntry(path=str(path), title="Jumped"),
                  PlanEntry(path="c.flac", title="After", transition=mix.Transition("cut"))])
-    notes = unsteady_warnings(plan, {(0, False): (2, 33), (1, True): (bad, n), (2, True): (33, 33)})
+    def side(n_bad: int) -> tuple[np.ndarray, np.ndarray]:
+        return np.arange(33.0), np.arange(33) >= n_bad
+
+    notes = unsteady_warnings(plan, {(0, False): side(2), (1, True): (placed, steady),
+                                     (2, True): side(33)})
     assert len(notes) == 1 and "Before -> Jumped" in notes[0] and f"{bad} of 33" in notes[0]
 
 

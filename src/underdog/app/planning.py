@@ -199,6 +199,7 @@ def heard_plans(lib: Library, plans: list[Plan], note: str | None,
     so. A file that cannot be read leaves its plan as it is (the render will say why), and
     so does a re-plan that fails (the render warns of the blend instead)."""
     from ..export.playlists import jsonable
+    from ..planning.excerpts import beats_of_bars
     from ..render.render import plan_from_json, unsteady_beats
     from .render import open_library_beats
 
@@ -220,7 +221,7 @@ def heard_plans(lib: Library, plans: list[Plan], note: str | None,
                 tid = p.entries[i].track.id
                 if tid is None:
                     continue
-                got = _bars_of(*lib.rhythm(tid)[:2], times) - marks.get(tid, set())
+                got = beats_of_bars(*lib.rhythm(tid)[:2], times) - marks.get(tid, set())
                 if got:
                     marks.setdefault(tid, set()).update(got)
                     new += 1
@@ -237,26 +238,6 @@ def heard_plans(lib: Library, plans: list[Plan], note: str | None,
             "steady beat: planned again with those beats unclear")
         plans[0].stats["heard_unsteady"] = heard
     return plans, note
-
-
-def _bars_of(beats: np.ndarray, downbeats: np.ndarray, times: np.ndarray) -> set[int]:
-    """The indices of the stored beats of every bar that holds one of ``times`` (each
-    taken as its nearest stored beat): the planner blends over whole bars, and a bar is
-    as steady as its least steady beat."""
-    beats = np.asarray(beats, np.float64)
-    if len(beats) < 2 or not len(times):
-        return set()
-    j = np.clip(np.searchsorted(beats, times), 1, len(beats) - 1)
-    j = np.where(times - beats[j - 1] < beats[j] - times, j - 1, j)
-    starts = np.flatnonzero(np.isin(np.round(beats, 3), np.round(np.asarray(downbeats,
-                                                                             np.float64), 3)))
-    out: set[int] = set()
-    for x in set(int(v) for v in j):
-        k = np.searchsorted(starts, x, side="right") - 1
-        lo = int(starts[k]) if k >= 0 else 0
-        hi = int(starts[k + 1]) if k + 1 < len(starts) else min(len(beats), lo + 4)
-        out.update(range(lo, max(hi, x + 1)))
-    return out
 
 
 class _HeardClarity:
@@ -408,7 +389,7 @@ def like_from_library(lib: Library, ref: Reference, minutes: float | None = None
     if check_beats:
         ours = heard_plans(src, [ours], None,
                            lambda s: ([make_plan(s, learned.arc, mins, opts)], None))[0][0]
-    mont = make_plan(src, montage(), mins, PlanOptions(seed=seed, exclude_ids=excl))
+    mont = make_plan(src, montage(), mins, opts)
     rnd = random_pick(candidates, mins, excl, seed)
     rows = compare(ref, {"underdog": ours.tracks, "montage": mont.tracks, "random": rnd})
     return LikeResult(ref, learned, ours, mont, rnd, mins, len(excl), rows)

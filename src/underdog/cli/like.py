@@ -17,8 +17,8 @@ from ..planning.reference import Distances, LikeResult
 from .common import print_plan
 from .render import MixRequest, with_mix_options
 from .root import app
-from .options import (CHECK_BEATS_OPTION, DB_OPTION, OUTPUT_OPTION, PLOT_OPTION, RELATIVE_TO_OPTION,
-                      minutes_option, seed_option)
+from .options import (CHECK_BEATS_OPTION, DB_OPTION, OUTPUT_OPTION, PLOT_OPTION,
+                      RELATIVE_TO_OPTION, minutes_option, seed_option)
 from .output import line, output_console
 
 

@@ -190,11 +190,40 @@ def track_grid(t: Track, rhythm: Rhythm | None) -> Grid | None:
         lv = np.full(len(mids), base)
     beats_cum = unclear_cum = None
     if clarity is not None:  # each bar's beats: those from its downbeat to the next
-        at = np.searchsorted(beats, downbeats - 0.25 * beat_s)
+        at = bar_first_beats(beats, downbeats, beat_s)
         u = np.concatenate([[0], np.cumsum(clarity < CLEAR)])
         beats_cum, unclear_cum = at - at[0], u[at] - u[at[0]]
     return Grid(downbeats, phrase, np.concatenate([[0.0], np.cumsum(lv)]), lv, beat_s,
                 source, beats_cum, unclear_cum)
+
+
+def bar_first_beats(beats: np.ndarray, downbeats: np.ndarray, beat_s: float) -> np.ndarray:
+    """Per bar, the index of its first stored beat: the first from a quarter beat before
+    its downbeat (how a bar's beats, and so its unclear ones, are counted)."""
+    return np.searchsorted(beats, np.asarray(downbeats, np.float64) - 0.25 * beat_s)
+
+
+def beats_of_bars(beats: np.ndarray, downbeats: np.ndarray, times: np.ndarray) -> set[int]:
+    """The indices of the stored beats of every bar (as :func:`track_grid` counts them:
+    :func:`bar_first_beats`; without downbeats, every fourth beat; the beats before the
+    first bar as one more) that holds one of ``times`` (each taken as its nearest stored
+    beat)."""
+    beats = np.asarray(beats, np.float64)
+    times = np.asarray(times, np.float64)
+    if len(beats) < 2 or not len(times):
+        return set()
+    downbeats = np.asarray(downbeats, np.float64)
+    if len(downbeats) < 3:
+        downbeats = beats[::4]
+    starts = bar_first_beats(beats, downbeats, float(np.median(np.diff(beats))))
+    j = np.clip(np.searchsorted(beats, times), 1, len(beats) - 1)
+    j = np.where(times - beats[j - 1] < beats[j] - times, j - 1, j)
+    edges = np.r_[0, starts, len(beats)]  # the beats before the first bar: one more
+    bar = np.searchsorted(edges, j, side="right") - 1
+    out: set[int] = set()
+    for k in set(bar.tolist()):
+        out.update(range(int(edges[k]), int(edges[k + 1])))
+    return out
 
 
 def stored_clarity(stored, n_beats: int) -> np.ndarray | None:

@@ -207,27 +207,26 @@ def analysis_beats(path: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(a.beats, np.float64), np.asarray(a.downbeats, np.float64)
 
 
+Heard = dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]]  # (excerpt, forward) ->
+# (its overlap's beats as placed, steady per beat: beatgrid.steady_beats)
+
+
 def audio_refiner(paths: list[str], sr: int = MIX_SR, secs: dict[str, float] | None = None,
-                  unsteady: dict[tuple[int, bool], tuple[int, int]] | None = None,
-                  maps: FileMaps | None = None,
-                  heard: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] | None = None,
+                  heard: Heard | None = None, maps: FileMaps | None = None,
                   known: dict | None = None) -> mix.Refine:
     """A ``mix.Refine`` that reads the window of each beat line from excerpt ``i``'s file
     (``paths[i]``) and places its beats as the audio has them (``beatgrid.refine_beats``:
     the phase the beat tracker hears there, onsets to the millisecond, drift). With
-    ``unsteady``, each line's (excerpt index, forward) gets (beats where the tracker hears
-    no steady beat, beats) (``beatgrid.steady_beats``), and ``heard`` its (beats, steady
-    per beat). ``maps``: the render's ``source.FileMaps``. ``known``: a dict kept between
+    ``heard``, each line's (excerpt index, forward) gets its beats and, per beat, whether
+    the tracker hears it steady there (``beatgrid.steady_beats``). ``maps``: the render's ``source.FileMaps``. ``known``: a dict kept between
     refiners of the same files: a line asked again (file, place, length, direction) is not
     read and checked again (the check by ear plans several times over mostly the same
     blends)."""
 
     def refine(i: int, at: float, period: float, count: int, forward: bool) -> np.ndarray:
         key = (paths[i], sr, round(at, 6), round(period, 9), count, forward)
-        if known is not None and key in known:
+        if known is not None and heard is not None and key in known:
             got, ok = known[key]
-            if unsteady is not None:
-                unsteady[(i, forward)] = (int(len(ok) - ok.sum()), len(ok))
             if heard is not None:
                 heard[(i, forward)] = (got, ok)
             return got.copy()
@@ -242,14 +241,11 @@ def audio_refiner(paths: list[str], sr: int = MIX_SR, secs: dict[str, float] | N
             return mix.beat_line(at, period, count, forward)
         memo: dict = {}  # the window's onset strengths, analysed once for both
         got = beatgrid.refine_beats(x, sr, lo, at, period, count, forward, memo)
-        if unsteady is not None or heard is not None:
+        if heard is not None:
             ok = beatgrid.steady_beats(x, sr, lo, got, forward, memo=memo)
-            if unsteady is not None:
-                unsteady[(i, forward)] = (int(len(ok) - ok.sum()), len(ok))
-            if heard is not None:
-                heard[(i, forward)] = (np.asarray(got, np.float64), ok)
+            heard[(i, forward)] = (np.asarray(got, np.float64), ok)
             if known is not None:
-                known[key] = (np.asarray(got, np.float64), ok)
+                known[key] = heard[(i, forward)]
         if secs is not None:
             secs["refine"] = secs.get("refine", 0.0) + time.perf_counter() - t
         return got
@@ -257,34 +253,37 @@ def audio_refiner(paths: list[str], sr: int = MIX_SR, secs: dict[str, float] | N
     return refine
 
 
-def unsteady_warnings(plan: Plan, unsteady: dict[tuple[int, bool], tuple[int, int]]
-                      ) -> list[str]:
-    """A warning for each blend where the beat tracker hears no steady beat on more than a
-    quarter of one track's beats (``audio_refiner``'s ``unsteady``): a beat that moves by a
-    16th inside the overlap or an intro/outro without a clear beat, which no beat line
-    follows; the blend is rendered as planned."""
-    out = []
+def unsteady_sides(plan: Plan, heard: Heard):
+    """The blend sides where the beat tracker hears no steady beat on more than a quarter
+    of the track's beats (``audio_refiner``'s ``heard``): (blend k, excerpt index i, its
+    beats, steady per beat) for each; cuts have none."""
     for k, e in enumerate(plan.entries[1:]):
         if e.transition.shape == "cut":
             continue
         for i, forward in ((k, False), (k + 1, True)):
-            bad, n = unsteady.get((i, forward), (0, 0))
-            if n and bad > n / 4:
-                out.append(f"blend {k + 1} ({_chapter_name(plan.entries[k])} -> "
-                           f"{_chapter_name(e)}): the beat tracker hears no steady beat on "
-                           f"{bad} of {n} beats of {_chapter_name(plan.entries[i])} there; "
-                           "the beats may not meet")
-    return out
+            got, ok = heard.get((i, forward), (np.zeros(0), np.zeros(0, bool)))
+            if len(ok) and np.count_nonzero(~ok) > len(ok) / 4:
+                yield k, i, np.asarray(got, np.float64), np.asarray(ok, bool)
+
+
+def unsteady_warnings(plan: Plan, heard: Heard) -> list[str]:
+    """A warning for each blend side of :func:`unsteady_sides`: a beat that moves by a
+    16th inside the overlap or an intro/outro without a clear beat, which no beat line
+    follows; the blend is rendered as planned."""
+    return [f"blend {k + 1} ({_chapter_name(plan.entries[k])} -> "
+            f"{_chapter_name(plan.entries[k + 1])}): the beat tracker hears no steady beat on "
+            f"{int(np.count_nonzero(~ok))} of {len(ok)} beats of "
+            f"{_chapter_name(plan.entries[i])} there; the beats may not meet"
+            for k, i, _, ok in unsteady_sides(plan, heard)]
 
 
 def lay_out(plan: Plan, beats_for: BeatsFor, sr: int = MIX_SR, *, tempo: str = "follow",
             refine: bool = True, secs: dict[str, float] | None = None,
-            unsteady: dict[tuple[int, bool], tuple[int, int]] | None = None,
-            heard: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] | None = None,
-            maps: FileMaps | None = None, known: dict | None = None) -> list[mix.Placement]:
+            heard: Heard | None = None, maps: FileMaps | None = None,
+            known: dict | None = None) -> list[mix.Placement]:
     """Each excerpt of ``plan`` placed on the session clock (``mix.layout``), its beats
     from ``beats_for``; with ``refine``, each overlap's beat lines corrected against the
-    audio (``audio_refiner``, which fills ``unsteady`` and ``heard``). ``secs`` gets the
+    audio (``audio_refiner``, which fills ``heard``). ``secs`` gets the
     time spent in ``analyze`` (``beats_for``) and ``refine``. Raises PlanFileError."""
     grids: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     excerpts = []
@@ -314,8 +313,7 @@ def lay_out(plan: Plan, beats_for: BeatsFor, sr: int = MIX_SR, *, tempo: str = "
         return mix.layout(excerpts, [e.transition for e in plan.entries[1:]],
                           start_s=plan.entries[0].start_s or 0.0,
                           refine=audio_refiner([e.path for e in plan.entries], sr, secs,
-                                               unsteady, maps, heard, known)
-                          if refine else None)
+                                               heard, maps, known) if refine else None)
     except ValueError as exc:
         raise PlanFileError("plan", str(exc)) from None
 
@@ -327,16 +325,11 @@ def unsteady_beats(plan: Plan, beats_for: BeatsFor, tempo: str = "follow",
     side where the beat tracker hears no steady beat. Lays the plan out with the render's
     own refiner (reads only each overlap's window; ``known``: as for ``audio_refiner``).
     Raises PlanFileError."""
-    heard: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
+    heard: Heard = {}
     lay_out(plan, beats_for, tempo=tempo, heard=heard, known=known)
     out: dict[int, list[np.ndarray]] = {}
-    for k, e in enumerate(plan.entries[1:]):
-        if e.transition.shape == "cut":
-            continue
-        for i, forward in ((k, False), (k + 1, True)):
-            got, ok = heard.get((i, forward), (np.zeros(0), np.zeros(0, bool)))
-            if len(ok) and np.count_nonzero(~ok) > len(ok) / 4:
-                out.setdefault(i, []).append(np.asarray(got, np.float64)[~ok])
+    for _, i, got, ok in unsteady_sides(plan, heard):
+        out.setdefault(i, []).append(got[~ok])
     return {i: np.sort(np.concatenate(v)) for i, v in out.items()}
 
 
@@ -367,10 +360,10 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
     secs = {k: 0.0 for k in ("analyze", "refine", "read", "level", "stretch", "mix", "limit",
                              "encode")}
     maps = FileMaps()  # what the reads learn of each file, for its next read
-    unsteady: dict[tuple[int, bool], tuple[int, int]] = {}
+    heard: Heard = {}
     places = lay_out(plan, beats_for, sr, tempo=tempo, refine=refine, secs=secs,
-                     unsteady=unsteady, maps=maps)
-    warnings = [w for p in places for w in p.warnings] + unsteady_warnings(plan, unsteady)
+                     heard=heard, maps=maps)
+    warnings = [w for p in places for w in p.warnings] + unsteady_warnings(plan, heard)
     origin = min(p.start_s for p in places)
     n_total = int(round((max(p.end_s for p in places) - origin) * sr))
     total_s = n_total / sr
