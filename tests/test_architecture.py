@@ -26,7 +26,7 @@ PKG = SRC / "underdog"
 # another package of the same layer.
 LAYERS: dict[str, int] = {
     # base: records, the exception family, music theory, text and file helpers
-    "underdog": 0, "errors": 0, "models": 0, "fields": 0, "theory": 0, "text": 0,
+    "underdog": 0, "errors": 0, "models": 0, "fields": 0, "theory": 0, "ramp": 0, "text": 0,
     "fileio": 0, "filtergraph": 0,
     "audio": 1,        # decode (streaming)
     "analysis": 2,     # pure functions on arrays

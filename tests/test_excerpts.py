@@ -323,3 +323,35 @@ def test_a_work_round_plays_the_loud_track_first(lib):
         [(e.track.title, round(e.level, 1)) for e in p.entries]
     rest = [e for e in p.entries if e.segment == "rest 1"]
     assert rest and all(e.level <= 6.0 for e in rest)
+
+
+def test_a_ramping_segment_rides_its_tempo_through_the_excerpts(lib):
+    """In a segment whose tempo ramps (a cool-down), each excerpt says the tempo it starts
+    and ends at: the arc's target there, scaled as its slot's, so the excerpts that blend
+    into each other meet at one tempo; a flat segment's excerpts say nothing more."""
+    arc = Arc("cool", [_seg("steady", 2.0, 120, 6),
+                       Segment("cool down", bpm=(126.0, 112.0), energy=(5.0, 3.0),
+                               minutes=6.0)], minutes=8.0)
+    p = plan(lib, arc, None, PlanOptions(excerpts=True))
+    cool = [e for e in p.entries if e.segment == "cool down"]
+    assert len(cool) >= 2
+    for e in p.entries:
+        d = e.as_dict()
+        if e.segment == "steady":
+            assert not e.ramps and "tempo_in_bpm" not in d
+            continue
+        assert e.ramps and d["tempo_in_bpm"] > d["tempo_bpm"] > d["tempo_out_bpm"]
+        # the slot's scale: tempo_bpm is the target at its middle times the same factor
+        f = e.tempo_bpm / e.target_bpm
+        sp = p.timeline.spans[1]
+        at = lambda t: 126.0 + (112.0 - 126.0) * (t - sp.start_s) / (sp.end_s - sp.start_s)
+        assert e.tempo_in_bpm == pytest.approx(f * at(e.start_s), rel=0.01)
+    for a, b in zip(cool, cool[1:]):
+        if b.transition["shape"] != "cut":
+            assert a.tempo_out_bpm == pytest.approx(b.tempo_in_bpm, rel=0.002)
+    # the plan's JSON carries them to the render, which reads them back
+    from underdog.render.render import plan_from_json
+
+    got = plan_from_json({"entries": [e.as_dict() for e in p.entries]})
+    ramped = [g for g in got.entries if g.tempo_in_bpm is not None]
+    assert [g.tempo_out_bpm for g in ramped] == [round(e.tempo_out_bpm, 3) for e in cool]

@@ -204,3 +204,57 @@ def test_blend_of_far_apart_bodies_ramps_outside_the_overlap(grids):
 
 def beat_period_of(beats: np.ndarray) -> float:
     return float(np.polyfit(np.arange(len(beats)), beats, 1)[0])
+
+
+def test_tempo_ramp_rides_the_bodies_and_holds_the_blend(grids):
+    """A build's excerpts ramp (Stairs from 112 up to 121, Hell from 121 up to 134; each
+    within ±8 % of its own tempo): the session tempo changes in each body, in steps of well under 1 % a knot, and is
+    held through the blend, so the blend is at one tempo and its beats coincide."""
+    beats_a, beats_b = grids[A][0], grids[B][0]
+    ea = excerpt(grids, A, 10.0, 90.0)
+    ea.target_bpm, ea.target_in_bpm, ea.target_out_bpm = 116.0, 112.0, 121.0
+    eb = excerpt(grids, B, 10.0, 90.0)
+    eb.target_bpm, eb.target_in_bpm, eb.target_out_bpm = 128.0, 121.0, 134.0
+    pa, pb = mix.layout([ea, eb], [mix.Transition(shape="equal_power", bars=8)])
+    ov0, ov1 = pa.fade_out.t0, pa.fade_out.t1
+    def played(p, b):
+        return p.session_time(b[(b > p.knots_t[0]) & (b < p.knots_t[-1])])
+    sa, sb = played(pa, beats_a), played(pb, beats_b)
+    # the played tempo (session BPM, both at m = 1) at the start and end (10 s: within the
+    # tracker's jitter, 1 %), in the blend and the bars before it (0.5 %)
+    def bpm(s, t0, t1):
+        sel = s[(s >= t0) & (s <= t1)]
+        return 60.0 / beat_period_of(sel)
+    assert bpm(sa, pa.start_s, pa.start_s + 10.0) == pytest.approx(112.0, rel=0.01)
+    assert bpm(sb, pb.end_s - 10.0, pb.end_s) == pytest.approx(134.0, rel=0.01)
+    assert bpm(sa, ov0, ov1) == pytest.approx(121.0, rel=0.005)
+    assert bpm(sb, ov0, ov1) == pytest.approx(121.0, rel=0.005)
+    # held: the tempo in the bars before the blend is the blend's
+    assert bpm(sa, ov0 - 8.0, ov0) == pytest.approx(121.0, rel=0.005)
+    for p in (pa, pb):
+        rates = np.diff(p.knots_t) / np.diff(p.knots_s)
+        assert np.max(np.abs(rates[1:] / rates[:-1] - 1.0)) < 0.006
+    assert np.median(offsets(sa, sb, ov0 + 0.3, ov1 - 0.3)) < 0.03
+    assert not pa.warnings and not pb.warnings
+
+
+def test_ramp_session_time():
+    """ramp.Ramp: session time adds up over pieces, a flat ramp is a constant rate, the
+    knots end where the mean rate puts them and follow the ramp between."""
+    from underdog.ramp import Ramp
+
+    r = Ramp(0.0, 100.0, 1.05, 0.95, hold_in=10.0, hold_out=20.0)
+    assert r.g(5.0) == 1.05 and r.g(85.0) == 0.95 and r.g(45.0) == pytest.approx(1.0)
+    assert r.session_s(0, 100) == pytest.approx(r.session_s(0, 37) + r.session_s(37, 100))
+    assert r.session_s(0, 10) == pytest.approx(10 / 1.05)
+    assert r.mean(0, 100) == pytest.approx(100 / r.session_s(0, 100))
+    k = r.knots(3.0, 0.0, 100.0, r.mean(0, 100))
+    assert k[-1] == (pytest.approx(3.0 + r.session_s(0, 100)), 100.0)
+    s, t = np.array(k).T
+    assert np.all(np.diff(t) > 0) and np.all(np.diff(s) > 0)
+    assert np.interp(50.0, t, s) == pytest.approx(3.0 + r.session_s(0, 50), abs=1e-3)
+    flat = Ramp(0.0, 100.0, 1.02, 1.02, 10.0, 10.0)
+    assert flat.knots(0.0, 0.0, 50.0, 1.02) == [(pytest.approx(50 / 1.02), 50.0)]
+    # holds longer than the excerpt shrink to leave a quarter of it to the ramp
+    short = Ramp(0.0, 40.0, 1.05, 0.95, 30.0, 30.0)
+    assert short.g(14.0) == 1.05 and short.g(26.0) == 0.95 and short.g(20.0) == pytest.approx(1.0)

@@ -330,8 +330,10 @@ def read_playlist(path: str | os.PathLike, notes: list[str] | None = None,
     JSON entry's ``in_s``/``out_s``), or None for the whole track; ``tempi`` likewise the
     tempo (BPM) an excerpt plays at, stretched (a JSON excerpt's ``tempo_bpm``), or None;
     ``places`` likewise where the entry sits in the session: ``{"start_s", "end_s",
-    "bars"}`` from a JSON entry's ``start_s`` (session seconds), ``end_s`` and ``bars``
-    (None where not given), or None where the entry has no ``start_s`` (M3U, XSPF)."""
+    "bars", "blend_in_bars", "tempo_in_bpm", "tempo_out_bpm"}`` from a JSON entry's
+    ``start_s`` (session seconds), ``end_s``, ``bars``, its transition's bars (None: a cut)
+    and its tempo ramp (None where not given), or None where the entry has no ``start_s``
+    (M3U, XSPF)."""
     return _read_entries(os.fspath(path), notes, spans, tempi, places)[0]
 
 
@@ -513,8 +515,19 @@ def _place(entry: dict) -> dict | None:
     if start is None:
         return None
     end, bars = num("end_s"), num("bars")
+    tr = entry.get("transition")
+    blend = None
+    if isinstance(tr, dict) and tr.get("shape") not in (None, "cut"):
+        try:
+            blend = float(tr.get("bars") or 0) or None
+        except (TypeError, ValueError):
+            blend = None
+    t_in, t_out = num("tempo_in_bpm"), num("tempo_out_bpm")
     return {"start_s": start, "end_s": end if end is not None and end > start else None,
-            "bars": bars if bars else None}
+            "bars": bars if bars else None, "blend_in_bars": blend,
+            # a ramping excerpt's tempo where it starts and ends (both, or neither)
+            "tempo_in_bpm": t_in if t_in and t_out else None,
+            "tempo_out_bpm": t_out if t_in and t_out else None}
 
 
 def _has_escapes(text: str) -> bool:

@@ -21,6 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from ..models import Track, energy_to_level
+from ..ramp import Ramp, hold_s
 # Keys as (Camelot number - 1, side) pairs and their wheel distance (-1 unknown), vectorized;
 # the names are the ones reference.py and the sequencer import from here.
 from ..theory import wheel_coords as _camelot
@@ -636,6 +637,17 @@ def placed_tracks(entries: Sequence[tuple[Track, tuple[float, float] | None, dic
             end = pl["end_s"] if pl.get("end_s") is not None else starts[k] + (length or b - a)
         if end <= starts[k]:  # an entry wholly under the next one's blend
             end = starts[k] + (length or (b - a))
-        drops = [{**d, "time_s": float(d["time_s"]) / rate} for d in drops_in(p)]
+        ramp = None
+        if pl.get("tempo_in_bpm") and pl.get("tempo_out_bpm") and p.bpm and sp and length:
+            # a ramping excerpt (the plan's tempo_in/out_bpm) places its drops as the
+            # planner and the render play it: held through its blends, a line between
+            nxt = entries[k + 1][2] if k + 1 < len(entries) else None
+            own = float(p.bpm) * length / (b - a)  # its own tempo, in the octave it plays
+            beat_s = 60.0 / own
+            ramp = Ramp(a, b, pl["tempo_in_bpm"] / own, pl["tempo_out_bpm"] / own,
+                        hold_s(pl.get("blend_in_bars") or 0, beat_s),
+                        hold_s((nxt or {}).get("blend_in_bars") or 0, beat_s))
+        drops = [{**d, "time_s": ramp.session_s(a, a + float(d["time_s"])) if ramp else
+                  float(d["time_s"]) / rate} for d in drops_in(p)]
         out.append(replace(p, duration_s=float(end - starts[k]), drops=drops))
     return out, starts

@@ -38,10 +38,11 @@ import numpy as np
 from ..errors import UnderdogError
 from ..fields import plain
 from ..models import Track, level_to_energy
+from ..ramp import Ramp, hold_s
 from ..text import mmss
 from .arcs import Arc, Timeline
-from .excerpts import (ExcerptOptions, align_drops, RhythmLookup, Slot, level_range, loud_blend,
-                       make_slots, preselect, rhythm_of, search, track_grid, unclear_blends)
+from .excerpts import (MAX_STRETCH, ExcerptOptions, align_drops, RhythmLookup, Slot,
+                       level_range, loud_blend, make_slots, preselect, rhythm_of, search, track_grid, unclear_blends)
 from .score import (ARTIST_GAP, TRANSITION_OK_PCT, PlanCost, Pool, ScoreReport, Weights,
                     artist_spacing, camelot_distance, plan_cost, score_order, segment_prefs,
                     strongest_drop, tempo_fit, track_level, track_rows, transition_cost,
@@ -128,6 +129,10 @@ class PlanEntry:
     # grade that, as `underdog score` grades the plan's JSON; before stretching:
     stretch_pct: float | None = None        # played / its own tempo (its bars) − 1, in %
     own_tempo_dev_pct: float | None = None  # its own tempo (its bars) against the target
+    # where its segment's tempo ramps: the session tempo at its start and at its end (the
+    # render plays a line between them; tempo_bpm is the one at its slot's middle)
+    tempo_in_bpm: float | None = None
+    tempo_out_bpm: float | None = None
 
     # Exporters read .path, .artist, .title, .duration_s
     @property
@@ -145,6 +150,14 @@ class PlanEntry:
     @property
     def duration_s(self) -> float | None:
         return self.track.duration_s
+
+    @property
+    def ramps(self) -> bool:
+        """Its tempo ramps through it (see ``tempo_in_bpm``)."""
+        return (self.tempo_bpm is not None and self.tempo_in_bpm is not None and
+                self.tempo_out_bpm is not None and
+                max(abs(self.tempo_in_bpm / self.tempo_bpm - 1.0),
+                    abs(self.tempo_out_bpm / self.tempo_bpm - 1.0)) > 1e-4)
 
     @property
     def annotation(self) -> str:  # XSPF carries the explanation
@@ -174,7 +187,10 @@ class PlanEntry:
             **({} if self.in_s is None else {
                 "in_s": round(self.in_s, 4), "out_s": round(self.out_s, 4),
                 "downbeat_s": round(self.downbeat_s, 4), "drop_at_s": plain(self.drop_at_s, 3),
-                "tempo_bpm": round(self.tempo_bpm, 3), "transition": self.transition,
+                "tempo_bpm": round(self.tempo_bpm, 3),
+                **({"tempo_in_bpm": round(self.tempo_in_bpm, 3),
+                    "tempo_out_bpm": round(self.tempo_out_bpm, 3)} if self.ramps else {}),
+                "transition": self.transition,
                 "round": self.round or None, "bars": self.bars,
                 "on_phrase": list(self.on_phrase) if self.on_phrase else None}),
             # a whole-track blend changed over an unclear beat (_whole_unclear)
@@ -1134,12 +1150,16 @@ def _excerpt_entries(pool: Pool, choices, slots: list[Slot], tl: Timeline) -> li
         if k + 1 < len(choices) and not choices[k + 1].slot.cut_in:  # the blend out of it
             t_next = _played_tempo(choices[k + 1])
             end += s.overlap_out * 120.0 * (1.0 / tempo + 1.0 / t_next)
-        rate = tempo / (ex.own_bpm * ex.multiple)  # track seconds per session second
+        own_played = ex.own_bpm * ex.multiple
+        t_in, t_out = _ramp_tempi(tl, s, tempo, own_played, s.start_s, s.end_s)
+        beat_s = 60.0 / own_played  # track seconds per session beat
+        ramp = Ramp(ex.in_s, ex.out_s, t_in / own_played, t_out / own_played,
+                    hold_s(s.overlap_in, beat_s), hold_s(s.overlap_out, beat_s))
         drop_at, drop_track = None, ex.drop_s
         if drop_track is None:  # any drop inside the excerpt: the strongest
             drop_track = strongest_drop(t, ex.in_s, ex.out_s)
         if drop_track is not None:
-            drop_at = s.start_s + (drop_track - ex.in_s) / rate
+            drop_at = s.start_s + ramp.session_s(ex.in_s, drop_track)
         if k == 0 or s.cut_in:
             tr = {"shape": "cut", "bars": 0}
         else:
@@ -1152,7 +1172,6 @@ def _excerpt_entries(pool: Pool, choices, slots: list[Slot], tl: Timeline) -> li
         sp = tl.spans[s.span]
         # graded as it plays, stretched to `tempo` (as `underdog score` grades the JSON);
         # its own tempo over its bars, in the octave it plays, is what it is stretched from
-        own_played = ex.own_bpm * ex.multiple
         dev = abs(tempo / s.target_bpm - 1.0) * 100.0
         own_dev = abs(own_played / s.target_bpm - 1.0) * 100.0
         stretch = (tempo / own_played - 1.0) * 100.0
@@ -1180,8 +1199,27 @@ def _excerpt_entries(pool: Pool, choices, slots: list[Slot], tl: Timeline) -> li
             in_s=ex.in_s, out_s=ex.out_s, downbeat_s=ex.in_s, drop_at_s=drop_at,
             tempo_bpm=tempo, transition=tr, round=s.round,
             bars=(ex.body_bars or s.bars) + s.overlap_out, on_phrase=(ex.phrase_in, ex.phrase_out),
-            stretch_pct=stretch, own_tempo_dev_pct=own_dev))
+            stretch_pct=stretch, own_tempo_dev_pct=own_dev,
+            tempo_in_bpm=t_in, tempo_out_bpm=t_out))
     return out
+
+
+def _ramp_tempi(tl: Timeline, s: Slot, tempo: float, own_played: float, t0: float,
+                t1: float) -> tuple[float, float]:
+    """The session tempo an excerpt playing ``tempo`` (its slot's, at the slot's middle)
+    has where its slot starts and ends (``t0``, ``t1``: it holds them through its blends),
+    where its segment's tempo ramps (a cool-down, a build): the arc's target there, scaled
+    as the slot's, read inside its own segment and held within ±8 % of its own tempo
+    (``own_played``)."""
+    sp = tl.spans[s.span]
+    out = []
+    for t in (t0, t1):
+        b = float(tl.targets(min(max(t, sp.start_s), sp.end_s - 1e-3))[0])
+        x = tempo * b / s.target_bpm if s.target_bpm > 0 else tempo
+        lo = min(tempo, own_played * (1 - MAX_STRETCH))  # (a forced excerpt plays beyond)
+        hi = max(tempo, own_played * (1 + MAX_STRETCH))
+        out.append(min(max(x, lo), hi))
+    return out[0], out[1]
 
 
 def _played_tempo(ch) -> float:

@@ -6,7 +6,9 @@ follows (``stretch.TimeMap``):
 
 - in its body an excerpt plays at ``rate = target BPM / (own BPM × m)``, with ``m`` 1, ½
   or 2 (a track at 80 BPM in a 160 run plays two session beats per beat of its own), and
-  the rate held within ±8 %;
+  the rate held within ±8 %; where the arc's tempo ramps through it (``target_in_bpm`` to
+  ``target_out_bpm``) the rate rides from one to the other between its blends, held through
+  them (``ramp.Ramp``), so that neighbours in a cool-down blend at one tempo;
 - in an overlap of ``K`` bars the session beat period ramps linearly from the outgoing
   excerpt's to the incoming one's; both excerpts' beats (a least-squares line through their
   K bars of beats, so a tracker's jitter is not played as wow) are pinned to the same session
@@ -33,6 +35,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..ramp import Ramp, hold_s
 from .stretch import MAX_RATE_STEP, TimeMap
 
 BEATS_PER_BAR = 4
@@ -49,6 +52,10 @@ class Excerpt:
     out_s: float
     own_bpm: float | None = None  # None: from the beats
     target_bpm: float | None = None  # None: its own tempo
+    # where the arc's tempo ramps through the excerpt (a cool-down, a build): the tempo at
+    # in_s and at out_s; the body follows a line between them (None: target_bpm throughout)
+    target_in_bpm: float | None = None
+    target_out_bpm: float | None = None
     downbeats: np.ndarray = field(default_factory=lambda: np.zeros(0))
     start_s: float | None = None  # planned session time of in_s (None: follow on)
 
@@ -193,7 +200,15 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
         m, rate = beat_multiple(own, target)
         warn: list[str] = []
         rate = _clamp_rate(rate, warn, f"excerpt {i + 1}")
-        info.append((own, m, rate, 60.0 / own, warn))
+        r_in, r_out = (_clamp_rate(b / (own * m), [], "") if b else rate
+                       for b in (e.target_in_bpm, e.target_out_bpm))
+        bars_in = 0 if i == 0 or transitions[i - 1].shape == "cut" else transitions[i - 1].bars
+        bars_out = (0 if i == len(excerpts) - 1 or transitions[i].shape == "cut"
+                    else transitions[i].bars)
+        beat_s = 60.0 / (own * m)  # track seconds per session beat
+        info.append((own, m, rate, 60.0 / own, warn,
+                     Ramp(e.in_s, e.out_s, r_in, r_out, hold_s(bars_in, beat_s),
+                          hold_s(bars_out, beat_s))))
     out: list[Placement] = []
     # the knot where the current excerpt's body starts
     first = excerpts[0]
@@ -201,19 +216,21 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
     cur_knots = [(s_cur, first.in_s)]
     fade_in: Envelope | None = None
     for i, e in enumerate(excerpts):
-        own, m, rate, p_own, warn = info[i]
+        own, m, rate, p_own, warn, ramp = info[i]
         s_last, t_last = cur_knots[-1]
         if i == len(excerpts) - 1:
-            end_s = s_last + (e.out_s - t_last) / rate
-            cur_knots.append((end_s, e.out_s))
+            rate = ramp.mean(t_last, e.out_s)
+            cur_knots.extend(ramp.knots(s_last, t_last, e.out_s, rate))
             out.append(_placement(cur_knots, rate, m, fade_in, None, warn, i))
             break
         tr, nxt = transitions[i], excerpts[i + 1]
-        own_b, m_b, rate_b, p_own_b, warn_b = info[i + 1]
-        pa = p_own / (rate * m)  # session seconds per session beat, outgoing
+        own_b, m_b, _, p_own_b, warn_b, ramp_b = info[i + 1]
+        rate_b = ramp_b.g(nxt.in_s)  # the incoming's rate where it enters
         pb = p_own_b / (rate_b * m_b)
         if tr.shape == "cut":
             cut_t = e.out_s
+            rate = ramp.mean(t_last, cut_t)
+            pa = p_own / (ramp.at(rate, t_last, cut_t, cut_t) * m)  # session s per beat
             cut_s = s_last + (cut_t - t_last) / rate
             if nxt.start_s is not None:  # the plan says when it slams in: the cut keeps that
                 gap = nxt.start_s - cut_s
@@ -225,7 +242,7 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
                 b_start = cut_s + beats_gap * pa
             else:
                 b_start = cut_s + tr.gap_beats * pa
-            cur_knots.append((cut_s, cut_t))
+            cur_knots.extend(ramp.knots(s_last, t_last, cut_t, rate))
             fo = Envelope("cut", cut_s, cut_s, incoming=False)
             out.append(_placement(cur_knots, rate, m, fade_in, fo, warn, i))
             b_in = nxt.in_s
@@ -254,8 +271,11 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
         b_beats = fit(i + 1, b_first, b_per, nb, True)
         a_start, a_end = float(a_beats[0]), float(a_beats[-1])
         a_per = (a_end - a_start) / na
+        rate = ramp.mean(t_last, a_start)
+        pa = p_own / (ramp.g(a_start) * m)  # session seconds per session beat, outgoing
         b_first = float(b_beats[0])
         b_per = (float(b_beats[-1]) - b_first) / nb
+        pb = p_own_b / (ramp_b.g(float(b_beats[-1])) * m_b)  # where the overlap ends
         # the session tempo at which the two meet: within ±8 % of both tracks' own where
         # it can be; when a body's tempo is outside that, the outgoing ramps to it over the
         # overlap's length before the overlap (pre-ramp), the incoming from it after
@@ -269,20 +289,21 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
         if not pre:
             p_start = pa
         t_from, a_from = (a_pre, a_pre) if pre else (a_start, a_start)
+        rate = ramp.mean(t_last, a_from)
         t0 = s_last + (a_from - t_last) / rate
         if nxt.start_s is not None:  # keep the plan's clock: the body absorbs the drift
             for _ in range(2 if pre else 1):
                 ramp_s = span * (pa + p_start) / 2.0 if pre else 0.0
                 rate_fit = (a_from - t_last) / max(nxt.start_s - ramp_s - s_last, 1e-9)
                 notes: list[str] = []  # the last fit's warnings, said once below
-                rate = _refit(info[i][2], rate_fit, notes, i)
-                pa = p_own / (rate * m)
-            if abs(rate_fit / info[i][2] - 1.0) > 0.02:
+                rate = _refit(ramp.mean(t_last, a_from), rate_fit, notes, i)
+                pa = p_own / (ramp.at(rate, t_last, a_from, a_from) * m)
+            if abs(rate_fit / ramp.mean(t_last, a_from) - 1.0) > 0.02:
                 warn.extend(notes)
             t0 = s_last + (a_from - t_last) / rate
             if not pre:
                 p_start = pa
-        cur_knots.append((t0, a_from))
+        cur_knots.extend(ramp.knots(s_last, t_last, a_from, rate))
         if pre:  # t0 is where the pre-ramp starts; the overlap starts where it ends
             qa = np.arange(1, na + 1)
             ts_pre = _session_beat_time(t0, pa, p_start, span, qa * m)

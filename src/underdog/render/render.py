@@ -67,6 +67,8 @@ class PlanEntry:
     title: str = ""
     tempo_bpm: float | None = None  # the tempo it should play at
     arc_bpm: float | None = None  # the arc's target tempo where it plays ("target": {"bpm"})
+    tempo_in_bpm: float | None = None  # where the arc ramps through it: its tempo at in_s
+    tempo_out_bpm: float | None = None  # ... and at out_s (a line between them)
     drop_at_s: float | None = None  # session time where its drop lands
     downbeat_s: float | None = None  # the downbeat it enters on (track time)
     transition: mix.Transition = field(default_factory=mix.Transition)  # how it comes in
@@ -128,7 +130,13 @@ class PlanEntry:
                 raise PlanFileError(where, f"target bpm is not a number: {target['bpm']!r}") from None
             if not math.isfinite(arc_bpm) or arc_bpm <= 0:
                 raise PlanFileError(where, f"target bpm {arc_bpm} is not a tempo")
-        return cls(path=path, in_s=in_s, out_s=out_s, whole=not excerpt,
+        ramp = {}
+        for k in ("tempo_in_bpm", "tempo_out_bpm"):
+            v = num(k)
+            if v is not None and v <= 0:
+                raise PlanFileError(where, f"{k} {v} is not a tempo")
+            ramp[k] = v
+        return cls(path=path, in_s=in_s, out_s=out_s, whole=not excerpt, **ramp,
                    start_s=num("start_s") if excerpt else None,
                    artist=str(d.get("artist") or ""), title=str(d.get("title") or ""),
                    tempo_bpm=num("tempo_bpm", "target_bpm", "tempo", "bpm_target"),
@@ -307,6 +315,8 @@ def lay_out(plan: Plan, beats_for: BeatsFor, sr: int = MIX_SR, *, tempo: str = "
         follow = tempo == "follow"
         excerpts.append(mix.Excerpt(beats=beats, in_s=in_s, out_s=out_s,
                                     target_bpm=(e.tempo_bpm or e.arc_bpm) if follow else None,
+                                    target_in_bpm=e.tempo_in_bpm if follow else None,
+                                    target_out_bpm=e.tempo_out_bpm if follow else None,
                                     downbeats=downbeats,
                                     start_s=e.start_s if follow or i == 0 else None))
     try:
@@ -343,8 +353,9 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
     default) each overlap's beat lines are corrected against the audio (``audio_refiner``).
 
     ``tempo``: ``"follow"`` plays each excerpt at the plan's tempo (its ``tempo_bpm``, else
-    the arc's target where it plays), within ±8 % of its own tempo or half/double it, and
-    keeps the plan's clock; ``"own"`` plays each at its own tempo (only the overlaps ramp)
+    the arc's target where it plays; from ``tempo_in_bpm`` to ``tempo_out_bpm`` where the
+    arc ramps through it), within ±8 % of its own tempo or half/double it, and keeps the
+    plan's clock; ``"own"`` plays each at its own tempo (only the overlaps ramp)
     and lets the excerpts follow on, so the plan's clock is not kept."""
     out = os.fspath(out)
     ext = os.path.splitext(out)[1].lower()

@@ -1,0 +1,92 @@
+"""A tempo ramp through an excerpt: where the arc's tempo changes inside a slot (a
+cool-down, a build), the excerpt's playback rate rides from the tempo where it enters to
+the one where it leaves, as a DJ rides the pitch fader: held through its blends (so that
+two tracks blend at one tempo) and changed in a line, in track time, between them. The
+planner places its drop with it and the render's layout plays it (``render/mix.py``)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+HOLD_MARGIN_BEATS = 16  # session beats held at each end beyond the blend (4 bars)
+
+
+def hold_s(overlap_bars: int, beat_s: float) -> float:
+    """Track seconds held at an end of an excerpt whose blend there lasts ``overlap_bars``
+    (0: a cut), ``beat_s`` track seconds per session beat."""
+    return (4 * overlap_bars + HOLD_MARGIN_BEATS) * beat_s
+
+
+@dataclass
+class Ramp:
+    """An excerpt's body rate (track s per session s): ``r_in`` from ``in_s`` for
+    ``hold_in`` track seconds, ``r_out`` for the last ``hold_out`` before ``out_s``, a line
+    in track time between (equal rates: a constant rate). Where the holds leave less than a
+    quarter of the excerpt they shrink to leave it. ``mean(u0, u1)``: the rate that plays
+    [u0, u1] in the session time the ramp takes; a body refitted to keep the plan's clock
+    plays the ramp scaled (:meth:`at`, :meth:`knots`)."""
+
+    in_s: float
+    out_s: float
+    r_in: float
+    r_out: float
+    hold_in: float = 0.0
+    hold_out: float = 0.0
+
+    def _edges(self) -> tuple[float, float]:
+        L = max(self.out_s - self.in_s, 0.0)
+        h = self.hold_in + self.hold_out
+        k = min(1.0, 0.75 * L / h) if h > 0 else 1.0
+        return self.in_s + k * self.hold_in, self.out_s - k * self.hold_out
+
+    @property
+    def flat(self) -> bool:
+        return abs(self.r_out / self.r_in - 1.0) < 1e-9
+
+    def g(self, u: float) -> float:
+        if self.flat:
+            return self.r_in
+        a, b = self._edges()
+        x = min(max((u - a) / max(b - a, 1e-9), 0.0), 1.0)
+        return self.r_in + (self.r_out - self.r_in) * x
+
+    def session_s(self, u0: float, u1: float) -> float:
+        """Session seconds the ramp takes to play track time [u0, u1]."""
+        if self.flat:
+            return (u1 - u0) / self.r_in
+        a, b = self._edges()
+        total = 0.0
+        for lo, hi in ((-math.inf, a), (a, b), (b, math.inf)):
+            x0, x1 = max(u0, lo), min(u1, hi)
+            if x1 <= x0:
+                continue
+            ga, gb = self.g(x0), self.g(x1)
+            total += (x1 - x0) / ga if abs(gb / ga - 1.0) < 1e-9 else \
+                (x1 - x0) * math.log(gb / ga) / (gb - ga)
+        return total
+
+    def mean(self, u0: float, u1: float) -> float:
+        return self.g(u0) if u1 - u0 < 1e-9 else (u1 - u0) / self.session_s(u0, u1)
+
+    def at(self, rate: float, u0: float, u1: float, u: float) -> float:
+        """The rate at track time ``u`` when [u0, u1] plays at mean ``rate``."""
+        return rate * self.g(u) / self.mean(u0, u1)
+
+    def knots(self, s0: float, u0: float, u1: float, rate: float,
+              step_s: float = 2.0) -> list[tuple[float, float]]:
+        """Knots (session s, track s) after (s0, u0) up to u1 (included), [u0, u1] at mean
+        ``rate``: one every ``step_s`` of track time where the rate ramps."""
+        end = (s0 + (u1 - u0) / rate, u1)
+        if self.flat or u1 - u0 < 1e-9:
+            return [end]
+        a, b = self._edges()
+        lo, hi = max(u0, a), min(u1, b)
+        if hi <= lo:
+            return [end]
+        scale = self.mean(u0, u1) / rate
+        k = max(1, int(math.ceil((hi - lo) / step_s)))
+        us = [u for u in np.r_[lo, lo + (hi - lo) * np.arange(1, k + 1) / k] if u0 < u < u1]
+        return [(s0 + scale * self.session_s(u0, float(u)), float(u)) for u in us] + [end]
