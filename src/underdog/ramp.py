@@ -90,3 +90,31 @@ class Ramp:
         k = max(1, int(math.ceil((hi - lo) / step_s)))
         us = [u for u in np.r_[lo, lo + (hi - lo) * np.arange(1, k + 1) / k] if u0 < u < u1]
         return [(s0 + scale * self.session_s(u0, float(u)), float(u)) for u in us] + [end]
+
+
+def session_at(ramp: Ramp, u: float, start_s: float, beat_s: float, blend_in: int,
+               blend_in_s: float, blend_out: int, next_s: float | None = None,
+               flat_rate: float | None = None) -> float:
+    """Session seconds where track time ``u`` of an excerpt plays, as the render lays it
+    out (``render/mix.py``: layout): it enters at ``start_s``; its blend in (``blend_in``
+    bars, ``blend_in_s`` session seconds) plays at the blend's tempo; its body, ramped, is
+    scaled to keep the plan's clock: to end where the next excerpt (entering at
+    ``next_s``; None: the last, unscaled) blends in, or, before a cut (``flat_rate``: the
+    track s per session s of its one tempo), whole beats of silence before it, as many as
+    the body at that one tempo would leave; its blend out (``blend_out`` bars) follows.
+    ``beat_s``: track seconds per session beat."""
+    u1 = min(ramp.in_s + 4 * blend_in * beat_s, ramp.out_s)
+    if u <= u1:
+        return start_s + (blend_in_s * (u - ramp.in_s) / (u1 - ramp.in_s) if u1 > ramp.in_s
+                          else 0.0)
+    u2 = max(ramp.out_s - 4 * blend_out * beat_s, u1)
+    s1 = start_s + blend_in_s
+    body = ramp.session_s(u1, u2)
+    want = body
+    if next_s is not None and flat_rate:  # a cut: the silence in whole beats at its end
+        period = beat_s / ramp.g(u2)
+        gap = next_s - (s1 + (u2 - u1) / flat_rate)
+        want = next_s - s1 - (max(0.0, round(gap / period)) if gap > 0 else 0.0) * period
+    elif next_s is not None:
+        want = next_s - s1
+    return s1 + (want / body if body > 0 and want > 0 else 1.0) * ramp.session_s(u1, u)

@@ -38,7 +38,7 @@ import numpy as np
 from ..errors import UnderdogError
 from ..fields import plain
 from ..models import Track, level_to_energy
-from ..ramp import Ramp, hold_s
+from ..ramp import Ramp, hold_s, session_at
 from ..text import mmss
 from .arcs import Arc, Timeline
 from .excerpts import (MAX_STRETCH, ExcerptOptions, align_drops, RhythmLookup, Slot,
@@ -1143,6 +1143,7 @@ def _plan_excerpts(pool: Pool, tl: Timeline, opts: PlanOptions, rhythm, found: _
 
 def _excerpt_entries(pool: Pool, choices, slots: list[Slot], tl: Timeline) -> list[PlanEntry]:
     out: list[PlanEntry] = []
+    prev_out = 0.0  # the tempo the excerpt before ends at
     for k, ch in enumerate(choices):
         s, ex, t = ch.slot, ch.excerpt, pool.tracks[ch.index]
         tempo = _played_tempo(ch)
@@ -1158,8 +1159,16 @@ def _excerpt_entries(pool: Pool, choices, slots: list[Slot], tl: Timeline) -> li
         drop_at, drop_track = None, ex.drop_s
         if drop_track is None:  # any drop inside the excerpt: the strongest
             drop_track = strongest_drop(t, ex.in_s, ex.out_s)
-        if drop_track is not None:
-            drop_at = s.start_s + ramp.session_s(ex.in_s, drop_track)
+        if drop_track is not None:  # where the render will play it (its blends, the clock)
+            nxt = choices[k + 1] if k + 1 < len(choices) else None
+            blend_in = s.overlap_in if k > 0 and not s.cut_in else 0
+            blend_out = s.overlap_out if nxt and not nxt.slot.cut_in else 0
+            drop_at = session_at(
+                ramp, drop_track, s.start_s, beat_s, blend_in,
+                blend_in * 120.0 * (1.0 / prev_out + 1.0 / t_in) if blend_in else 0.0,
+                blend_out, next_s=s.end_s if nxt else None,
+                flat_rate=None if blend_out else tempo / own_played)
+        prev_out = t_out
         if k == 0 or s.cut_in:
             tr = {"shape": "cut", "bars": 0}
         else:

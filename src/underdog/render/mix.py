@@ -233,7 +233,9 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
             pa = p_own / (ramp.at(rate, t_last, cut_t, cut_t) * m)  # session s per beat
             cut_s = s_last + (cut_t - t_last) / rate
             if nxt.start_s is not None:  # the plan says when it slams in: the cut keeps that
-                gap = nxt.start_s - cut_s
+                # (the silence before it, in whole beats, as the plan's clock has it: at
+                # the excerpt's one tempo, not its ramp, which only moves bars within it)
+                gap = nxt.start_s - (s_last + (cut_t - t_last) / info[i][2])
                 beats_gap = max(0.0, round(gap / pa)) if gap > 0 else 0.0
                 cut_s = nxt.start_s - beats_gap * pa
                 rate_fit = (cut_t - t_last) / max(cut_s - s_last, 1e-9)
