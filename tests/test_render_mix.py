@@ -258,3 +258,26 @@ def test_ramp_session_time():
     # holds longer than the excerpt shrink to leave a quarter of it to the ramp
     short = Ramp(0.0, 40.0, 1.05, 0.95, 30.0, 30.0)
     assert short.g(14.0) == 1.05 and short.g(26.0) == 0.95 and short.g(20.0) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("field,value,why", [
+    ("tempo_in_bpm", -5, "tempo_in_bpm -5.0 is not a tempo"),
+    ("tempo_out_bpm", 0, "tempo_out_bpm 0.0 is not a tempo"),
+    ("tempo_in_bpm", "fast", "tempo_in_bpm is not a number"),
+    ("tempo_out_bpm", float("nan"), "tempo_out_bpm is not finite"),
+])
+def test_a_plan_with_a_broken_ramp_is_refused_in_one_line(field, value, why):
+    from underdog.render.render import PlanFileError, plan_from_json
+
+    with pytest.raises(PlanFileError, match=why):
+        plan_from_json({"entries": [{"path": A, "in_s": 10.0, "out_s": 40.0,
+                                     "tempo_bpm": 120.0, field: value}]})
+
+
+def test_a_ramp_out_of_reach_is_held_to_8_percent(grids):
+    """A hand-edited ramp far beyond a track's reach plays at most ±8 % off its tempo."""
+    ea = excerpt(grids, A, 10.0, 90.0)
+    ea.target_bpm, ea.target_in_bpm, ea.target_out_bpm = 117.0, 60.0, 1e6
+    (pa,) = mix.layout([ea], [])
+    rates = np.diff(pa.knots_t) / np.diff(pa.knots_s)
+    assert np.all(np.abs(rates - 1.0) <= 0.0801) and rates[0] < 0.93 and rates[-1] > 1.07
