@@ -386,3 +386,26 @@ def test_each_drop_is_where_the_render_plays_it(lib, demo_db):  # noqa: F811
             assert err <= 0.35, (arc.name, e.position, e.title, err)
             checked += 1
     assert checked >= 10
+
+
+def test_whole_tracks_under_a_ramp_ride_it_too(lib):
+    """A whole-track plan of a ramping arc (`cooldown`): each track inside the ramp says
+    the target where it starts and ends, the next one starts where it ended, and the
+    render reads them (--tempo follow rides them); a flat arc's tracks say nothing."""
+    from underdog.render.render import plan_from_json
+
+    p = plan(lib, load_arc("cooldown"), None, PlanOptions(excerpts=False))
+    assert p.entries and all(e.in_s is None for e in p.entries)
+    ramped = [e for e in p.entries if "tempo_in_bpm" in e.as_dict()]
+    assert len(ramped) >= 2
+    for e in ramped:
+        assert e.tempo_in_bpm > e.tempo_out_bpm
+        assert e.tempo_in_bpm == pytest.approx(float(p.timeline.targets(e.start_s)[0]))
+    for a, b in zip(ramped, ramped[1:]):
+        if b.position == a.position + 1:
+            assert b.tempo_in_bpm == pytest.approx(a.tempo_out_bpm, rel=0.01)
+    got = plan_from_json({"entries": [e.as_dict() for e in p.entries]})
+    assert [g.tempo_in_bpm for g in got.entries if g.tempo_in_bpm] == \
+        [round(e.tempo_in_bpm, 3) for e in ramped]
+    flat = plan(lib, drops_arc(), None, PlanOptions(excerpts=False))
+    assert not any("tempo_in_bpm" in e.as_dict() for e in flat.entries)

@@ -154,10 +154,10 @@ class PlanEntry:
     @property
     def ramps(self) -> bool:
         """Its tempo ramps through it (see ``tempo_in_bpm``)."""
-        return (self.tempo_bpm is not None and self.tempo_in_bpm is not None and
-                self.tempo_out_bpm is not None and
-                max(abs(self.tempo_in_bpm / self.tempo_bpm - 1.0),
-                    abs(self.tempo_out_bpm / self.tempo_bpm - 1.0)) > 1e-4)
+        ref = self.tempo_bpm or self.target_bpm
+        return (bool(ref) and self.tempo_in_bpm is not None and self.tempo_out_bpm is not None
+                and max(abs(self.tempo_in_bpm / ref - 1.0),
+                        abs(self.tempo_out_bpm / ref - 1.0)) > 1e-4)
 
     @property
     def annotation(self) -> str:  # XSPF carries the explanation
@@ -196,6 +196,10 @@ class PlanEntry:
             # a whole-track blend changed over an unclear beat (_whole_unclear)
             **({"transition": self.transition}
                if self.in_s is None and self.transition else {}),
+            # a whole track under a ramp of the arc: the render (--tempo follow) rides it
+            **({"tempo_in_bpm": round(self.tempo_in_bpm, 3),
+                "tempo_out_bpm": round(self.tempo_out_bpm, 3)}
+               if self.in_s is None and self.ramps else {}),
         }
 
 
@@ -1379,8 +1383,20 @@ def _entries(pool: Pool, order: list[int], pc: PlanCost, tl: Timeline,
             target_level=float(parts["target_level"][k]), played_bpm=played,
             half_double=hd, tempo_dev_pct=dev, level=lvl, transition_pct=tp,
             camelot_step=cs, drop_on_peak_s=drop_at, cost=float(pc.unary[k]) + costs[
-                "transition"], costs=costs, why=why))
+                "transition"], costs=costs, why=why,
+            **_whole_ramp(tl, start, end)))
     return out
+
+
+def _whole_ramp(tl: Timeline, start: float, end: float) -> dict[str, float]:
+    """A whole track inside one segment whose tempo ramps: the target where it starts and
+    where it ends (``tempo_in_bpm``, ``tempo_out_bpm``), which the render rides; nothing
+    for one across segments (a ramp then a plateau is not a line)."""
+    last = min(end, tl.total_s) - 1e-3
+    if last <= start or tl.span_at(start).index != tl.span_at(last).index:
+        return {}
+    return {"tempo_in_bpm": float(tl.targets(start)[0]),
+            "tempo_out_bpm": float(tl.targets(last)[0])}
 
 
 def _why(t: Track, sp, dev, hd, played, lvl, target_lvl, tp, cs, drop_at, style_c,
