@@ -20,6 +20,12 @@ def hold_s(overlap_bars: int, beat_s: float) -> float:
     return (4 * overlap_bars + HOLD_MARGIN_BEATS) * beat_s
 
 
+def blend_s(bars: int, bpm_a: float, bpm_b: float) -> float:
+    """Session seconds of a blend of ``bars`` whose tempo ramps from ``bpm_a`` to ``bpm_b``
+    (the mean of their bar lengths)."""
+    return bars * 120.0 * (1.0 / bpm_a + 1.0 / bpm_b)
+
+
 @dataclass
 class Ramp:
     """An excerpt's body rate (track s per session s): ``r_in`` from ``in_s`` for
@@ -35,6 +41,13 @@ class Ramp:
     r_out: float
     hold_in: float = 0.0
     hold_out: float = 0.0
+
+    @classmethod
+    def held(cls, in_s: float, out_s: float, r_in: float, r_out: float, beat_s: float,
+             blend_in: int, blend_out: int) -> "Ramp":
+        """The ramp of an excerpt with blends of ``blend_in`` / ``blend_out`` bars (0: a
+        cut), held through each (:func:`hold_s`); ``beat_s``: track s per session beat."""
+        return cls(in_s, out_s, r_in, r_out, hold_s(blend_in, beat_s), hold_s(blend_out, beat_s))
 
     def _edges(self) -> tuple[float, float]:
         L = max(self.out_s - self.in_s, 0.0)
@@ -93,15 +106,15 @@ class Ramp:
 
 
 def session_at(ramp: Ramp, u: float, start_s: float, beat_s: float, blend_in: int,
-               blend_in_s: float, blend_out: int, next_s: float | None = None,
-               flat_rate: float | None = None) -> float:
+               blend_in_s: float, blend_out: int, next_s: float | None,
+               flat_rate: float) -> float:
     """Session seconds where track time ``u`` of an excerpt plays, as the render lays it
     out (``render/mix.py``: layout): it enters at ``start_s``; its blend in (``blend_in``
     bars, ``blend_in_s`` session seconds) plays at the blend's tempo; its body, ramped, is
     scaled to keep the plan's clock: to end where the next excerpt (entering at
-    ``next_s``; None: the last, unscaled) blends in, or, before a cut (``flat_rate``: the
-    track s per session s of its one tempo), whole beats of silence before it, as many as
-    the body at that one tempo would leave; its blend out (``blend_out`` bars) follows.
+    ``next_s``; None: the last, unscaled) blends in (``blend_out`` bars), or, before a cut
+    (``blend_out`` 0), whole beats of silence before it, as many as the body at the
+    excerpt's one tempo (``flat_rate``: track s per session s) would leave.
     ``beat_s``: track seconds per session beat."""
     u1 = min(ramp.in_s + 4 * blend_in * beat_s, ramp.out_s)
     if u <= u1:
@@ -111,7 +124,7 @@ def session_at(ramp: Ramp, u: float, start_s: float, beat_s: float, blend_in: in
     s1 = start_s + blend_in_s
     body = ramp.session_s(u1, u2)
     want = body
-    if next_s is not None and flat_rate:  # a cut: the silence in whole beats at its end
+    if next_s is not None and not blend_out:  # a cut: the silence in whole beats before it
         period = beat_s / ramp.g(u2)
         gap = next_s - (s1 + (u2 - u1) / flat_rate)
         want = next_s - s1 - (max(0.0, round(gap / period)) if gap > 0 else 0.0) * period

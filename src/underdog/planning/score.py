@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from ..models import Track, energy_to_level
-from ..ramp import Ramp, hold_s, session_at
+from ..ramp import Ramp, blend_s, session_at
 # Keys as (Camelot number - 1, side) pairs and their wheel distance (-1 unknown), vectorized;
 # the names are the ones reference.py and the sequencer import from here.
 from ..theory import wheel_coords as _camelot
@@ -638,7 +638,6 @@ def placed_tracks(entries: Sequence[tuple[Track, tuple[float, float] | None, dic
             end = pl["end_s"] if pl.get("end_s") is not None else starts[k] + (length or b - a)
         if end <= starts[k]:  # an entry wholly under the next one's blend
             end = starts[k] + (length or (b - a))
-        drops = None
         if pl.get("bars") and p.bpm and sp and b > a:
             # an excerpt of a plan's JSON places its drops as the planner and the render
             # play it: its blend in at the blend's tempo, its body (ramped where the JSON
@@ -650,16 +649,16 @@ def placed_tracks(entries: Sequence[tuple[Track, tuple[float, float] | None, dic
             t_out = pl.get("tempo_out_bpm") or float(p.bpm)
             k_in = int(pl.get("blend_in_bars") or 0)
             k_out = int((nxt or {}).get("blend_in_bars") or 0)
-            ramp = Ramp(a, b, t_in * beat_s / 60.0, t_out * beat_s / 60.0,
-                        hold_s(k_in, beat_s), hold_s(k_out, beat_s))
-            blend_s = k_in * 120.0 * (1.0 / (prev_out or t_in) + 1.0 / t_in) if k_in else 0.0
+            ramp = Ramp.held(a, b, t_in * beat_s / 60.0, t_out * beat_s / 60.0, beat_s,
+                             k_in, k_out)
+            blend = blend_s(k_in, prev_out or t_in, t_in) if k_in else 0.0
             next_s = float(starts[k + 1] - starts[k]) if nxt is not None else None
-            drops = [{**d, "time_s": session_at(
-                ramp, a + float(d["time_s"]), 0.0, beat_s, k_in, blend_s, k_out,
-                next_s=next_s, flat_rate=None if k_out else float(p.bpm) * beat_s / 60.0)}
+            drops = [{**d, "time_s": session_at(ramp, a + float(d["time_s"]), 0.0, beat_s, k_in,
+                                                blend, k_out, next_s, float(p.bpm) * beat_s / 60.0)}
                      for d in drops_in(p)]
-        prev_out = t_out if drops is not None else None
-        if drops is None:
+            prev_out = t_out
+        else:
             drops = [{**d, "time_s": float(d["time_s"]) / rate} for d in drops_in(p)]
+            prev_out = None
         out.append(replace(p, duration_s=float(end - starts[k]), drops=drops))
     return out, starts

@@ -38,11 +38,12 @@ import numpy as np
 from ..errors import UnderdogError
 from ..fields import plain
 from ..models import Track, level_to_energy
-from ..ramp import Ramp, hold_s, session_at
+from ..ramp import Ramp, blend_s, session_at
 from ..text import mmss
 from .arcs import Arc, Timeline
 from .excerpts import (MAX_STRETCH, ExcerptOptions, align_drops, RhythmLookup, Slot,
-                       level_range, loud_blend, make_slots, preselect, rhythm_of, search, track_grid, unclear_blends)
+                       level_range, loud_blend, make_slots, preselect, rhythm_of, search,
+                       track_grid, unclear_blends)
 from .score import (ARTIST_GAP, TRANSITION_OK_PCT, PlanCost, Pool, ScoreReport, Weights,
                     artist_spacing, camelot_distance, plan_cost, score_order, segment_prefs,
                     strongest_drop, tempo_fit, track_level, track_rows, transition_cost,
@@ -165,6 +166,8 @@ class PlanEntry:
 
     def as_dict(self) -> dict:
         t = self.track
+        ramp = {"tempo_in_bpm": round(self.tempo_in_bpm, 3),
+                "tempo_out_bpm": round(self.tempo_out_bpm, 3)} if self.ramps else {}
         return {
             "position": self.position, "path": t.path, "artist": t.artist, "title": t.title,
             "id": t.id, "start_s": round(self.start_s, 2), "end_s": round(self.end_s, 2),
@@ -187,9 +190,7 @@ class PlanEntry:
             **({} if self.in_s is None else {
                 "in_s": round(self.in_s, 4), "out_s": round(self.out_s, 4),
                 "downbeat_s": round(self.downbeat_s, 4), "drop_at_s": plain(self.drop_at_s, 3),
-                "tempo_bpm": round(self.tempo_bpm, 3),
-                **({"tempo_in_bpm": round(self.tempo_in_bpm, 3),
-                    "tempo_out_bpm": round(self.tempo_out_bpm, 3)} if self.ramps else {}),
+                "tempo_bpm": round(self.tempo_bpm, 3), **ramp,
                 "transition": self.transition,
                 "round": self.round or None, "bars": self.bars,
                 "on_phrase": list(self.on_phrase) if self.on_phrase else None}),
@@ -197,9 +198,7 @@ class PlanEntry:
             **({"transition": self.transition}
                if self.in_s is None and self.transition else {}),
             # a whole track under a ramp of the arc: the render (--tempo follow) rides it
-            **({"tempo_in_bpm": round(self.tempo_in_bpm, 3),
-                "tempo_out_bpm": round(self.tempo_out_bpm, 3)}
-               if self.in_s is None and self.ramps else {}),
+            **(ramp if self.in_s is None else {}),
         }
 
 
@@ -1154,12 +1153,12 @@ def _excerpt_entries(pool: Pool, choices, slots: list[Slot], tl: Timeline) -> li
         end = s.end_s
         if k + 1 < len(choices) and not choices[k + 1].slot.cut_in:  # the blend out of it
             t_next = _played_tempo(choices[k + 1])
-            end += s.overlap_out * 120.0 * (1.0 / tempo + 1.0 / t_next)
+            end += blend_s(s.overlap_out, tempo, t_next)
         own_played = ex.own_bpm * ex.multiple
         t_in, t_out = _ramp_tempi(tl, s, tempo, own_played, s.start_s, s.end_s)
         beat_s = 60.0 / own_played  # track seconds per session beat
-        ramp = Ramp(ex.in_s, ex.out_s, t_in / own_played, t_out / own_played,
-                    hold_s(s.overlap_in, beat_s), hold_s(s.overlap_out, beat_s))
+        ramp = Ramp.held(ex.in_s, ex.out_s, t_in / own_played, t_out / own_played, beat_s,
+                         s.overlap_in, s.overlap_out)
         drop_at, drop_track = None, ex.drop_s
         if drop_track is None:  # any drop inside the excerpt: the strongest
             drop_track = strongest_drop(t, ex.in_s, ex.out_s)
@@ -1169,9 +1168,8 @@ def _excerpt_entries(pool: Pool, choices, slots: list[Slot], tl: Timeline) -> li
             blend_out = s.overlap_out if nxt and not nxt.slot.cut_in else 0
             drop_at = session_at(
                 ramp, drop_track, s.start_s, beat_s, blend_in,
-                blend_in * 120.0 * (1.0 / prev_out + 1.0 / t_in) if blend_in else 0.0,
-                blend_out, next_s=s.end_s if nxt else None,
-                flat_rate=None if blend_out else tempo / own_played)
+                blend_s(blend_in, prev_out, t_in) if blend_in else 0.0, blend_out,
+                s.end_s if nxt else None, tempo / own_played)
         prev_out = t_out
         if k == 0 or s.cut_in:
             tr = {"shape": "cut", "bars": 0}

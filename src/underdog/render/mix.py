@@ -35,7 +35,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..ramp import Ramp, hold_s
+from ..ramp import Ramp
 from .stretch import MAX_RATE_STEP, TimeMap
 
 BEATS_PER_BAR = 4
@@ -207,8 +207,7 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
                     else transitions[i].bars)
         beat_s = 60.0 / (own * m)  # track seconds per session beat
         info.append((own, m, rate, 60.0 / own, warn,
-                     Ramp(e.in_s, e.out_s, r_in, r_out, hold_s(bars_in, beat_s),
-                          hold_s(bars_out, beat_s))))
+                     Ramp.held(e.in_s, e.out_s, r_in, r_out, beat_s, bars_in, bars_out)))
     out: list[Placement] = []
     # the knot where the current excerpt's body starts
     first = excerpts[0]
@@ -216,7 +215,7 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
     cur_knots = [(s_cur, first.in_s)]
     fade_in: Envelope | None = None
     for i, e in enumerate(excerpts):
-        own, m, rate, p_own, warn, ramp = info[i]
+        own, m, flat, p_own, warn, ramp = info[i]  # flat: its rate at its one tempo
         s_last, t_last = cur_knots[-1]
         if i == len(excerpts) - 1:
             rate = ramp.mean(t_last, e.out_s)
@@ -235,7 +234,7 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
             if nxt.start_s is not None:  # the plan says when it slams in: the cut keeps that
                 # (the silence before it, in whole beats, as the plan's clock has it: at
                 # the excerpt's one tempo, not its ramp, which only moves bars within it)
-                gap = nxt.start_s - (s_last + (cut_t - t_last) / info[i][2])
+                gap = nxt.start_s - (s_last + (cut_t - t_last) / flat)
                 beats_gap = max(0.0, round(gap / pa)) if gap > 0 else 0.0
                 cut_s = nxt.start_s - beats_gap * pa
                 rate_fit = (cut_t - t_last) / max(cut_s - s_last, 1e-9)
@@ -273,7 +272,6 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
         b_beats = fit(i + 1, b_first, b_per, nb, True)
         a_start, a_end = float(a_beats[0]), float(a_beats[-1])
         a_per = (a_end - a_start) / na
-        rate = ramp.mean(t_last, a_start)
         pa = p_own / (ramp.g(a_start) * m)  # session seconds per session beat, outgoing
         b_first = float(b_beats[0])
         b_per = (float(b_beats[-1]) - b_first) / nb
@@ -291,16 +289,16 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
         if not pre:
             p_start = pa
         t_from, a_from = (a_pre, a_pre) if pre else (a_start, a_start)
-        rate = ramp.mean(t_last, a_from)
+        rate = nominal = ramp.mean(t_last, a_from)
         t0 = s_last + (a_from - t_last) / rate
         if nxt.start_s is not None:  # keep the plan's clock: the body absorbs the drift
             for _ in range(2 if pre else 1):
                 ramp_s = span * (pa + p_start) / 2.0 if pre else 0.0
                 rate_fit = (a_from - t_last) / max(nxt.start_s - ramp_s - s_last, 1e-9)
                 notes: list[str] = []  # the last fit's warnings, said once below
-                rate = _refit(ramp.mean(t_last, a_from), rate_fit, notes, i)
+                rate = _refit(nominal, rate_fit, notes, i)
                 pa = p_own / (ramp.at(rate, t_last, a_from, a_from) * m)
-            if abs(rate_fit / ramp.mean(t_last, a_from) - 1.0) > 0.02:
+            if abs(rate_fit / nominal - 1.0) > 0.02:
                 warn.extend(notes)
             t0 = s_last + (a_from - t_last) / rate
             if not pre:
