@@ -149,9 +149,10 @@ def test_attack_release_is_the_one_pole_recursion(loud):
 
 
 def test_the_true_peak_skips_only_what_stays_under_the_bound(loud):
-    """Pieces with no sample at ``skip_below`` within the filter's reach keep their sample
-    peak; every true peak at ``skip_below`` x the interpolator's bound or more is the full
-    interpolation's."""
+    """Pieces with no sample at ``skip_below`` within the filter's reach, or that the
+    middle-taps screen clears, keep their sample peak; every true peak at ``skip_below`` x
+    the interpolator's bound or more is the full interpolation's (to float32 rounding: a
+    matrix product's sums go in an order that depends on its shape)."""
     from underdog.render.levels import _oversampling_fir, interpolation_bound, true_peak_envelope
 
     bound = interpolation_bound(_oversampling_fir())
@@ -162,8 +163,9 @@ def test_the_true_peak_skips_only_what_stays_under_the_bound(loud):
         fast = true_peak_envelope(x, skip_below=below)
         hot = full >= bound * below
         assert hot.any() and (~hot).any()
-        assert np.array_equal(fast[hot], full[hot])
-        assert float(fast[~hot].max()) < bound * below and np.all(fast <= full)
+        np.testing.assert_allclose(fast[hot], full[hot], rtol=1e-6, atol=0)
+        assert float(fast[~hot].max()) < bound * below
+        assert np.all(fast <= full * np.float32(1 + 1e-6))
         assert np.array_equal(fast, np.maximum(fast, np.abs(x).max(axis=0)))
 
 

@@ -19,7 +19,7 @@ latency, given back sample for sample (``flush`` returns the rest).
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -162,7 +162,9 @@ def true_peak_envelope(x: np.ndarray, fir: np.ndarray | None = None, factor: int
     sample peak is under ``skip_below`` keep their sample peak (interpolation lifts them at
     most ``interpolation_bound(fir)`` times; this saves most of the work on levelled music),
     and so do 512-sample pieces of the others with no sample that high within the filter's
-    reach (every true peak at ``skip_below`` times that bound or more is the same)."""
+    reach, or whose interpolation by the 8 middle taps of each phase, plus what the other
+    taps could add, stays under that bound (every true peak at ``skip_below`` times the
+    bound or more is the same)."""
     fir = (_oversampling_fir(factor) if fir is None else fir).astype(np.float32)
     x = np.atleast_2d(x)
     peak = np.abs(x).max(axis=0)
@@ -181,29 +183,44 @@ def true_peak_envelope(x: np.ndarray, fir: np.ndarray | None = None, factor: int
         pk = np.maximum.reduceat(peak, np.arange(0, n, sub))
         near = np.maximum(pk, np.maximum(np.r_[pk[1:], 0.0], np.r_[0.0, pk[:-1]]))
         todo &= near >= skip_below
-    # runs of pieces to interpolate, each in one product (at most 16 stretches long)
-    edges = np.flatnonzero(np.diff(np.concatenate([[False], todo, [False]]).astype(np.int8)))
-    for r0, r1 in zip(edges[::2], edges[1::2]):
-        for a in range(r0 * sub, min(n, r1 * sub), 16 * step):
-            b = min(n, r1 * sub, a + 16 * step)
-            lo, hi = max(0, a - reach), min(n, b + reach)
-            dst = peak[a:b]
-            up = _polyphase_same(x[:, lo:hi], bank)[:, a - lo:b - lo]
-            for c in range(up.shape[0]):  # elementwise: a reduction over tiny axes is slow
-                for p in range(up.shape[2]):
-                    np.maximum(dst, np.abs(up[c, :, p]), out=dst)
+        # a cheap screen: the middle taps' interpolation, plus the most the outer taps can
+        # add (their |taps| times the largest sample in reach); 8 % of a levelled mix's
+        # pieces reach the limiter's ceiling, 24 % pass this screen, at a quarter of the work
+        mid = bank.shape[0] // 2
+        short = np.ascontiguousarray(bank[mid - 4:mid + 4])
+        outer = float(np.abs(np.r_[bank[:mid - 4], bank[mid + 4:]]).sum(axis=0).max())
+        line = skip_below * interpolation_bound(fir, factor) * (1.0 - 1e-4)  # float32's slack
+        if todo.any():  # over the whole of x at once: a quarter of the work, few calls
+            up = _polyphase_same(x, short)
+            est = np.maximum.reduceat(np.abs(up.reshape(-1, n)).max(axis=0), np.arange(0, n, sub))
+            todo &= est + outer * near >= line
+    for a, b in _runs(todo, sub, n, 16 * step):  # each run in one product
+        lo, hi = max(0, a - reach), min(n, b + reach)
+        dst = peak[a:b]
+        up = _polyphase_same(x[:, lo:hi], bank)[:, :, a - lo:b - lo]
+        np.maximum(dst, np.abs(up.reshape(-1, b - a)).max(axis=0), out=dst)
     return peak
 
 
+def _runs(todo: np.ndarray, sub: int, n: int, most: int) -> Iterator[tuple[int, int]]:
+    """(first, end) sample of each run of ``todo`` pieces (``sub`` samples each, of ``n``),
+    cut at ``most`` samples."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], todo, [False]]).astype(np.int8)))
+    for r0, r1 in zip(edges[::2], edges[1::2]):
+        for a in range(r0 * sub, min(n, r1 * sub), most):
+            yield a, min(n, r1 * sub, a + most)
+
+
 def _polyphase_same(x: np.ndarray, bank: np.ndarray) -> np.ndarray:
-    """Every phase of a polyphase interpolator at once: (channels, n, phases), each phase
-    as ``np.convolve(channel, phase taps, mode="same")``, as one matrix product."""
+    """Every phase of a polyphase interpolator at once: (phases, channels, n), each phase
+    as ``np.convolve(channel, phase taps, mode="same")``, as one tensor product (a
+    matrix product that leaves phases last is 6x slower to reduce over them)."""
     taps = bank.shape[0]
     xp = np.pad(x, ((0, 0), (taps - 1, taps - 1)))
     first = (taps - 1) // 2
     win = np.lib.stride_tricks.sliding_window_view(xp[:, first:first + x.shape[1] + taps - 1],
                                                    taps, axis=1)
-    return win @ bank
+    return np.tensordot(bank.T, win, axes=([1], [2]))
 
 
 class TruePeakLimiter:

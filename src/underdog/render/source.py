@@ -103,6 +103,14 @@ def iter_span(path: str | os.PathLike, in_s: float = 0.0, out_s: float | None = 
                     continue
                 frame, n0 = (_drop(frame, cut), n0 + cut) if cut else (frame, n0)
                 pos = n0 * sr // native
+            if native == sr and _is_mix_format(frame):  # nothing to convert: as it is
+                a, pos = _take(frame, pos, first, want, got)
+                if a is not None:
+                    got += a.shape[1]
+                    yield a
+                if want is not None and got >= want:
+                    break
+                continue
             for out in resampler.resample(frame):
                 a, pos = _take(out, pos, first, want, got)
                 if a is not None:
@@ -728,16 +736,22 @@ def _span_soundfile(path: str, in_s: float, out_s: float | None, sr: int
                     yield y
 
 
-def _take(out, pos: int, first: int, want: int | None, got: int):
-    """(the part of resampled frame ``out`` inside the span as a fresh (2, k) array or
-    None, the sample index after ``out``)."""
-    n = out.samples
-    a = out.to_ndarray()  # fltp stereo: (2, n) float32
+def _is_mix_format(frame) -> bool:
+    """Whether ``frame`` is already what the resampler makes (planar float32 stereo)."""
+    return frame.format.name == "fltp" and frame.layout.name == "stereo"
+
+
+def _take(frame, pos: int, first: int, want: int | None, got: int):
+    """(the part of ``frame`` (planar float32 stereo: resampled, or decoded so) inside the
+    span as a fresh (2, k) array or None, the sample index after it). The planes are
+    copied out straight (``to_ndarray`` stacks them into an array that would be copied
+    again)."""
+    n = frame.samples
     lo = max(0, first - pos)
-    if lo < n:
-        a = a[:, lo:]
-        if want is not None:
-            a = a[:, :max(0, want - got)]
-        if a.shape[1]:
-            return a.copy(), pos + n
-    return None, pos + n
+    hi = n if want is None else min(n, lo + max(0, want - got))
+    if lo >= hi:
+        return None, pos + n
+    a = np.empty((2, hi - lo), np.float32)
+    for c, plane in enumerate(frame.planes[:2]):
+        a[c] = np.frombuffer(plane, np.float32, n)[lo:hi]
+    return a, pos + n

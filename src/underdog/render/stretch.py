@@ -34,6 +34,7 @@ import numpy as np
 DEFAULT = "wsola"
 METHODS = ("wsola", "pv", "atempo")
 BLOCK = 1 << 20  # output samples per block when a stretch goes in pieces (24 s at 44.1 kHz)
+SEARCH_CHUNK = 128  # WSOLA frames whose search spans are transformed together
 MAX_RATE_STEP = 0.08  # the most a track is sped up or slowed down (±8 %), half/double aside
 
 
@@ -141,29 +142,37 @@ def wsola_blocks(read: Callable[[int, int], np.ndarray], sr: int, tmap: TimeMap,
     n_frames = n_out // hop + 2
     starts = _frame_positions(tmap, hop, n_frames, half)
     win = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_win) / n_win)).astype(np.float32)
-    nfft = 1 << int(np.ceil(np.log2(n_win + 2 * tol)))
-    rfft, irfft = np.fft.rfft, np.fft.irfft
+    n_seg = n_win + 2 * tol  # a frame's search span; lags 0 .. 2 tol need no more FFT
     pinned = _attack_frames(hits, starts, n_win)
     prev = None  # where the last frame was taken (input sample)
+    span = np.arange(n_seg)
 
     def frames(m0: int, m1: int) -> Iterator[tuple[int, np.ndarray]]:
         nonlocal prev
-        st = starts[m0:m1]
-        lo = int(st.min()) - tol
-        if prev is not None:
-            lo = min(lo, prev + hop)
-        xw = read(lo, int(st.max()) + n_win + tol + hop)
-        for m in range(m0, m1):
-            s = int(starts[m])
-            if prev is not None and not pinned[m]:
-                nat = xw[:, prev + hop - lo:prev + hop - lo + n_win].sum(axis=0)
-                seg = xw[:, s - tol - lo:s - tol - lo + n_win + 2 * tol].sum(axis=0)
-                corr = irfft(rfft(seg, nfft) * np.conj(rfft(nat, nfft)), nfft)[:2 * tol + 1]
-                sq = np.concatenate([[0.0], np.cumsum(seg.astype(np.float64) ** 2)])
-                energy = sq[n_win:n_win + 2 * tol + 1] - sq[:2 * tol + 1]
-                s = s - tol + int(np.argmax(corr / np.sqrt(energy + 1e-9)))
-            yield m, xw[:, s - lo:s - lo + n_win] * win
-            prev = s
+        for c0 in range(m0, m1, SEARCH_CHUNK):
+            c1 = min(m1, c0 + SEARCH_CHUNK)
+            st = starts[c0:c1]
+            lo = int(st.min()) - tol
+            if prev is not None:
+                lo = min(lo, prev + hop)
+            xw = read(lo, int(st.max()) + n_win + tol + hop)
+            mono = xw.sum(axis=0)
+            # what does not hang on the previous frame, for the whole chunk at once: each
+            # search span's spectrum and its sliding energy over a frame
+            seg = mono[(st - tol - lo)[:, None] + span]
+            seg_f = np.fft.rfft(seg, n_seg, axis=1)
+            sq = np.cumsum(seg.astype(np.float64) ** 2, axis=1)
+            sq = np.concatenate([np.zeros((len(st), 1)), sq], axis=1)
+            norm = 1.0 / np.sqrt(sq[:, n_win:n_win + 2 * tol + 1] - sq[:, :2 * tol + 1] + 1e-9)
+            for j, m in enumerate(range(c0, c1)):
+                s = int(st[j])
+                if prev is not None and not pinned[m]:
+                    a = prev + hop - lo
+                    nat_f = np.fft.rfft(mono[a:a + n_win], n_seg)
+                    corr = np.fft.irfft(seg_f[j] * nat_f.conj(), n_seg)[:2 * tol + 1]
+                    s = s - tol + int(np.argmax(corr * norm[j]))
+                yield m, xw[:, s - lo:s - lo + n_win] * win
+                prev = s
 
     return _overlap_add_blocks(cuts, n_out, n_frames, hop, n_win, frames)
 
