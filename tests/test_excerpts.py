@@ -409,3 +409,15 @@ def test_whole_tracks_under_a_ramp_ride_it_too(lib):
         [round(e.tempo_in_bpm, 3) for e in ramped]
     flat = plan(lib, drops_arc(), None, PlanOptions(excerpts=False))
     assert not any("tempo_in_bpm" in e.as_dict() for e in flat.entries)
+    # the plan table says the ramp's ends, not only the slot's middle
+    from io import StringIO
+
+    from rich.console import Console
+
+    from underdog.cli.common import print_plan
+
+    out = StringIO()
+    print_plan(Console(file=out, width=200), p, explain=False)
+    for e in ramped:
+        cell = f"{e.track.bpm:.0f}→{e.tempo_in_bpm:.0f}↘{e.tempo_out_bpm:.0f}"
+        assert cell in out.getvalue(), cell

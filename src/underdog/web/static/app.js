@@ -467,8 +467,10 @@ function drawPlan() {
   line(p.target.map((t) => `${x(t.t_s)},${ye(t.energy)}`), "#c0392b", "6 3");
   for (const e of p.entries) {
     const b = e.actual.played_bpm || e.actual.bpm;
+    // a ramp's entry plays a line from tempo_in_bpm to tempo_out_bpm (the render rides it)
+    const b0 = e.tempo_in_bpm || b, b1 = e.tempo_out_bpm || b;
     const tip = () => { const t = svgEl("title"); t.textContent = `${e.position}. ${e.display}`; s.lastChild.append(t); };
-    if (b) { s.append(svgEl("line", { x1: x(e.start_s), x2: x(e.end_s), y1: yb(b), y2: yb(b), stroke: "#2a6fbb", "stroke-width": 5 })); tip(); }
+    if (b) { s.append(svgEl("line", { x1: x(e.start_s), x2: x(e.end_s), y1: yb(b0), y2: yb(b1), stroke: "#2a6fbb", "stroke-width": 5 })); tip(); }
     if (e.level) { s.append(svgEl("line", { x1: x(e.start_s), x2: x(e.end_s), y1: ye(e.level), y2: ye(e.level), stroke: "#c0392b", "stroke-width": 3 })); tip(); }
     s.append(svgEl("line", { x1: x(e.start_s), x2: x(e.start_s), y1: H - pad, y2: H - pad + 6, stroke: "#555" }));
   }
@@ -484,11 +486,18 @@ function drawPlan() {
       el("td", { class: "num", text: e.position }), el("td", { text: mmss(e.start_s) }),
       el("td", { text: e.segment + (e.peak ? " ▲" : "") }),
       el("td", { text: `${fmt(e.target.bpm, 0)} BPM · E${fmt(e.target.energy)}` }),
-      el("td", { text: `${fmt(e.actual.bpm, 0)} BPM · E${fmt(e.level)} · ${e.actual.camelot || "?"} · ${e.actual.style || "?"}` }),
+      el("td", { text: `${playedBpm(e)} BPM · E${fmt(e.level)} · ${e.actual.camelot || "?"} · ${e.actual.style || "?"}` }),
       el("td", {}, el("a", { href: `#/track/${e.id}`, text: e.display })),
       el("td", { class: "why", text: e.why }), el("td", {}, lock),
       el("td", {}, el("button", { class: "swap", text: "swap…", onclick: () => showAlternatives(e.position) })));
   }));
+}
+
+// its own BPM, then what it plays at: "128→126", or a ramp's ends "128→126↘118"
+function playedBpm(e) {
+  const own = fmt(e.actual.bpm, 0), a = e.tempo_in_bpm, b = e.tempo_out_bpm, p = e.actual.played_bpm;
+  if (a && b && fmt(a, 0) !== fmt(b, 0)) return `${own}→${fmt(a, 0)}${b > a ? "↗" : "↘"}${fmt(b, 0)}`;
+  return p && fmt(p, 0) !== own ? `${own}→${fmt(p, 0)}` : own;
 }
 
 async function showAlternatives(pos) {
