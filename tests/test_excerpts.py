@@ -388,6 +388,41 @@ def test_each_drop_is_where_the_render_plays_it(lib, demo_db):  # noqa: F811
     assert checked >= 10
 
 
+def test_a_whole_track_across_the_warm_up_rides_it_then_holds(lib):
+    """A run: the whole track playing when the warm-up ramp ends says where (``tempo_via``:
+    the track time at the tempi it plays, the cadence), and the render's layout rides the
+    ramp to that point and holds the cadence after it, instead of one tempo for the track."""
+    from underdog.render.mix import Excerpt, layout
+    from underdog.render.render import plan_from_json
+
+    p = plan(lib, load_arc("run", cadence=150.0), 30.0, PlanOptions(excerpts=False))
+    warm = next(sp for sp in p.timeline.spans if sp.segment.name == "warm-up")
+    across = [e for e in p.entries if e.start_s < warm.end_s < e.end_s - 1.0]
+    assert len(across) == 1
+    e = across[0]
+    assert e.tempo_via and e.tempo_via[0][1] == pytest.approx(150.0)
+    d = e.as_dict()
+    assert d["tempo_via"] == [[round(e.tempo_via[0][0], 3), 150.0]]
+    got = plan_from_json({"entries": [d]}).entries[0]
+    assert got.tempo_via == ((round(e.tempo_via[0][0], 3), 150.0),)
+    beats = lib.beats(e.track.id).astype(np.float64)
+    own = e.played_bpm
+    x = Excerpt(beats=beats, in_s=0.0, out_s=float(beats[-1]), own_bpm=own,
+                target_bpm=150.0, target_in_bpm=got.tempo_in_bpm,
+                target_out_bpm=got.tempo_out_bpm, target_via=got.tempo_via)
+    pl = layout([x], [], start_s=e.start_s)[0]
+    bpm = own * np.diff(pl.knots_t) / np.diff(pl.knots_s)
+    mid = 0.5 * (pl.knots_s[1:] + pl.knots_s[:-1])
+    u_via = e.tempo_via[0][0]
+    s_via = float(np.interp(u_via, pl.knots_t, pl.knots_s))
+    assert abs(s_via - warm.end_s) < 10.0  # the bend plays where the warm-up ends
+    before, after = bpm[mid < s_via - 1.0], bpm[mid > s_via + 1.0]
+    assert np.all(np.diff(before) > 0)  # rising through the warm-up ...
+    lo = max(float(p.timeline.targets(e.start_s)[0]), own * 0.92)
+    assert before[0] == pytest.approx(lo, rel=0.01)
+    assert np.allclose(after, min(150.0, own * 1.08), rtol=1e-3)  # ... then the cadence
+
+
 def test_whole_tracks_under_a_ramp_ride_it_too(lib):
     """A whole-track plan of a ramping arc (`cooldown`): each track inside the ramp says
     the target where it starts and ends, the next one starts where it ended, and the

@@ -260,6 +260,47 @@ def test_ramp_session_time():
     assert short.g(14.0) == 1.05 and short.g(26.0) == 0.95 and short.g(20.0) == pytest.approx(1.0)
 
 
+def test_a_ramp_bends_where_it_is_told():
+    """ramp.Ramp with a ``via`` point: one line to it, another after (a warm-up ramp, then
+    steady); session time is the integral of 1 / rate over both pieces; the knots have the
+    corner; a point inside a hold is left out; the same rates at every point are flat."""
+    from scipy.integrate import quad
+
+    from underdog.ramp import Ramp
+
+    r = Ramp(0.0, 600.0, 0.92, 1.0, hold_in=5.0, hold_out=5.0, via=((250.0, 1.0),))
+    assert r.g(5.0) == 0.92 and r.g(250.0) == 1.0 and r.g(400.0) == 1.0
+    assert r.g(127.5) == pytest.approx(0.96)
+    assert not r.flat
+    want = quad(lambda u: 1.0 / r.g(u), 0.0, 600.0, points=[5.0, 250.0], limit=200)[0]
+    assert r.session_s(0.0, 600.0) == pytest.approx(want, rel=1e-9)
+    k = r.knots(0.0, 0.0, 600.0, r.mean(0.0, 600.0))
+    assert 250.0 in [t for _, t in k]
+    s, t = np.array(k).T
+    # the knots follow the line: the rate between them is flat after the corner
+    rates = np.diff(t) / np.diff(s)
+    assert np.allclose(rates[t[1:] > 250.5], 1.0)
+    assert Ramp(0.0, 600.0, 1.0, 1.0, 5.0, 5.0, via=((250.0, 1.0),)).flat
+    inside_hold = Ramp(0.0, 100.0, 1.05, 0.95, 10.0, 10.0, via=((95.0, 2.0),))
+    assert inside_hold.g(50.0) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("value,why", [
+    ("fast", "tempo_via is not a list"),
+    ([[10.0]], r"tempo_via point \[10.0\] is not \[track s, BPM\]"),
+    ([[10.0, -1]], r"is not \[track s, BPM\]"),
+    ([[float("nan"), 120]], r"is not \[track s, BPM\]"),
+    ([[20.0, 120], [10.0, 130]], "tempo_via track times do not increase"),
+    ([[1.0, 120]] * 65, "at most 64"),
+])
+def test_a_plan_with_a_broken_bend_is_refused_in_one_line(value, why):
+    from underdog.render.render import PlanFileError, plan_from_json
+
+    with pytest.raises(PlanFileError, match=why):
+        plan_from_json({"entries": [{"path": A, "tempo_in_bpm": 130.0, "tempo_out_bpm": 150.0,
+                                     "tempo_via": value}]})
+
+
 @pytest.mark.parametrize("field,value,why", [
     ("tempo_in_bpm", -5, "tempo_in_bpm -5.0 is not a tempo"),
     ("tempo_out_bpm", 0, "tempo_out_bpm 0.0 is not a tempo"),

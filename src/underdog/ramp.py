@@ -41,13 +41,19 @@ class Ramp:
     r_out: float
     hold_in: float = 0.0
     hold_out: float = 0.0
+    # (track s, rate) where the line bends between the ends: a whole track across an arc's
+    # segments (a warm-up ramp, then steady) rides one line per segment; ones outside the
+    # part between the holds are left out
+    via: tuple[tuple[float, float], ...] = ()
 
     @classmethod
     def held(cls, in_s: float, out_s: float, r_in: float, r_out: float, beat_s: float,
-             blend_in: int, blend_out: int) -> "Ramp":
+             blend_in: int, blend_out: int,
+             via: tuple[tuple[float, float], ...] = ()) -> "Ramp":
         """The ramp of an excerpt with blends of ``blend_in`` / ``blend_out`` bars (0: a
         cut), held through each (:func:`hold_s`); ``beat_s``: track s per session beat."""
-        return cls(in_s, out_s, r_in, r_out, hold_s(blend_in, beat_s), hold_s(blend_out, beat_s))
+        return cls(in_s, out_s, r_in, r_out, hold_s(blend_in, beat_s), hold_s(blend_out, beat_s),
+                   tuple(via))
 
     def _edges(self) -> tuple[float, float]:
         L = max(self.out_s - self.in_s, 0.0)
@@ -55,24 +61,35 @@ class Ramp:
         k = min(1.0, 0.75 * L / h) if h > 0 else 1.0
         return self.in_s + k * self.hold_in, self.out_s - k * self.hold_out
 
+    def _points(self) -> list[tuple[float, float]]:
+        """The line's corners (track s, rate): the ends of the part between the holds and
+        the ``via`` points inside it."""
+        a, b = self._edges()
+        mid = [(float(u), float(r)) for u, r in sorted(self.via) if a < u < b]
+        return [(a, self.r_in), *mid, (b, self.r_out)]
+
     @property
     def flat(self) -> bool:
-        return abs(self.r_out / self.r_in - 1.0) < 1e-9
+        return all(abs(r / self.r_in - 1.0) < 1e-9 for r in (self.r_out, *(r for _, r in self.via)))
 
     def g(self, u: float) -> float:
         if self.flat:
             return self.r_in
-        a, b = self._edges()
-        x = min(max((u - a) / max(b - a, 1e-9), 0.0), 1.0)
-        return self.r_in + (self.r_out - self.r_in) * x
+        pts = self._points()
+        if u <= pts[0][0]:
+            return pts[0][1]
+        for (x0, g0), (x1, g1) in zip(pts, pts[1:]):
+            if u <= x1:
+                return g0 + (g1 - g0) * ((u - x0) / max(x1 - x0, 1e-9))
+        return pts[-1][1]
 
     def session_s(self, u0: float, u1: float) -> float:
         """Session seconds the ramp takes to play track time [u0, u1]."""
         if self.flat:
             return (u1 - u0) / self.r_in
-        a, b = self._edges()
+        xs = [x for x, _ in self._points()]
         total = 0.0
-        for lo, hi in ((-math.inf, a), (a, b), (b, math.inf)):
+        for lo, hi in zip([-math.inf, *xs], [*xs, math.inf]):
             x0, x1 = max(u0, lo), min(u1, hi)
             if x1 <= x0:
                 continue
@@ -101,7 +118,10 @@ class Ramp:
             return [end]
         scale = self.mean(u0, u1) / rate
         k = max(1, int(math.ceil((hi - lo) / step_s)))
-        us = [u for u in np.r_[lo, lo + (hi - lo) * np.arange(1, k + 1) / k] if u0 < u < u1]
+        # every step_s, and on each corner of the line
+        grid = np.r_[lo, lo + (hi - lo) * np.arange(1, k + 1) / k,
+                     [x for x, _ in self._points()[1:-1] if lo < x < hi]]
+        us = [u for u in np.unique(grid) if u0 < u < u1]
         return [(s0 + scale * self.session_s(u0, float(u)), float(u)) for u in us] + [end]
 
 

@@ -134,6 +134,8 @@ class PlanEntry:
     # render plays a line between them; tempo_bpm is the one at its slot's middle)
     tempo_in_bpm: float | None = None
     tempo_out_bpm: float | None = None
+    # a whole track across ramping segments: (track s, BPM) where each later one starts
+    tempo_via: tuple[tuple[float, float], ...] = ()
 
     # Exporters read .path, .artist, .title, .duration_s
     @property
@@ -157,8 +159,8 @@ class PlanEntry:
         """Its tempo ramps through it (see ``tempo_in_bpm``)."""
         ref = self.tempo_bpm or self.target_bpm
         return (bool(ref) and self.tempo_in_bpm is not None and self.tempo_out_bpm is not None
-                and max(abs(self.tempo_in_bpm / ref - 1.0),
-                        abs(self.tempo_out_bpm / ref - 1.0)) > 1e-4)
+                and max(abs(b / ref - 1.0) for b in (self.tempo_in_bpm, self.tempo_out_bpm,
+                                                     *(b for _, b in self.tempo_via))) > 1e-4)
 
     @property
     def annotation(self) -> str:  # XSPF carries the explanation
@@ -167,7 +169,9 @@ class PlanEntry:
     def as_dict(self) -> dict:
         t = self.track
         ramp = {"tempo_in_bpm": round(self.tempo_in_bpm, 3),
-                "tempo_out_bpm": round(self.tempo_out_bpm, 3)} if self.ramps else {}
+                "tempo_out_bpm": round(self.tempo_out_bpm, 3),
+                **({"tempo_via": [[round(u, 3), round(b, 3)] for u, b in self.tempo_via]}
+                   if self.tempo_via else {})} if self.ramps else {}
         return {
             "position": self.position, "path": t.path, "artist": t.artist, "title": t.title,
             "id": t.id, "start_s": round(self.start_s, 2), "end_s": round(self.end_s, 2),
@@ -1382,19 +1386,36 @@ def _entries(pool: Pool, order: list[int], pc: PlanCost, tl: Timeline,
             half_double=hd, tempo_dev_pct=dev, level=lvl, transition_pct=tp,
             camelot_step=cs, drop_on_peak_s=drop_at, cost=float(pc.unary[k]) + costs[
                 "transition"], costs=costs, why=why,
-            **_whole_ramp(tl, start, end)))
+            **_whole_ramp(tl, start, end, played)))
     return out
 
 
-def _whole_ramp(tl: Timeline, start: float, end: float) -> dict[str, float]:
-    """A whole track inside one segment whose tempo ramps: the target where it starts and
-    where it ends (``tempo_in_bpm``, ``tempo_out_bpm``), which the render rides; nothing
-    for one across segments (a ramp then a plateau is not a line)."""
+def _whole_ramp(tl: Timeline, start: float, end: float, played: float | None) -> dict:
+    """A whole track where the arc's tempo ramps: the target where it starts and where it
+    ends (``tempo_in_bpm``, ``tempo_out_bpm``), which the render rides. Across segments
+    (a warm-up ramp, then steady) also where each later segment starts (``tempo_via``:
+    (track s, BPM), the track time from the session time at the tempi it plays, its own
+    ``played``), so that it rides one line per segment; nothing where the target steps
+    between segments or none of them ramps."""
     last = min(end, tl.total_s) - 1e-3
-    if last <= start or tl.span_at(start).index != tl.span_at(last).index:
+    if last <= start:
         return {}
-    return {"tempo_in_bpm": float(tl.targets(start)[0]),
+    spans = [sp for sp in tl.spans if sp.end_s > start and sp.start_s <= last]
+    ramp = {"tempo_in_bpm": float(tl.targets(start)[0]),
             "tempo_out_bpm": float(tl.targets(last)[0])}
+    if len(spans) <= 1:
+        return ramp
+    if not played or all(sp.segment.bpm[0] == sp.segment.bpm[1] for sp in spans):
+        return {}
+    via, u, s0, b0 = [], 0.0, start, ramp["tempo_in_bpm"]
+    for a, b in zip(spans, spans[1:]):
+        if abs(a.segment.bpm[1] - b.segment.bpm[0]) > 1e-6:  # a step is not a line
+            return {}
+        b1 = float(b.segment.bpm[0])
+        u += (b.start_s - s0) * (b0 + b1) / 2.0 / played  # track s played at the targets
+        via.append((u, b1))
+        s0, b0 = b.start_s, b1
+    return {**ramp, "tempo_via": tuple(via)}
 
 
 def _why(t: Track, sp, dev, hd, played, lvl, target_lvl, tp, cs, drop_at, style_c,

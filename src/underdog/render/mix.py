@@ -7,7 +7,8 @@ follows (``stretch.TimeMap``):
 - in its body an excerpt plays at ``rate = target BPM / (own BPM × m)``, with ``m`` 1, ½
   or 2 (a track at 80 BPM in a 160 run plays two session beats per beat of its own), and
   the rate held within ±8 %; where the arc's tempo ramps through it (``target_in_bpm`` to
-  ``target_out_bpm``) the rate rides from one to the other between its blends, held through
+  ``target_out_bpm``, bending at ``target_via`` where a whole track spans a warm-up ramp and
+  what follows) the rate rides from one to the other between its blends, held through
   them (``ramp.Ramp``), so that neighbours in a cool-down blend at one tempo;
 - in an overlap of ``K`` bars the session beat period ramps linearly from the outgoing
   excerpt's to the incoming one's; both excerpts' beats (a least-squares line through their
@@ -56,6 +57,7 @@ class Excerpt:
     # in_s and at out_s; the body follows a line between them (None: target_bpm throughout)
     target_in_bpm: float | None = None
     target_out_bpm: float | None = None
+    target_via: tuple[tuple[float, float], ...] = ()  # (track s, BPM) where the ramp bends
     downbeats: np.ndarray = field(default_factory=lambda: np.zeros(0))
     start_s: float | None = None  # planned session time of in_s (None: follow on)
 
@@ -206,8 +208,9 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
         bars_out = (0 if i == len(excerpts) - 1 or transitions[i].shape == "cut"
                     else transitions[i].bars)
         beat_s = 60.0 / (own * m)  # track seconds per session beat
+        via = tuple((u, _clamp_rate(b / (own * m), [], "")) for u, b in e.target_via)
         info.append((own, m, rate, 60.0 / own, warn,
-                     Ramp.held(e.in_s, e.out_s, r_in, r_out, beat_s, bars_in, bars_out)))
+                     Ramp.held(e.in_s, e.out_s, r_in, r_out, beat_s, bars_in, bars_out, via)))
     out: list[Placement] = []
     # the knot where the current excerpt's body starts
     first = excerpts[0]

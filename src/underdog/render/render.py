@@ -69,6 +69,7 @@ class PlanEntry:
     arc_bpm: float | None = None  # the arc's target tempo where it plays ("target": {"bpm"})
     tempo_in_bpm: float | None = None  # where the arc ramps through it: its tempo at in_s
     tempo_out_bpm: float | None = None  # ... and at out_s (a line between them)
+    tempo_via: tuple[tuple[float, float], ...] = ()  # (track s, BPM) where that line bends
     drop_at_s: float | None = None  # session time where its drop lands
     downbeat_s: float | None = None  # the downbeat it enters on (track time)
     transition: mix.Transition = field(default_factory=mix.Transition)  # how it comes in
@@ -136,6 +137,7 @@ class PlanEntry:
             if v is not None and v <= 0:
                 raise PlanFileError(where, f"{k} {v} is not a tempo")
             ramp[k] = v
+        ramp["tempo_via"] = _via(d.get("tempo_via"), where) if None not in ramp.values() else ()
         return cls(path=path, in_s=in_s, out_s=out_s, whole=not excerpt, **ramp,
                    start_s=num("start_s") if excerpt else None,
                    artist=str(d.get("artist") or ""), title=str(d.get("title") or ""),
@@ -143,6 +145,27 @@ class PlanEntry:
                    arc_bpm=arc_bpm,
                    drop_at_s=num("drop_at_s"), downbeat_s=num("downbeat_s", "enter_downbeat_s"),
                    transition=mix.Transition(shape=shape, bars=bars))
+
+
+def _via(v: Any, where: str) -> tuple[tuple[float, float], ...]:
+    """A plan entry's ``tempo_via``: [[track s, BPM], ...], track times increasing."""
+    if v is None:
+        return ()
+    if not isinstance(v, list) or len(v) > 64:
+        raise PlanFileError(where, "tempo_via is not a list of at most 64 [track s, BPM] pairs")
+    out: list[tuple[float, float]] = []
+    for p in v:
+        try:
+            u, b = (float(x) for x in p) if isinstance(p, (list, tuple)) and len(p) == 2 \
+                else (math.nan, math.nan)
+        except (TypeError, ValueError):
+            u = b = math.nan
+        if not (math.isfinite(u) and math.isfinite(b) and u >= 0 and b > 0):
+            raise PlanFileError(where, f"tempo_via point {p!r} is not [track s, BPM]")
+        if out and u <= out[-1][0]:
+            raise PlanFileError(where, "tempo_via track times do not increase")
+        out.append((u, b))
+    return tuple(out)
 
 
 @dataclass
@@ -317,6 +340,7 @@ def lay_out(plan: Plan, beats_for: BeatsFor, sr: int = MIX_SR, *, tempo: str = "
                                     target_bpm=(e.tempo_bpm or e.arc_bpm) if follow else None,
                                     target_in_bpm=e.tempo_in_bpm if follow else None,
                                     target_out_bpm=e.tempo_out_bpm if follow else None,
+                                    target_via=e.tempo_via if follow else (),
                                     downbeats=downbeats,
                                     start_s=e.start_s if follow or i == 0 else None))
     try:

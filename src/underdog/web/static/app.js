@@ -467,10 +467,11 @@ function drawPlan() {
   line(p.target.map((t) => `${x(t.t_s)},${ye(t.energy)}`), "#c0392b", "6 3");
   for (const e of p.entries) {
     const b = e.actual.played_bpm || e.actual.bpm;
-    // a ramp's entry plays a line from tempo_in_bpm to tempo_out_bpm (the render rides it)
-    const b0 = e.tempo_in_bpm || b, b1 = e.tempo_out_bpm || b;
+    // a ramp's entry plays a line from tempo_in_bpm to tempo_out_bpm (the render rides it),
+    // bent at tempo_via's (track s, BPM): a whole track plays near its own length
+    const pts = [[e.start_s, e.tempo_in_bpm || b], ...(e.tempo_via || []).map(([u, v]) => [e.start_s + u, v]), [e.end_s, e.tempo_out_bpm || b]];
     const tip = () => { const t = svgEl("title"); t.textContent = `${e.position}. ${e.display}`; s.lastChild.append(t); };
-    if (b) { s.append(svgEl("line", { x1: x(e.start_s), x2: x(e.end_s), y1: yb(b0), y2: yb(b1), stroke: "#2a6fbb", "stroke-width": 5 })); tip(); }
+    if (b) { s.append(svgEl("polyline", { points: pts.map(([t, v]) => `${x(t)},${yb(v)}`).join(" "), fill: "none", stroke: "#2a6fbb", "stroke-width": 5 })); tip(); }
     if (e.level) { s.append(svgEl("line", { x1: x(e.start_s), x2: x(e.end_s), y1: ye(e.level), y2: ye(e.level), stroke: "#c0392b", "stroke-width": 3 })); tip(); }
     s.append(svgEl("line", { x1: x(e.start_s), x2: x(e.start_s), y1: H - pad, y2: H - pad + 6, stroke: "#555" }));
   }
