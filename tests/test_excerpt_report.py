@@ -73,9 +73,17 @@ def test_the_printed_report_says_played_and_own(planned):
     r = plan["report"]
     assert (f"mean |BPM − target| {r['bpm_mae']:.1f} played ({r['bpm_mae_own']:.1f} own)"
             in " ".join(text.split()))
-    # the BPM column: the track's own tempo → the tempo it plays at, where they differ
+    # the BPM column: the track's own tempo → the tempo it plays at, where they differ; an
+    # excerpt the arc's ramp runs through says the ramp's two ends ("120→118↗124")
     stretched = [e for e in plan["entries"]
                  if f"{e['actual']['bpm']:.0f}" != f"{e['tempo_bpm']:.0f}"]
     assert stretched
     for e in stretched:
-        assert f"{e['actual']['bpm']:.0f}→{e['tempo_bpm']:.0f}" in text
+        own = f"{e['actual']['bpm']:.0f}"
+        a, b = (f"{e.get(k, 0):.0f}" for k in ("tempo_in_bpm", "tempo_out_bpm"))
+        if "tempo_in_bpm" in e and a != b:
+            arrow = "↗" if e["tempo_out_bpm"] > e["tempo_in_bpm"] else "↘"
+            assert f"{own}→{a}{arrow}{b}" in text
+        else:
+            assert f"{own}→{e['tempo_bpm']:.0f}" in text
+    assert any("tempo_in_bpm" in e for e in stretched)  # the montage's open ramps

@@ -52,7 +52,9 @@ def print_plan(console: Console, p: Plan, explain: bool) -> None:
         tab.add_column("why", ratio=1)
     else:
         tab.add_column("track")
-        tab.add_column("BPM", justify="right")
+        # never cut: a ramp's "127→131↗136" is wider than a tempo; the track names wrap
+        widest = max((len(bpm_cell(e, excerpts)) for e in p.entries), default=3)
+        tab.add_column("BPM", justify="right", no_wrap=True, min_width=widest)
         tab.add_column("energy", justify="right")
         tab.add_column("key")
     for e in p.entries:
