@@ -42,8 +42,9 @@ demo: $(STAMP)
 	    --save-arc $(DEMO)/like-reference.toml -o $(DEMO)/like.m3u8 -o $(DEMO)/like.json \
 	    --plot $(DEMO)/like.png
 
+# two processes (the 2-core budget), each test file on one (its fixtures built once)
 test: $(DEVSTAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # docs/web/*.png: the browser tests' screenshots of each page (needs Chromium: apt-get install chromium)
 screenshots: $(DEVSTAMP)

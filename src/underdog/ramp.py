@@ -70,7 +70,8 @@ class Ramp:
 
     @property
     def flat(self) -> bool:
-        return all(abs(r / self.r_in - 1.0) < 1e-9 for r in (self.r_out, *(r for _, r in self.via)))
+        rates = (self.r_out, *(r for _, r in self.via))
+        return all(abs(r / self.r_in - 1.0) < 1e-9 for r in rates)
 
     def g(self, u: float) -> float:
         if self.flat:
