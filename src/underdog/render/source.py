@@ -103,15 +103,9 @@ def iter_span(path: str | os.PathLike, in_s: float = 0.0, out_s: float | None = 
                     continue
                 frame, n0 = (_drop(frame, cut), n0 + cut) if cut else (frame, n0)
                 pos = n0 * sr // native
-            if native == sr and _is_mix_format(frame):  # nothing to convert: as it is
-                a, pos = _take(frame, pos, first, want, got)
-                if a is not None:
-                    got += a.shape[1]
-                    yield a
-                if want is not None and got >= want:
-                    break
-                continue
-            for out in resampler.resample(frame):
+            # a frame already in the mix's format is taken as it is
+            outs = [frame] if native == sr and _is_mix_format(frame) else resampler.resample(frame)
+            for out in outs:
                 a, pos = _take(out, pos, first, want, got)
                 if a is not None:
                     got += a.shape[1]
