@@ -90,6 +90,8 @@ def bpm_cell(e, excerpts: bool) -> str:
         a, b = f"{e.tempo_in_bpm:.0f}", f"{e.tempo_out_bpm:.0f}"
         if a != b:
             return f"{own}→{a}{'↗' if e.tempo_out_bpm > e.tempo_in_bpm else '↘'}{b}"
+        if a != own:  # a ramp out of its reach: held at -8 % or +8 % throughout
+            return f"{own}→{a}"
     if e.played_bpm and (e.half_double or (excerpts  # stretched to the slot's tempo
                                            and f"{e.played_bpm:.0f}" != own)):
         return f"{own}→{e.played_bpm:.0f}"

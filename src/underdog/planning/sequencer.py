@@ -1392,29 +1392,38 @@ def _entries(pool: Pool, order: list[int], pc: PlanCost, tl: Timeline,
 
 def _whole_ramp(tl: Timeline, start: float, end: float, played: float | None) -> dict:
     """A whole track where the arc's tempo ramps: the target where it starts and where it
-    ends (``tempo_in_bpm``, ``tempo_out_bpm``), which the render rides. Across segments
-    (a warm-up ramp, then steady) also where each later segment starts (``tempo_via``:
-    (track s, BPM), the track time from the session time at the tempi it plays, its own
-    ``played``), so that it rides one line per segment; nothing where the target steps
-    between segments or none of them ramps."""
+    ends (``tempo_in_bpm``, ``tempo_out_bpm``), which the render rides, each held within
+    ±8 % of the tempo it plays at (``played``: its own, or half/double), as the render
+    holds them. Across segments (a warm-up ramp, then steady) also where each later
+    segment starts (``tempo_via``: (track s, BPM), the track time from the session time at
+    the tempi it plays), so that it rides one line per segment; nothing where the target
+    steps between segments or none of them ramps."""
     last = min(end, tl.total_s) - 1e-3
     if last <= start:
         return {}
+
+    def held(bpm: float) -> float:
+        return min(max(bpm, played * (1 - MAX_STRETCH)), played * (1 + MAX_STRETCH)) \
+            if played else bpm
+
     spans = [sp for sp in tl.spans if sp.end_s > start and sp.start_s <= last]
-    ramp = {"tempo_in_bpm": float(tl.targets(start)[0]),
-            "tempo_out_bpm": float(tl.targets(last)[0])}
-    if len(spans) <= 1:
-        return ramp
+    b_in, b_out = float(tl.targets(start)[0]), float(tl.targets(last)[0])
+    ramp = {"tempo_in_bpm": held(b_in), "tempo_out_bpm": held(b_out)}
+    if len(spans) <= 1:  # (one tempo throughout, held or flat: nothing to ride)
+        return ramp if abs(ramp["tempo_out_bpm"] / ramp["tempo_in_bpm"] - 1.0) > 1e-9 else {}
     if not played or all(sp.segment.bpm[0] == sp.segment.bpm[1] for sp in spans):
         return {}
-    via, u, s0, b0 = [], 0.0, start, ramp["tempo_in_bpm"]
+    via, u, s0, b0 = [], 0.0, start, b_in
     for a, b in zip(spans, spans[1:]):
         if abs(a.segment.bpm[1] - b.segment.bpm[0]) > 1e-6:  # a step is not a line
             return {}
         b1 = float(b.segment.bpm[0])
-        u += (b.start_s - s0) * (b0 + b1) / 2.0 / played  # track s played at the targets
-        via.append((u, b1))
+        u += (b.start_s - s0) * (held(b0) + held(b1)) / 2.0 / played  # track s played
+        via.append((u, held(b1)))
         s0, b0 = b.start_s, b1
+    tempi = [ramp["tempo_in_bpm"], ramp["tempo_out_bpm"], *(v for _, v in via)]
+    if max(tempi) / min(tempi) - 1.0 <= 1e-9:
+        return {}
     return {**ramp, "tempo_via": tuple(via)}
 
 

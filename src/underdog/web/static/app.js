@@ -498,6 +498,7 @@ function drawPlan() {
 function playedBpm(e) {
   const own = fmt(e.actual.bpm, 0), a = e.tempo_in_bpm, b = e.tempo_out_bpm, p = e.actual.played_bpm;
   if (a && b && fmt(a, 0) !== fmt(b, 0)) return `${own}→${fmt(a, 0)}${b > a ? "↗" : "↘"}${fmt(b, 0)}`;
+  if (a && b && fmt(a, 0) !== own) return `${own}→${fmt(a, 0)}`;  // held at ±8 % throughout
   return p && fmt(p, 0) !== own ? `${own}→${fmt(p, 0)}` : own;
 }
 
