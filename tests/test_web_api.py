@@ -343,6 +343,14 @@ def test_plan_swap_lock_replan_export(client):
     p = client.json("POST", "/api/plans", {"arc": arc, "minutes": 1.5})
     assert len(p["entries"]) < len(CLIPS)
     assert p["entries"] and p["target"] and p["report"]
+    # each entry's BPM as the plan table says it: its own, then what it plays at; here
+    # the arc ramps 100 -> 110 over whole tracks, held within ±8 % of each one's tempo
+    for e in p["entries"]:
+        own = f"{e['actual']['bpm']:.0f}"
+        assert e["bpm_text"].startswith(own)
+        if "tempo_in_bpm" in e and f"{e['tempo_in_bpm']:.0f}" != f"{e['tempo_out_bpm']:.0f}":
+            assert e["bpm_text"] == (f"{own}→{e['tempo_in_bpm']:.0f}↗"
+                                     f"{e['tempo_out_bpm']:.0f}")
     alts = client.json("GET", f"/api/plans/{p['id']}/alternatives/1")["alternatives"]
     assert alts and all(a["id"] not in [e["id"] for e in p["entries"]] for a in alts)
     s = client.json("POST", f"/api/plans/{p['id']}/swap", {"position": 1,

@@ -33,7 +33,7 @@ def print_plan(console: Console, p: Plan, explain: bool) -> None:
     and its warnings. An excerpt plan adds the part of each track it plays (track time),
     where its drop lands (session time), and a row at each round's start and end. BPM is
     the track's own, then "→" the tempo it plays at where that differs (half/double time,
-    an excerpt stretched to its slot), or the ends of the arc's ramp it rides (``bpm_cell``)."""
+    an excerpt stretched to its slot), or the ends of the arc's ramp it rides (``PlanEntry.bpm_text``)."""
     title = (f"{p.arc.name}: {len(p.entries)} tracks, {p.cost.end_s / 60:.1f} min "
              f"(asked {p.timeline.total_s / 60:.0f}), seed {p.seed}")
     tab = Table(title=title, title_justify="left", show_lines=False)
@@ -53,7 +53,7 @@ def print_plan(console: Console, p: Plan, explain: bool) -> None:
     else:
         tab.add_column("track")
         # never cut: a ramp's "127→131↗136" is wider than a tempo; the track names wrap
-        widest = max((len(bpm_cell(e, excerpts)) for e in p.entries), default=3)
+        widest = max((len(e.bpm_text) for e in p.entries), default=3)
         tab.add_column("BPM", justify="right", no_wrap=True, min_width=widest)
         tab.add_column("energy", justify="right")
         tab.add_column("key")
@@ -63,7 +63,7 @@ def print_plan(console: Console, p: Plan, explain: bool) -> None:
             tab.add_row(mmss(c["at_s"]), Text(cue_text(c), style="dim"), *blank)
         t = e.track
         ex = list(excerpt_cells(e.in_s, e.out_s, e.drop_at_s)) if excerpts else []
-        bpm = bpm_cell(e, excerpts)
+        bpm = e.bpm_text
         lvl = f"{e.level:.1f}" if e.level is not None else "?"
         seg = e.segment + (" ▲" if e.peak else "")
         if explain:
@@ -79,23 +79,6 @@ def print_plan(console: Console, p: Plan, explain: bool) -> None:
     print_score_report(console, p.report, said=p.warnings)
     for w in p.warnings:
         console.print(line(("warning", "yellow"), " ", w), soft_wrap=True)
-
-
-def bpm_cell(e, excerpts: bool) -> str:
-    """A plan entry's BPM: its own, then what it plays at where that differs ("128→126",
-    an excerpt stretched to its slot or a track in the other octave), or the two ends of
-    the arc's ramp it rides ("128→126↘118": the render plays a line between them)."""
-    own = f"{e.track.bpm:.0f}" if e.track.bpm else "?"
-    if getattr(e, "ramps", False):
-        a, b = f"{e.tempo_in_bpm:.0f}", f"{e.tempo_out_bpm:.0f}"
-        if a != b:
-            return f"{own}→{a}{'↗' if e.tempo_out_bpm > e.tempo_in_bpm else '↘'}{b}"
-        if a != own:  # a ramp out of its reach: held at -8 % or +8 % throughout
-            return f"{own}→{a}"
-    if e.played_bpm and (e.half_double or (excerpts  # stretched to the slot's tempo
-                                           and f"{e.played_bpm:.0f}" != own)):
-        return f"{own}→{e.played_bpm:.0f}"
-    return own
 
 
 def fmt(v, pct: bool = False, nd: int = 1) -> str:

@@ -163,6 +163,24 @@ class PlanEntry:
                                                      *(b for _, b in self.tempo_via))) > 1e-4)
 
     @property
+    def bpm_text(self) -> str:
+        """Its BPM for people: its own, then what it plays at where that differs ("128→126",
+        an excerpt stretched to its slot or a track in the other octave), or the two ends
+        of the arc's ramp it rides ("128→126↘118": the render plays a line between them;
+        "119→109": a ramp out of its reach, held at ±8 % throughout)."""
+        own = f"{self.track.bpm:.0f}" if self.track.bpm else "?"
+        if self.ramps:
+            a, b = f"{self.tempo_in_bpm:.0f}", f"{self.tempo_out_bpm:.0f}"
+            if a != b:
+                return f"{own}→{a}{'↗' if self.tempo_out_bpm > self.tempo_in_bpm else '↘'}{b}"
+            if a != own:
+                return f"{own}→{a}"
+        if self.played_bpm and (self.half_double or (self.in_s is not None  # stretched
+                                                     and f"{self.played_bpm:.0f}" != own)):
+            return f"{own}→{self.played_bpm:.0f}"
+        return own
+
+    @property
     def annotation(self) -> str:  # XSPF carries the explanation
         return self.why
 
@@ -1219,6 +1237,15 @@ def _excerpt_entries(pool: Pool, choices, slots: list[Slot], tl: Timeline) -> li
     return out
 
 
+def _held(bpm: float, own_played: float, tempo: float | None = None) -> float:
+    """``bpm`` held within ±8 % of ``own_played`` (the tempo a track plays at before any
+    stretch), as the render holds it; never nearer than ``tempo`` (a forced excerpt's
+    tempo, itself beyond that reach)."""
+    tempo = own_played if tempo is None else tempo
+    return min(max(bpm, min(tempo, own_played * (1 - MAX_STRETCH))),
+               max(tempo, own_played * (1 + MAX_STRETCH)))
+
+
 def _ramp_tempi(tl: Timeline, s: Slot, tempo: float, own_played: float, t0: float,
                 t1: float) -> tuple[float, float]:
     """The session tempo an excerpt playing ``tempo`` (its slot's, at the slot's middle)
@@ -1230,10 +1257,8 @@ def _ramp_tempi(tl: Timeline, s: Slot, tempo: float, own_played: float, t0: floa
     out = []
     for t in (t0, t1):
         b = float(tl.targets(min(max(t, sp.start_s), sp.end_s - 1e-3))[0])
-        x = tempo * b / s.target_bpm if s.target_bpm > 0 else tempo
-        lo = min(tempo, own_played * (1 - MAX_STRETCH))  # (a forced excerpt plays beyond)
-        hi = max(tempo, own_played * (1 + MAX_STRETCH))
-        out.append(min(max(x, lo), hi))
+        out.append(_held(tempo * b / s.target_bpm if s.target_bpm > 0 else tempo,
+                         own_played, tempo))
     return out[0], out[1]
 
 
@@ -1403,28 +1428,26 @@ def _whole_ramp(tl: Timeline, start: float, end: float, played: float | None) ->
         return {}
 
     def held(bpm: float) -> float:
-        return min(max(bpm, played * (1 - MAX_STRETCH)), played * (1 + MAX_STRETCH)) \
-            if played else bpm
+        return _held(bpm, played) if played else bpm
 
     spans = [sp for sp in tl.spans if sp.end_s > start and sp.start_s <= last]
     b_in, b_out = float(tl.targets(start)[0]), float(tl.targets(last)[0])
-    ramp = {"tempo_in_bpm": held(b_in), "tempo_out_bpm": held(b_out)}
-    if len(spans) <= 1:  # (one tempo throughout, held or flat: nothing to ride)
-        return ramp if abs(ramp["tempo_out_bpm"] / ramp["tempo_in_bpm"] - 1.0) > 1e-9 else {}
-    if not played or all(sp.segment.bpm[0] == sp.segment.bpm[1] for sp in spans):
-        return {}
     via, u, s0, b0 = [], 0.0, start, b_in
-    for a, b in zip(spans, spans[1:]):
-        if abs(a.segment.bpm[1] - b.segment.bpm[0]) > 1e-6:  # a step is not a line
+    if len(spans) > 1:
+        if not played or all(sp.segment.bpm[0] == sp.segment.bpm[1] for sp in spans):
             return {}
-        b1 = float(b.segment.bpm[0])
-        u += (b.start_s - s0) * (held(b0) + held(b1)) / 2.0 / played  # track s played
-        via.append((u, held(b1)))
-        s0, b0 = b.start_s, b1
-    tempi = [ramp["tempo_in_bpm"], ramp["tempo_out_bpm"], *(v for _, v in via)]
-    if max(tempi) / min(tempi) - 1.0 <= 1e-9:
+        for a, b in zip(spans, spans[1:]):
+            if abs(a.segment.bpm[1] - b.segment.bpm[0]) > 1e-6:  # a step is not a line
+                return {}
+            b1 = float(b.segment.bpm[0])
+            u += (b.start_s - s0) * (held(b0) + held(b1)) / 2.0 / played  # track s played
+            via.append((u, held(b1)))
+            s0, b0 = b.start_s, b1
+    tempi = [held(b_in), held(b_out), *(v for _, v in via)]
+    if max(tempi) / min(tempi) - 1.0 <= 1e-9:  # one tempo throughout: nothing to ride
         return {}
-    return {**ramp, "tempo_via": tuple(via)}
+    return {"tempo_in_bpm": tempi[0], "tempo_out_bpm": tempi[1],
+            **({"tempo_via": tuple(via)} if via else {})}
 
 
 def _why(t: Track, sp, dev, hd, played, lvl, target_lvl, tp, cs, drop_at, style_c,

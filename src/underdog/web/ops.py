@@ -423,6 +423,7 @@ def plan_json(st: PlanState) -> dict:
         e["locked"] = src.track.id in st.locked
         e["level"] = plain(src.level, 1)
         e["display"] = src.track.display
+        e["bpm_text"] = src.bpm_text  # as the CLI's plan table says it
         e.pop("path", None)  # the page needs ids, not paths
     # the chart: targets sampled every 15 s (same content as the PNG's target band)
     tl = p.timeline

@@ -487,19 +487,11 @@ function drawPlan() {
       el("td", { class: "num", text: e.position }), el("td", { text: mmss(e.start_s) }),
       el("td", { text: e.segment + (e.peak ? " ▲" : "") }),
       el("td", { text: `${fmt(e.target.bpm, 0)} BPM · E${fmt(e.target.energy)}` }),
-      el("td", { text: `${playedBpm(e)} BPM · E${fmt(e.level)} · ${e.actual.camelot || "?"} · ${e.actual.style || "?"}` }),
+      el("td", { text: `${e.bpm_text} BPM · E${fmt(e.level)} · ${e.actual.camelot || "?"} · ${e.actual.style || "?"}` }),
       el("td", {}, el("a", { href: `#/track/${e.id}`, text: e.display })),
       el("td", { class: "why", text: e.why }), el("td", {}, lock),
       el("td", {}, el("button", { class: "swap", text: "swap…", onclick: () => showAlternatives(e.position) })));
   }));
-}
-
-// its own BPM, then what it plays at: "128→126", or a ramp's ends "128→126↘118"
-function playedBpm(e) {
-  const own = fmt(e.actual.bpm, 0), a = e.tempo_in_bpm, b = e.tempo_out_bpm, p = e.actual.played_bpm;
-  if (a && b && fmt(a, 0) !== fmt(b, 0)) return `${own}→${fmt(a, 0)}${b > a ? "↗" : "↘"}${fmt(b, 0)}`;
-  if (a && b && fmt(a, 0) !== own) return `${own}→${fmt(a, 0)}`;  // held at ±8 % throughout
-  return p && fmt(p, 0) !== own ? `${own}→${fmt(p, 0)}` : own;
 }
 
 async function showAlternatives(pos) {
