@@ -94,3 +94,21 @@ def test_beats_of_bars_marks_whole_bars():
     assert got == set(range(8, 12)) | set(range(24, 28))
     assert beats_of_bars(beats, down, np.zeros(0)) == set()
     assert beats_of_bars(beats, down[:2], np.array([5.1])) == set(range(8, 12))  # no downbeats
+
+
+def test_the_render_of_a_checked_plan_reads_its_lines_once(demo_db, tmp_path):  # noqa: F811
+    """``plan --render``: the render takes the beat lines the plan's check read (at the mix
+    rate whatever the output's), so it reads none again and makes the same mix."""
+    import av
+
+    r = app.plan("montage", 4, db=demo_db, record=False)
+    assert r.heard_lines  # the lines of its overlaps (cuts onto drops too)
+    got = {}
+    for name, lines in (("again", None), ("reused", r.heard_lines)):
+        out = tmp_path / f"{name}.opus"  # 48 kHz: the check read at 44.1
+        rep = app.render_plan(r.as_dict(), out, db=demo_db, heard_lines=lines)
+        with av.open(str(out)) as c:
+            got[name] = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)
+        got[name + " refine s"] = rep.seconds["refine"]
+    assert got["reused refine s"] == 0.0 < got["again refine s"]
+    np.testing.assert_array_equal(got["reused"], got["again"])

@@ -124,6 +124,9 @@ class PlanResult:
     # why there are fewer than asked (the library ran out)
     alternatives: list[Plan] = field(default_factory=list)
     alternatives_note: str | None = None
+    # the beat lines the check by ear read (heard_plans' ``known``): a render of the plan
+    # in this process takes them as they are (``render_plan``'s ``heard_lines``)
+    heard_lines: dict = field(default_factory=dict)
 
     def as_dict(self, plan: Plan | None = None) -> dict[str, Any]:
         """The plan JSON document (what ``plan -o x.json`` writes) of the plan, or of one
@@ -173,21 +176,23 @@ def plan(arc: str | Arc = "montage", minutes: float | None = None, *, db: DbPath
         opts = replace(opts, seed=seed, avoid_recent=avoid_recent, exclude_ids=frozenset(
             opts.exclude_ids) | playlist_track_ids(lib, exclude))
         plans, note = more_plans(lib, a, alternatives, minutes, opts)
+        known: dict = {}
         if check_beats:
             plans, note = heard_plans(lib, plans, note,
-                                      lambda src: more_plans(src, a, alternatives, minutes, opts))
+                                      lambda src: more_plans(src, a, alternatives, minutes, opts),
+                                      known)
         p = plans[0]
         if record and p.entries:
             lib.record_plan([e.track.id for e in p.entries], a.name, seed)
     spec = arc_spec(arc, a, p.timeline.total_s / 60.0, cadence, work, rest, rounds)
-    return PlanResult(p, a, spec, plans[1:], note)
+    return PlanResult(p, a, spec, plans[1:], note, known)
 
 
 HEARD_ROUNDS = 3  # plan again at most this often over blends the beat check heard unsteady
 
 
 def heard_plans(lib: Library, plans: list[Plan], note: str | None,
-                replan: Any) -> tuple[list[Plan], str | None]:
+                replan: Any, known: dict | None = None) -> tuple[list[Plan], str | None]:
     """The planner's blends checked by ear before any render: each plan with blends is laid
     out as the render lays it (``render.render.unsteady_beats``: the render's beat lines
     and its beat check on each overlap's window as the mix plays it). Where the check hears
@@ -197,14 +202,15 @@ def heard_plans(lib: Library, plans: list[Plan], note: str | None,
     or cuts that blend (planning/excerpts.py). Up to ``HEARD_ROUNDS`` rounds (a new blend
     can be heard unsteady too); the first plan's report notes how many blends were heard
     so. A file that cannot be read leaves its plan as it is (the render will say why), and
-    so does a re-plan that fails (the render warns of the blend instead)."""
+    so does a re-plan that fails (the render warns of the blend instead). ``known`` gets
+    each beat line read (``render.render.audio_refiner``'s), for the render to reuse."""
     from ..export.playlists import jsonable
     from ..planning.excerpts import beats_of_bars
     from ..render.render import plan_from_json, unsteady_beats
     from .render import open_library_beats
 
     beats_for = open_library_beats(lib)
-    known: dict = {}  # each line read and checked once over the rounds
+    known = {} if known is None else known  # each line read and checked once
     marks: dict[int, set[int]] = {}
     heard = 0
     for _ in range(HEARD_ROUNDS):

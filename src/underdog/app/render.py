@@ -66,13 +66,15 @@ def render_plan(plan: str | os.PathLike | Mapping[str, Any], out: str | os.PathL
                 lufs: float = -14.0,
                 cues: str = "bell", stretcher: str = "wsola", db: DbPath = None,
                 progress: Callable[[float, float, float | None], None] | None = None,
-                warn: Callable[[str], None] | None = None, tempo: str = "follow"):
+                warn: Callable[[str], None] | None = None, tempo: str = "follow",
+                heard_lines: dict | None = None):
     """Render the plan JSON ``plan`` (a file, or the document itself, as ``plan --render``
     hands it over) into ``out`` (.flac, .opus, .mp3, .m4a or .wav; a
     .cue sheet beside it): beat-matched, levelled to ``lufs``, round ``cues`` ("bell",
     "beep", "none"), time-stretched by ``stretcher`` ("wsola", "pv", "atempo"). Beats
     come from the library ``db`` where it holds the track. ``progress(done, total,
-    eta_s)`` is called as it goes; ``tempo`` "follow" (the plan's tempi) or "own". Returns the ``render.render.RenderReport`` (path,
+    eta_s)`` is called as it goes; ``tempo`` "follow" (the plan's tempi) or "own";
+    ``heard_lines``: the beat lines the plan's check already read (``PlanResult``'s). Returns the ``render.render.RenderReport`` (path,
     duration, chapters, warnings). Raises render.PlanFileError, OutputError."""
     from ..render.render import plan_from_json, read_plan
     from ..render.render import render as run_render
@@ -86,7 +88,8 @@ def render_plan(plan: str | os.PathLike | Mapping[str, Any], out: str | os.PathL
     beats_for = library_beats(db, warn)
     try:
         return run_render(p, out, lufs=lufs, cues=cues, method=stretcher,
-                          beats_for=beats_for, progress=progress, tempo=tempo)
+                          beats_for=beats_for, progress=progress, tempo=tempo,
+                          heard_lines=heard_lines)
     finally:
         close = getattr(beats_for, "close", None)
         if close is not None:  # the library it opened (a server renders many times)

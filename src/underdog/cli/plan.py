@@ -133,7 +133,7 @@ def plan(
     if plot is not None:
         write_plot(p, plot, f"underdog {a.name}: {a.description}")
         console.print(f"wrote {plot}", highlight=False)
-    mix.render(r.as_dict(), db)  # --render: the plan's JSON, straight to the renderer
+    mix.render(r.as_dict(), db, r.heard_lines)  # --render: the plan's JSON, to the renderer
     best = p.report.objective
     earlier = {t.id for t in p.tracks}
     for k, alt in enumerate(r.alternatives, start=2):

@@ -61,11 +61,13 @@ class MixRequest:
     stretcher: Stretcher
     tempo: Tempo
 
-    def render(self, plan, db: Optional[Path]) -> None:
-        """Render the plan's JSON document into ``out``, if one was asked for."""
+    def render(self, plan, db: Optional[Path], heard_lines: Optional[dict] = None) -> None:
+        """Render the plan's JSON document into ``out``, if one was asked for
+        (``heard_lines``: what the plan's check by ear read, not read again)."""
         if self.out is not None:
             render_mix(plan, self.out, lufs=self.lufs, cues=self.cues,
-                       stretcher=self.stretcher, tempo=self.tempo, db=db)
+                       stretcher=self.stretcher, tempo=self.tempo, db=db,
+                       heard_lines=heard_lines)
 
 
 _MIX_PARAMS = (("render", Optional[Path], RENDER_OPTION), ("lufs", float, LUFS_OPTION),
@@ -92,7 +94,7 @@ def with_mix_options(command):
 
 
 def render_mix(plan, out: Path, *, lufs: float, cues: Cue, stretcher: Stretcher,
-               tempo: Tempo, db: Optional[Path]) -> None:
+               tempo: Tempo, db: Optional[Path], heard_lines: Optional[dict] = None) -> None:
     """Render a plan (a JSON file, or the plan's JSON document) into ``out`` with a
     progress bar on stderr, then print the mix's path, length and excerpts."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -109,7 +111,8 @@ def render_mix(plan, out: Path, *, lufs: float, cues: Cue, stretcher: Stretcher,
             error(msg, what="warning", style="yellow")
 
         rep = render_plan(plan, out, lufs=lufs, cues=cues.value, stretcher=stretcher.value,
-                          db=db, progress=progress, warn=warn, tempo=tempo.value)
+                          db=db, progress=progress, warn=warn, tempo=tempo.value,
+                          heard_lines=heard_lines)
     for w in rep.warnings:
         console.print(f"warning: {w}")
     make_console().print(f"{shown_path(rep.path)}: {mmss(rep.duration_s)}, "

@@ -249,13 +249,15 @@ def audio_refiner(paths: list[str], sr: int = MIX_SR, secs: dict[str, float] | N
     (``paths[i]``) and places its beats as the audio has them (``beatgrid.refine_beats``:
     the phase the beat tracker hears there, onsets to the millisecond, drift). With
     ``heard``, each line's (excerpt index, forward) gets its beats and, per beat, whether
-    the tracker hears it steady there (``beatgrid.steady_beats``). ``maps``: the render's ``source.FileMaps``. ``known``: a dict kept between
-    refiners of the same files: a line asked again (file, place, length, direction) is not
-    read and checked again (the check by ear plans several times over mostly the same
-    blends)."""
+    the tracker hears it steady there (``beatgrid.steady_beats``). ``maps``: the render's
+    ``source.FileMaps``. ``known``: a dict kept between refiners of the same files: a line
+    asked again (file unchanged, place, length, direction) is not read and checked again
+    (the check by ear plans several times over mostly the same blends, and the render of
+    the plan it checked asks the same lines)."""
 
     def refine(i: int, at: float, period: float, count: int, forward: bool) -> np.ndarray:
-        key = (paths[i], sr, round(at, 6), round(period, 9), count, forward)
+        key = (paths[i], _file_id(paths[i]), sr, round(at, 6), round(period, 9), count,
+               forward)
         if known is not None and heard is not None and key in known:
             got, ok = known[key]
             if heard is not None:
@@ -284,6 +286,15 @@ def audio_refiner(paths: list[str], sr: int = MIX_SR, secs: dict[str, float] | N
     return refine
 
 
+def _file_id(path: str) -> tuple[int, int] | None:
+    """(size, mtime ns) of ``path``: a line read before the file changed is read again."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
 def unsteady_sides(plan: Plan, heard: Heard):
     """The blend sides where the beat tracker hears no steady beat on more than a quarter
     of the track's beats (``audio_refiner``'s ``heard``): (blend k, excerpt index i, its
@@ -308,14 +319,16 @@ def unsteady_warnings(plan: Plan, heard: Heard) -> list[str]:
             for k, i, _, ok in unsteady_sides(plan, heard)]
 
 
-def lay_out(plan: Plan, beats_for: BeatsFor, sr: int = MIX_SR, *, tempo: str = "follow",
+def lay_out(plan: Plan, beats_for: BeatsFor, *, tempo: str = "follow",
             refine: bool = True, secs: dict[str, float] | None = None,
             heard: Heard | None = None, maps: FileMaps | None = None,
             known: dict | None = None) -> list[mix.Placement]:
     """Each excerpt of ``plan`` placed on the session clock (``mix.layout``), its beats
     from ``beats_for``; with ``refine``, each overlap's beat lines corrected against the
-    audio (``audio_refiner``, which fills ``heard``). ``secs`` gets the
-    time spent in ``analyze`` (``beats_for``) and ``refine``. Raises PlanFileError."""
+    audio (``audio_refiner``, which fills ``heard``), read at ``MIX_SR`` whatever the
+    output's rate, so a plan's check and its render hear the same lines (``known``: as
+    for ``audio_refiner``). ``secs`` gets the time spent in ``analyze`` (``beats_for``)
+    and ``refine``. Raises PlanFileError."""
     grids: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     excerpts = []
     for i, e in enumerate(plan.entries):
@@ -346,7 +359,7 @@ def lay_out(plan: Plan, beats_for: BeatsFor, sr: int = MIX_SR, *, tempo: str = "
     try:
         return mix.layout(excerpts, [e.transition for e in plan.entries[1:]],
                           start_s=plan.entries[0].start_s or 0.0,
-                          refine=audio_refiner([e.path for e in plan.entries], sr, secs,
+                          refine=audio_refiner([e.path for e in plan.entries], MIX_SR, secs,
                                                heard, maps, known) if refine else None)
     except ValueError as exc:
         raise PlanFileError("plan", str(exc)) from None
@@ -371,10 +384,13 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
            ceiling_db: float = levels.CEILING_DBTP, cues: str = "bell",
            method: str = DEFAULT_STRETCH, beats_for: BeatsFor = analysis_beats,
            progress: Progress | None = None, cue_sheet: bool = True,
-           refine: bool = True, tempo: str = "follow") -> RenderReport:
+           refine: bool = True, tempo: str = "follow",
+           heard_lines: dict | None = None) -> RenderReport:
     """Render ``plan`` into ``out`` (format from its extension, see ``FORMATS``), with
     chapters and, with ``cue_sheet``, a ``.cue`` file beside it. With ``refine`` (the
-    default) each overlap's beat lines are corrected against the audio (``audio_refiner``).
+    default) each overlap's beat lines are corrected against the audio (``audio_refiner``);
+    ``heard_lines``: the lines a plan's check by ear already read (its ``known``, see
+    ``unsteady_beats``), not read again.
 
     ``tempo``: ``"follow"`` plays each excerpt at the plan's tempo (its ``tempo_bpm``, else
     the arc's target where it plays; from ``tempo_in_bpm`` to ``tempo_out_bpm`` where the
@@ -396,8 +412,8 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
                              "encode")}
     maps = FileMaps()  # what the reads learn of each file, for its next read
     heard: Heard = {}
-    places = lay_out(plan, beats_for, sr, tempo=tempo, refine=refine, secs=secs,
-                     heard=heard, maps=maps)
+    places = lay_out(plan, beats_for, tempo=tempo, refine=refine, secs=secs,
+                     heard=heard, maps=maps, known=heard_lines)
     warnings = [w for p in places for w in p.warnings] + unsteady_warnings(plan, heard)
     origin = min(p.start_s for p in places)
     n_total = int(round((max(p.end_s for p in places) - origin) * sr))

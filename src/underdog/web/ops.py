@@ -391,6 +391,9 @@ class PlanState:
     seed: int
     plan: Any                      # planning.sequencer.Plan
     locked: set[int] = field(default_factory=set)   # track ids
+    # beat lines the plan's check by ear read (app.PlanResult.heard_lines), kept across
+    # swaps (a line asked again is the same line): its render does not read them again
+    heard_lines: dict = field(default_factory=dict)
 
 
 def _plan_of(db: str, st: PlanState, tracks: Sequence[Track], seed: int):
@@ -409,7 +412,7 @@ def build_plan(db: str, arc_text: str, minutes: float | None, seed: int = 0,
     mins = float(minutes) if minutes is not None else float(arc.minutes)
     opts = PlanOptions(locked=locked, exclude_ids=frozenset(int(i) for i in exclude))
     r = app.plan(arc, mins, db=db, seed=seed, record=False, options=opts)
-    return PlanState(arc_text, mins, seed, r.plan)
+    return PlanState(arc_text, mins, seed, r.plan, heard_lines=r.heard_lines)
 
 
 def plan_json(st: PlanState) -> dict:
@@ -482,7 +485,7 @@ def swap(db: str, st: PlanState, position: int, track_id: int) -> PlanState:
     tracks = [x.track for x in st.plan.entries]
     tracks[position - 1] = t
     return PlanState(st.arc_toml, st.minutes, st.seed, _plan_of(db, st, tracks, st.seed),
-                     set(st.locked))
+                     set(st.locked), st.heard_lines)
 
 
 def replan(db: str, st: PlanState) -> PlanState:
@@ -538,8 +541,8 @@ def render_plan(db: str, st: PlanState, out: str,
     plan_path = os.path.splitext(out)[0] + ".plan.json"
     app.write_playlist(st.plan.entries, plan_path, title=f"underdog {st.plan.arc.name}",
                        document=st.plan.as_dict())
-    rep = app.render_plan(plan_path, out, db=db,
-                     progress=lambda done, total, eta: progress(done, total))
+    rep = app.render_plan(plan_path, out, db=db, heard_lines=st.heard_lines,
+                          progress=lambda done, total, eta: progress(done, total))
     return {"duration_s": plain(rep.duration_s, 1), "chapters": len(rep.chapters),
             "warnings": list(rep.warnings)}
 
