@@ -5,6 +5,7 @@ library, one track's file swapped for a copy whose beat moves by a 16th inside a
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 import sqlite3
 
 import numpy as np
@@ -112,3 +113,17 @@ def test_the_render_of_a_checked_plan_reads_its_lines_once(demo_db, tmp_path):  
         got[name + " refine s"] = rep.seconds["refine"]
     assert got["reused refine s"] == 0.0 < got["again refine s"]
     np.testing.assert_array_equal(got["reused"], got["again"])
+
+
+def test_like_render_reuses_the_lines_its_check_read(demo_db, tmp_path):  # noqa: F811
+    """``like --render``: the rebuild's check by ear hands its beat lines to the render."""
+    ref = tmp_path / "ref.m3u8"
+    lib_dir = Path(__file__).resolve().parents[1] / "examples" / "library"
+    ref.write_text("#EXTM3U\n" + "".join(
+        f"{lib_dir / n}\n" for n in ("Sectoid - Feelings.opus", "Nexuiz - Stairs.mp3",
+                                     "Muldjord - Chaos God.ogg")))
+    r = app.like(str(ref), 5, db=demo_db, record=False)
+    assert len(r.plan.entries) >= 2 and r.heard_lines
+    rep = app.render_plan(app.planning.like_record(r), tmp_path / "mix.opus", db=demo_db,
+                          heard_lines=r.heard_lines)
+    assert rep.seconds["refine"] == 0.0

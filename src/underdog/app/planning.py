@@ -392,13 +392,15 @@ def like_from_library(lib: Library, ref: Reference, minutes: float | None = None
     src = _ReadOnce(lib, candidates)  # both plans read the library as it was read here
     opts = PlanOptions(seed=seed, exclude_ids=excl)
     ours = make_plan(src, learned.arc, mins, opts)
+    known: dict = {}
     if check_beats:
         ours = heard_plans(src, [ours], None,
-                           lambda s: ([make_plan(s, learned.arc, mins, opts)], None))[0][0]
+                           lambda s: ([make_plan(s, learned.arc, mins, opts)], None),
+                           known)[0][0]
     mont = make_plan(src, montage(), mins, opts)
     rnd = random_pick(candidates, mins, excl, seed)
     rows = compare(ref, {"underdog": ours.tracks, "montage": mont.tracks, "random": rnd})
-    return LikeResult(ref, learned, ours, mont, rnd, mins, len(excl), rows)
+    return LikeResult(ref, learned, ours, mont, rnd, mins, len(excl), rows, known)
 
 
 class _ReadOnce:

@@ -113,4 +113,4 @@ def like(
     if plot is not None:
         write_plot(r.plan, plot, f"underdog {r.plan.arc.name}")
         console.print(f"wrote {plot}", highlight=False)
-    mix.render(like_record(r), db)  # --render: the plan's JSON, straight to the renderer
+    mix.render(like_record(r), db, r.heard_lines)  # --render: the plan's JSON, to the renderer

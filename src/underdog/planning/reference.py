@@ -558,6 +558,8 @@ class LikeResult:
     minutes: float
     excluded: int
     rows: dict[str, Distances]           # underdog / montage / random
+    # the beat lines the plan's check by ear read, for a render in this process to reuse
+    heard_lines: dict = field(default_factory=dict)
 
     def extras(self) -> dict[str, dict]:
         """Informational, not planned for: minor-key share and transition stats."""
