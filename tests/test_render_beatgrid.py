@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from underdog.render import beatgrid, mix
-from underdog.render.render import (Plan, PlanEntry, analysis_beats, audio_refiner,
+from underdog.render.render import (Plan, PlanEntry, analysis_beats, apart, audio_refiner,
                                     unsteady_warnings)
 from underdog.render.source import MIX_SR, read_span
 from underdog.render.stretch import TimeMap, stretch
@@ -142,8 +142,9 @@ def test_steady_beats_finds_where_a_beat_moves_by_a_16th(tmp_path):
     heard: dict = {}
     got = audio_refiner([str(path)], heard=heard)(0, at - lo, per, 32, True)
     assert len(got) == 33
-    placed, steady = heard[(0, True)]
+    placed, steady, off = heard[(0, True)]
     np.testing.assert_array_equal(placed, got)
+    assert len(off) == 33  # where the tracker told the tempo hears each (told_offsets)
     bad, n = int(np.count_nonzero(~steady)), len(steady)
     assert n == 33 and bad > n / 4
     # the render's report: one warning for that blend, none for a cut or a steady side
@@ -156,6 +157,36 @@ def test_steady_beats_finds_where_a_beat_moves_by_a_16th(tmp_path):
     notes = unsteady_warnings(plan, {(0, False): side(2), (1, True): (placed, steady),
                                      (2, True): side(33)})
     assert len(notes) == 1 and "Before -> Jumped" in notes[0] and f"{bad} of 33" in notes[0]
+
+
+def test_a_blend_whose_beats_the_tracker_hears_apart_is_reported():
+    """The demo's Stairs on both sides of a blend: where both lines sit on its beats, the
+    tracker told the tempo hears them meet; where one line is 25 ms early against its
+    audio (pinned to the same session beats as the other), it hears the beats 25 ms apart
+    and the render's report says so, once, for that blend."""
+    sr = MIX_SR
+    beats, down = analysis_beats(A)
+    t = float(down[np.argmin(np.abs(down - 30.0))])
+    at, per = mix.fit_beats(beats, t, 32, forward=True)
+    line = at + np.arange(33) * per
+    lo = at - per
+    x = read_span(A, lo, line[-1] + beatgrid.CONTEXT_S + per)
+    here = beatgrid.told_offsets(x, sr, lo, line, True)
+    assert np.isfinite(here).mean() > 0.9 and np.nanmedian(np.abs(here)) <= 0.012
+    early = line + 0.025  # a line 25 ms late: the tracker hears the beats 25 ms before it
+    there = beatgrid.told_offsets(x, sr, lo, early, True)
+    assert abs(np.nanmedian(there) + 0.025) <= 0.012
+    same = mix.Placement(np.array([0.0, 600.0]), np.array([0.0, 600.0]), 1.0, 1.0)
+    moved = mix.Placement(np.array([0.0, 600.0]), np.array([0.025, 600.025]), 1.0, 1.0)
+    ok = np.ones(33, bool)
+    assert apart(same, same, (line, ok, here), (line, ok, here)) is None
+    med, p95, met = apart(same, moved, (line, ok, here), (early, ok, there))
+    assert 0.015 < med <= 0.04 and p95 >= med and met[0].mean() < 0.5 and met[1].mean() < 0.5
+    plan = Plan([PlanEntry(path="a.flac", title="Out"), PlanEntry(path=A, title="In")])
+    heard = {(0, False): (line, ok, here), (1, True): (early, ok, there)}
+    notes = unsteady_warnings(plan, heard, [same, moved])
+    assert len(notes) == 1 and "Out -> In" in notes[0] and "apart" in notes[0]
+    assert unsteady_warnings(plan, heard) == []  # without the layout: the steady check only
 
 
 def _refined_free_line(name: str, from_s: float):

@@ -196,8 +196,10 @@ def heard_plans(lib: Library, plans: list[Plan], note: str | None,
     """The planner's blends checked by ear before any render: each plan with blends is laid
     out as the render lays it (``render.render.unsteady_beats``: the render's beat lines
     and its beat check on each overlap's window as the mix plays it). Where the check hears
-    no steady beat on more than a quarter of a blend side's beats, which the render would
-    warn of, those beats count as unclear (stored clarity 0) and ``replan(source)`` plans
+    no steady beat on more than a quarter of a blend side's beats, or the two tracks'
+    beats apart (over 15 ms median or 30 ms at the 95th percentile, the tracker told the
+    tempo: ``render.render.apart``), which the render would warn of, those beats count as
+    unclear (stored clarity 0) and ``replan(source)`` plans
     again from a view of ``lib`` that says so; the planner's own rule then moves, shortens
     or cuts that blend (planning/excerpts.py). Up to ``HEARD_ROUNDS`` rounds (a new blend
     can be heard unsteady too); the first plan's report notes how many blends were heard
@@ -241,7 +243,8 @@ def heard_plans(lib: Library, plans: list[Plan], note: str | None,
     if heard and plans:
         plans[0].report.notes.append(
             f"{heard} blend side{'s' * (heard != 1)} where the render's beat check heard no "
-            "steady beat: planned again with those beats unclear")
+            "steady beat or the two tracks' beats apart: planned again with those beats "
+            "unclear")
         plans[0].stats["heard_unsteady"] = heard
     return plans, note
 

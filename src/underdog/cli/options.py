@@ -9,8 +9,8 @@ OUTPUT_OPTION = typer.Option([], "-o", "--output", help="Write the playlist: .m3
 PLOT_OPTION = typer.Option(None, "--plot", help="Write the arc plot (PNG).")
 CHECK_BEATS_OPTION = typer.Option(True, "--check-beats/--no-check-beats", help="Lay the "
                                   "plan out as the render will and plan again over blends "
-                                  "whose beat it hears unsteady (reads each blend's audio; "
-                                  "see docs/render.md).")
+                                  "whose beat it hears unsteady or apart (reads each "
+                                  "blend's audio; see docs/render.md).")
 RELATIVE_TO_OPTION = typer.Option(None, "--relative-to", help="M3U8 paths relative to this "
                                   "folder.")
 

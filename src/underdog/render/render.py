@@ -238,8 +238,9 @@ def analysis_beats(path: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(a.beats, np.float64), np.asarray(a.downbeats, np.float64)
 
 
-Heard = dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]]  # (excerpt, forward) ->
-# (its overlap's beats as placed, steady per beat: beatgrid.steady_beats)
+Heard = dict[tuple[int, bool], tuple[np.ndarray, ...]]  # (excerpt, forward) -> (its
+# overlap's beats as placed, steady per beat: beatgrid.steady_beats, and where the tracker
+# told the tempo hears each: beatgrid.told_offsets)
 
 
 def audio_refiner(paths: list[str], sr: int = MIX_SR, secs: dict[str, float] | None = None,
@@ -259,10 +260,8 @@ def audio_refiner(paths: list[str], sr: int = MIX_SR, secs: dict[str, float] | N
         key = (paths[i], _file_id(paths[i]), sr, round(at, 6), round(period, 9), count,
                forward)
         if known is not None and heard is not None and key in known:
-            got, ok = known[key]
-            if heard is not None:
-                heard[(i, forward)] = (got, ok)
-            return got.copy()
+            heard[(i, forward)] = known[key]
+            return known[key][0].copy()
         t = time.perf_counter()
         span = count * period
         # the body beside the overlap too: the tracker hears the beat in that context
@@ -276,7 +275,8 @@ def audio_refiner(paths: list[str], sr: int = MIX_SR, secs: dict[str, float] | N
         got = beatgrid.refine_beats(x, sr, lo, at, period, count, forward, memo)
         if heard is not None:
             ok = beatgrid.steady_beats(x, sr, lo, got, forward, memo=memo)
-            heard[(i, forward)] = (np.asarray(got, np.float64), ok)
+            off = beatgrid.told_offsets(x, sr, lo, got, forward, memo=memo)
+            heard[(i, forward)] = (np.asarray(got, np.float64), ok, off)
             if known is not None:
                 known[key] = heard[(i, forward)]
         if secs is not None:
@@ -295,28 +295,97 @@ def _file_id(path: str) -> tuple[int, int] | None:
     return st.st_size, st.st_mtime_ns
 
 
-def unsteady_sides(plan: Plan, heard: Heard):
-    """The blend sides where the beat tracker hears no steady beat on more than a quarter
-    of the track's beats (``audio_refiner``'s ``heard``): (blend k, excerpt index i, its
-    beats, steady per beat) for each; cuts have none."""
+def unsteady_sides(plan: Plan, heard: Heard,
+                   places: list[mix.Placement] | None = None):
+    """The blend sides whose beats may not meet: (blend k, excerpt index i, its beats,
+    heard right per beat, why). Where the beat tracker hears no steady beat on more than
+    a quarter of the track's beats (``audio_refiner``'s ``heard``), why is None; with
+    ``places`` (the layout), also where the tracker told the tempo hears the two tracks'
+    beats apart (:func:`apart`: median over 15 ms or 95th percentile over 30 ms), on both
+    sides, each beat that is off not right; why says by how much. Cuts have none."""
     for k, e in enumerate(plan.entries[1:]):
         if e.transition.shape == "cut":
             continue
-        for i, forward in ((k, False), (k + 1, True)):
-            got, ok = heard.get((i, forward), (np.zeros(0), np.zeros(0, bool)))
+        sides = [(i, forward) + tuple(heard.get((i, forward), (np.zeros(0), np.zeros(0, bool))))
+                 for i, forward in ((k, False), (k + 1, True))]
+        far = apart(places[k], places[k + 1], sides[0][2:], sides[1][2:]) if places else None
+        for n, (i, forward, got, ok, *rest) in enumerate(sides):
+            got, ok = np.asarray(got, np.float64), np.asarray(ok, bool)
             if len(ok) and np.count_nonzero(~ok) > len(ok) / 4:
-                yield k, i, np.asarray(got, np.float64), np.asarray(ok, bool)
+                yield k, i, got, ok, None
+            elif far is not None and not far[2][n].all():
+                yield k, i, got, far[2][n], f"{far[0] * 1000:.0f} / {far[1] * 1000:.0f} ms"
 
 
-def unsteady_warnings(plan: Plan, heard: Heard) -> list[str]:
+def apart(pa: mix.Placement, pb: mix.Placement, a: tuple, b: tuple):
+    """Where the tracker told the tempo hears a blend's two tracks' beats (``heard``'s
+    (beats, steady, offsets) of the outgoing ``a`` placed by ``pa`` and incoming ``b`` by
+    ``pb``) on the session clock: (median, 95th percentile of the offsets between them
+    (s), per side the beats whose offset is within ``beatgrid.MEET_MEDIAN_S``) where
+    they do not meet (median over ``MEET_MEDIAN_S`` or 95th percentile over
+    ``MEET_P95_S``), else None. Each beat of the track with fewer beats in the blend (at
+    half time on every other session beat) is compared with the other's nearest, as the
+    render bench measures the mix (not within 0.3 s of its ends); beats the tracker hears
+    nowhere near count as met."""
+    if len(a) < 3 or len(b) < 3 or a[2] is None or b[2] is None:
+        return None
+    heard = []
+    for p, (got, _, off) in ((pa, a), (pb, b)):
+        got, off = np.asarray(got, np.float64), np.asarray(off, np.float64)
+        if len(got) < 4 or len(off) != len(got):
+            return None
+        on = np.isfinite(off)
+        heard.append((np.asarray(p.session_time(got), np.float64),
+                      np.asarray(p.session_time(np.where(on, got + off, got)), np.float64), on))
+    (sa, ta, oa), (sb, tb, ob) = heard
+    if not oa.any() or not ob.any():
+        return None
+    few, many = (0, 1) if len(sa) <= len(sb) else (1, 0)
+    (s1, t1, o1), (_, t2, o2) = heard[few], heard[many]
+    # inside the overlap: its first and last 0.3 s are one track's edge, silent beyond
+    o1 = o1 & (s1 >= max(sa[0], sb[0]) + 0.3) & (s1 <= min(sa[-1], sb[-1]) - 0.3)
+    # each beat of the sparser side against the other side's nearest beat as heard
+    j = np.clip(np.searchsorted(t2[o2], t1), 1, max(1, np.count_nonzero(o2) - 1))
+    t2o = t2[o2]
+    d = np.minimum(np.abs(t1 - t2o[j - 1]), np.abs(t1 - t2o[np.minimum(j, len(t2o) - 1)]))
+    d = d[o1]
+    if not len(d):
+        return None
+    med, p95 = float(np.median(d)), float(np.percentile(d, 95))
+    if med <= beatgrid.MEET_MEDIAN_S and p95 <= beatgrid.MEET_P95_S:
+        return None
+    off_at = np.full(len(s1), 0.0)
+    off_at[o1] = d
+    met = []
+    for n, (s, _, _) in enumerate(heard):
+        if n == few:
+            met.append(off_at <= beatgrid.MEET_MEDIAN_S)
+        else:  # the other side's beats take the nearest compared beat's verdict
+            near = np.clip(np.searchsorted(s1, s), 0, len(s1) - 1)
+            near = np.where(np.abs(s1[np.maximum(near - 1, 0)] - s) < np.abs(s1[near] - s),
+                            np.maximum(near - 1, 0), near)
+            met.append(off_at[near] <= beatgrid.MEET_MEDIAN_S)
+    return med, p95, met
+
+
+def unsteady_warnings(plan: Plan, heard: Heard,
+                      places: list[mix.Placement] | None = None) -> list[str]:
     """A warning for each blend side of :func:`unsteady_sides`: a beat that moves by a
     16th inside the overlap or an intro/outro without a clear beat, which no beat line
-    follows; the blend is rendered as planned."""
-    return [f"blend {k + 1} ({_chapter_name(plan.entries[k])} -> "
-            f"{_chapter_name(plan.entries[k + 1])}): the beat tracker hears no steady beat on "
-            f"{int(np.count_nonzero(~ok))} of {len(ok)} beats of "
-            f"{_chapter_name(plan.entries[i])} there; the beats may not meet"
-            for k, i, _, ok in unsteady_sides(plan, heard)]
+    follows, or two tracks whose beats the tracker hears apart; the blend is rendered as
+    planned."""
+    out = []
+    for k, i, _, ok, why in unsteady_sides(plan, heard, places):
+        blend = f"blend {k + 1} ({_chapter_name(plan.entries[k])} -> " \
+                f"{_chapter_name(plan.entries[k + 1])}): "
+        if why is None:
+            out.append(blend + f"the beat tracker hears no steady beat on "
+                       f"{int(np.count_nonzero(~ok))} of {len(ok)} beats of "
+                       f"{_chapter_name(plan.entries[i])} there; the beats may not meet")
+        elif i == k + 1:  # once a blend
+            out.append(blend + f"the beat tracker hears the two tracks' beats {why} apart "
+                       "(median / 95th percentile); the beats may not meet")
+    return out
 
 
 def lay_out(plan: Plan, beats_for: BeatsFor, *, tempo: str = "follow",
@@ -369,13 +438,14 @@ def unsteady_beats(plan: Plan, beats_for: BeatsFor, tempo: str = "follow",
                    known: dict | None = None) -> dict[int, np.ndarray]:
     """The blends the render would warn of (``unsteady_warnings``), found before any
     render: per entry index, the times (track time, s) of the beats of each such blend
-    side where the beat tracker hears no steady beat. Lays the plan out with the render's
+    side where the beat tracker hears no steady beat, or hears the two tracks' beats
+    apart (:func:`apart`). Lays the plan out with the render's
     own refiner (reads only each overlap's window; ``known``: as for ``audio_refiner``).
     Raises PlanFileError."""
     heard: Heard = {}
-    lay_out(plan, beats_for, tempo=tempo, heard=heard, known=known)
+    places = lay_out(plan, beats_for, tempo=tempo, heard=heard, known=known)
     out: dict[int, list[np.ndarray]] = {}
-    for _, i, got, ok in unsteady_sides(plan, heard):
+    for _, i, got, ok, _ in unsteady_sides(plan, heard, places):
         out.setdefault(i, []).append(got[~ok])
     return {i: np.sort(np.concatenate(v)) for i, v in out.items()}
 
@@ -414,7 +484,8 @@ def render(plan: Plan, out: str | os.PathLike, *, lufs: float = levels.TARGET_LU
     heard: Heard = {}
     places = lay_out(plan, beats_for, tempo=tempo, refine=refine, secs=secs,
                      heard=heard, maps=maps, known=heard_lines)
-    warnings = [w for p in places for w in p.warnings] + unsteady_warnings(plan, heard)
+    warnings = [w for p in places for w in p.warnings] + unsteady_warnings(plan, heard,
+                                                                             places)
     origin = min(p.start_s for p in places)
     n_total = int(round((max(p.end_s for p in places) - origin) * sr))
     total_s = n_total / sr
