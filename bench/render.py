@@ -498,18 +498,12 @@ def track(y: np.ndarray, hop: int | None = None) -> np.ndarray:
 
 
 def _onset_at(m: np.ndarray, hop: int) -> tuple[np.ndarray, float]:
-    """underdog's onset envelope of ``m`` (mono, 22.05 kHz) sampled every ``hop`` samples:
-    the analysis's detector (log-mel flux over 512 samples, its frames 2048 long), frame t
-    at ``t * hop`` samples, so on 512 it is ``onset.onset_strength`` and on 128 the same
-    curve four times as densely; and its frames per second."""
-    from underdog.analysis import onset, spectral
+    """underdog's onset envelope of ``m`` (mono, 22.05 kHz) every ``hop`` samples, and its
+    frames per second (``beatgrid.fine_onset_strength``: the render's check by ear reads
+    the same)."""
+    from underdog.render.beatgrid import fine_onset_strength
 
-    spec = spectral.compute(m, MIX_SR // 2, hop=hop, key_chroma=False)
-    lag = max(1, 512 // hop)
-    db = onset.log_mel(spec)
-    d = np.zeros_like(db)
-    d[:, lag:] = np.maximum(db[:, lag:] - db[:, :-lag], 0.0)
-    return d.mean(axis=0), spec.fps
+    return fine_onset_strength(m, hop)
 
 
 def _plot_transition(path: Path, ya, yb, pa, pb, ov0, ov1, sr, row) -> None:
