@@ -650,7 +650,7 @@ def _like(db: str, spec: str, minutes: float | None, seed: int) -> tuple[dict, P
         rows.append({"playlist": name, **{k: plain(v, 3) for k, v in
                                           zip(Distances.NAMES, dist.values())},
                      "tracks": ex[name]["tracks"], "minutes": plain(ex[name]["minutes"], 1)})
-    st = PlanState(r.learned.toml, float(r.minutes), seed, r.plan)
+    st = PlanState(r.learned.toml, float(r.minutes), seed, r.plan, heard_lines=r.heard_lines)
     return {"columns": list(Distances.NAMES), "rows": rows,
             "reference_tracks": len(ref.tracks), "skipped": len(ref.skipped),
             "missing": len(ref.missing)}, st
