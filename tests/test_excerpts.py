@@ -469,3 +469,43 @@ def test_whole_tracks_under_a_ramp_ride_it_too(lib):
     for e in ramped:
         cell = f"{e.track.bpm:.0f}→{e.tempo_in_bpm:.0f}↘{e.tempo_out_bpm:.0f}"
         assert cell in out.getvalue(), cell
+
+
+def test_a_cut_after_a_ramp_keeps_the_plans_beats_of_silence(lib):
+    """An excerpt whose downbeats count a little more or less than a line through its
+    beats (the demo's Hell: 4 beats a bar between its downbeats against its beats' own
+    tempo, ~1.7 % apart over 32 bars), ramping, then a cut: wherever the next excerpt
+    enters, the render plays its body as the plan's model has it (``ramp.session_at``,
+    beats counted as the plan counts them), so a bar inside lands within 0.1 beat of the
+    plan's second. Counted at the beats' tempo instead, the whole beats of silence before
+    the cut and the ramp's holds came out differently and moved it by up to half a beat."""
+    from underdog.app.render import open_library_beats
+    from underdog.ramp import Ramp, session_at
+    from underdog.render import mix
+    from underdog.render.render import lay_out, plan_from_json
+
+    hell = next(t for t in lib.tracks() if t.path.endswith("Shawn Parrotte - Hell.mp3"))
+    caves = next(t for t in lib.tracks() if t.path.endswith("Shawn Parrotte - Caves.flac"))
+    beats, down = (np.asarray(x) for x in lib.rhythm(hell.id)[:2])
+    # the 32 bars whose downbeats and beats disagree most
+    i = max(range(len(down) - 33), key=lambda j: abs(
+        240 * 32 / (down[j + 32] - down[j]) / mix.own_tempo(beats, down[j], down[j + 32]) - 1))
+    in_s, out_s = float(down[i]), float(down[i + 32])
+    own = 240 * 32 / (out_s - in_s)  # the plan's own tempo: its bars
+    assert abs(own / mix.own_tempo(beats, in_s, out_s) - 1) > 0.01
+    t_in, t_out, tempo = own * 1.03, own * 0.96, own * 0.995
+    beat_s = 60.0 / own
+    ramp = Ramp.held(in_s, out_s, t_in / own, t_out / own, beat_s, 0, 0)
+    u = float(down[i + 16])  # a bar in the middle of the body
+    nominal = 32 * 240.0 / tempo
+    worst = 0.0
+    for next_s in nominal + np.linspace(-0.6, 0.9, 16) * 60.0 / tempo:
+        planned = session_at(ramp, u, 0.0, beat_s, 0, 0.0, 0, next_s, tempo / own)
+        rp = plan_from_json({"entries": [
+            {"path": hell.path, "in_s": in_s, "out_s": out_s, "start_s": 0.0, "bars": 32,
+             "tempo_bpm": tempo, "tempo_in_bpm": t_in, "tempo_out_bpm": t_out},
+            {"path": caves.path, "in_s": 30.0, "out_s": 60.0, "start_s": float(next_s),
+             "transition": {"shape": "cut", "bars": 0}}]})
+        pl = lay_out(rp, open_library_beats(lib), refine=False)[0]
+        worst = max(worst, abs(float(pl.session_time(u)) - planned) * tempo / 60.0)
+    assert worst <= 0.1, worst

@@ -58,6 +58,9 @@ class Excerpt:
     target_in_bpm: float | None = None
     target_out_bpm: float | None = None
     target_via: tuple[tuple[float, float], ...] = ()  # (track s, BPM) where the ramp bends
+    # session bars from in_s to out_s as the plan counts them (4 beats a bar between its
+    # downbeats): a ramp's holds are measured in those beats, as the plan placed its drop
+    bars: int | None = None
     downbeats: np.ndarray = field(default_factory=lambda: np.zeros(0))
     start_s: float | None = None  # planned session time of in_s (None: follow on)
 
@@ -208,9 +211,19 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
         bars_out = (0 if i == len(excerpts) - 1 or transitions[i].shape == "cut"
                     else transitions[i].bars)
         beat_s = 60.0 / (own * m)  # track seconds per session beat
+        # the plan counts 4 beats a bar between the downbeats; a line through the beats can
+        # differ by a beat over an excerpt: its holds and a cut's whole beats of silence are
+        # counted as the plan counts them (k: its beat over the line's), so its drop lands
+        # where the plan placed it
+        k = 1.0
+        if e.bars and e.out_s > e.in_s:
+            counted = (e.out_s - e.in_s) / (BEATS_PER_BAR * e.bars)
+            if abs(counted / beat_s - 1.0) < 0.05:  # (not bars of another tempo level)
+                k, beat_s = counted / beat_s, counted
         via = tuple((u, _clamp_rate(b / (own * m), [], "")) for u, b in e.target_via)
         info.append((own, m, rate, 60.0 / own, warn,
-                     Ramp.held(e.in_s, e.out_s, r_in, r_out, beat_s, bars_in, bars_out, via)))
+                     Ramp.held(e.in_s, e.out_s, r_in, r_out, beat_s, bars_in, bars_out, via),
+                     k))
     out: list[Placement] = []
     # the knot where the current excerpt's body starts
     first = excerpts[0]
@@ -218,7 +231,7 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
     cur_knots = [(s_cur, first.in_s)]
     fade_in: Envelope | None = None
     for i, e in enumerate(excerpts):
-        own, m, flat, p_own, warn, ramp = info[i]  # flat: its rate at its one tempo
+        own, m, flat, p_own, warn, ramp, k = info[i]  # flat: its rate at its one tempo
         s_last, t_last = cur_knots[-1]
         if i == len(excerpts) - 1:
             rate = ramp.mean(t_last, e.out_s)
@@ -226,18 +239,18 @@ def layout(excerpts: list[Excerpt], transitions: list[Transition],
             out.append(_placement(cur_knots, rate, m, fade_in, None, warn, i))
             break
         tr, nxt = transitions[i], excerpts[i + 1]
-        own_b, m_b, _, p_own_b, warn_b, ramp_b = info[i + 1]
+        own_b, m_b, _, p_own_b, warn_b, ramp_b, _ = info[i + 1]
         rate_b = ramp_b.g(nxt.in_s)  # the incoming's rate where it enters
         pb = p_own_b / (rate_b * m_b)
         if tr.shape == "cut":
             cut_t = e.out_s
             rate = ramp.mean(t_last, cut_t)
-            pa = p_own / (ramp.at(rate, t_last, cut_t, cut_t) * m)  # session s per beat
+            pa = k * p_own / (ramp.at(rate, t_last, cut_t, cut_t) * m)  # session s a beat
             cut_s = s_last + (cut_t - t_last) / rate
             if nxt.start_s is not None:  # the plan says when it slams in: the cut keeps that
                 # (the silence before it, in whole beats, as the plan's clock has it: at
                 # the excerpt's one tempo, not its ramp, which only moves bars within it)
-                gap = nxt.start_s - (s_last + (cut_t - t_last) / flat)
+                gap = nxt.start_s - (s_last + (cut_t - t_last) / (flat * k))
                 beats_gap = max(0.0, round(gap / pa)) if gap > 0 else 0.0
                 cut_s = nxt.start_s - beats_gap * pa
                 rate_fit = (cut_t - t_last) / max(cut_s - s_last, 1e-9)

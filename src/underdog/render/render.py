@@ -74,6 +74,7 @@ class PlanEntry:
     downbeat_s: float | None = None  # the downbeat it enters on (track time)
     transition: mix.Transition = field(default_factory=mix.Transition)  # how it comes in
     whole: bool = False  # a whole track (no in_s/out_s): the render picks where it enters
+    bars: int | None = None  # session bars from in_s to out_s, as the plan counts them
 
     @classmethod
     def from_json(cls, d: dict[str, Any], where: str) -> "PlanEntry":
@@ -138,7 +139,11 @@ class PlanEntry:
                 raise PlanFileError(where, f"{k} {v} is not a tempo")
             ramp[k] = v
         ramp["tempo_via"] = _via(d.get("tempo_via"), where) if None not in ramp.values() else ()
+        n_bars = num("bars") if excerpt and out_s is not None else None
+        if n_bars is not None and (n_bars < 1 or n_bars != int(n_bars)):
+            raise PlanFileError(where, f"bars {n_bars:g} is not a whole number of bars")
         return cls(path=path, in_s=in_s, out_s=out_s, whole=not excerpt, **ramp,
+                   bars=int(n_bars) if n_bars is not None else None,
                    start_s=num("start_s") if excerpt else None,
                    artist=str(d.get("artist") or ""), title=str(d.get("title") or ""),
                    tempo_bpm=num("tempo_bpm", "target_bpm", "tempo", "bpm_target"),
@@ -423,6 +428,7 @@ def lay_out(plan: Plan, beats_for: BeatsFor, *, tempo: str = "follow",
                                     target_in_bpm=e.tempo_in_bpm if follow else None,
                                     target_out_bpm=e.tempo_out_bpm if follow else None,
                                     target_via=e.tempo_via if follow else (),
+                                    bars=e.bars if out_s == e.out_s else None,
                                     downbeats=downbeats,
                                     start_s=e.start_s if follow or i == 0 else None))
     try:
