@@ -118,6 +118,18 @@ def _jumped(x: np.ndarray, sr: int, at_s: float, by_s: float) -> np.ndarray:
     return np.concatenate([x[:, :a], x[:, a - d:]], axis=1)
 
 
+def _stairs_line():
+    """32 beats of the demo's Stairs from its downbeat nearest 30 s: (its audio from a beat
+    before them, sample 0 at track time lo, with the tracker's context after, at the mix
+    rate; the library's line of 33 beats, its start and period, lo)."""
+    beats, down = analysis_beats(A)
+    t = float(down[np.argmin(np.abs(down - 30.0))])
+    at, per = mix.fit_beats(beats, t, 32, forward=True)
+    line = at + np.arange(33) * per
+    lo = at - per
+    return read_span(A, lo, line[-1] + beatgrid.CONTEXT_S + per), line, at, per, lo
+
+
 def test_steady_beats_finds_where_a_beat_moves_by_a_16th(tmp_path):
     """The demo's Stairs over 32 beats: the tracker hears every beat on the line; with
     the audio moved by a 16th from beat 16 on (a quarter beat repeated there), the beats
@@ -126,12 +138,7 @@ def test_steady_beats_finds_where_a_beat_moves_by_a_16th(tmp_path):
     import soundfile as sf
 
     sr = MIX_SR
-    beats, down = analysis_beats(A)
-    t = float(down[np.argmin(np.abs(down - 30.0))])
-    at, per = mix.fit_beats(beats, t, 32, forward=True)
-    line = at + np.arange(33) * per
-    lo = at - per
-    x = read_span(A, lo, line[-1] + beatgrid.CONTEXT_S + per)
+    x, line, at, per, lo = _stairs_line()
     assert beatgrid.steady_beats(x, sr, lo, line, forward=True).all()
     y = _jumped(x, sr, line[16] - 0.1 * per - lo, 0.25 * per)
     ok = beatgrid.steady_beats(y, sr, lo, line, forward=True)
@@ -165,12 +172,7 @@ def test_a_blend_whose_beats_the_tracker_hears_apart_is_reported():
     audio (pinned to the same session beats as the other), it hears the beats 25 ms apart
     and the render's report says so, once, for that blend."""
     sr = MIX_SR
-    beats, down = analysis_beats(A)
-    t = float(down[np.argmin(np.abs(down - 30.0))])
-    at, per = mix.fit_beats(beats, t, 32, forward=True)
-    line = at + np.arange(33) * per
-    lo = at - per
-    x = read_span(A, lo, line[-1] + beatgrid.CONTEXT_S + per)
+    x, line, at, per, lo = _stairs_line()
     here = beatgrid.told_offsets(x, sr, lo, line, True)
     assert np.isfinite(here).mean() > 0.9 and np.nanmedian(np.abs(here)) <= 0.012
     early = line + 0.025  # a line 25 ms late: the tracker hears the beats 25 ms before it
