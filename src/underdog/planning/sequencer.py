@@ -167,7 +167,8 @@ class PlanEntry:
         """Its BPM for people: its own, then what it plays at where that differs ("128→126",
         an excerpt stretched to its slot or a track in the other octave), or the two ends
         of the arc's ramp it rides ("128→126↘118": the render plays a line between them;
-        "119→109": a ramp out of its reach, held at ±8 % throughout)."""
+        "119→109": a ramp out of its reach, held at ±8 % throughout); a whole track, the
+        target it is played at, held within ±8 % as the render holds it."""
         own = f"{self.track.bpm:.0f}" if self.track.bpm else "?"
         if self.ramps:
             a, b = f"{self.tempo_in_bpm:.0f}", f"{self.tempo_out_bpm:.0f}"
@@ -175,6 +176,11 @@ class PlanEntry:
                 return f"{own}→{a}{'↗' if self.tempo_out_bpm > self.tempo_in_bpm else '↘'}{b}"
             if a != own:
                 return f"{own}→{a}"
+        if self.in_s is None and self.target_bpm and self.played_bpm:
+            # a whole track: the render plays it at the target, held within ±8 % of the
+            # tempo it plays at ("127→137" at a run's 170; "89→170" at double time)
+            held = _held(self.target_bpm, self.played_bpm)
+            return f"{own}→{held:.0f}" if f"{held:.0f}" != own else own
         if self.played_bpm and (self.half_double or (self.in_s is not None  # stretched
                                                      and f"{self.played_bpm:.0f}" != own)):
             return f"{own}→{self.played_bpm:.0f}"
