@@ -34,3 +34,21 @@ def test_whole_tracks_show_the_tempo_the_render_plays(demo_db):  # noqa: F811
             assert abs(said / (played * level) - 1.0) < 0.01, (e.title, e.bpm_text, played)
             shown += "→" in e.bpm_text
     assert shown >= 2  # tracks that cannot reach 170 say the +8 % they are held to
+
+
+def test_whole_tracks_too_far_apart_to_blend_are_cut(demo_db):  # noqa: F811
+    """A run at 170 from the demo library: Ninesix (89, at double time 178) next to Hell
+    (127, which cannot reach 170): no tempo lies within ±8 % of both, so the render would
+    stretch one beyond that through the blend; the plan cuts there instead, says why, and
+    the render's layout warns of no overlap beyond ±8 %."""
+    r = app.plan("run", 15, db=demo_db, cadence=170, record=False,
+                 options=PlanOptions(max_track_s=240.0))
+    entries = r.plan.entries
+    apart = [e for e in entries if (e.transition or {}).get("reason") == "tempi apart"]
+    assert apart and any("too far apart" in n for n in r.plan.report.notes)
+    for a, b in zip(entries, entries[1:]):
+        if (b.transition or {}).get("shape") != "cut":  # every blend left can meet
+            assert max(a.played_bpm, b.played_bpm) / min(a.played_bpm, b.played_bpm) <= 1.08 / 0.92
+    with open_library(demo_db) as lib:
+        places = lay_out(plan_from_json(r.as_dict()), open_library_beats(lib), refine=False)
+    assert not [w for p in places for w in p.warnings if "in an overlap" in w]

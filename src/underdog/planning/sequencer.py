@@ -1073,6 +1073,10 @@ def _plan_over(tracks: list[Track], tl: Timeline, opts: PlanOptions, rhythm, rec
     entries = _entries(pool, order, pc, tl, opts.weights)
     unclear = _whole_unclear(entries, rhythm)
     _note_unclear(report, unclear)
+    far = _whole_far_tempi(entries)
+    if far:
+        report.notes.append(f"{far} blend{'s' * (far != 1)} between tempi too far apart to "
+                            f"meet within ±8 % of both: made {'cuts' if far != 1 else 'a cut'}")
     warnings = _warnings(pool, order, pc, tl, found.widen, found.strict_n, opts)
     if found.length_note:
         warnings.insert(0, found.length_note)
@@ -1122,6 +1126,25 @@ def _whole_unclear(entries: list[PlanEntry], rhythm) -> dict[str, int]:
         entries[k].transition = {**tr, "reason": "unclear beat"}
         out["shorter" if tr["bars"] else "cuts"] += 1
     return out
+
+
+def _whole_far_tempi(entries: list[PlanEntry]) -> int:
+    """Whole-track plans: the renderer meets two blending tracks at one tempo within ±8 %
+    of each one's own (in the octave it plays at); two tempi further apart than that
+    (1.08 / 0.92) would be stretched beyond it through the overlap, which sounds like a
+    tempo warp, so the blend becomes a cut, as a DJ would make it (``"reason"``: "tempi
+    apart"). Returns how many."""
+    from .excerpts import MAX_STRETCH
+
+    reach = (1.0 + MAX_STRETCH) / (1.0 - MAX_STRETCH)
+    n = 0
+    for a, b in zip(entries, entries[1:]):
+        if (b.transition or {}).get("shape") == "cut" or not a.played_bpm or not b.played_bpm:
+            continue
+        if max(a.played_bpm, b.played_bpm) / min(a.played_bpm, b.played_bpm) > reach + 1e-9:
+            b.transition = {"shape": "cut", "bars": 0, "reason": "tempi apart"}
+            n += 1
+    return n
 
 
 def _note_unclear(report: ScoreReport, unclear: dict[str, int]) -> None:
