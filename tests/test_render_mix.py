@@ -322,3 +322,22 @@ def test_a_ramp_out_of_reach_is_held_to_8_percent(grids):
     (pa,) = mix.layout([ea], [])
     rates = np.diff(pa.knots_t) / np.diff(pa.knots_s)
     assert np.all(np.abs(rates - 1.0) <= 0.0801) and rates[0] < 0.93 and rates[-1] > 1.07
+
+
+def test_a_body_pushed_past_its_reach_is_reported_as_such():
+    """A ramp to +8 % whose body the plan's clock then asks 3 % faster again (the next
+    excerpt slams in early): the render warns that the excerpt's body plays beyond ±8 %
+    for its ramp and the timing, not that a blend's two tempi are far apart (there is no
+    blend: it ends on a cut)."""
+    beats, down = analysis_beats(A)
+    own = mix.own_tempo(beats, float(down[8]), float(down[40]))
+    a = mix.Excerpt(beats=beats, in_s=float(down[8]), out_s=float(down[40]),
+                    target_bpm=own * 1.04, target_in_bpm=own, target_out_bpm=own * 1.08,
+                    downbeats=down, start_s=0.0)
+    nominal = (a.out_s - a.in_s) / 1.04
+    b_beats, b_down = analysis_beats(B)
+    b = mix.Excerpt(beats=b_beats, in_s=float(b_down[4]), out_s=float(b_down[12]),
+                    downbeats=b_down, start_s=nominal / 1.03)
+    pa = mix.layout([a, b], [mix.Transition("cut")])[0]
+    assert any("in its body" in w for w in pa.warnings), pa.warnings
+    assert not any("in an overlap" in w for w in pa.warnings)

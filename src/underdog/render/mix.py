@@ -369,10 +369,16 @@ def _placement(knots, rate, m, fade_in, fade_out, warn, index: int) -> Placement
     warn = list(warn)
     if len(ks) > 1:  # an overlap ramps towards the other track's tempo: say if it goes far
         local = np.diff(kt) / np.diff(ks)
-        worst = float(local[np.argmax(np.abs(local - 1.0))])
+        j = int(np.argmax(np.abs(local - 1.0)))
+        worst = float(local[j])
         if abs(worst - 1.0) > MAX_RATE_STEP + 0.005:
-            warn.append(f"excerpt {index + 1}: plays at {worst:.3f}x in an overlap (beyond ±{MAX_RATE_STEP * 100:.0f} %): "
-                        "the two tempi are far apart for a blend")
+            blend = any(f is not None and f.shape != "cut" and ks[j] < f.t1 and ks[j + 1] > f.t0
+                        for f in (fade_in, fade_out))
+            warn.append(f"excerpt {index + 1}: plays at {worst:.3f}x "
+                        + ("in an overlap (beyond ±{:.0f} %): the two tempi are far apart for "
+                           "a blend" if blend else
+                           "in its body (beyond ±{:.0f} %): its ramp and the plan's timing "
+                           "ask more than its reach").format(MAX_RATE_STEP * 100))
     return Placement(ks, kt, rate, m, fade_in, fade_out, warn)
 
 
