@@ -314,7 +314,7 @@ def unsteady_sides(plan: Plan, heard: Heard,
         sides = [(i, forward) + tuple(heard.get((i, forward), (np.zeros(0), np.zeros(0, bool))))
                  for i, forward in ((k, False), (k + 1, True))]
         far = apart(places[k], places[k + 1], sides[0][2:], sides[1][2:]) if places else None
-        for n, (i, forward, got, ok, *rest) in enumerate(sides):
+        for n, (i, _, got, ok, *_) in enumerate(sides):
             got, ok = np.asarray(got, np.float64), np.asarray(ok, bool)
             if len(ok) and np.count_nonzero(~ok) > len(ok) / 4:
                 yield k, i, got, ok, None
@@ -342,7 +342,7 @@ def apart(pa: mix.Placement, pb: mix.Placement, a: tuple, b: tuple):
         on = np.isfinite(off)
         heard.append((np.asarray(p.session_time(got), np.float64),
                       np.asarray(p.session_time(np.where(on, got + off, got)), np.float64), on))
-    (sa, ta, oa), (sb, tb, ob) = heard
+    (sa, _, oa), (sb, _, ob) = heard
     if not oa.any() or not ob.any():
         return None
     few, many = (0, 1) if len(sa) <= len(sb) else (1, 0)
@@ -350,8 +350,8 @@ def apart(pa: mix.Placement, pb: mix.Placement, a: tuple, b: tuple):
     # inside the overlap: its first and last 0.3 s are one track's edge, silent beyond
     o1 = o1 & (s1 >= max(sa[0], sb[0]) + 0.3) & (s1 <= min(sa[-1], sb[-1]) - 0.3)
     # each beat of the sparser side against the other side's nearest beat as heard
-    j = np.clip(np.searchsorted(t2[o2], t1), 1, max(1, np.count_nonzero(o2) - 1))
     t2o = t2[o2]
+    j = np.clip(np.searchsorted(t2o, t1), 1, max(1, len(t2o) - 1))
     d = np.minimum(np.abs(t1 - t2o[j - 1]), np.abs(t1 - t2o[np.minimum(j, len(t2o) - 1)]))
     d = d[o1]
     if not len(d):
