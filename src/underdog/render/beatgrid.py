@@ -479,30 +479,30 @@ def told_offsets(x: np.ndarray, sr: int, x_t0: float, beats: np.ndarray, forward
     edge = float(beats[0] if forward else beats[-1])
     cut = _heard_cut(sr, x_t0, edge, forward)
     key = ("fine", cut, forward)
-    if memo is None or key not in memo:
-        m = _mono(as_heard(x, sr, x_t0, edge, forward), sr, memo, (("heard", cut, forward), 0))
-        env = fine_onset_strength(m)
-        if memo is None:
-            memo = {}
-        memo[key] = env
+    memo = {} if memo is None else memo
+    if key not in memo:
+        heard = as_heard(x, sr, x_t0, edge, forward)
+        memo[key] = fine_onset_strength(_mono(heard, sr, memo, (("heard", cut, forward), 0)))
     env, fps = memo[key]
     got = x_t0 + np.asarray(ud_beats.track_beats(env, fps, 60.0 / period), np.float64)
     if not len(got):
         return out
-    j = np.clip(np.searchsorted(got, beats), 1, max(1, len(got) - 1))
-    near = np.where(np.abs(got[j - 1] - beats) <= np.abs(got[np.minimum(j, len(got) - 1)]
-                                                          - beats),
-                    got[j - 1], got[np.minimum(j, len(got) - 1)])
-    d = near - beats
-    out[np.abs(d) <= 0.25 * period] = d[np.abs(d) <= 0.25 * period]
+    d = got[nearest_index(got, beats)] - beats
+    near = np.abs(d) <= 0.25 * period
+    out[near] = d[near]
     return out
+
+
+def nearest_index(ref: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The index of the nearest of ``ref`` (sorted, not empty) to each of ``t``."""
+    j = np.searchsorted(ref, t)
+    lo, hi = np.clip(j - 1, 0, len(ref) - 1), np.clip(j, 0, len(ref) - 1)
+    return np.where(np.abs(t - ref[lo]) <= np.abs(ref[hi] - t), lo, hi)
 
 
 def _nearest(ref: np.ndarray, t: np.ndarray) -> np.ndarray:
     """|each of ``t`` - the nearest of ``ref``| (``ref`` sorted, not empty)."""
-    j = np.searchsorted(ref, t)
-    return np.minimum(np.abs(t - ref[np.clip(j - 1, 0, len(ref) - 1)]),
-                      np.abs(ref[np.clip(j, 0, len(ref) - 1)] - t))
+    return np.abs(t - ref[nearest_index(ref, t)])
 
 
 def _mono_22k(x: np.ndarray, sr: int) -> np.ndarray:

@@ -374,11 +374,11 @@ def _placement(knots, rate, m, fade_in, fade_out, warn, index: int) -> Placement
         if abs(worst - 1.0) > MAX_RATE_STEP + 0.005:
             blend = any(f is not None and f.shape != "cut" and ks[j] < f.t1 and ks[j + 1] > f.t0
                         for f in (fade_in, fade_out))
-            warn.append(f"excerpt {index + 1}: plays at {worst:.3f}x "
-                        + ("in an overlap (beyond ±{:.0f} %): the two tempi are far apart for "
-                           "a blend" if blend else
-                           "in its body (beyond ±{:.0f} %): its ramp and the plan's timing "
-                           "ask more than its reach").format(MAX_RATE_STEP * 100))
+            where, why = (("in an overlap", "the two tempi are far apart for a blend") if blend
+                          else ("in its body", "its ramp and the plan's timing ask more than "
+                                "its reach"))
+            warn.append(f"excerpt {index + 1}: plays at {worst:.3f}x {where} (beyond "
+                        f"±{MAX_RATE_STEP * 100:.0f} %): {why}")
     return Placement(ks, kt, rate, m, fade_in, fade_out, warn)
 
 

@@ -351,9 +351,7 @@ def apart(pa: mix.Placement, pb: mix.Placement, a: tuple, b: tuple):
     o1 = o1 & (s1 >= max(sa[0], sb[0]) + 0.3) & (s1 <= min(sa[-1], sb[-1]) - 0.3)
     # each beat of the sparser side against the other side's nearest beat as heard
     t2o = t2[o2]
-    j = np.clip(np.searchsorted(t2o, t1), 1, max(1, len(t2o) - 1))
-    d = np.minimum(np.abs(t1 - t2o[j - 1]), np.abs(t1 - t2o[np.minimum(j, len(t2o) - 1)]))
-    d = d[o1]
+    d = np.abs(t1 - t2o[beatgrid.nearest_index(t2o, t1)])[o1]
     if not len(d):
         return None
     med, p95 = float(np.median(d)), float(np.percentile(d, 95))
@@ -366,10 +364,7 @@ def apart(pa: mix.Placement, pb: mix.Placement, a: tuple, b: tuple):
         if n == few:
             met.append(off_at <= beatgrid.MEET_MEDIAN_S)
         else:  # the other side's beats take the nearest compared beat's verdict
-            near = np.clip(np.searchsorted(s1, s), 0, len(s1) - 1)
-            near = np.where(np.abs(s1[np.maximum(near - 1, 0)] - s) < np.abs(s1[near] - s),
-                            np.maximum(near - 1, 0), near)
-            met.append(off_at[near] <= beatgrid.MEET_MEDIAN_S)
+            met.append(off_at[beatgrid.nearest_index(s1, s)] <= beatgrid.MEET_MEDIAN_S)
     return med, p95, met
 
 
