@@ -132,15 +132,27 @@ def session_at(ramp: Ramp, u: float, start_s: float, beat_s: float, blend_in: in
     """Session seconds where track time ``u`` of an excerpt plays, as the render lays it
     out (``render/mix.py``: layout): it enters at ``start_s``; its blend in (``blend_in``
     bars, ``blend_in_s`` session seconds) plays at the blend's tempo; its body, ramped, is
-    scaled to keep the plan's clock: to end where the next excerpt (entering at
-    ``next_s``; None: the last, unscaled) blends in (``blend_out`` bars), or, before a cut
-    (``blend_out`` 0), whole beats of silence before it, as many as the body at the
-    excerpt's one tempo (``flat_rate``: track s per session s) would leave.
-    ``beat_s``: track seconds per session beat."""
+    scaled to keep the plan's clock (:func:`body_fit`). ``beat_s``: track seconds per
+    session beat."""
     u1 = min(ramp.in_s + 4 * blend_in * beat_s, ramp.out_s)
     if u <= u1:
         return start_s + (blend_in_s * (u - ramp.in_s) / (u1 - ramp.in_s) if u1 > ramp.in_s
                           else 0.0)
+    body, want = body_fit(ramp, start_s, beat_s, blend_in, blend_in_s, blend_out, next_s,
+                          flat_rate)
+    return start_s + blend_in_s + (want / body if body > 0 and want > 0 else 1.0) * \
+        ramp.session_s(u1, u)
+
+
+def body_fit(ramp: Ramp, start_s: float, beat_s: float, blend_in: int, blend_in_s: float,
+             blend_out: int, next_s: float | None, flat_rate: float) -> tuple[float, float]:
+    """(session seconds the excerpt's body takes on ``ramp``, session seconds the plan's
+    clock leaves it), the body being what plays between its blends: it must end where the
+    next excerpt (entering at ``next_s``; None: the last, which keeps its own) blends in
+    (``blend_out`` bars), or, before a cut (``blend_out`` 0), whole beats of silence before
+    it, as many as the body at the excerpt's one tempo (``flat_rate``: track s per session
+    s) would leave. The render scales the body by their ratio (:func:`session_at`)."""
+    u1 = min(ramp.in_s + 4 * blend_in * beat_s, ramp.out_s)
     u2 = max(ramp.out_s - 4 * blend_out * beat_s, u1)
     s1 = start_s + blend_in_s
     body = ramp.session_s(u1, u2)
@@ -151,4 +163,4 @@ def session_at(ramp: Ramp, u: float, start_s: float, beat_s: float, blend_in: in
         want = next_s - s1 - (max(0.0, round(gap / period)) if gap > 0 else 0.0) * period
     elif next_s is not None:
         want = next_s - s1
-    return s1 + (want / body if body > 0 and want > 0 else 1.0) * ramp.session_s(u1, u)
+    return body, want

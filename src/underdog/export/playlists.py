@@ -330,9 +330,10 @@ def read_playlist(path: str | os.PathLike, notes: list[str] | None = None,
     JSON entry's ``in_s``/``out_s``), or None for the whole track; ``tempi`` likewise the
     tempo (BPM) an excerpt plays at, stretched (a JSON excerpt's ``tempo_bpm``), or None;
     ``places`` likewise where the entry sits in the session: ``{"start_s", "end_s",
-    "bars", "blend_in_bars", "tempo_in_bpm", "tempo_out_bpm"}`` from a JSON entry's
-    ``start_s`` (session seconds), ``end_s``, ``bars``, its transition's bars (None: a cut)
-    and its tempo ramp (None where not given), or None where the entry has no ``start_s``
+    "bars", "blend_in_bars", "tempo_in_bpm", "tempo_out_bpm", "tempo_via"}`` from a JSON
+    entry's ``start_s`` (session seconds), ``end_s``, ``bars``, its transition's bars (None:
+    a cut) and its tempo ramp (None where not given; ``tempo_via`` its bends, () if none),
+    or None where the entry has no ``start_s``
     (M3U, XSPF)."""
     return _read_entries(os.fspath(path), notes, spans, tempi, places)[0]
 
@@ -525,9 +526,28 @@ def _place(entry: dict) -> dict | None:
     t_in, t_out = num("tempo_in_bpm"), num("tempo_out_bpm")
     return {"start_s": start, "end_s": end if end is not None and end > start else None,
             "bars": bars if bars else None, "blend_in_bars": blend,
-            # a ramping excerpt's tempo where it starts and ends (both, or neither)
+            # a ramping excerpt's tempo where it starts and ends (both, or neither), and
+            # where its line bends
             "tempo_in_bpm": t_in if t_in and t_out else None,
-            "tempo_out_bpm": t_out if t_in and t_out else None}
+            "tempo_out_bpm": t_out if t_in and t_out else None,
+            "tempo_via": _via(entry.get("tempo_via")) if t_in and t_out else ()}
+
+
+def _via(v) -> tuple[tuple[float, float], ...]:
+    """A JSON entry's ``tempo_via`` ([[track s, BPM], ...]) as pairs; () where missing or
+    malformed (not pairs of finite positive numbers, track times not increasing)."""
+    if not isinstance(v, list) or len(v) > 64:
+        return ()
+    out: list[tuple[float, float]] = []
+    for p in v:
+        if not (isinstance(p, (list, tuple)) and len(p) == 2 and all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+                and x > 0 for x in p)):
+            return ()
+        if out and p[0] <= out[-1][0]:
+            return ()
+        out.append((float(p[0]), float(p[1])))
+    return tuple(out)
 
 
 def _has_escapes(text: str) -> bool:

@@ -82,6 +82,14 @@ class Span:
     start_s: float
     end_s: float
 
+    def bpm_at(self, t_s: float) -> float:
+        """The segment's target BPM at session time ``t_s``, on its own line (clamped to
+        the span): exact at its edges, where the per-second table of :class:`Timeline`
+        can hold the neighbouring segment's value."""
+        b0, b1 = self.segment.bpm
+        frac = min(max((t_s - self.start_s) / max(self.end_s - self.start_s, 1e-9), 0.0), 1.0)
+        return b0 + (b1 - b0) * frac
+
 
 class Timeline:
     """An arc laid onto a session length; targets are looked up per second, vectorized."""

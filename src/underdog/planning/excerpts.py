@@ -528,12 +528,21 @@ def _span(t: Track, g: Grid, slot: Slot, w: Weights, m: float, own: float, tempo
     else:
         i = _keep_rest(c, g, nb, avoid, KEEP_WHOLE * k_e, off_phrase)
         cost = float(c[i])
+    extra = int(round(nb * m)) - sess_bars  # a half-time track's odd session bar
+    if extra and body > 0 and abs(tempo * (body + extra) / body / (own * m) - 1.0) \
+            <= MAX_STRETCH:  # its body plays that bar more in the slot's time: faster
+        tempo, body = tempo * (body + extra) / body, body + extra
     return Excerpt(i_in=i, n_bars=nb, in_s=float(g.downbeats[i]),
                    out_s=float(g.downbeats[i + nb]), multiple=m,
-                   own_bpm=240.0 * nb / float(g.downbeats[i + nb] - g.downbeats[i]),
+                   own_bpm=_bars_bpm(g, i, nb),
                    level=float(lv[i]), phrase_in=bool(g.phrase[i]),
                    phrase_out=bool(g.phrase[i + nb]), drop_s=drop_s, cost=cost,
                    tempo=tempo, body_bars=body, overlap_out=overlap, err=float(mad[i]))
+
+
+def _bars_bpm(g: Grid, i: int, nb: int) -> float:
+    """The track's tempo over its bars ``i`` to ``i + nb``, counted 4 beats a bar."""
+    return 240.0 * nb / float(g.downbeats[i + nb] - g.downbeats[i])
 
 
 def _unclear_cost(g: Grid, starts: np.ndarray, nb: int, m: float, ov_in: int,
@@ -1223,29 +1232,60 @@ def unclear_blends(choices: list[Choice], grids: Mapping[int, Grid | None]) -> d
         if best is None:
             continue
         p, keep = best
-        a, b, sa, sb = prev.excerpt, cur.excerpt, prev.slot, cur.slot
-        a.n_bars -= round((ov - p - keep) / a.multiple)
-        a.out_s = float(ga.downbeats[a.i_in + a.n_bars])
-        a.phrase_out = bool(ga.phrase[a.i_in + a.n_bars])
-        a.level, a.err = ga.level(a.i_in, a.n_bars), _err(ga, a.i_in, a.n_bars, sa)
-        a.overlap_out = keep
-        if p:  # the slot's downbeat moves p bars later: the incoming excerpt starts later
-            d = round(p / b.multiple)
-            b.i_in, b.n_bars = b.i_in + d, b.n_bars - d
-            b.in_s = float(gb.downbeats[b.i_in])
-            b.phrase_in = bool(gb.phrase[b.i_in])
-            b.level, b.err = gb.level(b.i_in, b.n_bars), _err(gb, b.i_in, b.n_bars, sb)
-            t_new = sb.start_s + p * 240.0 / sb.tempo
-            a.body_bars = (a.body_bars or sa.bars) + p
-            b.body_bars = (b.body_bars or sb.bars) - p
-            sa.bars, sb.bars = sa.bars + p, sb.bars - p
-            sa.end_s = sb.start_s = t_new
-            sa.tempo = a.tempo = 240.0 * sa.bars / (sa.end_s - sa.start_s)
-        sa.overlap_out = sb.overlap_in = keep
-        sb.cut_in = keep == 0
-        sb.reason = "unclear beat"
+        _change_blend(prev, cur, ga, gb, p, keep, "unclear beat")
         out["shorter" if keep else "cuts"] += 1
     return out
+
+
+def far_tempi_blends(choices: list[Choice], grids: Mapping[int, Grid | None]) -> int:
+    """Blends between two excerpts whose own tempi (in the octave each plays at) are too
+    far apart for the render to meet them at one tempo within ±8 % of both (a forced
+    excerpt, far off its slot) become cuts, as :func:`unclear_blends` makes them (the
+    outgoing one ends on its downbeat where the blend began; ``reason`` "tempi apart").
+    Returns how many."""
+    reach = (1.0 + MAX_STRETCH) / (1.0 - MAX_STRETCH)
+    n = 0
+    for prev, cur in zip(choices, choices[1:]):
+        ga, gb = grids.get(prev.index), grids.get(cur.index)
+        if cur.slot.cut_in or prev.slot.overlap_out <= 0 or ga is None or gb is None:
+            continue
+        a = prev.excerpt.own_bpm * prev.excerpt.multiple
+        b = cur.excerpt.own_bpm * cur.excerpt.multiple
+        if max(a, b) / min(a, b) > reach + 1e-9:
+            _change_blend(prev, cur, ga, gb, 0, 0, "tempi apart")
+            n += 1
+    return n
+
+
+def _change_blend(prev: Choice, cur: Choice, ga: Grid, gb: Grid, p: int, keep: int,
+                  reason: str) -> None:
+    """The blend from ``prev`` into ``cur`` made ``keep`` bars (0: a cut), the incoming
+    excerpt entering ``p`` session bars after the slot's downbeat (see
+    :func:`unclear_blends`); the slot says ``reason``."""
+    ov = prev.slot.overlap_out
+    a, b, sa, sb = prev.excerpt, cur.excerpt, prev.slot, cur.slot
+    a.n_bars -= round((ov - p - keep) / a.multiple)
+    a.out_s = float(ga.downbeats[a.i_in + a.n_bars])
+    a.phrase_out = bool(ga.phrase[a.i_in + a.n_bars])
+    a.level, a.err = ga.level(a.i_in, a.n_bars), _err(ga, a.i_in, a.n_bars, sa)
+    a.own_bpm = _bars_bpm(ga, a.i_in, a.n_bars)  # its tempo over the bars it now plays
+    a.overlap_out = keep
+    if p:  # the slot's downbeat moves p bars later: the incoming excerpt starts later
+        d = round(p / b.multiple)
+        b.i_in, b.n_bars = b.i_in + d, b.n_bars - d
+        b.in_s = float(gb.downbeats[b.i_in])
+        b.phrase_in = bool(gb.phrase[b.i_in])
+        b.level, b.err = gb.level(b.i_in, b.n_bars), _err(gb, b.i_in, b.n_bars, sb)
+        b.own_bpm = _bars_bpm(gb, b.i_in, b.n_bars)
+        t_new = sb.start_s + p * 240.0 / sb.tempo
+        a.body_bars = (a.body_bars or sa.bars) + p
+        b.body_bars = (b.body_bars or sb.bars) - p
+        sa.bars, sb.bars = sa.bars + p, sb.bars - p
+        sa.end_s = sb.start_s = t_new
+        sa.tempo = a.tempo = 240.0 * sa.bars / (sa.end_s - sa.start_s)
+    sa.overlap_out = sb.overlap_in = keep
+    sb.cut_in = keep == 0
+    sb.reason = reason
 
 
 def _blend_changes(prev: Choice, cur: Choice, ga: Grid, gb: Grid

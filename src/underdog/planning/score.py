@@ -641,7 +641,8 @@ def placed_tracks(entries: Sequence[tuple[Track, tuple[float, float] | None, dic
         if pl.get("bars") and p.bpm and sp and b > a:
             # an excerpt of a plan's JSON places its drops as the planner and the render
             # play it: its blend in at the blend's tempo, its body (ramped where the JSON
-            # has tempo_in/out_bpm: held through its blends, a line between) scaled to end
+            # has tempo_in/out_bpm: held through its blends, a line between, bent at its
+            # tempo_via) scaled to end
             # where the next one enters, as the render keeps the plan's clock
             nxt = entries[k + 1][2] if k + 1 < len(entries) else None
             beat_s = (b - a) / (4.0 * pl["bars"])  # track seconds per session beat
@@ -649,8 +650,9 @@ def placed_tracks(entries: Sequence[tuple[Track, tuple[float, float] | None, dic
             t_out = pl.get("tempo_out_bpm") or float(p.bpm)
             k_in = int(pl.get("blend_in_bars") or 0)
             k_out = int((nxt or {}).get("blend_in_bars") or 0)
+            via = tuple((u, v * beat_s / 60.0) for u, v in pl.get("tempo_via") or ())
             ramp = Ramp.held(a, b, t_in * beat_s / 60.0, t_out * beat_s / 60.0, beat_s,
-                             k_in, k_out)
+                             k_in, k_out, via)
             blend = blend_s(k_in, prev_out or t_in, t_in) if k_in else 0.0
             next_s = float(starts[k + 1] - starts[k]) if nxt is not None else None
             drops = [{**d, "time_s": session_at(ramp, a + float(d["time_s"]), 0.0, beat_s, k_in,

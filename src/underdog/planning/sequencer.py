@@ -38,12 +38,12 @@ import numpy as np
 from ..errors import UnderdogError
 from ..fields import plain
 from ..models import Track, level_to_energy
-from ..ramp import Ramp, blend_s, session_at
+from ..ramp import Ramp, blend_s, body_fit, session_at
 from ..text import mmss
 from .arcs import Arc, Timeline
 from .excerpts import (MAX_STRETCH, ExcerptOptions, align_drops, RhythmLookup, Slot,
                        level_range, loud_blend, make_slots, preselect, rhythm_of, search,
-                       track_grid, unclear_blends)
+                       far_tempi_blends, track_grid, unclear_blends)
 from .score import (ARTIST_GAP, TRANSITION_OK_PCT, PlanCost, Pool, ScoreReport, Weights,
                     artist_spacing, camelot_distance, plan_cost, score_order, segment_prefs,
                     strongest_drop, tempo_fit, track_level, track_rows, transition_cost,
@@ -1073,10 +1073,7 @@ def _plan_over(tracks: list[Track], tl: Timeline, opts: PlanOptions, rhythm, rec
     entries = _entries(pool, order, pc, tl, opts.weights)
     unclear = _whole_unclear(entries, rhythm)
     _note_unclear(report, unclear)
-    far = _whole_far_tempi(entries)
-    if far:
-        report.notes.append(f"{far} blend{'s' * (far != 1)} between tempi too far apart to "
-                            f"meet within ±8 % of both: made {'cuts' if far != 1 else 'a cut'}")
+    _note_far(report, _whole_far_tempi(entries))
     warnings = _warnings(pool, order, pc, tl, found.widen, found.strict_n, opts)
     if found.length_note:
         warnings.insert(0, found.length_note)
@@ -1147,6 +1144,13 @@ def _whole_far_tempi(entries: list[PlanEntry]) -> int:
     return n
 
 
+def _note_far(report: ScoreReport, far: int) -> None:
+    """The report's note of blends made cuts because their tempi cannot meet."""
+    if far:
+        report.notes.append(f"{far} blend{'s' * (far != 1)} between tempi too far apart to "
+                            f"meet within ±8 % of both: made {'cuts' if far != 1 else 'a cut'}")
+
+
 def _note_unclear(report: ScoreReport, unclear: dict[str, int]) -> None:
     """The report's note of blends that became shorter or cuts over an unclear beat."""
     n = unclear["shorter"] + unclear["cuts"]
@@ -1176,6 +1180,7 @@ def _plan_excerpts(pool: Pool, tl: Timeline, opts: PlanOptions, rhythm, found: _
         if choices:
             break
     unclear = unclear_blends(choices, grids)
+    far = far_tempi_blends(choices, grids)
     align_drops(choices)
     if not choices:
         raise PlanError(f"no excerpt plan could be made for arc {tl.arc.name!r}: none of the "
@@ -1185,19 +1190,21 @@ def _plan_excerpts(pool: Pool, tl: Timeline, opts: PlanOptions, rhythm, found: _
     entries = _excerpt_entries(pool, choices, slots, tl)
     pc, report = _excerpt_report(pool, choices, entries, tl, w)
     _note_unclear(report, unclear)
+    _note_far(report, far)
     warnings = _excerpt_warnings(pool, choices, tl, found.strict_n)
     if found.length_note:
         warnings.insert(0, found.length_note)
     stats = {"library_tracks_read": len(pool), "candidates": len(need), "slots": len(slots),
              "queries": found.queries, "load_s": t_load - found.t0,
              "preselect_s": t_pre - t_load, "search_s": t_search - t_pre,
-             "unclear_beat": unclear, "total_s": time.perf_counter() - found.t0}
+             "unclear_beat": unclear, "tempi_apart": far,
+             "total_s": time.perf_counter() - found.t0}
     return Plan(tl.arc, tl, entries, pc, report, warnings, opts.seed, stats)
 
 
 def _excerpt_entries(pool: Pool, choices, slots: list[Slot], tl: Timeline) -> list[PlanEntry]:
     out: list[PlanEntry] = []
-    prev_out = 0.0  # the tempo the excerpt before ends at
+    prev_out = prev_own = 0.0  # the tempo the excerpt before ends at, and its own
     for k, ch in enumerate(choices):
         s, ex, t = ch.slot, ch.excerpt, pool.tracks[ch.index]
         tempo = _played_tempo(ch)
@@ -1208,20 +1215,33 @@ def _excerpt_entries(pool: Pool, choices, slots: list[Slot], tl: Timeline) -> li
         own_played = ex.own_bpm * ex.multiple
         t_in, t_out = _ramp_tempi(tl, s, tempo, own_played, s.start_s, s.end_s)
         beat_s = 60.0 / own_played  # track seconds per session beat
-        ramp = Ramp.held(ex.in_s, ex.out_s, t_in / own_played, t_out / own_played, beat_s,
-                         s.overlap_in, s.overlap_out)
+        nxt = choices[k + 1] if k + 1 < len(choices) else None
+        blend_in = s.overlap_in if k > 0 and not s.cut_in else 0
+        blend_out = s.overlap_out if nxt and not nxt.slot.cut_in else 0
+        meet = None
+        if blend_in and prev_own:  # the render meets the two within ±8 % of both: it
+            # enters at that tempo, then rides to the arc's (the one before held short)
+            meet = (prev_own * (1 - MAX_STRETCH), prev_own * (1 + MAX_STRETCH))
+            t_in = min(max(t_in, meet[0]), meet[1])
+
+        def clock(r: Ramp) -> tuple:  # session_at's and body_fit's arguments after ramp
+            b_in = blend_s(blend_in, prev_out, r.r_in * own_played) if blend_in else 0.0
+            return (s.start_s, beat_s, blend_in, b_in, blend_out, s.end_s if nxt else None,
+                    tempo / own_played)
+
+        ramp = _ramp_on_clock(
+            Ramp.held(ex.in_s, ex.out_s, t_in / own_played, t_out / own_played, beat_s,
+                      s.overlap_in, s.overlap_out),
+            lambda r: body_fit(r, *clock(r)), own_played, tempo, s.overlap_in > 0,
+            s.overlap_out > 0, meet)
+        t_in, t_out = ramp.r_in * own_played, ramp.r_out * own_played
+        via = tuple((u, r * own_played) for u, r in ramp.via)
         drop_at, drop_track = None, ex.drop_s
         if drop_track is None:  # any drop inside the excerpt: the strongest
             drop_track = strongest_drop(t, ex.in_s, ex.out_s)
         if drop_track is not None:  # where the render will play it (its blends, the clock)
-            nxt = choices[k + 1] if k + 1 < len(choices) else None
-            blend_in = s.overlap_in if k > 0 and not s.cut_in else 0
-            blend_out = s.overlap_out if nxt and not nxt.slot.cut_in else 0
-            drop_at = session_at(
-                ramp, drop_track, s.start_s, beat_s, blend_in,
-                blend_s(blend_in, prev_out, t_in) if blend_in else 0.0, blend_out,
-                s.end_s if nxt else None, tempo / own_played)
-        prev_out = t_out
+            drop_at = session_at(ramp, drop_track, *clock(ramp))
+        prev_out, prev_own = t_out, own_played
         if k == 0 or s.cut_in:
             tr = {"shape": "cut", "bars": 0}
         else:
@@ -1262,7 +1282,7 @@ def _excerpt_entries(pool: Pool, choices, slots: list[Slot], tl: Timeline) -> li
             tempo_bpm=tempo, transition=tr, round=s.round,
             bars=(ex.body_bars or s.bars) + s.overlap_out, on_phrase=(ex.phrase_in, ex.phrase_out),
             stretch_pct=stretch, own_tempo_dev_pct=own_dev,
-            tempo_in_bpm=t_in, tempo_out_bpm=t_out))
+            tempo_in_bpm=t_in, tempo_out_bpm=t_out, tempo_via=via))
     return out
 
 
@@ -1285,10 +1305,70 @@ def _ramp_tempi(tl: Timeline, s: Slot, tempo: float, own_played: float, t0: floa
     sp = tl.spans[s.span]
     out = []
     for t in (t0, t1):
-        b = float(tl.targets(min(max(t, sp.start_s), sp.end_s - 1e-3))[0])
+        b = sp.bpm_at(t)
         out.append(_held(tempo * b / s.target_bpm if s.target_bpm > 0 else tempo,
                          own_played, tempo))
     return out[0], out[1]
+
+
+def _ramp_on_clock(ramp: Ramp, fit, own_played: float, tempo: float, blend_in: bool,
+                   blend_out: bool, meet: tuple[float, float] | None = None) -> Ramp:
+    """``ramp`` (an excerpt's, its ends from the arc) changed so that its body takes the
+    session time the plan's clock leaves it (``fit(ramp)``: ``ramp.body_fit``'s (body,
+    want)), which the render would otherwise get by scaling the whole ramp: holding an end
+    within ±8 % of ``own_played`` (a cool-down far below a track's own tempo), or bars
+    counted at another tempo than a line through their beats, leave its mean off the
+    clock. An end that blends (``blend_in``, ``blend_out``) stays where it is if it can,
+    so the two tracks meet at one tempo: the end at a cut moves alone, else the line bends
+    at the middle of its body; failing both, the ends move together (the end that blends
+    in kept within ``meet``, BPM, the tempi the excerpt before can meet), and failing
+    that, the nearest of these (the render refits the rest). Each rate stays within ±8 %
+    (never nearer than ``tempo``, a forced excerpt's). A steady ramp, or one the clock
+    already fits, is returned as is."""
+    if ramp.flat:
+        return ramp
+    body, want = fit(ramp)
+    if not (body > 0 and want > 0) or abs(body / want - 1.0) < 1e-4:
+        return ramp
+    lo = min(tempo, own_played * (1 - MAX_STRETCH)) / own_played
+    hi = max(tempo, own_played * (1 + MAX_STRETCH)) / own_played
+    lo_in, hi_in = lo, hi
+    if meet is not None:
+        lo_in = min(max(meet[0] / own_played, lo), hi)
+        hi_in = max(min(meet[1] / own_played, hi), lo_in)
+    a, b = ramp._edges()
+
+    def err(r: Ramp) -> float:  # > 0: too slow for the clock
+        got, need = fit(r)
+        return got - need
+
+    def solve(make, x0: float, x1: float) -> Ramp | None:
+        """``make(x)`` at the x in [x0, x1] where ``err`` crosses 0 (it falls with x)."""
+        if err(make(x0)) < 0 or err(make(x1)) > 0:
+            return None
+        for _ in range(40):
+            x = 0.5 * (x0 + x1)
+            if err(make(x)) > 0:
+                x0 = x
+            else:
+                x1 = x
+        return make(0.5 * (x0 + x1))
+
+    tries = []
+    if blend_in != blend_out:  # the end at the cut
+        tries.append(((lambda v: dataclasses.replace(ramp, r_out=v)) if blend_in else
+                      (lambda v: dataclasses.replace(ramp, r_in=v)), lo, hi))
+    if (blend_in or blend_out) and b - a > 1e-6:  # a bend between the ends
+        tries.append((lambda v: dataclasses.replace(ramp, via=((0.5 * (a + b), v),)), lo, hi))
+    tries.append((lambda d: dataclasses.replace(  # the two ends together
+        ramp, r_in=min(max(ramp.r_in * math.exp(d), lo_in), hi_in),
+        r_out=min(max(ramp.r_out * math.exp(d), lo), hi)), -0.5, 0.5))
+    for make, x0, x1 in tries:
+        got = solve(make, x0, x1)
+        if got is not None:
+            return got
+    return min((make(x) for make, x0, x1 in tries for x in (x0, x1)),
+               key=lambda r: abs(err(r)))
 
 
 def _played_tempo(ch) -> float:
@@ -1460,7 +1540,9 @@ def _whole_ramp(tl: Timeline, start: float, end: float, played: float | None) ->
         return _held(bpm, played) if played else bpm
 
     spans = [sp for sp in tl.spans if sp.end_s > start and sp.start_s <= last]
-    b_in, b_out = float(tl.targets(start)[0]), float(tl.targets(last)[0])
+    if not spans:
+        return {}
+    b_in, b_out = spans[0].bpm_at(start), spans[-1].bpm_at(last)
     via, u, s0, b0 = [], 0.0, start, b_in
     if len(spans) > 1:
         if not played or all(sp.segment.bpm[0] == sp.segment.bpm[1] for sp in spans):
