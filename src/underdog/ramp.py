@@ -26,6 +26,28 @@ def blend_s(bars: int, bpm_a: float, bpm_b: float) -> float:
     return bars * 120.0 * (1.0 / bpm_a + 1.0 / bpm_b)
 
 
+def via_points(v) -> tuple[tuple[float, float], ...]:
+    """A plan entry's ``tempo_via`` ([[track s, BPM], ...], at most 64, track times
+    increasing) as pairs; () for None. Raises ValueError, saying why, where malformed."""
+    if v is None:
+        return ()
+    if not isinstance(v, list) or len(v) > 64:
+        raise ValueError("tempo_via is not a list of at most 64 [track s, BPM] pairs")
+    out: list[tuple[float, float]] = []
+    for p in v:
+        try:
+            u, b = (float(x) for x in p) if isinstance(p, (list, tuple)) and len(p) == 2 \
+                and not any(isinstance(x, bool) for x in p) else (math.nan, math.nan)
+        except (TypeError, ValueError):
+            u = b = math.nan
+        if not (math.isfinite(u) and math.isfinite(b) and u >= 0 and b > 0):
+            raise ValueError(f"tempo_via point {p!r} is not [track s, BPM]")
+        if out and u <= out[-1][0]:
+            raise ValueError("tempo_via track times do not increase")
+        out.append((u, b))
+    return tuple(out)
+
+
 @dataclass
 class Ramp:
     """An excerpt's body rate (track s per session s): ``r_in`` from ``in_s`` for

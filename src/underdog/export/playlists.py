@@ -39,6 +39,7 @@ import numpy as np
 from ..errors import PlaylistError
 from ..fields import plain
 from ..fileio import display_text, path_from_json, path_json, write_atomic
+from ..ramp import via_points
 
 XSPF_NS = "http://xspf.org/ns/0/"
 M3U_EXTENSIONS = (".m3u", ".m3u8")
@@ -534,20 +535,12 @@ def _place(entry: dict) -> dict | None:
 
 
 def _via(v) -> tuple[tuple[float, float], ...]:
-    """A JSON entry's ``tempo_via`` ([[track s, BPM], ...]) as pairs; () where missing or
-    malformed (not pairs of finite positive numbers, track times not increasing)."""
-    if not isinstance(v, list) or len(v) > 64:
+    """A JSON entry's ``tempo_via`` as pairs (:func:`ramp.via_points`); () where missing
+    or malformed."""
+    try:
+        return via_points(v)
+    except ValueError:
         return ()
-    out: list[tuple[float, float]] = []
-    for p in v:
-        if not (isinstance(p, (list, tuple)) and len(p) == 2 and all(
-                isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-                and x > 0 for x in p)):
-            return ()
-        if out and p[0] <= out[-1][0]:
-            return ()
-        out.append((float(p[0]), float(p[1])))
-    return tuple(out)
 
 
 def _has_escapes(text: str) -> bool:

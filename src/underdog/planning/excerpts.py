@@ -1237,21 +1237,26 @@ def unclear_blends(choices: list[Choice], grids: Mapping[int, Grid | None]) -> d
     return out
 
 
+def tempi_meet(a_bpm: float, b_bpm: float) -> bool:
+    """Whether the render can play two tracks of these tempi (the octave each plays at)
+    at one tempo, each within ±8 % of its own."""
+    return max(a_bpm, b_bpm) / min(a_bpm, b_bpm) <= \
+        (1.0 + MAX_STRETCH) / (1.0 - MAX_STRETCH) + 1e-9
+
+
 def far_tempi_blends(choices: list[Choice], grids: Mapping[int, Grid | None]) -> int:
     """Blends between two excerpts whose own tempi (in the octave each plays at) are too
     far apart for the render to meet them at one tempo within ±8 % of both (a forced
     excerpt, far off its slot) become cuts, as :func:`unclear_blends` makes them (the
     outgoing one ends on its downbeat where the blend began; ``reason`` "tempi apart").
     Returns how many."""
-    reach = (1.0 + MAX_STRETCH) / (1.0 - MAX_STRETCH)
     n = 0
     for prev, cur in zip(choices, choices[1:]):
         ga, gb = grids.get(prev.index), grids.get(cur.index)
         if cur.slot.cut_in or prev.slot.overlap_out <= 0 or ga is None or gb is None:
             continue
-        a = prev.excerpt.own_bpm * prev.excerpt.multiple
-        b = cur.excerpt.own_bpm * cur.excerpt.multiple
-        if max(a, b) / min(a, b) > reach + 1e-9:
+        if not tempi_meet(prev.excerpt.own_bpm * prev.excerpt.multiple,
+                          cur.excerpt.own_bpm * cur.excerpt.multiple):
             _change_blend(prev, cur, ga, gb, 0, 0, "tempi apart")
             n += 1
     return n

@@ -43,7 +43,7 @@ from ..text import mmss
 from .arcs import Arc, Timeline
 from .excerpts import (MAX_STRETCH, ExcerptOptions, align_drops, RhythmLookup, Slot,
                        level_range, loud_blend, make_slots, preselect, rhythm_of, search,
-                       far_tempi_blends, track_grid, unclear_blends)
+                       far_tempi_blends, tempi_meet, track_grid, unclear_blends)
 from .score import (ARTIST_GAP, TRANSITION_OK_PCT, PlanCost, Pool, ScoreReport, Weights,
                     artist_spacing, camelot_distance, plan_cost, score_order, segment_prefs,
                     strongest_drop, tempo_fit, track_level, track_rows, transition_cost,
@@ -1131,14 +1131,11 @@ def _whole_far_tempi(entries: list[PlanEntry]) -> int:
     (1.08 / 0.92) would be stretched beyond it through the overlap, which sounds like a
     tempo warp, so the blend becomes a cut, as a DJ would make it (``"reason"``: "tempi
     apart"). Returns how many."""
-    from .excerpts import MAX_STRETCH
-
-    reach = (1.0 + MAX_STRETCH) / (1.0 - MAX_STRETCH)
     n = 0
     for a, b in zip(entries, entries[1:]):
         if (b.transition or {}).get("shape") == "cut" or not a.played_bpm or not b.played_bpm:
             continue
-        if max(a.played_bpm, b.played_bpm) / min(a.played_bpm, b.played_bpm) > reach + 1e-9:
+        if not tempi_meet(a.played_bpm, b.played_bpm):
             b.transition = {"shape": "cut", "bars": 0, "reason": "tempi apart"}
             n += 1
     return n

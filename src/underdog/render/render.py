@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import UnderdogError
 from ..fileio import atomic_write, os_reason, write_atomic
+from ..ramp import via_points
 from . import beatgrid, levels, mix
 from ..analysis.loudness import LoudnessMeter
 from .source import MIX_SR, FileMaps, Spill, iter_span, read_span
@@ -153,24 +154,11 @@ class PlanEntry:
 
 
 def _via(v: Any, where: str) -> tuple[tuple[float, float], ...]:
-    """A plan entry's ``tempo_via``: [[track s, BPM], ...], track times increasing."""
-    if v is None:
-        return ()
-    if not isinstance(v, list) or len(v) > 64:
-        raise PlanFileError(where, "tempo_via is not a list of at most 64 [track s, BPM] pairs")
-    out: list[tuple[float, float]] = []
-    for p in v:
-        try:
-            u, b = (float(x) for x in p) if isinstance(p, (list, tuple)) and len(p) == 2 \
-                else (math.nan, math.nan)
-        except (TypeError, ValueError):
-            u = b = math.nan
-        if not (math.isfinite(u) and math.isfinite(b) and u >= 0 and b > 0):
-            raise PlanFileError(where, f"tempo_via point {p!r} is not [track s, BPM]")
-        if out and u <= out[-1][0]:
-            raise PlanFileError(where, "tempo_via track times do not increase")
-        out.append((u, b))
-    return tuple(out)
+    """A plan entry's ``tempo_via`` (:func:`ramp.via_points`); raises PlanFileError."""
+    try:
+        return via_points(v)
+    except ValueError as exc:
+        raise PlanFileError(where, str(exc)) from None
 
 
 @dataclass
