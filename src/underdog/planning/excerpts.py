@@ -62,6 +62,7 @@ from .arcs import Timeline
 from .score import (ARTIST_GAP, Pool, Weights, energy_cost, segment_prefs, style_cost,
                     tempo_fit, transition_cost)
 
+BEATS_PER_BAR = 4         # a session bar (and the render's, render/mix.py)
 MAX_STRETCH = 0.08        # a track plays within ±8 % of its own tempo (or half/double it)
 DEFAULT_EXCERPT_S = 120.0 # a segment gets one slot per this many seconds
 MIN_BARS = 8              # an excerpt lasts at least this many bars …
@@ -93,6 +94,9 @@ UNCLEAR_SHARE = 0.25      # a blend side with more unclear beats than this does 
                           # (the renderer's unsteady-blend warning uses the same quarter)
 UNCLEAR_SIDE = 0.5 * PHRASE_MISS  # cost of such a side: it ends as a shorter blend or a
                           # cut; PHRASE_MISS more where no such change keeps its phrase end
+UNEVEN_MAX = 0.01         # a span whose beats differ from 4 a bar by more than this (a bar
+UNEVEN = 10.0             # of 3 or 5 beats in a short span) costs this per 1 % beyond: the
+                          # render would play its beats that much off the slot's tempo
 
 # beats, downbeats, phrase starts (s), and optionally each beat's clarity (uint8, 255
 # clear; analysis/beat_clarity.py): absent or empty for rows from before it (neutral)
@@ -122,8 +126,9 @@ class Grid:
     levels: np.ndarray      # (n_bars,) each bar's energy level
     beat_s: float           # median beat period, seconds
     source: str             # "downbeats", "beats" or "tempo" (a grid from the BPM alone)
-    # cumulative beats and unclear beats (clarity < CLEAR) per bar, (n_bars + 1,); None
-    # when the track's beat clarity is unknown (every beat counts as clear)
+    # cumulative beats per bar, (n_bars + 1,) (None without stored beats), and unclear
+    # beats (clarity < CLEAR; None when the track's beat clarity is unknown: every beat
+    # counts as clear)
     beats_cum: np.ndarray | None = None
     unclear_cum: np.ndarray | None = None
 
@@ -144,6 +149,20 @@ class Grid:
         n = self.beats_cum[b] - self.beats_cum[a]
         u = self.unclear_cum[b] - self.unclear_cum[a]
         return u > UNCLEAR_SHARE * np.maximum(n, 1)
+
+    def uneven(self, a, n: int):
+        """How far (fraction) the beats of bars a .. a+n-1 (int or array) are from 4 a bar:
+        a bar of 3 or 5 beats among them (0 where the beats are unknown)."""
+        if self.beats_cum is None:
+            return np.zeros(np.shape(a)) if np.ndim(a) else 0.0
+        beats = self.beats_cum[np.asarray(a) + n] - self.beats_cum[a]
+        return np.abs(beats - BEATS_PER_BAR * n) / (BEATS_PER_BAR * n)
+
+    def in_four(self) -> bool:
+        """Whether the track's bars hold 4 beats (most of them; True where unknown): a
+        track in 3/4 cannot fill the session's 4-beat bars."""
+        return self.beats_cum is None or self.n_bars < 1 or \
+            float(np.median(np.diff(self.beats_cum))) == BEATS_PER_BAR
 
 
 def track_grid(t: Track, rhythm: Rhythm | None) -> Grid | None:
@@ -189,10 +208,12 @@ def track_grid(t: Track, rhythm: Rhythm | None) -> Grid | None:
     else:
         lv = np.full(len(mids), base)
     beats_cum = unclear_cum = None
-    if clarity is not None:  # each bar's beats: those from its downbeat to the next
+    if len(beats) >= 3:  # each bar's beats: those from its downbeat to the next
         at = bar_first_beats(beats, downbeats, beat_s)
-        u = np.concatenate([[0], np.cumsum(clarity < CLEAR)])
-        beats_cum, unclear_cum = at - at[0], u[at] - u[at[0]]
+        beats_cum = at - at[0]
+        if clarity is not None:
+            u = np.concatenate([[0], np.cumsum(clarity < CLEAR)])
+            unclear_cum = u[at] - u[at[0]]
     return Grid(downbeats, phrase, np.concatenate([[0.0], np.cumsum(lv)]), lv, beat_s,
                 source, beats_cum, unclear_cum)
 
@@ -434,7 +455,7 @@ def choose_excerpt(t: Track, g: Grid, slot: Slot, w: Weights, half_double: bool,
     cannot play there (tempo beyond ±8 % in every octave, unless ``force``; too short;
     every span overlapping one of ``avoid``, track seconds already used)."""
     own = 240.0 * g.n_bars / float(g.downbeats[-1] - g.downbeats[0]) if g.n_bars else 0.0
-    if not own > 0:
+    if not own > 0 or not g.in_four():
         return None
     m = play_multiple(own, slot.tempo, half_double, force)
     if m is None:
@@ -480,7 +501,8 @@ def _span(t: Track, g: Grid, slot: Slot, w: Weights, m: float, own: float, tempo
     k_e = energy_gain(slot) * w.energy * max(minutes, 0.75)  # a short one still counts
     c = k_e * mad
     off_phrase = (~g.phrase[starts]).astype(np.int64) + (~g.phrase[starts + nb])
-    c = c + PHRASE_MISS * off_phrase
+    c = c + PHRASE_MISS * off_phrase + \
+        UNEVEN * 100.0 * np.maximum(g.uneven(starts, nb) - UNEVEN_MAX, 0.0)
     if g.unclear_cum is not None:  # blend bars over an unclear beat: a shorter blend or a cut
         c = c + _unclear_cost(g, starts, nb, m, 0 if slot.cut_in else slot.overlap_in, overlap)
     for a, b in avoid:
@@ -615,7 +637,9 @@ def fill_windows(tracks: Sequence[tuple[np.ndarray, float]], lengths: Sequence[i
     """The best way to fill ``counts[k]`` slots of ``lengths[k]`` session bars (target
     level ``targets[k]``) each with one window of one track's consecutive bars, no bar in
     two windows: the least total |level − target| × session bars (each bar's deviation at
-    most ``clip``). ``tracks``: (bar levels, m: session bars per bar of the track).
+    most ``clip``). ``tracks``: (bar levels, m: session bars per bar of the track, and
+    optionally its cumulative beats per bar: no window whose beats are more than
+    UNEVEN_MAX from 4 a bar).
     ``caps``: (per length, in all) the most windows one track may hold (default: any).
     ``groups``: (each track's group, e.g. its artist, < 0: none; the most windows the
     tracks of one group may hold in all) (default: no limit).
@@ -635,7 +659,7 @@ def fill_windows(tracks: Sequence[tuple[np.ndarray, float]], lengths: Sequence[i
         members.setdefault(int(gid) if gid >= 0 else ("track", ti), []).append(ti)
     zero = (0,) * dims
     work = sum(math.prod(min(c - 1, len(lv) // int(math.ceil(n / m - 1e-9))) + 1
-                         for c, n in zip(shape, lengths)) for lv, m in tracks)
+                         for c, n in zip(shape, lengths)) for lv, m, *_ in tracks)
     work += sum(len(t) > 1 for t in members.values()) * math.prod(shape)
     if work * math.prod(shape) > FILL_WORK:
         return math.inf, [[] for _ in lengths]
@@ -690,7 +714,7 @@ def _track_fill(track: tuple[np.ndarray, float], lengths, targets, shape, clip, 
     count of windows of each length it holds, how each of its cells ends (per bar: -1,
     skip it; k, a window of length k ends there), its cumulative deviations, its bars per
     window length."""
-    levels, m = track
+    levels, m, *beats = track
     dims = len(lengths)
     zero = (0,) * dims
     lv = np.asarray(levels, np.float64)
@@ -708,6 +732,10 @@ def _track_fill(track: tuple[np.ndarray, float], lengths, targets, shape, clip, 
             if pos < w or own[k] < 2:
                 continue
             c = (cums[k][pos] - cums[k][pos - w]) / w * n
+            if beats and beats[0] is not None and \
+                    abs(beats[0][pos] - beats[0][pos - w] - BEATS_PER_BAR * w) > \
+                    UNEVEN_MAX * BEATS_PER_BAR * w:
+                continue  # a bar of 3 or 5 beats in it (see _span)
             to = tuple(slice(1 if j == k else 0, None) for j in range(dims))
             fr = tuple(slice(0, -1 if j == k else None) for j in range(dims))
             cand = best[pos - w][fr] + c
@@ -778,7 +806,7 @@ def _work_plan(slots: Sequence[Slot], table, grids, artist=None, artist_gap: int
             if grids.get(i) is not None and not notes:  # not forced past the stretch limit
                 mult.setdefault(i, ex.multiple)
     ids = sorted(mult)
-    args = ([(grids[i].levels, mult[i]) for i in ids], [n for n, _ in kinds],
+    args = ([(grids[i].levels, mult[i], grids[i].beats_cum) for i in ids], [n for n, _ in kinds],
             [t for _, t in kinds], [sum(key[si] == kd for si in work) for kd in kinds], BAR_ERR_MAX)
     # a track comes back REUSE_GAP excerpts later at most: as many windows as there are
     # work slots (of its length, and in all) that far apart

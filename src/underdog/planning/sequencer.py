@@ -1216,13 +1216,18 @@ def _excerpt_entries(pool: Pool, choices, slots: list[Slot], tl: Timeline) -> li
         blend_in = s.overlap_in if k > 0 and not s.cut_in else 0
         blend_out = s.overlap_out if nxt and not nxt.slot.cut_in else 0
         meet = None
+        met_out = prev_out  # where the blend in starts: the one before's out tempo, …
         if blend_in and prev_own:  # the render meets the two within ±8 % of both: it
             # enters at that tempo, then rides to the arc's (the one before held short)
             meet = (prev_own * (1 - MAX_STRETCH), prev_own * (1 + MAX_STRETCH))
             t_in = min(max(t_in, meet[0]), meet[1])
+            lo = max(meet[0], own_played * (1 - MAX_STRETCH))
+            hi = min(meet[1], own_played * (1 + MAX_STRETCH))
+            if lo <= hi:  # … held within both reaches (the render ramps it there first)
+                met_out = min(max(prev_out, lo), hi)
 
         def clock(r: Ramp) -> tuple:  # session_at's and body_fit's arguments after ramp
-            b_in = blend_s(blend_in, prev_out, r.r_in * own_played) if blend_in else 0.0
+            b_in = blend_s(blend_in, met_out, r.r_in * own_played) if blend_in else 0.0
             return (s.start_s, beat_s, blend_in, b_in, blend_out, s.end_s if nxt else None,
                     tempo / own_played)
 
