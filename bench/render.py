@@ -838,11 +838,19 @@ def bench_session(name: str, plan_path: Path, db: Path, out: Path, mix_dir: Path
     gaps = [(pa.end_s - origin, pb.start_s - origin) for pa, pb, e in
             zip(places, places[1:], plan.entries[1:]) if e.transition.shape == "cut"]
     res["longest_silence_s"], res["longest_unplanned_silence_s"] = _silences(y, sr, gaps)
+    # a cut onto a drop enters a little before it: what the track plays there, up to the
+    # drop, is the planned drop-out too (chaos-fog's 0.5 s of digital silence before its
+    # drop); the figure above counts it as unplanned, this one as planned
+    lead = [(pa.end_s - origin, e.drop_at_s - origin) for pa, e in zip(places, plan.entries[1:])
+            if e.transition.shape == "cut" and e.drop_at_s is not None]
+    res["longest_unplanned_silence_s_drop_lead_in_planned"] = _silences(y, sr, gaps + lead)[1]
+    print(f"  {res['lufs']:.2f} LUFS (pyloudnorm), {res['true_peak_dbtp']:.2f} dBTP, "
+          f"{res['clipped']} clipped, longest unplanned silence "
+          f"{res['longest_unplanned_silence_s']:.2f} s ("
+          f"{res['longest_unplanned_silence_s_drop_lead_in_planned']:.2f} s with a drop's "
+          "lead-in planned); shares "
+          + ", ".join(f"{k} {v:.1f} s" for k, v in rep.seconds.items()), flush=True)
     if levels_only:
-        print(f"  {res['lufs']:.2f} LUFS (pyloudnorm), {res['true_peak_dbtp']:.2f} dBTP, "
-              f"{res['clipped']} clipped, longest unplanned silence "
-              f"{res['longest_unplanned_silence_s']:.2f} s; shares "
-              + ", ".join(f"{k} {v:.1f} s" for k, v in rep.seconds.items()), flush=True)
         return res
     # cues
     if rep.cue_samples:
