@@ -151,18 +151,24 @@ class Grid:
         return u > UNCLEAR_SHARE * np.maximum(n, 1)
 
     def uneven(self, a, n: int):
-        """How far (fraction) the beats of bars a .. a+n-1 (int or array) are from 4 a bar:
-        a bar of 3 or 5 beats among them (0 where the beats are unknown)."""
+        """:func:`off_four` of bars a .. a+n-1 (int or array); 0 where the beats are
+        unknown."""
         if self.beats_cum is None:
             return np.zeros(np.shape(a)) if np.ndim(a) else 0.0
-        beats = self.beats_cum[np.asarray(a) + n] - self.beats_cum[a]
-        return np.abs(beats - BEATS_PER_BAR * n) / (BEATS_PER_BAR * n)
+        return off_four(self.beats_cum, a, n)
 
     def in_four(self) -> bool:
         """Whether the track's bars hold 4 beats (most of them; True where unknown): a
         track in 3/4 cannot fill the session's 4-beat bars."""
         return self.beats_cum is None or self.n_bars < 1 or \
             float(np.median(np.diff(self.beats_cum))) == BEATS_PER_BAR
+
+
+def off_four(beats_cum: np.ndarray, a, n: int):
+    """How far (a fraction) the beats of bars a .. a+n-1 (int or array; ``beats_cum``: a
+    track's cumulative beats per bar) are from 4 a bar: a bar of 3 or 5 beats among them."""
+    beats = beats_cum[np.asarray(a) + n] - beats_cum[a]
+    return np.abs(beats - BEATS_PER_BAR * n) / (BEATS_PER_BAR * n)
 
 
 def track_grid(t: Track, rhythm: Rhythm | None) -> Grid | None:
@@ -732,9 +738,7 @@ def _track_fill(track: tuple[np.ndarray, float], lengths, targets, shape, clip, 
             if pos < w or own[k] < 2:
                 continue
             c = (cums[k][pos] - cums[k][pos - w]) / w * n
-            if beats and beats[0] is not None and \
-                    abs(beats[0][pos] - beats[0][pos - w] - BEATS_PER_BAR * w) > \
-                    UNEVEN_MAX * BEATS_PER_BAR * w:
+            if beats and beats[0] is not None and off_four(beats[0], pos - w, w) > UNEVEN_MAX:
                 continue  # a bar of 3 or 5 beats in it (see _span)
             to = tuple(slice(1 if j == k else 0, None) for j in range(dims))
             fr = tuple(slice(0, -1 if j == k else None) for j in range(dims))
@@ -806,8 +810,8 @@ def _work_plan(slots: Sequence[Slot], table, grids, artist=None, artist_gap: int
             if grids.get(i) is not None and not notes:  # not forced past the stretch limit
                 mult.setdefault(i, ex.multiple)
     ids = sorted(mult)
-    args = ([(grids[i].levels, mult[i], grids[i].beats_cum) for i in ids], [n for n, _ in kinds],
-            [t for _, t in kinds], [sum(key[si] == kd for si in work) for kd in kinds], BAR_ERR_MAX)
+    args = ([(grids[i].levels, mult[i], grids[i].beats_cum) for i in ids],
+            [n for n, _ in kinds], [t for _, t in kinds], [sum(key[si] == kd for si in work) for kd in kinds], BAR_ERR_MAX)
     # a track comes back REUSE_GAP excerpts later at most: as many windows as there are
     # work slots (of its length, and in all) that far apart
     caps = ([_spaced([si for si in work if key[si] == kd], REUSE_GAP) for kd in kinds],
