@@ -136,3 +136,21 @@ def test_a_drop_counts_on_the_peaks_first_beat(tempo, start, hit):
     flat = score_tracks([a, b], tl, spans=[(10.0, 190.0), (30.0, 90.0)],
                         tempi=[120.0, tempo])
     assert flat.rows[1]["start_s"] == pytest.approx(180.0)
+
+
+def test_score_places_a_drop_after_a_blend_from_a_faster_track(demo_db, tmp_path):  # noqa: F811
+    """The demo library's 45-min montage cools down from a peak at 142 into Digital Pursuit
+    (own 120): the render ramps the peak's track down to a tempo both can reach before
+    the blend, and score reads the blend from there as the planner does; read from the
+    peak's 142, score put that excerpt's drop 0.47 s before the plan's."""
+    js = tmp_path / "montage.json"
+    _run("plan", "--db", demo_db, "--arc", "montage", "--no-record", "--no-check-beats",
+         "-o", js)
+    plan = json.loads(js.read_text())
+    rows = json.loads(_run("score", js, "--db", demo_db, "--format", "json"))["rows"]
+    checked = 0
+    for r, e in zip(rows, plan["entries"]):
+        if e["drop_at_s"] is not None:
+            assert r["drop_at_s"] == pytest.approx(e["drop_at_s"], abs=0.15), e["title"]
+            checked += 1
+    assert checked >= 4

@@ -20,6 +20,19 @@ def hold_s(overlap_bars: int, beat_s: float) -> float:
     return (4 * overlap_bars + HOLD_MARGIN_BEATS) * beat_s
 
 
+MAX_STRETCH = 0.08  # a track plays within ±8 % of its own tempo (or half/double it)
+
+
+def blend_from(prev_out: float, prev_own: float, own: float) -> float:
+    """The tempo (BPM) a blend in starts at: the one before's out tempo ``prev_out`` held
+    within ±MAX_STRETCH of both tracks' own tempi (``prev_own``, ``own``, in the octave
+    each plays at), where the render meets them (it ramps the one before there first);
+    ``prev_out`` where the two cannot meet."""
+    lo = max(prev_own, own) * (1 - MAX_STRETCH)
+    hi = min(prev_own, own) * (1 + MAX_STRETCH)
+    return min(max(prev_out, lo), hi) if lo <= hi else prev_out
+
+
 def blend_s(bars: int, bpm_a: float, bpm_b: float) -> float:
     """Session seconds of a blend of ``bars`` whose tempo ramps from ``bpm_a`` to ``bpm_b``
     (the mean of their bar lengths)."""
@@ -77,7 +90,9 @@ class Ramp:
         return cls(in_s, out_s, r_in, r_out, hold_s(blend_in, beat_s), hold_s(blend_out, beat_s),
                    tuple(via))
 
-    def _edges(self) -> tuple[float, float]:
+    def edges(self) -> tuple[float, float]:
+        """Track seconds where the ramp's line starts and ends (its holds through the
+        blends, shortened where they would take more than ¾ of the excerpt)."""
         L = max(self.out_s - self.in_s, 0.0)
         h = self.hold_in + self.hold_out
         k = min(1.0, 0.75 * L / h) if h > 0 else 1.0
@@ -86,7 +101,7 @@ class Ramp:
     def _points(self) -> list[tuple[float, float]]:
         """The line's corners (track s, rate): the ends of the part between the holds and
         the ``via`` points inside it."""
-        a, b = self._edges()
+        a, b = self.edges()
         mid = [(float(u), float(r)) for u, r in sorted(self.via) if a < u < b]
         return [(a, self.r_in), *mid, (b, self.r_out)]
 
@@ -135,7 +150,7 @@ class Ramp:
         end = (s0 + (u1 - u0) / rate, u1)
         if self.flat or u1 - u0 < 1e-9:
             return [end]
-        a, b = self._edges()
+        a, b = self.edges()
         lo, hi = max(u0, a), min(u1, b)
         if hi <= lo:
             return [end]

@@ -58,12 +58,12 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from ..models import Track, energy_to_level
+from ..ramp import MAX_STRETCH  # a track plays within ±8 % of its own tempo
 from .arcs import Timeline
 from .score import (ARTIST_GAP, Pool, Weights, energy_cost, segment_prefs, style_cost,
                     tempo_fit, transition_cost)
 
 BEATS_PER_BAR = 4         # a session bar (and the render's, render/mix.py)
-MAX_STRETCH = 0.08        # a track plays within ±8 % of its own tempo (or half/double it)
 DEFAULT_EXCERPT_S = 120.0 # a segment gets one slot per this many seconds
 MIN_BARS = 8              # an excerpt lasts at least this many bars …
 MIN_EXCERPT_S = 20.0      # … and this many seconds (a segment shorter than both: one slot)

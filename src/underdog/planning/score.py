@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from ..models import Track, energy_to_level
-from ..ramp import Ramp, blend_s, session_at
+from ..ramp import Ramp, blend_from, blend_s, session_at
 # Keys as (Camelot number - 1, side) pairs and their wheel distance (-1 unknown), vectorized;
 # the names are the ones reference.py and the sequencer import from here.
 from ..theory import wheel_coords as _camelot
@@ -623,7 +623,7 @@ def placed_tracks(entries: Sequence[tuple[Track, tuple[float, float] | None, dic
     if np.any(np.diff(starts) < 0):
         return None
     out = []
-    prev_out = None  # the tempo the excerpt before ends at
+    prev_out = prev_own = None  # the tempo the excerpt before ends at, and its own
     for k, ((t, sp, pl), p) in enumerate(zip(entries, played)):
         a, b = sp if sp else (0.0, float(t.duration_s))
         length = None  # session seconds the whole entry plays (its blend out included)
@@ -653,12 +653,14 @@ def placed_tracks(entries: Sequence[tuple[Track, tuple[float, float] | None, dic
             via = tuple((u, v * beat_s / 60.0) for u, v in pl.get("tempo_via") or ())
             ramp = Ramp.held(a, b, t_in * beat_s / 60.0, t_out * beat_s / 60.0, beat_s,
                              k_in, k_out, via)
-            blend = blend_s(k_in, prev_out or t_in, t_in) if k_in else 0.0
+            own = 60.0 / beat_s  # its own tempo over its bars, in the octave it plays at
+            blend = blend_s(k_in, blend_from(prev_out, prev_own, own) if prev_out else t_in,
+                            t_in) if k_in else 0.0
             next_s = float(starts[k + 1] - starts[k]) if nxt is not None else None
             drops = [{**d, "time_s": session_at(ramp, a + float(d["time_s"]), 0.0, beat_s, k_in,
                                                 blend, k_out, next_s, float(p.bpm) * beat_s / 60.0)}
                      for d in drops_in(p)]
-            prev_out = t_out
+            prev_out, prev_own = t_out, own
         else:
             drops = [{**d, "time_s": float(d["time_s"]) / rate} for d in drops_in(p)]
             prev_out = None

@@ -38,7 +38,7 @@ import numpy as np
 from ..errors import UnderdogError
 from ..fields import plain
 from ..models import Track, level_to_energy
-from ..ramp import Ramp, blend_s, body_fit, session_at
+from ..ramp import Ramp, blend_from, blend_s, body_fit, session_at
 from ..text import mmss
 from .arcs import Arc, Timeline
 from .excerpts import (MAX_STRETCH, ExcerptOptions, align_drops, RhythmLookup, Slot,
@@ -1216,15 +1216,12 @@ def _excerpt_entries(pool: Pool, choices, slots: list[Slot], tl: Timeline) -> li
         blend_in = s.overlap_in if k > 0 and not s.cut_in else 0
         blend_out = s.overlap_out if nxt and not nxt.slot.cut_in else 0
         meet = None
-        met_out = prev_out  # where the blend in starts: the one before's out tempo, …
+        met_out = prev_out  # where the blend in starts
         if blend_in and prev_own:  # the render meets the two within ±8 % of both: it
             # enters at that tempo, then rides to the arc's (the one before held short)
             meet = (prev_own * (1 - MAX_STRETCH), prev_own * (1 + MAX_STRETCH))
             t_in = min(max(t_in, meet[0]), meet[1])
-            lo = max(meet[0], own_played * (1 - MAX_STRETCH))
-            hi = min(meet[1], own_played * (1 + MAX_STRETCH))
-            if lo <= hi:  # … held within both reaches (the render ramps it there first)
-                met_out = min(max(prev_out, lo), hi)
+            met_out = blend_from(prev_out, prev_own, own_played)
 
         def clock(r: Ramp) -> tuple:  # session_at's and body_fit's arguments after ramp
             b_in = blend_s(blend_in, met_out, r.r_in * own_played) if blend_in else 0.0
@@ -1338,7 +1335,7 @@ def _ramp_on_clock(ramp: Ramp, fit, own_played: float, tempo: float, blend_in: b
     if meet is not None:
         lo_in = min(max(meet[0] / own_played, lo), hi)
         hi_in = max(min(meet[1] / own_played, hi), lo_in)
-    a, b = ramp._edges()
+    a, b = ramp.edges()
 
     def err(r: Ramp) -> float:  # > 0: too slow for the clock
         got, need = fit(r)
