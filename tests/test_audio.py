@@ -176,6 +176,21 @@ def test_halfband_decimator_equals_whole_signal_resample_poly():
     assert np.abs(got - want).max() < 1e-5
 
 
+def test_halve_is_resample_poly_on_the_whole():
+    """The one-shot 2:1 decimation (the render's beat refinement) is scipy's, odd and even
+    lengths, one channel or two, both ends included."""
+    from scipy.signal import resample_poly
+
+    from underdog.audio import halve
+
+    y = decode(DEMO_LIBRARY / "Nexuiz - Beast of Insanity.ogg", 44100).samples[:100_001]
+    for x in (y, y[:-1], y[:3], np.stack([y, y[::-1]])):
+        want = resample_poly(x.astype(np.float64), 1, 2, axis=-1)
+        got = halve(x)
+        assert got.shape == want.shape and got.dtype == np.float32
+        assert np.abs(got - want).max() < 1e-5
+
+
 def test_other_ratios_resample_in_place_and_in_band():
     """48 kHz (Opus) goes through FFmpeg's resampler: chunking changes nothing, no delay
     against scipy's resample_poly, the same level everywhere below 10 kHz."""

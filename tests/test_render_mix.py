@@ -9,7 +9,7 @@ import pytest
 
 from underdog.render import mix
 from underdog.render.render import analysis_beats, audio_refiner, contribution
-from underdog.render.source import MIX_SR
+from underdog.render.source import MIX_SR, read_span
 
 from .conftest import DEMO_LIBRARY
 from .test_render_stretch import track_beats
@@ -120,6 +120,22 @@ def test_bass_swap_hands_the_low_end_over_on_the_swap(grids):
     # the outgoing low end goes, the incoming one comes (what is left below 150 Hz is the
     # high band's share of the crossover's transition band, faded equal-power)
     assert a_before - a_after > 20 and b_after - b_before > 20
+
+
+def test_the_band_split_is_scipys_firwin_and_convolution():
+    """The bass swap's crossover: a Blackman-windowed sinc as scipy's firwin designs it,
+    applied by block FFT convolution, the same as scipy's oaconvolve on real audio."""
+    from scipy.signal import firwin, oaconvolve
+
+    h = mix.lowpass_fir(MIX_SR)
+    want_h = firwin(len(h), mix.CROSSOVER_HZ, fs=MIX_SR, window="blackman")
+    assert np.abs(h - want_h).max() < 1e-7
+    y = read_span(A, 20.0, 24.0)
+    for x in (y, y[:, :1000]):  # longer than a block of the convolution, and shorter than h
+        low, high = mix.split_bands(x, MIX_SR)
+        want = oaconvolve(x.astype(np.float64), want_h[None, :], mode="same", axes=-1)
+        assert np.abs(low - want).max() < 1e-5
+        assert np.abs(low + high - x).max() < 1e-6
 
 
 def test_cut_lands_on_the_planned_beat(grids):

@@ -273,6 +273,18 @@ def _halfband_fir(beta: float = 5.0, half_taps: int = 20) -> np.ndarray:
     return h / h.sum()
 
 
+def halve(x: np.ndarray) -> np.ndarray:
+    """``x`` ((channels, n) or (n,) float32) decimated 2:1 whole: equal to scipy's
+    ``resample_poly(x, 1, 2, axis=-1)`` (zeros beyond the ends), ``ceil(n / 2)`` samples."""
+    fir = _halfband_fir()
+    pad = (len(fir) // 2 + 1) // 2 * 2  # even, and >= the filter's half-length
+    x2 = np.atleast_2d(np.asarray(x, np.float32))
+    n = x2.shape[1]
+    xp = np.pad(x2, ((0, 0), (pad, pad + n % 2 + 2)))
+    y = _halve(xp, pad // 2, (n + 1) // 2, fir)
+    return y[0] if np.ndim(x) == 1 else y
+
+
 def _halve(x: np.ndarray, first: int, count: int, fir: np.ndarray) -> np.ndarray:
     """Outputs ``first .. first + count`` of 2:1 decimation by the half-band ``fir`` (every
     other tap beside the centre is zero), output m centred on input 2m, as scipy's

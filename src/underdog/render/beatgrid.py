@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..audio import halve
+
 N_FFT = 512  # 11.6 ms at 44.1 kHz
 HOP = 128  # 2.9 ms
 PHASE_S = 0.05  # search the line's phase within ±50 ms (under half a 16th at 140 BPM)
@@ -509,11 +511,13 @@ def _mono_22k(x: np.ndarray, sr: int) -> np.ndarray:
     """``x``'s channel mean at the tracker's rate (``TRACK_SR``), float32."""
     from fractions import Fraction
 
+    mono = np.atleast_2d(x).mean(axis=0)
+    if sr == 2 * TRACK_SR:  # the mix's rate: the analysis decoder's own 2:1 decimation
+        return halve(mono)
     from scipy.signal import resample_poly
 
     fr = Fraction(TRACK_SR, sr)
-    return resample_poly(np.atleast_2d(x).mean(axis=0), fr.numerator,
-                         fr.denominator).astype(np.float32)
+    return resample_poly(mono, fr.numerator, fr.denominator).astype(np.float32)
 
 
 def refine_beats(x: np.ndarray, sr: int, x_t0: float, at: float, period: float, count: int,

@@ -311,14 +311,15 @@ def _attack_release(h: np.ndarray, last: float, rel: float, chunk: int = 2048) -
     Vectorized: e[i] = min(h[i], (1 - rel) h[i] + rel e[i-1]), and a min of increasing
     affine maps is the least of the trajectories started at each j (at h[j], or at
     ``last``): e[i] = y[i] + min(0, min_j rel^(i-j) (h[j] - y[j])), y the one-pole
-    filter of h from ``last``. Chunks keep rel^-j within float range."""
-    from scipy.signal import lfilter
-
+    filter of h from ``last``, y[i] = rel^i (rel last + (1 - rel) sum_j<=i rel^-j h[j]).
+    Chunks keep rel^-j within float range."""
     out = np.empty(len(h))
+    if 0.0 < rel < 1.0:  # rel^-chunk under 1e100 (a fast release: shorter chunks)
+        chunk = max(1, min(chunk, int(230.0 / -math.log(rel))))
     for a in range(0, len(h), chunk):
         v = np.asarray(h[a:a + chunk], np.float64)
-        y = lfilter([1.0 - rel], [1.0, -rel], v, zi=[rel * last])[0]
         p = rel ** -np.arange(len(v), dtype=np.float64)  # rel^-j
+        y = (rel * last + (1.0 - rel) * np.cumsum(v * p)) / p
         e = y + np.minimum(0.0, np.minimum.accumulate((v - y) * p) / p)
         out[a:a + len(v)] = e
         last = float(e[-1])

@@ -389,20 +389,32 @@ def lowpass_fir(sr: int, hz: float = CROSSOVER_HZ) -> np.ndarray:
     """A linear-phase low-pass (odd length, ~90 ms at 44.1 kHz, Blackman window) at ``hz``:
     the low band is ``x`` through it, the high band ``x`` minus the low band, so the two
     bands always sum back to ``x`` exactly."""
-    from scipy.signal import firwin
-
     n = int(0.09 * sr) | 1
-    return firwin(n, hz, fs=sr, window="blackman").astype(np.float32)
+    cut = 2.0 * hz / sr  # of Nyquist
+    h = cut * np.sinc(cut * (np.arange(n) - (n - 1) / 2)) * np.blackman(n)
+    return (h / h.sum()).astype(np.float32)  # unit gain at DC
 
 
 def split_bands(x: np.ndarray, sr: int, hz: float = CROSSOVER_HZ) -> tuple[np.ndarray, np.ndarray]:
     """(low, high) of ``x`` (channels, n) at ``hz``; ``low + high == x`` (delay-compensated
     linear-phase split; the edges see zeros beyond ``x``)."""
-    from scipy.signal import oaconvolve
-
-    h = lowpass_fir(sr, hz)
-    low = oaconvolve(x, h[None, :], mode="same", axes=-1).astype(np.float32)
+    low = _fir_same(x, lowpass_fir(sr, hz))
     return low, (x - low).astype(np.float32)
+
+
+def _fir_same(x: np.ndarray, h: np.ndarray, nfft: int = 1 << 16) -> np.ndarray:
+    """Each row of ``x`` (channels, n) through the odd-length FIR ``h``, centred (as
+    ``np.convolve(row, h, "same")``): overlap-add FFT convolution in blocks, float32."""
+    taps, n = len(h), x.shape[1]
+    step = nfft - taps + 1
+    spec = np.fft.rfft(h.astype(np.float64), nfft)
+    full = np.zeros((x.shape[0], n + taps - 1), np.float64)
+    for a in range(0, n, step):
+        seg = x[:, a:a + step]
+        k = seg.shape[1] + taps - 1
+        full[:, a:a + k] += np.fft.irfft(np.fft.rfft(seg, nfft, axis=1) * spec, nfft, axis=1)[:, :k]
+    first = (taps - 1) // 2
+    return full[:, first:first + n].astype(np.float32)
 
 
 def apply_envelopes(y: np.ndarray, sr: int, start_s: float, fade_in: Envelope | None,
