@@ -169,7 +169,8 @@ def wsola_blocks(read: Callable[[int, int], np.ndarray], sr: int, tmap: TimeMap,
             for j, m in enumerate(range(c0, c1)):
                 s = int(st[j])
                 if prev is not None and not pinned[m]:
-                    s = s - tol + _best_lag(seg[j], seg_d[j], norm[j], mono, prev + hop - lo, n_win)
+                    s += _best_lag(seg[j], seg_d[j], norm[j], mono, prev + hop - lo,
+                                   n_win) - tol
                 yield m, xw[:, s - lo:s - lo + n_win] * win
                 prev = s
 
