@@ -53,7 +53,7 @@ def onset_envelope(x: np.ndarray, sr: int, hop: int = HOP,
         mag = np.abs(rfft(frames[a:a + 4096] * win, axis=1))
         if scale is None:
             scale = _scale(mag)
-        db = np.log1p(np.float32(scale) * mag)
+        db = np.log(np.float32(scale) * mag + np.float32(1.0))  # log1p: 3x slower in float32
         d = np.diff(db, axis=0, prepend=db[:1] if prev is None else prev[None, :])
         flux[a:a + len(db)] = np.maximum(d, 0.0).sum(axis=1)
         prev = db[-1]
