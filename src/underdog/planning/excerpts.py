@@ -1281,17 +1281,28 @@ def far_tempi_blends(choices: list[Choice], grids: Mapping[int, Grid | None]) ->
     far apart for the render to meet them at one tempo within ±8 % of both (a forced
     excerpt, far off its slot) become cuts, as :func:`unclear_blends` makes them (the
     outgoing one ends on its downbeat where the blend began; ``reason`` "tempi apart").
-    Returns how many."""
+    The tempi are the excerpts' and those of the bars the blend lays over, which the
+    render meets (two excerpts whose averages meet at the edge of both reaches may not
+    meet there). Returns how many."""
     n = 0
     for prev, cur in zip(choices, choices[1:]):
         ga, gb = grids.get(prev.index), grids.get(cur.index)
-        if cur.slot.cut_in or prev.slot.overlap_out <= 0 or ga is None or gb is None:
+        ov = prev.slot.overlap_out
+        if cur.slot.cut_in or ov <= 0 or ga is None or gb is None:
             continue
-        if not tempi_meet(prev.excerpt.own_bpm * prev.excerpt.multiple,
-                          cur.excerpt.own_bpm * cur.excerpt.multiple):
+        a, b = prev.excerpt, cur.excerpt
+        if not (tempi_meet(a.own_bpm * a.multiple, b.own_bpm * b.multiple)
+                and tempi_meet(_blend_bpm(ga, a, ov, True), _blend_bpm(gb, b, ov, False))):
             _change_blend(prev, cur, ga, gb, 0, 0, "tempi apart")
             n += 1
     return n
+
+
+def _blend_bpm(g: Grid, ex: Excerpt, session_bars: int, out: bool) -> float:
+    """``ex``'s own tempo (in the octave it plays at) over the bars a blend of
+    ``session_bars`` lays over: its last ones on the way out, its first on the way in."""
+    nb = max(1, min(ex.n_bars, round(session_bars / ex.multiple)))
+    return _bars_bpm(g, ex.i_in + ex.n_bars - nb if out else ex.i_in, nb) * ex.multiple
 
 
 def _change_blend(prev: Choice, cur: Choice, ga: Grid, gb: Grid, p: int, keep: int,
