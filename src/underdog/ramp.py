@@ -23,14 +23,23 @@ def hold_s(overlap_bars: int, beat_s: float) -> float:
 MAX_STRETCH = 0.08  # a track plays within ±8 % of its own tempo (or half/double it)
 
 
+def tempi_meet(a_bpm: float, b_bpm: float) -> bool:
+    """Whether two tracks of these tempi (the octave each plays at) can play at one tempo,
+    each within ±MAX_STRETCH of its own."""
+    return max(a_bpm, b_bpm) / min(a_bpm, b_bpm) <= \
+        (1.0 + MAX_STRETCH) / (1.0 - MAX_STRETCH) + 1e-9
+
+
 def blend_from(prev_out: float, prev_own: float, own: float) -> float:
     """The tempo (BPM) a blend in starts at: the one before's out tempo ``prev_out`` held
     within ±MAX_STRETCH of both tracks' own tempi (``prev_own``, ``own``, in the octave
     each plays at), where the render meets them (it ramps the one before there first);
     ``prev_out`` where the two cannot meet."""
+    if not tempi_meet(prev_own, own):
+        return prev_out
     lo = max(prev_own, own) * (1 - MAX_STRETCH)
     hi = min(prev_own, own) * (1 + MAX_STRETCH)
-    return min(max(prev_out, lo), hi) if lo <= hi else prev_out
+    return min(max(prev_out, lo), hi)
 
 
 def blend_s(bars: int, bpm_a: float, bpm_b: float) -> float:

@@ -58,7 +58,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from ..models import Track, energy_to_level
-from ..ramp import MAX_STRETCH  # a track plays within ±8 % of its own tempo
+from ..ramp import MAX_STRETCH, tempi_meet  # a track plays within ±8 % of its own tempo
 from .arcs import Timeline
 from .score import (ARTIST_GAP, Pool, Weights, energy_cost, segment_prefs, style_cost,
                     tempo_fit, transition_cost)
@@ -811,7 +811,8 @@ def _work_plan(slots: Sequence[Slot], table, grids, artist=None, artist_gap: int
                 mult.setdefault(i, ex.multiple)
     ids = sorted(mult)
     args = ([(grids[i].levels, mult[i], grids[i].beats_cum) for i in ids],
-            [n for n, _ in kinds], [t for _, t in kinds], [sum(key[si] == kd for si in work) for kd in kinds], BAR_ERR_MAX)
+            [n for n, _ in kinds], [t for _, t in kinds],
+            [sum(key[si] == kd for si in work) for kd in kinds], BAR_ERR_MAX)
     # a track comes back REUSE_GAP excerpts later at most: as many windows as there are
     # work slots (of its length, and in all) that far apart
     caps = ([_spaced([si for si in work if key[si] == kd], REUSE_GAP) for kd in kinds],
@@ -1267,13 +1268,6 @@ def unclear_blends(choices: list[Choice], grids: Mapping[int, Grid | None]) -> d
         _change_blend(prev, cur, ga, gb, p, keep, "unclear beat")
         out["shorter" if keep else "cuts"] += 1
     return out
-
-
-def tempi_meet(a_bpm: float, b_bpm: float) -> bool:
-    """Whether the render can play two tracks of these tempi (the octave each plays at)
-    at one tempo, each within ±8 % of its own."""
-    return max(a_bpm, b_bpm) / min(a_bpm, b_bpm) <= \
-        (1.0 + MAX_STRETCH) / (1.0 - MAX_STRETCH) + 1e-9
 
 
 def far_tempi_blends(choices: list[Choice], grids: Mapping[int, Grid | None]) -> int:

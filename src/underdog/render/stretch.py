@@ -32,12 +32,15 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from ..ramp import MAX_STRETCH
+
 DEFAULT = "wsola"
 METHODS = ("wsola", "pv", "atempo")
 BLOCK = 1 << 20  # output samples per block when a stretch goes in pieces (24 s at 44.1 kHz)
 SEARCH_CHUNK = 128  # WSOLA frames whose search spans are prepared together
 COARSE = 8  # WSOLA searches every 8th lag first, on spans decimated by 8
-MAX_RATE_STEP = 0.08  # the most a track is sped up or slowed down (±8 %), half/double aside
+MAX_RATE_STEP = MAX_STRETCH  # the most a track is sped up or slowed down (±8 %), half/double
+# aside: the planner's reach (underdog.ramp), so a plan asks no more than the render plays
 
 
 @dataclass(frozen=True)
