@@ -128,6 +128,30 @@ def test_the_running_max_is_scipys(loud):
             assert np.array_equal(_running_max(env[:n], width), want)
 
 
+def test_the_block_toeplitz_interpolation_is_each_phases_convolution(loud):
+    """The true-peak interpolator's matrix form gives, per sample, the largest |value| over
+    channels and phases of ``np.convolve(channel, phase, "same")`` (float32 rounding
+    apart), whatever the length and the number of taps; shorter than the taps (where
+    numpy's "same" is the taps' length), the tensor product's."""
+    from underdog.render.levels import (_block_toeplitz, _oversampled_peak,
+                                        _oversampling_fir, _polyphase_same)
+
+    fir = _oversampling_fir().astype(np.float32)
+    bank = np.stack([fir[p::4][::-1] for p in range(4)], axis=1)
+    for taps in (bank, bank[12:20]):
+        for n in (1, 7, 31, 32, 33, 5000):
+            x = loud[:, 1000:1000 + n]
+            got = _oversampled_peak(x, _block_toeplitz(taps))
+            assert got.shape == (n,)
+            if n < len(taps):
+                want = np.abs(_polyphase_same(x, taps).reshape(-1, n)).max(axis=0)
+            else:
+                want = np.max([np.abs(np.convolve(x[c].astype(np.float64),
+                                                  taps[::-1, p].astype(np.float64), "same"))
+                               for c in range(2) for p in range(4)], axis=0)
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
 def test_attack_release_is_the_one_pole_recursion(loud):
     """The vectorized gains (attack at once, one-pole release) are the sample loop's to
     1e-12, over more than one chunk and from a state left reduced."""

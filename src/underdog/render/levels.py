@@ -19,6 +19,7 @@ latency, given back sample for sample (``flush`` returns the rest).
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -194,11 +195,11 @@ def true_peak_envelope(x: np.ndarray, fir: np.ndarray | None = None, factor: int
             up = _polyphase_same(x, short)
             est = np.maximum.reduceat(np.abs(up.reshape(-1, n)).max(axis=0), np.arange(0, n, sub))
             todo &= est + outer * near >= line
+    toeplitz = _block_toeplitz(bank)
     for a, b in _runs(todo, sub, n, 16 * step):  # each run in one product
         lo, hi = max(0, a - reach), min(n, b + reach)
         dst = peak[a:b]
-        up = _polyphase_same(x[:, lo:hi], bank)[:, :, a - lo:b - lo]
-        np.maximum(dst, np.abs(up.reshape(-1, b - a)).max(axis=0), out=dst)
+        np.maximum(dst, _oversampled_peak(x[:, lo:hi], toeplitz)[a - lo:b - lo], out=dst)
     return peak
 
 
@@ -221,6 +222,51 @@ def _polyphase_same(x: np.ndarray, bank: np.ndarray) -> np.ndarray:
     win = np.lib.stride_tricks.sliding_window_view(xp[:, first:first + x.shape[1] + taps - 1],
                                                    taps, axis=1)
     return np.tensordot(bank.T, win, axes=([1], [2]))
+
+
+@lru_cache(maxsize=4)
+def _block_toeplitz_cached(key: bytes, taps: int, phases: int) -> np.ndarray:
+    bank = np.frombuffer(key, np.float32).reshape(taps, phases)
+    h = np.zeros((2 * taps, phases, taps), np.float32)
+    for r in range(taps):
+        h[r:r + taps, :, r] = bank
+    return h.reshape(2 * taps, phases * taps)
+
+
+def _block_toeplitz(bank: np.ndarray) -> np.ndarray:
+    """``bank`` ((taps, phases), as ``_polyphase_same`` takes it) as the matrix that maps
+    two consecutive rows of ``taps`` samples to every phase of the first row's outputs:
+    (2 taps, phases x taps), output ``r`` of phase ``p`` in column ``p * taps + r``."""
+    bank = np.ascontiguousarray(bank, np.float32)
+    return _block_toeplitz_cached(bank.tobytes(), *bank.shape)
+
+
+def _oversampled_peak(x: np.ndarray, toeplitz: np.ndarray) -> np.ndarray:
+    """Per sample of ``x`` ((channels, n)), the largest |value| over channels and phases of
+    its interpolation: ``np.abs(_polyphase_same(x, bank)).max(axis=(0, 1))`` with
+    ``toeplitz = _block_toeplitz(bank)``. The signal cut into rows of ``taps`` samples
+    takes two matrix products, one with each row and one with the row after it: twice the
+    multiplications of the convolution, but on the rows as they lie, where the tensor
+    product copies a window of ``taps`` samples for every sample (3x faster at 32 taps)."""
+    taps = toeplitz.shape[0] // 2
+    phases = toeplitz.shape[1] // taps
+    channels, n = x.shape
+    rows = -(-n // taps)
+    xp = np.zeros((channels, (rows + 1) * taps), np.float32)
+    s = taps - 1 - (taps - 1) // 2  # "same": output i is centred on sample i
+    xp[:, s:s + n] = x
+    r = xp.reshape(channels, rows + 1, taps)
+    y = r[:, :rows] @ toeplitz[:taps]
+    y += r[:, 1:] @ toeplitz[taps:]
+    hi = y[0, :, :taps].copy()
+    lo = hi.copy()
+    for c in range(channels):
+        for p in range(phases):
+            if c or p:
+                v = y[c, :, p * taps:(p + 1) * taps]
+                np.maximum(hi, v, out=hi)
+                np.minimum(lo, v, out=lo)
+    return np.maximum(hi, np.negative(lo, out=lo), out=hi).reshape(-1)[:n]
 
 
 class TruePeakLimiter:
