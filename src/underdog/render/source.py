@@ -96,6 +96,8 @@ def iter_span(path: str | os.PathLike, in_s: float = 0.0, out_s: float | None = 
                   else _counted(_frames(container, stream, path), 0))
         step = native // math.gcd(native, sr)  # native samples that make whole output ones
         batch: list = []  # decoded frames waiting for the resampler
+        ready: list = []  # frames in the mix's format, to be taken out as one array
+        n_ready = 0
         for frame, n0 in frames:
             if pos is None:  # resample from a sample that lies on the output's grid (as
                 # a decode from the start does), not up to half an output sample beside it
@@ -116,20 +118,22 @@ def iter_span(path: str | os.PathLike, in_s: float = 0.0, out_s: float | None = 
                 if sum(f.samples for f in batch) < RESAMPLE_BATCH:
                     continue
                 outs, batch = resampler.resample(_merged(batch)), []
-            for out in outs:
-                a, pos = _take(out, pos, first, want, got)
-                if a is not None:
-                    got += a.shape[1]
-                    yield a
+            ready += outs
+            n_ready += sum(out.samples for out in outs)
+            if n_ready < TAKE_BATCH and (want is None or pos + n_ready < first + want):
+                continue
+            a, pos = _take(ready, pos, first, want, got)
+            ready, n_ready = [], 0
+            if a is not None:
+                got += a.shape[1]
+                yield a
             if want is not None and got >= want:
                 break
         else:
-            for out in [*(resampler.resample(_merged(batch)) if batch else []),
-                        *resampler.resample(None)]:
-                a, pos = _take(out, pos or 0, first, want, got)
-                if a is not None:
-                    got += a.shape[1]
-                    yield a
+            a, pos = _take([*ready, *(resampler.resample(_merged(batch)) if batch else []),
+                            *resampler.resample(None)], pos or 0, first, want, got)
+            if a is not None:
+                yield a
     except av.error.FFmpegError as exc:
         raise DecodeError(path, av_reason(exc)) from None
     finally:
@@ -207,7 +211,9 @@ class Spill:
         if on_block is not None:
             for i in range(0, y.shape[1], block):
                 on_block(y[:, i:i + block])
-        self._f.write(np.ascontiguousarray(y.T).data)
+        inter = np.empty((y.shape[1], 2), np.float32)  # channel by channel: 5x faster
+        inter[:, 0], inter[:, 1] = y  # than a copy of the transposed view
+        self._f.write(inter.data)
         self.n += y.shape[1]
 
     @property
@@ -743,6 +749,7 @@ def _span_soundfile(path: str, in_s: float, out_s: float | None, sr: int
 
 
 RESAMPLE_BATCH = 16384  # native samples a resampler call takes at least (bar the last)
+TAKE_BATCH = 16384  # output samples taken out of decoded frames at once (bar the last)
 
 
 def _same_kind(a, b) -> bool:
@@ -767,17 +774,24 @@ def _is_mix_format(frame) -> bool:
     return frame.format.name == "fltp" and frame.layout.name == "stereo"
 
 
-def _take(frame, pos: int, first: int, want: int | None, got: int):
-    """(the part of ``frame`` (planar float32 stereo: resampled, or decoded so) inside the
-    span as a fresh (2, k) array or None, the sample index after it). The planes are
-    copied out straight (``to_ndarray`` stacks them into an array that would be copied
-    again)."""
-    n = frame.samples
-    lo = max(0, first - pos)
-    hi = n if want is None else min(n, lo + max(0, want - got))
-    if lo >= hi:
-        return None, pos + n
-    a = np.empty((2, hi - lo), np.float32)
-    for c, plane in enumerate(frame.planes[:2]):
-        a[c] = np.frombuffer(plane, np.float32, n)[lo:hi]
-    return a, pos + n
+def _take(frames: list, pos: int, first: int, want: int | None, got: int):
+    """(the part of ``frames`` (planar float32 stereo: resampled, or decoded so, in
+    order, the first at output sample ``pos``) inside the span as one fresh (2, k) array
+    or None, the sample index after them). The planes are copied out straight, once
+    (``to_ndarray`` stacks them into an array that would be copied again)."""
+    parts: tuple[list, list] = ([], [])
+    for frame in frames:
+        n = frame.samples
+        lo = max(0, first - pos)
+        hi = n if want is None else min(n, lo + max(0, want - got))
+        if lo < hi:
+            for c, plane in enumerate(frame.planes[:2]):
+                parts[c].append(np.frombuffer(plane, np.float32, n)[lo:hi])
+            got += hi - lo
+        pos += n
+    if not parts[0]:
+        return None, pos
+    a = np.empty((2, sum(len(v) for v in parts[0])), np.float32)
+    for c in (0, 1):
+        np.concatenate(parts[c], out=a[c])
+    return a, pos
