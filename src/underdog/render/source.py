@@ -749,6 +749,7 @@ def _span_soundfile(path: str, in_s: float, out_s: float | None, sr: int
 
 
 RESAMPLE_BATCH = 16384  # native samples a resampler call takes at least (bar the last)
+_PLANAR = {"fltp": np.float32, "dblp": np.float64, "s16p": np.int16, "s32p": np.int32}
 TAKE_BATCH = 16384  # output samples taken out of decoded frames at once (bar the last)
 
 
@@ -763,8 +764,18 @@ def _merged(frames: list):
     if len(frames) == 1:
         return frames[0]
     f0 = frames[0]
-    out = av.AudioFrame.from_ndarray(np.concatenate([f.to_ndarray() for f in frames], axis=1),
-                                     format=f0.format.name, layout=f0.layout.name)
+    dtype = _PLANAR.get(f0.format.name)
+    if dtype is None:
+        a = np.concatenate([f.to_ndarray() for f in frames], axis=1)
+    else:  # planes copied straight in (to_ndarray stacks each frame's first)
+        a = np.empty((len(f0.planes), sum(f.samples for f in frames)), dtype)
+        pos = 0
+        for f in frames:
+            n = f.samples
+            for c, plane in enumerate(f.planes):
+                a[c, pos:pos + n] = np.frombuffer(plane, dtype, n)
+            pos += n
+    out = av.AudioFrame.from_ndarray(a, format=f0.format.name, layout=f0.layout.name)
     out.sample_rate = f0.sample_rate
     return out
 
