@@ -190,10 +190,10 @@ def _best_lag(seg: np.ndarray, seg_d: np.ndarray, norm: np.ndarray, mono: np.nda
     lag as the exhaustive search on 99.7 % of 3,000 frames of the free library."""
     nat = mono[a:a + n_win]
     c = np.correlate(seg_d, nat.reshape(-1, COARSE).sum(axis=1), "valid")
-    b = int(np.argmax(c * norm[::COARSE])) * COARSE
+    b = int((c * norm[::COARSE]).argmax()) * COARSE
     lo, hi = max(0, b - COARSE + 1), min(len(norm) - 1, b + COARSE - 1)
     r = np.correlate(seg[lo:hi + n_win], nat, "valid")
-    return lo + int(np.argmax(r * norm[lo:hi + 1]))
+    return lo + int((r * norm[lo:hi + 1]).argmax())
 
 
 def _overlap_add_blocks(cuts: Sequence[int], n_out: int, n_frames: int, hop: int,
