@@ -50,8 +50,7 @@ def onset_envelope(x: np.ndarray, sr: int, hop: int = HOP,
     flux = np.zeros(len(frames), np.float32)
     prev = None
     for a in range(0, len(frames), 4096):  # a few thousand frames at a time
-        spec = rfft(frames[a:a + 4096] * win, axis=1)
-        mag = np.abs(spec)
+        mag = np.abs(rfft(frames[a:a + 4096] * win, axis=1))
         if scale is None:
             scale = _scale(mag)
         # log(scale * mag + 1) in place (log1p: 3x slower in float32)

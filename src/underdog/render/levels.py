@@ -19,7 +19,6 @@ latency, given back sample for sample (``flush`` returns the rest).
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -224,21 +223,15 @@ def _polyphase_same(x: np.ndarray, bank: np.ndarray) -> np.ndarray:
     return np.tensordot(bank.T, win, axes=([1], [2]))
 
 
-@lru_cache(maxsize=4)
-def _block_toeplitz_cached(key: bytes, taps: int, phases: int) -> np.ndarray:
-    bank = np.frombuffer(key, np.float32).reshape(taps, phases)
-    h = np.zeros((2 * taps, phases, taps), np.float32)
-    for r in range(taps):
-        h[r:r + taps, :, r] = bank
-    return h.reshape(2 * taps, phases * taps)
-
-
 def _block_toeplitz(bank: np.ndarray) -> np.ndarray:
     """``bank`` ((taps, phases), as ``_polyphase_same`` takes it) as the matrix that maps
     two consecutive rows of ``taps`` samples to every phase of the first row's outputs:
     (2 taps, phases x taps), output ``r`` of phase ``p`` in column ``p * taps + r``."""
-    bank = np.ascontiguousarray(bank, np.float32)
-    return _block_toeplitz_cached(bank.tobytes(), *bank.shape)
+    taps, phases = bank.shape
+    h = np.zeros((2 * taps, phases, taps), np.float32)
+    for r in range(taps):
+        h[r:r + taps, :, r] = bank
+    return h.reshape(2 * taps, phases * taps)
 
 
 def _oversampled_peak(x: np.ndarray, toeplitz: np.ndarray) -> np.ndarray:

@@ -771,13 +771,19 @@ def _merged(frames: list):
         a = np.empty((len(f0.planes), sum(f.samples for f in frames)), dtype)
         pos = 0
         for f in frames:
-            n = f.samples
-            for c, plane in enumerate(f.planes):
-                a[c, pos:pos + n] = np.frombuffer(plane, dtype, n)
-            pos += n
+            for c, v in enumerate(_plane_views(f, dtype)):
+                a[c, pos:pos + len(v)] = v
+            pos += f.samples
     out = av.AudioFrame.from_ndarray(a, format=f0.format.name, layout=f0.layout.name)
     out.sample_rate = f0.sample_rate
     return out
+
+
+def _plane_views(frame, dtype, count: int | None = None) -> list[np.ndarray]:
+    """The samples of a planar ``frame``'s first ``count`` planes (all: None), as
+    ``dtype`` arrays on its buffers (no copy; they keep the frame alive)."""
+    n = frame.samples
+    return [np.frombuffer(plane, dtype, n) for plane in frame.planes[:count]]
 
 
 def _is_mix_format(frame) -> bool:
@@ -796,8 +802,8 @@ def _take(frames: list, pos: int, first: int, want: int | None, got: int):
         lo = max(0, first - pos)
         hi = n if want is None else min(n, lo + max(0, want - got))
         if lo < hi:
-            for c, plane in enumerate(frame.planes[:2]):
-                parts[c].append(np.frombuffer(plane, np.float32, n)[lo:hi])
+            for c, v in enumerate(_plane_views(frame, np.float32, 2)):
+                parts[c].append(v[lo:hi])
             got += hi - lo
         pos += n
     if not parts[0]:
