@@ -80,11 +80,11 @@ def _frames(x: np.ndarray, hop: int):
 
     x = np.atleast_2d(x)
     m = np.zeros(x.shape[1] + N_FFT, np.float32)  # the mean, N_FFT / 2 zeros either side
-    if x.shape[0] == 2 and x.dtype == np.float32:  # (x0 + x1) / 2, as mean's, in place
-        body = m[N_FFT // 2:N_FFT // 2 + x.shape[1]]
-        np.multiply(np.add(x[0], x[1], out=body), np.float32(0.5), out=body)
+    body = m[N_FFT // 2:N_FFT // 2 + x.shape[1]]
+    if x.dtype == np.float32:
+        np.mean(x, axis=0, out=body)  # in place: no array for the mean and another padded
     else:
-        m[N_FFT // 2:N_FFT // 2 + x.shape[1]] = x.mean(axis=0)
+        body[:] = x.mean(axis=0)
     if len(m) < N_FFT + hop:
         return None, None
     return sliding_window_view(m, N_FFT)[::hop], np.hanning(N_FFT).astype(np.float32)

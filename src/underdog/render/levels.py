@@ -190,7 +190,8 @@ def true_peak_envelope(x: np.ndarray, fir: np.ndarray | None = None, factor: int
         short = np.ascontiguousarray(bank[mid - 4:mid + 4])
         outer = float(np.abs(np.r_[bank[:mid - 4], bank[mid + 4:]]).sum(axis=0).max())
         line = skip_below * interpolation_bound(fir, factor) * (1.0 - 1e-4)  # float32's slack
-        if todo.any():  # over the whole of x at once: a quarter of the work, few calls
+        if todo.any():  # over the whole of x at once: a quarter of the work, few calls;
+            # at 8 taps the tensor product beats the block Toeplitz form used below
             up = _polyphase_same(x, short)
             est = np.maximum.reduceat(np.abs(up.reshape(-1, n)).max(axis=0), np.arange(0, n, sub))
             todo &= est + outer * near >= line
