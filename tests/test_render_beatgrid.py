@@ -130,6 +130,30 @@ def _stairs_line():
     return read_span(A, lo, line[-1] + beatgrid.CONTEXT_S + per), line, at, per, lo
 
 
+def test_a_reading_that_hears_three_beats_as_two_is_not_steady():
+    """The free tracker compared at the coarser level: at half tempo on the beats (or
+    with one stray beat) the beats count as heard; hearing three beats as two (every other tracked
+    beat half a beat off, as the acceptance bench's free reading heard warzone2100's
+    track14 in a blend of its montage), they do not."""
+    from scipy.ndimage import median_filter
+
+    per = 0.45
+    beats = 20.0 + per * np.arange(32)
+    rng = np.random.default_rng(3)
+
+    def heard(got):
+        d = beatgrid.heard_off(np.sort(got), beats, per)
+        return median_filter(d, size=3, mode="nearest") <= beatgrid.STEADY_TOL * per
+
+    assert heard(beats[::2] + rng.normal(0, 0.005, 16)).all()  # half tempo, on the beats
+    assert not heard(beats[::2] + 0.5 * per).any()  # half tempo, on the off-beats
+    stray = beats.copy()
+    stray[10] += 0.3 * per
+    assert heard(stray).all()
+    three_two = beats[0] + 1.5 * per * np.arange(21) + rng.normal(0, 0.005, 21)
+    assert heard(three_two).mean() < 0.5
+
+
 def test_steady_beats_finds_where_a_beat_moves_by_a_16th(tmp_path):
     """The demo's Stairs over 32 beats: the tracker hears every beat on the line; with
     the audio moved by a 16th from beat 16 on (a quarter beat repeated there), the beats

@@ -414,7 +414,8 @@ def steady_beats(x: np.ndarray, sr: int, x_t0: float, beats: np.ndarray, forward
     One bool per beat: the analysis's tracker on the window as the mix plays it, told
     the beats' tempo and (``free``) free, with its own tempo model, has a beat within
     ``tol`` of it (a free tracker at half or double the tempo is compared at the coarser
-    level: its beats on every other beat count); running median of three beats, so one
+    level: its beats on every other beat count; one that hears three beats as two, half
+    its beats between the beats, does not pass); running median of three beats, so one
     stray beat does not count.
     """
     from scipy.ndimage import median_filter
@@ -441,16 +442,24 @@ def steady_beats(x: np.ndarray, sr: int, x_t0: float, beats: np.ndarray, forward
         got = got[(got >= beats[0] - period) & (got <= beats[-1] + period)]
         if len(got) < 2:
             return np.zeros(len(beats), bool)
-        gap = float(np.median(np.diff(got)))
-        if gap < 0.75 * period:  # denser: each beat's nearest tracked beat
-            d = _nearest(got, beats)
-        else:  # the beat or sparser: each tracked beat's nearest beat, spread to the beats
-            per = _nearest(beats, got)
-            d = per[np.clip(np.searchsorted(got, beats), 0, len(got) - 1)]
-            d = np.minimum(d, per[np.clip(np.searchsorted(got, beats) - 1, 0, len(got) - 1)])
-            d[(beats < got[0] - 0.6 * gap) | (beats > got[-1] + 0.6 * gap)] = np.inf
+        d = heard_off(got, beats, period)
         ok &= median_filter(d, size=3, mode="nearest") <= tol * period
     return ok
+
+
+def heard_off(got: np.ndarray, beats: np.ndarray, period: float) -> np.ndarray:
+    """Per beat of ``beats`` (s, increasing, ``period`` apart), how far (s) the tracked
+    beats ``got`` (at least two) miss it. A denser reading: the nearest tracked beat. The
+    beat's level or a sparser one: how far the tracked beat nearest the beat is from its
+    own nearest beat, so a reading at half tempo on the beats counts (0 between its beats)
+    and one that hears three beats as two (every other tracked beat half a beat off) does
+    not; inf outside the tracked beats' reach."""
+    gap = float(np.median(np.diff(got)))
+    if gap < 0.75 * period:
+        return _nearest(got, beats)
+    d = _nearest(beats, got)[nearest_index(got, beats)]
+    d[(beats < got[0] - 0.6 * gap) | (beats > got[-1] + 0.6 * gap)] = np.inf
+    return d
 
 
 FINE_HOP = 128  # 5.8 ms at 22.05 kHz: the tracker's beats for the check that blends meet
