@@ -132,9 +132,9 @@ def _stairs_line():
 
 def test_a_reading_that_hears_three_beats_as_two_is_not_steady():
     """The free tracker compared at the coarser level: at half tempo on the beats (or
-    with one stray beat) the beats count as heard; hearing three beats as two (every other tracked
-    beat half a beat off, as the acceptance bench's free reading heard warzone2100's
-    track14 in a blend of its montage), they do not."""
+    with one stray beat) the beats count as heard; hearing three beats as two (every
+    other tracked beat half a beat off, as the acceptance bench's free reading heard
+    warzone2100's track14 in a blend of its montage), they do not."""
     from scipy.ndimage import median_filter
 
     per = 0.45

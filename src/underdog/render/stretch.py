@@ -181,11 +181,14 @@ def wsola_blocks(read: Callable[[int, int], np.ndarray], sr: int, tmap: TimeMap,
 
 
 def _box_sums(x: np.ndarray) -> np.ndarray:
-    """The sum of the ``COARSE`` (8) samples from each offset of ``x``, added as a pairwise
-    sum (the same float32 values as ``x.reshape(-1, 8).sum(axis=1)`` at every 8th)."""
-    p = x[:-1] + x[1:]
-    p = p[:-2] + p[2:]
-    return p[:-4] + p[4:]
+    """The sum of the ``COARSE`` samples from each offset of ``x``, added pairwise (at
+    every ``COARSE``-th offset the same float32 values as ``x.reshape(-1, COARSE).sum(
+    axis=1)``: NumPy adds 8 in that order)."""
+    p, w = x, 1
+    while w < COARSE:
+        p = p[:-w] + p[w:]
+        w *= 2
+    return p
 
 
 def _best_lag(seg: np.ndarray, seg_d: np.ndarray, norm: np.ndarray, mono: np.ndarray,
