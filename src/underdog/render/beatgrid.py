@@ -42,11 +42,19 @@ def onset_envelope(x: np.ndarray, sr: int, hop: int = HOP,
     value ``k`` at time ``k * hop / sr`` s (centred frames). ``scale`` sets the log
     compression (default: :func:`onset_scale` of ``x``; a long signal read in pieces
     passes its whole's)."""
+    return onset_envelope_scaled(x, hop, scale)[0]
+
+
+def onset_envelope_scaled(x: np.ndarray, hop: int = HOP, scale: float | None = None
+                          ) -> tuple[np.ndarray, float | None]:
+    """(:func:`onset_envelope` of ``x``, the scale it used: ``scale``, or else
+    :func:`onset_scale` of ``x`` taken from the first frames on the way; None where ``x``
+    is too short for a frame)."""
     from scipy.fft import rfft
 
     frames, win = _frames(x, hop)
     if frames is None:
-        return np.zeros(0, np.float32)
+        return np.zeros(0, np.float32), scale
     flux = np.zeros(len(frames), np.float32)
     prev = None
     for a in range(0, len(frames), 4096):  # a few thousand frames at a time
@@ -61,7 +69,7 @@ def onset_envelope(x: np.ndarray, sr: int, hop: int = HOP,
         np.subtract(db[1:], db[:-1], out=d[1:])
         flux[a:a + len(db)] = np.maximum(d, np.float32(0.0), out=d).sum(axis=1)
         prev = db[-1].copy()
-    return flux
+    return flux, scale
 
 
 def onset_scale(x: np.ndarray, hop: int = HOP) -> float:

@@ -171,8 +171,7 @@ def wsola_blocks(read: Callable[[int, int], np.ndarray], sr: int, tmap: TimeMap,
                 s = int(st[j])
                 if prev is not None and not pinned[m]:
                     o = s - tol - lo
-                    s += _best_lag(mono[o:o + n_seg], box[o:o + n_seg:COARSE],
-                                   norm[o:o + 2 * tol + 1], mono, box, prev + hop - lo,
+                    s += _best_lag(mono, box, o, norm[o:o + 2 * tol + 1], prev + hop - lo,
                                    n_win) - tol
                 yield m, xw[:, s - lo:s - lo + n_win] * win
                 prev = s
@@ -191,18 +190,20 @@ def _box_sums(x: np.ndarray) -> np.ndarray:
     return p
 
 
-def _best_lag(seg: np.ndarray, seg_d: np.ndarray, norm: np.ndarray, mono: np.ndarray,
-              box: np.ndarray, a: int, n_win: int) -> int:
-    """The lag (0 .. ``len(norm) - 1``) at which ``seg`` best continues ``mono[a:a +
-    n_win]``, by normalized cross-correlation (``norm``: 1 / the energy of ``seg`` under
-    the frame at each lag): searched on every ``COARSE``-th lag of the spans decimated
-    by ``COARSE`` (``seg_d``, and ``box``: ``_box_sums`` of ``mono``), then exactly within
-    a coarse step of the best of those. Under half an FFT correlation's time per frame;
-    the same lag as the exhaustive search on 99.7 % of 3,000 frames of the free library."""
-    c = np.correlate(seg_d, box[a:a + n_win:COARSE], "valid")
+def _best_lag(mono: np.ndarray, box: np.ndarray, o: int, norm: np.ndarray, a: int,
+              n_win: int) -> int:
+    """The lag (0 .. ``len(norm) - 1``) at which the span of ``mono`` from ``o`` best
+    continues ``mono[a:a + n_win]``, by normalized cross-correlation (``norm``: 1 / the
+    energy of the span under the frame at each lag): searched on every ``COARSE``-th lag
+    of the spans decimated by ``COARSE`` (``box``: ``_box_sums`` of ``mono``), then exactly
+    within a coarse step of the best of those. Under half an FFT correlation's time per
+    frame; the same lag as the exhaustive search on 99.7 % of 3,000 frames of the free
+    library."""
+    n_seg = n_win + len(norm) - 1
+    c = np.correlate(box[o:o + n_seg:COARSE], box[a:a + n_win:COARSE], "valid")
     b = int((c * norm[::COARSE]).argmax()) * COARSE
     lo, hi = max(0, b - COARSE + 1), min(len(norm) - 1, b + COARSE - 1)
-    r = np.correlate(seg[lo:hi + n_win], mono[a:a + n_win], "valid")
+    r = np.correlate(mono[o + lo:o + hi + n_win], mono[a:a + n_win], "valid")
     return lo + int((r * norm[lo:hi + 1]).argmax())
 
 
@@ -271,20 +272,23 @@ def onset_times_read(read: Callable[[int, int], np.ndarray], n: int, sr: int,
     """:func:`onset_times` of an input read in pieces (``read`` as in :func:`wsola_blocks`,
     ``n`` samples long), the same attacks: the onset envelope is computed ``block``
     samples at a time, each piece with two frames of context and the whole's log scale."""
-    from .beatgrid import N_FFT, onset_envelope, onset_peaks, onset_scale
+    from .beatgrid import N_FFT, onset_envelope_scaled, onset_peaks, onset_scale
 
     hop = 256  # beatgrid.onset_times' default
     n_env = n // hop + 1
     if n_env < 3:
         return onset_times(read(0, n), sr)
-    scale = onset_scale(read(0, min(n, 4096 * hop + N_FFT // 2)), hop)
     env = np.zeros(n_env, np.float32)
     step = max(4, block // hop)
+    # the scale comes from the first 4096 frames: a first block that holds them takes it
+    # on the way, as the whole would (else it is read once on its own)
+    scale = None if step >= 4096 else onset_scale(read(0, min(n, 4096 * hop + N_FFT // 2)),
+                                                   hop)
     for k0 in range(0, n_env, step):
         k1 = min(n_env, k0 + step)
         a = max(0, (k0 - 2) * hop)  # frame k spans k * hop ± N_FFT / 2; its flux needs k - 1
         b = min(n, (k1 - 1) * hop + N_FFT // 2)
-        e = onset_envelope(read(a, b), sr, hop, scale=scale)
+        e, scale = onset_envelope_scaled(read(a, b), hop, scale)
         env[k0:k1] = e[k0 - a // hop:k1 - a // hop]
     return onset_peaks(env, sr, hop)
 
